@@ -1,0 +1,1 @@
+//! Knack API client (work in progress).
