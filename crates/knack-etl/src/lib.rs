@@ -1,0 +1,46 @@
+//! Moves Knack records to where they are needed — the PostgREST staging store, Socrata and ArcGIS
+//! Online — with the output of the Python `atd-knack-services` it replaces, because public datasets
+//! already hold that output.
+//!
+//! Today the crate holds the compatibility-critical part, [`transform`]: a formatted Knack record
+//! (knack-client's formatter output: label → value) becomes a Socrata row or an AGOL feature.
+//! Sources, sinks and pipelines come next.
+//!
+//! ```
+//! use knack_etl::transform::{
+//!     AgolOptions, AgolTransform, FieldSpec, SocrataColumns, SocrataOptions, SocrataTransform,
+//! };
+//! use serde_json::json;
+//!
+//! # fn main() -> Result<(), knack_etl::transform::TransformError> {
+//! let fields = [
+//!     FieldSpec::new("field_1", "Location Name", "short_text"),
+//!     FieldSpec::new("field_5", "Is Active", "boolean"),
+//!     FieldSpec::new("field_9", "Location", "address"),
+//! ];
+//! let columns: SocrataColumns =
+//!     [("id", "text"), ("location_name", "text"), ("is_active", "text"), ("location", "point")]
+//!         .into_iter()
+//!         .collect();
+//! let socrata = SocrataTransform::new(columns, &fields, SocrataOptions::default().location_field("field_9"))?;
+//! let agol = AgolTransform::new(&fields, AgolOptions::default().location_field("field_9"))?;
+//!
+//! // What the formatter made of the record, and the raw record it came from.
+//! let formatted = json!({"id": "5f1", "Location Name": "<b>5TH</b> ST", "Is Active": true,
+//!                        "Location": "1241 MANOR RD, Austin"});
+//! let raw = json!({"id": "5f1", "field_9_raw": {"latitude": 30.3, "longitude": -97.6}});
+//! let (formatted, raw) = (formatted.as_object().unwrap(), raw.as_object().unwrap());
+//!
+//! let row = socrata.row(formatted.clone(), raw)?;
+//! assert_eq!(row["is_active"], "True");
+//! assert_eq!(row["location"], json!({"type": "Point", "coordinates": [-97.6, 30.3]}));
+//!
+//! let feature = agol.feature(formatted.clone(), raw);
+//! assert_eq!(feature.attributes["location_name"], "b5TH/b ST");
+//! assert_eq!(feature.geometry, Some(json!({"spatialReference": {"wkid": 4326}, "x": -97.6, "y": 30.3})));
+//! # Ok(())
+//! # }
+//! ```
+#![warn(missing_docs)]
+
+pub mod transform;

@@ -1,0 +1,123 @@
+//! Key normalisation: Knack labels to Socrata column names and AGOL attribute names.
+
+use serde_json::{Map, Value};
+
+/// The key under which the formatted record, and every output, holds the Knack record id.
+pub const RECORD_ID_KEY: &str = "id";
+
+/// The key a field whose label normalises to `id` is moved to, so it cannot overwrite the record id.
+pub const RENAMED_ID_KEY: &str = "_id";
+
+/// The original's `format_keys` on one label: lowercase, then every space and every dash becomes `_`.
+///
+/// No other character changes (`/`, `#`, `.`, tabs, non-breaking spaces stay as they are), so
+/// `"Work Order - Zone Code"` becomes `"work_order___zone_code"`.
+pub fn normalize_label(label: &str) -> String {
+    label.to_lowercase().replace([' ', '-'], "_")
+}
+
+/// The output key of a Knack field given its label: [`normalize_label`], and a label that normalises
+/// to `id` (`id`, `ID`, `Id`) becomes `_id`.
+///
+/// knackpy only renames the exact label `id`; the original then lowercased `ID` to `id`, which
+/// overwrote the record id. Here every spelling is moved to `_id`.
+pub fn field_key(label: &str) -> String {
+    let key = normalize_label(label);
+    if key == RECORD_ID_KEY {
+        RENAMED_ID_KEY.to_owned()
+    } else {
+        key
+    }
+}
+
+/// Normalises every key of a formatted record (label → value) with [`field_key`], except the exact
+/// key `id`, which is the Knack record id and stays `id`.
+///
+/// Order is kept. When two labels normalise to the same key the later value wins in the earlier
+/// position, as a Python dict comprehension does.
+pub fn normalize_keys(formatted: Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::with_capacity(formatted.len());
+    for (label, value) in formatted {
+        let key = if label == RECORD_ID_KEY {
+            label
+        } else {
+            field_key(&label)
+        };
+        out.insert(key, value);
+    }
+    out
+}
+
+/// Groups of labels that normalise to the same key: in each group only the last label's value survives.
+///
+/// Transforms log these once when they are built, because the original dropped them silently.
+pub fn key_collisions<'a>(labels: impl IntoIterator<Item = &'a str>) -> Vec<(String, Vec<String>)> {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for label in labels {
+        let key = if label == RECORD_ID_KEY {
+            label.to_owned()
+        } else {
+            field_key(label)
+        };
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, labels)) => labels.push(label.to_owned()),
+            None => groups.push((key, vec![label.to_owned()])),
+        }
+    }
+    groups.retain(|(_, labels)| labels.len() > 1);
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn lowercases_and_replaces_spaces_and_dashes_only() {
+        assert_eq!(
+            normalize_label("Work Order - Zone Code"),
+            "work_order___zone_code"
+        );
+        assert_eq!(normalize_label("Documentation URL"), "documentation_url");
+        assert_eq!(normalize_label("Cost ($)/Unit #"), "cost_($)/unit_#");
+        assert_eq!(normalize_label("tab\there"), "tab\there");
+        assert_eq!(normalize_label("nbsp\u{a0}here"), "nbsp\u{a0}here");
+        assert_eq!(normalize_label("ÉTAT"), "état");
+    }
+
+    #[test]
+    fn labels_normalising_to_id_become_underscore_id() {
+        assert_eq!(field_key("id"), "_id");
+        assert_eq!(field_key("ID"), "_id");
+        assert_eq!(field_key("Id"), "_id");
+        assert_eq!(field_key("_id"), "_id");
+        assert_eq!(field_key("Signal ID"), "signal_id");
+    }
+
+    #[test]
+    fn record_id_key_survives_and_an_id_label_cannot_overwrite_it() {
+        let formatted = json!({"id": "rec1", "ID": "SIG-1", "Lane Count": 3});
+        let out = normalize_keys(formatted.as_object().unwrap().clone());
+        assert_eq!(
+            Value::Object(out),
+            json!({"id": "rec1", "_id": "SIG-1", "lane_count": 3})
+        );
+    }
+
+    #[test]
+    fn later_label_wins_on_collision_in_first_position() {
+        let formatted = json!({"Zone Code": 1, "Other": 2, "Zone-Code": 3});
+        let out = normalize_keys(formatted.as_object().unwrap().clone());
+        let keys: Vec<_> = out.keys().cloned().collect();
+        assert_eq!(keys, ["zone_code", "other"]);
+        assert_eq!(out["zone_code"], 3);
+        assert_eq!(
+            key_collisions(["Zone Code", "Other", "Zone-Code", "id"]),
+            vec![(
+                "zone_code".to_owned(),
+                vec!["Zone Code".to_owned(), "Zone-Code".to_owned()]
+            )]
+        );
+    }
+}
