@@ -1,0 +1,401 @@
+//! Environment variables: which ones each command needs, and the resolved [`Settings`].
+//!
+//! The logic takes an [`EnvVars`] map rather than reading `std::env`, so tests pass their own
+//! environment and never mutate the process's. Every missing or invalid variable is reported in one
+//! error, before any request is made.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use secrecy::SecretString;
+use url::Url;
+
+use crate::cli::Env;
+use crate::config::{AppConfig, Config};
+use crate::endpoint::parse_base_url;
+
+/// Knack's API base when neither `KNACK_API_URL` nor `[knack] api_url` is set.
+pub const DEFAULT_KNACK_API_URL: &str = "https://api.knack.com/v1";
+
+/// A snapshot of environment variables; empty values count as unset.
+#[derive(Clone, Default)]
+pub struct EnvVars(BTreeMap<String, String>);
+
+impl EnvVars {
+    /// The current process environment (non-UTF-8 values are skipped).
+    pub fn from_process() -> Self {
+        std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect()
+    }
+
+    /// The value of `name`, or `None` when unset or empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for EnvVars {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        Self(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
+    }
+}
+
+impl fmt::Debug for EnvVars {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Names only: values may be credentials.
+        f.debug_struct("EnvVars")
+            .field("names", &self.0.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// The commands that need resolved settings, each with its own set of variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    /// Knack metadata (public, no key) → PostgREST.
+    MetadataToPostgrest,
+    /// Knack records (key) → PostgREST.
+    RecordsToPostgrest,
+    /// PostgREST → Socrata.
+    RecordsToSocrata,
+    /// PostgREST → ArcGIS Online.
+    RecordsToAgol,
+}
+
+impl Task {
+    /// The subcommand name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::MetadataToPostgrest => "metadata-to-postgrest",
+            Task::RecordsToPostgrest => "records-to-postgrest",
+            Task::RecordsToSocrata => "records-to-socrata",
+            Task::RecordsToAgol => "records-to-agol",
+        }
+    }
+}
+
+/// Knack access. The key is `Some` exactly for `records-to-postgrest`: metadata is public and the
+/// publishers read from PostgREST.
+#[derive(Clone)]
+pub struct KnackSettings {
+    /// API base, e.g. `https://api.knack.com/v1`.
+    pub api_url: Url,
+    /// `KNACK_API_KEY`.
+    pub api_key: Option<SecretString>,
+}
+
+/// The PostgREST staging store; every pipeline command needs it.
+#[derive(Clone)]
+pub struct PostgrestSettings {
+    /// Base URL.
+    pub endpoint: Url,
+    /// `PGREST_JWT`.
+    pub jwt: SecretString,
+}
+
+/// Socrata publishing credentials.
+#[derive(Clone)]
+pub struct SocrataSettings {
+    /// Portal root, e.g. `https://datahub.austintexas.gov`.
+    pub url: Url,
+    /// `SOCRATA_APP_TOKEN` (sent as `X-App-Token`).
+    pub app_token: SecretString,
+    /// `SOCRATA_API_KEY_ID` (basic-auth user).
+    pub api_key_id: SecretString,
+    /// `SOCRATA_API_KEY_SECRET` (basic-auth password).
+    pub api_key_secret: SecretString,
+}
+
+/// ArcGIS Online credentials.
+#[derive(Clone)]
+pub struct AgolSettings {
+    /// Portal root, e.g. `https://austin.maps.arcgis.com`.
+    pub url: Url,
+    /// `AGOL_USERNAME`.
+    pub username: String,
+    /// `AGOL_PASSWORD`.
+    pub password: SecretString,
+}
+
+/// Everything a pipeline command needs from config and environment, validated.
+#[derive(Clone)]
+pub struct Settings {
+    /// The app name (`-a`).
+    pub app_name: String,
+    /// `-e`.
+    pub env: Env,
+    /// The Knack application id (`KNACK_APP_ID` or the app's `app_id`).
+    pub app_id: String,
+    /// `--dry-run`: read and transform, write nothing.
+    pub dry_run: bool,
+    /// Knack API.
+    pub knack: KnackSettings,
+    /// Staging store.
+    pub postgrest: PostgrestSettings,
+    /// `Some` exactly for `records-to-socrata`.
+    pub socrata: Option<SocrataSettings>,
+    /// `Some` exactly for `records-to-agol`.
+    pub agol: Option<AgolSettings>,
+}
+
+/// Missing or unusable variables, all of them (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{task} cannot start:{}", render(missing, invalid))]
+pub struct SettingsError {
+    /// The subcommand.
+    pub task: &'static str,
+    /// Missing variables, each with its alternative (a config key) where there is one.
+    pub missing: Vec<String>,
+    /// Variables or config values that are set but unusable.
+    pub invalid: Vec<String>,
+}
+
+fn render(missing: &[String], invalid: &[String]) -> String {
+    let mut s = String::new();
+    if !missing.is_empty() {
+        s.push_str(&format!(
+            "\n  missing environment variables: {}\n  fix: set them (e.g. docker run --env-file FILE)",
+            missing.join(", ")
+        ));
+    }
+    for i in invalid {
+        s.push_str(&format!("\n  - {i}"));
+    }
+    s
+}
+
+/// Collects every problem while resolving, so the error lists them all.
+struct Resolver<'a> {
+    vars: &'a EnvVars,
+    missing: Vec<String>,
+    invalid: Vec<String>,
+}
+
+impl Resolver<'_> {
+    fn secret(&mut self, name: &str) -> Option<SecretString> {
+        match self.vars.get(name) {
+            Some(v) => Some(SecretString::from(v.to_owned())),
+            None => {
+                self.missing.push(name.to_owned());
+                None
+            }
+        }
+    }
+
+    /// The env var wins over the config value, which wins over the default.
+    fn url(
+        &mut self,
+        var: &str,
+        config_key: &str,
+        from_config: Option<&str>,
+        default: Option<&str>,
+    ) -> Option<Url> {
+        let (origin, raw) = match (self.vars.get(var), from_config, default) {
+            (Some(v), _, _) => (var.to_owned(), v),
+            (None, Some(c), _) => (config_key.to_owned(), c),
+            (None, None, Some(d)) => (format!("default {var}"), d),
+            (None, None, None) => {
+                self.missing
+                    .push(format!("{var} (or {config_key} in the config file)"));
+                return None;
+            }
+        };
+        parse_base_url(&origin, raw)
+            .map_err(|e| self.invalid.push(e))
+            .ok()
+    }
+}
+
+impl Settings {
+    /// Resolves and checks what `task` needs for app `app_name`, reporting every problem at once.
+    pub fn resolve(
+        task: Task,
+        app_name: &str,
+        app: &AppConfig,
+        env: Env,
+        config: &Config,
+        vars: &EnvVars,
+        dry_run: bool,
+    ) -> Result<Settings, SettingsError> {
+        let ep = config.endpoints(env);
+        let mut r = Resolver {
+            vars,
+            missing: Vec::new(),
+            invalid: Vec::new(),
+        };
+        let app_id = match (vars.get("KNACK_APP_ID"), app.app_id.as_deref()) {
+            (Some(v), Some(c)) if v != c => {
+                r.invalid.push(format!(
+                    "KNACK_APP_ID={v} disagrees with app_id = \"{c}\" under [apps.{app_name}]; \
+                     unset one of them or make them equal"
+                ));
+                None
+            }
+            (Some(v), _) => Some(v.to_owned()),
+            (None, Some(c)) => Some(c.to_owned()),
+            (None, None) => {
+                r.missing
+                    .push(format!("KNACK_APP_ID (or app_id under [apps.{app_name}])"));
+                None
+            }
+        };
+        let knack_url = r.url(
+            "KNACK_API_URL",
+            "knack.api_url",
+            ep.knack.api_url.as_deref(),
+            Some(DEFAULT_KNACK_API_URL),
+        );
+        let api_key = match task {
+            Task::RecordsToPostgrest => r.secret("KNACK_API_KEY"),
+            _ => None,
+        };
+        let pg_url = r.url(
+            "PGREST_ENDPOINT",
+            "postgrest.endpoint",
+            ep.postgrest.endpoint.as_deref(),
+            None,
+        );
+        let jwt = r.secret("PGREST_JWT");
+        let socrata = if task == Task::RecordsToSocrata {
+            let url = r.url(
+                "SOCRATA_URL",
+                "socrata.url",
+                ep.socrata.url.as_deref(),
+                None,
+            );
+            let app_token = r.secret("SOCRATA_APP_TOKEN");
+            let id = r.secret("SOCRATA_API_KEY_ID");
+            let secret = r.secret("SOCRATA_API_KEY_SECRET");
+            Some((url, app_token, id, secret))
+        } else {
+            None
+        };
+        let agol = if task == Task::RecordsToAgol {
+            let url = r.url("AGOL_URL", "agol.url", ep.agol.url.as_deref(), None);
+            let user = r.vars.get("AGOL_USERNAME").map(str::to_owned);
+            if user.is_none() {
+                r.missing.push("AGOL_USERNAME".to_owned());
+            }
+            let password = r.secret("AGOL_PASSWORD");
+            Some((url, user, password))
+        } else {
+            None
+        };
+        let fail = |r: Resolver<'_>| SettingsError {
+            task: task.name(),
+            missing: r.missing,
+            invalid: r.invalid,
+        };
+        if !r.missing.is_empty() || !r.invalid.is_empty() {
+            return Err(fail(r));
+        }
+        // No problem was recorded, so every value below is present.
+        let (Some(app_id), Some(api_url), Some(endpoint), Some(jwt)) =
+            (app_id, knack_url, pg_url, jwt)
+        else {
+            return Err(fail(r));
+        };
+        let socrata = match socrata {
+            None => None,
+            Some((Some(url), Some(app_token), Some(api_key_id), Some(api_key_secret))) => {
+                Some(SocrataSettings {
+                    url,
+                    app_token,
+                    api_key_id,
+                    api_key_secret,
+                })
+            }
+            Some(_) => return Err(fail(r)),
+        };
+        let agol = match agol {
+            None => None,
+            Some((Some(url), Some(username), Some(password))) => Some(AgolSettings {
+                url,
+                username,
+                password,
+            }),
+            Some(_) => return Err(fail(r)),
+        };
+        Ok(Settings {
+            app_name: app_name.to_owned(),
+            env,
+            app_id,
+            dry_run,
+            knack: KnackSettings { api_url, api_key },
+            postgrest: PostgrestSettings { endpoint, jwt },
+            socrata,
+            agol,
+        })
+    }
+}
+
+const REDACTED: &str = "[REDACTED]";
+
+fn redacted<T>(s: &Option<T>) -> Option<&'static str> {
+    s.as_ref().map(|_| REDACTED)
+}
+
+impl fmt::Debug for KnackSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KnackSettings")
+            .field("api_url", &self.api_url.as_str())
+            .field("api_key", &redacted(&self.api_key))
+            .finish()
+    }
+}
+
+impl fmt::Debug for PostgrestSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgrestSettings")
+            .field("endpoint", &self.endpoint.as_str())
+            .field("jwt", &REDACTED)
+            .finish()
+    }
+}
+
+impl fmt::Debug for SocrataSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SocrataSettings")
+            .field("url", &self.url.as_str())
+            .field("app_token", &REDACTED)
+            .field("api_key_id", &REDACTED)
+            .field("api_key_secret", &REDACTED)
+            .finish()
+    }
+}
+
+impl fmt::Debug for AgolSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AgolSettings")
+            .field("url", &self.url.as_str())
+            .field("username", &self.username)
+            .field("password", &REDACTED)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("app_name", &self.app_name)
+            .field("env", &self.env)
+            .field("app_id", &self.app_id)
+            .field("dry_run", &self.dry_run)
+            .field("knack", &self.knack)
+            .field("postgrest", &self.postgrest)
+            .field("socrata", &self.socrata)
+            .field("agol", &self.agol)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,66 @@
+//! The CLI's errors and the exit code each one maps to.
+
+use crate::config::ConfigError;
+use crate::env::SettingsError;
+
+/// Exit code for usage and config errors (also what clap uses for bad arguments).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code for failures while running (network, API errors, failed records).
+pub const EXIT_RUNTIME: u8 = 1;
+
+/// Anything that stops a command. [`CliError::exit_code`] decides the process's exit code.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CliError {
+    /// The config file is missing, malformed, or lacks what the command needs (exit 2).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Environment variables are missing or unusable (exit 2).
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// A combination of arguments and config that cannot run, e.g. a full replace of a Socrata
+    /// dataset marked `no_replace_socrata` (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// The pipeline failed after starting (exit 1).
+    #[error(transparent)]
+    Runtime(#[from] RunError),
+}
+
+impl CliError {
+    /// 2 for usage/config/environment errors, 1 for runtime failures.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Config(_) | CliError::Settings(_) | CliError::Usage(_) => EXIT_USAGE,
+            CliError::Runtime(_) => EXIT_RUNTIME,
+        }
+    }
+}
+
+/// A failure inside a pipeline (exit 1).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// This build has no pipeline behind the command yet.
+    #[error("{command}: pipeline not wired yet; this build of aks cannot run it")]
+    NotWired {
+        /// The subcommand.
+        command: &'static str,
+    },
+    /// The run finished but some records failed; the summary has the counts.
+    #[error("{failed} record(s) failed; see the log above")]
+    RecordsFailed {
+        /// How many.
+        failed: u64,
+    },
+    /// Any error from the pipeline (knack-etl, a client), displayed as is.
+    #[error(transparent)]
+    Pipeline(Box<dyn std::error::Error + Send + Sync + 'static>),
+}
+
+impl RunError {
+    /// Wraps a pipeline error.
+    pub fn pipeline(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        RunError::Pipeline(Box::new(e))
+    }
+}

@@ -1,0 +1,181 @@
+//! The end-of-run summary line and the terminal progress bar.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::LogFormat;
+
+/// What a pipeline did; knack-etl's own report is mapped onto this.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunReport {
+    /// Records read from the source.
+    pub read: u64,
+    /// Records written (or, in a dry run, that would have been written).
+    pub written: u64,
+    /// Records deleted at the destination (full replace, AGOL simulated upsert).
+    pub deleted: u64,
+    /// Records that could not be transformed or written.
+    pub failed: u64,
+    /// Wall-clock time of the run; the dispatcher fills it in.
+    pub duration: Duration,
+    /// Whether this was a `--dry-run`.
+    pub dry_run: bool,
+}
+
+impl RunReport {
+    /// A run that leaves failed records ends with exit code 1.
+    pub fn is_success(&self) -> bool {
+        self.failed == 0
+    }
+}
+
+/// `records-to-socrata data-tracker/view_197: read 120, written 118, deleted 0, failed 2 in 3.4s`.
+pub fn summary_line(what: &str, r: &RunReport) -> String {
+    let written = if r.dry_run {
+        format!("would write {} (dry run)", r.written)
+    } else {
+        format!("written {}", r.written)
+    };
+    format!(
+        "{what}: read {}, {written}, deleted {}, failed {} in {:.1}s",
+        r.read,
+        r.deleted,
+        r.failed,
+        r.duration.as_secs_f64()
+    )
+}
+
+/// Logs the summary once, with the counts as structured fields for `--log-format json`.
+pub fn emit_summary(what: &str, r: &RunReport) {
+    let line = summary_line(what, r);
+    tracing::info!(
+        target: "aks::summary",
+        read = r.read,
+        written = r.written,
+        deleted = r.deleted,
+        failed = r.failed,
+        duration_ms = r.duration.as_millis() as u64,
+        dry_run = r.dry_run,
+        "{line}"
+    );
+}
+
+/// A progress bar that draws only on an interactive stderr with text logs; otherwise inert.
+///
+/// Cheap to clone. Pipelines call [`Progress::inc`] as batches go by; when hidden every call is a
+/// no-op, so Airflow logs never fill with bar redraws.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    bar: ProgressBar,
+}
+
+impl Progress {
+    /// A bar labelled `label`, visible only if stderr is a terminal and logs are text.
+    pub fn for_terminal(label: &str, format: LogFormat) -> Self {
+        Self::new(
+            label,
+            format == LogFormat::Text && std::io::stderr().is_terminal(),
+        )
+    }
+
+    /// A bar that is drawn when `visible` is true.
+    pub fn new(label: &str, visible: bool) -> Self {
+        if !visible {
+            return Self::hidden();
+        }
+        let bar = ProgressBar::new_spinner();
+        if let Ok(style) =
+            ProgressStyle::with_template("{spinner} {msg} {human_pos} records [{elapsed}]")
+        {
+            bar.set_style(style);
+        }
+        bar.set_message(label.to_owned());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Self { bar }
+    }
+
+    /// An inert bar.
+    pub fn hidden() -> Self {
+        Self {
+            bar: ProgressBar::hidden(),
+        }
+    }
+
+    /// Whether anything is drawn.
+    pub fn is_visible(&self) -> bool {
+        !self.bar.is_hidden()
+    }
+
+    /// Sets the total once it is known (switches the spinner to a counted bar).
+    pub fn set_length(&self, len: u64) {
+        if self.is_visible() {
+            if let Ok(style) = ProgressStyle::with_template(
+                "{msg} [{bar:30}] {human_pos}/{human_len} records [{elapsed}<{eta}]",
+            ) {
+                self.bar.set_style(style.progress_chars("=> "));
+            }
+        }
+        self.bar.set_length(len);
+    }
+
+    /// Adds `n` processed records.
+    pub fn inc(&self, n: u64) {
+        self.bar.inc(n);
+    }
+
+    /// Runs `f` with the bar cleared, so a log line does not tear through it.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.bar.suspend(f)
+    }
+
+    /// Removes the bar from the terminal.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_has_every_count() {
+        let r = RunReport {
+            read: 120,
+            written: 118,
+            deleted: 3,
+            failed: 2,
+            duration: Duration::from_millis(3_450),
+            dry_run: false,
+        };
+        assert_eq!(
+            summary_line("records-to-socrata data-tracker/view_197", &r),
+            "records-to-socrata data-tracker/view_197: read 120, written 118, deleted 3, failed 2 in 3.5s"
+        );
+        assert!(!r.is_success());
+    }
+
+    #[test]
+    fn dry_run_says_would() {
+        let r = RunReport {
+            written: 7,
+            dry_run: true,
+            ..RunReport::default()
+        };
+        assert!(summary_line("x", &r).contains("would write 7 (dry run)"));
+        assert!(r.is_success());
+    }
+
+    #[test]
+    fn hidden_progress_is_inert() {
+        let p = Progress::new("x", false);
+        assert!(!p.is_visible());
+        p.set_length(10);
+        p.inc(3);
+        assert_eq!(p.suspend(|| 5), 5);
+        p.finish();
+        assert!(Progress::for_terminal("x", LogFormat::Json).bar.is_hidden());
+    }
+}

@@ -1,0 +1,324 @@
+//! Runs a parsed command: validate everything first, then call the pipeline, then summarise.
+//!
+//! The `pipeline_*` functions at the bottom are the seam where knack-etl plugs in. Everything above
+//! them has already checked the config, the container, the date and the environment, so a pipeline
+//! receives only values that are present and well-formed.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+
+use crate::cli::{Cli, Command, ConfigCommand, DbCommand, RecordsArgs};
+use crate::config::{Config, ConfigError, Container, ItemType};
+use crate::env::{AgolSettings, EnvVars, Settings, SocrataSettings, Task};
+use crate::error::{CliError, RunError};
+use crate::report::{emit_summary, Progress, RunReport};
+
+/// The config file used when neither `--config` nor `AKS_CONFIG` is given.
+pub const DEFAULT_CONFIG: &str = "knack.toml";
+
+/// `--config`, else `AKS_CONFIG`, else `./knack.toml`.
+pub fn config_path(flag: Option<&Path>, vars: &EnvVars) -> PathBuf {
+    flag.map(Path::to_owned)
+        .or_else(|| vars.get("AKS_CONFIG").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG))
+}
+
+/// One container to move, and from when.
+#[derive(Debug, Clone)]
+pub struct RecordsJob {
+    /// The validated container.
+    pub container: Container,
+    /// `--date`: only records modified at or after it; `None` means everything (full replace).
+    pub since: Option<DateTime<Utc>>,
+}
+
+/// Where `records-to-socrata` writes, taken from the container's config.
+#[derive(Debug, Clone)]
+pub struct SocrataTarget {
+    /// The dataset id (`p53x-x73x`).
+    pub resource_id: String,
+}
+
+/// Where `records-to-agol` writes, taken from the container's config.
+#[derive(Debug, Clone)]
+pub struct AgolTarget {
+    /// The AGOL item id.
+    pub service_id: String,
+    /// Index into the item's layers or tables.
+    pub layer_id: u32,
+    /// Which list `layer_id` indexes.
+    pub item_type: ItemType,
+}
+
+/// Runs `cli` with environment `vars`. Errors carry their exit code ([`CliError::exit_code`]).
+pub async fn execute(cli: &Cli, vars: &EnvVars) -> Result<(), CliError> {
+    let path = config_path(cli.config.as_deref(), vars);
+    match &cli.command {
+        Command::MetadataToPostgrest(a) => {
+            let config = Config::load(&path)?;
+            let app = config.app(&path, &a.app_name)?;
+            let task = Task::MetadataToPostgrest;
+            let settings =
+                Settings::resolve(task, &a.app_name, app, a.env, &config, vars, cli.dry_run)?;
+            let what = format!("{} {}", task.name(), a.app_name);
+            log_start(task, &settings, None);
+            let progress = Progress::for_terminal(&what, cli.log_format);
+            let started = Instant::now();
+            let result = pipeline_metadata_to_postgrest(&settings, &progress).await;
+            finish(&what, &progress, started, result)
+        }
+        Command::RecordsToPostgrest(a) => {
+            let (settings, job) = prepare(Task::RecordsToPostgrest, cli, a, &path, vars)?;
+            let key = settings.knack.api_key.clone().ok_or_else(|| {
+                CliError::Usage("records-to-postgrest needs KNACK_API_KEY".to_owned())
+            })?;
+            let (what, progress, started) = begin(cli, Task::RecordsToPostgrest, &settings, &job);
+            let result = pipeline_records_to_postgrest(&settings, &key, &job, &progress).await;
+            finish(&what, &progress, started, result)
+        }
+        Command::RecordsToSocrata(a) => {
+            let (settings, job) = prepare(Task::RecordsToSocrata, cli, a, &path, vars)?;
+            let target = socrata_target(&job)?;
+            let socrata = settings.socrata.clone().ok_or_else(|| {
+                CliError::Usage("records-to-socrata needs the SOCRATA_* variables".to_owned())
+            })?;
+            let (what, progress, started) = begin(cli, Task::RecordsToSocrata, &settings, &job);
+            let result =
+                pipeline_records_to_socrata(&settings, &socrata, &target, &job, &progress).await;
+            finish(&what, &progress, started, result)
+        }
+        Command::RecordsToAgol(a) => {
+            let (settings, job) = prepare(Task::RecordsToAgol, cli, a, &path, vars)?;
+            let target = agol_target(&job)?;
+            let agol = settings.agol.clone().ok_or_else(|| {
+                CliError::Usage("records-to-agol needs the AGOL_* variables".to_owned())
+            })?;
+            let (what, progress, started) = begin(cli, Task::RecordsToAgol, &settings, &job);
+            let result = pipeline_records_to_agol(&settings, &agol, &target, &job, &progress).await;
+            finish(&what, &progress, started, result)
+        }
+        Command::Config(ConfigCommand::Check { offline }) => {
+            let config = Config::load(&path)?;
+            let containers: usize = config.apps.values().map(|a| a.containers.len()).sum();
+            println!(
+                "{}: OK ({} apps, {} containers)",
+                path.display(),
+                config.apps.len(),
+                containers
+            );
+            if *offline {
+                return Ok(());
+            }
+            let mismatches = pipeline_config_check(&config, vars).await?;
+            for m in &mismatches {
+                println!("mismatch: {m}");
+            }
+            if mismatches.is_empty() {
+                Ok(())
+            } else {
+                Err(CliError::Usage(format!(
+                    "{} container(s) do not match Knack or their destination; see above",
+                    mismatches.len()
+                )))
+            }
+        }
+        Command::Db(DbCommand::Init { print }) => Ok(pipeline_db_init(*print, vars).await?),
+    }
+}
+
+/// Config, container, per-command container keys, then environment: all before any request.
+fn prepare(
+    task: Task,
+    cli: &Cli,
+    a: &RecordsArgs,
+    path: &Path,
+    vars: &EnvVars,
+) -> Result<(Settings, RecordsJob), CliError> {
+    let config = Config::load(path)?;
+    let app = config.app(path, &a.app_name)?;
+    let container = config.container(path, &a.app_name, &a.container)?;
+    let job = RecordsJob {
+        container,
+        since: a.date,
+    };
+    match task {
+        Task::RecordsToSocrata => {
+            socrata_target(&job)?;
+        }
+        Task::RecordsToAgol => {
+            agol_target(&job)?;
+        }
+        _ => {}
+    }
+    let settings = Settings::resolve(task, &a.app_name, app, a.env, &config, vars, cli.dry_run)?;
+    Ok((settings, job))
+}
+
+fn at(job: &RecordsJob) -> String {
+    format!(
+        "[apps.{}.containers.{}]",
+        job.container.app_name, job.container.id
+    )
+}
+
+fn socrata_target(job: &RecordsJob) -> Result<SocrataTarget, CliError> {
+    let c = &job.container.config;
+    let resource_id = c.socrata_resource_id.clone().ok_or_else(|| {
+        ConfigError::NotUsable(format!(
+            "{} has no socrata_resource_id; add the destination dataset id (e.g. \
+             socrata_resource_id = \"p53x-x73x\") to publish it to Socrata",
+            at(job)
+        ))
+    })?;
+    if c.no_replace_socrata && job.since.is_none() {
+        return Err(CliError::Usage(format!(
+            "{} sets no_replace_socrata, and without --date records-to-socrata would replace the \
+             whole dataset; pass --date (e.g. --date 1970-01-01 to upsert every record)",
+            at(job)
+        )));
+    }
+    Ok(SocrataTarget { resource_id })
+}
+
+fn agol_target(job: &RecordsJob) -> Result<AgolTarget, CliError> {
+    let c = &job.container.config;
+    match (&c.service_id, c.layer_id, c.item_type) {
+        (Some(s), Some(l), Some(t)) => Ok(AgolTarget {
+            service_id: s.clone(),
+            layer_id: l,
+            item_type: t,
+        }),
+        _ => Err(ConfigError::NotUsable(format!(
+            "{} needs service_id, layer_id and item_type (\"layer\" or \"table\") to publish to \
+             ArcGIS Online",
+            at(job)
+        ))
+        .into()),
+    }
+}
+
+fn log_start(task: Task, s: &Settings, job: Option<&RecordsJob>) {
+    tracing::info!(
+        command = task.name(),
+        app = %s.app_name,
+        app_id = %s.app_id,
+        env = s.env.as_str(),
+        container = job.map(|j| j.container.id.as_str()),
+        since = job.and_then(|j| j.since).map(|d| d.to_rfc3339()),
+        dry_run = s.dry_run,
+        "starting"
+    );
+    if s.dry_run {
+        tracing::info!("dry run: nothing will be written");
+    }
+}
+
+/// Logs the start and sets up the progress bar and the clock.
+fn begin(
+    cli: &Cli,
+    task: Task,
+    settings: &Settings,
+    job: &RecordsJob,
+) -> (String, Progress, Instant) {
+    let what = format!(
+        "{} {}/{}",
+        task.name(),
+        job.container.app_name,
+        job.container.id
+    );
+    log_start(task, settings, Some(job));
+    let progress = Progress::for_terminal(&what, cli.log_format);
+    (what, progress, Instant::now())
+}
+
+fn finish(
+    what: &str,
+    progress: &Progress,
+    started: Instant,
+    result: Result<RunReport, RunError>,
+) -> Result<(), CliError> {
+    progress.finish();
+    let mut report = result?;
+    report.duration = started.elapsed();
+    emit_summary(what, &report);
+    if report.is_success() {
+        Ok(())
+    } else {
+        Err(RunError::RecordsFailed {
+            failed: report.failed,
+        }
+        .into())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The seam: one function per command, filled in when knack-etl is wired. Each must honour
+// `settings.dry_run` (read and transform, write nothing, report what would have been written).
+// ---------------------------------------------------------------------------------------------
+
+/// Knack metadata of `settings.app_id` → `api.knack_metadata` (upsert on `app_id`).
+pub async fn pipeline_metadata_to_postgrest(
+    _settings: &Settings,
+    _progress: &Progress,
+) -> Result<RunReport, RunError> {
+    Err(RunError::NotWired {
+        command: Task::MetadataToPostgrest.name(),
+    })
+}
+
+/// Knack records of `job.container` → `api.knack`; a full replace when `job.since` is `None`.
+pub async fn pipeline_records_to_postgrest(
+    _settings: &Settings,
+    _knack_api_key: &SecretString,
+    _job: &RecordsJob,
+    _progress: &Progress,
+) -> Result<RunReport, RunError> {
+    Err(RunError::NotWired {
+        command: Task::RecordsToPostgrest.name(),
+    })
+}
+
+/// Staged records of `job.container` → the Socrata dataset (upsert; replace without `since`).
+pub async fn pipeline_records_to_socrata(
+    _settings: &Settings,
+    _socrata: &SocrataSettings,
+    _target: &SocrataTarget,
+    _job: &RecordsJob,
+    _progress: &Progress,
+) -> Result<RunReport, RunError> {
+    Err(RunError::NotWired {
+        command: Task::RecordsToSocrata.name(),
+    })
+}
+
+/// Staged records of `job.container` → the AGOL layer/table (delete-then-add).
+pub async fn pipeline_records_to_agol(
+    _settings: &Settings,
+    _agol: &AgolSettings,
+    _target: &AgolTarget,
+    _job: &RecordsJob,
+    _progress: &Progress,
+) -> Result<RunReport, RunError> {
+    Err(RunError::NotWired {
+        command: Task::RecordsToAgol.name(),
+    })
+}
+
+/// `aks config check` without `--offline`: each container against Knack metadata and its
+/// destination's schema. Returns one sentence per mismatch (empty when all match).
+pub async fn pipeline_config_check(
+    _config: &Config,
+    _vars: &EnvVars,
+) -> Result<Vec<String>, RunError> {
+    Err(RunError::NotWired {
+        command: "config check (online; use --offline to validate the file only)",
+    })
+}
+
+/// `aks db init`: apply the staging schema SQL shipped by pgrest-client, or print it.
+pub async fn pipeline_db_init(_print: bool, _vars: &EnvVars) -> Result<(), RunError> {
+    Err(RunError::NotWired { command: "db init" })
+}

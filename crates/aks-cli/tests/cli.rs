@@ -1,0 +1,417 @@
+//! The real `aks` binary: exit codes, messages, log format, and that no secret is ever printed.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use predicates::str::contains;
+
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../knack.example.toml");
+
+/// Distinctive secret values; none may appear in any output.
+const SECRETS: &[(&str, &str)] = &[
+    ("KNACK_API_KEY", "kk-7f3a9e-never-print"),
+    ("PGREST_JWT", "jwt-51c0de-never-print"),
+    ("SOCRATA_APP_TOKEN", "sat-88aa11-never-print"),
+    ("SOCRATA_API_KEY_ID", "sid-4242ab-never-print"),
+    ("SOCRATA_API_KEY_SECRET", "sks-9b9b9b-never-print"),
+    ("AGOL_PASSWORD", "agp-13e7e7-never-print"),
+];
+
+/// The binary with an empty environment (the test process's own env never leaks in).
+fn aks() -> Command {
+    let mut cmd = Command::cargo_bin("aks").unwrap();
+    cmd.env_clear();
+    cmd
+}
+
+/// `aks --config <example>` with every credential set.
+fn aks_full_env() -> Command {
+    let mut cmd = aks();
+    cmd.arg("--config").arg(EXAMPLE);
+    for (k, v) in SECRETS {
+        cmd.env(k, v);
+    }
+    cmd.env("KNACK_APP_ID", "5815f29f7f7252cc2ca91c4f")
+        .env("AGOL_USERNAME", "ops-user");
+    cmd
+}
+
+fn write_config(dir: &Path, text: &str) -> PathBuf {
+    let p = dir.join("knack.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn assert_no_secret(out: &std::process::Output) {
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (name, value) in SECRETS {
+        assert!(!all.contains(value), "{name} leaked:\n{all}");
+    }
+}
+
+#[test]
+fn bad_env_is_a_usage_error() {
+    aks()
+        .args([
+            "metadata-to-postgrest",
+            "-a",
+            "data-tracker",
+            "-e",
+            "staging",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("invalid value 'staging'").and(contains("prod")));
+}
+
+#[test]
+fn bad_date_is_a_usage_error_showing_an_example() {
+    aks()
+        .args([
+            "records-to-postgrest",
+            "-a",
+            "data-tracker",
+            "-c",
+            "view_197",
+            "-e",
+            "prod",
+        ])
+        .args(["--date", "last tuesday"])
+        .assert()
+        .code(2)
+        .stderr(contains("last tuesday").and(contains("2020-09-08T09:21:08-05:00")));
+}
+
+#[test]
+fn unknown_app_lists_known_apps() {
+    aks_full_env()
+        .args([
+            "records-to-socrata",
+            "-a",
+            "data-trakcer",
+            "-c",
+            "view_197",
+            "-e",
+            "prod",
+        ])
+        .assert()
+        .code(2)
+        .stderr(
+            contains("unknown app `data-trakcer`").and(contains("data-tracker, signs-markings")),
+        );
+}
+
+#[test]
+fn unknown_container_lists_known_containers() {
+    aks_full_env()
+        .args([
+            "records-to-socrata",
+            "-a",
+            "data-tracker",
+            "-c",
+            "view_9",
+            "-e",
+            "prod",
+        ])
+        .assert()
+        .code(2)
+        .stderr(
+            contains("unknown container `view_9`").and(contains("object_11, view_197, view_2863")),
+        );
+}
+
+#[test]
+fn unknown_config_key_is_named_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        "[apps.a.containers.view_1]\nscene_id = \"scene_1\"\nmodified_date_field = \"field_2\"\n",
+    );
+    aks()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["config", "check", "--offline"])
+        .assert()
+        .code(2)
+        .stderr(
+            contains("unknown field `modified_date_field`")
+                .and(contains("line 3"))
+                .and(contains("knack.toml")),
+        );
+}
+
+#[test]
+fn invalid_values_exit_2_naming_the_container() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        "[apps.a.containers.view_1]\nmodified_date_field_id = \"field_2\"\n",
+    );
+    aks()
+        .arg("--config")
+        .arg(&cfg)
+        .args([
+            "records-to-postgrest",
+            "-a",
+            "a",
+            "-c",
+            "view_1",
+            "-e",
+            "dev",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "[apps.a.containers.view_1]: a view needs scene_id",
+        ));
+}
+
+#[test]
+fn missing_env_vars_are_all_listed_at_once() {
+    let out = aks()
+        .arg("--config")
+        .arg(EXAMPLE)
+        .args([
+            "records-to-socrata",
+            "-a",
+            "signs-markings",
+            "-c",
+            "view_3307",
+            "-e",
+            "prod",
+        ])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    for var in [
+        "KNACK_APP_ID",
+        "PGREST_JWT",
+        "SOCRATA_APP_TOKEN",
+        "SOCRATA_API_KEY_ID",
+        "SOCRATA_API_KEY_SECRET",
+    ] {
+        assert!(err.contains(var), "{var} not named:\n{err}");
+    }
+    // Endpoints come from the config file, so they are not missing.
+    assert!(
+        !err.contains("PGREST_ENDPOINT") && !err.contains("SOCRATA_URL"),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("missing environment variables").count(),
+        1,
+        "{err}"
+    );
+}
+
+#[test]
+fn plain_http_to_a_remote_host_is_refused() {
+    let out = aks_full_env()
+        .env("PGREST_ENDPOINT", "http://pg.example.com")
+        .args(["metadata-to-postgrest", "-a", "data-tracker", "-e", "prod"])
+        .assert()
+        .code(2)
+        .stderr(contains("PGREST_ENDPOINT uses plain http://").and(contains("pg.example.com")))
+        .get_output()
+        .clone();
+    assert_no_secret(&out);
+}
+
+#[test]
+fn loopback_http_is_allowed() {
+    aks_full_env()
+        .env("PGREST_ENDPOINT", "http://127.0.0.1:3000")
+        .args(["metadata-to-postgrest", "-a", "data-tracker", "-e", "prod"])
+        .assert()
+        .code(1)
+        .stderr(contains("not wired yet"));
+}
+
+#[test]
+fn no_replace_socrata_refuses_a_run_without_date() {
+    aks_full_env()
+        .args([
+            "records-to-socrata",
+            "-a",
+            "data-tracker",
+            "-c",
+            "view_2863",
+            "-e",
+            "prod",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("no_replace_socrata").and(contains("--date")));
+}
+
+#[test]
+fn publisher_without_destination_keys_is_a_config_error() {
+    aks_full_env()
+        .args([
+            "records-to-agol",
+            "-a",
+            "data-tracker",
+            "-c",
+            "view_2863",
+            "-e",
+            "prod",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "[apps.data-tracker.containers.view_2863] needs service_id",
+        ));
+}
+
+/// Until knack-etl is wired, a fully valid run reaches the seam and fails as a runtime error.
+#[test]
+fn unwired_pipeline_is_a_runtime_error_with_exit_1() {
+    aks_full_env()
+        .args([
+            "records-to-agol",
+            "-a",
+            "data-tracker",
+            "-c",
+            "view_197",
+            "-e",
+            "prod",
+        ])
+        .args(["-d", "2024-03-27"])
+        .assert()
+        .code(1)
+        .stderr(contains("records-to-agol: pipeline not wired yet"));
+}
+
+#[test]
+fn no_secret_is_ever_printed() {
+    let runs: &[&[&str]] = &[
+        &["metadata-to-postgrest", "-a", "data-tracker", "-e", "prod"],
+        &[
+            "records-to-postgrest",
+            "-a",
+            "data-tracker",
+            "-c",
+            "view_197",
+            "-e",
+            "prod",
+        ],
+        &[
+            "records-to-socrata",
+            "-a",
+            "data-tracker",
+            "-c",
+            "view_197",
+            "-e",
+            "dev",
+            "-d",
+            "2024-01-01",
+        ],
+        &[
+            "records-to-agol",
+            "-a",
+            "signs-markings",
+            "-c",
+            "view_3096",
+            "-e",
+            "prod",
+            "--dry-run",
+        ],
+        &[
+            "records-to-socrata",
+            "-a",
+            "nope",
+            "-c",
+            "view_197",
+            "-e",
+            "prod",
+        ],
+    ];
+    for format in ["text", "json"] {
+        for args in runs {
+            let out = aks_full_env()
+                .env("RUST_LOG", "trace")
+                .args(["--log-format", format])
+                .args(*args)
+                .output()
+                .unwrap();
+            assert!(!out.status.success(), "{args:?}");
+            assert_no_secret(&out);
+        }
+    }
+}
+
+#[test]
+fn json_log_format_emits_json_lines_on_stderr() {
+    let out = aks_full_env()
+        .args(["--log-format", "json"])
+        .args([
+            "records-to-postgrest",
+            "-a",
+            "data-tracker",
+            "-c",
+            "object_11",
+            "-e",
+            "prod",
+        ])
+        .args(["--date", "2020-09-08T09:21:08-05:00"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<serde_json::Value> = err
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let start = lines
+        .iter()
+        .find(|l| l["message"] == "starting")
+        .expect("a start event");
+    assert_eq!(start["container"], "object_11");
+    assert_eq!(start["since"], "2020-09-08T14:21:08+00:00");
+    let last = lines.last().unwrap();
+    assert_eq!(last["level"], "ERROR");
+    assert_eq!(last["exit_code"], 1);
+    assert!(last["message"].as_str().unwrap().contains("not wired yet"));
+}
+
+#[test]
+fn config_check_offline_passes_on_the_example() {
+    aks()
+        .arg("--config")
+        .arg(EXAMPLE)
+        .args(["config", "check", "--offline"])
+        .assert()
+        .success()
+        .stdout(contains("OK (2 apps, 6 containers)"));
+}
+
+#[test]
+fn config_path_falls_back_to_aks_config_then_knack_toml() {
+    aks()
+        .env("AKS_CONFIG", EXAMPLE)
+        .args(["config", "check", "--offline"])
+        .assert()
+        .success()
+        .stdout(contains("knack.example.toml: OK"));
+    let dir = tempfile::tempdir().unwrap();
+    aks()
+        .current_dir(dir.path())
+        .args(["config", "check", "--offline"])
+        .assert()
+        .code(2)
+        .stderr(contains("cannot read config file knack.toml").and(contains("AKS_CONFIG")));
+    std::fs::copy(EXAMPLE, dir.path().join("knack.toml")).unwrap();
+    aks()
+        .current_dir(dir.path())
+        .args(["config", "check", "--offline"])
+        .assert()
+        .success();
+}
