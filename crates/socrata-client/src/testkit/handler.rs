@@ -1,0 +1,441 @@
+//! The fake's request handling: faults, auth, metadata, reads, upserts, replaces.
+
+use std::cmp::Ordering;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+use wiremock::{Request, Respond, ResponseTemplate};
+
+use super::{LoggedRequest, State, StoredDataset};
+use crate::Row;
+
+pub(crate) struct Handler {
+    pub(crate) state: Arc<Mutex<State>>,
+}
+
+struct Reply {
+    status: u16,
+    body: Value,
+    retry_after: Option<u64>,
+    delay: Option<std::time::Duration>,
+}
+
+fn reply(status: u16, body: Value) -> Reply {
+    Reply {
+        status,
+        body,
+        retry_after: None,
+        delay: None,
+    }
+}
+
+fn error(status: u16, code: &str, message: &str) -> Reply {
+    reply(
+        status,
+        json!({"code": code, "error": true, "message": message}),
+    )
+}
+
+impl Respond for Handler {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let r = handle(&mut st, req);
+        let header = |name: &str| {
+            req.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        st.log.push(LoggedRequest {
+            method: req.method.to_string(),
+            path: req.url.path().to_string(),
+            query: req
+                .url
+                .query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+            body: serde_json::from_slice(&req.body).unwrap_or(Value::Null),
+            app_token: header("x-app-token"),
+            auth_scheme: header("authorization")
+                .and_then(|a| a.split_whitespace().next().map(str::to_string)),
+            status: r.status,
+        });
+        let mut t = ResponseTemplate::new(r.status).set_body_json(r.body);
+        if let Some(s) = r.retry_after {
+            t = t.insert_header("Retry-After", s.to_string().as_str());
+        }
+        if let Some(d) = r.delay {
+            t = t.set_delay(d);
+        }
+        t
+    }
+}
+
+fn handle(st: &mut State, req: &Request) -> Reply {
+    let method = req.method.to_string();
+    if let Some(i) = st
+        .faults
+        .iter()
+        .position(|f| f.times > 0 && f.method.as_ref().map_or(true, |m| *m == method))
+    {
+        let f = &mut st.faults[i];
+        f.times -= 1;
+        let r = Reply {
+            status: f.status,
+            body: f.body.clone(),
+            retry_after: f.retry_after,
+            delay: f.delay,
+        };
+        if f.times == 0 {
+            st.faults.remove(i);
+        }
+        return r;
+    }
+    let auth = req
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    if let (Some(expected), Some(given)) = (&st.basic, auth) {
+        if given.starts_with("Basic ") && given != expected {
+            return error(401, "authentication_failed", "Invalid username or password");
+        }
+    }
+    let write = method != "GET";
+    if write && st.require_auth && auth.is_none() {
+        return reply(
+            403,
+            json!({"message": "You must be logged in to access this resource", "error": true}),
+        );
+    }
+    let path = req.url.path();
+    if let Some(id) = path
+        .strip_prefix("/api/views/")
+        .and_then(|p| p.strip_suffix(".json"))
+    {
+        if method != "GET" {
+            return unexpected(req);
+        }
+        return match st.datasets.get(id) {
+            Some(ds) => reply(200, ds.spec.metadata_json()),
+            None => error(404, "not_found", &format!("Cannot find view with id {id}")),
+        };
+    }
+    let Some(id) = path
+        .strip_prefix("/resource/")
+        .and_then(|p| p.strip_suffix(".json"))
+    else {
+        return unexpected(req);
+    };
+    let id = id.to_string();
+    let Some(ds) = st.datasets.get(&id) else {
+        return error(404, "not_found", &format!("Dataset {id} not found"));
+    };
+    match method.as_str() {
+        "GET" => read(ds, req),
+        "POST" | "PUT" => write_rows(st, &id, req, method == "PUT"),
+        _ => unexpected(req),
+    }
+}
+
+fn unexpected(req: &Request) -> Reply {
+    reply(
+        418,
+        json!({"error": true, "message": format!(
+            "FAKE SOCRATA: unexpected request {} {} — not a SODA 2.1 route this fake serves", req.method, req.url
+        )}),
+    )
+}
+
+// ---- reads ----
+
+enum Cond {
+    Eq(String, String),
+    In(String, Vec<String>),
+}
+
+fn parse_literals(s: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut chars = s.trim().chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace() || *c == ',') {
+            chars.next();
+        }
+        match chars.next() {
+            None => return Some(out),
+            Some('\'') => {}
+            Some(_) => return None,
+        }
+        let mut lit = String::new();
+        loop {
+            match chars.next()? {
+                '\'' if chars.peek() == Some(&'\'') => {
+                    chars.next();
+                    lit.push('\'');
+                }
+                '\'' => break,
+                c => lit.push(c),
+            }
+        }
+        out.push(lit);
+    }
+}
+
+fn parse_where(w: &str) -> Option<Vec<Cond>> {
+    w.split(" AND ")
+        .map(|c| {
+            let c = c
+                .trim()
+                .trim_start_matches('(')
+                .trim_end_matches(')')
+                .trim();
+            if let Some((f, rest)) = c.split_once(" IN ") {
+                let list = rest.trim().strip_prefix('(')?.strip_suffix(')')?;
+                Some(Cond::In(
+                    f.trim().trim_matches('`').to_string(),
+                    parse_literals(list)?,
+                ))
+            } else {
+                let (f, v) = c.split_once(" = ")?;
+                let v = parse_literals(v)?;
+                (v.len() == 1)
+                    .then(|| Cond::Eq(f.trim().trim_matches('`').to_string(), v[0].clone()))
+            }
+        })
+        .collect()
+}
+
+fn text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+fn compare(a: Option<&Value>, b: Option<&Value>) -> Ordering {
+    match (a.and_then(Value::as_f64), b.and_then(Value::as_f64)) {
+        (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+        _ => match (text(a), text(b)) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            (None, Some(_)) => Ordering::Greater,
+            (Some(_), None) => Ordering::Less,
+            (None, None) => Ordering::Equal,
+        },
+    }
+}
+
+fn sid(row: &Row) -> u64 {
+    row.get(":id")
+        .and_then(Value::as_str)
+        .and_then(|s| s.strip_prefix("row-"))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+fn read(ds: &StoredDataset, req: &Request) -> Reply {
+    let param = |k: &str| {
+        req.url
+            .query_pairs()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.into_owned())
+    };
+    let mut rows: Vec<&Row> = ds.rows.iter().collect();
+    if let Some(w) = param("$where") {
+        let Some(conds) = parse_where(&w) else {
+            return error(400, "query.compiler.malformed", &format!(
+                "fake Socrata understands only `field = 'v'` and `field IN ('a', …)` joined by AND; got {w:?}"
+            ));
+        };
+        rows.retain(|r| {
+            conds.iter().all(|c| match c {
+                Cond::Eq(f, v) => text(r.get(f)).as_deref() == Some(v),
+                Cond::In(f, vs) => text(r.get(f)).is_some_and(|t| vs.contains(&t)),
+            })
+        });
+    }
+    if let Some(q) = param("$q") {
+        let q = q.to_lowercase();
+        rows.retain(|r| {
+            r.values()
+                .any(|v| v.as_str().is_some_and(|s| s.to_lowercase().contains(&q)))
+        });
+    }
+    match param("$order") {
+        // Socrata promises no order without $order: answer in reverse so skipped ordering shows.
+        None => rows.reverse(),
+        Some(order) => {
+            let terms: Vec<(String, bool)> = order
+                .split(',')
+                .map(|t| {
+                    let mut parts = t.split_whitespace();
+                    let f = parts.next().unwrap_or("").trim_matches('`').to_string();
+                    let desc = parts.next().is_some_and(|d| d.eq_ignore_ascii_case("desc"));
+                    (f, desc)
+                })
+                .collect();
+            rows.sort_by(|a, b| {
+                for (f, desc) in &terms {
+                    let o = if f == ":id" {
+                        sid(a).cmp(&sid(b))
+                    } else {
+                        compare(a.get(f), b.get(f))
+                    };
+                    let o = if *desc { o.reverse() } else { o };
+                    if o != Ordering::Equal {
+                        return o;
+                    }
+                }
+                Ordering::Equal
+            });
+        }
+    }
+    let num = |k: &str, d: usize| param(k).and_then(|v| v.parse::<usize>().ok()).unwrap_or(d);
+    let (offset, limit) = (num("$offset", 0), num("$limit", 1000));
+    let select = param("$select");
+    let fields: Option<Vec<String>> = select
+        .as_deref()
+        .filter(|s| s.trim() != "*" && !s.contains(":*"))
+        .map(|s| {
+            s.split(',')
+                .map(|f| f.trim().trim_matches('`').to_string())
+                .collect()
+        });
+    let system = select.as_deref().is_some_and(|s| s.contains(":*"));
+    let out: Vec<Value> = rows
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|r| {
+            let mut m = Row::new();
+            for (k, v) in r {
+                let wanted = match &fields {
+                    Some(fs) => fs.contains(k),
+                    None => !k.starts_with(':') || system,
+                };
+                match v {
+                    _ if !wanted => {}
+                    Value::Null => {}
+                    Value::Number(n) => {
+                        m.insert(k.clone(), Value::String(n.to_string()));
+                    }
+                    other => {
+                        m.insert(k.clone(), other.clone());
+                    }
+                }
+            }
+            Value::Object(m)
+        })
+        .collect();
+    reply(200, Value::Array(out))
+}
+
+// ---- writes ----
+
+pub(crate) fn with_sid(mut row: Row, sid: u64) -> Row {
+    row.remove(":deleted");
+    row.insert(":id".into(), Value::String(format!("row-{sid}")));
+    row
+}
+
+pub(crate) fn without_system_fields(row: &Row) -> Row {
+    row.iter()
+        .filter(|(k, _)| !k.starts_with(':'))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn write_rows(st: &mut State, id: &str, req: &Request, replace: bool) -> Reply {
+    let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(&req.body) else {
+        return error(
+            400,
+            "invalid_request",
+            "Request body must be a JSON array of row objects",
+        );
+    };
+    let mut rows = Vec::with_capacity(items.len());
+    for item in items {
+        let Value::Object(row) = item else {
+            return error(
+                400,
+                "invalid_request",
+                "Every element of the array must be a row object",
+            );
+        };
+        rows.push(row);
+    }
+    let ds = st.datasets.get(id).expect("checked by caller");
+    for row in &rows {
+        for key in row.keys() {
+            let known =
+                key == ":id" || key == ":deleted" || ds.spec.columns.iter().any(|c| &c.0 == key);
+            if !known {
+                return error(
+                    400,
+                    "invalid_request",
+                    &format!("Illegal field name sent: {key}"),
+                );
+            }
+        }
+    }
+    let rid = ds.spec.row_identifier.clone();
+    let (mut created, mut updated, mut deleted, mut errors, mut by_rid, mut by_sid) =
+        (0, 0, 0, 0, 0, 0);
+    if replace {
+        st.datasets.get_mut(id).expect("checked").rows.clear();
+    }
+    for row in rows {
+        let is_delete = row.get(":deleted") == Some(&Value::Bool(true));
+        let ds = st.datasets.get_mut(id).expect("checked");
+        let key_by_rid = rid.as_ref().and_then(|f| {
+            row.get(f)
+                .filter(|v| !v.is_null())
+                .map(|v| (f.clone(), v.clone()))
+        });
+        let found = if let Some((f, v)) = &key_by_rid {
+            ds.rows.iter().position(|r| r.get(f) == Some(v))
+        } else if let Some(s) = row.get(":id") {
+            ds.rows.iter().position(|r| r.get(":id") == Some(s))
+        } else {
+            None
+        };
+        let matched_by_rid = key_by_rid.is_some();
+        match (is_delete, found) {
+            (true, Some(i)) => {
+                ds.rows.remove(i);
+                deleted += 1;
+            }
+            (true, None) => errors += 1,
+            (false, Some(i)) => {
+                let stored = &mut ds.rows[i];
+                for (k, v) in row {
+                    if k == ":id" || k == ":deleted" {
+                        continue;
+                    }
+                    if v.is_null() {
+                        stored.remove(&k);
+                    } else {
+                        stored.insert(k, v);
+                    }
+                }
+                updated += 1;
+                if matched_by_rid {
+                    by_rid += 1
+                } else {
+                    by_sid += 1
+                }
+            }
+            (false, None) if rid.is_some() && !matched_by_rid => errors += 1,
+            (false, None) => {
+                let sid = st.next_sid();
+                let ds = st.datasets.get_mut(id).expect("checked");
+                ds.rows.push(with_sid(row, sid));
+                created += 1;
+            }
+        }
+    }
+    reply(
+        200,
+        json!({"Errors": errors, "Rows Deleted": deleted, "Rows Updated": updated, "By SID": by_sid,
+               "Rows Created": created, "By RowIdentifier": by_rid}),
+    )
+}

@@ -1,0 +1,139 @@
+//! The fake portal itself: routes, auth, log, stored rows, the catch-all.
+
+use serde_json::{json, Value};
+use socrata_client::testkit::{FakeDataset, FakeSocrata, Fault};
+
+async fn fake() -> FakeSocrata {
+    let fake = FakeSocrata::start().await;
+    fake.add_dataset(
+        FakeDataset::new("abcd-1234")
+            .column("id", "text")
+            .column("n", "number")
+            .row_identifier("id")
+            .rows([json!({"id": "a", "n": 1, "gone": null})]),
+    );
+    fake.require_basic_auth("user", "pass");
+    fake
+}
+
+#[tokio::test]
+async fn unexpected_routes_answer_418_loudly() {
+    let fake = fake().await;
+    let r = reqwest::get(format!("{}/api/catalog/v1", fake.uri()))
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 418);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("FAKE SOCRATA: unexpected request"));
+}
+
+#[tokio::test]
+async fn unknown_dataset_is_404_and_wrong_credentials_401_even_on_reads() {
+    let fake = fake().await;
+    let c = fake
+        .client_builder()
+        .basic_auth("user", "pass")
+        .build()
+        .unwrap();
+    let e = c
+        .upsert("zzzz-0000", &[json!({"id": "x"})])
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(404));
+    let bad = fake
+        .client_builder()
+        .basic_auth("user", "nope")
+        .build()
+        .unwrap();
+    assert_eq!(
+        bad.metadata("abcd-1234").await.unwrap_err().status(),
+        Some(401)
+    );
+    let anon = fake.client_builder().build().unwrap();
+    assert_eq!(
+        anon.metadata("abcd-1234")
+            .await
+            .unwrap()
+            .row_identifier
+            .as_deref(),
+        Some("id")
+    );
+}
+
+#[tokio::test]
+async fn log_records_params_body_and_token_but_not_credentials() {
+    let fake = fake().await;
+    let c = fake
+        .client_builder()
+        .basic_auth("user", "pass")
+        .app_token("tok")
+        .build()
+        .unwrap();
+    c.upsert("abcd-1234", &[json!({"id": "b", "n": 2})])
+        .await
+        .unwrap();
+    let log = fake.requests();
+    assert_eq!(log.len(), 1);
+    let r = &log[0];
+    assert_eq!(
+        (r.method.as_str(), r.path.as_str(), r.status),
+        ("POST", "/resource/abcd-1234.json", 200)
+    );
+    assert_eq!(r.body, json!([{"id": "b", "n": 2}]));
+    assert_eq!(r.app_token.as_deref(), Some("tok"));
+    assert_eq!(r.auth_scheme.as_deref(), Some("Basic"));
+    assert!(!format!("{r:?}").contains("pass"));
+}
+
+#[tokio::test]
+async fn stored_rows_hide_system_fields_and_nulls_clear_values() {
+    let fake = fake().await;
+    let c = fake
+        .client_builder()
+        .basic_auth("user", "pass")
+        .build()
+        .unwrap();
+    assert_eq!(
+        fake.rows("abcd-1234"),
+        vec![json!({"id": "a", "n": 1, "gone": null})
+            .as_object()
+            .unwrap()
+            .clone()]
+    );
+    c.upsert("abcd-1234", &[json!({"id": "a", "n": null})])
+        .await
+        .unwrap();
+    let rows = fake.rows("abcd-1234");
+    assert!(!rows[0].contains_key("n") && !rows[0].contains_key(":id"));
+}
+
+#[tokio::test]
+async fn faults_can_target_a_method_and_carry_retry_after() {
+    let fake = fake().await;
+    fake.inject(
+        Fault::status(429)
+            .on("PUT")
+            .retry_after(3)
+            .body(json!({"message": "slow down", "error": true})),
+    );
+    let get = reqwest::get(format!("{}/api/views/abcd-1234.json", fake.uri()))
+        .await
+        .unwrap();
+    assert_eq!(get.status().as_u16(), 200, "a PUT fault leaves GETs alone");
+    let put = reqwest::Client::new()
+        .put(format!("{}/resource/abcd-1234.json", fake.uri()))
+        .basic_auth("user", Some("pass"))
+        .json(&json!([]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status().as_u16(), 429);
+    assert_eq!(put.headers()["retry-after"], "3");
+    assert_eq!(
+        put.json::<Value>().await.unwrap()["message"],
+        json!("slow down")
+    );
+}
