@@ -1,0 +1,549 @@
+//! `Client`, its builder, token handling and the one request path every call goes through.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use backon::{ExponentialBuilder, Retryable};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+use url::Url;
+
+use crate::error::Error;
+use crate::response::read_response;
+
+/// The portal the original publishes to.
+pub const DEFAULT_PORTAL: &str = "https://austin.maps.arcgis.com";
+
+/// How the client proves who it is.
+#[derive(Clone)]
+enum Credentials {
+    /// Nothing: public services only.
+    Anonymous,
+    /// Signs in through `generateToken` and renews the token itself.
+    UserPassword {
+        username: String,
+        password: SecretString,
+    },
+    /// A token obtained elsewhere; it cannot be renewed by the client.
+    Token(SecretString),
+    /// An API key (sent like a token; never expires from the client's point of view).
+    ApiKey(SecretString),
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credentials::Anonymous => f.write_str("Anonymous"),
+            Credentials::UserPassword { username, .. } => f
+                .debug_struct("UserPassword")
+                .field("username", username)
+                .field("password", &"[REDACTED]")
+                .finish(),
+            Credentials::Token(_) => f.write_str("Token([REDACTED])"),
+            Credentials::ApiKey(_) => f.write_str("ApiKey([REDACTED])"),
+        }
+    }
+}
+
+/// Retry settings for transient failures (429, 5xx, timeouts, connection errors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (0 disables retrying).
+    pub max_retries: usize,
+    /// First backoff delay; it doubles each retry, with jitter.
+    pub min_delay: Duration,
+    /// Upper bound of one backoff delay.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 4,
+            min_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+/// How many edits go in one request (defaults match production: 50 adds, 100 deletes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchSizes {
+    /// Features per add call (the original went from 500 to 50 after timeouts).
+    pub adds: usize,
+    /// Features per update call.
+    pub updates: usize,
+    /// Object ids (or values in an `IN` list) per delete call.
+    pub deletes: usize,
+}
+
+impl Default for BatchSizes {
+    fn default() -> Self {
+        BatchSizes {
+            adds: 50,
+            updates: 50,
+            deletes: 100,
+        }
+    }
+}
+
+/// Builds a [`Client`]; all validation happens in [`ClientBuilder::build`].
+#[derive(Clone)]
+pub struct ClientBuilder {
+    portal: String,
+    credentials: Credentials,
+    timeout: Duration,
+    connect_timeout: Duration,
+    retry: RetryPolicy,
+    batch: BatchSizes,
+    token_minutes: u32,
+    refresh_margin: Duration,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("portal", &self.portal)
+            .field("credentials", &self.credentials)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("batch", &self.batch)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            portal: DEFAULT_PORTAL.to_string(),
+            credentials: Credentials::Anonymous,
+            timeout: Duration::from_secs(120),
+            connect_timeout: Duration::from_secs(15),
+            retry: RetryPolicy::default(),
+            batch: BatchSizes::default(),
+            token_minutes: 60,
+            refresh_margin: Duration::from_secs(300),
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// The portal root, e.g. `https://austin.maps.arcgis.com` (default) or `https://www.arcgis.com`.
+    pub fn portal_url(mut self, url: impl Into<String>) -> Self {
+        self.portal = url.into();
+        self
+    }
+
+    /// Sign in with a named user; the client generates, caches and renews tokens.
+    pub fn credentials(
+        mut self,
+        username: impl Into<String>,
+        password: impl Into<SecretString>,
+    ) -> Self {
+        self.credentials = Credentials::UserPassword {
+            username: username.into(),
+            password: password.into(),
+        };
+        self
+    }
+
+    /// Use a token obtained elsewhere (it cannot be renewed: a 498 then fails the call).
+    pub fn token(mut self, token: impl Into<SecretString>) -> Self {
+        self.credentials = Credentials::Token(token.into());
+        self
+    }
+
+    /// Use an ArcGIS API key.
+    pub fn api_key(mut self, key: impl Into<SecretString>) -> Self {
+        self.credentials = Credentials::ApiKey(key.into());
+        self
+    }
+
+    /// Whole-request timeout (default 120 s; large edit batches are slow).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Connection timeout (default 15 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Retry policy for transient failures.
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Edit batch sizes.
+    pub fn batch_sizes(mut self, batch: BatchSizes) -> Self {
+        self.batch = batch;
+        self
+    }
+
+    /// Lifetime asked for generated tokens, in minutes (default 60; the portal caps it).
+    pub fn token_expiration_minutes(mut self, minutes: u32) -> Self {
+        self.token_minutes = minutes;
+        self
+    }
+
+    /// Validates the settings and builds the client.
+    pub fn build(self) -> Result<Client, Error> {
+        let trimmed = self.portal.trim().trim_end_matches('/');
+        let portal = Url::parse(trimmed).map_err(|e| {
+            Error::Config(format!(
+                "portal URL {trimmed:?} is not a URL ({e}); use e.g. https://austin.maps.arcgis.com"
+            ))
+        })?;
+        if !matches!(portal.scheme(), "http" | "https") || portal.host().is_none() {
+            return Err(Error::Config(format!(
+                "portal URL {trimmed:?} must be http(s)://host; use e.g. https://austin.maps.arcgis.com"
+            )));
+        }
+        if portal.query().is_some() {
+            return Err(Error::Config(
+                "portal URL must not carry a query string (tokens never go in URLs)".into(),
+            ));
+        }
+        match &self.credentials {
+            Credentials::UserPassword { username, password }
+                if username.trim().is_empty() || password.expose_secret().is_empty() =>
+            {
+                return Err(Error::Config(
+                    "username and password must both be non-empty (AGOL_USERNAME / AGOL_PASSWORD)"
+                        .into(),
+                ));
+            }
+            Credentials::Token(s) | Credentials::ApiKey(s)
+                if s.expose_secret().trim().is_empty() =>
+            {
+                return Err(Error::Config("the token / API key is empty".into()));
+            }
+            _ => {}
+        }
+        let b = self.batch;
+        if b.adds == 0 || b.updates == 0 || b.deletes == 0 {
+            return Err(Error::Config("batch sizes must be at least 1".into()));
+        }
+        if self.token_minutes == 0 {
+            return Err(Error::Config(
+                "token expiration must be at least 1 minute".into(),
+            ));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .connect_timeout(self.connect_timeout)
+            .user_agent(concat!("agol-client/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        let refresh_margin = self
+            .refresh_margin
+            .min(Duration::from_secs(u64::from(self.token_minutes) * 30));
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                portal: portal.as_str().trim_end_matches('/').to_string(),
+                credentials: self.credentials,
+                token: tokio::sync::Mutex::new(None),
+                retry: self.retry,
+                batch: self.batch,
+                token_minutes: self.token_minutes,
+                refresh_margin,
+            }),
+        })
+    }
+}
+
+struct CachedToken {
+    token: SecretString,
+    expires: Option<SystemTime>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    portal: String,
+    credentials: Credentials,
+    token: tokio::sync::Mutex<Option<CachedToken>>,
+    retry: RetryPolicy,
+    batch: BatchSizes,
+    token_minutes: u32,
+    refresh_margin: Duration,
+}
+
+/// An ArcGIS Online client. Cheap to clone: all clones share one connection pool and token cache.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("portal", &self.inner.portal)
+            .field("credentials", &self.inner.credentials)
+            .field("retry", &self.inner.retry)
+            .field("batch", &self.inner.batch)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether a call may be sent again after an ambiguous failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Idempotency {
+    /// Reads, updates, deletes, truncate: repeating them changes nothing.
+    Safe,
+    /// Adds: re-sent only when the failure proves the request never reached the service.
+    Unsafe,
+}
+
+impl Client {
+    /// Starts a builder (portal defaults to [`DEFAULT_PORTAL`], anonymous access).
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The portal root, without a trailing slash.
+    pub fn portal_url(&self) -> &str {
+        &self.inner.portal
+    }
+
+    /// The edit batch sizes.
+    pub fn batch_sizes(&self) -> BatchSizes {
+        self.inner.batch
+    }
+
+    /// Drops the cached token so the next call signs in again.
+    pub async fn invalidate_token(&self) {
+        *self.inner.token.lock().await = None;
+    }
+
+    /// The token to send, generating or renewing one when needed.
+    async fn current_token(&self, force_refresh: bool) -> Result<Option<SecretString>, Error> {
+        let (username, password) = match &self.inner.credentials {
+            Credentials::Anonymous => return Ok(None),
+            Credentials::Token(t) | Credentials::ApiKey(t) => return Ok(Some(t.clone())),
+            Credentials::UserPassword { username, password } => (username, password),
+        };
+        let mut slot = self.inner.token.lock().await;
+        if let Some(cached) = slot.as_ref() {
+            let fresh = cached.expires.map_or(true, |exp| {
+                SystemTime::now() + self.inner.refresh_margin < exp
+            });
+            if fresh && !force_refresh {
+                return Ok(Some(cached.token.clone()));
+            }
+        }
+        let new = self.generate_token(username, password).await?;
+        let token = new.token.clone();
+        *slot = Some(new);
+        Ok(Some(token))
+    }
+
+    async fn generate_token(
+        &self,
+        username: &str,
+        password: &SecretString,
+    ) -> Result<CachedToken, Error> {
+        let op = "generateToken";
+        let url = format!("{}/sharing/rest/generateToken", self.inner.portal);
+        let minutes = self.inner.token_minutes.to_string();
+        let form: Vec<(&str, &str)> = vec![
+            ("username", username),
+            ("password", password.expose_secret()),
+            ("client", "referer"),
+            ("referer", &self.inner.portal),
+            ("expiration", &minutes),
+            ("f", "json"),
+        ];
+        let send = || async {
+            let resp = self
+                .inner
+                .http
+                .post(&url)
+                .form(&form)
+                .send()
+                .await
+                .map_err(|source| Error::Transport {
+                    operation: op.into(),
+                    source,
+                })?;
+            read_response(op, resp).await
+        };
+        let body = self.with_retry(op, Idempotency::Safe, send).await;
+        let body = match body {
+            Err(Error::Api {
+                status: 200..=499,
+                code,
+                message,
+                details,
+                ..
+            }) if !code.is_some_and(|c| c >= 500) => {
+                return Err(Error::Auth {
+                    username: username.to_string(),
+                    message,
+                    details,
+                })
+            }
+            other => other?,
+        };
+        let token = body
+            .get("token")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| Error::Decode {
+                operation: op.into(),
+                message: "no `token` in the generateToken response".into(),
+            })?;
+        let expires = match body.get("expires") {
+            Some(Value::Number(n)) => n.as_u64(),
+            Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
+            _ => None,
+        }
+        .map(|ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms));
+        Ok(CachedToken {
+            token: SecretString::from(token.to_string()),
+            expires,
+        })
+    }
+
+    /// POSTs a form (with `f=json` and the token as form fields) and returns the checked JSON body.
+    /// Retries transient failures per `idempotency`, renews the token once on 498/499.
+    pub(crate) async fn post(
+        &self,
+        operation: &str,
+        url: &str,
+        params: &[(&str, String)],
+        idempotency: Idempotency,
+    ) -> Result<Value, Error> {
+        let attempt = || self.post_authed(operation, url, params);
+        match self.with_retry(operation, idempotency, attempt).await {
+            Err(e)
+                if idempotency == Idempotency::Unsafe
+                    && e.is_retryable()
+                    && !e.proves_not_applied() =>
+            {
+                Err(Error::OutcomeUnknown {
+                    operation: operation.into(),
+                    source: Box::new(e),
+                })
+            }
+            other => other,
+        }
+    }
+
+    async fn post_authed(
+        &self,
+        operation: &str,
+        url: &str,
+        params: &[(&str, String)],
+    ) -> Result<Value, Error> {
+        let token = self.current_token(false).await?;
+        let first = self.post_once(operation, url, params, token.as_ref()).await;
+        let Some(code) = first.as_ref().err().and_then(Error::token_code) else {
+            return first;
+        };
+        let rejected = |code: i64, e: Error| match e {
+            Error::Api { message, .. } => Error::TokenRejected {
+                operation: operation.into(),
+                code,
+                message,
+            },
+            other => other,
+        };
+        if !matches!(self.inner.credentials, Credentials::UserPassword { .. }) {
+            return Err(rejected(code, first.unwrap_err()));
+        }
+        // A 498/499 means the service refused the request before applying it, so even adds are
+        // safe to send once more with a fresh token.
+        tracing::info!(
+            operation,
+            code,
+            "token rejected; generating a new one and retrying once"
+        );
+        let token = self.current_token(true).await?;
+        match self.post_once(operation, url, params, token.as_ref()).await {
+            Err(e) => match e.token_code() {
+                Some(code) => Err(rejected(code, e)),
+                None => Err(e),
+            },
+            ok => ok,
+        }
+    }
+
+    async fn post_once(
+        &self,
+        operation: &str,
+        url: &str,
+        params: &[(&str, String)],
+        token: Option<&SecretString>,
+    ) -> Result<Value, Error> {
+        let mut form: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        form.push(("f", "json"));
+        if let Some(t) = token {
+            form.push(("token", t.expose_secret()));
+        }
+        let resp = self
+            .inner
+            .http
+            .post(url)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|source| Error::Transport {
+                operation: operation.into(),
+                source,
+            })?;
+        read_response(operation, resp).await
+    }
+
+    async fn with_retry<F, Fut>(
+        &self,
+        operation: &str,
+        idempotency: Idempotency,
+        f: F,
+    ) -> Result<Value, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Value, Error>>,
+    {
+        let policy = self.inner.retry;
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(policy.min_delay)
+            .with_max_delay(policy.max_delay)
+            .with_max_times(policy.max_retries)
+            .with_jitter();
+        let mut attempt = 0usize;
+        f.retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(|e: &Error| match idempotency {
+                Idempotency::Safe => e.is_retryable(),
+                Idempotency::Unsafe => e.proves_not_applied(),
+            })
+            .adjust(|e, dur| match e {
+                Error::Api {
+                    retry_after_secs: Some(s),
+                    ..
+                } => dur.map(|d| d.max(Duration::from_secs(*s))),
+                _ => dur,
+            })
+            .notify(|e, wait| {
+                attempt += 1;
+                let status = match e {
+                    Error::Api { status, code, .. } => format!("{status} (code {code:?})"),
+                    other => other.to_string(),
+                };
+                tracing::info!(
+                    operation,
+                    %status,
+                    wait_ms = wait.as_millis() as u64,
+                    "retrying ArcGIS call, attempt {} of {}",
+                    attempt + 1,
+                    policy.max_retries + 1
+                );
+            })
+            .await
+    }
+}

@@ -1,0 +1,275 @@
+//! A layer or table: queries and paging.
+
+use futures::{Stream, TryStreamExt};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::client::{Client, Idempotency};
+use crate::error::Error;
+use crate::types::{Feature, LayerInfo, WGS84};
+
+/// Page size used when a layer does not state its `maxRecordCount` (restjs does the same).
+const FALLBACK_PAGE_SIZE: u32 = 2000;
+
+/// An open layer or table: its URL, its info, and the client to reach it. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    pub(crate) client: Client,
+    pub(crate) url: String,
+    pub(crate) info: LayerInfo,
+}
+
+/// A query against a layer. Defaults: `where=1=1`, all fields, geometry in wkid 4326.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    where_clause: String,
+    out_fields: Vec<String>,
+    return_geometry: bool,
+    out_sr: Option<i64>,
+    object_ids: Vec<i64>,
+    order_by: Option<String>,
+    page_size: Option<u32>,
+}
+
+impl Default for Query {
+    fn default() -> Self {
+        Query {
+            where_clause: "1=1".into(),
+            out_fields: Vec::new(),
+            return_geometry: true,
+            out_sr: Some(WGS84),
+            object_ids: Vec::new(),
+            order_by: None,
+            page_size: None,
+        }
+    }
+}
+
+impl Query {
+    /// Everything: `where=1=1`, `outFields=*`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The SQL `where` clause, e.g. `id IN ('a','b')`.
+    pub fn where_clause(mut self, clause: impl Into<String>) -> Self {
+        self.where_clause = clause.into();
+        self
+    }
+
+    /// Only these fields (empty means `*`).
+    pub fn out_fields<S: Into<String>>(mut self, fields: impl IntoIterator<Item = S>) -> Self {
+        self.out_fields = fields.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Whether to return geometries (default true).
+    pub fn return_geometry(mut self, yes: bool) -> Self {
+        self.return_geometry = yes;
+        self
+    }
+
+    /// Spatial reference of returned geometries (default 4326; `None` keeps the layer's own).
+    pub fn out_sr(mut self, wkid: Option<i64>) -> Self {
+        self.out_sr = wkid;
+        self
+    }
+
+    /// Only these object ids.
+    pub fn object_ids(mut self, ids: impl IntoIterator<Item = i64>) -> Self {
+        self.object_ids = ids.into_iter().collect();
+        self
+    }
+
+    /// `orderByFields` (default: the object id field, so pages are stable).
+    pub fn order_by(mut self, fields: impl Into<String>) -> Self {
+        self.order_by = Some(fields.into());
+        self
+    }
+
+    /// Rows per page (capped at the layer's `maxRecordCount`, which is the default).
+    pub fn page_size(mut self, n: u32) -> Self {
+        self.page_size = Some(n.max(1));
+        self
+    }
+
+    fn params(&self) -> Vec<(&'static str, String)> {
+        let mut p = vec![
+            ("where", self.where_clause.clone()),
+            (
+                "outFields",
+                if self.out_fields.is_empty() {
+                    "*".to_string()
+                } else {
+                    self.out_fields.join(",")
+                },
+            ),
+            ("returnGeometry", self.return_geometry.to_string()),
+        ];
+        if let Some(sr) = self.out_sr {
+            p.push(("outSR", sr.to_string()));
+        }
+        if !self.object_ids.is_empty() {
+            p.push(("objectIds", join_ids(&self.object_ids)));
+        }
+        p
+    }
+}
+
+pub(crate) fn join_ids(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// One page of a query.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+pub struct QueryPage {
+    /// The features of this page.
+    #[serde(default)]
+    pub features: Vec<Feature>,
+    /// True when more rows match than this page holds: ask again from a higher `resultOffset`.
+    #[serde(rename = "exceededTransferLimit", default)]
+    pub exceeded_transfer_limit: bool,
+}
+
+#[derive(Deserialize)]
+struct IdsResponse {
+    #[serde(rename = "objectIds", default)]
+    object_ids: Option<Vec<i64>>,
+}
+
+impl Layer {
+    pub(crate) fn new(client: Client, url: String, info: LayerInfo) -> Self {
+        Layer { client, url, info }
+    }
+
+    /// The layer URL (`.../FeatureServer/{id}`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// What the service said about this layer when it was opened.
+    pub fn info(&self) -> &LayerInfo {
+        &self.info
+    }
+
+    /// The page size paging uses: `maxRecordCount`, or 2000 when the layer does not say.
+    pub fn max_record_count(&self) -> u32 {
+        self.info
+            .max_record_count
+            .filter(|n| *n > 0)
+            .unwrap_or(FALLBACK_PAGE_SIZE)
+    }
+
+    pub(crate) fn endpoint(&self, op: &str) -> String {
+        format!("{}/{op}", self.url)
+    }
+
+    /// One page from `offset`. Use [`Layer::features`] to read everything.
+    pub async fn query_page(&self, query: &Query, offset: u64) -> Result<QueryPage, Error> {
+        let mut params = query.params();
+        let size = query
+            .page_size
+            .unwrap_or(u32::MAX)
+            .min(self.max_record_count());
+        if let Some(order) = query
+            .order_by
+            .clone()
+            .or_else(|| self.info.object_id_field().map(str::to_string))
+        {
+            params.push(("orderByFields", order));
+        }
+        if self.info.advanced_query_capabilities.supports_pagination || offset > 0 {
+            params.push(("resultOffset", offset.to_string()));
+            params.push(("resultRecordCount", size.to_string()));
+        }
+        let body = self
+            .client
+            .post("query", &self.endpoint("query"), &params, Idempotency::Safe)
+            .await?;
+        serde_json::from_value(body).map_err(|e| Error::Decode {
+            operation: "query".into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Every page of a query, requested one after another on `resultOffset` while the service
+    /// sets `exceededTransferLimit` (never by comparing row counts with the page size).
+    pub fn pages(&self, query: Query) -> impl Stream<Item = Result<Vec<Feature>, Error>> + Send {
+        let layer = self.clone();
+        futures::stream::try_unfold(Some(0u64), move |state| {
+            let layer = layer.clone();
+            let query = query.clone();
+            async move {
+                let Some(offset) = state else {
+                    return Ok(None);
+                };
+                let page = layer.query_page(&query, offset).await?;
+                let next = if page.exceeded_transfer_limit {
+                    if page.features.is_empty() {
+                        return Err(Error::Decode {
+                            operation: "query".into(),
+                            message: format!(
+                                "exceededTransferLimit is true but the page at offset {offset} is empty"
+                            ),
+                        });
+                    }
+                    if !layer.info.advanced_query_capabilities.supports_pagination {
+                        tracing::warn!(url = %layer.url, "layer does not advertise supportsPagination; paging anyway");
+                    }
+                    Some(offset + page.features.len() as u64)
+                } else {
+                    None
+                };
+                Ok(Some((page.features, next)))
+            }
+        })
+    }
+
+    /// Every feature of a query, as a stream (see [`Layer::pages`] for how it pages).
+    pub fn features(&self, query: Query) -> impl Stream<Item = Result<Feature, Error>> + Send {
+        self.pages(query)
+            .map_ok(|page| futures::stream::iter(page.into_iter().map(Ok)))
+            .try_flatten()
+    }
+
+    /// The object ids matching a query (`returnIdsOnly=true`; not paged by the service).
+    pub async fn object_ids(&self, query: &Query) -> Result<Vec<i64>, Error> {
+        let mut params = query.params();
+        params.push(("returnIdsOnly", "true".into()));
+        let body = self
+            .client
+            .post(
+                "query (ids)",
+                &self.endpoint("query"),
+                &params,
+                Idempotency::Safe,
+            )
+            .await?;
+        let ids: IdsResponse = serde_json::from_value(body).map_err(|e| Error::Decode {
+            operation: "query (ids)".into(),
+            message: e.to_string(),
+        })?;
+        Ok(ids.object_ids.unwrap_or_default())
+    }
+
+    /// How many rows match a query (`returnCountOnly=true`).
+    pub async fn count(&self, query: &Query) -> Result<u64, Error> {
+        let mut params = query.params();
+        params.push(("returnCountOnly", "true".into()));
+        let body = self
+            .client
+            .post(
+                "query (count)",
+                &self.endpoint("query"),
+                &params,
+                Idempotency::Safe,
+            )
+            .await?;
+        body.get("count")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| Error::Decode {
+                operation: "query (count)".into(),
+                message: "no `count` in the response".into(),
+            })
+    }
+}

@@ -1,0 +1,51 @@
+//! Async client for ArcGIS Online and ArcGIS REST feature services.
+//!
+//! Signs in (generateToken, cached and renewed), resolves an item id to its feature service,
+//! opens a layer or table, reads it as a paged [`futures::Stream`], and edits it in batches,
+//! checking the errors ArcGIS puts inside HTTP 200 responses.
+//!
+//! ```no_run
+//! use agol_client::{Client, Feature, Geometry, LayerSelector, Query};
+//! use futures::TryStreamExt;
+//!
+//! # async fn run() -> Result<(), agol_client::Error> {
+//! let client = Client::builder()
+//!     .portal_url("https://austin.maps.arcgis.com")
+//!     .credentials("user", "password")
+//!     .build()?;
+//! let layer = client
+//!     .layer_from_item("e6eb94d1e7cc45c2ac452af6ae6aa534", LayerSelector::LayerIndex(0))
+//!     .await?;
+//! let rows: Vec<Feature> = layer
+//!     .features(Query::new().where_clause("signal_type = 'PHB'"))
+//!     .try_collect()
+//!     .await?;
+//! let mut attributes = serde_json::Map::new();
+//! attributes.insert("id".into(), "abc".into());
+//! let new = Feature::new(attributes).with_geometry(Geometry::point(-97.74, 30.27));
+//! layer.add_features(&[new], true).await?;
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+mod client;
+mod edits;
+mod error;
+mod layer;
+mod response;
+mod service;
+mod types;
+
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use client::{BatchSizes, Client, ClientBuilder, RetryPolicy, DEFAULT_PORTAL};
+pub use edits::sql_quote;
+pub use error::{EditFailure, EditKind, Error};
+pub use layer::{Layer, Query, QueryPage};
+pub use service::{LayerSelector, Service};
+pub use types::{
+    epoch_millis, from_epoch_millis, AdvancedQueryCapabilities, EditResult, EditResultError,
+    EditResults, Edits, Feature, Field, Geometry, Item, LayerInfo, LayerRef, ServiceInfo,
+    SpatialReference, TruncateOutcome, WGS84,
+};

@@ -1,0 +1,101 @@
+//! Turning an HTTP response into JSON or an [`Error`], by ArcGIS's rules.
+
+use serde_json::Value;
+
+use crate::error::Error;
+
+/// Reads a response and applies ArcGIS's error rules: an `error` object means failure whatever
+/// the HTTP status, and a non-2xx status means failure whatever the body.
+pub(crate) async fn read_response(
+    operation: &str,
+    resp: reqwest::Response,
+) -> Result<Value, Error> {
+    let status = resp.status();
+    let retry_after_secs = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let bytes = resp.bytes().await.map_err(|source| Error::Transport {
+        operation: operation.into(),
+        source,
+    })?;
+    let body: Option<Value> = serde_json::from_slice(&bytes).ok();
+    let api_error = |code: Option<i64>, message: String, details: Vec<String>| Error::Api {
+        operation: operation.into(),
+        status: status.as_u16(),
+        code,
+        message,
+        details,
+        retry_after_secs,
+    };
+    if let Some(err) = body.as_ref().and_then(|b| b.get("error")) {
+        let code = err.get("code").and_then(|c| {
+            c.as_i64()
+                .or_else(|| c.as_str().and_then(|s| s.parse().ok()))
+        });
+        let message = err
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let details = err
+            .get("details")
+            .and_then(Value::as_array)
+            .map(|d| {
+                d.iter()
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        return Err(api_error(code, message, details));
+    }
+    if !status.is_success() {
+        let text = String::from_utf8_lossy(&bytes);
+        let snippet: String = text.chars().take(200).collect();
+        let reason = status.canonical_reason().unwrap_or("HTTP error");
+        return Err(api_error(
+            None,
+            format!("HTTP {} {reason}", status.as_u16()),
+            if snippet.trim().is_empty() {
+                vec![]
+            } else {
+                vec![snippet]
+            },
+        ));
+    }
+    let Some(body) = body else {
+        let text = String::from_utf8_lossy(&bytes);
+        let hint = if text.trim_start().starts_with('<') {
+            " (HTML: was `f=json` dropped, or is the URL not a REST endpoint?)"
+        } else {
+            ""
+        };
+        return Err(Error::Decode {
+            operation: operation.into(),
+            message: format!("the body is not JSON{hint}"),
+        });
+    };
+    // Billing-style bodies put the code at top level.
+    if let Some(code) = body.get("code").and_then(Value::as_i64) {
+        if code >= 400 {
+            let message = body
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            return Err(api_error(Some(code), message, vec![]));
+        }
+    }
+    if matches!(
+        body.get("status").and_then(Value::as_str),
+        Some("failed" | "failure")
+    ) {
+        return Err(api_error(
+            None,
+            "the job reported status failed".into(),
+            vec![],
+        ));
+    }
+    Ok(body)
+}

@@ -1,0 +1,359 @@
+//! What the fake does for each operation.
+
+use serde_json::{json, Value};
+use wiremock::ResponseTemplate;
+
+use super::sql::Where;
+use super::{
+    error_body, FakeLayer, FeatureFailure, State, ITEM_ID, OBJECT_ID_FIELD, ORG_ID, SERVICE_NAME,
+};
+use crate::types::Feature;
+
+type Params<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn ok(v: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(v)
+}
+
+fn invalid(details: &str) -> ResponseTemplate {
+    error_body(400, "Unable to complete operation.", &[details])
+}
+
+pub(crate) fn insert(layer: &mut FakeLayer, mut f: Feature) -> i64 {
+    let oid = layer.next_oid;
+    layer.next_oid += 1;
+    f.attributes.insert(OBJECT_ID_FIELD.into(), json!(oid));
+    if layer.is_table {
+        f.geometry = None;
+    }
+    layer.features.insert(oid, f);
+    oid
+}
+
+pub(crate) fn handle(
+    st: &mut State,
+    base: &str,
+    op: &str,
+    layer: Option<u32>,
+    p: Params<'_>,
+) -> ResponseTemplate {
+    match op {
+        "item" => ok(json!({
+            "id": ITEM_ID,
+            "type": "Feature Service",
+            "title": "Acceptance Signals",
+            "url": format!("{base}/{ORG_ID}/arcgis/rest/services/{SERVICE_NAME}/FeatureServer"),
+        })),
+        "service" => {
+            let list = |tables: bool| -> Vec<Value> {
+                st.layers
+                    .iter()
+                    .filter(|l| l.is_table == tables)
+                    .map(|l| json!({"id": l.id, "name": l.name}))
+                    .collect()
+            };
+            ok(json!({
+                "serviceDescription": "",
+                "capabilities": "Create,Delete,Query,Update,Editing",
+                "maxRecordCount": 2000,
+                "layers": list(false),
+                "tables": list(true),
+            }))
+        }
+        _ => {
+            let Some(l) = layer.and_then(|id| st.layer_mut(id)) else {
+                return error_body(400, "Invalid URL", &["Layer does not exist"]);
+            };
+            match op {
+                "layer" => ok(layer_info(l)),
+                "query" => query(l, p),
+                "truncate" => {
+                    if !l.supports_truncate {
+                        return error_body(400, "", &["Unable to truncate layer data."]);
+                    }
+                    l.features.clear();
+                    l.next_oid = 1;
+                    ok(json!({"success": true}))
+                }
+                _ => edit(st, layer.unwrap_or_default(), op, p),
+            }
+        }
+    }
+}
+
+fn layer_info(l: &FakeLayer) -> Value {
+    let mut v = json!({
+        "id": l.id,
+        "name": l.name,
+        "type": if l.is_table { "Table" } else { "Feature Layer" },
+        "objectIdField": OBJECT_ID_FIELD,
+        "maxRecordCount": l.max_record_count,
+        "supportsTruncate": l.supports_truncate,
+        "capabilities": "Create,Delete,Query,Update,Editing",
+        "advancedQueryCapabilities": {"supportsPagination": true},
+        "fields": l.fields,
+    });
+    if let Some(g) = &l.geometry_type {
+        v["geometryType"] = json!(g);
+    }
+    v
+}
+
+fn parse_ids(s: &str) -> Result<Vec<i64>, String> {
+    let t = s.trim().trim_start_matches('[').trim_end_matches(']');
+    t.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(|x| x.parse().map_err(|_| format!("bad object id {x:?}")))
+        .collect()
+}
+
+fn query(l: &FakeLayer, p: Params<'_>) -> ResponseTemplate {
+    let w = match Where::parse(&p("where").unwrap_or_else(|| "1=1".into())) {
+        Ok(w) => w,
+        Err(e) => return invalid(&format!("'where' parameter is invalid: {e}")),
+    };
+    let ids = match p("objectIds").map(|s| parse_ids(&s)).transpose() {
+        Ok(ids) => ids,
+        Err(e) => return invalid(&e),
+    };
+    let matched: Vec<(&i64, &Feature)> = l
+        .features
+        .iter()
+        .filter(|(oid, f)| {
+            ids.as_ref().map_or(true, |ids| ids.contains(oid)) && w.matches(&f.attributes)
+        })
+        .collect();
+    let flag = |n: &str| p(n).as_deref() == Some("true");
+    if flag("returnCountOnly") {
+        return ok(json!({"count": matched.len()}));
+    }
+    if flag("returnIdsOnly") {
+        let ids: Vec<i64> = matched.iter().map(|(id, _)| **id).collect();
+        return ok(json!({"objectIdFieldName": OBJECT_ID_FIELD, "objectIds": ids}));
+    }
+    let offset: usize = p("resultOffset").and_then(|s| s.parse().ok()).unwrap_or(0);
+    let max = l.max_record_count as usize;
+    let count = p("resultRecordCount")
+        .and_then(|s| s.parse::<usize>().ok())
+        .unwrap_or(max)
+        .min(max);
+    let out_fields = p("outFields").unwrap_or_else(|| "*".into());
+    let wanted: Option<Vec<String>> = (out_fields.trim() != "*").then(|| {
+        out_fields
+            .split(',')
+            .map(|s| s.trim().to_ascii_lowercase())
+            .collect()
+    });
+    let geometry = p("returnGeometry").as_deref() != Some("false") && !l.is_table;
+    let page: Vec<Value> = matched
+        .iter()
+        .skip(offset)
+        .take(count)
+        .map(|(_, f)| {
+            let attributes: serde_json::Map<String, Value> = f
+                .attributes
+                .iter()
+                .filter(|(k, _)| {
+                    wanted
+                        .as_ref()
+                        .map_or(true, |w| w.contains(&k.to_ascii_lowercase()))
+                })
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let mut v = json!({ "attributes": attributes });
+            if geometry {
+                if let Some(g) = &f.geometry {
+                    v["geometry"] = json!(g);
+                }
+            }
+            v
+        })
+        .collect();
+    let mut body = json!({
+        "objectIdFieldName": OBJECT_ID_FIELD,
+        "spatialReference": {"wkid": 4326, "latestWkid": 4326},
+        "fields": l.fields,
+        "features": page,
+    });
+    if let Some(g) = &l.geometry_type {
+        body["geometryType"] = json!(g);
+    }
+    if offset + count < matched.len() {
+        body["exceededTransferLimit"] = json!(true);
+    }
+    ok(body)
+}
+
+fn parse_features(p: Params<'_>, name: &str) -> Result<Vec<Feature>, String> {
+    match p(name) {
+        None => Ok(vec![]),
+        Some(s) if s.trim().is_empty() => Ok(vec![]),
+        Some(s) => {
+            serde_json::from_str(&s).map_err(|e| format!("'{name}' is not features JSON: {e}"))
+        }
+    }
+}
+
+struct Outcome {
+    object_id: Option<i64>,
+    error: Option<(i64, String)>,
+}
+
+fn result_json(o: &Outcome, rolled_back: bool) -> Value {
+    match (&o.error, rolled_back) {
+        (Some((code, d)), _) => {
+            json!({"objectId": o.object_id.unwrap_or(-1), "success": false, "error": {"code": code, "description": d}})
+        }
+        (None, true) => {
+            json!({"objectId": o.object_id.unwrap_or(-1), "success": false, "error": {"code": 1003, "description": "Operation rolled back."}})
+        }
+        (None, false) => json!({"objectId": o.object_id, "success": true}),
+    }
+}
+
+fn edit(st: &mut State, layer_id: u32, op: &str, p: Params<'_>) -> ResponseTemplate {
+    st.edit_calls += 1;
+    let call = st.edit_calls;
+    let rollback = p("rollbackOnFailure").as_deref() != Some("false");
+    let (adds, updates) = match op {
+        "addFeatures" => (parse_features(p, "features"), Ok(vec![])),
+        "updateFeatures" => (Ok(vec![]), parse_features(p, "features")),
+        "applyEdits" => (parse_features(p, "adds"), parse_features(p, "updates")),
+        _ => (Ok(vec![]), Ok(vec![])),
+    };
+    let (adds, updates) = match (adds, updates) {
+        (Ok(a), Ok(u)) => (a, u),
+        (Err(e), _) | (_, Err(e)) => return invalid(&e),
+    };
+    let failures = st.failures.clone();
+    let Some(l) = st.layer_mut(layer_id) else {
+        return invalid("Layer does not exist");
+    };
+    let mut deletes: Vec<i64> = match op {
+        "deleteFeatures" | "applyEdits" => {
+            let key = if op == "applyEdits" {
+                "deletes"
+            } else {
+                "objectIds"
+            };
+            match p(key).map(|s| parse_ids(&s)).transpose() {
+                Ok(ids) => ids.unwrap_or_default(),
+                Err(e) => return invalid(&e),
+            }
+        }
+        _ => vec![],
+    };
+    if op == "deleteFeatures" {
+        if let Some(w) = p("where") {
+            match Where::parse(&w) {
+                Ok(w) => deletes.extend(
+                    l.features
+                        .iter()
+                        .filter(|(_, f)| w.matches(&f.attributes))
+                        .map(|(id, _)| *id),
+                ),
+                Err(e) => return invalid(&format!("'where' parameter is invalid: {e}")),
+            }
+        }
+    }
+    let mut first = true;
+    let mut feature_error = |f: Option<&Feature>| -> Option<(i64, String)> {
+        let nth = std::mem::take(&mut first)
+            && failures
+                .iter()
+                .any(|r| matches!(r, FeatureFailure::NthEditCall(n) if *n == call));
+        if nth {
+            return Some((1000, format!("Injected failure of edit call {call}.")));
+        }
+        let f = f?;
+        failures.iter().find_map(|r| match r {
+            FeatureFailure::AttributeEquals {
+                layer,
+                field,
+                value,
+            } if *layer == layer_id && f.attributes.get(field) == Some(value) => {
+                Some((1000, format!("Injected failure: {field} = {value}.")))
+            }
+            _ => None,
+        })
+    };
+    let mut next_oid = l.next_oid;
+    let add_out: Vec<Outcome> = adds
+        .iter()
+        .map(|f| {
+            let error = feature_error(Some(f));
+            let object_id = error.is_none().then(|| {
+                next_oid += 1;
+                next_oid - 1
+            });
+            Outcome { object_id, error }
+        })
+        .collect();
+    let upd_out: Vec<Outcome> = updates
+        .iter()
+        .map(|f| {
+            let oid = f.attributes.get(OBJECT_ID_FIELD).and_then(Value::as_i64);
+            let error = feature_error(Some(f)).or_else(|| match oid {
+                Some(id) if l.features.contains_key(&id) => None,
+                _ => Some((1019, "Object is missing.".to_string())),
+            });
+            Outcome {
+                object_id: oid,
+                error,
+            }
+        })
+        .collect();
+    let del_out: Vec<Outcome> = deletes
+        .iter()
+        .map(|id| {
+            let error = feature_error(None).or_else(|| {
+                (!l.features.contains_key(id)).then(|| (1019, "Object is missing.".to_string()))
+            });
+            Outcome {
+                object_id: Some(*id),
+                error,
+            }
+        })
+        .collect();
+    let any_failed = add_out
+        .iter()
+        .chain(&upd_out)
+        .chain(&del_out)
+        .any(|o| o.error.is_some());
+    let rolled_back = rollback && any_failed;
+    if !rolled_back {
+        for (f, o) in adds.into_iter().zip(&add_out) {
+            if o.error.is_none() {
+                insert(l, f);
+            }
+        }
+        for (f, o) in updates.into_iter().zip(&upd_out) {
+            if let (None, Some(id)) = (&o.error, o.object_id) {
+                if let Some(stored) = l.features.get_mut(&id) {
+                    stored.attributes.extend(f.attributes);
+                    if f.geometry.is_some() && !l.is_table {
+                        stored.geometry = f.geometry;
+                    }
+                }
+            }
+        }
+        for o in &del_out {
+            if let (None, Some(id)) = (&o.error, o.object_id) {
+                l.features.remove(&id);
+            }
+        }
+    }
+    let list =
+        |v: &[Outcome]| -> Vec<Value> { v.iter().map(|o| result_json(o, rolled_back)).collect() };
+    ok(match op {
+        "addFeatures" => json!({"addResults": list(&add_out)}),
+        "updateFeatures" => json!({"updateResults": list(&upd_out)}),
+        "deleteFeatures" => json!({"deleteResults": list(&del_out)}),
+        _ => json!({
+            "addResults": list(&add_out),
+            "updateResults": list(&upd_out),
+            "deleteResults": list(&del_out),
+        }),
+    })
+}

@@ -1,0 +1,565 @@
+//! Behaviour against the testkit's fake ArcGIS Online.
+#![cfg(feature = "testkit")]
+
+use std::time::Duration;
+
+use agol_client::testkit::{FakeAgol, Fault, ITEM_ID, OBJECT_ID_FIELD, PASSWORD};
+use agol_client::{
+    BatchSizes, EditKind, Edits, Error, Feature, Geometry, LayerSelector, Query, TruncateOutcome,
+};
+use futures::TryStreamExt;
+use serde_json::{json, Value};
+
+fn fixture_features() -> Vec<Feature> {
+    let text = include_str!("fixtures/expected_agol_features.json");
+    serde_json::from_str(text).expect("fixture features parse as Feature")
+}
+
+fn feature(id: &str) -> Feature {
+    let mut a = serde_json::Map::new();
+    a.insert("id".into(), json!(id));
+    a.insert("signal_type".into(), json!("PHB"));
+    Feature::new(a).with_geometry(Geometry::point(-97.7, 30.3))
+}
+
+fn ids_of(features: &[Feature]) -> Vec<String> {
+    features
+        .iter()
+        .map(|f| f.attributes["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn discovery_resolves_item_to_layers_and_tables_by_index_or_id() {
+    let fake = FakeAgol::start().await;
+    let client = fake.client_builder().build().unwrap();
+    let service = client.service_from_item(ITEM_ID).await.unwrap();
+    assert_eq!(service.url, fake.service_url());
+    assert_eq!(service.info.layers.len(), 1);
+    assert_eq!(service.info.tables[0].id, 1);
+
+    // The original's `item.tables[0]` is REST layer 1: a list index, not a layer id.
+    let sel = LayerSelector::from_original("table", 0).unwrap();
+    let table = client.layer_from_item(ITEM_ID, sel).await.unwrap();
+    assert_eq!(table.info().id, 1);
+    assert_eq!(table.url(), fake.layer_url(1));
+    assert!(table.info().geometry_type.is_none());
+
+    let layer = client
+        .layer_from_item(ITEM_ID, LayerSelector::Id(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        layer.info().geometry_type.as_deref(),
+        Some("esriGeometryPoint")
+    );
+    assert_eq!(layer.info().object_id_field(), Some(OBJECT_ID_FIELD));
+    assert!(layer.info().supports_truncate);
+    assert!(layer.info().has_capability("delete"));
+    assert!(layer
+        .info()
+        .fields
+        .iter()
+        .any(|f| f.name == "install_date" && f.field_type == "esriFieldTypeDate"));
+
+    let err = client
+        .layer_from_item(ITEM_ID, LayerSelector::LayerIndex(1))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err}");
+    assert!(err.to_string().contains("index 1 does not exist"), "{err}");
+    assert!(LayerSelector::from_original("view", 0).is_err());
+}
+
+#[tokio::test]
+async fn features_stream_pages_on_exceeded_transfer_limit() {
+    let fake = FakeAgol::start().await;
+    fake.set_max_record_count(0, 7);
+    fake.seed(0, fixture_features());
+    let client = fake.client_builder().build().unwrap();
+    let layer = client.layer(&fake.layer_url(0)).await.unwrap();
+    assert_eq!(layer.max_record_count(), 7);
+
+    let all: Vec<Feature> = layer.features(Query::new()).try_collect().await.unwrap();
+    assert_eq!(all.len(), 60);
+    assert_eq!(ids_of(&all), ids_of(&fixture_features()));
+    let pages = fake.requests_for("query");
+    assert_eq!(pages.len(), 9, "60 rows in pages of 7");
+    let offsets: Vec<&str> = pages
+        .iter()
+        .map(|r| r.param("resultOffset").unwrap())
+        .collect();
+    assert_eq!(offsets[..3], ["0", "7", "14"]);
+    assert!(pages
+        .iter()
+        .all(|r| r.param("resultRecordCount") == Some("7")
+            && r.param("orderByFields") == Some(OBJECT_ID_FIELD)
+            && r.method == "POST"));
+    // A point geometry with wkid 4326 survives the round trip.
+    assert!(matches!(
+        all[0].geometry,
+        Some(Geometry::Point { spatial_reference: Some(sr), .. }) if sr.wkid == 4326
+    ));
+}
+
+#[tokio::test]
+async fn paging_stops_on_the_flag_not_on_a_short_page() {
+    // Exactly two full pages: a row-counting client would ask for a third, empty page.
+    let fake = FakeAgol::start().await;
+    fake.set_max_record_count(0, 5);
+    fake.seed(0, (0..10).map(|i| feature(&format!("r{i}"))));
+    let client = fake.client_builder().build().unwrap();
+    let layer = client.layer(&fake.layer_url(0)).await.unwrap();
+    let all: Vec<Feature> = layer.features(Query::new()).try_collect().await.unwrap();
+    assert_eq!(all.len(), 10);
+    assert_eq!(fake.requests_for("query").len(), 2);
+}
+
+#[tokio::test]
+async fn query_filters_fields_ids_and_counts() {
+    let fake = FakeAgol::start().await;
+    let seeded = fake.seed(0, fixture_features());
+    let client = fake.client_builder().build().unwrap();
+    let layer = client.layer(&fake.layer_url(0)).await.unwrap();
+
+    let q = Query::new()
+        .where_clause("signal_type = 'PHB'")
+        .out_fields(["id", "signal_type"])
+        .return_geometry(false);
+    let phb: Vec<Feature> = layer.features(q.clone()).try_collect().await.unwrap();
+    let expected = fixture_features()
+        .iter()
+        .filter(|f| f.attributes["signal_type"] == json!("PHB"))
+        .count();
+    assert!(expected > 0);
+    assert_eq!(phb.len(), expected);
+    assert!(phb
+        .iter()
+        .all(|f| f.geometry.is_none() && f.attributes.len() == 2));
+    assert_eq!(layer.count(&q).await.unwrap(), expected as u64);
+
+    let first_two = ids_of(&fixture_features()[..2]);
+    let q = Query::new().where_clause(format!("id IN ('{}','{}')", first_two[0], first_two[1]));
+    assert_eq!(layer.object_ids(&q).await.unwrap(), seeded[..2].to_vec());
+
+    let by_ids: Vec<Feature> = layer
+        .features(Query::new().object_ids([seeded[3], seeded[5]]))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(by_ids.len(), 2);
+    assert_eq!(by_ids[1].integer(OBJECT_ID_FIELD), Some(seeded[5]));
+
+    let err = layer
+        .count(&Query::new().where_clause("id LIKE 'x%'"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Api {
+                status: 200,
+                code: Some(400),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(!err.is_retryable());
+}
+
+#[tokio::test]
+async fn adds_are_batched_and_every_failure_is_listed() {
+    let fake = FakeAgol::start().await;
+    fake.fail_when_attribute(0, "id", json!("bad-1"));
+    fake.fail_when_attribute(0, "id", json!("bad-2"));
+    let client = fake
+        .client_builder()
+        .batch_sizes(BatchSizes {
+            adds: 4,
+            updates: 4,
+            deletes: 3,
+        })
+        .build()
+        .unwrap();
+    let layer = client.layer(&fake.layer_url(0)).await.unwrap();
+
+    let good: Vec<Feature> = (0..10).map(|i| feature(&format!("g{i}"))).collect();
+    let res = layer.add_features(&good, true).await.unwrap();
+    assert_eq!(res.add_results.len(), 10);
+    assert_eq!(res.added_object_ids(), (1..=10).collect::<Vec<i64>>());
+    assert_eq!(
+        fake.requests_for("addFeatures").len(),
+        3,
+        "10 adds in batches of 4"
+    );
+    let sent: Value = serde_json::from_str(
+        fake.requests_for("addFeatures")[0]
+            .param("features")
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(sent[0]["geometry"]["spatialReference"]["wkid"], 4326);
+
+    // rollbackOnFailure=false: good ones land, both bad ones are reported.
+    let mixed = vec![feature("bad-1"), feature("ok-a"), feature("bad-2")];
+    let err = layer.add_features(&mixed, false).await.unwrap_err();
+    let Error::EditsFailed {
+        failures,
+        rolled_back,
+        batch,
+        ..
+    } = &err
+    else {
+        panic!("{err}")
+    };
+    assert!(!rolled_back);
+    assert_eq!(*batch, 1);
+    assert_eq!(failures.iter().map(|f| f.index).collect::<Vec<_>>(), [0, 2]);
+    assert!(failures
+        .iter()
+        .all(|f| f.kind == EditKind::Add && f.code == Some(1000)));
+    assert!(
+        err.to_string().contains("bad-1") && err.to_string().contains("bad-2"),
+        "{err}"
+    );
+    assert_eq!(fake.features(0).len(), 11);
+
+    // rollbackOnFailure=true: all-or-nothing.
+    let err = layer.add_features(&mixed, true).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::EditsFailed {
+                rolled_back: true,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(fake.features(0).len(), 11);
+}
+
+#[tokio::test]
+async fn a_failed_third_batch_with_rollback_leaves_earlier_batches_and_nothing_of_its_own() {
+    let fake = FakeAgol::start().await;
+    fake.fail_edit_call(3);
+    let client = fake
+        .client_builder()
+        .batch_sizes(BatchSizes {
+            adds: 2,
+            updates: 2,
+            deletes: 2,
+        })
+        .build()
+        .unwrap();
+    let layer = client.layer(&fake.layer_url(0)).await.unwrap();
+    let features: Vec<Feature> = (0..8).map(|i| feature(&format!("f{i}"))).collect();
+    let err = layer.add_features(&features, true).await.unwrap_err();
+    let Error::EditsFailed {
+        batch,
+        failures,
+        sent,
+        ..
+    } = &err
+    else {
+        panic!("{err}")
+    };
+    assert_eq!((*batch, *sent), (3, 2));
+    assert_eq!(
+        failures.len(),
+        2,
+        "the failing feature and the rolled-back one"
+    );
+    assert_eq!(ids_of(&fake.features(0)), ["f0", "f1", "f2", "f3"]);
+    assert_eq!(
+        fake.requests_for("addFeatures").len(),
+        3,
+        "stops at the failed batch"
+    );
+}
+
+#[tokio::test]
+async fn updates_deletes_and_apply_edits() {
+    let fake = FakeAgol::start().await;
+    let ids = fake.seed(1, (0..5).map(|i| feature(&format!("t{i}"))));
+    let client = fake
+        .client_builder()
+        .batch_sizes(BatchSizes {
+            adds: 50,
+            updates: 50,
+            deletes: 2,
+        })
+        .build()
+        .unwrap();
+    let table = client.layer(&fake.layer_url(1)).await.unwrap();
+
+    let mut upd = fake.features(1)[0].clone();
+    upd.attributes
+        .insert("signal_type".into(), json!("TRAFFIC"));
+    table.update_features(&[upd], true).await.unwrap();
+    assert_eq!(fake.features(1)[0].attributes["signal_type"], "TRAFFIC");
+
+    let mut missing = feature("nope");
+    missing
+        .attributes
+        .insert(OBJECT_ID_FIELD.into(), json!(999));
+    let err = table.update_features(&[missing], true).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::EditsFailed { failures, .. } if failures[0].object_id == Some(999)),
+        "{err}"
+    );
+
+    let values: Vec<String> = vec!["t1".into(), "t2".into(), "it's".into()];
+    table.delete_where_in("id", &values).await.unwrap();
+    assert_eq!(ids_of(&fake.features(1)), ["t0", "t3", "t4"]);
+    let wheres: Vec<String> = fake
+        .requests_for("deleteFeatures")
+        .iter()
+        .map(|r| r.param("where").unwrap().to_string())
+        .collect();
+    assert_eq!(wheres, ["id IN ('t1','t2')", "id IN ('it''s')"]);
+
+    table.delete_object_ids(&[ids[0]], true).await.unwrap();
+    let err = table.delete_object_ids(&[ids[0]], true).await.unwrap_err();
+    assert!(
+        matches!(err, Error::EditsFailed { .. }),
+        "deleting twice is a per-feature failure"
+    );
+
+    let edits = Edits {
+        adds: vec![feature("new")],
+        updates: vec![],
+        deletes: vec![ids[3]],
+        rollback_on_failure: true,
+    };
+    let res = table.apply_edits(&edits).await.unwrap();
+    assert_eq!((res.add_results.len(), res.delete_results.len()), (1, 1));
+    assert_eq!(ids_of(&fake.features(1)), ["t4", "new"]);
+    assert!(
+        fake.features(1).iter().all(|f| f.geometry.is_none()),
+        "tables keep no geometry"
+    );
+}
+
+#[tokio::test]
+async fn truncate_when_supported_else_delete_all() {
+    let fake = FakeAgol::start().await;
+    fake.seed(0, (0..3).map(|i| feature(&format!("x{i}"))));
+    let client = fake.client_builder().build().unwrap();
+    let layer = client.layer(&fake.layer_url(0)).await.unwrap();
+    assert_eq!(layer.truncate().await.unwrap(), TruncateOutcome::Truncated);
+    assert!(fake.features(0).is_empty());
+    let t = &fake.requests_for("truncate")[0];
+    assert!(t.path.contains("/rest/admin/services/"), "{}", t.path);
+
+    fake.set_supports_truncate(0, false);
+    fake.seed(0, (0..3).map(|i| feature(&format!("y{i}"))));
+    let layer = client.layer(&fake.layer_url(0)).await.unwrap();
+    assert_eq!(layer.truncate().await.unwrap(), TruncateOutcome::DeletedAll);
+    assert!(fake.features(0).is_empty());
+    assert_eq!(
+        fake.requests_for("deleteFeatures")[0].param("where"),
+        Some("1=1")
+    );
+    assert_eq!(
+        fake.requests_for("truncate").len(),
+        1,
+        "not attempted when unsupported"
+    );
+}
+
+#[tokio::test]
+async fn expired_token_is_renewed_and_the_call_retried_once() {
+    let fake = FakeAgol::start().await;
+    fake.seed(0, [feature("a")]);
+    let client = fake.client_builder().build().unwrap();
+    let layer = client.layer(&fake.layer_url(0)).await.unwrap();
+    assert_eq!(fake.tokens_issued(), 1, "token cached across calls");
+    fake.expire_tokens();
+    assert_eq!(layer.count(&Query::new()).await.unwrap(), 1);
+    assert_eq!(fake.tokens_issued(), 2);
+    // Adds rejected with 498 were not applied, so they are re-sent once with the new token.
+    fake.expire_tokens();
+    layer.add_features(&[feature("b")], true).await.unwrap();
+    assert_eq!(fake.features(0).len(), 2);
+    assert_eq!(fake.requests_for("addFeatures").len(), 2);
+}
+
+#[tokio::test]
+async fn a_token_near_expiry_is_renewed_before_use() {
+    let fake = FakeAgol::start().await;
+    // Shorter than the 5-minute refresh margin: every call needs a fresh token.
+    fake.set_token_ttl(Duration::from_secs(60));
+    let client = fake.client_builder().build().unwrap();
+    let layer = client.layer(&fake.layer_url(0)).await.unwrap();
+    layer.count(&Query::new()).await.unwrap();
+    assert_eq!(fake.tokens_issued(), 2);
+    let with_token = fake
+        .requests()
+        .iter()
+        .filter(|r| r.param("token").is_some())
+        .count();
+    assert_eq!(
+        with_token, 2,
+        "each call used a fresh token without a 498 round trip"
+    );
+}
+
+#[tokio::test]
+async fn transient_query_failures_are_retried_but_adds_are_not_resent() {
+    let fake = FakeAgol::start().await;
+    let client = fake.client_builder().build().unwrap();
+    let layer = client.layer(&fake.layer_url(0)).await.unwrap();
+    fake.inject("query", Fault::Status(503), 2);
+    fake.inject(
+        "query",
+        Fault::BodyError {
+            code: 500,
+            message: "boom".into(),
+        },
+        1,
+    );
+    assert_eq!(layer.count(&Query::new()).await.unwrap(), 0);
+    assert_eq!(fake.requests_for("query").len(), 4);
+
+    // The service applies the adds, then the gateway times out: re-sending would duplicate.
+    fake.inject("addFeatures", Fault::ApplyThenStatus(504), 1);
+    let err = layer
+        .add_features(&[feature("once")], true)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err}");
+    assert!(!err.is_retryable());
+    assert_eq!(fake.requests_for("addFeatures").len(), 1);
+    assert_eq!(fake.features(0).len(), 1, "applied exactly once");
+
+    // Deletes are idempotent: retried through a 504.
+    fake.inject("deleteFeatures", Fault::Status(504), 1);
+    layer.delete_where("1=1").await.unwrap();
+    assert_eq!(fake.requests_for("deleteFeatures").len(), 2);
+    assert!(fake.features(0).is_empty());
+}
+
+#[tokio::test]
+async fn timeouts_are_retried_for_queries_and_reported_as_unknown_for_adds() {
+    let fake = FakeAgol::start().await;
+    let client = fake
+        .client_builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let layer = client.layer(&fake.layer_url(0)).await.unwrap();
+    fake.inject("query", Fault::Delay(Duration::from_secs(2)), 1);
+    assert_eq!(layer.count(&Query::new()).await.unwrap(), 0);
+    fake.inject("addFeatures", Fault::Delay(Duration::from_secs(2)), 1);
+    let err = layer
+        .add_features(&[feature("slow")], true)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::OutcomeUnknown { source, .. } if matches!(**source, Error::Transport { .. })),
+        "{err}"
+    );
+    assert_eq!(fake.requests_for("addFeatures").len(), 1);
+}
+
+#[tokio::test]
+async fn bad_password_is_a_clear_auth_error_without_the_password() {
+    let fake = FakeAgol::start().await;
+    let client = fake
+        .client_builder()
+        .credentials("agol-tester", "wrong-password-xyz")
+        .build()
+        .unwrap();
+    let err = client.service_from_item(ITEM_ID).await.unwrap_err();
+    assert!(matches!(err, Error::Auth { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("Invalid username or password") && msg.contains("agol-tester"),
+        "{msg}"
+    );
+    assert!(!msg.contains("wrong-password-xyz"));
+    assert_eq!(
+        fake.requests_for("generateToken").len(),
+        1,
+        "a refused sign-in is not retried"
+    );
+}
+
+#[tokio::test]
+async fn secrets_never_reach_urls_debug_or_errors() {
+    let fake = FakeAgol::start().await;
+    let builder = fake.client_builder();
+    let client = builder.clone().build().unwrap();
+    let layer = client
+        .layer_from_item(ITEM_ID, LayerSelector::LayerIndex(0))
+        .await
+        .unwrap();
+    layer.add_features(&[feature("s")], true).await.unwrap();
+    fake.inject("query", Fault::Status(400), 1);
+    let err = layer.count(&Query::new()).await.unwrap_err();
+
+    let token_forms: Vec<String> = fake
+        .requests()
+        .iter()
+        .filter_map(|r| r.param("token").map(str::to_string))
+        .collect();
+    assert!(!token_forms.is_empty(), "tokens travel as form fields");
+    let token = &token_forms[0];
+    for r in fake.requests() {
+        assert_eq!(r.method, "POST");
+        let q = r.query.unwrap_or_default();
+        assert!(
+            !q.contains(token) && !q.contains(PASSWORD) && !q.contains("token"),
+            "{q}"
+        );
+    }
+    for text in [
+        format!("{builder:?}"),
+        format!("{client:?}"),
+        format!("{layer:?}"),
+        err.to_string(),
+        format!("{err:?}"),
+    ] {
+        assert!(
+            !text.contains(PASSWORD) && !text.contains(token.as_str()),
+            "{text}"
+        );
+    }
+    let keyed = agol_client::Client::builder()
+        .api_key("sk-live-0123456789")
+        .build()
+        .unwrap();
+    assert!(!format!("{keyed:?}").contains("sk-live"));
+}
+
+#[tokio::test]
+async fn anonymous_calls_to_a_secured_service_say_a_token_is_required() {
+    let fake = FakeAgol::start().await;
+    let client = agol_client::Client::builder()
+        .portal_url(fake.uri())
+        .build()
+        .unwrap();
+    let err = client.layer(&fake.layer_url(0)).await.unwrap_err();
+    assert!(
+        matches!(err, Error::TokenRejected { code: 499, .. }),
+        "{err}"
+    );
+    fake.allow_anonymous();
+    assert_eq!(client.layer(&fake.layer_url(0)).await.unwrap().info().id, 0);
+}
+
+#[tokio::test]
+async fn multipoints_round_trip() {
+    let fake = FakeAgol::start().await;
+    let client = fake.client_builder().build().unwrap();
+    let layer = client.layer(&fake.layer_url(0)).await.unwrap();
+    let mp = feature("mp").with_geometry(Geometry::multipoint([(-97.1, 30.1), (-97.2, 30.2)]));
+    layer
+        .add_features(std::slice::from_ref(&mp), true)
+        .await
+        .unwrap();
+    let back: Vec<Feature> = layer.features(Query::new()).try_collect().await.unwrap();
+    assert_eq!(back[0].geometry, mp.geometry);
+}
