@@ -1,0 +1,94 @@
+-- Staging store for knack-services: schema `api`, exposed by PostgREST.
+-- Idempotent: safe to run again on a database that already has it (also upgrades the original
+-- atd-knack-services schema, which lacked the `id` paging column).
+-- Apply with:  psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f staging.sql   or   aks db init
+
+CREATE SCHEMA IF NOT EXISTS api;
+
+CREATE TABLE IF NOT EXISTS api.knack (
+    record_id    text NOT NULL,
+    app_id       text NOT NULL,
+    container_id text NOT NULL,
+    record       json NOT NULL,
+    updated_at   timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT knack_pkey PRIMARY KEY (app_id, container_id, record_id)
+);
+
+-- Stable, cheap keyset paging: PostgREST readers order by id and ask for id > last seen.
+ALTER TABLE api.knack ADD COLUMN IF NOT EXISTS id bigint GENERATED ALWAYS AS IDENTITY;
+
+DO $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_constraint
+        WHERE conname = 'knack_id_key' AND conrelid = 'api.knack'::regclass
+    ) THEN
+        ALTER TABLE api.knack ADD CONSTRAINT knack_id_key UNIQUE (id);
+    END IF;
+END
+$$;
+
+CREATE INDEX IF NOT EXISTS knack_container_id_idx ON api.knack (container_id);
+
+CREATE TABLE IF NOT EXISTS api.knack_metadata (
+    app_id   text PRIMARY KEY,
+    metadata json NOT NULL
+);
+
+-- updated_at is the time the row was last written here (not Knack's modified date): downstream
+-- incremental runs filter on it. The function lives outside `api` so PostgREST does not expose it.
+CREATE OR REPLACE FUNCTION public.trigger_set_updated_at() RETURNS trigger
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    NEW.updated_at = now();
+    RETURN NEW;
+END;
+$$;
+
+DROP TRIGGER IF EXISTS set_updated_at ON api.knack;
+CREATE TRIGGER set_updated_at
+    BEFORE INSERT OR UPDATE ON api.knack
+    FOR EACH ROW EXECUTE FUNCTION public.trigger_set_updated_at();
+
+-- PostgREST roles (cluster-wide, so created only when missing). Names match the original deployment,
+-- whose JWTs carry {"role": "my_api_user"}. Give the authenticator a password separately:
+--   ALTER ROLE authenticator PASSWORD '...';
+-- Another database on the same cluster may be running this script at the same moment: a role created
+-- or granted concurrently is not an error.
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT * FROM (VALUES
+        ('authenticator', 'LOGIN NOINHERIT'),
+        ('my_api_user', 'NOLOGIN'),
+        ('web_anon', 'NOLOGIN')) AS t(name, opts)
+    LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r.name) THEN
+            BEGIN
+                EXECUTE format('CREATE ROLE %I %s', r.name, r.opts);
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                NULL;
+            END;
+        END IF;
+    END LOOP;
+    FOR r IN SELECT * FROM (VALUES ('my_api_user'), ('web_anon')) AS t(name) LOOP
+        IF NOT pg_has_role('authenticator', r.name, 'MEMBER') THEN
+            BEGIN
+                EXECUTE format('GRANT %I TO authenticator', r.name);
+            EXCEPTION WHEN OTHERS THEN
+                IF NOT pg_has_role('authenticator', r.name, 'MEMBER') THEN
+                    RAISE;
+                END IF;
+            END;
+        END IF;
+    END LOOP;
+END
+$$;
+
+GRANT USAGE ON SCHEMA api TO my_api_user, web_anon;
+GRANT SELECT, INSERT, UPDATE, DELETE ON api.knack, api.knack_metadata TO my_api_user;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA api TO my_api_user;
+-- The anonymous role may see the schema but no table.
+REVOKE ALL ON api.knack, api.knack_metadata FROM web_anon;

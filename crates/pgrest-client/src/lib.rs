@@ -1,0 +1,44 @@
+//! Async client for [PostgREST](https://postgrest.org): injection-safe queries, keyset-paged streams,
+//! batched upserts with bounded concurrency, parsed `PGRST` errors, retries for idempotent calls only,
+//! the knack-services staging schema ([`schema::STAGING_SQL`]) and, behind the `testkit` feature, a
+//! fake PostgREST for tests.
+//!
+//! ```no_run
+//! use futures::TryStreamExt;
+//! use pgrest_client::{Client, Keyset, Query, Upsert};
+//! use serde_json::{json, Value};
+//!
+//! # async fn run() -> Result<(), pgrest_client::Error> {
+//! let client = Client::builder()
+//!     .endpoint("https://pgrest.example.org")
+//!     .jwt("eyJhbGciOi...")
+//!     .schema("api")
+//!     .build()?;
+//!
+//! let rows = vec![json!({"app_id": "a1", "container_id": "view_1", "record_id": "r1", "record": {}})];
+//! client.upsert("knack", &rows, &Upsert::on_conflict(["app_id", "container_id", "record_id"])).await?;
+//!
+//! let query = Query::new().eq("app_id", "a1").gte("updated_at", "2021-01-01T00:00:00+00:00");
+//! let mut pages = Box::pin(client.select_pages::<Value>("knack", query, Keyset::on("id")));
+//! while let Some(page) = pages.try_next().await? {
+//!     println!("{} rows", page.len());
+//! }
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+mod client;
+mod error;
+mod query;
+mod read;
+pub mod schema;
+mod write;
+
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use client::{Client, ClientBuilder, RetryPolicy};
+pub use error::{ApiError, Error, Result};
+pub use query::{Direction, FilterValue, IsValue, Query};
+pub use read::Keyset;
+pub use write::{Upsert, UpsertSummary};

@@ -1,0 +1,189 @@
+//! Reads: one request, or many rows as a keyset-paged stream.
+
+use futures::stream::{self, Stream, TryStreamExt};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::client::{Call, Client};
+use crate::error::{Error, Result};
+use crate::query::{encode, FilterValue, Query};
+
+/// Keyset paging settings: the unique, ordered column to page on and the rows asked for per request.
+///
+/// Paging by keyset (`id=gt.<last id>&order=id.asc&limit=N`) instead of offset means rows written during
+/// the read are neither skipped nor read twice, and each page costs an index seek, not a scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keyset {
+    column: String,
+    page_size: u64,
+}
+
+impl Keyset {
+    /// Pages on `column`, which must be unique and not null (the staging table's `id`).
+    pub fn on(column: impl Into<String>) -> Self {
+        Self {
+            column: column.into(),
+            page_size: 1000,
+        }
+    }
+    /// Rows asked for per request (default 1000). The server's `db-max-rows` may return fewer; paging
+    /// stays correct either way.
+    pub fn page_size(mut self, n: u64) -> Self {
+        self.page_size = n.max(1);
+        self
+    }
+}
+
+impl Default for Keyset {
+    fn default() -> Self {
+        Self::on("id")
+    }
+}
+
+struct PageState {
+    client: Client,
+    table: String,
+    query: Query,
+    keyset: Keyset,
+    last_key: Option<String>,
+    /// Smallest short page seen: the server's silent row cap, once learned.
+    cap: Option<u64>,
+    done: bool,
+}
+
+impl Client {
+    /// `GET /table?query`: the rows, deserialized into `T`. Retried on transient failures.
+    pub async fn select<T: DeserializeOwned>(&self, table: &str, query: &Query) -> Result<Vec<T>> {
+        let call = Call {
+            method: Method::GET,
+            path: table.to_string(),
+            query: query.to_query_string(),
+            body: None,
+            prefer: vec![],
+            idempotent: true,
+        };
+        let answer = self.send(&call).await?;
+        serde_json::from_slice(&answer.body).map_err(|source| Error::Decode {
+            path: call.path,
+            source,
+        })
+    }
+
+    /// Every row matching `query`, page by page, paging by keyset on `keyset`'s column.
+    ///
+    /// `query` carries the select and the filters; it must not set order, limit or offset (the stream
+    /// sets them). If `query` selects columns, it must include the keyset column.
+    pub fn select_pages<T: DeserializeOwned + Send + 'static>(
+        &self,
+        table: &str,
+        query: Query,
+        keyset: Keyset,
+    ) -> impl Stream<Item = Result<Vec<T>>> + Send + 'static {
+        let state = PageState {
+            client: self.clone(),
+            table: table.to_string(),
+            query,
+            keyset,
+            last_key: None,
+            cap: None,
+            done: false,
+        };
+        stream::try_unfold(state, |mut st| async move {
+            if st.done {
+                return Ok(None);
+            }
+            if st.query.has_paging() {
+                return Err(Error::Refused(
+                    "keyset paging sets its own order and limit: remove order/limit/offset from the query".into(),
+                ));
+            }
+            let rows = st.next_page().await?;
+            if rows.is_empty() {
+                return Ok(None);
+            }
+            let typed = rows
+                .into_iter()
+                .map(serde_json::from_value)
+                .collect::<std::result::Result<Vec<T>, _>>()
+                .map_err(|source| Error::Decode {
+                    path: st.table.clone(),
+                    source,
+                })?;
+            Ok(Some((typed, st)))
+        })
+    }
+
+    /// Like [`Client::select_pages`], one row at a time.
+    pub fn select_stream<T: DeserializeOwned + Send + 'static>(
+        &self,
+        table: &str,
+        query: Query,
+        keyset: Keyset,
+    ) -> impl Stream<Item = Result<T>> + Send + 'static {
+        self.select_pages(table, query, keyset)
+            .map_ok(|page| stream::iter(page.into_iter().map(Ok)))
+            .try_flatten()
+    }
+}
+
+impl PageState {
+    async fn next_page(&mut self) -> Result<Vec<Value>> {
+        let col = self.keyset.column.clone();
+        let mut q = self.query.clone();
+        if let Some(last) = &self.last_key {
+            q = q.gt(&col, last.as_str());
+        }
+        let mut qs = q.to_query_string();
+        if !qs.is_empty() {
+            qs.push('&');
+        }
+        qs.push_str(&format!(
+            "order={}.asc&limit={}",
+            encode(&col),
+            self.keyset.page_size
+        ));
+        let call = Call {
+            method: Method::GET,
+            path: self.table.clone(),
+            query: qs,
+            body: None,
+            prefer: vec![],
+            idempotent: true,
+        };
+        let answer = self.client.send(&call).await?;
+        let rows: Vec<Value> =
+            serde_json::from_slice(&answer.body).map_err(|source| Error::Decode {
+                path: self.table.clone(),
+                source,
+            })?;
+        let n = rows.len() as u64;
+        if let Some(last) = rows.last() {
+            let key = last.get(&col).filter(|v| !v.is_null()).ok_or_else(|| {
+                Error::Refused(format!(
+                    "keyset column `{col}` is missing or null in rows of `{}`; include it in select \
+                     (select: {:?}) and page on a unique, not-null column",
+                    self.table,
+                    self.query.selected().unwrap_or("*")
+                ))
+            })?;
+            let key = key.to_filter_value();
+            if self.last_key.as_deref() == Some(key.as_str()) {
+                return Err(Error::Refused(format!(
+                    "keyset column `{col}` did not advance; it must be unique and ordered"
+                )));
+            }
+            self.last_key = Some(key);
+        }
+        // A short page is either the end or the server's silent db-max-rows cap. The first short page
+        // teaches the cap; only a page shorter than the cap (or an empty one) proves the end.
+        if n < self.keyset.page_size {
+            match self.cap {
+                Some(cap) if n < cap => self.done = true,
+                Some(_) => {}
+                None => self.cap = Some(n),
+            }
+        }
+        Ok(rows)
+    }
+}

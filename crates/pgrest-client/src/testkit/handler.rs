@@ -1,0 +1,454 @@
+//! Answers one HTTP request the way PostgREST would.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+use wiremock::{Request, ResponseTemplate};
+
+use super::store::{decode, parse_query, Parsed, Reject, Row, Table};
+use super::{LoggedRequest, State};
+
+pub(crate) struct Handler {
+    pub(crate) state: Arc<Mutex<State>>,
+}
+
+fn reject(r: Reject) -> ResponseTemplate {
+    let body = json!({"code": r.code, "details": r.details, "hint": null, "message": r.message});
+    let mut t = ResponseTemplate::new(r.status).set_body_json(body);
+    if r.status == 401 {
+        t = t.insert_header(
+            "WWW-Authenticate",
+            if r.code == "PGRST301" {
+                format!(
+                    "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                    r.message
+                )
+            } else {
+                "Bearer".to_string()
+            },
+        );
+    }
+    t
+}
+
+fn json_response(status: u16, body: &Value) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(body.to_string(), "application/json; charset=utf-8")
+}
+
+fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+impl wiremock::Respond for Handler {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.log.push(LoggedRequest::from_request(req));
+        if let Some(t) = st.take_fault(req.method.as_str()) {
+            return t;
+        }
+        match handle(&mut st, req) {
+            Ok(t) => t,
+            Err(r) => reject(r),
+        }
+    }
+}
+
+fn body_json(req: &Request) -> Result<Value, Reject> {
+    serde_json::from_slice(&req.body)
+        .map_err(|e| Reject::new(400, "PGRST102", format!("Empty or invalid json: {e}")))
+}
+
+fn handle(st: &mut State, req: &Request) -> Result<ResponseTemplate, Reject> {
+    let method = req.method.as_str().to_string();
+    let path = decode(req.url.path().trim_start_matches('/'));
+    let anonymous = check_jwt(st, req)?;
+    let profile = if matches!(method.as_str(), "GET" | "HEAD") {
+        "Accept-Profile"
+    } else {
+        "Content-Profile"
+    };
+    if let Some(s) = header(req, profile) {
+        if s != st.schema {
+            return Err(Reject::new(
+                406,
+                "PGRST106",
+                format!("The schema must be one of the following: {}", st.schema),
+            ));
+        }
+    }
+    if let Some(function) = path.strip_prefix("rpc/") {
+        return rpc(st, function, &method, req);
+    }
+    let parsed = parse_query(req.url.query())?;
+    let schema = st.schema.clone();
+    let now = st.clock_tick();
+    let max_rows = st.max_rows;
+    let table = st.tables.get_mut(&path).ok_or_else(|| {
+        Reject::new(
+            404,
+            "PGRST205",
+            format!("Could not find the table '{schema}.{path}' in the schema cache"),
+        )
+    })?;
+    if anonymous {
+        // Like the staging schema: the anonymous role has no grant on any table.
+        return Err(Reject::new(
+            401,
+            "42501",
+            format!("permission denied for table {path}"),
+        ));
+    }
+    let prefer: Vec<String> = header(req, "Prefer")
+        .map(|p| p.split(',').map(|s| s.trim().to_string()).collect())
+        .unwrap_or_default();
+    let representation = prefer.iter().any(|p| p == "return=representation");
+    match method.as_str() {
+        "GET" => select(
+            table,
+            &parsed,
+            max_rows,
+            prefer.iter().any(|p| p == "count=exact"),
+        ),
+        "POST" => {
+            let resolution = prefer
+                .iter()
+                .find_map(|p| p.strip_prefix("resolution="))
+                .map(str::to_string);
+            let body = body_json(req)?;
+            insert(
+                table,
+                &parsed,
+                body,
+                resolution.as_deref(),
+                representation,
+                &now,
+            )
+        }
+        "PATCH" => {
+            let body = body_json(req)?;
+            update(table, &parsed, body, representation, &now)
+        }
+        "DELETE" => delete(table, &parsed, representation),
+        _ => Err(Reject::new(
+            405,
+            "PGRST117",
+            format!("Unsupported HTTP method: {method}"),
+        )),
+    }
+}
+
+/// Returns whether the request is anonymous (no Authorization header).
+fn check_jwt(st: &State, req: &Request) -> Result<bool, Reject> {
+    let Some(expected) = &st.jwt else {
+        return Ok(false);
+    };
+    let Some(auth) = header(req, "Authorization") else {
+        return Ok(true);
+    };
+    let token = auth
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t);
+    match token {
+        Some(t) if t == expected && st.jwt_expired => {
+            Err(Reject::new(401, "PGRST301", "JWT expired"))
+        }
+        Some(t) if t == expected => Ok(false),
+        Some("") | None => Err(Reject::new(
+            401,
+            "PGRST301",
+            "Expected 3 parts in JWT; got 1",
+        )),
+        Some(_) => Err(Reject::new(401, "PGRST301", "JWSError JWSInvalidSignature")),
+    }
+}
+
+fn rows_response(
+    status: u16,
+    table: &Table,
+    rows: &[Row],
+    p: &Parsed,
+) -> Result<ResponseTemplate, Reject> {
+    let out = rows
+        .iter()
+        .map(|r| table.project(r, &p.select))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(json_response(status, &Value::Array(out)))
+}
+
+fn select(
+    table: &Table,
+    p: &Parsed,
+    max_rows: Option<usize>,
+    count: bool,
+) -> Result<ResponseTemplate, Reject> {
+    let mut idx = table.matching(p)?;
+    table.sort(&mut idx, p)?;
+    let total = idx.len();
+    let offset = p.offset.unwrap_or(0);
+    let mut take = p.limit.unwrap_or(usize::MAX);
+    if let Some(cap) = max_rows {
+        // db-max-rows: silently fewer rows, no error.
+        take = take.min(cap);
+    }
+    let page: Vec<Row> = idx
+        .iter()
+        .skip(offset)
+        .take(take)
+        .map(|&i| table.rows[i].clone())
+        .collect();
+    let total_s = if count {
+        total.to_string()
+    } else {
+        "*".to_string()
+    };
+    let range = if page.is_empty() {
+        format!("*/{total_s}")
+    } else {
+        format!("{}-{}/{total_s}", offset, offset + page.len() - 1)
+    };
+    let partial = count && page.len() < total;
+    Ok(
+        rows_response(if partial { 206 } else { 200 }, table, &page, p)?
+            .insert_header("Content-Range", range),
+    )
+}
+
+fn objects(body: Value) -> Result<Vec<Row>, Reject> {
+    match body {
+        Value::Object(o) => Ok(vec![o]),
+        Value::Array(items) => items
+            .into_iter()
+            .map(|v| match v {
+                Value::Object(o) => Ok(o),
+                _ => Err(Reject::new(400, "PGRST102", "All object keys must match")),
+            })
+            .collect(),
+        _ => Err(Reject::new(400, "PGRST102", "Empty or invalid json")),
+    }
+}
+
+fn check_payload(table: &Table, row: &Row, updating: bool) -> Result<(), Reject> {
+    for col in row.keys() {
+        if !table.spec.has_column(col) {
+            return Err(Reject::new(
+                400,
+                "PGRST204",
+                format!(
+                    "Could not find the '{col}' column of '{}' in the schema cache",
+                    table.spec.name
+                ),
+            ));
+        }
+        if table.spec.identity.as_deref() == Some(col.as_str()) {
+            return Err(if updating {
+                Reject::new(
+                    400,
+                    "428C9",
+                    format!("column \"{col}\" can only be updated to DEFAULT"),
+                )
+            } else {
+                Reject::new(
+                    400,
+                    "428C9",
+                    format!("cannot insert a non-DEFAULT value into column \"{col}\""),
+                )
+            });
+        }
+    }
+    Ok(())
+}
+
+fn insert(
+    table: &mut Table,
+    p: &Parsed,
+    body: Value,
+    resolution: Option<&str>,
+    representation: bool,
+    now: &str,
+) -> Result<ResponseTemplate, Reject> {
+    let incoming = objects(body)?;
+    let target = p
+        .on_conflict
+        .clone()
+        .unwrap_or_else(|| table.spec.primary_key.clone());
+    if resolution.is_some() && p.on_conflict.is_some() && !table.spec.is_unique(&target) {
+        return Err(Reject::new(
+            400,
+            "42P10",
+            "there is no unique or exclusion constraint matching the ON CONFLICT specification",
+        ));
+    }
+    // One statement: all rows or none, so work on a copy.
+    let mut work = table.clone();
+    let mut touched: Vec<usize> = Vec::new();
+    let mut inserted = 0;
+    for row in incoming {
+        check_payload(&work, &row, false)?;
+        work.check_not_null(&row)?;
+        let key: Vec<Value> = target
+            .iter()
+            .map(|c| row.get(c).cloned().unwrap_or(Value::Null))
+            .collect();
+        let pk: Vec<Value> = work
+            .spec
+            .primary_key
+            .iter()
+            .map(|c| row.get(c).cloned().unwrap_or(Value::Null))
+            .collect();
+        let existing = if target.is_empty() {
+            None
+        } else {
+            work.find_key(&target, &key)
+        };
+        match (existing, resolution) {
+            (Some(i), Some("merge-duplicates")) => {
+                if touched.contains(&i) {
+                    return Err(Reject::new(
+                        400,
+                        "21000",
+                        "ON CONFLICT DO UPDATE command cannot affect row a second time",
+                    ));
+                }
+                for (k, v) in row {
+                    work.rows[i].insert(k, v);
+                }
+                if let Some(t) = &work.spec.auto_now {
+                    work.rows[i].insert(t.clone(), Value::from(now));
+                }
+                touched.push(i);
+            }
+            (Some(_), Some("ignore-duplicates")) => {}
+            (Some(_), _) => return Err(work.duplicate(&target, &key)),
+            (None, _) => {
+                if !work.spec.primary_key.is_empty()
+                    && work.find_key(&work.spec.primary_key, &pk).is_some()
+                {
+                    return Err(work.duplicate(&work.spec.primary_key, &pk));
+                }
+                work.insert_new(row, now, false);
+                touched.push(work.rows.len() - 1);
+                inserted += 1;
+            }
+        }
+    }
+    *table = work;
+    // v12+: an upsert that inserted nothing answers 200.
+    let status = if resolution.is_some() && inserted == 0 {
+        200
+    } else {
+        201
+    };
+    if representation {
+        let rows: Vec<Row> = touched.iter().map(|&i| table.rows[i].clone()).collect();
+        rows_response(status, table, &rows, p)
+    } else {
+        Ok(ResponseTemplate::new(status))
+    }
+}
+
+fn update(
+    table: &mut Table,
+    p: &Parsed,
+    body: Value,
+    representation: bool,
+    now: &str,
+) -> Result<ResponseTemplate, Reject> {
+    let Value::Object(patch) = body else {
+        return Err(Reject::new(400, "PGRST102", "PATCH needs a JSON object"));
+    };
+    check_payload(table, &patch, true)?;
+    let idx = table.matching(p)?;
+    let mut work = table.clone();
+    for &i in &idx {
+        for (k, v) in &patch {
+            work.rows[i].insert(k.clone(), v.clone());
+        }
+        if let Some(t) = &work.spec.auto_now {
+            work.rows[i].insert(t.clone(), Value::from(now));
+        }
+        work.check_not_null(&work.rows[i])?;
+    }
+    let pk = work.spec.primary_key.clone();
+    if !pk.is_empty() {
+        for &i in &idx {
+            let key: Vec<Value> = pk
+                .iter()
+                .map(|c| work.rows[i].get(c).cloned().unwrap_or(Value::Null))
+                .collect();
+            if work.rows.iter().enumerate().any(|(j, r)| {
+                j != i
+                    && pk
+                        .iter()
+                        .map(|c| r.get(c).cloned().unwrap_or(Value::Null))
+                        .collect::<Vec<_>>()
+                        == key
+            }) {
+                return Err(work.duplicate(&pk, &key));
+            }
+        }
+    }
+    *table = work;
+    if representation {
+        let rows: Vec<Row> = idx.iter().map(|&i| table.rows[i].clone()).collect();
+        rows_response(200, table, &rows, p)
+    } else {
+        Ok(ResponseTemplate::new(204))
+    }
+}
+
+fn delete(table: &mut Table, p: &Parsed, representation: bool) -> Result<ResponseTemplate, Reject> {
+    let idx = table.matching(p)?;
+    let removed: Vec<Row> = idx.iter().map(|&i| table.rows[i].clone()).collect();
+    let mut i = 0;
+    table.rows.retain(|_| {
+        let keep = !idx.contains(&i);
+        i += 1;
+        keep
+    });
+    if representation {
+        rows_response(200, table, &removed, p)
+    } else {
+        Ok(ResponseTemplate::new(204))
+    }
+}
+
+fn rpc(
+    st: &mut State,
+    function: &str,
+    method: &str,
+    req: &Request,
+) -> Result<ResponseTemplate, Reject> {
+    let f = st.rpcs.get(function).cloned().ok_or_else(|| {
+        Reject::new(
+            404,
+            "PGRST202",
+            format!(
+                "Could not find the function {}.{function} in the schema cache",
+                st.schema
+            ),
+        )
+    })?;
+    let args = match method {
+        "POST" if req.body.is_empty() => json!({}),
+        "POST" => body_json(req)?,
+        "GET" => Value::Object(
+            req.url
+                .query_pairs()
+                .map(|(k, v)| (k.into_owned(), Value::from(v.into_owned())))
+                .collect(),
+        ),
+        _ => {
+            return Err(Reject::new(
+                405,
+                "PGRST101",
+                "Only GET or POST requests are allowed for functions",
+            ))
+        }
+    };
+    match f(&args) {
+        Ok(Value::Null) => Ok(ResponseTemplate::new(204)),
+        Ok(v) => Ok(json_response(200, &v)),
+        Err((status, message)) => Err(Reject::new(status, "P0001", message)),
+    }
+}

@@ -1,0 +1,515 @@
+//! A fake PostgREST for tests (cargo feature `testkit`): tables in memory, answered over real HTTP by a
+//! [wiremock](https://docs.rs/wiremock) server, so the real [`Client`](crate::Client) talks to it
+//! unchanged.
+//!
+//! What it implements, as PostgREST does:
+//! - `GET /table` with `select` (plain column lists), filters `eq neq gt gte lt lte in is like`,
+//!   `order` (with `nullsfirst`/`nullslast`), `limit`, `offset`, `Content-Range`, `Prefer: count=exact`,
+//!   and a silent `db-max-rows` cap ([`FakeBuilder::max_rows`]).
+//! - `POST /table` insert (object or array, all-or-nothing; a duplicate key is 409 `23505`), upsert with
+//!   `Prefer: resolution=merge-duplicates|ignore-duplicates` and `on_conflict` (composite keys), a
+//!   200 answer for an upsert that inserted nothing, `Prefer: return=representation`.
+//! - `PATCH` and `DELETE` with the same filters (PostgREST does not require a filter; neither does the fake).
+//! - `POST /rpc/<name>` for functions registered with [`FakePostgrest::register_rpc`].
+//! - Per-table rules from [`TableSpec`]: primary key, an identity column numbered from 1 by "the
+//!   database", a column set to the fake's clock on every insert and update (like a trigger), not-null
+//!   columns, and (optionally) a closed column list that rejects unknown columns.
+//! - A JWT check: compares the bearer token with [`FakeBuilder::jwt`] (no signature check); a wrong
+//!   token is 401 `PGRST301`, [`FakePostgrest::expire_jwt`] makes the right one "JWT expired", and no
+//!   token is the anonymous role, which has no table grants (401 `42501`).
+//! - Schema profiles: an `Accept-Profile`/`Content-Profile` other than the configured schema is 406 `PGRST106`.
+//! - Faults ([`Fault`]): the next N requests (optionally of one method) answer 503 with `Retry-After`, 504…
+//! - A request log ([`FakePostgrest::requests`]).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), pgrest_client::Error> {
+//! use pgrest_client::testkit::{Fault, FakePostgrest};
+//! use pgrest_client::Query;
+//! use serde_json::json;
+//!
+//! let fake = FakePostgrest::staging("test-jwt").await; // api.knack + api.knack_metadata
+//! fake.seed("knack", [json!({"app_id": "a", "container_id": "view_1", "record_id": "r1", "record": {}})]);
+//! fake.inject(Fault::unavailable().times(1));           // first request: 503 + Retry-After
+//! let client = fake.client_builder().build()?;
+//! let rows: Vec<serde_json::Value> = client.select("knack", &Query::new().eq("app_id", "a")).await?;
+//! assert_eq!(rows[0]["id"], 1);
+//! assert_eq!(fake.requests().len(), 2);
+//! # Ok(()) }
+//! ```
+
+mod handler;
+mod store;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Value};
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::{ClientBuilder, RetryPolicy};
+use store::Table;
+
+/// The rules of one fake table. Only `name` is required.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSpec {
+    pub(crate) name: String,
+    pub(crate) primary_key: Vec<String>,
+    pub(crate) identity: Option<String>,
+    pub(crate) auto_now: Option<String>,
+    pub(crate) not_null: Vec<String>,
+    pub(crate) columns: Option<Vec<String>>,
+}
+
+impl TableSpec {
+    /// A table called `name` (as in the URL, without schema), with no key and any columns.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            primary_key: vec![],
+            identity: None,
+            auto_now: None,
+            not_null: vec![],
+            columns: None,
+        }
+    }
+    /// Primary key columns (the default upsert conflict target; also not null).
+    pub fn primary_key<S: Into<String>>(mut self, cols: impl IntoIterator<Item = S>) -> Self {
+        self.primary_key = cols.into_iter().map(Into::into).collect();
+        self
+    }
+    /// A `bigint generated always as identity` column: numbered 1, 2, 3… on insert, never accepted from
+    /// the client, kept on upsert-update. It is also a unique key (valid `on_conflict` target).
+    pub fn identity(mut self, col: impl Into<String>) -> Self {
+        self.identity = Some(col.into());
+        self
+    }
+    /// A column the database sets to "now" (the fake's clock) on every insert and update.
+    pub fn auto_now(mut self, col: impl Into<String>) -> Self {
+        self.auto_now = Some(col.into());
+        self
+    }
+    /// Columns that must be present and not null on insert.
+    pub fn not_null<S: Into<String>>(mut self, cols: impl IntoIterator<Item = S>) -> Self {
+        self.not_null = cols.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Closes the column list: any other column in a filter, select, order or payload is an error, as
+    /// with a real table. Key, identity, auto-now and not-null columns are added automatically.
+    pub fn columns<S: Into<String>>(mut self, cols: impl IntoIterator<Item = S>) -> Self {
+        self.columns = Some(cols.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// `api.knack`: pk (app_id, container_id, record_id), `record` not null, `updated_at` set on every
+    /// write, `id` identity.
+    pub fn knack() -> Self {
+        Self::new("knack")
+            .primary_key(["app_id", "container_id", "record_id"])
+            .identity("id")
+            .auto_now("updated_at")
+            .not_null(["record"])
+            .columns([
+                "app_id",
+                "container_id",
+                "record_id",
+                "record",
+                "updated_at",
+                "id",
+            ])
+    }
+    /// `api.knack_metadata`: pk `app_id`, `metadata` not null.
+    pub fn knack_metadata() -> Self {
+        Self::new("knack_metadata")
+            .primary_key(["app_id"])
+            .not_null(["metadata"])
+            .columns(["app_id", "metadata"])
+    }
+
+    pub(crate) fn has_column(&self, col: &str) -> bool {
+        match &self.columns {
+            None => true,
+            Some(cols) => {
+                cols.iter().any(|c| c == col)
+                    || self.primary_key.iter().any(|c| c == col)
+                    || self.not_null.iter().any(|c| c == col)
+                    || self.identity.as_deref() == Some(col)
+                    || self.auto_now.as_deref() == Some(col)
+            }
+        }
+    }
+
+    pub(crate) fn is_unique(&self, cols: &[String]) -> bool {
+        let mut a = cols.to_vec();
+        a.sort();
+        let mut pk = self.primary_key.clone();
+        pk.sort();
+        (!pk.is_empty() && a == pk)
+            || (self.identity.is_some() && cols == [self.identity.clone().unwrap_or_default()])
+    }
+}
+
+/// A failure the fake answers with instead of serving the request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    status: u16,
+    code: String,
+    message: String,
+    retry_after: Option<u64>,
+    times: usize,
+    method: Option<String>,
+}
+
+impl Fault {
+    /// Any status with a PostgREST error body.
+    pub fn status(status: u16, code: &str, message: &str) -> Self {
+        Self {
+            status,
+            code: code.into(),
+            message: message.into(),
+            retry_after: None,
+            times: 1,
+            method: None,
+        }
+    }
+    /// 503 `PGRST001` with `Retry-After: 0`, as during PostgREST's connection recovery.
+    pub fn unavailable() -> Self {
+        Self::status(
+            503,
+            "PGRST001",
+            "Database client error. Retrying the connection.",
+        )
+        .retry_after(0)
+    }
+    /// 504 `PGRST003` (connection pool acquisition timed out).
+    pub fn gateway_timeout() -> Self {
+        Self::status(
+            504,
+            "PGRST003",
+            "Timed out acquiring connection from connection pool.",
+        )
+    }
+    /// Sends `Retry-After: secs`.
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+    /// Applies to the next `n` matching requests (default 1).
+    pub fn times(mut self, n: usize) -> Self {
+        self.times = n;
+        self
+    }
+    /// Applies only to requests with this HTTP method (`"POST"`, `"GET"`…).
+    pub fn on_method(mut self, method: &str) -> Self {
+        self.method = Some(method.to_ascii_uppercase());
+        self
+    }
+}
+
+/// One request as the fake received it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedRequest {
+    /// `GET`, `POST`…
+    pub method: String,
+    /// URL path as sent (still percent-encoded), e.g. `/knack`.
+    pub path: String,
+    /// Raw query string as sent (percent-encoded, without `?`), empty when none.
+    pub query: String,
+    /// Headers, names lower-cased.
+    pub headers: BTreeMap<String, String>,
+    /// The JSON body, if any.
+    pub body: Option<Value>,
+}
+
+impl LoggedRequest {
+    fn from_request(req: &wiremock::Request) -> Self {
+        Self {
+            method: req.method.as_str().to_string(),
+            path: req.url.path().to_string(),
+            query: req.url.query().unwrap_or("").to_string(),
+            headers: req
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+                .collect(),
+            body: serde_json::from_slice(&req.body).ok(),
+        }
+    }
+    /// A header's value by (case-insensitive) name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+    /// The query parameters, percent-decoded, in order.
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        self.query
+            .split('&')
+            .filter(|s| !s.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (store::decode(k), store::decode(v))
+            })
+            .collect()
+    }
+    /// Rows in the JSON body (1 for an object, n for an array).
+    pub fn body_rows(&self) -> usize {
+        match &self.body {
+            Some(Value::Array(a)) => a.len(),
+            Some(Value::Object(_)) => 1,
+            _ => 0,
+        }
+    }
+}
+
+type RpcFn = Arc<dyn Fn(&Value) -> Result<Value, (u16, String)> + Send + Sync>;
+
+pub(crate) struct State {
+    tables: HashMap<String, Table>,
+    jwt: Option<String>,
+    jwt_expired: bool,
+    schema: String,
+    max_rows: Option<usize>,
+    faults: VecDeque<Fault>,
+    log: Vec<LoggedRequest>,
+    fixed_now: Option<DateTime<Utc>>,
+    last_now: Option<DateTime<Utc>>,
+    rpcs: HashMap<String, RpcFn>,
+}
+
+impl State {
+    fn take_fault(&mut self, method: &str) -> Option<ResponseTemplate> {
+        let pos = self
+            .faults
+            .iter()
+            .position(|f| f.method.as_deref().map_or(true, |m| m == method))?;
+        let f = self.faults[pos].clone();
+        if f.times <= 1 {
+            self.faults.remove(pos);
+        } else {
+            self.faults[pos].times -= 1;
+        }
+        let body = json!({"code": f.code, "details": null, "hint": null, "message": f.message});
+        let mut t = ResponseTemplate::new(f.status).set_body_json(body);
+        if let Some(s) = f.retry_after {
+            t = t.insert_header("Retry-After", s.to_string());
+        }
+        Some(t)
+    }
+
+    /// "now()" for one statement: the fixed time if set, else wall-clock time, strictly increasing so
+    /// that every write is ordered after the previous one.
+    fn clock_tick(&mut self) -> String {
+        let now = match self.fixed_now {
+            Some(t) => t,
+            None => {
+                let mut t = Utc::now();
+                if let Some(last) = self.last_now {
+                    if t <= last {
+                        t = last + chrono::Duration::microseconds(1);
+                    }
+                }
+                t
+            }
+        };
+        self.last_now = Some(now);
+        now.to_rfc3339_opts(SecondsFormat::Micros, false)
+    }
+}
+
+/// Configures a [`FakePostgrest`] before it starts.
+pub struct FakeBuilder {
+    state: State,
+}
+
+impl FakeBuilder {
+    /// Adds a table.
+    pub fn table(mut self, spec: TableSpec) -> Self {
+        self.state
+            .tables
+            .insert(spec.name.clone(), Table::new(spec));
+        self
+    }
+    /// Requires `Authorization: Bearer <token>` (compared as a string).
+    pub fn jwt(mut self, token: impl Into<String>) -> Self {
+        self.state.jwt = Some(token.into());
+        self
+    }
+    /// The exposed schema (default `api`), checked against `Accept-Profile`/`Content-Profile`.
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.state.schema = schema.into();
+        self
+    }
+    /// Server-side `db-max-rows`: GET answers silently return at most `n` rows.
+    pub fn max_rows(mut self, n: usize) -> Self {
+        self.state.max_rows = Some(n);
+        self
+    }
+    /// Starts the server.
+    pub async fn start(self) -> FakePostgrest {
+        let server = MockServer::start().await;
+        let state = Arc::new(Mutex::new(self.state));
+        Mock::given(any())
+            .respond_with(handler::Handler {
+                state: state.clone(),
+            })
+            .mount(&server)
+            .await;
+        FakePostgrest { server, state }
+    }
+}
+
+/// The running fake. Dropping it stops the server.
+pub struct FakePostgrest {
+    server: MockServer,
+    state: Arc<Mutex<State>>,
+}
+
+impl std::fmt::Debug for FakePostgrest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakePostgrest")
+            .field("uri", &self.server.uri())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FakePostgrest {
+    /// A builder with no tables, no JWT check, schema `api`, no row cap.
+    pub fn builder() -> FakeBuilder {
+        FakeBuilder {
+            state: State {
+                tables: HashMap::new(),
+                jwt: None,
+                jwt_expired: false,
+                schema: "api".into(),
+                max_rows: None,
+                faults: VecDeque::new(),
+                log: Vec::new(),
+                fixed_now: None,
+                last_now: None,
+                rpcs: HashMap::new(),
+            },
+        }
+    }
+
+    /// The staging store: schema `api` with [`TableSpec::knack`] and [`TableSpec::knack_metadata`],
+    /// requiring `jwt`.
+    pub async fn staging(jwt: &str) -> Self {
+        Self::builder()
+            .jwt(jwt)
+            .table(TableSpec::knack())
+            .table(TableSpec::knack_metadata())
+            .start()
+            .await
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Base URL to give a client.
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    /// A client builder pointed at this fake, with its JWT and schema, and a retry policy whose waits
+    /// are a millisecond so retry tests run fast.
+    pub fn client_builder(&self) -> ClientBuilder {
+        let st = self.lock();
+        let mut b = crate::Client::builder()
+            .endpoint(self.uri())
+            .schema(st.schema.clone())
+            .retry(RetryPolicy {
+                max_retries: 3,
+                min_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(5),
+                max_retry_after: Duration::from_millis(5),
+            });
+        if let Some(j) = &st.jwt {
+            b = b.jwt(j.clone());
+        }
+        b
+    }
+
+    /// Puts rows in a table as the database would store them (identity assigned, auto-now column set
+    /// unless the row gives it, so tests can plant old rows). Panics on an unknown table.
+    pub fn seed(&self, table: &str, rows: impl IntoIterator<Item = Value>) {
+        let mut st = self.lock();
+        let now = st.clock_tick();
+        let t = st
+            .tables
+            .get_mut(table)
+            .unwrap_or_else(|| panic!("fake PostgREST has no table {table:?}"));
+        for row in rows {
+            let Value::Object(o) = row else {
+                panic!("seed rows must be JSON objects")
+            };
+            t.insert_new(o, &now, true);
+        }
+    }
+
+    /// The rows of a table, in storage (insertion) order. Panics on an unknown table.
+    pub fn rows(&self, table: &str) -> Vec<Value> {
+        let st = self.lock();
+        let t = st
+            .tables
+            .get(table)
+            .unwrap_or_else(|| panic!("fake PostgREST has no table {table:?}"));
+        t.rows.iter().cloned().map(Value::Object).collect()
+    }
+
+    /// Removes every row of a table (the identity sequence keeps counting, as in Postgres).
+    pub fn clear(&self, table: &str) {
+        if let Some(t) = self.lock().tables.get_mut(table) {
+            t.rows.clear();
+        }
+    }
+
+    /// Freezes the clock used for auto-now columns at `t`.
+    pub fn set_now(&self, t: DateTime<Utc>) {
+        self.lock().fixed_now = Some(t);
+    }
+    /// Moves a frozen clock forward (freezing it at the current time first if needed).
+    pub fn advance_clock(&self, d: Duration) {
+        let mut st = self.lock();
+        let base = st.fixed_now.unwrap_or_else(Utc::now);
+        st.fixed_now = Some(base + chrono::Duration::from_std(d).unwrap_or_default());
+    }
+    /// Lets the clock follow wall time again.
+    pub fn unfreeze_clock(&self) {
+        self.lock().fixed_now = None;
+    }
+
+    /// Queues a fault; faults apply in the order queued.
+    pub fn inject(&self, fault: Fault) {
+        self.lock().faults.push_back(fault);
+    }
+    /// Changes the row cap (`None` = unlimited).
+    pub fn set_max_rows(&self, n: Option<usize>) {
+        self.lock().max_rows = n;
+    }
+    /// From now on the configured JWT is answered with 401 `PGRST301` "JWT expired".
+    pub fn expire_jwt(&self) {
+        self.lock().jwt_expired = true;
+    }
+    /// Registers `POST /rpc/<name>`; the closure gets the JSON arguments and returns the result
+    /// (`Value::Null` answers 204) or `(status, message)` for a RAISE.
+    pub fn register_rpc(
+        &self,
+        name: &str,
+        f: impl Fn(&Value) -> Result<Value, (u16, String)> + Send + Sync + 'static,
+    ) {
+        self.lock().rpcs.insert(name.to_string(), Arc::new(f));
+    }
+
+    /// Every request received so far, oldest first (including those answered with a fault).
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.lock().log.clone()
+    }
+    /// Forgets the request log.
+    pub fn clear_requests(&self) {
+        self.lock().log.clear();
+    }
+}

@@ -1,0 +1,482 @@
+//! In-memory tables and the PostgREST query semantics the fake implements.
+
+use std::cmp::Ordering;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde_json::{Map, Value};
+
+use super::TableSpec;
+
+/// An error the fake answers with: status and PostgREST's body fields.
+#[derive(Debug, Clone)]
+pub(crate) struct Reject {
+    pub(crate) status: u16,
+    pub(crate) code: String,
+    pub(crate) message: String,
+    pub(crate) details: Option<String>,
+}
+
+impl Reject {
+    pub(crate) fn new(status: u16, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code: code.into(),
+            message: message.into(),
+            details: None,
+        }
+    }
+    pub(crate) fn details(mut self, d: impl Into<String>) -> Self {
+        self.details = Some(d.into());
+        self
+    }
+}
+
+pub(crate) type Row = Map<String, Value>;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Table {
+    pub(crate) spec: TableSpec,
+    pub(crate) rows: Vec<Row>,
+    pub(crate) next_identity: i64,
+}
+
+/// One parsed `col=op.value` filter.
+#[derive(Debug, Clone)]
+pub(crate) enum Cond {
+    Cmp(String, &'static str, String),
+    In(String, Vec<String>),
+    Is(String, String),
+    Like(String, String),
+}
+
+/// A parsed query string.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Parsed {
+    pub(crate) select: Option<Vec<String>>,
+    pub(crate) conds: Vec<Cond>,
+    pub(crate) order: Vec<(String, bool, Option<bool>)>,
+    pub(crate) limit: Option<usize>,
+    pub(crate) offset: Option<usize>,
+    pub(crate) on_conflict: Option<Vec<String>>,
+    pub(crate) other: Vec<(String, String)>,
+}
+
+/// Decodes `%XX` and `+` (as a space, like PostgREST's HTTP stack does).
+pub(crate) fn decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+                {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn bad(msg: impl Into<String>) -> Reject {
+    Reject::new(400, "PGRST100", msg)
+}
+
+fn parse_list(v: &str) -> Result<Vec<String>, Reject> {
+    let inner = v
+        .strip_prefix('(')
+        .and_then(|s| s.strip_suffix(')'))
+        .ok_or_else(|| {
+            bad(format!(
+                "\"failed to parse filter (in.{v})\" (line 1, column 4)"
+            ))
+        })?;
+    let mut items = Vec::new();
+    let mut chars = inner.chars().peekable();
+    if inner.is_empty() {
+        return Ok(items);
+    }
+    loop {
+        let mut item = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some('\\') => item.extend(chars.next()),
+                    Some('"') => break,
+                    Some(c) => item.push(c),
+                    None => return Err(bad("unterminated quoted value in in-list")),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ',' {
+                    break;
+                }
+                if matches!(c, '(' | ')') {
+                    return Err(bad(format!(
+                        "unexpected \"{c}\" in in-list; quote values with reserved characters"
+                    )));
+                }
+                item.push(c);
+                chars.next();
+            }
+        }
+        items.push(item);
+        match chars.next() {
+            Some(',') => continue,
+            None => break,
+            Some(c) => {
+                return Err(bad(format!(
+                    "unexpected \"{c}\" after a quoted in-list value"
+                )))
+            }
+        }
+    }
+    Ok(items)
+}
+
+/// Parses a raw query string the way PostgREST reads it.
+pub(crate) fn parse_query(raw: Option<&str>) -> Result<Parsed, Reject> {
+    let mut p = Parsed::default();
+    for pair in raw.unwrap_or("").split('&').filter(|s| !s.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, v) = (decode(k), decode(v));
+        match k.as_str() {
+            "select" => p.select = Some(v.split(',').map(|s| s.trim().to_string()).collect()),
+            "order" => {
+                for key in v.split(',') {
+                    let mut parts = key.split('.');
+                    let col = parts.next().unwrap_or_default().to_string();
+                    let (mut asc, mut nulls_first) = (true, None);
+                    for m in parts {
+                        match m {
+                            "asc" => asc = true,
+                            "desc" => asc = false,
+                            "nullsfirst" => nulls_first = Some(true),
+                            "nullslast" => nulls_first = Some(false),
+                            other => return Err(bad(format!("unknown order modifier {other:?}"))),
+                        }
+                    }
+                    p.order.push((col, asc, nulls_first));
+                }
+            }
+            "limit" => {
+                p.limit = Some(
+                    v.parse()
+                        .map_err(|_| bad(format!("limit {v:?} is not a number")))?,
+                )
+            }
+            "offset" => {
+                p.offset = Some(
+                    v.parse()
+                        .map_err(|_| bad(format!("offset {v:?} is not a number")))?,
+                )
+            }
+            "on_conflict" => p.on_conflict = Some(v.split(',').map(str::to_string).collect()),
+            "columns" => p.other.push((k, v)),
+            _ => {
+                let (op, val) = v
+                    .split_once('.')
+                    .ok_or_else(|| bad(format!("failed to parse filter ({v})")))?;
+                let cond = match op {
+                    "eq" | "neq" | "gt" | "gte" | "lt" | "lte" => {
+                        let op: &'static str = match op {
+                            "eq" => "eq",
+                            "neq" => "neq",
+                            "gt" => "gt",
+                            "gte" => "gte",
+                            "lt" => "lt",
+                            _ => "lte",
+                        };
+                        Cond::Cmp(k, op, val.to_string())
+                    }
+                    "in" => Cond::In(k, parse_list(val)?),
+                    "is" if matches!(val, "null" | "true" | "false" | "unknown") => {
+                        Cond::Is(k, val.to_string())
+                    }
+                    "like" => Cond::Like(k, val.to_string()),
+                    _ => {
+                        return Err(bad(format!(
+                            "the fake does not support the filter {op:?} ({k}={v})"
+                        )))
+                    }
+                };
+                p.conds.push(cond);
+            }
+        }
+    }
+    Ok(p)
+}
+
+fn timestamp(s: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for fmt in ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%#z"] {
+        if let Ok(t) = DateTime::parse_from_str(s, fmt) {
+            return Some(t.with_timezone(&Utc));
+        }
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(t.and_utc());
+        }
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+}
+
+/// Compares a stored value with a filter literal as Postgres would after casting the literal.
+pub(crate) fn compare_literal(a: &Value, lit: &str) -> Option<Ordering> {
+    match a {
+        Value::Null => None,
+        Value::Number(n) => n.as_f64()?.partial_cmp(&lit.trim().parse::<f64>().ok()?),
+        Value::Bool(b) => Some(b.cmp(&lit.parse::<bool>().ok()?)),
+        Value::String(s) => match (timestamp(s), timestamp(lit)) {
+            (Some(x), Some(y)) => Some(x.cmp(&y)),
+            _ => Some(s.as_str().cmp(lit)),
+        },
+        other => Some(other.to_string().cmp(&lit.to_string())),
+    }
+}
+
+/// Orders two stored values (nulls handled by the caller).
+pub(crate) fn compare_values(a: &Value, b: &Value) -> Ordering {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x
+            .as_f64()
+            .unwrap_or(0.0)
+            .partial_cmp(&y.as_f64().unwrap_or(0.0))
+            .unwrap_or(Ordering::Equal),
+        (Value::String(x), Value::String(y)) => match (timestamp(x), timestamp(y)) {
+            (Some(p), Some(q)) => p.cmp(&q),
+            _ => x.cmp(y),
+        },
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        _ => a.to_string().cmp(&b.to_string()),
+    }
+}
+
+fn like(text: &str, pattern: &str) -> bool {
+    let t: Vec<char> = text.chars().collect();
+    let p: Vec<char> = pattern.chars().collect();
+    // dp[j]: pattern[..i] matches text[..j]
+    let mut dp = vec![false; t.len() + 1];
+    dp[0] = true;
+    for &pc in &p {
+        let mut next = vec![false; t.len() + 1];
+        if pc == '*' || pc == '%' {
+            let mut seen = false;
+            for j in 0..=t.len() {
+                seen |= dp[j];
+                next[j] = seen;
+            }
+        } else {
+            for j in 1..=t.len() {
+                next[j] = dp[j - 1] && (pc == '_' || pc == t[j - 1]);
+            }
+        }
+        dp = next;
+    }
+    dp[t.len()]
+}
+
+impl Cond {
+    pub(crate) fn column(&self) -> &str {
+        match self {
+            Cond::Cmp(c, ..) | Cond::In(c, _) | Cond::Is(c, _) | Cond::Like(c, _) => c,
+        }
+    }
+
+    pub(crate) fn matches(&self, row: &Row) -> bool {
+        let v = row.get(self.column()).unwrap_or(&Value::Null);
+        match self {
+            Cond::Cmp(_, op, lit) => match compare_literal(v, lit) {
+                None => false,
+                Some(o) => match *op {
+                    "eq" => o == Ordering::Equal,
+                    "neq" => o != Ordering::Equal,
+                    "gt" => o == Ordering::Greater,
+                    "gte" => o != Ordering::Less,
+                    "lt" => o == Ordering::Less,
+                    _ => o != Ordering::Greater,
+                },
+            },
+            Cond::In(_, items) => items
+                .iter()
+                .any(|i| compare_literal(v, i) == Some(Ordering::Equal)),
+            Cond::Is(_, what) => match what.as_str() {
+                "null" => v.is_null(),
+                "true" => v == &Value::Bool(true),
+                "false" => v == &Value::Bool(false),
+                _ => v.is_null(),
+            },
+            Cond::Like(_, pat) => v.as_str().is_some_and(|s| like(s, pat)),
+        }
+    }
+}
+
+impl Table {
+    pub(crate) fn new(spec: TableSpec) -> Self {
+        Self {
+            spec,
+            rows: Vec::new(),
+            next_identity: 1,
+        }
+    }
+
+    /// Rejects a column the table does not have (only when the spec lists its columns).
+    pub(crate) fn check_column(&self, col: &str) -> Result<(), Reject> {
+        if col == "*" || self.spec.has_column(col) {
+            Ok(())
+        } else {
+            Err(Reject::new(
+                400,
+                "42703",
+                format!("column {}.{col} does not exist", self.spec.name),
+            ))
+        }
+    }
+
+    pub(crate) fn matching(&self, p: &Parsed) -> Result<Vec<usize>, Reject> {
+        for c in &p.conds {
+            self.check_column(c.column())?;
+        }
+        Ok((0..self.rows.len())
+            .filter(|&i| p.conds.iter().all(|c| c.matches(&self.rows[i])))
+            .collect())
+    }
+
+    pub(crate) fn sort(&self, idx: &mut [usize], p: &Parsed) -> Result<(), Reject> {
+        for (col, ..) in &p.order {
+            self.check_column(col)?;
+        }
+        idx.sort_by(|&a, &b| {
+            for (col, asc, nulls_first) in &p.order {
+                let (x, y) = (self.rows[a].get(col), self.rows[b].get(col));
+                let x = x.filter(|v| !v.is_null());
+                let y = y.filter(|v| !v.is_null());
+                // Postgres: NULLS LAST for ascending, NULLS FIRST for descending.
+                let nf = nulls_first.unwrap_or(!asc);
+                let o = match (x, y) {
+                    (None, None) => Ordering::Equal,
+                    (None, Some(_)) => {
+                        if nf {
+                            Ordering::Less
+                        } else {
+                            Ordering::Greater
+                        }
+                    }
+                    (Some(_), None) => {
+                        if nf {
+                            Ordering::Greater
+                        } else {
+                            Ordering::Less
+                        }
+                    }
+                    (Some(x), Some(y)) => {
+                        let o = compare_values(x, y);
+                        if *asc {
+                            o
+                        } else {
+                            o.reverse()
+                        }
+                    }
+                };
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            Ordering::Equal
+        });
+        Ok(())
+    }
+
+    pub(crate) fn project(&self, row: &Row, select: &Option<Vec<String>>) -> Result<Value, Reject> {
+        match select {
+            None => Ok(Value::Object(row.clone())),
+            Some(cols) if cols.iter().any(|c| c == "*") => Ok(Value::Object(row.clone())),
+            Some(cols) => {
+                let mut out = Map::new();
+                for c in cols {
+                    self.check_column(c)?;
+                    out.insert(c.clone(), row.get(c).cloned().unwrap_or(Value::Null));
+                }
+                Ok(Value::Object(out))
+            }
+        }
+    }
+
+    fn key_of(row: &Row, cols: &[String]) -> Vec<Value> {
+        cols.iter()
+            .map(|c| row.get(c).cloned().unwrap_or(Value::Null))
+            .collect()
+    }
+
+    pub(crate) fn find_key(&self, cols: &[String], key: &[Value]) -> Option<usize> {
+        self.rows.iter().position(|r| Self::key_of(r, cols) == key)
+    }
+
+    pub(crate) fn check_not_null(&self, row: &Row) -> Result<(), Reject> {
+        for c in self.spec.primary_key.iter().chain(&self.spec.not_null) {
+            if row.get(c).map_or(true, Value::is_null) {
+                return Err(Reject::new(
+                    400,
+                    "23502",
+                    format!("null value in column \"{c}\" of relation \"{}\" violates not-null constraint", self.spec.name),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn duplicate(&self, cols: &[String], key: &[Value]) -> Reject {
+        let vals: Vec<String> = key
+            .iter()
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+            .collect();
+        Reject::new(
+            409,
+            "23505",
+            format!(
+                "duplicate key value violates unique constraint \"{}_pkey\"",
+                self.spec.name
+            ),
+        )
+        .details(format!(
+            "Key ({})=({}) already exists.",
+            cols.join(", "),
+            vals.join(", ")
+        ))
+    }
+
+    /// Inserts a new row the way the database would: identity from the sequence, auto-now column set.
+    /// `seeding` keeps an auto-now value the caller gave (to plant old rows in tests).
+    pub(crate) fn insert_new(&mut self, mut row: Row, now: &str, seeding: bool) {
+        if let Some(id) = &self.spec.identity {
+            if row.get(id).map_or(true, Value::is_null) {
+                row.insert(id.clone(), Value::from(self.next_identity));
+                self.next_identity += 1;
+            } else if let Some(n) = row.get(id).and_then(Value::as_i64) {
+                self.next_identity = self.next_identity.max(n + 1);
+            }
+        }
+        if let Some(t) = &self.spec.auto_now {
+            if !seeding || row.get(t).map_or(true, Value::is_null) {
+                row.insert(t.clone(), Value::from(now));
+            }
+        }
+        self.rows.push(row);
+    }
+}

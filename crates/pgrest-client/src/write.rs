@@ -1,0 +1,305 @@
+//! Writes: insert, batched upsert, update, delete, rpc.
+
+use futures::stream::{self, StreamExt, TryStreamExt};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::client::{Answer, Call, Client};
+use crate::error::{Error, Result};
+use crate::query::{encode, Query};
+
+/// Upsert settings: conflict target, batch size and concurrency.
+///
+/// ```
+/// use pgrest_client::Upsert;
+/// let u = Upsert::on_conflict(["app_id", "container_id", "record_id"]).batch_size(200).concurrency(4);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upsert {
+    on_conflict: Vec<String>,
+    batch_size: usize,
+    concurrency: usize,
+    ignore_duplicates: bool,
+}
+
+impl Default for Upsert {
+    fn default() -> Self {
+        // The original used 200 rows per request and 4 threads; more made PostgREST drop connections.
+        Self {
+            on_conflict: vec![],
+            batch_size: 200,
+            concurrency: 4,
+            ignore_duplicates: false,
+        }
+    }
+}
+
+impl Upsert {
+    /// Conflict target = the table's primary key.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Conflict target = these columns (a primary key or UNIQUE constraint), sent as `on_conflict`.
+    pub fn on_conflict<S: Into<String>>(columns: impl IntoIterator<Item = S>) -> Self {
+        Self {
+            on_conflict: columns.into_iter().map(Into::into).collect(),
+            ..Self::default()
+        }
+    }
+    /// Rows per request (default 200, at least 1).
+    pub fn batch_size(mut self, n: usize) -> Self {
+        self.batch_size = n.max(1);
+        self
+    }
+    /// Requests in flight at once (default 4, at least 1).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+    /// Keep existing rows instead of merging (`resolution=ignore-duplicates`).
+    pub fn ignore_duplicates(mut self) -> Self {
+        self.ignore_duplicates = true;
+        self
+    }
+}
+
+/// What an upsert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UpsertSummary {
+    /// Rows sent.
+    pub rows: usize,
+    /// Requests made (one per batch).
+    pub batches: usize,
+}
+
+fn to_json<T: Serialize + ?Sized>(v: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(v).map_err(Error::Encode)
+}
+
+fn decode<R: DeserializeOwned>(path: &str, answer: &Answer) -> Result<R> {
+    // A void function or a 204 has no body: read it as JSON null so `()` and `Option<_>` work.
+    let body: &[u8] = if answer.body.iter().all(u8::is_ascii_whitespace) {
+        b"null"
+    } else {
+        &answer.body
+    };
+    serde_json::from_slice(body).map_err(|source| Error::Decode {
+        path: path.to_string(),
+        source,
+    })
+}
+
+fn returning(representation: bool) -> String {
+    if representation {
+        "return=representation"
+    } else {
+        "return=minimal"
+    }
+    .to_string()
+}
+
+impl Client {
+    async fn post_rows<T: Serialize>(
+        &self,
+        table: &str,
+        rows: &[T],
+        representation: bool,
+    ) -> Result<Answer> {
+        let call = Call {
+            method: Method::POST,
+            path: table.to_string(),
+            query: String::new(),
+            body: Some(to_json(rows)?),
+            prefer: vec![returning(representation)],
+            // A plain insert is not idempotent: a retry after a lost answer duplicates rows or hits 409.
+            idempotent: false,
+        };
+        self.send(&call).await
+    }
+
+    /// `POST /table` with the rows as one JSON array (a single INSERT). Never retried.
+    pub async fn insert<T: Serialize>(&self, table: &str, rows: &[T]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.post_rows(table, rows, false).await.map(|_| ())
+    }
+
+    /// Like [`Client::insert`], returning the inserted rows (`Prefer: return=representation`).
+    pub async fn insert_returning<T: Serialize, R: DeserializeOwned>(
+        &self,
+        table: &str,
+        rows: &[T],
+    ) -> Result<Vec<R>> {
+        if rows.is_empty() {
+            return Ok(vec![]);
+        }
+        decode(table, &self.post_rows(table, rows, true).await?)
+    }
+
+    fn upsert_call(&self, table: &str, body: Vec<u8>, opts: &Upsert, representation: bool) -> Call {
+        let resolution = if opts.ignore_duplicates {
+            "resolution=ignore-duplicates"
+        } else {
+            "resolution=merge-duplicates"
+        };
+        let query = if opts.on_conflict.is_empty() {
+            String::new()
+        } else {
+            let cols: Vec<String> = opts.on_conflict.iter().map(|c| encode(c)).collect();
+            format!("on_conflict={}", cols.join(","))
+        };
+        Call {
+            method: Method::POST,
+            path: table.to_string(),
+            query,
+            body: Some(body),
+            prefer: vec![resolution.to_string(), returning(representation)],
+            // An upsert converges to the same rows however often it runs.
+            idempotent: true,
+        }
+    }
+
+    /// Upserts `rows` in batches of `opts.batch_size`, at most `opts.concurrency` requests at once.
+    ///
+    /// Stops at the first failed batch (after its retries); batches already written stay written.
+    pub async fn upsert<T: Serialize + Sync>(
+        &self,
+        table: &str,
+        rows: &[T],
+        opts: &Upsert,
+    ) -> Result<UpsertSummary> {
+        let calls = rows
+            .chunks(opts.batch_size)
+            .map(|chunk| Ok(self.upsert_call(table, to_json(chunk)?, opts, false)))
+            .collect::<Result<Vec<_>>>()?;
+        let batches = calls.len();
+        stream::iter(calls.into_iter().map(Ok))
+            .try_for_each_concurrent(opts.concurrency, |call| async move {
+                self.send(&call).await.map(|_| ())
+            })
+            .await?;
+        Ok(UpsertSummary {
+            rows: rows.len(),
+            batches,
+        })
+    }
+
+    /// Like [`Client::upsert`], returning the written rows (in batch order).
+    pub async fn upsert_returning<T: Serialize + Sync, R: DeserializeOwned + Send>(
+        &self,
+        table: &str,
+        rows: &[T],
+        opts: &Upsert,
+    ) -> Result<Vec<R>> {
+        let calls = rows
+            .chunks(opts.batch_size)
+            .map(|chunk| Ok(self.upsert_call(table, to_json(chunk)?, opts, true)))
+            .collect::<Result<Vec<_>>>()?;
+        let pages: Vec<Vec<R>> = stream::iter(calls)
+            .map(|call| async move { decode::<Vec<R>>(table, &self.send(&call).await?) })
+            .buffered(opts.concurrency)
+            .try_collect()
+            .await?;
+        Ok(pages.into_iter().flatten().collect())
+    }
+
+    fn filtered_call(
+        &self,
+        method: Method,
+        table: &str,
+        filter: &Query,
+        body: Option<Vec<u8>>,
+        repr: bool,
+    ) -> Result<Call> {
+        if !filter.has_filters() {
+            let verb = if method == Method::DELETE {
+                "delete"
+            } else {
+                "update"
+            };
+            return Err(Error::Refused(format!(
+                "{verb} without a filter would touch every row of `{table}`; add a filter such as \
+                 Query::new().eq(\"app_id\", …)"
+            )));
+        }
+        Ok(Call {
+            method,
+            path: table.to_string(),
+            query: filter.to_query_string(),
+            body,
+            prefer: vec![returning(repr)],
+            idempotent: true,
+        })
+    }
+
+    /// `PATCH /table?filters`: sets the columns in `patch` on every matching row. Refuses an empty filter.
+    pub async fn update<T: Serialize>(&self, table: &str, filter: &Query, patch: &T) -> Result<()> {
+        let call =
+            self.filtered_call(Method::PATCH, table, filter, Some(to_json(patch)?), false)?;
+        self.send(&call).await.map(|_| ())
+    }
+
+    /// Like [`Client::update`], returning the updated rows.
+    pub async fn update_returning<T: Serialize, R: DeserializeOwned>(
+        &self,
+        table: &str,
+        filter: &Query,
+        patch: &T,
+    ) -> Result<Vec<R>> {
+        let call = self.filtered_call(Method::PATCH, table, filter, Some(to_json(patch)?), true)?;
+        decode(table, &self.send(&call).await?)
+    }
+
+    /// `DELETE /table?filters`. Refuses an empty filter (PostgREST itself would delete every row).
+    pub async fn delete(&self, table: &str, filter: &Query) -> Result<()> {
+        let call = self.filtered_call(Method::DELETE, table, filter, None, false)?;
+        self.send(&call).await.map(|_| ())
+    }
+
+    /// Like [`Client::delete`], returning the deleted rows (use the filter's `select` to keep it small).
+    pub async fn delete_returning<R: DeserializeOwned>(
+        &self,
+        table: &str,
+        filter: &Query,
+    ) -> Result<Vec<R>> {
+        let call = self.filtered_call(Method::DELETE, table, filter, None, true)?;
+        decode(table, &self.send(&call).await?)
+    }
+
+    /// `POST /rpc/function` with named arguments. Never retried: a function may have side effects.
+    pub async fn rpc<A: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        function: &str,
+        args: &A,
+    ) -> Result<R> {
+        self.rpc_call(function, args, false).await
+    }
+
+    /// Like [`Client::rpc`], retried on transient failures: only for functions safe to run twice.
+    pub async fn rpc_idempotent<A: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        function: &str,
+        args: &A,
+    ) -> Result<R> {
+        self.rpc_call(function, args, true).await
+    }
+
+    async fn rpc_call<A: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        function: &str,
+        args: &A,
+        idempotent: bool,
+    ) -> Result<R> {
+        let call = Call {
+            method: Method::POST,
+            path: format!("rpc/{function}"),
+            query: String::new(),
+            body: Some(to_json(args)?),
+            prefer: vec![],
+            idempotent,
+        };
+        decode(&call.path, &self.send(&call).await?)
+    }
+}

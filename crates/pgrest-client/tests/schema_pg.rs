@@ -1,0 +1,262 @@
+//! The staging SQL against the real local PostgreSQL (127.0.0.1:5432, user postgres, trust auth).
+//! CI starts the server; if it is unreachable these tests fail loudly rather than pass.
+
+use std::time::Duration;
+
+use pgrest_client::schema::{ANON_ROLE, API_ROLE, STAGING_SQL};
+use tokio_postgres::{Client, NoTls};
+
+const ADMIN: &str = "host=127.0.0.1 port=5432 user=postgres dbname=postgres";
+
+async fn connect(conninfo: &str) -> Client {
+    let (client, conn) = tokio_postgres::connect(conninfo, NoTls).await.unwrap_or_else(|e| {
+        panic!(
+            "cannot connect to PostgreSQL ({conninfo}): {e}. These tests need a local server on 127.0.0.1:5432 \
+             with trust auth for user postgres; start it (e.g. `pg_ctlcluster 15 main start`)"
+        )
+    });
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+/// A throwaway database, dropped when the guard goes out of scope, even when the test panics.
+struct TempDb {
+    name: String,
+}
+
+impl TempDb {
+    async fn create() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let name = format!("pgrest_test_{}_{}", std::process::id(), nanos);
+        connect(ADMIN)
+            .await
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        Self { name }
+    }
+    fn conninfo(&self) -> String {
+        format!(
+            "host=127.0.0.1 port=5432 user=postgres dbname={}",
+            self.name
+        )
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime, which cannot block: use a fresh thread and runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok((c, conn)) = tokio_postgres::connect(ADMIN, NoTls).await {
+                    tokio::spawn(conn);
+                    let _ = c
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A fresh database with the schema applied twice (the second run proves it is idempotent).
+async fn staged() -> (TempDb, Client) {
+    // Roles are cluster-wide: apply the scripts of this binary's tests one at a time.
+    static APPLY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _serial = APPLY.lock().await;
+    let db = TempDb::create().await;
+    let c = connect(&db.conninfo()).await;
+    c.batch_execute(STAGING_SQL)
+        .await
+        .expect("first application of the staging SQL");
+    c.batch_execute(STAGING_SQL)
+        .await
+        .expect("second application of the staging SQL (must be idempotent)");
+    (db, c)
+}
+
+const UPSERT: &str = "INSERT INTO api.knack (app_id, container_id, record_id, record) VALUES ($1, $2, $3, $4::text::json) \
+     ON CONFLICT (app_id, container_id, record_id) DO UPDATE SET record = EXCLUDED.record";
+
+#[tokio::test]
+async fn upsert_on_composite_key_updates_in_place_and_advances_updated_at() {
+    let (_db, c) = staged().await;
+    c.execute(UPSERT, &[&"app", &"view_1", &"r1", &r#"{"v":1}"#])
+        .await
+        .unwrap();
+    // Same record id in another container is a different row (the reason id is not the key).
+    c.execute(UPSERT, &[&"app", &"view_2", &"r1", &r#"{"v":1}"#])
+        .await
+        .unwrap();
+    let before = c
+        .query_one(
+            "SELECT id, updated_at::text FROM api.knack WHERE container_id = 'view_1'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (id_before, ts_before): (i64, String) = (before.get(0), before.get(1));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    c.execute(UPSERT, &[&"app", &"view_1", &"r1", &r#"{"v":2}"#])
+        .await
+        .unwrap();
+
+    let rows = c
+        .query(
+            "SELECT container_id, record::text FROM api.knack ORDER BY container_id",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].get::<_, String>(1), r#"{"v":2}"#);
+    let after = c
+        .query_one(
+            "SELECT id, updated_at > $1::text::timestamptz FROM api.knack WHERE container_id = 'view_1'",
+            &[&ts_before],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        after.get::<_, i64>(0),
+        id_before,
+        "an upsert-update keeps the row's id"
+    );
+    assert!(after.get::<_, bool>(1), "updated_at must advance on update");
+
+    // A plain UPDATE fires the trigger too, even when it tries to set updated_at itself.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    c.execute(
+        "UPDATE api.knack SET updated_at = '2000-01-01' WHERE container_id = 'view_2'",
+        &[],
+    )
+    .await
+    .unwrap();
+    let year: f64 = c
+        .query_one("SELECT extract(year FROM updated_at)::float8 FROM api.knack WHERE container_id = 'view_2'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(year > 2000.0, "the trigger overrides updated_at with now()");
+}
+
+#[tokio::test]
+async fn ids_are_unique_and_increasing_and_cannot_be_supplied() {
+    let (_db, c) = staged().await;
+    for i in 0..5 {
+        c.execute(UPSERT, &[&"app", &"view_1", &format!("r{i}"), &"{}"])
+            .await
+            .unwrap();
+    }
+    let ids: Vec<i64> = c
+        .query("SELECT id FROM api.knack ORDER BY record_id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(ids.len(), 5);
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "ids increase with insertion order: {ids:?}"
+    );
+    let err = c
+        .execute("INSERT INTO api.knack (app_id, container_id, record_id, record, id) VALUES ('a','b','c','{}', 1)", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code().map(|c| c.code()),
+        Some("428C9"),
+        "id is GENERATED ALWAYS: {err}"
+    );
+    let not_null = c
+        .execute(
+            "INSERT INTO api.knack (app_id, container_id, record_id) VALUES ('a','b','c')",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        not_null.code().map(|c| c.code()),
+        Some("23502"),
+        "record is NOT NULL: {not_null}"
+    );
+}
+
+#[tokio::test]
+async fn api_role_reads_and_writes_anonymous_role_cannot() {
+    let (_db, c) = staged().await;
+    c.batch_execute(&format!("SET ROLE {API_ROLE}"))
+        .await
+        .unwrap();
+    c.execute(UPSERT, &[&"app", &"view_1", &"r1", &"{}"])
+        .await
+        .expect("API role inserts/upserts into api.knack");
+    c.execute(
+        "INSERT INTO api.knack_metadata (app_id, metadata) VALUES ('app', '{}') \
+         ON CONFLICT (app_id) DO UPDATE SET metadata = EXCLUDED.metadata",
+        &[],
+    )
+    .await
+    .expect("API role writes api.knack_metadata");
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM api.knack", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+    c.execute(
+        "UPDATE api.knack SET record = '{\"x\":1}' WHERE app_id = 'app'",
+        &[],
+    )
+    .await
+    .unwrap();
+    c.execute("DELETE FROM api.knack_metadata WHERE app_id = 'app'", &[])
+        .await
+        .unwrap();
+
+    c.batch_execute(&format!("RESET ROLE; SET ROLE {ANON_ROLE}"))
+        .await
+        .unwrap();
+    for sql in [
+        "SELECT * FROM api.knack",
+        "SELECT * FROM api.knack_metadata",
+    ] {
+        let err = c.query(sql, &[]).await.unwrap_err();
+        assert_eq!(
+            err.code().map(|c| c.code()),
+            Some("42501"),
+            "anonymous must be denied: {sql}: {err}"
+        );
+    }
+    let err = c
+        .execute(
+            "INSERT INTO api.knack_metadata (app_id, metadata) VALUES ('x', '{}')",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("42501"));
+
+    c.batch_execute("RESET ROLE").await.unwrap();
+    let login: bool = c
+        .query_one(
+            "SELECT rolcanlogin AND NOT rolinherit FROM pg_roles WHERE rolname = 'authenticator'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(login, "authenticator logs in and does not inherit");
+}

@@ -1,0 +1,361 @@
+//! The client against the fake PostgREST: keyset paging under a row cap, upserts on composite keys,
+//! deletes and patches with filters, faults, JWT checks.
+#![cfg(feature = "testkit")]
+
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use pgrest_client::testkit::{FakePostgrest, Fault, TableSpec};
+use pgrest_client::{Keyset, Query, Upsert};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+const JWT: &str = "test-jwt";
+
+fn knack_row(container: &str, id: usize) -> Value {
+    json!({"app_id": "app", "container_id": container, "record_id": format!("r{id:03}"), "record": {"n": id}})
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+struct Staged {
+    id: i64,
+    record_id: String,
+    record: Value,
+}
+
+#[tokio::test]
+async fn keyset_stream_reads_every_row_once_under_a_max_rows_cap() {
+    let fake = FakePostgrest::builder()
+        .jwt(JWT)
+        .table(TableSpec::knack())
+        .max_rows(7)
+        .start()
+        .await;
+    fake.seed("knack", (0..25).map(|i| knack_row("view_1", i)));
+    fake.seed("knack", (0..5).map(|i| knack_row("view_2", i)));
+    let client = fake.client_builder().build().unwrap();
+
+    let q = Query::new()
+        .select("id,record_id,record")
+        .eq("app_id", "app")
+        .eq("container_id", "view_1");
+    let pages: Vec<Vec<Staged>> = client
+        .select_pages("knack", q, Keyset::on("id").page_size(10))
+        .try_collect()
+        .await
+        .unwrap();
+    let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+    assert_eq!(
+        sizes,
+        vec![7, 7, 7, 4],
+        "the server silently capped 10 to 7"
+    );
+    let ids: Vec<i64> = pages.iter().flatten().map(|r| r.id).collect();
+    assert_eq!(ids, (1..=25).collect::<Vec<i64>>());
+
+    let queries: Vec<String> = fake.requests().iter().map(|r| r.query.clone()).collect();
+    let base = "select=id%2Crecord_id%2Crecord&app_id=eq.app&container_id=eq.view_1";
+    assert_eq!(
+        queries,
+        vec![
+            format!("{base}&order=id.asc&limit=10"),
+            format!("{base}&id=gt.7&order=id.asc&limit=10"),
+            format!("{base}&id=gt.14&order=id.asc&limit=10"),
+            format!("{base}&id=gt.21&order=id.asc&limit=10"),
+        ],
+        "keyset on id, never offset; the 4-row page (< the learned cap of 7) ends the read"
+    );
+}
+
+#[tokio::test]
+async fn keyset_stream_does_not_skip_or_double_rows_written_during_the_read() {
+    let fake = FakePostgrest::staging(JWT).await;
+    fake.seed("knack", (0..6).map(|i| knack_row("view_1", i)));
+    let client = fake.client_builder().build().unwrap();
+    let mut rows = Box::pin(client.select_stream::<Staged>(
+        "knack",
+        Query::new(),
+        Keyset::on("id").page_size(3),
+    ));
+    let mut seen = vec![];
+    seen.push(rows.try_next().await.unwrap().unwrap().id);
+    // Offset paging would shift here: a deleted early row and a new late row.
+    client
+        .delete("knack", &Query::new().eq("record_id", "r000"))
+        .await
+        .unwrap();
+    fake.seed("knack", [knack_row("view_1", 99)]);
+    while let Some(r) = rows.try_next().await.unwrap() {
+        seen.push(r.id);
+    }
+    assert_eq!(seen, vec![1, 2, 3, 4, 5, 6, 7]);
+}
+
+#[tokio::test]
+async fn keyset_errors_are_clear() {
+    let fake = FakePostgrest::staging(JWT).await;
+    fake.seed("knack", [knack_row("view_1", 1)]);
+    let client = fake.client_builder().build().unwrap();
+    let err = client
+        .select_pages::<Value>("knack", Query::new().select("record_id"), Keyset::on("id"))
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("keyset column `id`"), "{err}");
+    let err = client
+        .select_pages::<Value>(
+            "knack",
+            Query::new().order_asc("record_id"),
+            Keyset::on("id"),
+        )
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("remove order"), "{err}");
+}
+
+#[tokio::test]
+async fn upsert_merges_on_the_composite_key_and_the_database_sets_id_and_updated_at() {
+    let fake = FakePostgrest::staging(JWT).await;
+    let t0 = chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    fake.set_now(t0);
+    let client = fake.client_builder().build().unwrap();
+    let opts = Upsert::on_conflict(["app_id", "container_id", "record_id"])
+        .batch_size(2)
+        .concurrency(2);
+    let rows: Vec<Value> = (0..5).map(|i| knack_row("view_1", i)).collect();
+    assert_eq!(
+        client.upsert("knack", &rows, &opts).await.unwrap().batches,
+        3
+    );
+    assert_eq!(fake.rows("knack").len(), 5);
+
+    fake.advance_clock(Duration::from_secs(60));
+    let changed = json!({"app_id": "app", "container_id": "view_1", "record_id": "r002", "record": {"n": "new"}});
+    let same_id_other_container =
+        json!({"app_id": "app", "container_id": "view_9", "record_id": "r002", "record": {}});
+    client
+        .upsert("knack", &[changed, same_id_other_container], &opts)
+        .await
+        .unwrap();
+
+    let stored = fake.rows("knack");
+    assert_eq!(stored.len(), 6);
+    let r2 = stored
+        .iter()
+        .find(|r| r["record_id"] == "r002" && r["container_id"] == "view_1")
+        .unwrap();
+    assert_eq!(r2["record"], json!({"n": "new"}));
+    assert_eq!(r2["updated_at"], "2024-01-01T00:01:00.000000+00:00");
+    let r1 = stored.iter().find(|r| r["record_id"] == "r001").unwrap();
+    assert_eq!(
+        r1["updated_at"], "2024-01-01T00:00:00.000000+00:00",
+        "untouched rows keep their time"
+    );
+    let ids: Vec<i64> = stored.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids.len(), 6);
+    assert!(
+        ids.iter().all(|&i| i >= 1)
+            && ids.iter().collect::<std::collections::HashSet<_>>().len() == 6
+    );
+
+    // A plain insert of an existing key is a 409 conflict, and nothing is half-written.
+    let err = client
+        .insert("knack", &[knack_row("view_1", 50), knack_row("view_1", 0)])
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict(), "{err:?}");
+    assert_eq!(fake.rows("knack").len(), 6);
+}
+
+#[tokio::test]
+async fn delete_by_container_and_updated_at_and_patch_with_filters() {
+    let fake = FakePostgrest::staging(JWT).await;
+    fake.seed("knack", [
+        json!({"app_id": "app", "container_id": "c", "record_id": "old", "record": {}, "updated_at": "2023-12-31T23:00:00+00:00"}),
+        json!({"app_id": "app", "container_id": "c", "record_id": "new", "record": {}, "updated_at": "2024-01-02T00:00:00+00:00"}),
+        json!({"app_id": "other", "container_id": "c", "record_id": "old", "record": {}, "updated_at": "2000-01-01T00:00:00+00:00"}),
+    ]);
+    let client = fake.client_builder().build().unwrap();
+    let run_start = chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00+00:00").unwrap();
+    let filter = Query::new()
+        .eq("app_id", "app")
+        .eq("container_id", "c")
+        .lt("updated_at", run_start);
+    let gone: Vec<Value> = client
+        .delete_returning("knack", &filter.clone().select("record_id"))
+        .await
+        .unwrap();
+    assert_eq!(gone, vec![json!({"record_id": "old"})]);
+    assert_eq!(fake.rows("knack").len(), 2);
+
+    client
+        .update(
+            "knack",
+            &Query::new().eq("app_id", "other"),
+            &json!({"record": {"patched": true}}),
+        )
+        .await
+        .unwrap();
+    let other = fake
+        .rows("knack")
+        .into_iter()
+        .find(|r| r["app_id"] == "other")
+        .unwrap();
+    assert_eq!(other["record"], json!({"patched": true}));
+    assert_ne!(
+        other["updated_at"], "2000-01-01T00:00:00+00:00",
+        "the trigger-like clock bumps updated_at"
+    );
+
+    let err = client
+        .update(
+            "knack",
+            &Query::new().eq("app_id", "other"),
+            &json!({"id": 5}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.api_error().unwrap().code.as_deref(), Some("428C9"));
+}
+
+#[tokio::test]
+async fn metadata_upsert_on_primary_key_and_jwt_checks() {
+    let fake = FakePostgrest::staging(JWT).await;
+    let client = fake.client_builder().build().unwrap();
+    for v in [1, 2] {
+        let row = json!({"app_id": "app", "metadata": {"application": {"v": v}}});
+        client
+            .upsert("knack_metadata", &[row], &Upsert::new())
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        fake.rows("knack_metadata"),
+        vec![json!({"app_id": "app", "metadata": {"application": {"v": 2}}})]
+    );
+    let prefer = fake.requests()[0].header("prefer").unwrap().to_string();
+    assert_eq!(prefer, "resolution=merge-duplicates,return=minimal");
+
+    let wrong = pgrest_client::Client::builder()
+        .endpoint(fake.uri())
+        .jwt("forged")
+        .build()
+        .unwrap();
+    let err = wrong
+        .select::<Value>("knack_metadata", &Query::new())
+        .await
+        .unwrap_err();
+    assert!(err.is_jwt_error(), "{err:?}");
+    let anon = pgrest_client::Client::builder()
+        .endpoint(fake.uri())
+        .build()
+        .unwrap();
+    let err = anon
+        .select::<Value>("knack_metadata", &Query::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            pgrest_client::Error::PermissionDenied { status: 401, .. }
+        ),
+        "{err:?}"
+    );
+    fake.expire_jwt();
+    let err = client
+        .select::<Value>("knack_metadata", &Query::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.api_error().unwrap().message, "JWT expired");
+}
+
+#[tokio::test]
+async fn injected_faults_are_retried_for_reads_and_upserts_but_not_inserts() {
+    let fake = FakePostgrest::staging(JWT).await;
+    let client = fake.client_builder().build().unwrap();
+    fake.inject(Fault::unavailable().times(2));
+    let rows: Vec<Value> = client.select("knack", &Query::new()).await.unwrap();
+    assert!(rows.is_empty());
+    assert_eq!(fake.requests().len(), 3);
+
+    fake.clear_requests();
+    fake.inject(Fault::gateway_timeout().on_method("POST"));
+    client
+        .upsert("knack", &[knack_row("c", 1)], &Upsert::new())
+        .await
+        .unwrap();
+    assert_eq!(fake.requests().len(), 2);
+
+    fake.clear_requests();
+    fake.inject(Fault::unavailable().on_method("POST"));
+    let err = client
+        .insert("knack", &[knack_row("c", 2)])
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(503));
+    assert_eq!(fake.requests().len(), 1, "a plain insert is never retried");
+    assert_eq!(fake.rows("knack").len(), 1);
+}
+
+#[tokio::test]
+async fn filters_order_limit_offset_and_rpc_in_the_fake() {
+    let fake = FakePostgrest::builder()
+        .table(TableSpec::new("t").primary_key(["k"]))
+        .start()
+        .await;
+    fake.seed(
+        "t",
+        [
+            json!({"k": "a,b", "n": 3, "flag": true}),
+            json!({"k": "x&y=1", "n": 1, "flag": null}),
+            json!({"k": "ü+1", "n": 2, "flag": false}),
+        ],
+    );
+    let c = fake.client_builder().build().unwrap();
+    let keys = |rows: Vec<Value>| {
+        rows.iter()
+            .map(|r| r["k"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let q = Query::new().in_("k", ["a,b", "ü+1"]).order_desc("n");
+    assert_eq!(keys(c.select("t", &q).await.unwrap()), ["a,b", "ü+1"]);
+    assert_eq!(
+        keys(c.select("t", &Query::new().eq("k", "x&y=1")).await.unwrap()),
+        ["x&y=1"]
+    );
+    assert_eq!(
+        keys(c.select("t", &Query::new().like("k", "*+*")).await.unwrap()),
+        ["ü+1"]
+    );
+    assert_eq!(
+        keys(
+            c.select("t", &Query::new().is("flag", pgrest_client::IsValue::Null))
+                .await
+                .unwrap()
+        ),
+        ["x&y=1"]
+    );
+    let q = Query::new().gte("n", 1).order_asc("n").limit(1).offset(1);
+    assert_eq!(keys(c.select("t", &q).await.unwrap()), ["ü+1"]);
+    assert_eq!(
+        keys(
+            c.select("t", &Query::new().neq("n", 3).lte("n", 2).gt("n", 1))
+                .await
+                .unwrap()
+        ),
+        ["ü+1"]
+    );
+
+    fake.register_rpc("add", |a| {
+        Ok(json!(
+            a["x"].as_i64().unwrap_or(0) + a["y"].as_i64().unwrap_or(0)
+        ))
+    });
+    let sum: i64 = c.rpc("add", &json!({"x": 2, "y": 40})).await.unwrap();
+    assert_eq!(sum, 42);
+    let err = c.rpc::<_, Value>("missing", &json!({})).await.unwrap_err();
+    assert_eq!(err.api_error().unwrap().code.as_deref(), Some("PGRST202"));
+}
