@@ -43,4 +43,27 @@
 //! ```
 #![warn(missing_docs)]
 
+mod agol;
+mod dry_run;
+mod error;
+mod knack;
+pub mod pipelines;
+mod report;
+mod run;
+mod socrata;
+mod stage;
+pub mod staging;
 pub mod transform;
+
+pub use agol::AgolSink;
+pub use dry_run::DryRun;
+pub use error::Error;
+pub use knack::KnackSource;
+pub use report::RunReport;
+pub use run::{run, RunFailure};
+pub use socrata::SocrataSink;
+pub use stage::{BatchOutcome, BatchStream, Sink, Source, WriteMode};
+pub use staging::{StagingRow, StagingSink, StagingSource};
+
+/// The client crates, re-exported so users build clients with the versions this crate uses.
+pub use {agol_client, knack_client, pgrest_client, socrata_client};

@@ -1,0 +1,170 @@
+//! An ArcGIS Online layer or table as a [`Sink`] of features.
+
+use std::collections::HashMap;
+
+use agol_client::{Edits, Feature, Layer, Query};
+use async_trait::async_trait;
+use futures::TryStreamExt;
+use serde_json::Value;
+
+use crate::stage::{BatchOutcome, Sink, WriteMode};
+use crate::staging::KeySet;
+use crate::Error;
+
+/// Upserts features by a matching attribute (the Knack record id, `id`, by
+/// default).
+///
+/// The original deleted every feature (or every feature of the run's ids)
+/// and then added the new ones 50 at a time without rollback, so a failure
+/// half-way left the public layer missing features. This sink instead looks
+/// up the features already there, sends each batch as one `applyEdits` with
+/// updates for known keys and adds for new ones and `rollbackOnFailure=true`
+/// (a batch applies fully or not at all), and, for a replace, deletes the
+/// features the run did not write only after every batch succeeded.
+#[derive(Debug)]
+pub struct AgolSink {
+    layer: Layer,
+    matching_field: String,
+    batch_size: usize,
+    /// Matching key → object id of the features in the layer.
+    existing: HashMap<String, i64>,
+    written: KeySet,
+}
+
+impl AgolSink {
+    /// A sink for `layer`, matching features on `matching_field`.
+    pub fn new(layer: Layer, matching_field: &str, batch_size: usize) -> Self {
+        Self {
+            layer,
+            matching_field: matching_field.to_string(),
+            batch_size: batch_size.max(1),
+            existing: HashMap::new(),
+            written: KeySet::new(),
+        }
+    }
+
+    fn object_id_field(&self) -> String {
+        self.layer
+            .info()
+            .object_id_field()
+            .unwrap_or("OBJECTID")
+            .to_string()
+    }
+}
+
+/// A matching value as text, whatever JSON type the layer stores it as.
+fn key_of(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+#[async_trait]
+impl Sink<Feature> for AgolSink {
+    fn describe(&self) -> String {
+        format!("ArcGIS Online layer {}", self.layer.info().name)
+    }
+
+    async fn begin(&mut self, _mode: WriteMode) -> Result<(), Error> {
+        let oid_field = self.object_id_field();
+        if !self
+            .layer
+            .info()
+            .fields
+            .iter()
+            .any(|f| f.name == self.matching_field)
+        {
+            return Err(Error::Refused(format!(
+                "{} has no field `{}` to match features on: add it (unique, holding the Knack record id) \
+                 or set upsert_matching_field to an existing field",
+                self.describe(),
+                self.matching_field
+            )));
+        }
+        let query = Query::new()
+            .where_clause("1=1")
+            .out_fields([oid_field.clone(), self.matching_field.clone()])
+            .return_geometry(false);
+        let mut pages = Box::pin(self.layer.pages(query));
+        while let Some(page) = pages.try_next().await? {
+            for feature in page {
+                let (Some(key), Some(oid)) = (
+                    key_of(feature.attributes.get(&self.matching_field)),
+                    feature.integer(&oid_field),
+                ) else {
+                    continue;
+                };
+                self.existing.insert(key, oid);
+            }
+        }
+        tracing::debug!(features = self.existing.len(), "existing features loaded");
+        Ok(())
+    }
+
+    async fn write(&mut self, batch: Vec<Feature>) -> Result<BatchOutcome, Error> {
+        let oid_field = self.object_id_field();
+        let mut outcome = BatchOutcome::default();
+        let mut features = batch.into_iter().peekable();
+        while features.peek().is_some() {
+            let mut edits = Edits {
+                rollback_on_failure: true,
+                ..Edits::default()
+            };
+            let mut added_keys = Vec::new();
+            let mut keys = Vec::new();
+            for mut feature in features.by_ref().take(self.batch_size) {
+                let Some(key) = key_of(feature.attributes.get(&self.matching_field)) else {
+                    tracing::warn!(field = %self.matching_field, "feature without a matching value skipped");
+                    outcome.skipped += 1;
+                    continue;
+                };
+                match self.existing.get(&key) {
+                    Some(oid) => {
+                        feature
+                            .attributes
+                            .insert(oid_field.clone(), Value::from(*oid));
+                        edits.updates.push(feature);
+                    }
+                    None => {
+                        added_keys.push(key.clone());
+                        edits.adds.push(feature);
+                    }
+                }
+                keys.push(key);
+            }
+            if edits.adds.is_empty() && edits.updates.is_empty() {
+                continue;
+            }
+            let results = self.layer.apply_edits(&edits).await?;
+            // Remember what was added so a key seen again in this run
+            // becomes an update, not a duplicate.
+            for (key, result) in added_keys.into_iter().zip(&results.add_results) {
+                if let Some(oid) = result.object_id {
+                    self.existing.insert(key, oid);
+                }
+            }
+            outcome.written += keys.len() as u64;
+            self.written.extend(keys);
+        }
+        Ok(outcome)
+    }
+
+    async fn finish(&mut self, mode: WriteMode) -> Result<u64, Error> {
+        if !mode.is_replace() {
+            return Ok(0);
+        }
+        let stale: Vec<i64> = self
+            .existing
+            .iter()
+            .filter(|(key, _)| !self.written.contains(*key))
+            .map(|(_, oid)| *oid)
+            .collect();
+        if stale.is_empty() {
+            return Ok(0);
+        }
+        self.layer.delete_object_ids(&stale, true).await?;
+        Ok(stale.len() as u64)
+    }
+}

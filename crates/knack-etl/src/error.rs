@@ -1,0 +1,45 @@
+//! The error of a pipeline: which system failed, with the client's own error inside.
+
+use crate::transform::TransformError;
+
+/// What stopped a pipeline. Each client's error is kept whole (status, API
+/// message, the fix it suggests); this type adds which system it came from.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The Knack API failed or answered something unusable.
+    #[error("Knack: {0}")]
+    Knack(#[from] knack_client::Error),
+    /// The PostgREST staging store failed.
+    #[error("PostgREST staging store: {0}")]
+    Postgrest(#[from] pgrest_client::Error),
+    /// Socrata failed.
+    #[error("Socrata: {0}")]
+    Socrata(#[from] socrata_client::Error),
+    /// ArcGIS Online failed.
+    #[error("ArcGIS Online: {0}")]
+    Agol(#[from] agol_client::Error),
+    /// A record could not be turned into the destination's shape.
+    #[error("transform: {0}")]
+    Transform(#[from] TransformError),
+    /// The staging store lacks what the pipeline needs (no metadata for the
+    /// app, a row that is not a Knack record).
+    #[error("{0}")]
+    Staging(String),
+    /// The pipeline was asked for something it refuses to do.
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl Error {
+    /// Whether running the same pipeline again may succeed without a fix.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Knack(e) => e.is_retryable(),
+            Self::Postgrest(e) => e.is_retryable(),
+            Self::Socrata(e) => e.is_retryable(),
+            Self::Agol(e) => e.is_retryable(),
+            Self::Transform(_) | Self::Staging(_) | Self::Refused(_) => false,
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! The original's four jobs, composed from the sources, transforms and sinks.
+//!
+//! Each returns a [`RunReport`] on success and a [`RunFailure`] (with the
+//! report of what happened before the failure) otherwise.
+
+use agol_client::LayerSelector;
+use chrono::{DateTime, Utc};
+use knack_client::{
+    Container, Filter, Formatter, Metadata, Record, RecordsQuery, MAX_ROWS_PER_PAGE,
+};
+use serde_json::{Map, Value};
+
+use crate::agol::AgolSink;
+use crate::dry_run::DryRun;
+use crate::knack::KnackSource;
+use crate::run::{run, RunFailure};
+use crate::socrata::SocrataSink;
+use crate::stage::{Sink, WriteMode};
+use crate::staging::{self, StagingRow, StagingSink, StagingSource};
+use crate::transform::{
+    AgolOptions, AgolTransform, FieldSpec, SocrataColumns, SocrataOptions, SocrataTransform,
+};
+use crate::{Error, RunReport};
+
+/// What every run shares: incremental or full, and whether to write at all.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Only records modified (Knack) or staged (publishers) on or after this
+    /// instant, upserted; `None` is a full replace.
+    pub since: Option<DateTime<Utc>>,
+    /// Let a full replace whose source is empty empty the destination too.
+    pub allow_empty_replace: bool,
+    /// Read and transform, write nothing.
+    pub dry_run: bool,
+}
+
+impl RunOptions {
+    fn mode(&self) -> WriteMode {
+        match self.since {
+            Some(_) => WriteMode::Upsert,
+            None => WriteMode::Replace {
+                allow_empty: self.allow_empty_replace,
+            },
+        }
+    }
+}
+
+fn setup<T>(result: Result<T, impl Into<Error>>) -> Result<T, RunFailure> {
+    result.map_err(|e| RunFailure {
+        report: RunReport::default(),
+        error: Box::new(e.into()),
+    })
+}
+
+/// Metadata → `api.knack_metadata`: the app's whole metadata JSON, upserted on `app_id`.
+pub async fn metadata_to_postgrest(
+    knack: &knack_client::Client,
+    pgrest: &pgrest_client::Client,
+    dry_run: bool,
+) -> Result<RunReport, RunFailure> {
+    let started = std::time::Instant::now();
+    let metadata = setup(knack.metadata_json().await)?;
+    // Parse it before storing it: the publishers will need it parsed.
+    setup(Metadata::from_json(metadata.clone()))?;
+    let mut report = RunReport {
+        read: 1,
+        ..RunReport::default()
+    };
+    if dry_run {
+        report.skipped = 1;
+        report
+            .notes
+            .push("dry run: the metadata was not stored".into());
+    } else {
+        staging::store_metadata(pgrest, knack.app_id(), &metadata)
+            .await
+            .map_err(|error| RunFailure {
+                report: report.clone(),
+                error: Box::new(error),
+            })?;
+        report.written = 1;
+    }
+    report.duration = started.elapsed();
+    Ok(report)
+}
+
+/// Knack container → `api.knack`: raw records, untouched, under
+/// (app_id, container_id, record_id).
+///
+/// With `since`, Knack's whole-day filter on `modified_date_field` in the
+/// app's timezone, then an upsert; without, a full reload that deletes the
+/// container's rows Knack no longer has only after every upsert succeeded.
+pub async fn records_to_postgrest(
+    knack: &knack_client::Client,
+    pgrest: &pgrest_client::Client,
+    container: &Container,
+    modified_date_field: Option<&str>,
+    options: &RunOptions,
+) -> Result<RunReport, RunFailure> {
+    let mut query = RecordsQuery::new().rows_per_page(MAX_ROWS_PER_PAGE);
+    if let (Some(since), Some(field)) = (options.since, modified_date_field) {
+        let metadata = setup(knack.metadata().await)?;
+        let tz = setup(metadata.timezone())?;
+        query = query.filter(Filter::modified_since(field, since, tz));
+    }
+    let source = KnackSource::new(knack.clone(), container.clone(), query);
+    let (app_id, container_id) = (knack.app_id().to_string(), container.id().to_string());
+    let mut sink: Box<dyn Sink<StagingRow>> = if options.dry_run {
+        Box::new(DryRun::new(format!("PostgREST knack ({container_id})")))
+    } else {
+        Box::new(StagingSink::new(pgrest.clone(), &app_id, &container_id))
+    };
+    let transform = |batch: Vec<Record>| {
+        let rows = batch
+            .into_iter()
+            .map(|r| StagingRow::new(&app_id, &container_id, r))
+            .collect();
+        Ok((rows, 0))
+    };
+    run(&source, transform, sink.as_mut(), options.mode()).await
+}
+
+/// Which staged container to publish.
+#[derive(Debug, Clone)]
+pub struct Publication {
+    /// The Knack application id the records were staged under.
+    pub app_id: String,
+    /// The container.
+    pub container: Container,
+    /// Location fields (`field_N`) to turn into geometry.
+    pub location_fields: Vec<String>,
+}
+
+/// Loads the stored metadata and builds the container's formatter and field list.
+async fn formatter_for(
+    pgrest: &pgrest_client::Client,
+    publication: &Publication,
+) -> Result<(Formatter, Vec<FieldSpec>), Error> {
+    let metadata = staging::load_metadata(pgrest, &publication.app_id).await?;
+    let formatter = Formatter::new(&metadata, &publication.container)?;
+    let fields = formatter
+        .fields()
+        .iter()
+        .filter(|f| f.key != "id")
+        .map(|f| FieldSpec::new(&f.key, &f.label, f.field_type.as_str()))
+        .collect();
+    Ok((formatter, fields))
+}
+
+/// A Socrata destination and the original's per-container options.
+#[derive(Debug, Clone, Default)]
+pub struct SocrataTarget {
+    /// The dataset id (4x4).
+    pub resource_id: String,
+    /// `append_timestamps_socrata.key`: a column set to the run's time on every row.
+    pub append_timestamp_key: Option<String>,
+    /// `no_replace_socrata`: refuse a full replace.
+    pub no_replace: bool,
+}
+
+/// `api.knack` → Socrata: staged rows of the container (written on or after
+/// `since`), formatted as knackpy does and shaped as the original publishes
+/// them; upserted with `since`, replaced (safely) without.
+pub async fn records_to_socrata(
+    pgrest: &pgrest_client::Client,
+    socrata: &socrata_client::Client,
+    publication: &Publication,
+    target: &SocrataTarget,
+    options: &RunOptions,
+) -> Result<RunReport, RunFailure> {
+    let (formatter, fields) = setup(formatter_for(pgrest, publication).await)?;
+    let dataset = setup(socrata.metadata(&target.resource_id).await)?;
+    let columns: SocrataColumns = dataset
+        .columns
+        .iter()
+        .map(|c| (c.field_name.clone(), c.data_type.name().to_string()))
+        .collect();
+    let mut socrata_options = SocrataOptions::default()
+        .timezone(formatter.timezone())
+        .no_replace(target.no_replace);
+    for field in &publication.location_fields {
+        socrata_options = socrata_options.location_field(field.clone());
+    }
+    if let Some(key) = &target.append_timestamp_key {
+        socrata_options = socrata_options.append_timestamp(key.clone());
+    }
+    let transform = setup(SocrataTransform::new(columns, &fields, socrata_options))?;
+    let mode = options.mode();
+    if mode.is_replace() {
+        setup(transform.check_replace_allowed())?;
+    }
+    let id_field = dataset
+        .row_identifier
+        .clone()
+        .unwrap_or_else(|| "id".to_string());
+    let source = StagingSource::new(
+        pgrest.clone(),
+        &publication.app_id,
+        publication.container.id(),
+        options.since,
+    );
+    let mut sink: Box<dyn Sink<Map<String, Value>>> = if options.dry_run {
+        Box::new(DryRun::new(format!(
+            "Socrata dataset {}",
+            target.resource_id
+        )))
+    } else {
+        Box::new(SocrataSink::new(
+            socrata.clone(),
+            &target.resource_id,
+            &id_field,
+        ))
+    };
+    let rows = |batch: Vec<Record>| {
+        let rows = batch
+            .iter()
+            .map(|record| Ok(transform.row(formatter.format(record)?, record.raw())?))
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok((rows, 0))
+    };
+    let mut report = run(&source, rows, sink.as_mut(), mode).await?;
+    let dropped = transform.dropped_fields();
+    if !dropped.is_empty() {
+        report.notes.push(format!(
+            "fields not in the dataset were dropped: {}",
+            dropped.join(", ")
+        ));
+    }
+    Ok(report)
+}
+
+/// An ArcGIS Online destination and the original's per-container options.
+#[derive(Debug, Clone)]
+pub struct AgolTarget {
+    /// The item id of the feature service (`service_id`).
+    pub service_id: String,
+    /// Which layer or table (`layer_id` + `item_type`).
+    pub selector: LayerSelector,
+    /// The attribute features are matched on (`upsert_matching_field`, default `id`).
+    pub matching_field: String,
+    /// Features per `applyEdits` call.
+    pub batch_size: usize,
+}
+
+/// `api.knack` → ArcGIS Online: staged rows formatted as knackpy does and
+/// built into features as the original builds them; upserted by the
+/// matching field, batch by batch with rollback, and (without `since`) the
+/// features the source no longer has deleted last.
+pub async fn records_to_agol(
+    pgrest: &pgrest_client::Client,
+    agol: &agol_client::Client,
+    publication: &Publication,
+    target: &AgolTarget,
+    options: &RunOptions,
+) -> Result<RunReport, RunFailure> {
+    let (formatter, fields) = setup(formatter_for(pgrest, publication).await)?;
+    let mut agol_options = AgolOptions::default();
+    if let Some(field) = publication.location_fields.first() {
+        agol_options = agol_options.location_field(field.clone());
+    }
+    let transform = setup(AgolTransform::new(&fields, agol_options))?;
+    let layer = setup(
+        agol.layer_from_item(&target.service_id, target.selector)
+            .await,
+    )?;
+    let source = StagingSource::new(
+        pgrest.clone(),
+        &publication.app_id,
+        publication.container.id(),
+        options.since,
+    );
+    let mut sink: Box<dyn Sink<agol_client::Feature>> = if options.dry_run {
+        Box::new(DryRun::new(format!(
+            "ArcGIS Online layer {}",
+            layer.info().name
+        )))
+    } else {
+        Box::new(AgolSink::new(
+            layer,
+            &target.matching_field,
+            target.batch_size,
+        ))
+    };
+    let features = |batch: Vec<Record>| {
+        let features = batch
+            .iter()
+            .map(|record| {
+                let feature = transform.feature(formatter.format(record)?, record.raw());
+                let value =
+                    serde_json::to_value(feature).map_err(|e| Error::Refused(e.to_string()))?;
+                serde_json::from_value(value)
+                    .map_err(|e| Error::Refused(format!("feature shape: {e}")))
+            })
+            .collect::<Result<Vec<agol_client::Feature>, Error>>()?;
+        Ok((features, 0))
+    };
+    run(&source, features, sink.as_mut(), options.mode()).await
+}

@@ -1,0 +1,140 @@
+//! The driver that moves batches from a source through a transform into a sink.
+
+use std::time::Instant;
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::stage::{Sink, Source, WriteMode};
+use crate::{Error, RunReport};
+
+/// How many batches the reader may run ahead of the writer. One is enough to
+/// overlap fetching the next page with writing the current batch, and keeps
+/// memory to two pages whatever the size of the source.
+const READ_AHEAD: usize = 1;
+
+/// A run that failed, with the report of what had happened until then.
+#[derive(Debug, thiserror::Error)]
+#[error("{error} ({report})")]
+pub struct RunFailure {
+    /// What was read, written and deleted before the failure.
+    pub report: RunReport,
+    /// What went wrong (boxed: the clients' errors carry whole API answers).
+    #[source]
+    pub error: Box<Error>,
+}
+
+/// Reads `source` batch by batch, turns each batch with `transform`, and
+/// writes it to `sink`; the next batch is fetched while the current one is
+/// written. A replace is finished (deletes included) only when every batch
+/// was written, and never when the source was empty unless the mode allows it.
+///
+/// `transform` returns the items to write and how many it skipped.
+pub async fn run<S, T, F>(
+    source: &dyn Source<S>,
+    mut transform: F,
+    sink: &mut dyn Sink<T>,
+    mode: WriteMode,
+) -> Result<RunReport, RunFailure>
+where
+    S: Send + 'static,
+    T: Send + 'static,
+    F: FnMut(Vec<S>) -> Result<(Vec<T>, u64), Error> + Send,
+{
+    let started = Instant::now();
+    let mut report = RunReport::default();
+    let outcome = drive(source, &mut transform, sink, mode, &mut report).await;
+    report.duration = started.elapsed();
+    match outcome {
+        Ok(()) => Ok(report),
+        Err(error) => Err(RunFailure {
+            report,
+            error: Box::new(error),
+        }),
+    }
+}
+
+async fn drive<S, T, F>(
+    source: &dyn Source<S>,
+    transform: &mut F,
+    sink: &mut dyn Sink<T>,
+    mode: WriteMode,
+    report: &mut RunReport,
+) -> Result<(), Error>
+where
+    S: Send + 'static,
+    T: Send + 'static,
+    F: FnMut(Vec<S>) -> Result<(Vec<T>, u64), Error> + Send,
+{
+    let (from, to) = (source.describe(), sink.describe());
+    tracing::info!(source = %from, sink = %to, ?mode, "run started");
+    sink.begin(mode).await?;
+
+    let mut batches = source.batches().await?;
+    let (tx, mut rx) = mpsc::channel(READ_AHEAD);
+    // The reader runs on its own task so the next page is on its way while
+    // the sink writes; dropping `rx` on a write failure stops it.
+    let reader = tokio::spawn(async move {
+        while let Some(batch) = batches.next().await {
+            let failed = batch.is_err();
+            if tx.send(batch).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+
+    let result = async {
+        while let Some(batch) = rx.recv().await {
+            let batch = batch?;
+            report.read += batch.len() as u64;
+            let (items, skipped) = transform(batch)?;
+            report.skipped += skipped;
+            if items.is_empty() {
+                continue;
+            }
+            let count = items.len() as u64;
+            match sink.write(items).await {
+                Ok(outcome) => {
+                    report.written += outcome.written;
+                    report.skipped += outcome.skipped;
+                }
+                Err(err) => {
+                    report.failed += count;
+                    return Err(err);
+                }
+            }
+            tracing::debug!(
+                read = report.read,
+                written = report.written,
+                "batch written"
+            );
+        }
+        Ok(())
+    }
+    .await;
+    drop(rx);
+    reader.abort();
+    if let Err(err) = result {
+        if mode.is_replace() {
+            report.notes.push(format!(
+                "replace stopped before its deletes: {to} keeps its previous records"
+            ));
+        }
+        return Err(err);
+    }
+
+    if let WriteMode::Replace { allow_empty: false } = mode {
+        if report.read == 0 {
+            let note = format!(
+                "{from} returned no records: {to} was left untouched rather than emptied \
+                 (allow an empty replace explicitly if the container really is empty)"
+            );
+            tracing::warn!("{note}");
+            report.notes.push(note);
+            return Ok(());
+        }
+    }
+    report.deleted = sink.finish(mode).await?;
+    tracing::info!(%report, "run finished");
+    Ok(())
+}

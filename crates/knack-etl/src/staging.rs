@@ -1,0 +1,251 @@
+//! The PostgREST staging store (`api.knack`, `api.knack_metadata`) as a
+//! [`Sink`] of raw Knack records and as a [`Source`] for the publishers.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use chrono::{DateTime, FixedOffset, Utc};
+use futures::{StreamExt, TryStreamExt};
+use knack_client::{Metadata, Record};
+use pgrest_client::{Client, Keyset, Query, Upsert};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::stage::{BatchOutcome, BatchStream, Sink, Source, WriteMode};
+use crate::Error;
+
+/// The records table.
+pub const RECORDS_TABLE: &str = "knack";
+/// The metadata table.
+pub const METADATA_TABLE: &str = "knack_metadata";
+/// The records table's primary key, the upsert's conflict target. The same
+/// Knack record may sit in several containers with different fields, so the
+/// record id alone is not a key.
+pub const RECORD_KEY: [&str; 3] = ["app_id", "container_id", "record_id"];
+
+/// One row of `api.knack`: a Knack record, untouched, under its key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StagingRow {
+    /// The Knack application id.
+    pub app_id: String,
+    /// The container (object or view key) the record was read from.
+    pub container_id: String,
+    /// The Knack record id.
+    pub record_id: String,
+    /// The record exactly as Knack sent it (timestamps uncorrected).
+    pub record: Map<String, Value>,
+}
+
+impl StagingRow {
+    /// Wraps a Knack record for `app_id` / `container_id`.
+    pub fn new(app_id: &str, container_id: &str, record: Record) -> Self {
+        Self {
+            app_id: app_id.to_string(),
+            container_id: container_id.to_string(),
+            record_id: record.id().to_string(),
+            record: record.into_raw(),
+        }
+    }
+}
+
+/// Stores an app's metadata in `api.knack_metadata` (an upsert on `app_id`).
+pub async fn store_metadata(client: &Client, app_id: &str, metadata: &Value) -> Result<(), Error> {
+    #[derive(Serialize)]
+    struct Row<'a> {
+        app_id: &'a str,
+        metadata: &'a Value,
+    }
+    let rows = [Row { app_id, metadata }];
+    client
+        .upsert(METADATA_TABLE, &rows, &Upsert::on_conflict(["app_id"]))
+        .await?;
+    Ok(())
+}
+
+/// Loads an app's metadata from `api.knack_metadata`.
+///
+/// # Errors
+/// [`Error::Staging`] when the store has none for the app: the publishers
+/// need it, and `metadata-to-postgrest` is what puts it there.
+pub async fn load_metadata(client: &Client, app_id: &str) -> Result<Metadata, Error> {
+    #[derive(Deserialize)]
+    struct Row {
+        metadata: Value,
+    }
+    let query = Query::new()
+        .select("metadata")
+        .eq("app_id", app_id)
+        .limit(1);
+    let mut rows: Vec<Row> = client.select(METADATA_TABLE, &query).await?;
+    let Some(row) = rows.pop() else {
+        return Err(Error::Staging(format!(
+            "the staging store has no metadata for app {app_id}: run `aks metadata-to-postgrest` for this app first"
+        )));
+    };
+    Ok(Metadata::from_json(row.metadata)?)
+}
+
+/// Writes raw Knack records into `api.knack`.
+///
+/// A replace upserts every record and then deletes the container's rows this
+/// run did not write. "Did not write" is judged by the database's own clock:
+/// the trigger stamps `updated_at = now()` on every write, so the earliest
+/// stamp this run received is a watermark below which every row is stale.
+/// The local clock is never compared with the database's.
+#[derive(Debug)]
+pub struct StagingSink {
+    client: Client,
+    app_id: String,
+    container_id: String,
+    upsert: Upsert,
+    watermark: Option<DateTime<FixedOffset>>,
+}
+
+impl StagingSink {
+    /// A sink for one container of one app, upserting 200 rows per request,
+    /// 4 requests at once (the original's figures).
+    pub fn new(client: Client, app_id: &str, container_id: &str) -> Self {
+        Self {
+            client,
+            app_id: app_id.to_string(),
+            container_id: container_id.to_string(),
+            upsert: Upsert::on_conflict(RECORD_KEY),
+            watermark: None,
+        }
+    }
+
+    /// Changes the upsert's batch size and concurrency.
+    pub fn with_upsert(mut self, upsert: Upsert) -> Self {
+        self.upsert = upsert;
+        self
+    }
+
+    /// The container's filter, shared by the delete of a replace.
+    fn container_query(&self) -> Query {
+        Query::new()
+            .eq("app_id", self.app_id.as_str())
+            .eq("container_id", self.container_id.as_str())
+    }
+}
+
+#[async_trait]
+impl Sink<StagingRow> for StagingSink {
+    fn describe(&self) -> String {
+        format!(
+            "PostgREST {RECORDS_TABLE} ({} of app {})",
+            self.container_id, self.app_id
+        )
+    }
+
+    async fn write(&mut self, batch: Vec<StagingRow>) -> Result<BatchOutcome, Error> {
+        #[derive(Deserialize)]
+        struct Written {
+            updated_at: DateTime<FixedOffset>,
+        }
+        let written: Vec<Written> = self
+            .client
+            .upsert_returning(RECORDS_TABLE, &batch, &self.upsert)
+            .await?;
+        if let Some(earliest) = written.iter().map(|w| w.updated_at).min() {
+            self.watermark = Some(self.watermark.map_or(earliest, |w| w.min(earliest)));
+        }
+        Ok(BatchOutcome {
+            written: batch.len() as u64,
+            skipped: 0,
+        })
+    }
+
+    async fn finish(&mut self, mode: WriteMode) -> Result<u64, Error> {
+        let WriteMode::Replace { .. } = mode else {
+            return Ok(0);
+        };
+        let filter = match self.watermark {
+            Some(watermark) => self
+                .container_query()
+                .lt("updated_at", watermark.to_rfc3339()),
+            // Nothing written (an empty replace the caller allowed): every
+            // row of the container is stale.
+            None => self.container_query(),
+        };
+        #[derive(Deserialize)]
+        struct Deleted {}
+        let deleted: Vec<Deleted> = self
+            .client
+            .delete_returning(RECORDS_TABLE, &filter.select("record_id"))
+            .await?;
+        Ok(deleted.len() as u64)
+    }
+}
+
+/// The staged records of one container, optionally only those written on or
+/// after an instant, paged by keyset on `id`.
+#[derive(Debug, Clone)]
+pub struct StagingSource {
+    client: Client,
+    app_id: String,
+    container_id: String,
+    since: Option<DateTime<Utc>>,
+    page_size: u64,
+}
+
+impl StagingSource {
+    /// Reads `container_id` of `app_id`; `since` keeps rows whose `updated_at`
+    /// (the time they were last written to the store) is on or after it.
+    pub fn new(
+        client: Client,
+        app_id: &str,
+        container_id: &str,
+        since: Option<DateTime<Utc>>,
+    ) -> Self {
+        Self {
+            client,
+            app_id: app_id.to_string(),
+            container_id: container_id.to_string(),
+            since,
+            page_size: 1000,
+        }
+    }
+
+    /// Rows per request (default 1000).
+    pub fn page_size(mut self, n: u64) -> Self {
+        self.page_size = n;
+        self
+    }
+}
+
+#[async_trait]
+impl Source<Record> for StagingSource {
+    fn describe(&self) -> String {
+        format!(
+            "PostgREST {RECORDS_TABLE} ({} of app {})",
+            self.container_id, self.app_id
+        )
+    }
+
+    async fn batches(&self) -> Result<BatchStream<Record>, Error> {
+        #[derive(Deserialize)]
+        struct Row {
+            record: Map<String, Value>,
+        }
+        let mut query = Query::new()
+            .select("id,record")
+            .eq("app_id", self.app_id.as_str())
+            .eq("container_id", self.container_id.as_str());
+        if let Some(since) = self.since {
+            query = query.gte("updated_at", since.to_rfc3339());
+        }
+        let pages = self
+            .client
+            .select_pages::<Row>(
+                RECORDS_TABLE,
+                query,
+                Keyset::on("id").page_size(self.page_size),
+            )
+            .map_ok(|rows| rows.into_iter().map(|r| Record::new(r.record)).collect())
+            .map_err(Error::from);
+        Ok(pages.boxed())
+    }
+}
+
+/// Record ids, to tell apart what a replace wrote from what it must delete.
+pub(crate) type KeySet = HashSet<String>;
