@@ -1,5 +1,7 @@
 //! The one error type of this crate.
 
+use std::time::Duration;
+
 /// Everything that can go wrong talking to Knack or reading its data.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -23,11 +25,102 @@ pub enum Error {
         "unknown Knack timezone {0:?}: add it to knack-client's timezone table (or report it)"
     )]
     UnknownTimezone(String),
+    /// A record lacks a field its container's metadata lists (knackpy fails
+    /// the same way): the record and the metadata come from different schemas.
+    #[error("record {record_id} has no {field} ({label:?}) although the metadata lists it: the metadata and the records come from different versions of the app; re-fetch both")]
+    MissingField {
+        /// The record id.
+        record_id: String,
+        /// The field key.
+        field: String,
+        /// The field's label.
+        label: String,
+    },
+    /// A records query Knack would reject (for example `rows_per_page` over 1000).
+    #[error("invalid Knack records query: {0}")]
+    InvalidQuery(String),
+    /// Knack answered with an error status. `message` is Knack's own message
+    /// (from `{"errors":[{"message":..}]}`) or the body text, kept as sent.
+    #[error("Knack answered {status} for app {app_id} ({method} {path}): {message}. {hint}", hint = status_hint(*status))]
+    Api {
+        /// The HTTP status.
+        status: u16,
+        /// The application id the call was made for.
+        app_id: String,
+        /// The HTTP method.
+        method: String,
+        /// The request path (never holds a secret: credentials travel in headers).
+        path: String,
+        /// Knack's message, or the raw body when it is not Knack's JSON error shape.
+        message: String,
+        /// What `X-RateLimit-Reset` asked us to wait, on a 429.
+        retry_after: Option<Duration>,
+    },
+    /// The call did not finish within the client's timeout.
+    #[error("Knack did not answer {method} {path} for app {app_id} within the timeout: Knack may be slow or down; raise ClientBuilder::timeout if large pages need longer")]
+    Timeout {
+        /// The application id.
+        app_id: String,
+        /// The HTTP method.
+        method: String,
+        /// The request path.
+        path: String,
+    },
+    /// The connection to Knack failed (DNS, TCP, TLS, reset).
+    #[error("could not reach Knack for {method} {path} (app {app_id}): {source}. Check the network and ClientBuilder::base_url")]
+    Connection {
+        /// The application id.
+        app_id: String,
+        /// The HTTP method.
+        method: String,
+        /// The request path.
+        path: String,
+        /// Whether the request surely never reached Knack (connect failed), so
+        /// even a create can be retried without risking a duplicate.
+        not_sent: bool,
+        /// The transport error (its URL removed).
+        #[source]
+        source: reqwest::Error,
+    },
+    /// Knack answered 2xx with a body that is not what its API sends.
+    #[error("unexpected response from Knack for {path}: {detail}")]
+    Decode {
+        /// The request path.
+        path: String,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+fn status_hint(status: u16) -> &'static str {
+    match status {
+        401 | 403 => "Check KNACK_API_KEY and KNACK_APP_ID (for view requests with a user token: tokens expire after 48 hours, log in again)",
+        404 => "Check the app id, the container key (object_N, or scene_N with view_N) and the record id",
+        400 => "Knack refused the request: check the filter operators, field keys and field values",
+        429 => "Knack's limit of 10 requests per second (or the plan's daily limit) was exceeded even after retries; lower the request rate or buy more API calls",
+        500..=599 => "Knack had a server error that persisted through retries; try again later",
+        _ => "See Knack's message above",
+    }
 }
 
 impl Error {
     /// Whether trying the same call again may succeed.
+    ///
+    /// True for 429, 5xx, timeouts and connection errors; false for other 4xx
+    /// and for errors of configuration or data, which repeat identically.
     pub fn is_retryable(&self) -> bool {
-        false
+        match self {
+            Self::Api { status, .. } => *status == 429 || (500..=599).contains(status),
+            Self::Timeout { .. } | Self::Connection { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The HTTP status Knack answered, when the error is an API answer.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Api { status, .. } => Some(*status),
+            _ => None,
+        }
     }
 }

@@ -1,18 +1,63 @@
 //! Knack API client: application metadata, records as a `Stream`, filters, writes,
 //! a strict 10 requests/second limiter, retries, and knackpy-compatible formatting.
 //!
-//! (The quick-start example is written once the client lands.)
+//! ```no_run
+//! use futures::TryStreamExt;
+//! use knack_client::{Client, Container, Filter, RecordsQuery};
+//!
+//! # async fn run() -> knack_client::Result<()> {
+//! let client = Client::builder()
+//!     .app_id("5d79512148c4af00106d1507")
+//!     .api_key(std::env::var("KNACK_API_KEY").unwrap_or_default())
+//!     .build()?;
+//! let metadata = client.metadata().await?;
+//! let since = chrono::Utc::now() - chrono::Duration::days(1);
+//! let query = RecordsQuery::new()
+//!     .filter(Filter::modified_since("field_12", since, metadata.timezone()?));
+//! let mut records = Box::pin(client.records(&Container::object("object_3")?, query));
+//! while let Some(record) = records.try_next().await? {
+//!     println!("{}", record.id());
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Every call waits on one limiter per app (never more than 10 requests in
+//! any rolling second), has a timeout, and is retried on 429, 5xx, timeouts
+//! and connection errors (creates only when surely not applied).
 #![warn(missing_docs)]
 
+mod client;
 mod container;
 mod error;
+mod field_type;
+mod filter;
+mod format;
 mod metadata;
+mod rate_limit;
 mod record;
+mod records;
+mod retry;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+mod timezone;
+mod write;
 
+pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use container::Container;
 pub use error::Error;
-pub use metadata::Metadata;
+pub use field_type::FieldType;
+pub use filter::{Filter, Match, Operator, RelativeUnit, Rule};
+pub use format::{FormatField, Formatter};
+pub use metadata::{
+    Account, Application, Column, ColumnField, Field, Metadata, Object, Relationship, Scene,
+    Settings, View, ViewSource,
+};
 pub use record::Record;
+pub use records::{Page, RecordsQuery, SortOrder, MAX_ROWS_PER_PAGE};
+pub use retry::RetryPolicy;
+pub use secrecy::SecretString;
+pub use timezone::{correct_knack_timestamp, known_timezone_names, parse_timezone};
 
 /// Shorthand for results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

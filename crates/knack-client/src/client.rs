@@ -1,0 +1,604 @@
+//! The client, its builder, and the one request path every call goes through
+//! (limiter, headers, retries, error mapping).
+
+use std::fmt;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use backon::Retryable;
+use reqwest::header::{HeaderValue, CONTENT_TYPE};
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+use url::Url;
+
+use crate::rate_limit::{limiter_for, Limiter};
+use crate::retry::{rate_limit_wait, RetryPolicy};
+use crate::{Error, Metadata, Result};
+
+/// Knack's API root for ordinary accounts.
+pub const DEFAULT_BASE_URL: &str = "https://api.knack.com/v1";
+
+/// Which credentials a request carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Auth {
+    /// None at all (application metadata, as knackpy does).
+    None,
+    /// App id + API key (object routes).
+    Object,
+    /// App id + user token if configured, else the API key, else the literal
+    /// `knack` that public views accept (view routes).
+    View,
+}
+
+/// One logical call; attempts are made from it.
+pub(crate) struct Call {
+    pub(crate) method: Method,
+    pub(crate) path: String,
+    pub(crate) query: Vec<(&'static str, String)>,
+    pub(crate) body: Option<Value>,
+    pub(crate) auth: Auth,
+    /// Safe to repeat after an ambiguous failure (timeout, 5xx, dropped
+    /// connection): every call except a create, unless its caller opts in.
+    pub(crate) idempotent: bool,
+}
+
+/// A Knack API client for one application. Cheap to clone: clones share the
+/// connection pool and the app's rate limiter.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    http: reqwest::Client,
+    base_url: Url,
+    app_id: String,
+    api_key: Option<SecretString>,
+    user_token: Option<SecretString>,
+    client_timezone: Option<chrono_tz::Tz>,
+    retry: RetryPolicy,
+    limiter: Arc<Limiter>,
+    pub(crate) page_concurrency: usize,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        f.debug_struct("Client")
+            .field("app_id", &i.app_id)
+            .field("base_url", &i.base_url.as_str())
+            .field("api_key", &i.api_key.as_ref().map(|_| "[redacted]"))
+            .field("user_token", &i.user_token.as_ref().map(|_| "[redacted]"))
+            .field("retry", &i.retry)
+            .field("page_concurrency", &i.page_concurrency)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Starts configuring a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The application id this client works for.
+    pub fn app_id(&self) -> &str {
+        &self.inner.app_id
+    }
+
+    /// The least time between two requests of this app (slightly over
+    /// `1 s / requests_per_second`, see the crate docs on the rate limit).
+    pub fn request_interval(&self) -> Duration {
+        self.inner.limiter.period()
+    }
+
+    /// The API root, ending in `/`.
+    pub fn base_url(&self) -> &str {
+        self.inner.base_url.as_str()
+    }
+
+    /// The application's metadata (`GET /applications/{app_id}`).
+    ///
+    /// Sends no API key or token: the route is public, knackpy calls it
+    /// without headers, and a secret not sent is a secret not leaked.
+    ///
+    /// # Errors
+    /// As for any call ([`Error::Api`], [`Error::Timeout`], ...), and
+    /// [`Error::Metadata`] when the answer is not an application's metadata.
+    pub async fn metadata(&self) -> Result<Metadata> {
+        Metadata::from_json(self.metadata_json().await?)
+    }
+
+    /// The application's metadata as the raw JSON Knack sent, for storing it
+    /// untouched.
+    ///
+    /// # Errors
+    /// As [`Client::metadata`], without the shape check.
+    pub async fn metadata_json(&self) -> Result<Value> {
+        self.execute(&Call {
+            method: Method::GET,
+            path: format!("applications/{}", self.inner.app_id),
+            query: Vec::new(),
+            body: None,
+            auth: Auth::None,
+            idempotent: true,
+        })
+        .await
+    }
+
+    /// Runs a call with the limiter and the retry policy. A DELETE that
+    /// answers 404 after a retry counts as done: the earlier attempt deleted it.
+    pub(crate) async fn execute(&self, call: &Call) -> Result<Value> {
+        let policy = &self.inner.retry;
+        let attempts = AtomicU32::new(0);
+        let result = (|| async {
+            attempts.fetch_add(1, Ordering::Relaxed);
+            self.attempt(call).await
+        })
+        .retry(policy.backoff())
+        .sleep(tokio::time::sleep)
+        .when(|e| should_retry(e, call.idempotent))
+        .adjust(|e, backoff| match (e, backoff) {
+            (
+                Error::Api {
+                    retry_after: Some(wait),
+                    ..
+                },
+                Some(_),
+            ) => Some(*wait),
+            (_, backoff) => backoff,
+        })
+        .notify(|e, wait| {
+            tracing::info!(
+                app_id = %self.inner.app_id,
+                method = %call.method,
+                path = %call.path,
+                status = e.status(),
+                error = %e,
+                ?wait,
+                "Knack call failed; retrying (attempt {} of {})",
+                attempts.load(Ordering::Relaxed) + 1,
+                policy.max_attempts,
+            );
+        })
+        .await;
+        match result {
+            Err(Error::Api { status: 404, .. })
+                if call.method == Method::DELETE && attempts.load(Ordering::Relaxed) > 1 =>
+            {
+                Ok(serde_json::json!({ "delete": true }))
+            }
+            other => other,
+        }
+    }
+
+    async fn attempt(&self, call: &Call) -> Result<Value> {
+        let inner = &self.inner;
+        let url = inner
+            .base_url
+            .join(&call.path)
+            .map_err(|e| Error::Config(format!("bad path {}: {e}", call.path)))?;
+        let mut req = inner
+            .http
+            .request(call.method.clone(), url)
+            .query(&call.query);
+        if call.auth != Auth::None {
+            req = req.header("X-Knack-Application-Id", inner.app_id.as_str());
+            if let Some(tz) = inner.client_timezone {
+                req = req.header("knack-client-timezone", tz.name());
+            }
+        }
+        match call.auth {
+            Auth::None => {}
+            Auth::Object => {
+                let key = inner.api_key.as_ref().ok_or_else(|| {
+                    Error::Config(
+                        "object requests need an API key: set ClientBuilder::api_key (KNACK_API_KEY)".into(),
+                    )
+                })?;
+                req = req.header("X-Knack-REST-API-Key", secret_header(key)?);
+            }
+            Auth::View => {
+                if let Some(token) = &inner.user_token {
+                    req = req.header("Authorization", secret_header(token)?);
+                } else if let Some(key) = &inner.api_key {
+                    req = req.header("X-Knack-REST-API-Key", secret_header(key)?);
+                } else {
+                    req = req.header("X-Knack-REST-API-Key", "knack");
+                }
+            }
+        }
+        if let Some(body) = &call.body {
+            req = req
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.to_string());
+        }
+        limiter_wait(&inner.limiter).await;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e, call))?;
+        let status = resp.status();
+        if status.is_success() {
+            let bytes = resp
+                .bytes()
+                .await
+                .map_err(|e| self.transport_error(e, call))?;
+            return serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
+                path: call.path.clone(),
+                detail: format!("the body is not JSON ({e})"),
+            });
+        }
+        let retry_after = (status.as_u16() == 429).then(|| {
+            rate_limit_wait(
+                resp.headers(),
+                SystemTime::now(),
+                inner.retry.min_rate_limit_wait,
+            )
+        });
+        let body = resp.text().await.unwrap_or_default();
+        Err(Error::Api {
+            status: status.as_u16(),
+            app_id: inner.app_id.clone(),
+            method: call.method.to_string(),
+            path: call.path.clone(),
+            message: knack_message(&body),
+            retry_after,
+        })
+    }
+
+    fn transport_error(&self, e: reqwest::Error, call: &Call) -> Error {
+        let (app_id, method, path) = (
+            self.inner.app_id.clone(),
+            call.method.to_string(),
+            call.path.clone(),
+        );
+        if e.is_timeout() {
+            Error::Timeout {
+                app_id,
+                method,
+                path,
+            }
+        } else {
+            Error::Connection {
+                app_id,
+                method,
+                path,
+                not_sent: e.is_connect(),
+                source: e.without_url(),
+            }
+        }
+    }
+}
+
+async fn limiter_wait(limiter: &Limiter) {
+    limiter.acquire().await;
+}
+
+/// Retry transient failures; a call that is not idempotent (a create) only
+/// when Knack surely did not act on it: a 429, or a connection that never opened.
+fn should_retry(e: &Error, idempotent: bool) -> bool {
+    if !e.is_retryable() {
+        return false;
+    }
+    idempotent
+        || matches!(
+            e,
+            Error::Api { status: 429, .. } | Error::Connection { not_sent: true, .. }
+        )
+}
+
+fn secret_header(secret: &SecretString) -> Result<HeaderValue> {
+    let mut v = HeaderValue::from_str(secret.expose_secret()).map_err(|_| {
+        Error::Config("the API key or user token holds characters HTTP headers cannot carry".into())
+    })?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+/// Knack's message from `{"errors":[{"message":..}]}` (or `{"message":..}`),
+/// else the body text as sent (trimmed, capped).
+fn knack_message(body: &str) -> String {
+    if let Ok(v) = serde_json::from_str::<Value>(body) {
+        let messages: Vec<&str> = match v.get("errors") {
+            Some(Value::Array(errs)) => errs
+                .iter()
+                .filter_map(|e| {
+                    e.get("message")
+                        .and_then(Value::as_str)
+                        .or_else(|| e.as_str())
+                })
+                .collect(),
+            Some(Value::String(s)) => vec![s.as_str()],
+            _ => v
+                .get("message")
+                .and_then(Value::as_str)
+                .into_iter()
+                .collect(),
+        };
+        if !messages.is_empty() {
+            return messages.join("; ");
+        }
+    }
+    let text = body.trim();
+    if text.is_empty() {
+        return "(no message)".into();
+    }
+    text.chars().take(500).collect()
+}
+
+/// Configures a [`Client`]; [`ClientBuilder::build`] checks everything.
+pub struct ClientBuilder {
+    app_id: Option<String>,
+    api_key: Option<SecretString>,
+    user_token: Option<SecretString>,
+    base_url: String,
+    connect_timeout: Duration,
+    timeout: Duration,
+    retry: RetryPolicy,
+    requests_per_second: u32,
+    page_concurrency: usize,
+    client_timezone: Option<chrono_tz::Tz>,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        Self {
+            app_id: None,
+            api_key: None,
+            user_token: None,
+            base_url: DEFAULT_BASE_URL.into(),
+            connect_timeout: Duration::from_secs(30),
+            timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+            requests_per_second: 10,
+            page_concurrency: 4,
+            client_timezone: None,
+        }
+    }
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("app_id", &self.app_id)
+            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
+            .field(
+                "user_token",
+                &self.user_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("base_url", &self.base_url)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// The application id (`KNACK_APP_ID`). Required.
+    pub fn app_id(mut self, app_id: impl Into<String>) -> Self {
+        self.app_id = Some(app_id.into());
+        self
+    }
+
+    /// The REST API key (`KNACK_API_KEY`): a `String`, `&str` or
+    /// [`SecretString`]. Needed for object routes; without it only public
+    /// views can be read.
+    pub fn api_key(mut self, key: impl Into<SecretString>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// A user token for view requests to login-protected pages. View
+    /// requests then send `Authorization: <token>` (raw, no `Bearer`) and no
+    /// API key; object requests still use the API key.
+    pub fn user_token(mut self, token: impl Into<SecretString>) -> Self {
+        self.user_token = Some(token.into());
+        self
+    }
+
+    /// The API root, `https://api.knack.com/v1` by default. Tests point it at
+    /// a fake server.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    /// The API root of an account host, `https://{slug}-api.knack.com/v1`
+    /// (required for HIPAA accounts; the slug is `application.account.slug`).
+    pub fn account_slug(self, slug: &str) -> Self {
+        self.base_url(format!("https://{slug}-api.knack.com/v1"))
+    }
+
+    /// How long to wait for a connection (default 30 s).
+    pub fn connect_timeout(mut self, t: Duration) -> Self {
+        self.connect_timeout = t;
+        self
+    }
+
+    /// The longest a single request may take, record pages included
+    /// (default 30 s; knackpy had none on record pages and could hang).
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+
+    /// The retry policy (default: 5 attempts, 300 ms to 10 s backoff).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The request rate for this app, at most Knack's 10 per second
+    /// (the default). Lower it to leave room for other programs using the app.
+    pub fn requests_per_second(mut self, n: u32) -> Self {
+        self.requests_per_second = n;
+        self
+    }
+
+    /// How many record pages may be in flight at once (default 4, 1..=32).
+    /// The limiter still caps the rate; concurrency only hides latency.
+    pub fn page_concurrency(mut self, n: usize) -> Self {
+        self.page_concurrency = n;
+        self
+    }
+
+    /// Sends `knack-client-timezone` so multi-timezone apps answer in this zone.
+    pub fn client_timezone(mut self, tz: chrono_tz::Tz) -> Self {
+        self.client_timezone = Some(tz);
+        self
+    }
+
+    /// Checks the configuration and builds the client.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the setting that is wrong.
+    pub fn build(self) -> Result<Client> {
+        let app_id = self
+            .app_id
+            .filter(|a| !a.trim().is_empty())
+            .ok_or_else(|| {
+                Error::Config(
+                    "the app id is missing: set ClientBuilder::app_id (KNACK_APP_ID)".into(),
+                )
+            })?;
+        if !app_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(Error::Config(format!(
+                "the app id {app_id:?} is not a Knack application id (24 hex characters): check KNACK_APP_ID"
+            )));
+        }
+        for (name, secret) in [("API key", &self.api_key), ("user token", &self.user_token)] {
+            if secret
+                .as_ref()
+                .is_some_and(|s| s.expose_secret().trim().is_empty())
+            {
+                return Err(Error::Config(format!(
+                    "the {name} is empty: check KNACK_API_KEY or the token you pass"
+                )));
+            }
+        }
+        let mut base = self.base_url.trim().trim_end_matches('/').to_string();
+        base.push('/');
+        let base_url = Url::parse(&base)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "the base URL {:?} is not an http(s) URL such as {DEFAULT_BASE_URL}",
+                    self.base_url
+                ))
+            })?;
+        if self.timeout.is_zero() || self.connect_timeout.is_zero() {
+            return Err(Error::Config("timeouts must be longer than zero".into()));
+        }
+        let per_second = NonZeroU32::new(self.requests_per_second)
+            .filter(|n| n.get() <= 10)
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "requests_per_second is {}: Knack allows 1 to 10 requests per second per app",
+                    self.requests_per_second
+                ))
+            })?;
+        if !(1..=32).contains(&self.page_concurrency) {
+            return Err(Error::Config(format!(
+                "page_concurrency is {}: use 1 to 32",
+                self.page_concurrency
+            )));
+        }
+        self.retry.validate().map_err(Error::Config)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.timeout)
+            .user_agent(concat!("knack-client-rs/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Config(format!("could not build the HTTP client: {e}")))?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                base_url,
+                limiter: limiter_for(&app_id, per_second),
+                app_id,
+                api_key: self.api_key,
+                user_token: self.user_token,
+                client_timezone: self.client_timezone,
+                retry: self.retry,
+                page_concurrency: self.page_concurrency,
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn knack_messages_are_extracted_or_kept_raw() {
+        assert_eq!(
+            knack_message(r#"{"errors":[{"message":"Invalid API key"}]}"#),
+            "Invalid API key"
+        );
+        assert_eq!(
+            knack_message(r#"{"errors":[{"message":"a"},{"message":"b"}]}"#),
+            "a; b"
+        );
+        assert_eq!(knack_message("Rate limit exceeded"), "Rate limit exceeded");
+        assert_eq!(knack_message(r#"{"other":1}"#), r#"{"other":1}"#);
+        assert_eq!(knack_message(""), "(no message)");
+    }
+
+    #[test]
+    fn build_validates_each_setting() {
+        let ok = || {
+            Client::builder()
+                .app_id("5f0000000000000000000001")
+                .api_key("k")
+        };
+        assert!(ok().build().is_ok());
+        let msg = |b: ClientBuilder| b.build().unwrap_err().to_string();
+        assert!(msg(Client::builder().api_key("k")).contains("KNACK_APP_ID"));
+        assert!(msg(ok().app_id("a/b")).contains("KNACK_APP_ID"));
+        assert!(msg(ok().api_key(" ")).contains("KNACK_API_KEY"));
+        assert!(msg(ok().base_url("ftp://x")).contains("base URL"));
+        assert!(msg(ok().requests_per_second(11)).contains("1 to 10"));
+        assert!(msg(ok().requests_per_second(0)).contains("1 to 10"));
+        assert!(msg(ok().page_concurrency(0)).contains("page_concurrency"));
+        assert!(msg(ok().timeout(Duration::ZERO)).contains("timeouts"));
+        assert!(msg(ok().retry_policy(RetryPolicy {
+            max_attempts: 0,
+            ..Default::default()
+        }))
+        .contains("max_attempts"));
+        let hipaa = ok().account_slug("austin").build().unwrap();
+        assert_eq!(hipaa.base_url(), "https://austin-api.knack.com/v1/");
+    }
+
+    #[test]
+    fn only_safe_failures_of_a_create_are_retried() {
+        let api = |status| Error::Api {
+            status,
+            app_id: "a".into(),
+            method: "POST".into(),
+            path: "p".into(),
+            message: "m".into(),
+            retry_after: None,
+        };
+        let timeout = Error::Timeout {
+            app_id: "a".into(),
+            method: "POST".into(),
+            path: "p".into(),
+        };
+        assert!(should_retry(&api(429), false));
+        assert!(!should_retry(&api(502), false));
+        assert!(!should_retry(&timeout, false));
+        assert!(should_retry(&timeout, true));
+        assert!(should_retry(&api(503), true));
+        assert!(!should_retry(&api(400), true));
+    }
+}

@@ -1,0 +1,270 @@
+//! Reading records: a query, and paging as a `Stream`.
+
+use futures::stream::{self, BoxStream, Stream, StreamExt, TryStreamExt};
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::client::{Auth, Call};
+use crate::{Client, Container, Error, Filter, Record, Result};
+
+/// Knack's largest page.
+pub const MAX_ROWS_PER_PAGE: u32 = 1000;
+
+/// Sort direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortOrder {
+    /// Ascending.
+    Asc,
+    /// Descending.
+    Desc,
+}
+
+/// What to read from a container: page size, filter, sort, limit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordsQuery {
+    rows_per_page: u32,
+    filter: Option<Filter>,
+    sort: Option<(String, SortOrder)>,
+    limit: Option<usize>,
+}
+
+impl Default for RecordsQuery {
+    fn default() -> Self {
+        Self {
+            rows_per_page: MAX_ROWS_PER_PAGE,
+            filter: None,
+            sort: None,
+            limit: None,
+        }
+    }
+}
+
+impl RecordsQuery {
+    /// Every record, 1000 per page (the fewest requests).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records per page, 1 to 1000 (checked when the stream starts).
+    pub fn rows_per_page(mut self, n: u32) -> Self {
+        self.rows_per_page = n;
+        self
+    }
+
+    /// Only records matching `filter`.
+    pub fn filter(mut self, filter: Filter) -> Self {
+        self.filter = Some(filter);
+        self
+    }
+
+    /// Sorts on a field (`sort_field` / `sort_order`).
+    pub fn sort(mut self, field_key: impl Into<String>, order: SortOrder) -> Self {
+        self.sort = Some((field_key.into(), order));
+        self
+    }
+
+    /// Stops after `n` records (fewer pages are fetched when `n` is small).
+    pub fn limit(mut self, n: usize) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    fn params(&self, page: u32) -> Vec<(&'static str, String)> {
+        let rows = match self.limit {
+            Some(l) if (l as u64) < u64::from(self.rows_per_page) => l.max(1) as u32,
+            _ => self.rows_per_page,
+        };
+        let mut q = vec![
+            ("rows_per_page", rows.to_string()),
+            ("page", page.to_string()),
+        ];
+        if let Some(f) = &self.filter {
+            q.push(("filters", f.to_json_string()));
+        }
+        if let Some((field, order)) = &self.sort {
+            q.push(("sort_field", field.clone()));
+            q.push((
+                "sort_order",
+                if *order == SortOrder::Asc {
+                    "asc"
+                } else {
+                    "desc"
+                }
+                .into(),
+            ));
+        }
+        q
+    }
+}
+
+/// One page of records, with Knack's counters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// The page number, from 1.
+    pub number: u32,
+    /// Knack's `total_pages`.
+    pub total_pages: u32,
+    /// Knack's `total_records`: an estimate, Knack sometimes delivers fewer.
+    pub total_records: u64,
+    /// The records of the page, untouched.
+    pub records: Vec<Record>,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(default, deserialize_with = "lenient_u64")]
+    total_pages: u64,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    total_records: u64,
+    records: Vec<Map<String, Value>>,
+}
+
+/// Knack has been seen sending counters as strings; accept both.
+fn lenient_u64<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<u64, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Number(n) => n.as_u64().unwrap_or(0),
+        Value::String(s) => s.trim().parse().unwrap_or(0),
+        _ => 0,
+    })
+}
+
+impl Client {
+    /// The records of a container, in Knack's order, as a stream.
+    ///
+    /// Page 1 is fetched first to learn `total_pages`; the rest are fetched
+    /// up to `page_concurrency` at a time and yielded in order. Paging stops
+    /// at `total_pages` or on the first empty page, whichever comes first
+    /// (`total_records` is only an estimate; knackpy looped forever on it
+    /// once). The stream ends after the first error.
+    pub fn records(
+        &self,
+        container: &Container,
+        query: RecordsQuery,
+    ) -> impl Stream<Item = Result<Record>> + Send + 'static {
+        let limit = query.limit.unwrap_or(usize::MAX);
+        self.pages(container, query)
+            .map_ok(|p| stream::iter(p.records.into_iter().map(Ok)))
+            .try_flatten()
+            .take(limit)
+    }
+
+    /// The pages of a container (see [`Client::records`]); empty pages are
+    /// not yielded.
+    pub fn pages(
+        &self,
+        container: &Container,
+        query: RecordsQuery,
+    ) -> impl Stream<Item = Result<Page>> + Send + 'static {
+        let client = self.clone();
+        let container = container.clone();
+        let max_pages = query
+            .limit
+            .map(|l| l.div_ceil(query.rows_per_page.max(1) as usize).max(1));
+        let first = {
+            let (client, container, query) = (client.clone(), container.clone(), query.clone());
+            async move {
+                if !(1..=MAX_ROWS_PER_PAGE).contains(&query.rows_per_page) {
+                    return Err(Error::InvalidQuery(format!(
+                        "rows_per_page is {}: Knack serves 1 to {MAX_ROWS_PER_PAGE} records per page",
+                        query.rows_per_page
+                    )));
+                }
+                client.page(&container, &query, 1).await
+            }
+        };
+        stream::once(first)
+            .map(move |first| -> BoxStream<'static, Result<Page>> {
+                let p1 = match first {
+                    Ok(p) => p,
+                    Err(e) => return stream::iter([Err(e)]).boxed(),
+                };
+                let mut last = p1.total_pages.max(1);
+                if let Some(m) = max_pages {
+                    last = last.min(u32::try_from(m).unwrap_or(u32::MAX));
+                }
+                let concurrency = client.inner.page_concurrency;
+                let (client, container, query) = (client.clone(), container.clone(), query.clone());
+                let rest = stream::iter(2..=last)
+                    .map(move |n| {
+                        let (client, container, query) =
+                            (client.clone(), container.clone(), query.clone());
+                        async move { client.page(&container, &query, n).await }
+                    })
+                    .buffered(concurrency);
+                stream::iter([Ok(p1)]).chain(rest).boxed()
+            })
+            .flatten()
+            // Stop on the first empty page and after the first error.
+            .scan(false, |done, item| {
+                if *done {
+                    return futures::future::ready(None);
+                }
+                let keep = match &item {
+                    Ok(p) if p.records.is_empty() => None,
+                    Ok(_) => Some(item),
+                    Err(_) => {
+                        *done = true;
+                        Some(item)
+                    }
+                };
+                futures::future::ready(keep)
+            })
+    }
+
+    async fn page(&self, container: &Container, query: &RecordsQuery, number: u32) -> Result<Page> {
+        let path = container.records_path();
+        let value = self
+            .execute(&Call {
+                method: Method::GET,
+                path: path.clone(),
+                query: query.params(number),
+                body: None,
+                auth: auth_for(container),
+                idempotent: true,
+            })
+            .await?;
+        let env: Envelope = serde_json::from_value(value).map_err(|e| Error::Decode {
+            path,
+            detail: format!("not a page of records ({e})"),
+        })?;
+        Ok(Page {
+            number,
+            total_pages: u32::try_from(env.total_pages).unwrap_or(u32::MAX),
+            total_records: env.total_records,
+            records: env.records.into_iter().map(Record::new).collect(),
+        })
+    }
+}
+
+pub(crate) fn auth_for(container: &Container) -> Auth {
+    match container {
+        Container::Object { .. } => Auth::Object,
+        Container::View { .. } => Auth::View,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Operator, Rule};
+
+    #[test]
+    fn params_carry_paging_filters_and_sort() {
+        let q = RecordsQuery::new()
+            .rows_per_page(500)
+            .filter(Filter::and([Rule::new("field_1", Operator::Is, "x")]))
+            .sort("field_2", SortOrder::Desc);
+        let p = q.params(3);
+        assert_eq!(p[0], ("rows_per_page", "500".into()));
+        assert_eq!(p[1], ("page", "3".into()));
+        assert_eq!(
+            p[2].1,
+            r#"{"match":"and","rules":[{"field":"field_1","operator":"is","value":"x"}]}"#
+        );
+        assert_eq!(p[3], ("sort_field", "field_2".into()));
+        assert_eq!(p[4], ("sort_order", "desc".into()));
+        // A small limit asks for a small page.
+        assert_eq!(RecordsQuery::new().limit(7).params(1)[0].1, "7");
+    }
+}

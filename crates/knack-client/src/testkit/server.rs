@@ -1,0 +1,322 @@
+//! The fake's state and its one wiremock responder.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Map, Value};
+use wiremock::{Request, Respond, ResponseTemplate};
+
+use super::{filters, Fault, LoggedRequest};
+
+pub(super) struct State {
+    pub(super) app_id: String,
+    pub(super) api_key: String,
+    pub(super) metadata: Option<Value>,
+    /// Records by container records path (`objects/object_1/records`).
+    pub(super) records: HashMap<String, Vec<Value>>,
+    pub(super) overstated: HashMap<String, u64>,
+    pub(super) user_tokens: Vec<String>,
+    pub(super) latency: Duration,
+    pub(super) rate_limit: Option<usize>,
+    pub(super) faults: VecDeque<Fault>,
+    pub(super) log: Vec<LoggedRequest>,
+    arrivals: VecDeque<Instant>,
+    next_id: u64,
+}
+
+impl State {
+    pub(super) fn new(app_id: &str, api_key: &str) -> Self {
+        Self {
+            app_id: app_id.into(),
+            api_key: api_key.into(),
+            metadata: None,
+            records: HashMap::new(),
+            overstated: HashMap::new(),
+            user_tokens: Vec::new(),
+            latency: Duration::ZERO,
+            rate_limit: Some(10),
+            faults: VecDeque::new(),
+            log: Vec::new(),
+            arrivals: VecDeque::new(),
+            next_id: 0,
+        }
+    }
+
+    pub(super) fn with_id(&mut self, mut record: Value) -> Value {
+        if let Value::Object(m) = &mut record {
+            if !m.contains_key("id") {
+                m.insert("id".into(), Value::String(self.new_id()));
+            }
+        }
+        record
+    }
+
+    fn new_id(&mut self) -> String {
+        self.next_id += 1;
+        format!("f{:023x}", self.next_id)
+    }
+}
+
+pub(super) struct Handler {
+    pub(super) state: Arc<Mutex<State>>,
+}
+
+fn knack_error(status: u16, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(json!({"errors": [{"message": message}]}))
+}
+
+impl Respond for Handler {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let now = Instant::now();
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let (mut resp, status, extra_delay) = answer(&mut st, req, now);
+        let headers = req
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                let name = k.as_str().to_ascii_lowercase();
+                let value = if name == "x-knack-rest-api-key" || name == "authorization" {
+                    "[redacted]".to_string()
+                } else {
+                    v.to_str().unwrap_or("").to_string()
+                };
+                (name, value)
+            })
+            .collect();
+        st.log.push(LoggedRequest {
+            method: req.method.to_string(),
+            path: req.url.path().to_string(),
+            query: req
+                .url
+                .query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+            headers,
+            at: now,
+            status,
+        });
+        let delay = st.latency + extra_delay;
+        if !delay.is_zero() {
+            resp = resp.set_delay(delay);
+        }
+        resp
+    }
+}
+
+/// The response, its status (for the log) and any extra delay.
+fn answer(st: &mut State, req: &Request, now: Instant) -> (ResponseTemplate, u16, Duration) {
+    // Knack counts every request, rejected ones too, in a rolling second.
+    st.arrivals.push_back(now);
+    while st
+        .arrivals
+        .front()
+        .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+    {
+        st.arrivals.pop_front();
+    }
+    if let Some(limit) = st.rate_limit {
+        if st.arrivals.len() > limit {
+            let oldest = *st.arrivals.front().unwrap_or(&now);
+            let free_in = Duration::from_secs(1).saturating_sub(now.duration_since(oldest));
+            let reset = (SystemTime::now() + free_in)
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+            let reset_secs = reset.as_secs() + u64::from(reset.subsec_nanos() > 0);
+            let resp = ResponseTemplate::new(429)
+                .insert_header("X-RateLimit-Limit", limit.to_string().as_str())
+                .insert_header("X-RateLimit-Remaining", "0")
+                .insert_header("X-RateLimit-Reset", reset_secs.to_string().as_str())
+                .set_body_string("Rate limit exceeded");
+            return (resp, 429, Duration::ZERO);
+        }
+    }
+    let mut extra = Duration::ZERO;
+    if let Some(fault) = st.faults.pop_front() {
+        if fault.status != 0 {
+            let resp = ResponseTemplate::new(fault.status).set_body_json(fault.body);
+            return (resp.set_delay(fault.delay), fault.status, Duration::ZERO);
+        }
+        extra = fault.delay;
+    }
+    let (resp, status) = route(st, req);
+    (resp, status, extra)
+}
+
+fn route(st: &mut State, req: &Request) -> (ResponseTemplate, u16) {
+    let path = req.url.path().trim_end_matches('/');
+    let Some(rest) = path.strip_prefix("/v1/") else {
+        return (knack_error(404, "Not found: the API root is /v1"), 404);
+    };
+    let segs: Vec<&str> = rest.split('/').collect();
+    let method = req.method.as_str();
+    match (method, segs.as_slice()) {
+        ("GET", ["applications", id]) => match &st.metadata {
+            Some(m) if *id == st.app_id => (ResponseTemplate::new(200).set_body_json(m), 200),
+            _ => (knack_error(404, "Application not found"), 404),
+        },
+        (_, ["objects", o, "records", tail @ ..]) => {
+            let container = format!("objects/{o}/records");
+            records_route(st, req, &container, false, tail)
+        }
+        (_, ["pages", s, "views", v, "records", tail @ ..]) => {
+            let container = format!("pages/{s}/views/{v}/records");
+            records_route(st, req, &container, true, tail)
+        }
+        _ => (
+            knack_error(404, &format!("Not found: {method} {path}")),
+            404,
+        ),
+    }
+}
+
+fn header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
+    req.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `Err` holds the 401 message.
+fn authorized(st: &State, req: &Request, view: bool) -> Result<(), &'static str> {
+    if header(req, "x-knack-application-id") != Some(st.app_id.as_str()) {
+        return Err("Invalid application id (X-Knack-Application-Id)");
+    }
+    let key_ok = header(req, "x-knack-rest-api-key") == Some(st.api_key.as_str());
+    let token_ok =
+        view && header(req, "authorization").is_some_and(|t| st.user_tokens.iter().any(|u| u == t));
+    if key_ok || token_ok {
+        Ok(())
+    } else if view && header(req, "authorization").is_some() {
+        Err("Invalid user token")
+    } else {
+        Err("Invalid API key")
+    }
+}
+
+fn records_route(
+    st: &mut State,
+    req: &Request,
+    container: &str,
+    view: bool,
+    tail: &[&str],
+) -> (ResponseTemplate, u16) {
+    if let Err(message) = authorized(st, req, view) {
+        return (knack_error(401, message), 401);
+    }
+    let method = req.method.as_str();
+    match (method, tail) {
+        ("GET", []) => list(st, req, container),
+        ("POST", []) => match req.body_json::<Map<String, Value>>() {
+            Ok(fields) => {
+                let mut rec = fields;
+                let id = st.new_id();
+                rec.insert("id".into(), Value::String(id));
+                let rec = Value::Object(rec);
+                st.records
+                    .entry(container.to_string())
+                    .or_default()
+                    .push(rec.clone());
+                (ResponseTemplate::new(200).set_body_json(rec), 200)
+            }
+            Err(_) => (
+                knack_error(400, "The request body must be a JSON object"),
+                400,
+            ),
+        },
+        ("GET" | "PUT" | "DELETE", [id]) => {
+            let records = st.records.entry(container.to_string()).or_default();
+            let Some(pos) = records
+                .iter()
+                .position(|r| r.get("id").and_then(Value::as_str) == Some(*id))
+            else {
+                return (knack_error(404, "Record not found"), 404);
+            };
+            match method {
+                "GET" => (ResponseTemplate::new(200).set_body_json(&records[pos]), 200),
+                "DELETE" => {
+                    records.remove(pos);
+                    (
+                        ResponseTemplate::new(200).set_body_json(json!({"delete": true})),
+                        200,
+                    )
+                }
+                _ => match req.body_json::<Map<String, Value>>() {
+                    Ok(fields) => {
+                        if let Value::Object(rec) = &mut records[pos] {
+                            rec.extend(fields.into_iter().filter(|(k, _)| k != "id"));
+                        }
+                        (ResponseTemplate::new(200).set_body_json(&records[pos]), 200)
+                    }
+                    Err(_) => (
+                        knack_error(400, "The request body must be a JSON object"),
+                        400,
+                    ),
+                },
+            }
+        }
+        _ => (
+            knack_error(404, &format!("Not found: {method} {}", req.url.path())),
+            404,
+        ),
+    }
+}
+
+fn list(st: &State, req: &Request, container: &str) -> (ResponseTemplate, u16) {
+    let q: HashMap<String, String> = req
+        .url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let rows: u64 = match q.get("rows_per_page").map(|r| r.parse::<u64>()) {
+        None => 25,
+        Some(Ok(n)) if (1..=1000).contains(&n) => n,
+        Some(_) => {
+            return (
+                knack_error(400, "rows_per_page must be between 1 and 1000"),
+                400,
+            )
+        }
+    };
+    let page: u64 = match q.get("page").map(|p| p.parse::<u64>()) {
+        None => 1,
+        Some(Ok(n)) if n >= 1 => n,
+        Some(_) => return (knack_error(400, "page must be a positive number"), 400),
+    };
+    let all = st
+        .records
+        .get(container)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let matching: Vec<&Value> = match q.get("filters") {
+        None => all.iter().collect(),
+        Some(text) => {
+            let parsed = match filters::parse(text) {
+                Ok(p) => p,
+                Err(e) => return (knack_error(400, &e), 400),
+            };
+            let mut out = Vec::new();
+            for r in all {
+                match parsed.matches(r) {
+                    Ok(true) => out.push(r),
+                    Ok(false) => {}
+                    Err(e) => return (knack_error(400, &e), 400),
+                }
+            }
+            out
+        }
+    };
+    let total_records = matching.len() as u64 + st.overstated.get(container).copied().unwrap_or(0);
+    let total_pages = total_records.div_ceil(rows);
+    let start = ((page - 1) * rows) as usize;
+    let records: Vec<&Value> = matching
+        .iter()
+        .skip(start)
+        .take(rows as usize)
+        .copied()
+        .collect();
+    let body = json!({
+        "total_pages": total_pages,
+        "current_page": page,
+        "total_records": total_records,
+        "records": records,
+    });
+    (ResponseTemplate::new(200).set_body_json(body), 200)
+}

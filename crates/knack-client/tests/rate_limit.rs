@@ -1,0 +1,111 @@
+//! The rolling-window rate limit, checked against the testkit's detector.
+
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use knack_client::testkit::FakeKnack;
+use knack_client::{Container, RecordsQuery};
+use serde_json::json;
+
+fn records(n: usize) -> Vec<serde_json::Value> {
+    (0..n).map(|i| json!({"id": format!("{i:024x}")})).collect()
+}
+
+#[tokio::test]
+async fn the_detector_catches_a_burst() {
+    // Guards the guard: raw requests with no limiter must trip the fake.
+    let fake = FakeKnack::start().await;
+    let http = reqwest::Client::new();
+    for _ in 0..12 {
+        let url = format!("{}/objects/object_1/records", fake.base_url());
+        http.get(url)
+            .header("X-Knack-Application-Id", fake.app_id())
+            .header("X-Knack-REST-API-Key", fake.api_key())
+            .send()
+            .await
+            .unwrap();
+    }
+    let log = fake.requests();
+    assert_eq!(log.iter().filter(|r| r.status == 429).count(), 2);
+    assert!(fake.max_requests_in_window(Duration::from_secs(1)) > 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_never_exceeds_ten_requests_in_any_rolling_second() {
+    let fake = FakeKnack::start_for("5f0000000000000000000301", "k").await;
+    let object = Container::object("object_1").unwrap();
+    fake.set_records(&object, records(25));
+    fake.set_latency(Duration::from_millis(20));
+    let client = fake.client_builder().page_concurrency(8).build().unwrap();
+    let got: Vec<_> = client
+        .records(&object, RecordsQuery::new().rows_per_page(1))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 25);
+    let log = fake.requests();
+    assert_eq!(log.len(), 25);
+    assert!(
+        log.iter().all(|r| r.status == 200),
+        "a request was refused: {log:?}"
+    );
+    let max = fake.max_requests_in_window(Duration::from_secs(1));
+    assert!(max <= 10, "{max} requests within one second");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clients_of_one_app_share_the_limit() {
+    let fake = FakeKnack::start_for("5f0000000000000000000302", "k").await;
+    let a = Container::object("object_1").unwrap();
+    let b = Container::object("object_2").unwrap();
+    fake.set_records(&a, records(12));
+    fake.set_records(&b, records(12));
+    let c1 = fake.client_builder().build().unwrap();
+    let c2 = fake.client_builder().build().unwrap();
+    let q = || RecordsQuery::new().rows_per_page(1);
+    let (r1, r2) = tokio::join!(
+        c1.records(&a, q()).try_collect::<Vec<_>>(),
+        c2.records(&b, q()).try_collect::<Vec<_>>()
+    );
+    assert_eq!(r1.unwrap().len() + r2.unwrap().len(), 24);
+    assert!(fake.requests().iter().all(|r| r.status == 200));
+    assert!(fake.max_requests_in_window(Duration::from_secs(1)) <= 10);
+}
+
+#[tokio::test]
+async fn injected_faults_are_retried_and_logged() {
+    let fake = FakeKnack::start_for("5f0000000000000000000303", "k").await;
+    let object = Container::object("object_1").unwrap();
+    fake.set_records(&object, records(3));
+    fake.fail_next(2, knack_client::testkit::Fault::status(500));
+    let client = fake.client_builder().build().unwrap();
+    let got: Vec<_> = client
+        .records(&object, RecordsQuery::new())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 3);
+    let statuses: Vec<u16> = fake.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [500, 500, 200]);
+}
+
+#[tokio::test]
+async fn writes_change_the_fakes_records() {
+    let fake = FakeKnack::start_for("5f0000000000000000000304", "k").await;
+    let object = Container::object("object_1").unwrap();
+    let client = fake.client_builder().build().unwrap();
+    let created = client
+        .create(&object, &json!({"field_1": "a"}))
+        .await
+        .unwrap();
+    let updated = client
+        .update(&object, created.id(), &json!({"field_1": "b"}))
+        .await
+        .unwrap();
+    assert_eq!(updated.display_value("field_1"), Some(&json!("b")));
+    assert_eq!(fake.records(&object).len(), 1);
+    client.delete(&object, created.id()).await.unwrap();
+    assert!(fake.records(&object).is_empty());
+    let err = client.delete(&object, created.id()).await.unwrap_err();
+    assert_eq!(err.status(), Some(404));
+}
