@@ -41,18 +41,15 @@ impl CliError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RunError {
-    /// This build has no pipeline behind the command yet.
-    #[error("{command}: pipeline not wired yet; this build of aks cannot run it")]
-    NotWired {
-        /// The subcommand.
-        command: &'static str,
-    },
     /// The run finished but some records failed; the summary has the counts.
     #[error("{failed} record(s) failed; see the log above")]
     RecordsFailed {
         /// How many.
         failed: u64,
     },
+    /// A runtime failure described in one sentence.
+    #[error("{0}")]
+    Message(String),
     /// Any error from the pipeline (knack-etl, a client), displayed as is.
     #[error(transparent)]
     Pipeline(Box<dyn std::error::Error + Send + Sync + 'static>),

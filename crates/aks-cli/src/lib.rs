@@ -18,13 +18,16 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod date;
+pub mod db;
 pub mod endpoint;
 pub mod env;
 pub mod error;
 pub mod logging;
+pub mod pipelines;
 pub mod report;
 pub mod run;
 

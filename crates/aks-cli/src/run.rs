@@ -8,11 +8,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use secrecy::SecretString;
 
 use crate::cli::{Cli, Command, ConfigCommand, DbCommand, RecordsArgs};
 use crate::config::{Config, ConfigError, Container, ItemType};
-use crate::env::{AgolSettings, EnvVars, Settings, SocrataSettings, Task};
+use crate::env::{EnvVars, Settings, Task};
 use crate::error::{CliError, RunError};
 use crate::report::{emit_summary, Progress, RunReport};
 
@@ -254,71 +253,13 @@ fn finish(
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// The seam: one function per command, filled in when knack-etl is wired. Each must honour
-// `settings.dry_run` (read and transform, write nothing, report what would have been written).
-// ---------------------------------------------------------------------------------------------
-
-/// Knack metadata of `settings.app_id` → `api.knack_metadata` (upsert on `app_id`).
-pub async fn pipeline_metadata_to_postgrest(
-    _settings: &Settings,
-    _progress: &Progress,
-) -> Result<RunReport, RunError> {
-    Err(RunError::NotWired {
-        command: Task::MetadataToPostgrest.name(),
-    })
-}
-
-/// Knack records of `job.container` → `api.knack`; a full replace when `job.since` is `None`.
-pub async fn pipeline_records_to_postgrest(
-    _settings: &Settings,
-    _knack_api_key: &SecretString,
-    _job: &RecordsJob,
-    _progress: &Progress,
-) -> Result<RunReport, RunError> {
-    Err(RunError::NotWired {
-        command: Task::RecordsToPostgrest.name(),
-    })
-}
-
-/// Staged records of `job.container` → the Socrata dataset (upsert; replace without `since`).
-pub async fn pipeline_records_to_socrata(
-    _settings: &Settings,
-    _socrata: &SocrataSettings,
-    _target: &SocrataTarget,
-    _job: &RecordsJob,
-    _progress: &Progress,
-) -> Result<RunReport, RunError> {
-    Err(RunError::NotWired {
-        command: Task::RecordsToSocrata.name(),
-    })
-}
-
-/// Staged records of `job.container` → the AGOL layer/table (delete-then-add).
-pub async fn pipeline_records_to_agol(
-    _settings: &Settings,
-    _agol: &AgolSettings,
-    _target: &AgolTarget,
-    _job: &RecordsJob,
-    _progress: &Progress,
-) -> Result<RunReport, RunError> {
-    Err(RunError::NotWired {
-        command: Task::RecordsToAgol.name(),
-    })
-}
-
-/// `aks config check` without `--offline`: each container against Knack metadata and its
-/// destination's schema. Returns one sentence per mismatch (empty when all match).
-pub async fn pipeline_config_check(
-    _config: &Config,
-    _vars: &EnvVars,
-) -> Result<Vec<String>, RunError> {
-    Err(RunError::NotWired {
-        command: "config check (online; use --offline to validate the file only)",
-    })
-}
-
-/// `aks db init`: apply the staging schema SQL shipped by pgrest-client, or print it.
-pub async fn pipeline_db_init(_print: bool, _vars: &EnvVars) -> Result<(), RunError> {
-    Err(RunError::NotWired { command: "db init" })
-}
+/// The commands' pipelines live in [`crate::pipelines`]; `config check` and
+/// `db init` in [`crate::check`] and [`crate::db`].
+use crate::check::config_check as pipeline_config_check;
+use crate::db::init as pipeline_db_init;
+use crate::pipelines::{
+    metadata_to_postgrest as pipeline_metadata_to_postgrest,
+    records_to_agol as pipeline_records_to_agol,
+    records_to_postgrest as pipeline_records_to_postgrest,
+    records_to_socrata as pipeline_records_to_socrata,
+};

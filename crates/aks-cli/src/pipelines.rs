@@ -1,0 +1,212 @@
+//! The commands' work: settings in, clients built, a knack-etl pipeline run,
+//! its report mapped onto the CLI's summary. Everything here runs after
+//! validation (config, container, date, environment), so the values are
+//! present and well-formed.
+
+use knack_etl::agol_client::{self, LayerSelector};
+use knack_etl::pipelines::{self, Publication, RunOptions};
+use knack_etl::{knack_client, pgrest_client, socrata_client, RunFailure};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::{ContainerKind, ItemType};
+use crate::env::{AgolSettings, Settings, SocrataSettings};
+use crate::error::RunError;
+use crate::report::{Progress, RunReport};
+use crate::run::{AgolTarget, RecordsJob, SocrataTarget};
+
+/// Features per `applyEdits` call (the original sent 50 adds per call).
+const AGOL_BATCH: usize = 50;
+
+fn knack(
+    settings: &Settings,
+    key: Option<&SecretString>,
+) -> Result<knack_client::Client, RunError> {
+    let mut builder = knack_client::Client::builder()
+        .app_id(settings.app_id.clone())
+        .base_url(settings.knack.api_url.as_str());
+    if let Some(key) = key {
+        builder = builder.api_key(key.clone());
+    }
+    builder.build().map_err(RunError::pipeline)
+}
+
+fn postgrest(settings: &Settings) -> Result<pgrest_client::Client, RunError> {
+    pgrest_client::Client::builder()
+        .endpoint(settings.postgrest.endpoint.as_str())
+        .jwt(settings.postgrest.jwt.expose_secret())
+        .build()
+        .map_err(RunError::pipeline)
+}
+
+fn options(settings: &Settings, job: &RecordsJob) -> RunOptions {
+    RunOptions {
+        since: job.since,
+        allow_empty_replace: false,
+        dry_run: settings.dry_run,
+    }
+}
+
+fn container(job: &RecordsJob) -> Result<knack_client::Container, RunError> {
+    let scene = match &job.container.kind {
+        ContainerKind::Object => None,
+        ContainerKind::View { scene_id } => Some(scene_id.as_str()),
+    };
+    knack_client::Container::parse(&job.container.id, scene).map_err(RunError::pipeline)
+}
+
+fn publication(settings: &Settings, job: &RecordsJob) -> Result<Publication, RunError> {
+    Ok(Publication {
+        app_id: settings.app_id.clone(),
+        container: container(job)?,
+        location_fields: job.container.config.location_fields.clone(),
+    })
+}
+
+/// Maps knack-etl's outcome onto the CLI's report, logging the run's notes.
+fn report(
+    result: Result<knack_etl::RunReport, RunFailure>,
+    dry_run: bool,
+) -> Result<RunReport, RunError> {
+    let etl = match result {
+        Ok(report) => report,
+        Err(failure) => {
+            for note in &failure.report.notes {
+                tracing::warn!("{note}");
+            }
+            tracing::error!(
+                read = failure.report.read,
+                written = failure.report.written,
+                deleted = failure.report.deleted,
+                failed = failure.report.failed,
+                "run stopped: what happened before the failure"
+            );
+            return Err(RunError::pipeline(failure));
+        }
+    };
+    for note in &etl.notes {
+        tracing::info!("{note}");
+    }
+    Ok(RunReport {
+        read: etl.read,
+        // A dry run counts what it would have written.
+        written: if dry_run { etl.skipped } else { etl.written },
+        deleted: etl.deleted,
+        failed: etl.failed,
+        duration: etl.duration,
+        dry_run,
+    })
+}
+
+/// Knack metadata of `settings.app_id` → `api.knack_metadata` (upsert on `app_id`).
+pub async fn metadata_to_postgrest(
+    settings: &Settings,
+    _progress: &Progress,
+) -> Result<RunReport, RunError> {
+    let knack = knack(settings, settings.knack.api_key.as_ref())?;
+    let pgrest = postgrest(settings)?;
+    report(
+        pipelines::metadata_to_postgrest(&knack, &pgrest, settings.dry_run).await,
+        settings.dry_run,
+    )
+}
+
+/// Knack records of `job.container` → `api.knack`; a full (safe) reload when `job.since` is `None`.
+pub async fn records_to_postgrest(
+    settings: &Settings,
+    knack_api_key: &SecretString,
+    job: &RecordsJob,
+    _progress: &Progress,
+) -> Result<RunReport, RunError> {
+    let knack = knack(settings, Some(knack_api_key))?;
+    let pgrest = postgrest(settings)?;
+    let container = container(job)?;
+    let result = pipelines::records_to_postgrest(
+        &knack,
+        &pgrest,
+        &container,
+        Some(job.container.modified_date_field_id.as_str()),
+        &options(settings, job),
+    )
+    .await;
+    report(result, settings.dry_run)
+}
+
+/// Staged records of `job.container` → the Socrata dataset (upsert; safe replace without `since`).
+pub async fn records_to_socrata(
+    settings: &Settings,
+    socrata: &SocrataSettings,
+    target: &SocrataTarget,
+    job: &RecordsJob,
+    _progress: &Progress,
+) -> Result<RunReport, RunError> {
+    let pgrest = postgrest(settings)?;
+    let client = socrata_client::Client::builder()
+        .domain(socrata.url.as_str())
+        .api_key(
+            socrata.api_key_id.expose_secret(),
+            socrata.api_key_secret.expose_secret(),
+        )
+        .app_token(socrata.app_token.expose_secret())
+        .build()
+        .map_err(RunError::pipeline)?;
+    let config = &job.container.config;
+    let socrata_target = pipelines::SocrataTarget {
+        resource_id: target.resource_id.clone(),
+        append_timestamp_key: config
+            .append_timestamps_socrata
+            .as_ref()
+            .map(|a| a.key.clone()),
+        no_replace: config.no_replace_socrata,
+    };
+    let result = pipelines::records_to_socrata(
+        &pgrest,
+        &client,
+        &publication(settings, job)?,
+        &socrata_target,
+        &options(settings, job),
+    )
+    .await;
+    report(result, settings.dry_run)
+}
+
+/// Staged records of `job.container` → the AGOL layer or table (upsert by
+/// matching field; without `since`, features the source no longer has are deleted last).
+pub async fn records_to_agol(
+    settings: &Settings,
+    agol: &AgolSettings,
+    target: &AgolTarget,
+    job: &RecordsJob,
+    _progress: &Progress,
+) -> Result<RunReport, RunError> {
+    let pgrest = postgrest(settings)?;
+    let client = agol_client::Client::builder()
+        .portal_url(agol.url.as_str())
+        .credentials(agol.username.clone(), agol.password.expose_secret())
+        .build()
+        .map_err(RunError::pipeline)?;
+    let index = target.layer_id as usize;
+    let selector = match target.item_type {
+        ItemType::Layer => LayerSelector::LayerIndex(index),
+        ItemType::Table => LayerSelector::TableIndex(index),
+    };
+    let agol_target = pipelines::AgolTarget {
+        service_id: target.service_id.clone(),
+        selector,
+        matching_field: job
+            .container
+            .config
+            .upsert_matching_field
+            .clone()
+            .unwrap_or_else(|| "id".to_string()),
+        batch_size: AGOL_BATCH,
+    };
+    let result = pipelines::records_to_agol(
+        &pgrest,
+        &client,
+        &publication(settings, job)?,
+        &agol_target,
+        &options(settings, job),
+    )
+    .await;
+    report(result, settings.dry_run)
+}
