@@ -3,11 +3,12 @@
 
 use std::collections::BTreeSet;
 
+use knack_etl::agol_client::{self, LayerSelector};
 use knack_etl::knack_client::{self, Container, Formatter};
 use knack_etl::socrata_client;
 use knack_etl::transform::field_key;
 
-use crate::config::{AppConfig, Config, ContainerConfig};
+use crate::config::{AppConfig, Config, ContainerConfig, ItemType};
 use crate::env::{EnvVars, DEFAULT_KNACK_API_URL};
 use crate::error::RunError;
 
@@ -27,27 +28,51 @@ pub async fn config_check(config: &Config, vars: &EnvVars) -> Result<Vec<String>
         .get("SOCRATA_URL")
         .map(str::to_owned)
         .or_else(|| config.socrata.url.clone());
+    let agol = agol_client(config, vars)?;
+    let urls = Destinations {
+        knack: &knack_url,
+        socrata: socrata_url.as_deref(),
+        agol: agol.as_ref(),
+    };
     let mut mismatches = Vec::new();
     for (name, app) in &config.apps {
-        check_app(
-            name,
-            app,
-            vars,
-            &knack_url,
-            socrata_url.as_deref(),
-            &mut mismatches,
-        )
-        .await?;
+        check_app(name, app, vars, &urls, &mut mismatches).await?;
     }
     Ok(mismatches)
+}
+
+/// Where the checks look.
+struct Destinations<'a> {
+    knack: &'a str,
+    socrata: Option<&'a str>,
+    agol: Option<&'a agol_client::Client>,
+}
+
+/// An AGOL client when a portal URL and credentials are known (layers are
+/// rarely public, so the AGOL checks need AGOL_USERNAME / AGOL_PASSWORD).
+fn agol_client(config: &Config, vars: &EnvVars) -> Result<Option<agol_client::Client>, RunError> {
+    let url = vars
+        .get("AGOL_URL")
+        .map(str::to_owned)
+        .or_else(|| config.agol.url.clone());
+    let (Some(url), Some(user), Some(password)) =
+        (url, vars.get("AGOL_USERNAME"), vars.get("AGOL_PASSWORD"))
+    else {
+        return Ok(None);
+    };
+    agol_client::Client::builder()
+        .portal_url(url)
+        .credentials(user.to_owned(), password.to_owned())
+        .build()
+        .map(Some)
+        .map_err(RunError::pipeline)
 }
 
 async fn check_app(
     name: &str,
     app: &AppConfig,
     vars: &EnvVars,
-    knack_url: &str,
-    socrata_url: Option<&str>,
+    urls: &Destinations<'_>,
     out: &mut Vec<String>,
 ) -> Result<(), RunError> {
     let Some(app_id) = app.app_id.as_deref().or_else(|| vars.get("KNACK_APP_ID")) else {
@@ -58,7 +83,7 @@ async fn check_app(
     };
     let knack = knack_client::Client::builder()
         .app_id(app_id)
-        .base_url(knack_url)
+        .base_url(urls.knack)
         .build()
         .map_err(RunError::pipeline)?;
     let metadata = match knack.metadata().await {
@@ -94,8 +119,11 @@ async fn check_app(
                 ));
             }
         }
-        if let (Some(url), Some(_)) = (socrata_url, &c.socrata_resource_id) {
+        if let (Some(url), Some(_)) = (urls.socrata, &c.socrata_resource_id) {
             check_socrata(&at, url, c, &formatter, out).await;
+        }
+        if let Some(agol) = urls.agol {
+            check_agol(&at, agol, c, &formatter, out).await;
         }
     }
     Ok(())
@@ -134,6 +162,48 @@ async fn check_socrata(
     if !missing.is_empty() {
         out.push(format!(
             "{at}: Socrata dataset {resource} lacks columns {}; those fields will be dropped when publishing",
+            missing.join(", ")
+        ));
+    }
+}
+
+async fn check_agol(
+    at: &str,
+    agol: &agol_client::Client,
+    c: &ContainerConfig,
+    formatter: &Formatter,
+    out: &mut Vec<String>,
+) {
+    let (Some(service), Some(index), Some(item_type)) = (&c.service_id, c.layer_id, c.item_type)
+    else {
+        return;
+    };
+    let selector = match item_type {
+        ItemType::Layer => LayerSelector::LayerIndex(index as usize),
+        ItemType::Table => LayerSelector::TableIndex(index as usize),
+    };
+    let layer = match agol.layer_from_item(service, selector).await {
+        Ok(layer) => layer,
+        Err(e) => return out.push(format!("{at}: ArcGIS Online item {service}: {e}")),
+    };
+    let has = |name: &str| layer.info().fields.iter().any(|f| f.name == name);
+    let matching = c.upsert_matching_field.as_deref().unwrap_or("id");
+    if !has(matching) {
+        out.push(format!(
+            "{at}: layer {} has no field `{matching}` to match features on (upsert_matching_field)",
+            layer.info().name
+        ));
+    }
+    let missing: Vec<String> = formatter
+        .fields()
+        .iter()
+        .map(|f| field_key(&f.label))
+        .filter(|k| !has(k))
+        .collect();
+    if !missing.is_empty() {
+        out.push(format!(
+            "{at}: layer {} lacks fields {}; ArcGIS will not store those attributes",
+            layer.info().name,
             missing.join(", ")
         ));
     }

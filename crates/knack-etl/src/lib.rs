@@ -2,9 +2,33 @@
 //! Online — with the output of the Python `atd-knack-services` it replaces, because public datasets
 //! already hold that output.
 //!
-//! Today the crate holds the compatibility-critical part, [`transform`]: a formatted Knack record
-//! (knack-client's formatter output: label → value) becomes a Socrata row or an AGOL feature.
-//! Sources, sinks and pipelines come next.
+//! The pieces: [`Source`] and [`Sink`] traits and the [`run`] driver that streams batches between
+//! them; adapters for Knack, the PostgREST staging store, Socrata and ArcGIS Online; the
+//! [`transform`]s that turn a formatted Knack record (knack-client's formatter output: label → value)
+//! into a Socrata row or an AGOL feature; and the original's four jobs in [`pipelines`].
+//!
+//! A pipeline, end to end (see `crates/examples` for one that runs against the fakes):
+//!
+//! ```no_run
+//! # async fn demo(pgrest: knack_etl::pgrest_client::Client, socrata: knack_etl::socrata_client::Client) -> Result<(), Box<dyn std::error::Error>> {
+//! use knack_etl::knack_client::Container;
+//! use knack_etl::pipelines::{records_to_socrata, Publication, RunOptions, SocrataTarget};
+//!
+//! let publication = Publication {
+//!     app_id: "5d79512148c4af00106d1507".into(),
+//!     container: Container::view("scene_1", "view_1")?,
+//!     location_fields: vec!["field_9".into()],
+//! };
+//! let target = SocrataTarget { resource_id: "abcd-1234".into(), ..Default::default() };
+//! let since = Some("2024-03-27T05:00:00Z".parse()?);
+//! let report = records_to_socrata(&pgrest, &socrata, &publication, &target,
+//!                                 &RunOptions { since, ..Default::default() }).await?;
+//! println!("{report}");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The transforms alone:
 //!
 //! ```
 //! use knack_etl::transform::{
