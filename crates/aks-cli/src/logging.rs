@@ -1,5 +1,7 @@
 //! Logging setup: tracing to stderr, as text or one JSON object per line.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::LogFormat;
@@ -11,7 +13,9 @@ pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colour codes only on a terminal: Airflow and `docker logs` capture a pipe.
+        .with_ansi(std::io::stderr().is_terminal());
     // A second init (only possible in tests) keeps the first subscriber; that is fine.
     let _ = match format {
         LogFormat::Text => builder.with_target(false).try_init(),

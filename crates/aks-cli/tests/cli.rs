@@ -6,6 +6,8 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use predicates::str::contains;
 
+mod common;
+
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../knack.example.toml");
 
 /// Distinctive secret values; none may appear in any output.
@@ -224,14 +226,20 @@ fn plain_http_to_a_remote_host_is_refused() {
     assert_no_secret(&out);
 }
 
-#[test]
-fn loopback_http_is_allowed() {
-    aks_full_env()
-        .env("PGREST_ENDPOINT", "http://127.0.0.1:3000")
-        .args(["metadata-to-postgrest", "-a", "data-tracker", "-e", "prod"])
-        .assert()
-        .code(1)
-        .stderr(contains("not wired yet"));
+/// Plain http is fine for a loopback endpoint, here given by the environment.
+#[tokio::test(flavor = "multi_thread")]
+async fn loopback_http_is_allowed() {
+    let fakes = common::Fakes::start().await;
+    let endpoint = fakes.pg.uri();
+    assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
+    let out = fakes
+        .run_with(
+            &[("PGREST_ENDPOINT", endpoint.as_str())],
+            &["metadata-to-postgrest", "-a", common::APP, "-e", "prod"],
+        )
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    assert_eq!(fakes.pg.rows("knack_metadata").len(), 1);
 }
 
 #[test]
@@ -270,58 +278,65 @@ fn publisher_without_destination_keys_is_a_config_error() {
         ));
 }
 
-/// Until knack-etl is wired, a fully valid run reaches the seam and fails as a runtime error.
-#[test]
-fn unwired_pipeline_is_a_runtime_error_with_exit_1() {
-    aks_full_env()
-        .args([
+/// A valid run that fails at a destination is a runtime error (exit 1) naming the cause.
+#[tokio::test(flavor = "multi_thread")]
+async fn runtime_failure_is_exit_1() {
+    let fakes = common::Fakes::start().await;
+    fakes.pg.expire_jwt();
+    let out = fakes
+        .run(&[
             "records-to-agol",
             "-a",
-            "data-tracker",
+            common::APP,
             "-c",
-            "view_197",
+            common::VIEW,
             "-e",
             "prod",
+            "-d",
+            "2024-03-27",
         ])
-        .args(["-d", "2024-03-27"])
-        .assert()
-        .code(1)
-        .stderr(contains("records-to-agol: pipeline not wired yet"));
+        .await;
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("error: PostgREST") && err.contains("JWT"),
+        "{err}"
+    );
+    common::assert_no_secret(&out);
+    assert!(fakes.agol.features(0).is_empty());
 }
 
+/// Every run that stops before a request (exit 2), at trace level. Runs that reach the fake
+/// servers, succeeding and failing, are checked in `tests/e2e.rs`.
 #[test]
 fn no_secret_is_ever_printed() {
     let runs: &[&[&str]] = &[
-        &["metadata-to-postgrest", "-a", "data-tracker", "-e", "prod"],
-        &[
-            "records-to-postgrest",
-            "-a",
-            "data-tracker",
-            "-c",
-            "view_197",
-            "-e",
-            "prod",
-        ],
         &[
             "records-to-socrata",
             "-a",
             "data-tracker",
             "-c",
-            "view_197",
+            "view_2863",
             "-e",
-            "dev",
-            "-d",
-            "2024-01-01",
+            "prod",
         ],
         &[
             "records-to-agol",
             "-a",
-            "signs-markings",
+            "data-tracker",
             "-c",
-            "view_3096",
+            "view_2863",
             "-e",
             "prod",
-            "--dry-run",
+        ],
+        &[
+            "records-to-postgrest",
+            "-a",
+            "data-tracker",
+            "-c",
+            "view_9",
+            "-e",
+            "prod",
         ],
         &[
             "records-to-socrata",
@@ -341,31 +356,33 @@ fn no_secret_is_ever_printed() {
                 .args(*args)
                 .output()
                 .unwrap();
-            assert!(!out.status.success(), "{args:?}");
+            assert_eq!(out.status.code(), Some(2), "{args:?}");
             assert_no_secret(&out);
         }
     }
 }
 
-#[test]
-fn json_log_format_emits_json_lines_on_stderr() {
-    let out = aks_full_env()
-        .args(["--log-format", "json"])
-        .args([
+#[tokio::test(flavor = "multi_thread")]
+async fn json_log_format_emits_json_lines_on_stderr() {
+    let fakes = common::Fakes::start().await;
+    let out = fakes
+        .run(&[
+            "--log-format",
+            "json",
             "records-to-postgrest",
             "-a",
-            "data-tracker",
+            common::APP,
             "-c",
-            "object_11",
+            common::VIEW,
             "-e",
             "prod",
+            "--date",
+            "2020-09-08T09:21:08-05:00",
         ])
-        .args(["--date", "2020-09-08T09:21:08-05:00"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+        .await;
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(out.stdout.is_empty());
-    let err = String::from_utf8(out.stderr).unwrap();
     let lines: Vec<serde_json::Value> = err
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
@@ -374,12 +391,16 @@ fn json_log_format_emits_json_lines_on_stderr() {
         .iter()
         .find(|l| l["message"] == "starting")
         .expect("a start event");
-    assert_eq!(start["container"], "object_11");
+    assert_eq!(start["container"], common::VIEW);
     assert_eq!(start["since"], "2020-09-08T14:21:08+00:00");
     let last = lines.last().unwrap();
-    assert_eq!(last["level"], "ERROR");
-    assert_eq!(last["exit_code"], 1);
-    assert!(last["message"].as_str().unwrap().contains("not wired yet"));
+    assert_eq!(last["level"], "INFO");
+    assert_eq!(last["target"], "aks::summary");
+    assert_eq!(last["failed"], 0);
+    let read = last["read"].as_u64().unwrap();
+    assert!(read >= 1, "{last}");
+    assert_eq!(last["written"], read);
+    assert_eq!(fakes.staged().len() as u64, read);
 }
 
 #[test]
