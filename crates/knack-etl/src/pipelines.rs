@@ -263,12 +263,16 @@ pub async fn records_to_agol(
         agol.layer_from_item(&target.service_id, target.selector)
             .await,
     )?;
+    // One staged page per edit call: a failed call then fails exactly its own batch, so the
+    // report's written/failed counts are what AGOL really holds (a bigger page split into
+    // several calls would count the calls that succeeded before the failure as failed).
     let source = StagingSource::new(
         pgrest.clone(),
         &publication.app_id,
         publication.container.id(),
         options.since,
-    );
+    )
+    .page_size(target.batch_size.max(1) as u64);
     let mut sink: Box<dyn Sink<agol_client::Feature>> = if options.dry_run {
         Box::new(DryRun::new(format!(
             "ArcGIS Online layer {}",
