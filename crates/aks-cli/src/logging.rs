@@ -1,28 +1,64 @@
-//! Logging setup: tracing to stderr, as text or one JSON object per line.
+//! Logging setup: tracing to stderr, as text or one JSON object per line,
+//! plus the layer that moves the progress bar.
 
 use std::io::IsTerminal;
 
-use tracing_subscriber::EnvFilter;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use crate::cli::LogFormat;
+use crate::report::Progress;
 
 /// Installs the global subscriber. `RUST_LOG` overrides the default level (`info`).
 ///
 /// Logs go to stderr so stdout stays for command output (`config check`, `db init --print`).
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         // Colour codes only on a terminal: Airflow and `docker logs` capture a pipe.
         .with_ansi(std::io::stderr().is_terminal());
-    // A second init (only possible in tests) keeps the first subscriber; that is fine.
-    let _ = match format {
-        LogFormat::Text => builder.with_target(false).try_init(),
-        LogFormat::Json => builder
+    let fmt: Box<dyn Layer<Registry> + Send + Sync> = match format {
+        LogFormat::Text => fmt.with_target(false).boxed(),
+        LogFormat::Json => fmt
             .json()
             .flatten_event(true)
             .with_current_span(false)
-            .try_init(),
+            .boxed(),
     };
+    // knack-etl reports progress as a debug event per batch; the bar listens
+    // to it whatever the log level, so `RUST_LOG` never hides the bar.
+    let progress = ProgressLayer.with_filter(Targets::new().with_target("knack_etl", Level::DEBUG));
+    // A second init (only possible in tests) keeps the first subscriber; that is fine.
+    let _ = tracing_subscriber::registry()
+        .with(fmt.with_filter(filter))
+        .with(progress)
+        .try_init();
+}
+
+/// Sets the active progress bar's count from knack-etl's per-batch events
+/// (`read = n`): the library reports, the CLI draws.
+struct ProgressLayer;
+
+impl<S: Subscriber> Layer<S> for ProgressLayer {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        struct Read(Option<u64>);
+        impl Visit for Read {
+            fn record_u64(&mut self, field: &Field, value: u64) {
+                if field.name() == "read" {
+                    self.0 = Some(value);
+                }
+            }
+            fn record_debug(&mut self, _field: &Field, _value: &dyn std::fmt::Debug) {}
+        }
+        let mut read = Read(None);
+        event.record(&mut read);
+        if let Some(n) = read.0 {
+            Progress::set_active_position(n);
+        }
+    }
 }

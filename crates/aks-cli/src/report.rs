@@ -62,6 +62,9 @@ pub fn emit_summary(what: &str, r: &RunReport) {
     );
 }
 
+/// The bar being drawn, for the logging layer to move.
+static ACTIVE: std::sync::Mutex<Option<ProgressBar>> = std::sync::Mutex::new(None);
+
 /// A progress bar that draws only on an interactive stderr with text logs; otherwise inert.
 ///
 /// Cheap to clone. Pipelines call [`Progress::inc`] as batches go by; when hidden every call is a
@@ -93,7 +96,16 @@ impl Progress {
         }
         bar.set_message(label.to_owned());
         bar.enable_steady_tick(Duration::from_millis(200));
+        *ACTIVE.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar.clone());
         Self { bar }
+    }
+
+    /// Moves the bar being drawn, if any, to `records` (called by the
+    /// logging layer on knack-etl's per-batch events).
+    pub fn set_active_position(records: u64) {
+        if let Some(bar) = ACTIVE.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            bar.set_position(records);
+        }
     }
 
     /// An inert bar.
@@ -132,6 +144,7 @@ impl Progress {
 
     /// Removes the bar from the terminal.
     pub fn finish(&self) {
+        ACTIVE.lock().unwrap_or_else(|e| e.into_inner()).take();
         self.bar.finish_and_clear();
     }
 }
