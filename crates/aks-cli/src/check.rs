@@ -119,8 +119,8 @@ async fn check_app(
                 ));
             }
         }
-        if let (Some(url), Some(_)) = (urls.socrata, &c.socrata_resource_id) {
-            check_socrata(&at, url, c, &formatter, out).await;
+        if let (Some(url), Some(resource)) = (urls.socrata, &c.socrata_resource_id) {
+            check_socrata(&at, url, resource, &formatter, out).await;
         }
         if let Some(agol) = urls.agol {
             check_agol(&at, agol, c, &formatter, out).await;
@@ -132,13 +132,10 @@ async fn check_app(
 async fn check_socrata(
     at: &str,
     url: &str,
-    c: &ContainerConfig,
+    resource: &str,
     formatter: &Formatter,
     out: &mut Vec<String>,
 ) {
-    let Some(resource) = &c.socrata_resource_id else {
-        return;
-    };
     let client = match socrata_client::Client::builder().domain(url).build() {
         Ok(client) => client,
         Err(e) => return out.push(format!("{at}: Socrata client: {e}")),

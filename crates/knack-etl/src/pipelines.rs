@@ -290,10 +290,19 @@ pub async fn records_to_agol(
             .iter()
             .map(|record| {
                 let feature = transform.feature(formatter.format(record)?, record.raw());
-                let value =
-                    serde_json::to_value(feature).map_err(|e| Error::Refused(e.to_string()))?;
-                serde_json::from_value(value)
-                    .map_err(|e| Error::Refused(format!("feature shape: {e}")))
+                // The attributes move as they are; only the geometry JSON
+                // needs reading into agol-client's type.
+                let geometry = feature
+                    .geometry
+                    // agol-client has no "null geometry"; absent is what it sends.
+                    .filter(|g| !g.is_null())
+                    .map(serde_json::from_value)
+                    .transpose()
+                    .map_err(|e| Error::Refused(format!("geometry shape: {e}")))?;
+                Ok(agol_client::Feature {
+                    attributes: feature.attributes,
+                    geometry,
+                })
             })
             .collect::<Result<Vec<agol_client::Feature>, Error>>()?;
         Ok((features, 0))
