@@ -9,8 +9,10 @@
 //! the fakes' memory in theirs. Each size runs in a fresh driver process (`drive N`) so its
 //! peak (`VmHWM`) is its own. Knack answers every request after 150 ms, as a far-away API does.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use knack_etl::pipelines::{self, Publication, RunOptions, SocrataTarget};
@@ -23,6 +25,55 @@ const JWT: &str = "bench-jwt";
 const DATASET: &str = "acc1-0001";
 const METADATA: &str = include_str!("../tests/fixtures/metadata.json");
 const SOCRATA_DATASET: &str = include_str!("../tests/fixtures/socrata_dataset.json");
+
+/// Counts live heap bytes and their peak. RSS alone cannot tell whether memory grows with the
+/// dataset: the allocator keeps freed pages, so RSS drifts up with churn even when what the
+/// pipeline holds does not. The peak of live bytes is what the pipeline really held at once.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded to `System` unchanged; only counters are updated around it.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc(layout);
+        if !p.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = System.realloc(ptr, layout, new_size);
+        if !p.is_null() {
+            if new_size >= layout.size() {
+                let grow = new_size - layout.size();
+                let live = LIVE.fetch_add(grow, Ordering::Relaxed) + grow;
+                PEAK.fetch_max(live, Ordering::Relaxed);
+            } else {
+                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+            }
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Live heap now and its peak since the last [`reset_peak`], in MiB.
+fn heap() -> (f64, f64) {
+    let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
+    (
+        mib(LIVE.load(Ordering::Relaxed)),
+        mib(PEAK.load(Ordering::Relaxed)),
+    )
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -104,7 +155,9 @@ fn serve(n: usize) {
         knack.set_records(&view, (0..n).map(record).collect());
         knack.set_latency(Duration::from_millis(150));
         let pg = pgrest_client::testkit::FakePostgrest::staging(JWT).await;
+        pg.set_request_log(false);
         let socrata = socrata_client::testkit::FakeSocrata::start().await;
+        socrata.set_request_log(false);
         socrata.add_dataset(socrata_client::testkit::FakeDataset::from_metadata(
             &serde_json::from_str(SOCRATA_DATASET).unwrap(),
         ));
@@ -134,9 +187,11 @@ fn mem(pid: &str, key: &str) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-/// Resets this process's `VmHWM` to its current RSS, so the next phase's peak is its own.
+/// Resets this process's `VmHWM` to its current RSS, and the heap peak to the live heap, so the
+/// next phase's peaks are its own.
 fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
+    PEAK.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
 }
 
 struct Phase {
@@ -145,14 +200,23 @@ struct Phase {
     rss_before: f64,
     peak: f64,
     rss_after: f64,
+    heap_before: f64,
+    heap_peak: f64,
     fakes_rss: f64,
 }
 
 impl Phase {
     fn line(&self) -> String {
         format!(
-            "{:.3} {} {:.1} {:.1} {:.1} {:.1}",
-            self.seconds, self.written, self.rss_before, self.peak, self.rss_after, self.fakes_rss
+            "{:.3} {} {:.1} {:.1} {:.1} {:.1} {:.1} {:.1}",
+            self.seconds,
+            self.written,
+            self.rss_before,
+            self.peak,
+            self.rss_after,
+            self.heap_before,
+            self.heap_peak,
+            self.fakes_rss
         )
     }
 }
@@ -202,6 +266,7 @@ fn drive(n: usize) {
         let mut phases = Vec::new();
         reset_peak();
         let rss_before = mem("self", "VmRSS");
+        let heap_before = heap().0;
         let started = Instant::now();
         let report = pipelines::records_to_postgrest(
             &knack,
@@ -218,6 +283,8 @@ fn drive(n: usize) {
             rss_before,
             peak: mem("self", "VmHWM"),
             rss_after: mem("self", "VmRSS"),
+            heap_before,
+            heap_peak: heap().1,
             fakes_rss: mem(&fakes_pid, "VmRSS"),
         });
 
@@ -232,6 +299,7 @@ fn drive(n: usize) {
         };
         reset_peak();
         let rss_before = mem("self", "VmRSS");
+        let heap_before = heap().0;
         let started = Instant::now();
         let report = pipelines::records_to_socrata(
             &pg,
@@ -248,6 +316,8 @@ fn drive(n: usize) {
             rss_before,
             peak: mem("self", "VmHWM"),
             rss_after: mem("self", "VmRSS"),
+            heap_before,
+            heap_peak: heap().1,
             fakes_rss: mem(&fakes_pid, "VmRSS"),
         });
         phases
@@ -263,8 +333,17 @@ fn drive(n: usize) {
 fn table(sizes: &[usize]) {
     let exe = std::env::current_exe().unwrap();
     println!(
-        "{:<22} {:>8} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}",
-        "pipeline", "records", "secs", "records/s", "RSS start", "peak", "RSS end", "fakes RSS"
+        "{:<22} {:>8} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "pipeline",
+        "records",
+        "secs",
+        "records/s",
+        "RSS start",
+        "RSS peak",
+        "RSS end",
+        "heap start",
+        "heap peak",
+        "fakes RSS"
     );
     for &n in sizes {
         let out = Command::new(&exe)
@@ -284,7 +363,7 @@ fn table(sizes: &[usize]) {
                 .collect();
             let (secs, written) = (f[0], f[1]);
             println!(
-                "{:<22} {:>8} {:>8.1} {:>10.0} {:>9.1}M {:>9.1}M {:>9.1}M {:>9.1}M",
+                "{:<22} {:>8} {:>8.1} {:>10.0} {:>9.1}M {:>9.1}M {:>9.1}M {:>9.1}M {:>9.1}M {:>9.1}M",
                 name,
                 written,
                 secs,
@@ -292,12 +371,17 @@ fn table(sizes: &[usize]) {
                 f[2],
                 f[3],
                 f[4],
-                f[5]
+                f[5],
+                f[6],
+                f[7]
             );
         }
     }
     println!(
         "RSS start/peak/end: the pipeline's process only (peak = VmHWM, reset before each phase);"
+    );
+    println!(
+        "heap start/peak: bytes the pipeline's process held allocated (counted by its allocator)."
     );
     println!("fakes RSS: the separate process holding Knack's records and the PostgREST and Socrata stores.");
 }

@@ -359,3 +359,58 @@ async fn filters_order_limit_offset_and_rpc_in_the_fake() {
     let err = c.rpc::<_, Value>("missing", &json!({})).await.unwrap_err();
     assert_eq!(err.api_error().unwrap().code.as_deref(), Some("PGRST202"));
 }
+
+#[tokio::test]
+async fn a_failed_upsert_leaves_no_trace_and_keys_stay_findable_after_rows_move() {
+    let fake = FakePostgrest::staging(JWT).await;
+    let client = fake.client_builder().build().unwrap();
+    let opts = Upsert::on_conflict(["app_id", "container_id", "record_id"]).batch_size(10);
+    let rows: Vec<Value> = (0..3).map(|i| knack_row("view_1", i)).collect();
+    client.upsert("knack", &rows, &opts).await.unwrap();
+
+    // One statement: an update, an insert, then a row the table refuses. None of it may stay.
+    let statement = [
+        json!({"app_id": "app", "container_id": "view_1", "record_id": "r000", "record": {"n": "changed"}}),
+        knack_row("view_1", 10),
+        json!({"app_id": "app", "container_id": "view_1", "record_id": null, "record": {}}),
+    ];
+    let err = client.upsert("knack", &statement, &opts).await.unwrap_err();
+    assert!(err.to_string().contains("not-null"), "{err}");
+    let stored = fake.rows("knack");
+    assert_eq!(stored.len(), 3, "the insert was rolled back");
+    assert_eq!(
+        stored[0]["record"],
+        json!({"n": 0}),
+        "the update was rolled back"
+    );
+
+    // A delete moves the rows behind it; the next upsert must still find every key.
+    client
+        .delete("knack", &Query::new().eq("record_id", "r000"))
+        .await
+        .unwrap();
+    let again: Vec<Value> = (0..3)
+        .map(|i| json!({"app_id": "app", "container_id": "view_1", "record_id": format!("r{i:03}"), "record": {"n": i + 100}}))
+        .collect();
+    client.upsert("knack", &again, &opts).await.unwrap();
+    let stored = fake.rows("knack");
+    let mut records: Vec<(String, Value)> = stored
+        .iter()
+        .map(|r| {
+            (
+                r["record_id"].as_str().unwrap().to_string(),
+                r["record"].clone(),
+            )
+        })
+        .collect();
+    records.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        records,
+        vec![
+            ("r000".to_string(), json!({"n": 100})),
+            ("r001".to_string(), json!({"n": 101})),
+            ("r002".to_string(), json!({"n": 102})),
+        ],
+        "one row per key: updated where it existed, re-inserted where it was deleted"
+    );
+}

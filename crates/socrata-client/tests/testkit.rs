@@ -137,3 +137,67 @@ async fn faults_can_target_a_method_and_carry_retry_after() {
         json!("slow down")
     );
 }
+
+#[tokio::test]
+async fn one_write_can_delete_re_add_and_update_and_the_next_write_sees_it() {
+    let fake = fake().await;
+    let c = fake
+        .client_builder()
+        .basic_auth("user", "pass")
+        .build()
+        .unwrap();
+    c.upsert(
+        "abcd-1234",
+        &[json!({"id": "b", "n": 2}), json!({"id": "c", "n": 3})],
+    )
+    .await
+    .unwrap();
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{}/resource/abcd-1234.json", fake.uri()))
+        .basic_auth("user", Some("pass"))
+        .json(&json!([
+            {"id": "a", ":deleted": true},
+            {"id": "b", "n": 20},
+            {"id": "a", "n": 10},
+            {"id": "c", ":deleted": true},
+            {"id": "c", ":deleted": true},
+        ]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer,
+        json!({"Errors": 1, "Rows Deleted": 2, "Rows Updated": 1, "By SID": 0,
+               "Rows Created": 1, "By RowIdentifier": 1}),
+        "a row deleted earlier in the same request is gone for the rows after it"
+    );
+    let ids = |fake: &FakeSocrata| -> Vec<(String, Value)> {
+        fake.rows("abcd-1234")
+            .into_iter()
+            .map(|r| (r["id"].as_str().unwrap().to_string(), r["n"].clone()))
+            .collect()
+    };
+    assert_eq!(
+        ids(&fake),
+        vec![("b".into(), json!(20)), ("a".into(), json!(10))]
+    );
+
+    // The deletes moved rows; the next write must still find each of them by its identifier.
+    c.upsert(
+        "abcd-1234",
+        &[json!({"id": "a", "n": 11}), json!({"id": "c", "n": 30})],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        ids(&fake),
+        vec![
+            ("b".into(), json!(20)),
+            ("a".into(), json!(11)),
+            ("c".into(), json!(30))
+        ]
+    );
+}

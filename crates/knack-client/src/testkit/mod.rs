@@ -138,7 +138,11 @@ impl FakeKnack {
     /// Starts a fake for a given app id and API key.
     pub async fn start_for(app_id: &str, api_key: &str) -> Self {
         let state = Arc::new(Mutex::new(State::new(app_id, api_key)));
-        let server = MockServer::builder().start().await;
+        // The fake keeps its own request log; wiremock's copy of every request is not needed.
+        let server = MockServer::builder()
+            .disable_request_recording()
+            .start()
+            .await;
         Mock::given(any())
             .respond_with(Handler {
                 state: state.clone(),

@@ -1,5 +1,6 @@
 //! Answers one HTTP request the way PostgREST would.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
@@ -42,7 +43,9 @@ fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 impl wiremock::Respond for Handler {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        st.log.push(LoggedRequest::from_request(req));
+        if st.logging {
+            st.log.push(LoggedRequest::from_request(req));
+        }
         if let Some(t) = st.take_fault(req.method.as_str()) {
             return t;
         }
@@ -279,60 +282,27 @@ fn insert(
             "there is no unique or exclusion constraint matching the ON CONFLICT specification",
         ));
     }
-    // One statement: all rows or none, so work on a copy.
-    let mut work = table.clone();
+    // One statement: all rows or none. Work in place and undo on failure: copying the table per
+    // request made large loads quadratic.
+    let (len, next_identity) = (table.rows.len(), table.next_identity);
+    let mut merged: Vec<(usize, Row)> = Vec::new();
     let mut touched: Vec<usize> = Vec::new();
-    let mut inserted = 0;
-    for row in incoming {
-        check_payload(&work, &row, false)?;
-        work.check_not_null(&row)?;
-        let key: Vec<Value> = target
-            .iter()
-            .map(|c| row.get(c).cloned().unwrap_or(Value::Null))
-            .collect();
-        let pk: Vec<Value> = work
-            .spec
-            .primary_key
-            .iter()
-            .map(|c| row.get(c).cloned().unwrap_or(Value::Null))
-            .collect();
-        let existing = if target.is_empty() {
-            None
-        } else {
-            work.find_key(&target, &key)
-        };
-        match (existing, resolution) {
-            (Some(i), Some("merge-duplicates")) => {
-                if touched.contains(&i) {
-                    return Err(Reject::new(
-                        400,
-                        "21000",
-                        "ON CONFLICT DO UPDATE command cannot affect row a second time",
-                    ));
-                }
-                for (k, v) in row {
-                    work.rows[i].insert(k, v);
-                }
-                if let Some(t) = &work.spec.auto_now {
-                    work.rows[i].insert(t.clone(), Value::from(now));
-                }
-                touched.push(i);
-            }
-            (Some(_), Some("ignore-duplicates")) => {}
-            (Some(_), _) => return Err(work.duplicate(&target, &key)),
-            (None, _) => {
-                if !work.spec.primary_key.is_empty()
-                    && work.find_key(&work.spec.primary_key, &pk).is_some()
-                {
-                    return Err(work.duplicate(&work.spec.primary_key, &pk));
-                }
-                work.insert_new(row, now, false);
-                touched.push(work.rows.len() - 1);
-                inserted += 1;
-            }
+    let applied = apply_rows(
+        table,
+        incoming,
+        &target,
+        resolution,
+        now,
+        &mut merged,
+        &mut touched,
+    );
+    let inserted = match applied {
+        Ok(inserted) => inserted,
+        Err(reject) => {
+            table.roll_back(len, next_identity, merged);
+            return Err(reject);
         }
-    }
-    *table = work;
+    };
     // v12+: an upsert that inserted nothing answers 200.
     let status = if resolution.is_some() && inserted == 0 {
         200
@@ -345,6 +315,66 @@ fn insert(
     } else {
         Ok(ResponseTemplate::new(status))
     }
+}
+
+/// The rows of one INSERT/upsert statement, applied in order. Records what it merged (old values)
+/// and touched, so the caller can roll back or answer with the rows.
+fn apply_rows(
+    table: &mut Table,
+    incoming: Vec<Row>,
+    target: &[String],
+    resolution: Option<&str>,
+    now: &str,
+    merged: &mut Vec<(usize, Row)>,
+    touched: &mut Vec<usize>,
+) -> Result<usize, Reject> {
+    let mut merged_here: HashSet<usize> = HashSet::new();
+    let mut inserted = 0;
+    for row in incoming {
+        check_payload(table, &row, false)?;
+        table.check_not_null(&row)?;
+        let key: Vec<Value> = target
+            .iter()
+            .map(|c| row.get(c).cloned().unwrap_or(Value::Null))
+            .collect();
+        let pk: Vec<Value> = table
+            .spec
+            .primary_key
+            .iter()
+            .map(|c| row.get(c).cloned().unwrap_or(Value::Null))
+            .collect();
+        let existing = if target.is_empty() {
+            None
+        } else {
+            table.find_key(target, &key)
+        };
+        match (existing, resolution) {
+            (Some(i), Some("merge-duplicates")) => {
+                if !merged_here.insert(i) {
+                    return Err(Reject::new(
+                        400,
+                        "21000",
+                        "ON CONFLICT DO UPDATE command cannot affect row a second time",
+                    ));
+                }
+                let old = table.merge(i, row, now);
+                merged.push((i, old));
+                touched.push(i);
+            }
+            (Some(_), Some("ignore-duplicates")) => {}
+            (Some(_), _) => return Err(table.duplicate(target, &key)),
+            (None, _) => {
+                let pk_cols = table.spec.primary_key.clone();
+                if !pk_cols.is_empty() && table.find_key(&pk_cols, &pk).is_some() {
+                    return Err(table.duplicate(&pk_cols, &pk));
+                }
+                table.insert_new(row, now, false);
+                touched.push(table.rows.len() - 1);
+                inserted += 1;
+            }
+        }
+    }
+    Ok(inserted)
 }
 
 fn update(
@@ -389,6 +419,7 @@ fn update(
         }
     }
     *table = work;
+    table.keys.clear();
     if representation {
         let rows: Vec<Row> = idx.iter().map(|&i| table.rows[i].clone()).collect();
         rows_response(200, table, &rows, p)
@@ -400,12 +431,14 @@ fn update(
 fn delete(table: &mut Table, p: &Parsed, representation: bool) -> Result<ResponseTemplate, Reject> {
     let idx = table.matching(p)?;
     let removed: Vec<Row> = idx.iter().map(|&i| table.rows[i].clone()).collect();
+    let gone: HashSet<usize> = idx.iter().copied().collect();
     let mut i = 0;
     table.rows.retain(|_| {
-        let keep = !idx.contains(&i);
+        let keep = !gone.contains(&i);
         i += 1;
         keep
     });
+    table.keys.clear();
     if representation {
         rows_response(200, table, &removed, p)
     } else {

@@ -38,6 +38,7 @@
 //! ```
 
 mod handler;
+mod index;
 mod store;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -274,6 +275,7 @@ pub(crate) struct State {
     max_rows: Option<usize>,
     faults: VecDeque<Fault>,
     log: Vec<LoggedRequest>,
+    logging: bool,
     fixed_now: Option<DateTime<Utc>>,
     last_now: Option<DateTime<Utc>>,
     rpcs: HashMap<String, RpcFn>,
@@ -349,7 +351,12 @@ impl FakeBuilder {
     }
     /// Starts the server.
     pub async fn start(self) -> FakePostgrest {
-        let server = MockServer::start().await;
+        // The fake keeps its own log (bodies parsed, switchable); wiremock's copy of every raw
+        // request would only double the memory of a large load.
+        let server = MockServer::builder()
+            .disable_request_recording()
+            .start()
+            .await;
         let state = Arc::new(Mutex::new(self.state));
         Mock::given(any())
             .respond_with(handler::Handler {
@@ -387,6 +394,7 @@ impl FakePostgrest {
                 max_rows: None,
                 faults: VecDeque::new(),
                 log: Vec::new(),
+                logging: true,
                 fixed_now: None,
                 last_now: None,
                 rpcs: HashMap::new(),
@@ -464,6 +472,7 @@ impl FakePostgrest {
     pub fn clear(&self, table: &str) {
         if let Some(t) = self.lock().tables.get_mut(table) {
             t.rows.clear();
+            t.keys.clear();
         }
     }
 
@@ -511,5 +520,14 @@ impl FakePostgrest {
     /// Forgets the request log.
     pub fn clear_requests(&self) {
         self.lock().log.clear();
+    }
+    /// Turns the request log on (the default) or off. Off, the fake's memory holds only its
+    /// tables, as a benchmark loading hundreds of thousands of rows needs.
+    pub fn set_request_log(&self, on: bool) {
+        let mut st = self.lock();
+        st.logging = on;
+        if !on {
+            st.log = Vec::new();
+        }
     }
 }

@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::{Map, Value};
 
+use super::index::KeyIndexes;
 use super::TableSpec;
 
 /// An error the fake answers with: status and PostgREST's body fields.
@@ -38,6 +39,7 @@ pub(crate) struct Table {
     pub(crate) spec: TableSpec,
     pub(crate) rows: Vec<Row>,
     pub(crate) next_identity: i64,
+    pub(crate) keys: KeyIndexes,
 }
 
 /// One parsed `col=op.value` filter.
@@ -333,6 +335,7 @@ impl Table {
             spec,
             rows: Vec::new(),
             next_identity: 1,
+            keys: KeyIndexes::default(),
         }
     }
 
@@ -418,14 +421,34 @@ impl Table {
         }
     }
 
-    fn key_of(row: &Row, cols: &[String]) -> Vec<Value> {
-        cols.iter()
-            .map(|c| row.get(c).cloned().unwrap_or(Value::Null))
-            .collect()
+    pub(crate) fn find_key(&mut self, cols: &[String], key: &[Value]) -> Option<usize> {
+        self.keys.find(&self.rows, cols, key)
     }
 
-    pub(crate) fn find_key(&self, cols: &[String], key: &[Value]) -> Option<usize> {
-        self.rows.iter().position(|r| Self::key_of(r, cols) == key)
+    /// Merges `row` into the stored row `i` and returns what it was (for a rollback).
+    pub(crate) fn merge(&mut self, i: usize, row: Row, now: &str) -> Row {
+        let old = self.rows[i].clone();
+        let stored = &mut self.rows[i];
+        for (k, v) in row {
+            stored.insert(k, v);
+        }
+        if let Some(t) = &self.spec.auto_now {
+            stored.insert(t.clone(), Value::from(now));
+        }
+        self.keys.changed(i, &old, &self.rows[i]);
+        old
+    }
+
+    /// Undoes a statement that failed part-way: merged rows get their old values back, appended
+    /// rows go, the identity sequence is rewound (unlike Postgres, which burns the values; no test
+    /// depends on the gap).
+    pub(crate) fn roll_back(&mut self, len: usize, next_identity: i64, merged: Vec<(usize, Row)>) {
+        for (i, old) in merged.into_iter().rev() {
+            self.rows[i] = old;
+        }
+        self.rows.truncate(len);
+        self.next_identity = next_identity;
+        self.keys.clear();
     }
 
     pub(crate) fn check_not_null(&self, row: &Row) -> Result<(), Reject> {
@@ -478,5 +501,6 @@ impl Table {
             }
         }
         self.rows.push(row);
+        self.keys.appended(&self.rows);
     }
 }

@@ -1,11 +1,13 @@
 //! The fake's request handling: faults, auth, metadata, reads, upserts, replaces.
 
 use std::cmp::Ordering;
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 use wiremock::{Request, Respond, ResponseTemplate};
 
+use super::index::RowIndex;
 use super::{LoggedRequest, State, StoredDataset};
 use crate::Row;
 
@@ -46,20 +48,22 @@ impl Respond for Handler {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
         };
-        st.log.push(LoggedRequest {
-            method: req.method.to_string(),
-            path: req.url.path().to_string(),
-            query: req
-                .url
-                .query_pairs()
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-            body: serde_json::from_slice(&req.body).unwrap_or(Value::Null),
-            app_token: header("x-app-token"),
-            auth_scheme: header("authorization")
-                .and_then(|a| a.split_whitespace().next().map(str::to_string)),
-            status: r.status,
-        });
+        if !st.no_log {
+            st.log.push(LoggedRequest {
+                method: req.method.to_string(),
+                path: req.url.path().to_string(),
+                query: req
+                    .url
+                    .query_pairs()
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect(),
+                body: serde_json::from_slice(&req.body).unwrap_or(Value::Null),
+                app_token: header("x-app-token"),
+                auth_scheme: header("authorization")
+                    .and_then(|a| a.split_whitespace().next().map(str::to_string)),
+                status: r.status,
+            });
+        }
         let mut t = ResponseTemplate::new(r.status).set_body_json(r.body);
         if let Some(s) = r.retry_after {
             t = t.insert_header("Retry-After", s.to_string().as_str());
@@ -380,32 +384,39 @@ fn write_rows(st: &mut State, id: &str, req: &Request, replace: bool) -> Reply {
     let rid = ds.spec.row_identifier.clone();
     let (mut created, mut updated, mut deleted, mut errors, mut by_rid, mut by_sid) =
         (0, 0, 0, 0, 0, 0);
+    let mut next_sid = st.next_sid;
+    let ds = st.datasets.get_mut(id).expect("checked");
     if replace {
-        st.datasets.get_mut(id).expect("checked").rows.clear();
+        ds.rows.clear();
+        ds.index = None;
     }
+    let rid = rid.as_deref();
+    let mut index = ds
+        .index
+        .take()
+        .unwrap_or_else(|| RowIndex::build(&ds.rows, rid));
+    // Deleted rows leave the index at once but stay in `rows` until the end, so positions hold.
+    let mut gone: HashSet<usize> = HashSet::new();
     for row in rows {
         let is_delete = row.get(":deleted") == Some(&Value::Bool(true));
-        let ds = st.datasets.get_mut(id).expect("checked");
-        let key_by_rid = rid.as_ref().and_then(|f| {
-            row.get(f)
-                .filter(|v| !v.is_null())
-                .map(|v| (f.clone(), v.clone()))
-        });
-        let found = if let Some((f, v)) = &key_by_rid {
-            ds.rows.iter().position(|r| r.get(f) == Some(v))
+        let key_by_rid = rid.and_then(|f| row.get(f)).filter(|v| !v.is_null());
+        let found = if let Some(v) = key_by_rid {
+            index.by_identifier(v)
         } else if let Some(s) = row.get(":id") {
-            ds.rows.iter().position(|r| r.get(":id") == Some(s))
+            index.by_sid(s)
         } else {
             None
         };
         let matched_by_rid = key_by_rid.is_some();
         match (is_delete, found) {
             (true, Some(i)) => {
-                ds.rows.remove(i);
+                index.remove(&ds.rows[i], i, rid);
+                gone.insert(i);
                 deleted += 1;
             }
             (true, None) => errors += 1,
             (false, Some(i)) => {
+                index.remove(&ds.rows[i], i, rid);
                 let stored = &mut ds.rows[i];
                 for (k, v) in row {
                     if k == ":id" || k == ":deleted" {
@@ -417,6 +428,7 @@ fn write_rows(st: &mut State, id: &str, req: &Request, replace: bool) -> Reply {
                         stored.insert(k, v);
                     }
                 }
+                index.insert(&ds.rows[i], i, rid);
                 updated += 1;
                 if matched_by_rid {
                     by_rid += 1
@@ -426,13 +438,24 @@ fn write_rows(st: &mut State, id: &str, req: &Request, replace: bool) -> Reply {
             }
             (false, None) if rid.is_some() && !matched_by_rid => errors += 1,
             (false, None) => {
-                let sid = st.next_sid();
-                let ds = st.datasets.get_mut(id).expect("checked");
-                ds.rows.push(with_sid(row, sid));
+                next_sid += 1;
+                ds.rows.push(with_sid(row, next_sid));
+                index.insert(&ds.rows[ds.rows.len() - 1], ds.rows.len() - 1, rid);
                 created += 1;
             }
         }
     }
+    if gone.is_empty() {
+        ds.index = Some(index);
+    } else {
+        let mut i = 0;
+        ds.rows.retain(|_| {
+            let keep = !gone.contains(&i);
+            i += 1;
+            keep
+        });
+    }
+    st.next_sid = next_sid;
     reply(
         200,
         json!({"Errors": errors, "Rows Deleted": deleted, "Rows Updated": updated, "By SID": by_sid,

@@ -35,6 +35,7 @@
 //! ```
 
 mod handler;
+mod index;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -242,6 +243,8 @@ pub(crate) struct State {
     require_auth: bool,
     faults: Vec<Fault>,
     log: Vec<LoggedRequest>,
+    /// Off: requests are not logged (a benchmark's large loads).
+    no_log: bool,
     next_sid: u64,
 }
 
@@ -249,6 +252,8 @@ pub(crate) struct StoredDataset {
     spec: FakeDataset,
     /// Rows in insertion order, each with its `:id`.
     rows: Vec<Row>,
+    /// Positions of `rows`, while no write moved them.
+    index: Option<index::RowIndex>,
 }
 
 /// The fake portal. Dropping it stops the server.
@@ -260,7 +265,12 @@ pub struct FakeSocrata {
 impl FakeSocrata {
     /// Starts the fake on a random local port.
     pub async fn start() -> Self {
-        let server = MockServer::start().await;
+        // The fake keeps its own log (bodies parsed, switchable); wiremock's copy of every raw
+        // request would only double the memory of a large load.
+        let server = MockServer::builder()
+            .disable_request_recording()
+            .start()
+            .await;
         let state = Arc::new(Mutex::new(State::default()));
         Mock::given(any())
             .respond_with(handler::Handler {
@@ -298,6 +308,7 @@ impl FakeSocrata {
             StoredDataset {
                 spec: dataset.clone(),
                 rows: Vec::new(),
+                index: None,
             },
         );
         for row in rows {
@@ -344,6 +355,16 @@ impl FakeSocrata {
     /// Forgets the request log (datasets and faults stay).
     pub fn clear_requests(&self) {
         self.lock().log.clear();
+    }
+
+    /// Turns the request log on (the default) or off. Off, the fake's memory holds only its
+    /// datasets, as a benchmark loading hundreds of thousands of rows needs.
+    pub fn set_request_log(&self, on: bool) {
+        let mut st = self.lock();
+        st.no_log = !on;
+        if !on {
+            st.log = Vec::new();
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
