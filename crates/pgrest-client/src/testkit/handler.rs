@@ -186,7 +186,6 @@ fn select(
     count: bool,
 ) -> Result<ResponseTemplate, Reject> {
     let mut idx = table.matching(p)?;
-    table.sort(&mut idx, p)?;
     let total = idx.len();
     let offset = p.offset.unwrap_or(0);
     let mut take = p.limit.unwrap_or(usize::MAX);
@@ -194,6 +193,7 @@ fn select(
         // db-max-rows: silently fewer rows, no error.
         take = take.min(cap);
     }
+    table.sort(&mut idx, p, offset.checked_add(take))?;
     let page: Vec<Row> = idx
         .iter()
         .skip(offset)

@@ -220,6 +220,19 @@ pub(crate) fn parse_query(raw: Option<&str>) -> Result<Parsed, Reject> {
 }
 
 fn timestamp(s: &str) -> Option<DateTime<Utc>> {
+    // Every accepted form starts `YYYY-MM-DD`; rejecting the rest up front keeps filters on text
+    // columns (app_id = …) from trying six parsers per row.
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    if b.len() < 10
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !digits(0..4)
+        || !digits(5..7)
+        || !digits(8..10)
+    {
+        return None;
+    }
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }
@@ -361,11 +374,18 @@ impl Table {
             .collect())
     }
 
-    pub(crate) fn sort(&self, idx: &mut [usize], p: &Parsed) -> Result<(), Reject> {
+    /// Orders `idx` by the query's `order`; with `first = Some(k)` only the first `k` need to be
+    /// right (a page), which a selection finds in linear time instead of sorting every match.
+    pub(crate) fn sort(
+        &self,
+        idx: &mut Vec<usize>,
+        p: &Parsed,
+        first: Option<usize>,
+    ) -> Result<(), Reject> {
         for (col, ..) in &p.order {
             self.check_column(col)?;
         }
-        idx.sort_by(|&a, &b| {
+        let cmp = |&a: &usize, &b: &usize| {
             for (col, asc, nulls_first) in &p.order {
                 let (x, y) = (self.rows[a].get(col), self.rows[b].get(col));
                 let x = x.filter(|v| !v.is_null());
@@ -402,7 +422,17 @@ impl Table {
                 }
             }
             Ordering::Equal
-        });
+        };
+        if let Some(k) = first.filter(|&k| k < idx.len()) {
+            if k == 0 {
+                idx.clear();
+                return Ok(());
+            }
+            idx.select_nth_unstable_by(k - 1, |a, b| cmp(a, b).then(a.cmp(b)));
+            idx.truncate(k);
+        }
+        // Ties keep storage order, as a stable sort of the whole match would.
+        idx.sort_by(|a, b| cmp(a, b).then(a.cmp(b)));
         Ok(())
     }
 

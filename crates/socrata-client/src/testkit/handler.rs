@@ -267,6 +267,9 @@ fn read(ds: &StoredDataset, req: &Request) -> Reply {
     match param("$order") {
         // Socrata promises no order without $order: answer in reverse so skipped ordering shows.
         None => rows.reverse(),
+        // Rows are stored in `:id` order (appended with rising ids, deletes keep the order), so
+        // the paging order needs no sort: sorting every row for every page made reads quadratic.
+        Some(order) if order.trim() == ":id" || order.trim().eq_ignore_ascii_case(":id asc") => {}
         Some(order) => {
             let terms: Vec<(String, bool)> = order
                 .split(',')
