@@ -33,7 +33,8 @@ impl SpatialReference {
 }
 
 /// A feature geometry. Points and multipoints are typed; other shapes are kept as raw JSON so
-/// reading a polyline or polygon layer never fails.
+/// reading a polyline or polygon layer never fails. [`Geometry::Null`] is the explicit
+/// `"geometry": null` that clears a stored shape on update.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Geometry {
@@ -63,6 +64,18 @@ pub enum Geometry {
         )]
         spatial_reference: Option<SpatialReference>,
     },
+    /// `null`: "this feature has no shape". Sent as `"geometry": null`, which in an update
+    /// removes the feature's stored shape, where leaving the key out keeps it.
+    ///
+    /// Esri documents that an update "should include the geometry" for a feature layer and not
+    /// for a table, and its own examples (ArcGIS REST JS `applyEdits`) send attribute-only
+    /// `updates` that leave the shape alone; that an explicit `null` clears the shape is not
+    /// spelled out in the applyEdits / updateFeatures reference
+    /// (<https://developers.arcgis.com/rest/services-reference/enterprise/update-features>,
+    /// <https://developers.arcgis.com/rest/services-reference/enterprise/apply-edits-feature-service-layer>)
+    /// and is UNCONFIRMED against a live service. Reading never produces this variant: a
+    /// query's `"geometry": null` and a missing key both read as [`Feature::geometry`] `None`.
+    Null,
     /// Any other geometry (polyline `paths`, polygon `rings`, envelopes…), untouched.
     Other(Value),
 }
@@ -84,15 +97,29 @@ impl Geometry {
             spatial_reference: Some(SpatialReference::wgs84()),
         }
     }
+
+    /// Whether this is the explicit [`Geometry::Null`].
+    pub fn is_null(&self) -> bool {
+        matches!(self, Geometry::Null)
+    }
 }
 
 /// A feature (or a table row, which has no geometry).
+///
+/// Its `geometry` has three states on the wire:
+///
+/// | `geometry`                | JSON sent                  | in an update           |
+/// |---------------------------|----------------------------|------------------------|
+/// | `None`                    | no `geometry` key          | the stored shape stays |
+/// | `Some(Geometry::Null)`    | `"geometry": null`         | the stored shape goes  |
+/// | `Some(shape)`             | `"geometry": {...}`        | the shape is replaced  |
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Feature {
     /// Field name → value. Dates are epoch milliseconds (see [`epoch_millis`]).
     #[serde(default)]
     pub attributes: Map<String, Value>,
-    /// The shape; `None` for table rows and features without a location.
+    /// The shape; `None` for table rows and features without a location (and for whatever a
+    /// query returns without a shape); `Some(Geometry::Null)` to clear the shape in an update.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub geometry: Option<Geometry>,
 }
@@ -110,6 +137,18 @@ impl Feature {
     pub fn with_geometry(mut self, geometry: Geometry) -> Self {
         self.geometry = Some(geometry);
         self
+    }
+
+    /// The same feature sending `"geometry": null`: in an update, this removes the stored shape
+    /// (a record whose address was emptied), which a feature without a geometry would keep.
+    pub fn with_null_geometry(mut self) -> Self {
+        self.geometry = Some(Geometry::Null);
+        self
+    }
+
+    /// The shape this feature really has: `None` for no geometry and for [`Geometry::Null`].
+    pub fn shape(&self) -> Option<&Geometry> {
+        self.geometry.as_ref().filter(|g| !g.is_null())
     }
 
     /// The integer value of an attribute (e.g. the object id field), if it holds one.
@@ -357,6 +396,49 @@ mod tests {
         a.insert("id".into(), json!("x"));
         let v = serde_json::to_value(Feature::new(a)).unwrap();
         assert_eq!(v, json!({"attributes": {"id": "x"}}));
+    }
+
+    #[test]
+    fn geometry_has_three_wire_states() {
+        let mut a = Map::new();
+        a.insert("OBJECTID".into(), json!(7));
+        let absent = Feature::new(a);
+        let cleared = absent.clone().with_null_geometry();
+        let set = absent.clone().with_geometry(Geometry::point(-97.7, 30.3));
+        assert_eq!(
+            serde_json::to_string(&absent).unwrap(),
+            r#"{"attributes":{"OBJECTID":7}}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&cleared).unwrap(),
+            r#"{"attributes":{"OBJECTID":7},"geometry":null}"#
+        );
+        assert_eq!(
+            serde_json::to_value(&set).unwrap()["geometry"],
+            json!({"x": -97.7, "y": 30.3, "spatialReference": {"wkid": 4326}})
+        );
+        assert_eq!(cleared.shape(), None);
+        assert_eq!(set.shape(), Some(&Geometry::point(-97.7, 30.3)));
+        assert!(cleared.geometry.as_ref().is_some_and(Geometry::is_null));
+    }
+
+    #[test]
+    fn query_results_read_null_and_missing_geometry_as_none() {
+        for text in [
+            r#"{"attributes":{"id":"a"},"geometry":null}"#,
+            r#"{"attributes":{"id":"a"}}"#,
+        ] {
+            let f: Feature = serde_json::from_str(text).unwrap();
+            assert_eq!(f.geometry, None, "{text}");
+        }
+        let f: Feature =
+            serde_json::from_str(r#"{"attributes":{},"geometry":{"x":1.5,"y":2.5}}"#).unwrap();
+        assert!(matches!(f.geometry, Some(Geometry::Point { x, .. }) if x == 1.5));
+        // A bare null geometry is the explicit variant, not a raw `Other(null)`.
+        assert_eq!(
+            serde_json::from_value::<Geometry>(Value::Null).unwrap(),
+            Geometry::Null
+        );
     }
 
     #[test]

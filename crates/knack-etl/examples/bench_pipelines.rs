@@ -9,11 +9,12 @@
 //! the fakes' memory in theirs. Each size runs in a fresh driver process (`drive N`) so its
 //! peak (`VmHWM`) is its own. Knack answers every request after 150 ms, as a far-away API does.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::System;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+use peakmem_alloc::{PeakMemAlloc, PeakMemAllocTrait, INSTRUMENTED_SYSTEM};
 
 use knack_etl::pipelines::{self, Publication, RunOptions, SocrataTarget};
 use knack_etl::{knack_client, pgrest_client, socrata_client};
@@ -26,53 +27,15 @@ const DATASET: &str = "acc1-0001";
 const METADATA: &str = include_str!("../tests/fixtures/metadata.json");
 const SOCRATA_DATASET: &str = include_str!("../tests/fixtures/socrata_dataset.json");
 
-/// Counts live heap bytes and their peak. RSS alone cannot tell whether memory grows with the
-/// dataset: the allocator keeps freed pages, so RSS drifts up with churn even when what the
-/// pipeline holds does not. The peak of live bytes is what the pipeline really held at once.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded to `System` unchanged; only counters are updated around it.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc(layout);
-        if !p.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = System.realloc(ptr, layout, new_size);
-        if !p.is_null() {
-            if new_size >= layout.size() {
-                let grow = new_size - layout.size();
-                let live = LIVE.fetch_add(grow, Ordering::Relaxed) + grow;
-                PEAK.fetch_max(live, Ordering::Relaxed);
-            } else {
-                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
-            }
-        }
-        p
-    }
-}
-
+/// Counts heap bytes. RSS alone cannot tell whether memory grows with the dataset: the
+/// allocator keeps freed pages, so RSS drifts up with churn even when what the pipeline holds
+/// does not. The peak of live heap bytes is what the pipeline really held at once.
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static HEAP: &PeakMemAlloc<System> = &INSTRUMENTED_SYSTEM;
 
-/// Live heap now and its peak since the last [`reset_peak`], in MiB.
-fn heap() -> (f64, f64) {
-    let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
-    (
-        mib(LIVE.load(Ordering::Relaxed)),
-        mib(PEAK.load(Ordering::Relaxed)),
-    )
+/// The most heap the process held above its level at the last [`reset_peak`], in MiB.
+fn heap_peak() -> f64 {
+    HEAP.get_peak_memory() as f64 / (1024.0 * 1024.0)
 }
 
 fn main() {
@@ -187,11 +150,11 @@ fn mem(pid: &str, key: &str) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-/// Resets this process's `VmHWM` to its current RSS, and the heap peak to the live heap, so the
-/// next phase's peaks are its own.
+/// Resets this process's `VmHWM` to its current RSS and the heap peak to zero, so the next
+/// phase's peaks are its own.
 fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
-    PEAK.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
+    HEAP.reset_peak_memory();
 }
 
 struct Phase {
@@ -200,7 +163,6 @@ struct Phase {
     rss_before: f64,
     peak: f64,
     rss_after: f64,
-    heap_before: f64,
     heap_peak: f64,
     fakes_rss: f64,
 }
@@ -208,13 +170,12 @@ struct Phase {
 impl Phase {
     fn line(&self) -> String {
         format!(
-            "{:.3} {} {:.1} {:.1} {:.1} {:.1} {:.1} {:.1}",
+            "{:.3} {} {:.1} {:.1} {:.1} {:.1} {:.1}",
             self.seconds,
             self.written,
             self.rss_before,
             self.peak,
             self.rss_after,
-            self.heap_before,
             self.heap_peak,
             self.fakes_rss
         )
@@ -266,7 +227,6 @@ fn drive(n: usize) {
         let mut phases = Vec::new();
         reset_peak();
         let rss_before = mem("self", "VmRSS");
-        let heap_before = heap().0;
         let started = Instant::now();
         let report = pipelines::records_to_postgrest(
             &knack,
@@ -283,8 +243,7 @@ fn drive(n: usize) {
             rss_before,
             peak: mem("self", "VmHWM"),
             rss_after: mem("self", "VmRSS"),
-            heap_before,
-            heap_peak: heap().1,
+            heap_peak: heap_peak(),
             fakes_rss: mem(&fakes_pid, "VmRSS"),
         });
 
@@ -299,7 +258,6 @@ fn drive(n: usize) {
         };
         reset_peak();
         let rss_before = mem("self", "VmRSS");
-        let heap_before = heap().0;
         let started = Instant::now();
         let report = pipelines::records_to_socrata(
             &pg,
@@ -316,8 +274,7 @@ fn drive(n: usize) {
             rss_before,
             peak: mem("self", "VmHWM"),
             rss_after: mem("self", "VmRSS"),
-            heap_before,
-            heap_peak: heap().1,
+            heap_peak: heap_peak(),
             fakes_rss: mem(&fakes_pid, "VmRSS"),
         });
         phases
@@ -333,7 +290,7 @@ fn drive(n: usize) {
 fn table(sizes: &[usize]) {
     let exe = std::env::current_exe().unwrap();
     println!(
-        "{:<22} {:>8} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "{:<22} {:>8} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
         "pipeline",
         "records",
         "secs",
@@ -341,7 +298,6 @@ fn table(sizes: &[usize]) {
         "RSS start",
         "RSS peak",
         "RSS end",
-        "heap start",
         "heap peak",
         "fakes RSS"
     );
@@ -363,7 +319,7 @@ fn table(sizes: &[usize]) {
                 .collect();
             let (secs, written) = (f[0], f[1]);
             println!(
-                "{:<22} {:>8} {:>8.1} {:>10.0} {:>9.1}M {:>9.1}M {:>9.1}M {:>9.1}M {:>9.1}M {:>9.1}M",
+                "{:<22} {:>8} {:>8.1} {:>10.0} {:>9.1}M {:>9.1}M {:>9.1}M {:>9.1}M {:>9.1}M",
                 name,
                 written,
                 secs,
@@ -372,8 +328,7 @@ fn table(sizes: &[usize]) {
                 f[3],
                 f[4],
                 f[5],
-                f[6],
-                f[7]
+                f[6]
             );
         }
     }
@@ -381,7 +336,7 @@ fn table(sizes: &[usize]) {
         "RSS start/peak/end: the pipeline's process only (peak = VmHWM, reset before each phase);"
     );
     println!(
-        "heap start/peak: bytes the pipeline's process held allocated (counted by its allocator)."
+        "heap peak: the most heap the pipeline's process held above its level at the phase's start."
     );
     println!("fakes RSS: the separate process holding Knack's records and the PostgREST and Socrata stores.");
 }

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use futures::TryStreamExt;
 use serde_json::Value;
 
+use crate::keyset::KeySet;
 use crate::stage::{BatchOutcome, Sink, WriteMode};
-use crate::staging::KeySet;
 use crate::Error;
 
 /// Upserts features by a matching attribute (the Knack record id, `id`, by
@@ -21,11 +21,17 @@ use crate::Error;
 /// updates for known keys and adds for new ones and `rollbackOnFailure=true`
 /// (a batch applies fully or not at all), and, for a replace, deletes the
 /// features the run did not write only after every batch succeeded.
+///
+/// Deleting and re-adding also dropped the point of a record whose address
+/// was emptied; an update without a `geometry` key would keep it, so with
+/// [`AgolSink::clear_missing_geometry`] an update of a layer's feature that has
+/// no geometry sends `"geometry": null` to reach the same end state.
 #[derive(Debug)]
 pub struct AgolSink {
     layer: Layer,
     matching_field: String,
     batch_size: usize,
+    clear_missing_geometry: bool,
     /// Matching key → object id of the features in the layer.
     existing: HashMap<String, i64>,
     written: KeySet,
@@ -38,9 +44,24 @@ impl AgolSink {
             layer,
             matching_field: matching_field.to_string(),
             batch_size: batch_size.max(1),
+            clear_missing_geometry: false,
             existing: HashMap::new(),
             written: KeySet::new(),
         }
+    }
+
+    /// Whether an update without a geometry clears the feature's stored
+    /// shape (`"geometry": null`) instead of keeping it. Set it when the
+    /// features get their geometry from a location field, so the layer always
+    /// shows the record's current address; tables are never sent a geometry.
+    pub fn clear_missing_geometry(mut self, yes: bool) -> Self {
+        self.clear_missing_geometry = yes;
+        self
+    }
+
+    /// Tables have no `geometryType`, and must not be sent a geometry.
+    fn clears_geometry(&self) -> bool {
+        self.clear_missing_geometry && self.layer.info().geometry_type.is_some()
     }
 
     fn object_id_field(&self) -> String {
@@ -105,6 +126,7 @@ impl Sink<Feature> for AgolSink {
 
     async fn write(&mut self, batch: Vec<Feature>) -> Result<BatchOutcome, Error> {
         let oid_field = self.object_id_field();
+        let clear_geometry = self.clears_geometry();
         let mut outcome = BatchOutcome::default();
         let mut features = batch.into_iter().peekable();
         while features.peek().is_some() {
@@ -125,6 +147,9 @@ impl Sink<Feature> for AgolSink {
                         feature
                             .attributes
                             .insert(oid_field.clone(), Value::from(*oid));
+                        if clear_geometry && feature.geometry.is_none() {
+                            feature = feature.with_null_geometry();
+                        }
                         edits.updates.push(feature);
                     }
                     None => {
@@ -146,7 +171,9 @@ impl Sink<Feature> for AgolSink {
                 }
             }
             outcome.written += keys.len() as u64;
-            self.written.extend(keys);
+            for key in &keys {
+                self.written.insert(key);
+            }
         }
         Ok(outcome)
     }
@@ -158,7 +185,7 @@ impl Sink<Feature> for AgolSink {
         let stale: Vec<i64> = self
             .existing
             .iter()
-            .filter(|(key, _)| !self.written.contains(*key))
+            .filter(|(key, _)| !self.written.contains(key))
             .map(|(_, oid)| *oid)
             .collect();
         if stale.is_empty() {

@@ -29,6 +29,17 @@ pub enum Error {
     /// The pipeline was asked for something it refuses to do.
     #[error("{0}")]
     Refused(String),
+    /// A [`Sink::write`](crate::Sink::write) wrote part of its batch before `error` stopped it:
+    /// destinations take a batch in several requests, and those that succeeded stay written.
+    /// The driver counts `written` as written, the rest of the batch as failed, and reports the
+    /// inner error, so a run's error is always the destination's own.
+    #[error("{error} (after {written} item(s) of the batch were written)")]
+    PartlyWritten {
+        /// Items of the batch that were written.
+        written: u64,
+        /// Why the rest were not.
+        error: Box<Error>,
+    },
 }
 
 impl Error {
@@ -40,6 +51,21 @@ impl Error {
             Self::Socrata(e) => e.is_retryable(),
             Self::Agol(e) => e.is_retryable(),
             Self::Transform(_) | Self::Staging(_) | Self::Refused(_) => false,
+            Self::PartlyWritten { error, .. } => error.is_retryable(),
+        }
+    }
+
+    /// `error`, wrapped in [`Error::PartlyWritten`] when `written` items of the batch were
+    /// written first; a sink's way to report a batch that failed part-way.
+    pub fn after_writing(written: u64, error: impl Into<Error>) -> Self {
+        let error = error.into();
+        if written == 0 {
+            error
+        } else {
+            Self::PartlyWritten {
+                written,
+                error: Box::new(error),
+            }
         }
     }
 }

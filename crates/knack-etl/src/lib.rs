@@ -61,7 +61,7 @@
 //!
 //! let feature = agol.feature(formatted.clone(), raw);
 //! assert_eq!(feature.attributes["location_name"], "b5TH/b ST");
-//! assert_eq!(feature.geometry, Some(json!({"spatialReference": {"wkid": 4326}, "x": -97.6, "y": 30.3})));
+//! assert_eq!(feature.geometry, Some(knack_etl::agol_client::Geometry::point(-97.6, 30.3)));
 //! # Ok(())
 //! # }
 //! ```
@@ -70,6 +70,7 @@
 mod agol;
 mod dry_run;
 mod error;
+mod keyset;
 mod knack;
 pub mod pipelines;
 mod report;

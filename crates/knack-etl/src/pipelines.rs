@@ -258,6 +258,7 @@ pub async fn records_to_agol(
     if let Some(field) = publication.location_fields.first() {
         agol_options = agol_options.location_field(field.clone());
     }
+    let has_location = agol_options.location_field.is_some();
     let transform = setup(AgolTransform::new(&fields, agol_options))?;
     let layer = setup(
         agol.layer_from_item(&target.service_id, target.selector)
@@ -279,31 +280,15 @@ pub async fn records_to_agol(
             layer.info().name
         )))
     } else {
-        Box::new(AgolSink::new(
-            layer,
-            &target.matching_field,
-            target.batch_size,
-        ))
+        Box::new(
+            AgolSink::new(layer, &target.matching_field, target.batch_size)
+                .clear_missing_geometry(has_location),
+        )
     };
     let features = |batch: Vec<Record>| {
         let features = batch
             .iter()
-            .map(|record| {
-                let feature = transform.feature(formatter.format(record)?, record.raw());
-                // The attributes move as they are; only the geometry JSON
-                // needs reading into agol-client's type.
-                let geometry = feature
-                    .geometry
-                    // agol-client has no "null geometry"; absent is what it sends.
-                    .filter(|g| !g.is_null())
-                    .map(serde_json::from_value)
-                    .transpose()
-                    .map_err(|e| Error::Refused(format!("geometry shape: {e}")))?;
-                Ok(agol_client::Feature {
-                    attributes: feature.attributes,
-                    geometry,
-                })
-            })
+            .map(|record| Ok(transform.feature(formatter.format(record)?, record.raw())))
             .collect::<Result<Vec<agol_client::Feature>, Error>>()?;
         Ok((features, 0))
     };

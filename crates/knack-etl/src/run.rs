@@ -98,6 +98,12 @@ where
                     report.written += outcome.written;
                     report.skipped += outcome.skipped;
                 }
+                Err(Error::PartlyWritten { written, error }) => {
+                    let written = written.min(count);
+                    report.written += written;
+                    report.failed += count - written;
+                    return Err(*error);
+                }
                 Err(err) => {
                     report.failed += count;
                     return Err(err);

@@ -1,12 +1,12 @@
 //! A Socrata dataset as a [`Sink`] of rows.
 
 use async_trait::async_trait;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use serde_json::{Map, Value};
 use socrata_client::{Client, Query};
 
+use crate::keyset::KeySet;
 use crate::stage::{BatchOutcome, Sink, WriteMode};
-use crate::staging::KeySet;
 use crate::Error;
 
 /// Upserts rows into a dataset by its row identifier.
@@ -15,7 +15,8 @@ use crate::Error;
 /// rows arrive, so a failure half-way (the original's behaviour) left a
 /// public dataset short. Instead every row is upserted, and once all of them
 /// are in, the rows whose identifier this run did not write are deleted.
-/// That needs the written identifiers in memory (a few dozen bytes a row).
+/// That needs the written identifiers in memory (about 16 bytes a Knack
+/// record id).
 #[derive(Debug)]
 pub struct SocrataSink {
     client: Client,
@@ -47,7 +48,7 @@ impl SocrataSink {
             stale.extend(
                 page.iter()
                     .filter_map(|row| row.get(&self.id_field).and_then(Value::as_str))
-                    .filter(|id| !self.written.contains(*id))
+                    .filter(|id| !self.written.contains(id))
                     .map(str::to_string),
             );
         }
@@ -62,15 +63,25 @@ impl Sink<Map<String, Value>> for SocrataSink {
     }
 
     async fn write(&mut self, batch: Vec<Map<String, Value>>) -> Result<BatchOutcome, Error> {
-        let summary = self.client.upsert(&self.dataset, &batch).await?;
-        for row in &batch {
-            if let Some(id) = row.get(&self.id_field).and_then(Value::as_str) {
-                self.written.insert(id.to_string());
+        // Requests carry consecutive rows of the batch, in order: `rows[done..]`
+        // is what the next one carried. Only rows of requests that succeeded
+        // count as written (their ids protected from a replace's deletes).
+        let mut requests = self.client.upsert_batches(&self.dataset, &batch);
+        let mut done = 0usize;
+        while let Some(request) = requests.next().await {
+            let request = match request {
+                Ok(request) => request,
+                Err(e) => return Err(Error::after_writing(done as u64, e)),
+            };
+            let carried = batch.iter().skip(done).take(request.rows);
+            for id in carried.filter_map(|row| row.get(&self.id_field).and_then(Value::as_str)) {
+                self.written.insert(id);
             }
+            done += request.rows;
+            tracing::debug!(dataset = %self.dataset, summary = ?request.summary, "batch upserted");
         }
-        tracing::debug!(dataset = %self.dataset, ?summary, "batch upserted");
         Ok(BatchOutcome {
-            written: batch.len() as u64,
+            written: done as u64,
             skipped: 0,
         })
     }

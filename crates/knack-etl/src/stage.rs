@@ -77,6 +77,13 @@ pub trait Sink<T: Send + 'static>: Send {
     }
 
     /// Writes one batch.
+    ///
+    /// A sink that sends a batch in several requests and fails after some of
+    /// them succeeded returns [`Error::PartlyWritten`] with the number of
+    /// items those requests carried (build it with [`Error::after_writing`]):
+    /// the run's report then counts them as written and only the rest as
+    /// failed, instead of the whole batch. Any other error counts the whole
+    /// batch as failed.
     async fn write(&mut self, batch: Vec<T>) -> Result<BatchOutcome, Error>;
 
     /// Completes the run after every batch succeeded. For

@@ -1,8 +1,6 @@
 //! The PostgREST staging store (`api.knack`, `api.knack_metadata`) as a
 //! [`Sink`] of raw Knack records and as a [`Source`] for the publishers.
 
-use std::collections::HashSet;
-
 use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset, Utc};
 use futures::{StreamExt, TryStreamExt};
@@ -142,17 +140,31 @@ impl Sink<StagingRow> for StagingSink {
         struct Written {
             updated_at: DateTime<FixedOffset>,
         }
-        let written: Vec<Written> = self
-            .client
-            .upsert_returning(RECORDS_TABLE, &batch, &self.upsert)
-            .await?;
-        if let Some(earliest) = written.iter().map(|w| w.updated_at).min() {
-            self.watermark = Some(self.watermark.map_or(earliest, |w| w.min(earliest)));
+        // Every request's outcome is awaited, even after one failed: the
+        // others may have been written, and the report must count them.
+        let mut requests =
+            self.client
+                .upsert_batches::<_, Written>(RECORDS_TABLE, &batch, &self.upsert);
+        let (mut written, mut failure) = (0u64, None);
+        while let Some(request) = requests.next().await {
+            match request {
+                Ok(done) => {
+                    written += done.rows as u64;
+                    if let Some(earliest) = done.returned.iter().map(|w| w.updated_at).min() {
+                        self.watermark = Some(self.watermark.map_or(earliest, |w| w.min(earliest)));
+                    }
+                }
+                // The first failure (in request order) is the one reported.
+                Err(e) => failure = failure.or(Some(e)),
+            }
         }
-        Ok(BatchOutcome {
-            written: batch.len() as u64,
-            skipped: 0,
-        })
+        match failure {
+            Some(e) => Err(Error::after_writing(written, e)),
+            None => Ok(BatchOutcome {
+                written,
+                skipped: 0,
+            }),
+        }
     }
 
     async fn finish(&mut self, mode: WriteMode) -> Result<u64, Error> {
@@ -246,6 +258,3 @@ impl Source<Record> for StagingSource {
         Ok(pages.boxed())
     }
 }
-
-/// Record ids, to tell apart what a replace wrote from what it must delete.
-pub(crate) type KeySet = HashSet<String>;

@@ -41,4 +41,4 @@ pub use client::{Client, ClientBuilder, RetryPolicy};
 pub use error::{ApiError, Error, Result};
 pub use query::{Direction, FilterValue, IsValue, Query};
 pub use read::Keyset;
-pub use write::{Upsert, UpsertSummary};
+pub use write::{Upsert, UpsertSummary, UpsertedBatch};

@@ -1,6 +1,10 @@
 //! Writes: insert, batched upsert, update, delete, rpc.
 
-use futures::stream::{self, StreamExt, TryStreamExt};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use futures::future;
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -71,6 +75,20 @@ pub struct UpsertSummary {
     pub rows: usize,
     /// Requests made (one per batch).
     pub batches: usize,
+}
+
+/// What one request of [`Client::upsert_batches`] wrote.
+///
+/// It carries the number of rows sent as well as the rows returned because the two differ with
+/// [`Upsert::ignore_duplicates`] (PostgREST returns only the rows it inserted), and a caller counting
+/// what was written must not have to redo the batching to know how many rows a request carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UpsertedBatch<R> {
+    /// Rows this request sent (at most the batch size).
+    pub rows: usize,
+    /// The rows PostgREST returned for it (`Prefer: return=representation`), in its order.
+    pub returned: Vec<R>,
 }
 
 fn to_json<T: Serialize + ?Sized>(v: &T) -> Result<Vec<u8>> {
@@ -187,22 +205,73 @@ impl Client {
     }
 
     /// Like [`Client::upsert`], returning the written rows (in batch order).
+    ///
+    /// Fails with the first failed request (in request order); use [`Client::upsert_batches`] to
+    /// know which rows were written before it.
     pub async fn upsert_returning<T: Serialize + Sync, R: DeserializeOwned + Send>(
         &self,
         table: &str,
         rows: &[T],
         opts: &Upsert,
     ) -> Result<Vec<R>> {
+        let batches: Vec<UpsertedBatch<R>> =
+            self.upsert_batches(table, rows, opts).try_collect().await?;
+        Ok(batches.into_iter().flat_map(|b| b.returned).collect())
+    }
+
+    /// Upserts `rows` like [`Client::upsert_returning`], reporting each request separately: one
+    /// item per request of `opts.batch_size` rows, in request order, at most `opts.concurrency`
+    /// requests in flight.
+    ///
+    /// A failed upsert of several requests is partly applied: the requests that succeeded stay
+    /// written. This stream lets a caller say exactly which, so:
+    /// - once a request has failed (after its retries), no further request is started, because
+    ///   the caller is going to stop and every extra request would only widen the partial write;
+    /// - requests already in flight are still awaited and reported (they may well have been
+    ///   applied), so a caller that reads the stream to its end knows every request's outcome.
+    ///   Dropping the stream early cancels them, which leaves their outcome unknown.
+    ///
+    /// Rows that cannot be serialised fail the whole call before any request (a single `Err`). An
+    /// answer that does not decode into `R` is an `Err` too, although PostgREST applied that request.
+    pub fn upsert_batches<'a, T: Serialize, R: DeserializeOwned + Send + 'a>(
+        &'a self,
+        table: &'a str,
+        rows: &[T],
+        opts: &Upsert,
+    ) -> BoxStream<'a, Result<UpsertedBatch<R>>> {
+        // Serialise everything first, so a bad row fails the call before anything is written.
         let calls = rows
             .chunks(opts.batch_size)
-            .map(|chunk| Ok(self.upsert_call(table, to_json(chunk)?, opts, true)))
-            .collect::<Result<Vec<_>>>()?;
-        let pages: Vec<Vec<R>> = stream::iter(calls)
-            .map(|call| async move { decode::<Vec<R>>(table, &self.send(&call).await?) })
+            .map(|chunk| {
+                let call = self.upsert_call(table, to_json(chunk)?, opts, true);
+                Ok((chunk.len(), call))
+            })
+            .collect::<Result<Vec<_>>>();
+        let calls = match calls {
+            Ok(calls) => calls,
+            Err(e) => return stream::once(future::ready(Err(e))).boxed(),
+        };
+        // `buffered` starts the next request as soon as the oldest one is answered, even if a later
+        // one has already failed: this flag, checked before a request is started, prevents that.
+        let failed = Arc::new(AtomicBool::new(false));
+        let stop = failed.clone();
+        stream::iter(calls)
+            .take_while(move |_| future::ready(!stop.load(Ordering::Acquire)))
+            .map(move |(n, call)| {
+                let failed = failed.clone();
+                async move {
+                    let answer = match self.send(&call).await {
+                        Ok(answer) => decode::<Vec<R>>(table, &answer),
+                        Err(e) => Err(e),
+                    };
+                    if answer.is_err() {
+                        failed.store(true, Ordering::Release);
+                    }
+                    answer.map(|returned| UpsertedBatch { rows: n, returned })
+                }
+            })
             .buffered(opts.concurrency)
-            .try_collect()
-            .await?;
-        Ok(pages.into_iter().flatten().collect())
+            .boxed()
     }
 
     fn filtered_call(

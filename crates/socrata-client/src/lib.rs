@@ -52,7 +52,7 @@ pub use metadata::{Column, DataType, DatasetMetadata};
 pub use query::{ident, literal, Query};
 pub use retry::RetryPolicy;
 pub use values::Point;
-pub use write::WriteSummary;
+pub use write::{WriteSummary, WrittenBatch};
 
 /// A row as SODA returns it: field name → JSON value.
 pub type Row = serde_json::Map<String, serde_json::Value>;

@@ -4,6 +4,8 @@
 use std::ops::AddAssign;
 use std::sync::Arc;
 
+use futures::future;
+use futures::stream::{self, BoxStream, StreamExt};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -58,13 +60,31 @@ impl WriteSummary {
     }
 }
 
+/// One request of [`Client::upsert_batches`]: how many rows it carried and what Socrata did with
+/// them. The row count is what a caller needs to tell written rows from failed ones: batches are
+/// also capped by bytes, so it cannot be derived from the batch size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WrittenBatch {
+    /// Rows this request sent: the next `rows` rows of the input, in order.
+    pub rows: usize,
+    /// Socrata's counts for this request alone (`batches` is 1).
+    pub summary: WriteSummary,
+}
+
+/// One request's JSON array body and the number of rows in it.
+pub(crate) struct Body {
+    pub(crate) rows: usize,
+    pub(crate) json: Vec<u8>,
+}
+
 /// Splits serialised rows into JSON array bodies of at most `max_rows` rows and, unless one row
 /// alone is bigger, at most `max_bytes` bytes.
 pub(crate) fn batch_bodies<R: Serialize>(
     rows: &[R],
     max_rows: usize,
     max_bytes: usize,
-) -> Result<Vec<Vec<u8>>> {
+) -> Result<Vec<Body>> {
     let mut bodies = Vec::new();
     let mut cur: Vec<u8> = Vec::new();
     let mut n = 0usize;
@@ -76,7 +96,10 @@ pub(crate) fn batch_bodies<R: Serialize>(
         let would_be = cur.len().max(1) + json.len() + 1;
         if n > 0 && (n >= max_rows || would_be > max_bytes) {
             cur.push(b']');
-            bodies.push(std::mem::take(&mut cur));
+            bodies.push(Body {
+                rows: n,
+                json: std::mem::take(&mut cur),
+            });
             n = 0;
         }
         cur.push(if n == 0 { b'[' } else { b',' });
@@ -85,7 +108,7 @@ pub(crate) fn batch_bodies<R: Serialize>(
     }
     if n > 0 {
         cur.push(b']');
-        bodies.push(cur);
+        bodies.push(Body { rows: n, json: cur });
     }
     Ok(bodies)
 }
@@ -97,23 +120,74 @@ impl Client {
     /// 5xx, timeouts and connection errors are retried. On a dataset without a row identifier an
     /// upsert appends; use [`Client::append`] there so nothing is retried blindly.
     ///
-    /// `Errors > 0` in any batch stops the call with [`Error::RowErrors`].
+    /// `Errors > 0` in any batch stops the call with [`Error::RowErrors`]. Batches sent before a
+    /// failure stay written; [`Client::upsert_batches`] tells which.
     pub async fn upsert<R: Serialize>(&self, dataset: &str, rows: &[R]) -> Result<WriteSummary> {
-        check_dataset_id(dataset)?;
-        let bodies = batch_bodies(rows, self.inner.batch_size, self.inner.batch_bytes)?;
         let mut total = WriteSummary::default();
-        for body in bodies {
-            self.write_batch(
-                dataset,
-                "upsert",
-                Method::POST,
-                body,
-                Idempotency::Idempotent,
-                &mut total,
-            )
-            .await?;
+        let mut batches = self.upsert_batches(dataset, rows);
+        while let Some(batch) = batches.next().await {
+            total += batch?.summary;
         }
         Ok(total)
+    }
+
+    /// Upserts `rows` like [`Client::upsert`], reporting each request separately: one item per
+    /// request, in order, each telling how many rows it carried and Socrata's counts for it.
+    ///
+    /// A failed upsert of several requests is partly applied: the requests before the failure
+    /// stay written, and this stream lets a caller count exactly those. Requests are sent one at a
+    /// time; the stream ends after the first `Err`, because the caller is going to stop and every
+    /// further request would only widen the partial write. An [`Error::RowErrors`] item carries
+    /// the counts summed over every request so far (as [`Client::upsert`]'s error does); its
+    /// request was applied in part, and Socrata does not say which rows.
+    ///
+    /// An invalid dataset id or a row that cannot be serialised fails before any request.
+    pub fn upsert_batches<'a, R: Serialize>(
+        &'a self,
+        dataset: &'a str,
+        rows: &[R],
+    ) -> BoxStream<'a, Result<WrittenBatch>> {
+        let bodies = check_dataset_id(dataset)
+            .and_then(|()| batch_bodies(rows, self.inner.batch_size, self.inner.batch_bytes));
+        let bodies = match bodies {
+            Ok(bodies) => bodies,
+            Err(e) => return stream::once(future::ready(Err(e))).boxed(),
+        };
+        // State: the bodies still to send and the counts so far; `None` once a request failed.
+        let start = Some((bodies.into_iter(), WriteSummary::default()));
+        stream::unfold(start, move |state| async move {
+            let (mut bodies, mut total) = state?;
+            let body = bodies.next()?;
+            let sent = self
+                .send_batch(
+                    dataset,
+                    "upsert",
+                    Method::POST,
+                    body.json,
+                    Idempotency::Idempotent,
+                )
+                .await;
+            let item = match sent {
+                Ok(summary) => {
+                    total += summary;
+                    if summary.errors > 0 {
+                        Err(Error::RowErrors {
+                            dataset: dataset.to_string(),
+                            summary: total,
+                        })
+                    } else {
+                        Ok(WrittenBatch {
+                            rows: body.rows,
+                            summary,
+                        })
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            let next = item.is_ok().then_some((bodies, total));
+            Some((item, next))
+        })
+        .boxed()
     }
 
     /// Like [`Client::upsert`] but for datasets without a row identifier, where every POST adds
@@ -127,7 +201,7 @@ impl Client {
                 dataset,
                 "append",
                 Method::POST,
-                body,
+                body.json,
                 Idempotency::NotIdempotent,
                 &mut total,
             )
@@ -148,7 +222,10 @@ impl Client {
         check_dataset_id(dataset)?;
         let mut bodies = batch_bodies(rows, self.inner.batch_size, self.inner.batch_bytes)?;
         if bodies.is_empty() {
-            bodies.push(b"[]".to_vec());
+            bodies.push(Body {
+                rows: 0,
+                json: b"[]".to_vec(),
+            });
         }
         let mut total = WriteSummary::default();
         for (i, body) in bodies.into_iter().enumerate() {
@@ -157,13 +234,13 @@ impl Client {
                     dataset,
                     "replace",
                     Method::PUT,
-                    body,
+                    body.json,
                     Idempotency::NotIdempotent,
                     &mut total,
                 )
                 .await?;
             } else {
-                self.write_batch(dataset, "upsert", Method::POST, body, Idempotency::Idempotent, &mut total)
+                self.write_batch(dataset, "upsert", Method::POST, body.json, Idempotency::Idempotent, &mut total)
                     .await
                     .inspect_err(|e| {
                         tracing::warn!(
@@ -206,7 +283,7 @@ impl Client {
                 dataset,
                 "delete",
                 Method::POST,
-                body,
+                body.json,
                 Idempotency::Idempotent,
                 &mut total,
             )
@@ -215,6 +292,7 @@ impl Client {
         Ok(total)
     }
 
+    /// Sends one batch and adds its counts to `total`; `Errors > 0` is [`Error::RowErrors`].
     async fn write_batch(
         &self,
         dataset: &str,
@@ -224,6 +302,28 @@ impl Client {
         idempotency: Idempotency,
         total: &mut WriteSummary,
     ) -> Result<()> {
+        let counts = self
+            .send_batch(dataset, verb, method, body, idempotency)
+            .await?;
+        *total += counts;
+        if counts.errors > 0 {
+            return Err(Error::RowErrors {
+                dataset: dataset.to_string(),
+                summary: *total,
+            });
+        }
+        Ok(())
+    }
+
+    /// Sends one batch and returns Socrata's counts for it, whatever its `Errors`.
+    async fn send_batch(
+        &self,
+        dataset: &str,
+        verb: &str,
+        method: Method,
+        body: Vec<u8>,
+        idempotency: Idempotency,
+    ) -> Result<WriteSummary> {
         let url = self.url(&format!("resource/{dataset}.json"));
         let op = format!("{verb} to {dataset}");
         let resp = self
@@ -235,15 +335,8 @@ impl Client {
                 message: format!("write result: {e}"),
             })?;
         counts.batches = 1;
-        *total += counts;
         tracing::debug!(dataset, verb, ?counts, "Socrata batch written");
-        if counts.errors > 0 {
-            return Err(Error::RowErrors {
-                dataset: dataset.to_string(),
-                summary: *total,
-            });
-        }
-        Ok(())
+        Ok(counts)
     }
 }
 
@@ -257,14 +350,17 @@ mod tests {
         let rows: Vec<Value> = (0..5).map(|i| json!({"id": i})).collect();
         let b = batch_bodies(&rows, 2, usize::MAX).unwrap();
         assert_eq!(b.len(), 3);
-        assert_eq!(b[0], br#"[{"id":0},{"id":1}]"#.to_vec());
-        assert_eq!(b[2], br#"[{"id":4}]"#.to_vec());
+        assert_eq!(b[0].json, br#"[{"id":0},{"id":1}]"#.to_vec());
+        assert_eq!(b[2].json, br#"[{"id":4}]"#.to_vec());
+        assert_eq!(b.iter().map(|b| b.rows).collect::<Vec<_>>(), [2, 2, 1]);
         // {"id":0} is 8 bytes: "[" + 8 + "," + 8 + "]" = 19 fits 19, three would not.
         let b = batch_bodies(&rows, 100, 19).unwrap();
         assert_eq!(b.len(), 3);
+        assert_eq!(b.iter().map(|b| b.rows).collect::<Vec<_>>(), [2, 2, 1]);
         for body in &b {
-            assert!(body.len() <= 19);
-            let _: Vec<Value> = serde_json::from_slice(body).unwrap();
+            assert!(body.json.len() <= 19);
+            let parsed: Vec<Value> = serde_json::from_slice(&body.json).unwrap();
+            assert_eq!(parsed.len(), body.rows);
         }
         // A row bigger than the cap is still sent, alone.
         let b = batch_bodies(&rows, 100, 3).unwrap();

@@ -4,7 +4,8 @@
 //! shared fixture `agol_service.json`: layer 0 `signals` (points) and table 1 `signals_table`.
 //! Tokens are checked on every call (498/499 inside HTTP 200, as ArcGIS does), queries page on
 //! `resultOffset` with `exceededTransferLimit`, edits run against in-memory features, and
-//! `rollbackOnFailure=true` (the default) makes an edit call all-or-nothing.
+//! `rollbackOnFailure=true` (the default) makes an edit call all-or-nothing. An update with
+//! `"geometry": null` removes the stored shape; one without a `geometry` key keeps it.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), agol_client::Error> {

@@ -7,7 +7,7 @@ use super::sql::Where;
 use super::{
     error_body, FakeLayer, FeatureFailure, State, ITEM_ID, OBJECT_ID_FIELD, ORG_ID, SERVICE_NAME,
 };
-use crate::types::Feature;
+use crate::types::{Feature, Geometry};
 
 type Params<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -23,7 +23,8 @@ pub(crate) fn insert(layer: &mut FakeLayer, mut f: Feature) -> i64 {
     let oid = layer.next_oid;
     layer.next_oid += 1;
     f.attributes.insert(OBJECT_ID_FIELD.into(), json!(oid));
-    if layer.is_table {
+    // A `"geometry": null` add stores a feature without a shape, as a missing key does.
+    if layer.is_table || f.geometry.as_ref().is_some_and(Geometry::is_null) {
         f.geometry = None;
     }
     layer.features.insert(oid, f);
@@ -185,14 +186,25 @@ fn query(l: &FakeLayer, p: Params<'_>) -> ResponseTemplate {
     ok(body)
 }
 
+/// Reads sent features, keeping `"geometry": null` ([`Geometry::Null`]) apart from a missing key:
+/// `Feature`'s own reading folds both into `None`, as query results need.
 fn parse_features(p: Params<'_>, name: &str) -> Result<Vec<Feature>, String> {
-    match p(name) {
-        None => Ok(vec![]),
-        Some(s) if s.trim().is_empty() => Ok(vec![]),
-        Some(s) => {
-            serde_json::from_str(&s).map_err(|e| format!("'{name}' is not features JSON: {e}"))
-        }
-    }
+    let bad = |e: serde_json::Error| format!("'{name}' is not features JSON: {e}");
+    let raw: Vec<Value> = match p(name) {
+        None => return Ok(vec![]),
+        Some(s) if s.trim().is_empty() => return Ok(vec![]),
+        Some(s) => serde_json::from_str(&s).map_err(bad)?,
+    };
+    raw.into_iter()
+        .map(|v| {
+            let null = v.get("geometry").is_some_and(Value::is_null);
+            let mut f: Feature = serde_json::from_value(v).map_err(bad)?;
+            if null {
+                f.geometry = Some(Geometry::Null);
+            }
+            Ok(f)
+        })
+        .collect()
 }
 
 struct Outcome {
@@ -332,8 +344,12 @@ fn edit(st: &mut State, layer_id: u32, op: &str, p: Params<'_>) -> ResponseTempl
             if let (None, Some(id)) = (&o.error, o.object_id) {
                 if let Some(stored) = l.features.get_mut(&id) {
                     stored.attributes.extend(f.attributes);
-                    if f.geometry.is_some() && !l.is_table {
-                        stored.geometry = f.geometry;
+                    // As AGOL: no key keeps the shape, `null` removes it, a shape replaces it.
+                    match f.geometry {
+                        _ if l.is_table => {}
+                        None => {}
+                        Some(Geometry::Null) => stored.geometry = None,
+                        Some(g) => stored.geometry = Some(g),
                     }
                 }
             }

@@ -2,14 +2,16 @@
 
 use std::collections::HashSet;
 
-use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{json, Map, Value};
+pub use agol_client::Feature;
+use agol_client::Geometry;
+use serde_json::{Map, Value};
 
 use super::coords::{raw_field_value, truthy, Coordinate};
 use super::keys::normalize_keys;
 use super::{location_spec, warn_collisions, FieldSpec, TransformError};
 
-/// The spatial reference of every geometry built here: WGS 84, as Knack geocodes addresses.
+/// The spatial reference of every geometry built here: WGS 84, as Knack geocodes addresses
+/// (the wkid agol-client's [`Geometry::point`] and [`Geometry::multipoint`] set).
 pub const WKID_WGS84: u32 = 4326;
 
 /// Knack field types whose text loses `<` and `>` when it holds both (AGOL rejects HTML-looking text).
@@ -28,27 +30,6 @@ impl AgolOptions {
         self.location_field = Some(field_key.into());
         self
     }
-}
-
-/// One feature in AGOL's JSON (`{"attributes": {...}, "geometry": {...}}`), as `applyEdits` takes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Feature {
-    /// Attribute name → value.
-    pub attributes: Map<String, Value>,
-    /// `None`: no `geometry` key at all (no location field, or no address). `Some(Value::Null)`:
-    /// `"geometry": null` (an address without coordinates). Otherwise a point
-    /// (`{"spatialReference", "x", "y"}`) or multipoint (`{"points", "spatialReference"}`).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
-    )]
-    pub geometry: Option<Value>,
-}
-
-/// Keeps `"geometry": null` apart from a missing key when reading features back.
-fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(deserializer).map(Some)
 }
 
 /// Turns formatted Knack records into AGOL features for one layer or table. Build one per run.
@@ -81,6 +62,10 @@ impl AgolTransform {
     /// One feature from a formatted record (label → value) and the raw staging record (for the
     /// location field). Attributes are the formatted values under normalised keys, not checked
     /// against the layer's fields (as in the original); dates stay ISO-8601 with offset.
+    ///
+    /// The geometry is as the original built it: `None` (no `geometry` key) without a location
+    /// field or an address, [`Geometry::Null`] (`"geometry": null`) for an address without usable
+    /// coordinates, else a point or (a list of addresses) a multipoint.
     pub fn feature(&self, formatted: Map<String, Value>, raw: &Map<String, Value>) -> Feature {
         let mut attributes = normalize_keys(formatted);
         for key in &self.sanitize {
@@ -103,7 +88,7 @@ impl AgolTransform {
 
 /// A dict gives a point, a list (a one-to-many parent's child addresses) a multipoint; an empty
 /// value gives no geometry key; anything else too (the original ignored it).
-fn geometry(raw: Option<&Value>) -> Option<Value> {
+fn geometry(raw: Option<&Value>) -> Option<Geometry> {
     match raw.filter(|v| truthy(v))? {
         Value::Object(address) => Some(point(address)),
         Value::Array(addresses) => Some(multipoint(addresses)),
@@ -111,41 +96,36 @@ fn geometry(raw: Option<&Value>) -> Option<Value> {
     }
 }
 
-/// Both coordinates as JSON numbers, or why not (`None`).
-fn xy(address: &Map<String, Value>) -> Option<(Value, Value, f64, f64)> {
+/// Both coordinates as numbers (`(lon, lat)`), or why not (`None`).
+fn xy(address: &Map<String, Value>) -> Option<(f64, f64)> {
     match (
         Coordinate::of(address, "longitude"),
         Coordinate::of(address, "latitude"),
     ) {
-        (Coordinate::Number { value: x, json: jx }, Coordinate::Number { value: y, json: jy }) => {
-            Some((Value::Number(jx), Value::Number(jy), x, y))
-        }
+        (Coordinate::Number { value: x, .. }, Coordinate::Number { value: y, .. }) => Some((x, y)),
         _ => None,
     }
 }
 
-fn point(address: &Map<String, Value>) -> Value {
+fn point(address: &Map<String, Value>) -> Geometry {
     match xy(address) {
         // (0, 0) is how an un-geocoded address looks; the original dropped it too.
-        Some((x, y, fx, fy)) if !(fx == 0.0 && fy == 0.0) => {
-            json!({"spatialReference": {"wkid": WKID_WGS84}, "x": x, "y": y})
-        }
-        _ => Value::Null,
+        Some((x, y)) if !(x == 0.0 && y == 0.0) => Geometry::point(x, y),
+        _ => Geometry::Null,
     }
 }
 
-fn multipoint(addresses: &[Value]) -> Value {
-    let points: Vec<Value> = addresses
+fn multipoint(addresses: &[Value]) -> Geometry {
+    let points: Vec<(f64, f64)> = addresses
         .iter()
         .filter_map(Value::as_object)
         .filter_map(xy)
-        .filter(|(_, _, fx, fy)| *fx != 0.0 && *fy != 0.0)
-        .map(|(x, y, _, _)| json!([x, y]))
+        .filter(|(x, y)| *x != 0.0 && *y != 0.0)
         .collect();
     if points.is_empty() {
-        Value::Null
+        Geometry::Null
     } else {
-        json!({"points": points, "spatialReference": {"wkid": WKID_WGS84}})
+        Geometry::multipoint(points)
     }
 }
 

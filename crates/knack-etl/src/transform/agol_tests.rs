@@ -20,7 +20,7 @@ fn with_location() -> AgolTransform {
     AgolTransform::new(&fields(), AgolOptions::default().location_field("field_9")).unwrap()
 }
 
-fn geometry_of(raw_value: Value) -> Option<Value> {
+fn geometry_of(raw_value: Value) -> Option<Geometry> {
     let raw = obj(json!({"field_9": "text", "field_9_raw": raw_value}));
     with_location()
         .feature(obj(json!({"id": "r"})), &raw)
@@ -71,14 +71,16 @@ fn attributes_keep_formatted_values_under_normalised_keys() {
 
 #[test]
 fn point_geometry_from_the_raw_address_with_numbers_kept() {
+    let point = geometry_of(json!({"latitude": 30.326333, "longitude": -97.627703}));
+    assert_eq!(point, Some(Geometry::point(-97.627703, 30.326333)));
     assert_eq!(
-        geometry_of(json!({"latitude": 30.326333, "longitude": -97.627703})),
-        Some(json!({"spatialReference": {"wkid": 4326}, "x": -97.627703, "y": 30.326333}))
+        serde_json::to_value(point).unwrap(),
+        json!({"spatialReference": {"wkid": WKID_WGS84}, "x": -97.627703, "y": 30.326333})
     );
     // Knack sometimes stores coordinates as strings; AGOL gets numbers.
     assert_eq!(
         geometry_of(json!({"latitude": "30.29436", "longitude": "-97.894399"})),
-        Some(json!({"spatialReference": {"wkid": 4326}, "x": -97.894399, "y": 30.29436}))
+        Some(Geometry::point(-97.894399, 30.29436))
     );
 }
 
@@ -87,22 +89,18 @@ fn missing_location_gives_no_geometry_and_missing_coordinates_a_null_one() {
     assert_eq!(geometry_of(json!("")), None);
     assert_eq!(geometry_of(json!(null)), None);
     assert_eq!(geometry_of(json!({})), None);
-    assert_eq!(
-        geometry_of(json!({"latitude": "", "longitude": ""})),
-        Some(Value::Null)
-    );
-    assert_eq!(
-        geometry_of(json!({"latitude": 0, "longitude": 0})),
-        Some(Value::Null)
-    );
-    assert_eq!(
-        geometry_of(json!({"latitude": 30.1, "longitude": ""})),
-        Some(Value::Null)
-    );
-    assert_eq!(
-        geometry_of(json!({"latitude": "n/a", "longitude": -97.0})),
-        Some(Value::Null)
-    );
+    for unusable in [
+        json!({"latitude": "", "longitude": ""}),
+        json!({"latitude": 0, "longitude": 0}),
+        json!({"latitude": 30.1, "longitude": ""}),
+        json!({"latitude": "n/a", "longitude": -97.0}),
+    ] {
+        assert_eq!(
+            geometry_of(unusable.clone()),
+            Some(Geometry::Null),
+            "{unusable}"
+        );
+    }
     let no_location = AgolTransform::new(&fields(), AgolOptions::default()).unwrap();
     let raw = obj(json!({"field_9_raw": {"latitude": 1, "longitude": 2}}));
     assert_eq!(no_location.feature(Map::new(), &raw).geometry, None);
@@ -116,36 +114,30 @@ fn a_list_of_addresses_gives_a_multipoint_of_the_usable_ones() {
         {"latitude": "30.2", "longitude": "-97.2"},
         {"latitude": 0, "longitude": -97.3}
     ]);
+    let multipoint = geometry_of(addresses);
     assert_eq!(
-        geometry_of(addresses),
-        Some(json!({"points": [[-97.1, 30.1], [-97.2, 30.2]], "spatialReference": {"wkid": 4326}}))
+        serde_json::to_value(multipoint).unwrap(),
+        json!({"points": [[-97.1, 30.1], [-97.2, 30.2]], "spatialReference": {"wkid": 4326}})
     );
     assert_eq!(
         geometry_of(json!([{"latitude": "", "longitude": ""}])),
-        Some(Value::Null)
+        Some(Geometry::Null)
     );
 }
 
 #[test]
 fn features_serialize_as_agol_json() {
-    let f = Feature {
-        attributes: obj(json!({"id": "r"})),
-        geometry: None,
-    };
+    let raw = |address: Value| obj(json!({"field_9_raw": address}));
+    let t = with_location();
+    let no_address = t.feature(obj(json!({"id": "r"})), &raw(json!("")));
     assert_eq!(
-        serde_json::to_string(&f).unwrap(),
+        serde_json::to_string(&no_address).unwrap(),
         r#"{"attributes":{"id":"r"}}"#
     );
-    let null = Feature {
-        geometry: Some(Value::Null),
-        ..f.clone()
-    };
-    let text = serde_json::to_string(&null).unwrap();
-    assert_eq!(text, r#"{"attributes":{"id":"r"},"geometry":null}"#);
-    assert_eq!(serde_json::from_str::<Feature>(&text).unwrap(), null);
+    let no_coordinates = t.feature(obj(json!({"id": "r"})), &raw(json!({"latitude": ""})));
     assert_eq!(
-        serde_json::from_str::<Feature>(r#"{"attributes":{"id":"r"}}"#).unwrap(),
-        f
+        serde_json::to_string(&no_coordinates).unwrap(),
+        r#"{"attributes":{"id":"r"},"geometry":null}"#
     );
 }
 
