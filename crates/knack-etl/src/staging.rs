@@ -21,6 +21,9 @@ pub const METADATA_TABLE: &str = "knack_metadata";
 /// record id alone is not a key.
 pub const RECORD_KEY: [&str; 3] = ["app_id", "container_id", "record_id"];
 
+/// The column the store's trigger stamps with the database's clock on every write.
+const UPDATED_AT: &str = "updated_at";
+
 /// One row of `api.knack`: a Knack record, untouched, under its key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StagingRow {
@@ -107,14 +110,16 @@ impl StagingSink {
             client,
             app_id: app_id.to_string(),
             container_id: container_id.to_string(),
-            upsert: Upsert::on_conflict(RECORD_KEY),
+            upsert: Upsert::on_conflict(RECORD_KEY).returning([UPDATED_AT]),
             watermark: None,
         }
     }
 
-    /// Changes the upsert's batch size and concurrency.
+    /// Changes the upsert's batch size and concurrency. Whatever `upsert` says
+    /// about returned columns, the sink asks only for `updated_at`, the one
+    /// column its watermark needs.
     pub fn with_upsert(mut self, upsert: Upsert) -> Self {
-        self.upsert = upsert;
+        self.upsert = upsert.returning([UPDATED_AT]);
         self
     }
 

@@ -59,6 +59,23 @@ async fn knack_view_records_are_staged_untouched_under_their_key() {
         .requests()
         .iter()
         .any(|r| r.path.ends_with("/pages/scene_1/views/view_1/records")));
+    // The upserts ask back only the column the watermark needs, not every record again.
+    let upserts: Vec<_> = env
+        .pg
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert!(!upserts.is_empty());
+    for upsert in &upserts {
+        assert!(
+            upsert
+                .query_pairs()
+                .contains(&("select".to_string(), "updated_at".to_string())),
+            "{}",
+            upsert.query
+        );
+    }
 }
 
 #[tokio::test]

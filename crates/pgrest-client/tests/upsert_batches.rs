@@ -197,3 +197,55 @@ async fn upsert_returning_still_fails_whole_and_returns_rows_in_order() {
         .unwrap_err();
     assert_eq!(err.status(), Some(400));
 }
+
+#[tokio::test]
+async fn returning_asks_for_only_the_named_columns() {
+    let fake = FakePostgrest::staging(JWT).await;
+    let client = fake.client_builder().build().unwrap();
+    let rows: Vec<Value> = (0..2).map(row).collect();
+
+    let back: Vec<Value> = client
+        .upsert_returning(
+            "knack",
+            &rows,
+            &opts(10, 1).returning(["record_id", "updated_at"]),
+        )
+        .await
+        .unwrap();
+
+    let post = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .unwrap();
+    let select: Vec<(String, String)> = post
+        .query_pairs()
+        .into_iter()
+        .filter(|(k, _)| k == "select")
+        .collect();
+    assert_eq!(
+        select,
+        [("select".to_string(), "record_id,updated_at".to_string())]
+    );
+    assert_eq!(back.len(), 2);
+    for row in &back {
+        let keys: Vec<&String> = row.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            ["record_id", "updated_at"],
+            "no record JSON comes back"
+        );
+    }
+
+    // A plain upsert asks for no rows at all, so it sends no select.
+    client
+        .upsert("knack", &rows, &opts(10, 1).returning(["updated_at"]))
+        .await
+        .unwrap();
+    let last = fake.requests().pop().unwrap();
+    assert!(
+        last.query_pairs().iter().all(|(k, _)| k != "select"),
+        "{}",
+        last.query
+    );
+}
