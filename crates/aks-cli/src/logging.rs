@@ -1,7 +1,7 @@
 //! Logging setup: tracing to stderr, as text or one JSON object per line,
 //! plus the layer that moves the progress bar.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
@@ -19,7 +19,7 @@ use crate::report::Progress;
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(|| LineWriter(Vec::new()))
         // Colour codes only on a terminal: Airflow and `docker logs` capture a pipe.
         .with_ansi(std::io::stderr().is_terminal());
     let fmt: Box<dyn Layer<Registry> + Send + Sync> = match format {
@@ -60,5 +60,32 @@ impl<S: Subscriber> Layer<S> for ProgressLayer {
         if let Some(n) = read.0 {
             Progress::set_active_position(n);
         }
+    }
+}
+
+/// One log event, collected and written to stderr in one go with the progress
+/// bar wiped first (and redrawn after): written straight to stderr, a line
+/// started wherever the bar's text ended.
+struct LineWriter(Vec<u8>);
+
+impl Write for LineWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LineWriter {
+    fn drop(&mut self) {
+        if self.0.is_empty() {
+            return;
+        }
+        let line = std::mem::take(&mut self.0);
+        Progress::suspend_active(|| {
+            let _ = std::io::stderr().lock().write_all(&line);
+        });
     }
 }

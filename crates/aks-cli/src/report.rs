@@ -108,6 +108,15 @@ impl Progress {
         }
     }
 
+    /// Runs `write` with the bar being drawn, if any, wiped from the terminal
+    /// and redrawn after, so a log line never lands in the middle of it.
+    pub fn suspend_active(write: impl FnOnce()) {
+        match ACTIVE.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            Some(bar) if !bar.is_finished() => bar.suspend(write),
+            _ => write(),
+        }
+    }
+
     /// An inert bar.
     pub fn hidden() -> Self {
         Self {

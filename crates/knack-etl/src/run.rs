@@ -46,7 +46,10 @@ where
     let outcome = drive(source, &mut transform, sink, mode, &mut report).await;
     report.duration = started.elapsed();
     match outcome {
-        Ok(()) => Ok(report),
+        Ok(()) => {
+            tracing::info!(%report, "run finished");
+            Ok(report)
+        }
         Err(error) => Err(RunFailure {
             report,
             error: Box::new(error),
@@ -141,6 +144,5 @@ where
         }
     }
     report.deleted = sink.finish(mode).await?;
-    tracing::info!(%report, "run finished");
     Ok(())
 }
