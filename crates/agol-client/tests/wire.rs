@@ -385,3 +385,53 @@ async fn string_expiry_and_where_deletes_answering_success_true_are_accepted() {
         agol_client::TruncateOutcome::DeletedAll
     );
 }
+
+#[tokio::test]
+async fn a_429_is_retried_no_sooner_than_its_retry_after() {
+    let server = MockServer::start().await;
+    mount_layer_info(&server).await;
+    // ArcGIS documents no Retry-After, but a proxy in front of a service may send one; when it
+    // does, the wait must be at least that long, whatever the backoff policy says.
+    Mock::given(method("POST"))
+        .and(path(format!("{LAYER}/query")))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("Retry-After", "1")
+                .set_body_string("Too Many Requests"),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("{LAYER}/query")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"count": 7})))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    catch_all(&server).await;
+    let client = Client::builder()
+        .portal_url(server.uri())
+        .retry_policy(fast_retry())
+        .build()
+        .unwrap();
+    let layer = client
+        .layer(&format!("{}{LAYER}", server.uri()))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(layer.count(&Query::new()).await.unwrap(), 7);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "retried after {:?}, before the 1 s Retry-After (the policy alone waits 2 ms)",
+        started.elapsed()
+    );
+    let queries = server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path().ends_with("/query"))
+        .count();
+    assert_eq!(queries, 2);
+}
