@@ -414,3 +414,31 @@ async fn a_failed_upsert_leaves_no_trace_and_keys_stay_findable_after_rows_move(
         "one row per key: updated where it existed, re-inserted where it was deleted"
     );
 }
+
+#[tokio::test]
+async fn keyset_pages_are_right_when_rows_were_planted_out_of_identity_order() {
+    let fake = FakePostgrest::staging(JWT).await;
+    // Explicit ids, stored in this order: the fake cannot start a page by binary search and must
+    // scan and sort, as it does for any other query.
+    let planted = [12, 3, 30, 7, 21, 5];
+    fake.seed(
+        "knack",
+        planted.iter().map(|&id| {
+            let mut row = knack_row("view_1", id as usize);
+            row["id"] = json!(id);
+            row
+        }),
+    );
+    fake.seed("knack", (100..103).map(|i| knack_row("view_1", i)));
+    let client = fake.client_builder().build().unwrap();
+    let q = Query::new()
+        .select("id,record_id,record")
+        .eq("container_id", "view_1");
+    let pages: Vec<Vec<Staged>> = client
+        .select_pages("knack", q, Keyset::on("id").page_size(4))
+        .try_collect()
+        .await
+        .unwrap();
+    let ids: Vec<i64> = pages.iter().flatten().map(|r| r.id).collect();
+    assert_eq!(ids, [3, 5, 7, 12, 21, 30, 31, 32, 33]);
+}

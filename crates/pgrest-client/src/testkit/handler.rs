@@ -185,15 +185,22 @@ fn select(
     max_rows: Option<usize>,
     count: bool,
 ) -> Result<ResponseTemplate, Reject> {
-    let mut idx = table.matching(p)?;
-    let total = idx.len();
     let offset = p.offset.unwrap_or(0);
     let mut take = p.limit.unwrap_or(usize::MAX);
     if let Some(cap) = max_rows {
         // db-max-rows: silently fewer rows, no error.
         take = take.min(cap);
     }
-    table.sort(&mut idx, p, offset.checked_add(take))?;
+    let wanted = offset.saturating_add(take);
+    let (idx, total) = match table.keyset_page(p, wanted)? {
+        Some(idx) if !count => (idx, 0),
+        _ => {
+            let mut idx = table.matching(p)?;
+            let total = idx.len();
+            table.sort(&mut idx, p, offset.checked_add(take))?;
+            (idx, total)
+        }
+    };
     let page: Vec<Row> = idx
         .iter()
         .skip(offset)

@@ -473,6 +473,7 @@ impl FakePostgrest {
         if let Some(t) = self.lock().tables.get_mut(table) {
             t.rows.clear();
             t.keys.clear();
+            t.identity_ordered = true;
         }
     }
 

@@ -40,6 +40,10 @@ pub(crate) struct Table {
     pub(crate) rows: Vec<Row>,
     pub(crate) next_identity: i64,
     pub(crate) keys: KeyIndexes,
+    /// Whether the rows sit in rising identity order, which lets a keyset page start with a binary
+    /// search and stop when full, as Postgres walks its primary key index. True unless a row was
+    /// planted with an explicit identity lower than the last one.
+    pub(crate) identity_ordered: bool,
 }
 
 /// One parsed `col=op.value` filter.
@@ -349,6 +353,7 @@ impl Table {
             rows: Vec::new(),
             next_identity: 1,
             keys: KeyIndexes::default(),
+            identity_ordered: true,
         }
     }
 
@@ -363,6 +368,56 @@ impl Table {
                 format!("column {}.{col} does not exist", self.spec.name),
             ))
         }
+    }
+
+    /// The first `wanted` matching rows of a keyset page, found without scanning the table: when
+    /// the query orders by the identity column ascending and the rows sit in that order, start
+    /// past its `> N` / `>= N` filter and stop once `wanted` rows matched. `None` when the query
+    /// is not of that shape (the caller then scans and sorts).
+    pub(crate) fn keyset_page(
+        &self,
+        p: &Parsed,
+        wanted: usize,
+    ) -> Result<Option<Vec<usize>>, Reject> {
+        for c in &p.conds {
+            self.check_column(c.column())?;
+        }
+        let Some(id) = self.spec.identity.as_deref() else {
+            return Ok(None);
+        };
+        let by_identity = matches!(p.order.as_slice(), [(col, true, _)] if col == id);
+        if !self.identity_ordered || !by_identity {
+            return Ok(None);
+        }
+        let identity = |r: &Row| r.get(id).and_then(Value::as_i64).unwrap_or(i64::MIN);
+        let start = p
+            .conds
+            .iter()
+            .filter_map(|c| match c {
+                Cond::Cmp(col, op @ ("gt" | "gte"), lit) if col == id => {
+                    let n = lit.trim().parse::<i64>().ok()?;
+                    Some(self.rows.partition_point(|r| {
+                        if *op == "gt" {
+                            identity(r) <= n
+                        } else {
+                            identity(r) < n
+                        }
+                    }))
+                }
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        let mut page = Vec::new();
+        for (i, row) in self.rows.iter().enumerate().skip(start) {
+            if page.len() >= wanted {
+                break;
+            }
+            if p.conds.iter().all(|c| c.matches(row)) {
+                page.push(i);
+            }
+        }
+        Ok(Some(page))
     }
 
     pub(crate) fn matching(&self, p: &Parsed) -> Result<Vec<usize>, Reject> {
@@ -528,6 +583,18 @@ impl Table {
         if let Some(t) = &self.spec.auto_now {
             if !seeding || row.get(t).map_or(true, Value::is_null) {
                 row.insert(t.clone(), Value::from(now));
+            }
+        }
+        if let Some(id) = &self.spec.identity {
+            let last = self
+                .rows
+                .last()
+                .and_then(|r| r.get(id))
+                .and_then(Value::as_i64);
+            match (last, row.get(id).and_then(Value::as_i64)) {
+                (Some(last), Some(new)) if new <= last => self.identity_ordered = false,
+                (_, None) => self.identity_ordered = false,
+                _ => {}
             }
         }
         self.rows.push(row);
