@@ -8,6 +8,10 @@
 //! started with `serve N`): the pipeline's own memory is measured in the process that runs it,
 //! the fakes' memory in theirs. Each size runs in a fresh driver process (`drive N`) so its
 //! peak (`VmHWM`) is its own. Knack answers every request after 150 ms, as a far-away API does.
+//!
+//! Phases: Knack → PostgREST (full replace), PostgREST → Socrata (full replace, which keeps the
+//! written ids to delete the rest), and PostgREST → Socrata again as an upsert (no id set), so the
+//! cost of a replace shows apart from the streaming.
 
 use std::alloc::System;
 use std::io::{BufRead, BufReader, Write};
@@ -277,6 +281,32 @@ fn drive(n: usize) {
             heap_peak: heap_peak(),
             fakes_rss: mem(&fakes_pid, "VmRSS"),
         });
+        reset_peak();
+        let rss_before = mem("self", "VmRSS");
+        let started = Instant::now();
+        let report = pipelines::records_to_socrata(
+            &pg,
+            &socrata,
+            &publication,
+            &target,
+            &RunOptions {
+                // Every staged row (all were written after this), upserted: a replace's id set
+                // is not kept, so this phase shows what the streaming itself holds.
+                since: Some(chrono::DateTime::UNIX_EPOCH),
+                ..RunOptions::default()
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("PostgREST → Socrata (upsert): {e}"));
+        phases.push(Phase {
+            seconds: started.elapsed().as_secs_f64(),
+            written: report.written,
+            rss_before,
+            peak: mem("self", "VmHWM"),
+            rss_after: mem("self", "VmRSS"),
+            heap_peak: heap_peak(),
+            fakes_rss: mem(&fakes_pid, "VmRSS"),
+        });
         phases
     });
     drop(fakes.stdin.take());
@@ -309,9 +339,13 @@ fn table(sizes: &[usize]) {
             .expect("run a driver");
         assert!(out.status.success(), "the {n}-record run failed");
         let text = String::from_utf8_lossy(&out.stdout);
-        for (name, line) in ["Knack → PostgREST", "PostgREST → Socrata"]
-            .iter()
-            .zip(text.lines())
+        for (name, line) in [
+            "Knack → PostgREST",
+            "PostgREST → Socrata",
+            "PostgREST → Socrata ⁺",
+        ]
+        .iter()
+        .zip(text.lines())
         {
             let f: Vec<f64> = line
                 .split_whitespace()
@@ -337,6 +371,9 @@ fn table(sizes: &[usize]) {
     );
     println!(
         "heap peak: the most heap the pipeline's process held above its level at the phase's start."
+    );
+    println!(
+        "⁺ upsert (since the epoch) instead of a full replace: no set of written ids is kept."
     );
     println!("fakes RSS: the separate process holding Knack's records and the PostgREST and Socrata stores.");
 }
