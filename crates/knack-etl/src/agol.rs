@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use agol_client::{Edits, Feature, Layer, Query};
+use agol_client::{sql_quote, Edits, Feature, Layer, Query};
 use async_trait::async_trait;
 use futures::TryStreamExt;
 use serde_json::Value;
@@ -17,7 +17,9 @@ use crate::Error;
 /// The original deleted every feature (or every feature of the run's ids)
 /// and then added the new ones 50 at a time without rollback, so a failure
 /// half-way left the public layer missing features. This sink instead looks
-/// up the features already there, sends each batch as one `applyEdits` with
+/// up the features already there (all of them for a replace, which must
+/// know what to delete at the end; only each batch's own keys for an upsert,
+/// so an incremental run costs what it changes), sends each batch as one `applyEdits` with
 /// updates for known keys and adds for new ones and `rollbackOnFailure=true`
 /// (a batch applies fully or not at all), and, for a replace, deletes the
 /// features the run did not write only after every batch succeeded.
@@ -32,8 +34,11 @@ pub struct AgolSink {
     matching_field: String,
     batch_size: usize,
     clear_missing_geometry: bool,
-    /// Matching key → object id of the features in the layer.
+    /// Matching key → object id of every feature in the layer, for a replace.
     existing: HashMap<String, i64>,
+    /// Whether `existing` was loaded (a replace); an upsert looks up each
+    /// batch's keys instead.
+    preloaded: bool,
     written: KeySet,
 }
 
@@ -46,6 +51,7 @@ impl AgolSink {
             batch_size: batch_size.max(1),
             clear_missing_geometry: false,
             existing: HashMap::new(),
+            preloaded: false,
             written: KeySet::new(),
         }
     }
@@ -64,6 +70,48 @@ impl AgolSink {
         self.clear_missing_geometry && self.layer.info().geometry_type.is_some()
     }
 
+    /// The object ids of the features whose matching value is one of `keys`.
+    async fn lookup(&self, keys: &[&str]) -> Result<HashMap<String, i64>, Error> {
+        let mut found = HashMap::new();
+        if keys.is_empty() {
+            return Ok(found);
+        }
+        let numeric = self
+            .layer
+            .info()
+            .fields
+            .iter()
+            .find(|f| f.name == self.matching_field)
+            .is_some_and(|f| NUMERIC_TYPES.contains(&f.field_type.as_str()));
+        let list: Vec<String> = keys
+            .iter()
+            .map(|k| {
+                if numeric && k.parse::<f64>().is_ok() {
+                    (*k).to_string()
+                } else {
+                    sql_quote(k)
+                }
+            })
+            .collect();
+        let oid_field = self.object_id_field();
+        let query = Query::new()
+            .where_clause(format!("{} IN ({})", self.matching_field, list.join(",")))
+            .out_fields([oid_field.clone(), self.matching_field.clone()])
+            .return_geometry(false);
+        let mut pages = Box::pin(self.layer.pages(query));
+        while let Some(page) = pages.try_next().await? {
+            for feature in page {
+                if let (Some(key), Some(oid)) = (
+                    key_of(feature.attributes.get(&self.matching_field)),
+                    feature.integer(&oid_field),
+                ) {
+                    found.insert(key, oid);
+                }
+            }
+        }
+        Ok(found)
+    }
+
     fn object_id_field(&self) -> String {
         self.layer
             .info()
@@ -72,6 +120,16 @@ impl AgolSink {
             .to_string()
     }
 }
+
+/// Field types whose values are written without quotes in ArcGIS SQL.
+const NUMERIC_TYPES: [&str; 6] = [
+    "esriFieldTypeSmallInteger",
+    "esriFieldTypeInteger",
+    "esriFieldTypeBigInteger",
+    "esriFieldTypeSingle",
+    "esriFieldTypeDouble",
+    "esriFieldTypeOID",
+];
 
 /// A matching value as text, whatever JSON type the layer stores it as.
 fn key_of(value: Option<&Value>) -> Option<String> {
@@ -88,7 +146,7 @@ impl Sink<Feature> for AgolSink {
         format!("ArcGIS Online layer {}", self.layer.info().name)
     }
 
-    async fn begin(&mut self, _mode: WriteMode) -> Result<(), Error> {
+    async fn begin(&mut self, mode: WriteMode) -> Result<(), Error> {
         let oid_field = self.object_id_field();
         if !self
             .layer
@@ -104,6 +162,10 @@ impl Sink<Feature> for AgolSink {
                 self.matching_field
             )));
         }
+        if !mode.is_replace() {
+            return Ok(());
+        }
+        self.preloaded = true;
         let query = Query::new()
             .where_clause("1=1")
             .out_fields([oid_field.clone(), self.matching_field.clone()])
@@ -136,13 +198,29 @@ impl Sink<Feature> for AgolSink {
             };
             let mut added_keys = Vec::new();
             let mut keys = Vec::new();
-            for mut feature in features.by_ref().take(self.batch_size) {
-                let Some(key) = key_of(feature.attributes.get(&self.matching_field)) else {
-                    tracing::warn!(field = %self.matching_field, "feature without a matching value skipped");
-                    outcome.skipped += 1;
-                    continue;
+            let mut chunk = Vec::new();
+            for feature in features.by_ref().take(self.batch_size) {
+                match key_of(feature.attributes.get(&self.matching_field)) {
+                    Some(key) => chunk.push((key, feature)),
+                    None => {
+                        tracing::warn!(field = %self.matching_field, "feature without a matching value skipped");
+                        outcome.skipped += 1;
+                    }
+                }
+            }
+            let looked_up = if self.preloaded {
+                HashMap::new()
+            } else {
+                let wanted: Vec<&str> = chunk.iter().map(|(key, _)| key.as_str()).collect();
+                self.lookup(&wanted).await?
+            };
+            for (key, mut feature) in chunk {
+                let existing = if self.preloaded {
+                    &self.existing
+                } else {
+                    &looked_up
                 };
-                match self.existing.get(&key) {
+                match existing.get(&key) {
                     Some(oid) => {
                         feature
                             .attributes
@@ -163,6 +241,12 @@ impl Sink<Feature> for AgolSink {
                 continue;
             }
             let results = self.layer.apply_edits(&edits).await?;
+            outcome.written += keys.len() as u64;
+            if !self.preloaded {
+                // An upsert keeps nothing: a key seen again in a later batch is
+                // looked up again and found, since it is in the layer now.
+                continue;
+            }
             // Remember what was added so a key seen again in this run
             // becomes an update, not a duplicate.
             for (key, result) in added_keys.into_iter().zip(&results.add_results) {
@@ -170,7 +254,6 @@ impl Sink<Feature> for AgolSink {
                     self.existing.insert(key, oid);
                 }
             }
-            outcome.written += keys.len() as u64;
             for key in &keys {
                 self.written.insert(key);
             }

@@ -172,4 +172,18 @@ async fn agol_incremental_publishes_only_rows_staged_since() {
     want.insert("kept-from-before".into());
     assert_eq!(stored, want);
     assert!(env.agol.requests_for("deleteFeatures").is_empty());
+    // An upsert looks up only its own keys, never the whole layer.
+    let wheres: Vec<String> = env
+        .agol
+        .requests_for("query")
+        .iter()
+        .filter_map(|r| r.param("where").map(str::to_string))
+        .collect();
+    assert!(!wheres.is_empty());
+    assert!(
+        wheres.iter().all(|w| w.starts_with("id IN ('")),
+        "{wheres:?}"
+    );
+    let looked_up: usize = wheres.iter().map(|w| w.matches(',').count() + 1).sum();
+    assert_eq!(looked_up, 20, "each record's key, once: {wheres:?}");
 }
