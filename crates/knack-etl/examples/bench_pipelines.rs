@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use peakmem_alloc::{PeakMemAlloc, PeakMemAllocTrait, INSTRUMENTED_SYSTEM};
 
 use knack_etl::pipelines::{self, Publication, RunOptions, SocrataTarget};
-use knack_etl::{knack_client, pgrest_client, socrata_client};
+use knack_etl::{knack_client, pgrest_client, socrata_client, RunFailure, RunReport};
 use serde_json::{json, Value};
 
 const APP_ID: &str = "807d63882254235602b447c3";
@@ -186,6 +186,27 @@ impl Phase {
     }
 }
 
+/// Runs one pipeline with the peaks reset first, and reads time, memory and the fakes' RSS.
+async fn measure(
+    fakes_pid: &str,
+    name: &str,
+    pipeline: impl std::future::Future<Output = Result<RunReport, RunFailure>>,
+) -> Phase {
+    reset_peak();
+    let rss_before = mem("self", "VmRSS");
+    let started = Instant::now();
+    let report = pipeline.await.unwrap_or_else(|e| panic!("{name}: {e}"));
+    Phase {
+        seconds: started.elapsed().as_secs_f64(),
+        written: report.written,
+        rss_before,
+        peak: mem("self", "VmHWM"),
+        rss_after: mem("self", "VmRSS"),
+        heap_peak: heap_peak(),
+        fakes_rss: mem(fakes_pid, "VmRSS"),
+    }
+}
+
 /// One size: starts the fakes' process, runs both pipelines, prints one result line per phase.
 fn drive(n: usize) {
     let exe = std::env::current_exe().unwrap();
@@ -228,29 +249,21 @@ fn drive(n: usize) {
             .await
             .unwrap();
 
+        let fakes_pid = fakes_pid.as_str();
         let mut phases = Vec::new();
-        reset_peak();
-        let rss_before = mem("self", "VmRSS");
-        let started = Instant::now();
-        let report = pipelines::records_to_postgrest(
-            &knack,
-            &pg,
-            &view,
-            Some("field_21"),
-            &RunOptions::default(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("Knack → PostgREST: {e}"));
-        phases.push(Phase {
-            seconds: started.elapsed().as_secs_f64(),
-            written: report.written,
-            rss_before,
-            peak: mem("self", "VmHWM"),
-            rss_after: mem("self", "VmRSS"),
-            heap_peak: heap_peak(),
-            fakes_rss: mem(&fakes_pid, "VmRSS"),
-        });
-
+        phases.push(
+            measure(fakes_pid, "Knack → PostgREST", async {
+                pipelines::records_to_postgrest(
+                    &knack,
+                    &pg,
+                    &view,
+                    Some("field_21"),
+                    &RunOptions::default(),
+                )
+                .await
+            })
+            .await,
+        );
         let publication = Publication {
             app_id: APP_ID.into(),
             container: view,
@@ -260,53 +273,25 @@ fn drive(n: usize) {
             resource_id: DATASET.into(),
             ..SocrataTarget::default()
         };
-        reset_peak();
-        let rss_before = mem("self", "VmRSS");
-        let started = Instant::now();
-        let report = pipelines::records_to_socrata(
-            &pg,
-            &socrata,
-            &publication,
-            &target,
-            &RunOptions::default(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("PostgREST → Socrata: {e}"));
-        phases.push(Phase {
-            seconds: started.elapsed().as_secs_f64(),
-            written: report.written,
-            rss_before,
-            peak: mem("self", "VmHWM"),
-            rss_after: mem("self", "VmRSS"),
-            heap_peak: heap_peak(),
-            fakes_rss: mem(&fakes_pid, "VmRSS"),
-        });
-        reset_peak();
-        let rss_before = mem("self", "VmRSS");
-        let started = Instant::now();
-        let report = pipelines::records_to_socrata(
-            &pg,
-            &socrata,
-            &publication,
-            &target,
-            &RunOptions {
-                // Every staged row (all were written after this), upserted: a replace's id set
-                // is not kept, so this phase shows what the streaming itself holds.
-                since: Some(chrono::DateTime::UNIX_EPOCH),
-                ..RunOptions::default()
-            },
-        )
-        .await
-        .unwrap_or_else(|e| panic!("PostgREST → Socrata (upsert): {e}"));
-        phases.push(Phase {
-            seconds: started.elapsed().as_secs_f64(),
-            written: report.written,
-            rss_before,
-            peak: mem("self", "VmHWM"),
-            rss_after: mem("self", "VmRSS"),
-            heap_peak: heap_peak(),
-            fakes_rss: mem(&fakes_pid, "VmRSS"),
-        });
+        let replace = RunOptions::default();
+        // Every staged row (all were written after the epoch), upserted: a replace's id set is
+        // not kept, so this phase shows what the streaming itself holds.
+        let upsert = RunOptions {
+            since: Some(chrono::DateTime::UNIX_EPOCH),
+            ..RunOptions::default()
+        };
+        for (name, options) in [
+            ("PostgREST → Socrata", &replace),
+            ("PostgREST → Socrata (upsert)", &upsert),
+        ] {
+            phases.push(
+                measure(fakes_pid, name, async {
+                    pipelines::records_to_socrata(&pg, &socrata, &publication, &target, options)
+                        .await
+                })
+                .await,
+            );
+        }
         phases
     });
     drop(fakes.stdin.take());

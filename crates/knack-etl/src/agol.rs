@@ -212,7 +212,9 @@ impl Sink<Feature> for AgolSink {
                 HashMap::new()
             } else {
                 let wanted: Vec<&str> = chunk.iter().map(|(key, _)| key.as_str()).collect();
-                self.lookup(&wanted).await?
+                self.lookup(&wanted)
+                    .await
+                    .map_err(|e| Error::after_writing(outcome.written, e))?
             };
             for (key, mut feature) in chunk {
                 let existing = if self.preloaded {
@@ -240,7 +242,13 @@ impl Sink<Feature> for AgolSink {
             if edits.adds.is_empty() && edits.updates.is_empty() {
                 continue;
             }
-            let results = self.layer.apply_edits(&edits).await?;
+            // Each call applies whole or not at all (rollbackOnFailure), so
+            // the calls before a failed one are exactly what was written.
+            let results = self
+                .layer
+                .apply_edits(&edits)
+                .await
+                .map_err(|e| Error::after_writing(outcome.written, e))?;
             outcome.written += keys.len() as u64;
             if !self.preloaded {
                 // An upsert keeps nothing: a key seen again in a later batch is

@@ -5,9 +5,7 @@
 
 use agol_client::LayerSelector;
 use chrono::{DateTime, Utc};
-use knack_client::{
-    Container, Filter, Formatter, Metadata, Record, RecordsQuery, MAX_ROWS_PER_PAGE,
-};
+use knack_client::{Container, Filter, Formatter, Record, RecordsQuery, MAX_ROWS_PER_PAGE};
 use serde_json::{Map, Value};
 
 use crate::agol::AgolSink;
@@ -59,9 +57,9 @@ pub async fn metadata_to_postgrest(
     dry_run: bool,
 ) -> Result<RunReport, RunFailure> {
     let started = std::time::Instant::now();
-    let metadata = setup(knack.metadata_json().await)?;
-    // Parse it before storing it: the publishers will need it parsed.
-    setup(Metadata::from_json(metadata.clone()))?;
+    // Parsed before it is stored (the publishers will need it parsed); the
+    // stored JSON is the untouched body Knack sent.
+    let metadata = setup(knack.metadata().await)?;
     let mut report = RunReport {
         read: 1,
         ..RunReport::default()
@@ -72,7 +70,7 @@ pub async fn metadata_to_postgrest(
             .notes
             .push("dry run: the metadata was not stored".into());
     } else {
-        staging::store_metadata(pgrest, knack.app_id(), &metadata)
+        staging::store_metadata(pgrest, knack.app_id(), metadata.raw())
             .await
             .map_err(|error| RunFailure {
                 report: report.clone(),
@@ -264,9 +262,8 @@ pub async fn records_to_agol(
         agol.layer_from_item(&target.service_id, target.selector)
             .await,
     )?;
-    // One staged page per edit call: a failed call then fails exactly its own batch, so the
-    // report's written/failed counts are what AGOL really holds (a bigger page split into
-    // several calls would count the calls that succeeded before the failure as failed).
+    // One staged page per edit call, so the reader's pages and the edit calls line up (the
+    // sink also reports a bigger batch that fails part-way, as `Error::PartlyWritten`).
     let source = StagingSource::new(
         pgrest.clone(),
         &publication.app_id,
