@@ -5,6 +5,7 @@ use serde_json::Value;
 use crate::client::Idempotency;
 use crate::error::{EditFailure, EditKind, Error};
 use crate::layer::{join_ids, Layer};
+use crate::response::decode;
 use crate::types::{EditResult, EditResults, Edits, Feature, TruncateOutcome};
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<String, Error> {
@@ -38,10 +39,7 @@ impl BatchCheck<'_> {
                 retry_after_secs: None,
             });
         }
-        let results: EditResults = serde_json::from_value(body).map_err(|e| Error::Decode {
-            operation: self.operation.into(),
-            message: e.to_string(),
-        })?;
+        let results: EditResults = decode(self.operation, body)?;
         let mut failures = Vec::new();
         let lists = [
             (EditKind::Add, &results.add_results),

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::client::{Client, Idempotency};
 use crate::error::Error;
+use crate::response::decode;
 use crate::types::{Feature, LayerInfo, WGS84};
 
 /// Page size used when a layer does not state its `maxRecordCount` (restjs does the same).
@@ -186,10 +187,7 @@ impl Layer {
             .client
             .post("query", &self.endpoint("query"), &params, Idempotency::Safe)
             .await?;
-        serde_json::from_value(body).map_err(|e| Error::Decode {
-            operation: "query".into(),
-            message: e.to_string(),
-        })
+        decode("query", body)
     }
 
     /// Every page of a query, requested one after another on `resultOffset` while the service
@@ -245,10 +243,7 @@ impl Layer {
                 Idempotency::Safe,
             )
             .await?;
-        let ids: IdsResponse = serde_json::from_value(body).map_err(|e| Error::Decode {
-            operation: "query (ids)".into(),
-            message: e.to_string(),
-        })?;
+        let ids: IdsResponse = decode("query (ids)", body)?;
         Ok(ids.object_ids.unwrap_or_default())
     }
 

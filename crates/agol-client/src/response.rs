@@ -1,8 +1,17 @@
 //! Turning an HTTP response into JSON or an [`Error`], by ArcGIS's rules.
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::Error;
+
+/// Parses a checked JSON body into `T`; a mismatch is [`Error::Decode`] naming `operation`.
+pub(crate) fn decode<T: DeserializeOwned>(operation: &str, body: Value) -> Result<T, Error> {
+    serde_json::from_value(body).map_err(|e| Error::Decode {
+        operation: operation.into(),
+        message: e.to_string(),
+    })
+}
 
 /// Reads a response and applies ArcGIS's error rules: an `error` object means failure whatever
 /// the HTTP status, and a non-2xx status means failure whatever the body.

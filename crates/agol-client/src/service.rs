@@ -1,11 +1,9 @@
 //! Discovery: item id → service → layer or table.
 
-use serde::de::DeserializeOwned;
-use serde_json::Value;
-
 use crate::client::{Client, Idempotency};
 use crate::error::Error;
 use crate::layer::Layer;
+use crate::response::decode;
 use crate::types::{Item, LayerInfo, ServiceInfo};
 
 /// Which layer or table of a service to open.
@@ -48,7 +46,8 @@ impl Service {
         let pick = |list: &[crate::types::LayerRef], kind: &str, i: usize| {
             list.get(i).map(|l| l.id).ok_or_else(|| {
                 Error::NotFound(format!(
-                    "the service {} has {} {kind}(s); index {i} does not exist (layer_id is a 0-based list index)",
+                    "the service {} has {} {kind}(s); index {i} does not exist (layer_id is a \
+                     0-based list index: fix it in the config, or check item_type)",
                     self.url,
                     list.len()
                 ))
@@ -65,8 +64,15 @@ impl Service {
                 .find(|l| l.id == id)
                 .map(|l| l.id)
                 .ok_or_else(|| {
+                    let ids: Vec<u32> = self
+                        .info
+                        .layers
+                        .iter()
+                        .chain(&self.info.tables)
+                        .map(|l| l.id)
+                        .collect();
                     Error::NotFound(format!(
-                        "the service {} has no layer or table with id {id}",
+                        "the service {} has no layer or table with id {id}; use one of {ids:?}",
                         self.url
                     ))
                 }),
@@ -77,13 +83,6 @@ impl Service {
     pub fn layer_url(&self, selector: LayerSelector) -> Result<String, Error> {
         Ok(format!("{}/{}", self.url, self.layer_id(selector)?))
     }
-}
-
-fn decode<T: DeserializeOwned>(operation: &str, body: Value) -> Result<T, Error> {
-    serde_json::from_value(body).map_err(|e| Error::Decode {
-        operation: operation.into(),
-        message: e.to_string(),
-    })
 }
 
 fn validate_url(what: &str, url: &str) -> Result<String, Error> {

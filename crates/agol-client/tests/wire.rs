@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use agol_client::{Client, Error, Feature, Query, RetryPolicy};
+use agol_client::{Client, ClientBuilder, Error, Feature, Query, RetryPolicy};
 use serde_json::json;
 use wiremock::matchers::{body_string_contains, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 
 const LAYER: &str = "/org/arcgis/rest/services/svc/FeatureServer/0";
 
@@ -26,8 +26,7 @@ fn fast_retry() -> RetryPolicy {
 }
 
 async fn mount_layer_info(server: &MockServer) {
-    Mock::given(method("POST"))
-        .and(path(LAYER))
+    post(LAYER)
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "id": 0, "name": "signals", "type": "Feature Layer", "objectIdField": "OBJECTID",
             "maxRecordCount": 2, "supportsTruncate": false,
@@ -35,6 +34,23 @@ async fn mount_layer_info(server: &MockServer) {
         })))
         .mount(server)
         .await;
+}
+
+/// A builder for a client of `server` that retries fast; tests add credentials as they need.
+fn builder(server: &MockServer) -> ClientBuilder {
+    Client::builder()
+        .portal_url(server.uri())
+        .retry_policy(fast_retry())
+}
+
+/// `LAYER` on `server`, as a full URL.
+fn layer_url(server: &MockServer) -> String {
+    format!("{}{LAYER}", server.uri())
+}
+
+/// A mock for `POST <path>`.
+fn post(p: impl Into<String>) -> MockBuilder {
+    Mock::given(method("POST")).and(path(p))
 }
 
 fn token_response(token: &str) -> ResponseTemplate {
@@ -46,23 +62,15 @@ fn token_response(token: &str) -> ResponseTemplate {
 async fn an_error_inside_http_200_is_an_error() {
     let server = MockServer::start().await;
     mount_layer_info(&server).await;
-    Mock::given(method("POST"))
-        .and(path(format!("{LAYER}/query")))
+    post(format!("{LAYER}/query"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "error": {"code": 400, "message": "Invalid or missing input parameters.", "details": ["'where' parameter is invalid"]}
         })))
         .mount(&server)
         .await;
     catch_all(&server).await;
-    let client = Client::builder()
-        .portal_url(server.uri())
-        .retry_policy(fast_retry())
-        .build()
-        .unwrap();
-    let layer = client
-        .layer(&format!("{}{LAYER}", server.uri()))
-        .await
-        .unwrap();
+    let client = builder(&server).build().unwrap();
+    let layer = client.layer(&layer_url(&server)).await.unwrap();
     let err = layer.count(&Query::new()).await.unwrap_err();
     match &err {
         Error::Api {
@@ -89,26 +97,17 @@ async fn an_error_inside_http_200_is_an_error() {
 #[tokio::test]
 async fn http_status_errors_are_checked_and_html_is_explained() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(LAYER))
+    post(LAYER)
         .respond_with(ResponseTemplate::new(403).set_body_string("Forbidden"))
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/html/FeatureServer/0"))
+    post("/html/FeatureServer/0")
         .respond_with(ResponseTemplate::new(200).set_body_string("<html>ArcGIS</html>"))
         .mount(&server)
         .await;
     catch_all(&server).await;
-    let client = Client::builder()
-        .portal_url(server.uri())
-        .retry_policy(fast_retry())
-        .build()
-        .unwrap();
-    let err = client
-        .layer(&format!("{}{LAYER}", server.uri()))
-        .await
-        .unwrap_err();
+    let client = builder(&server).build().unwrap();
+    let err = client.layer(&layer_url(&server)).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -133,8 +132,7 @@ async fn http_status_errors_are_checked_and_html_is_explained() {
 #[tokio::test]
 async fn generate_token_posts_the_form_and_a_498_in_200_renews_it_once() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/sharing/rest/generateToken"))
+    post("/sharing/rest/generateToken")
         .and(body_string_contains("username=me"))
         .and(body_string_contains("client=referer"))
         .and(body_string_contains("f=json"))
@@ -142,37 +140,29 @@ async fn generate_token_posts_the_form_and_a_498_in_200_renews_it_once() {
         .up_to_n_times(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/sharing/rest/generateToken"))
+    post("/sharing/rest/generateToken")
         .respond_with(token_response("tok-2"))
         .mount(&server)
         .await;
     mount_layer_info(&server).await;
-    Mock::given(method("POST"))
-        .and(path(format!("{LAYER}/query")))
+    post(format!("{LAYER}/query"))
         .and(body_string_contains("token=tok-1"))
         .respond_with(ResponseTemplate::new(200).set_body_json(
             json!({"error": {"code": 498, "message": "Invalid token.", "details": []}}),
         ))
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(format!("{LAYER}/query")))
+    post(format!("{LAYER}/query"))
         .and(body_string_contains("token=tok-2"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"count": 7})))
         .mount(&server)
         .await;
     catch_all(&server).await;
-    let client = Client::builder()
-        .portal_url(server.uri())
+    let client = builder(&server)
         .credentials("me", "s3cret-pass")
-        .retry_policy(fast_retry())
         .build()
         .unwrap();
-    let layer = client
-        .layer(&format!("{}{LAYER}", server.uri()))
-        .await
-        .unwrap();
+    let layer = client.layer(&layer_url(&server)).await.unwrap();
     assert_eq!(layer.count(&Query::new()).await.unwrap(), 7);
     let reqs = server.received_requests().await.unwrap();
     let paths: Vec<&str> = reqs.iter().map(|r| r.url.path()).collect();
@@ -195,24 +185,15 @@ async fn generate_token_posts_the_form_and_a_498_in_200_renews_it_once() {
 #[tokio::test]
 async fn a_preset_token_rejected_twice_is_not_looped() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(LAYER))
+    post(LAYER)
         .respond_with(ResponseTemplate::new(498).set_body_json(
             json!({"error": {"code": 498, "message": "Invalid token.", "details": []}}),
         ))
         .mount(&server)
         .await;
     catch_all(&server).await;
-    let client = Client::builder()
-        .portal_url(server.uri())
-        .token("preset-token-abc")
-        .retry_policy(fast_retry())
-        .build()
-        .unwrap();
-    let err = client
-        .layer(&format!("{}{LAYER}", server.uri()))
-        .await
-        .unwrap_err();
+    let client = builder(&server).token("preset-token-abc").build().unwrap();
+    let err = client.layer(&layer_url(&server)).await.unwrap_err();
     assert!(
         matches!(err, Error::TokenRejected { code: 498, .. }),
         "{err}"
@@ -229,21 +210,13 @@ async fn adds_are_resent_only_when_the_connection_was_refused() {
     drop(dead);
     let server = MockServer::start().await;
     mount_layer_info(&server).await;
-    Mock::given(method("POST"))
-        .and(path(format!("{LAYER}/addFeatures")))
+    post(format!("{LAYER}/addFeatures"))
         .respond_with(ResponseTemplate::new(502).set_body_string("Bad Gateway"))
         .mount(&server)
         .await;
     catch_all(&server).await;
-    let client = Client::builder()
-        .portal_url(server.uri())
-        .retry_policy(fast_retry())
-        .build()
-        .unwrap();
-    let layer = client
-        .layer(&format!("{}{LAYER}", server.uri()))
-        .await
-        .unwrap();
+    let client = builder(&server).build().unwrap();
+    let layer = client.layer(&layer_url(&server)).await.unwrap();
     let err = layer
         .add_features(&[Feature::default()], true)
         .await
@@ -258,11 +231,7 @@ async fn adds_are_resent_only_when_the_connection_was_refused() {
         .count();
     assert_eq!(adds, 1, "a 502 after sending is not proof: never re-sent");
 
-    let refused = Client::builder()
-        .portal_url(server.uri())
-        .retry_policy(fast_retry())
-        .build()
-        .unwrap();
+    let refused = builder(&server).build().unwrap();
     let err = refused
         .layer(&format!("http://{addr}{LAYER}"))
         .await
@@ -277,8 +246,7 @@ async fn adds_are_resent_only_when_the_connection_was_refused() {
 async fn per_feature_results_are_all_parsed() {
     let server = MockServer::start().await;
     mount_layer_info(&server).await;
-    Mock::given(method("POST"))
-        .and(path(format!("{LAYER}/applyEdits")))
+    post(format!("{LAYER}/applyEdits"))
         .and(body_string_contains("rollbackOnFailure=false"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "addResults": [
@@ -291,15 +259,8 @@ async fn per_feature_results_are_all_parsed() {
         .mount(&server)
         .await;
     catch_all(&server).await;
-    let client = Client::builder()
-        .portal_url(server.uri())
-        .retry_policy(fast_retry())
-        .build()
-        .unwrap();
-    let layer = client
-        .layer(&format!("{}{LAYER}", server.uri()))
-        .await
-        .unwrap();
+    let client = builder(&server).build().unwrap();
+    let layer = client.layer(&layer_url(&server)).await.unwrap();
     let mut upd = Feature::default();
     upd.attributes.insert("OBJECTID".into(), json!(3));
     let edits = agol_client::Edits {
@@ -351,8 +312,7 @@ async fn builder_validates_its_settings() {
 #[tokio::test]
 async fn string_expiry_and_where_deletes_answering_success_true_are_accepted() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/sharing/rest/generateToken"))
+    post("/sharing/rest/generateToken")
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_json(json!({"token": "tok-s", "expires": "4102444800000", "ssl": true})),
@@ -361,23 +321,14 @@ async fn string_expiry_and_where_deletes_answering_success_true_are_accepted() {
         .mount(&server)
         .await;
     mount_layer_info(&server).await;
-    Mock::given(method("POST"))
-        .and(path(format!("{LAYER}/deleteFeatures")))
+    post(format!("{LAYER}/deleteFeatures"))
         .and(body_string_contains("where=1%3D1"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true})))
         .mount(&server)
         .await;
     catch_all(&server).await;
-    let client = Client::builder()
-        .portal_url(server.uri())
-        .credentials("me", "pw")
-        .retry_policy(fast_retry())
-        .build()
-        .unwrap();
-    let layer = client
-        .layer(&format!("{}{LAYER}", server.uri()))
-        .await
-        .unwrap();
+    let client = builder(&server).credentials("me", "pw").build().unwrap();
+    let layer = client.layer(&layer_url(&server)).await.unwrap();
     let res = layer.delete_where("1=1").await.unwrap();
     assert!(res.delete_results.is_empty());
     assert_eq!(
@@ -392,8 +343,7 @@ async fn a_429_is_retried_no_sooner_than_its_retry_after() {
     mount_layer_info(&server).await;
     // ArcGIS documents no Retry-After, but a proxy in front of a service may send one; when it
     // does, the wait must be at least that long, whatever the backoff policy says.
-    Mock::given(method("POST"))
-        .and(path(format!("{LAYER}/query")))
+    post(format!("{LAYER}/query"))
         .respond_with(
             ResponseTemplate::new(429)
                 .insert_header("Retry-After", "1")
@@ -403,22 +353,14 @@ async fn a_429_is_retried_no_sooner_than_its_retry_after() {
         .with_priority(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(format!("{LAYER}/query")))
+    post(format!("{LAYER}/query"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"count": 7})))
         .with_priority(2)
         .mount(&server)
         .await;
     catch_all(&server).await;
-    let client = Client::builder()
-        .portal_url(server.uri())
-        .retry_policy(fast_retry())
-        .build()
-        .unwrap();
-    let layer = client
-        .layer(&format!("{}{LAYER}", server.uri()))
-        .await
-        .unwrap();
+    let client = builder(&server).build().unwrap();
+    let layer = client.layer(&layer_url(&server)).await.unwrap();
     let started = std::time::Instant::now();
     assert_eq!(layer.count(&Query::new()).await.unwrap(), 7);
     assert!(

@@ -56,8 +56,9 @@ pub(crate) struct Inner {
     http: reqwest::Client,
     base_url: Url,
     app_id: String,
-    api_key: Option<SecretString>,
-    user_token: Option<SecretString>,
+    /// The secrets as sensitive header values, built once by the builder.
+    api_key: Option<HeaderValue>,
+    user_token: Option<HeaderValue>,
     client_timezone: Option<chrono_tz::Tz>,
     retry: RetryPolicy,
     limiter: Arc<Limiter>,
@@ -199,13 +200,13 @@ impl Client {
                         "object requests need an API key: set ClientBuilder::api_key (KNACK_API_KEY)".into(),
                     )
                 })?;
-                req = req.header("X-Knack-REST-API-Key", secret_header(key)?);
+                req = req.header("X-Knack-REST-API-Key", key.clone());
             }
             Auth::View => {
                 if let Some(token) = &inner.user_token {
-                    req = req.header("Authorization", secret_header(token)?);
+                    req = req.header("Authorization", token.clone());
                 } else if let Some(key) = &inner.api_key {
-                    req = req.header("X-Knack-REST-API-Key", secret_header(key)?);
+                    req = req.header("X-Knack-REST-API-Key", key.clone());
                 } else {
                     req = req.header("X-Knack-REST-API-Key", "knack");
                 }
@@ -216,7 +217,7 @@ impl Client {
                 .header(CONTENT_TYPE, "application/json")
                 .body(body.to_string());
         }
-        limiter_wait(&inner.limiter).await;
+        inner.limiter.acquire().await;
         let resp = req
             .send()
             .await
@@ -274,10 +275,6 @@ impl Client {
     }
 }
 
-async fn limiter_wait(limiter: &Limiter) {
-    limiter.acquire().await;
-}
-
 /// Retry transient failures; a call that is not idempotent (a create) only
 /// when Knack surely did not act on it: a 429, or a connection that never opened.
 fn should_retry(e: &Error, idempotent: bool) -> bool {
@@ -291,9 +288,13 @@ fn should_retry(e: &Error, idempotent: bool) -> bool {
         )
 }
 
-fn secret_header(secret: &SecretString) -> Result<HeaderValue> {
+/// A secret as a header value marked sensitive, so that it never shows in reqwest's Debug output.
+fn secret_header(name: &str, secret: &SecretString) -> Result<HeaderValue> {
     let mut v = HeaderValue::from_str(secret.expose_secret()).map_err(|_| {
-        Error::Config("the API key or user token holds characters HTTP headers cannot carry".into())
+        Error::Config(format!(
+            "the {name} holds characters HTTP headers cannot carry (a stray newline or quote?): \
+             check KNACK_API_KEY or the token you pass"
+        ))
     })?;
     v.set_sensitive(true);
     Ok(v)
@@ -483,6 +484,11 @@ impl ClientBuilder {
                 )));
             }
         }
+        let header = |name, secret: &Option<SecretString>| {
+            secret.as_ref().map(|s| secret_header(name, s)).transpose()
+        };
+        let api_key = header("API key", &self.api_key)?;
+        let user_token = header("user token", &self.user_token)?;
         let mut base = self.base_url.trim().trim_end_matches('/').to_string();
         base.push('/');
         let base_url = Url::parse(&base)
@@ -524,8 +530,8 @@ impl ClientBuilder {
                 base_url,
                 limiter: limiter_for(&app_id, per_second),
                 app_id,
-                api_key: self.api_key,
-                user_token: self.user_token,
+                api_key,
+                user_token,
                 client_timezone: self.client_timezone,
                 retry: self.retry,
                 page_concurrency: self.page_concurrency,

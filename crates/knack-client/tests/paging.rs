@@ -6,10 +6,12 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use futures::TryStreamExt;
 use knack_client::testkit::FakeKnack;
-use knack_client::{Client, Container, Filter, Operator, RecordsQuery, Rule, SortOrder};
+use knack_client::{
+    Client, ClientBuilder, Container, Filter, Operator, RecordsQuery, Rule, SortOrder,
+};
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path, query_param};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 
 fn numbered(n: usize) -> Vec<Value> {
     (0..n)
@@ -117,6 +119,26 @@ async fn rows_per_page_over_1000_is_refused_before_any_request() {
     assert!(fake.requests().is_empty());
 }
 
+/// A mock for `GET <route>`.
+fn get(route: &str) -> MockBuilder {
+    Mock::given(method("GET")).and(path(route))
+}
+
+/// Answers every request no other mock matched with a 418, so a stray request fails the test.
+async fn catch_all(server: &MockServer) {
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(418).set_body_string("UNEXPECTED REQUEST"))
+        .mount(server)
+        .await;
+}
+
+/// A client of a plain wiremock `server` for the Knack app `app_id`.
+fn wiremock_client(server: &MockServer, app_id: &str) -> ClientBuilder {
+    Client::builder()
+        .app_id(app_id)
+        .base_url(format!("{}/v1", server.uri()))
+}
+
 fn page_body(page: u32, total_pages: u32, ids: &[&str]) -> Value {
     json!({
         "total_pages": total_pages, "current_page": page, "total_records": total_pages * 2,
@@ -128,15 +150,13 @@ fn page_body(page: u32, total_pages: u32, ids: &[&str]) -> Value {
 async fn concurrent_pages_are_yielded_in_page_order() {
     let server = MockServer::start().await;
     let route = "/v1/objects/object_1/records";
-    Mock::given(method("GET"))
-        .and(path(route))
+    get(route)
         .and(query_param("page", "1"))
         .respond_with(ResponseTemplate::new(200).set_body_json(page_body(1, 3, &["a", "b"])))
         .mount(&server)
         .await;
     // Page 2 is the slowest: page 3 arrives first but must be yielded last.
-    Mock::given(method("GET"))
-        .and(path(route))
+    get(route)
         .and(query_param("page", "2"))
         .respond_with(
             ResponseTemplate::new(200)
@@ -145,20 +165,14 @@ async fn concurrent_pages_are_yielded_in_page_order() {
         )
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path(route))
+    get(route)
         .and(query_param("page", "3"))
         .respond_with(ResponseTemplate::new(200).set_body_json(page_body(3, 3, &["e"])))
         .mount(&server)
         .await;
-    Mock::given(wiremock::matchers::any())
-        .respond_with(ResponseTemplate::new(418).set_body_string("UNEXPECTED REQUEST"))
-        .mount(&server)
-        .await;
-    let client = Client::builder()
-        .app_id("5f0000000000000000000101")
+    catch_all(&server).await;
+    let client = wiremock_client(&server, "5f0000000000000000000101")
         .api_key("k")
-        .base_url(format!("{}/v1", server.uri()))
         .build()
         .unwrap();
     let pages: Vec<_> = client
@@ -262,8 +276,7 @@ async fn view_requests_send_the_user_token_raw_and_no_api_key() {
         .unwrap();
     assert_eq!(got.len(), 3);
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v1/pages/scene_1/views/view_1/records"))
+    get("/v1/pages/scene_1/views/view_1/records")
         .and(wiremock::matchers::header(
             "Authorization",
             "user-token-abc",
@@ -276,15 +289,10 @@ async fn view_requests_send_the_user_token_raw_and_no_api_key() {
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(wiremock::matchers::any())
-        .respond_with(ResponseTemplate::new(418).set_body_string("UNEXPECTED REQUEST"))
-        .mount(&server)
-        .await;
-    let client = Client::builder()
-        .app_id("5f0000000000000000000102")
+    catch_all(&server).await;
+    let client = wiremock_client(&server, "5f0000000000000000000102")
         .api_key("the-api-key")
         .user_token("user-token-abc")
-        .base_url(format!("{}/v1", server.uri()))
         .build()
         .unwrap();
     let got: Vec<_> = client

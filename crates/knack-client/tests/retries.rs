@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use knack_client::{Client, ClientBuilder, Container, Error, RetryPolicy};
 use serde_json::json;
 use wiremock::matchers::{any, body_json, header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 
 const APP: &str = "5f0000000000000000000201";
 const KEY: &str = "super-secret-api-key-123";
@@ -26,6 +26,11 @@ fn builder(server: &MockServer) -> ClientBuilder {
         .api_key(KEY)
         .base_url(format!("{}/v1", server.uri()))
         .retry_policy(fast_retries())
+}
+
+/// A mock for `<verb> <path>`.
+fn on(verb: &str, route: impl Into<String>) -> MockBuilder {
+    Mock::given(method(verb)).and(path(route))
 }
 
 async fn catch_all(server: &MockServer) {
@@ -58,8 +63,7 @@ async fn a_429_is_retried_after_x_ratelimit_reset() {
         .unwrap()
         .as_secs()
         + 2;
-    Mock::given(method("GET"))
-        .and(path(RECORDS))
+    on("GET", RECORDS)
         .respond_with(
             ResponseTemplate::new(429)
                 .insert_header("X-RateLimit-Limit", "10")
@@ -71,8 +75,7 @@ async fn a_429_is_retried_after_x_ratelimit_reset() {
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path(RECORDS))
+    on("GET", RECORDS)
         .respond_with(ResponseTemplate::new(200).set_body_json(page()))
         .expect(1)
         .mount(&server)
@@ -92,15 +95,13 @@ async fn a_429_is_retried_after_x_ratelimit_reset() {
 #[tokio::test]
 async fn a_5xx_is_retried_then_succeeds() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(RECORDS))
+    on("GET", RECORDS)
         .respond_with(ResponseTemplate::new(502).set_body_string("<html>Bad Gateway</html>"))
         .up_to_n_times(2)
         .expect(2)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path(RECORDS))
+    on("GET", RECORDS)
         .respond_with(ResponseTemplate::new(200).set_body_json(page()))
         .expect(1)
         .mount(&server)
@@ -118,8 +119,7 @@ async fn a_5xx_is_retried_then_succeeds() {
 #[tokio::test]
 async fn persistent_5xx_gives_up_after_max_attempts() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(RECORDS))
+    on("GET", RECORDS)
         .respond_with(
             ResponseTemplate::new(503)
                 .set_body_json(json!({"errors": [{"message": "Service Unavailable"}]})),
@@ -139,8 +139,7 @@ async fn persistent_5xx_gives_up_after_max_attempts() {
 #[tokio::test]
 async fn a_401_fails_at_once_with_an_actionable_message_and_no_secret() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(RECORDS))
+    on("GET", RECORDS)
         .respond_with(
             ResponseTemplate::new(401)
                 .set_body_json(json!({"errors": [{"message": "Invalid API key"}]})),
@@ -174,8 +173,7 @@ async fn a_401_fails_at_once_with_an_actionable_message_and_no_secret() {
 #[tokio::test]
 async fn a_create_is_not_retried_after_a_timeout_unless_asked() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(RECORDS))
+    on("POST", RECORDS)
         .and(header("content-type", "application/json"))
         .and(header("X-Knack-REST-API-Key", KEY))
         .and(body_json(json!({"field_1": "x"})))
@@ -214,15 +212,13 @@ async fn a_create_is_not_retried_after_a_timeout_unless_asked() {
 #[tokio::test]
 async fn a_create_is_retried_after_a_429() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(RECORDS))
+    on("POST", RECORDS)
         .respond_with(ResponseTemplate::new(429).set_body_string("Rate limit exceeded"))
         .up_to_n_times(1)
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(RECORDS))
+    on("POST", RECORDS)
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_json(json!({"id": "5d7964422d7159001659b27a", "field_1": "x"})),
@@ -247,15 +243,16 @@ async fn a_create_is_retried_after_a_429() {
 async fn update_and_delete_use_the_record_route() {
     let server = MockServer::start().await;
     let id = "5d7964422d7159001659b27a";
-    Mock::given(method("PUT"))
-        .and(path(format!("/v1/pages/scene_1/views/view_2/records/{id}")))
-        .and(body_json(json!({"field_2": 5})))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": id, "field_2": 5})))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("DELETE"))
-        .and(path(format!("{RECORDS}/{id}")))
+    on(
+        "PUT",
+        format!("/v1/pages/scene_1/views/view_2/records/{id}"),
+    )
+    .and(body_json(json!({"field_2": 5})))
+    .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": id, "field_2": 5})))
+    .expect(1)
+    .mount(&server)
+    .await;
+    on("DELETE", format!("{RECORDS}/{id}"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"delete": true})))
         .expect(1)
         .mount(&server)
@@ -286,14 +283,12 @@ async fn a_404_on_a_retried_delete_counts_as_deleted() {
     let server = MockServer::start().await;
     let id = "5d7964422d7159001659b27a";
     let route = format!("{RECORDS}/{id}");
-    Mock::given(method("DELETE"))
-        .and(path(route.as_str()))
+    on("DELETE", route.as_str())
         .respond_with(ResponseTemplate::new(500).set_body_string("boom"))
         .up_to_n_times(1)
         .mount(&server)
         .await;
-    Mock::given(method("DELETE"))
-        .and(path(route.as_str()))
+    on("DELETE", route.as_str())
         .respond_with(
             ResponseTemplate::new(404)
                 .set_body_json(json!({"errors": [{"message": "Record not found"}]})),

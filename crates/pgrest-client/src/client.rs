@@ -50,8 +50,10 @@ impl RetryPolicy {
 pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
     pub(crate) base: String,
-    jwt: Option<SecretString>,
+    /// Only whether a JWT is set, for Debug: the token itself sits, sensitive, in `headers`.
+    has_jwt: bool,
     schema: Option<String>,
+    /// Sent with every request: the builder's headers and `Authorization`.
     headers: HeaderMap,
     pub(crate) retry: RetryPolicy,
 }
@@ -66,7 +68,7 @@ impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("endpoint", &self.inner.base)
-            .field("jwt", &self.inner.jwt.as_ref().map(|_| "[REDACTED]"))
+            .field("jwt", &self.inner.has_jwt.then_some("[REDACTED]"))
             .field("schema", &self.inner.schema)
             .field("retry", &self.inner.retry)
             .finish_non_exhaustive()
@@ -159,6 +161,7 @@ impl ClientBuilder {
                 "endpoint {endpoint:?} must not carry a query or fragment; pass only the base URL"
             )));
         }
+        let mut headers = HeaderMap::new();
         if let Some(jwt) = &self.jwt {
             let t = jwt.expose_secret();
             if t.trim().is_empty() {
@@ -166,13 +169,17 @@ impl ClientBuilder {
                     "the JWT is empty; set a token or leave .jwt() out".into(),
                 ));
             }
-            if HeaderValue::from_str(&format!("Bearer {t}")).is_err() {
-                return Err(Error::Config(
-                    "the JWT contains characters not allowed in a header".into(),
-                ));
-            }
+            // Built once here, not per request; sensitive keeps it out of reqwest's Debug output.
+            let mut v = HeaderValue::from_str(&format!("Bearer {t}")).map_err(|_| {
+                Error::Config(
+                    "the JWT contains characters not allowed in a header (a stray newline or \
+                     quote?); pass the bare token"
+                        .into(),
+                )
+            })?;
+            v.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, v);
         }
-        let mut headers = HeaderMap::new();
         for (k, v) in &self.headers {
             let name = HeaderName::from_bytes(k.as_bytes())
                 .map_err(|_| Error::Config(format!("{k:?} is not a valid header name")))?;
@@ -195,7 +202,7 @@ impl ClientBuilder {
             inner: Arc::new(Inner {
                 http,
                 base,
-                jwt: self.jwt,
+                has_jwt: self.jwt.is_some(),
                 schema: self.schema,
                 headers,
                 retry: self.retry.unwrap_or_default(),
@@ -250,12 +257,6 @@ impl Client {
             .http
             .request(call.method.clone(), self.url(call))
             .headers(inner.headers.clone());
-        if let Some(jwt) = &inner.jwt {
-            let mut v = HeaderValue::from_str(&format!("Bearer {}", jwt.expose_secret()))
-                .map_err(|_| Error::Config("the JWT is not a valid header value".into()))?;
-            v.set_sensitive(true);
-            req = req.header(reqwest::header::AUTHORIZATION, v);
-        }
         if let Some(schema) = &inner.schema {
             let name = if matches!(call.method, Method::GET | Method::HEAD) {
                 "Accept-Profile"

@@ -39,6 +39,16 @@ async fn catch_all(server: &MockServer) {
         .await;
 }
 
+/// A server that answers every `verb` request with `response`.
+async fn answering(verb: &str, response: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method(verb))
+        .respond_with(response)
+        .mount(&server)
+        .await;
+    server
+}
+
 fn pgrst(status: u16, code: &str, message: &str) -> ResponseTemplate {
     ResponseTemplate::new(status)
         .set_body_json(json!({"code": code, "details": null, "hint": null, "message": message}))
@@ -146,11 +156,11 @@ async fn retries_503_with_retry_after_then_succeeds() {
 
 #[tokio::test]
 async fn gives_up_after_max_retries_with_the_api_message() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(pgrst(504, "PGRST003", "Timed out acquiring connection"))
-        .mount(&server)
-        .await;
+    let server = answering(
+        "GET",
+        pgrst(504, "PGRST003", "Timed out acquiring connection"),
+    )
+    .await;
     let err = client(&server)
         .select::<Value>("knack", &Query::new())
         .await
@@ -170,11 +180,11 @@ async fn gives_up_after_max_retries_with_the_api_message() {
 
 #[tokio::test]
 async fn plain_insert_is_never_retried() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(pgrst(503, "PGRST001", "down").insert_header("Retry-After", "0"))
-        .mount(&server)
-        .await;
+    let server = answering(
+        "POST",
+        pgrst(503, "PGRST001", "down").insert_header("Retry-After", "0"),
+    )
+    .await;
     let err = client(&server)
         .insert("knack", &[json!({"a": 1})])
         .await
@@ -203,14 +213,14 @@ async fn connection_errors_are_retried_for_reads_only_then_reported() {
 
 #[tokio::test]
 async fn jwt_errors_are_distinguishable_and_not_retried() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(pgrst(401, "PGRST301", "JWT expired").insert_header(
+    let server = answering(
+        "GET",
+        pgrst(401, "PGRST301", "JWT expired").insert_header(
             "WWW-Authenticate",
             "Bearer error=\"invalid_token\", error_description=\"JWT expired\"",
-        ))
-        .mount(&server)
-        .await;
+        ),
+    )
+    .await;
     let err = client(&server)
         .select::<Value>("knack", &Query::new())
         .await
@@ -224,13 +234,13 @@ async fn jwt_errors_are_distinguishable_and_not_retried() {
 
 #[tokio::test]
 async fn conflict_409_is_distinguishable_with_details() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(409).set_body_json(json!({
+    let server = answering(
+        "POST",
+        ResponseTemplate::new(409).set_body_json(json!({
             "code": "23505", "details": "Key (app_id)=(a) already exists.", "hint": null,
-            "message": "duplicate key value violates unique constraint \"knack_metadata_pkey\""})))
-        .mount(&server)
-        .await;
+            "message": "duplicate key value violates unique constraint \"knack_metadata_pkey\""})),
+    )
+    .await;
     let err = client(&server)
         .insert("knack_metadata", &[json!({"app_id": "a", "metadata": {}})])
         .await
@@ -426,11 +436,11 @@ async fn upsert_is_retried_but_stops_at_a_permanent_failure() {
         .unwrap();
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
 
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(pgrst(400, "23502", "null value in column \"record\""))
-        .mount(&server)
-        .await;
+    let server = answering(
+        "POST",
+        pgrst(400, "23502", "null value in column \"record\""),
+    )
+    .await;
     let err = client(&server)
         .upsert("knack", &[json!({"k": 1})], &Upsert::new())
         .await
@@ -441,11 +451,11 @@ async fn upsert_is_retried_but_stops_at_a_permanent_failure() {
 
 #[tokio::test]
 async fn secrets_never_appear_in_debug_or_errors() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(pgrst(401, "PGRST301", "JWSError JWSInvalidSignature"))
-        .mount(&server)
-        .await;
+    let server = answering(
+        "GET",
+        pgrst(401, "PGRST301", "JWSError JWSInvalidSignature"),
+    )
+    .await;
     let builder = Client::builder()
         .endpoint(server.uri())
         .jwt(JWT)

@@ -158,32 +158,20 @@ impl Client {
         stream::unfold(start, move |state| async move {
             let (mut bodies, mut total) = state?;
             let body = bodies.next()?;
-            let sent = self
-                .send_batch(
+            let item = self
+                .write_batch(
                     dataset,
                     "upsert",
                     Method::POST,
                     body.json,
                     Idempotency::Idempotent,
+                    &mut total,
                 )
-                .await;
-            let item = match sent {
-                Ok(summary) => {
-                    total += summary;
-                    if summary.errors > 0 {
-                        Err(Error::RowErrors {
-                            dataset: dataset.to_string(),
-                            summary: total,
-                        })
-                    } else {
-                        Ok(WrittenBatch {
-                            rows: body.rows,
-                            summary,
-                        })
-                    }
-                }
-                Err(e) => Err(e),
-            };
+                .await
+                .map(|summary| WrittenBatch {
+                    rows: body.rows,
+                    summary,
+                });
             let next = item.is_ok().then_some((bodies, total));
             Some((item, next))
         })
@@ -196,17 +184,14 @@ impl Client {
         check_dataset_id(dataset)?;
         let bodies = batch_bodies(rows, self.inner.batch_size, self.inner.batch_bytes)?;
         let mut total = WriteSummary::default();
-        for body in bodies {
-            self.write_batch(
-                dataset,
-                "append",
-                Method::POST,
-                body.json,
-                Idempotency::NotIdempotent,
-                &mut total,
-            )
-            .await?;
-        }
+        self.write_bodies(
+            dataset,
+            "append",
+            Idempotency::NotIdempotent,
+            bodies,
+            &mut total,
+        )
+        .await?;
         Ok(total)
     }
 
@@ -220,36 +205,38 @@ impl Client {
     /// dataset partly loaded, and the error says so.
     pub async fn replace<R: Serialize>(&self, dataset: &str, rows: &[R]) -> Result<WriteSummary> {
         check_dataset_id(dataset)?;
-        let mut bodies = batch_bodies(rows, self.inner.batch_size, self.inner.batch_bytes)?;
-        if bodies.is_empty() {
-            bodies.push(Body {
-                rows: 0,
-                json: b"[]".to_vec(),
-            });
-        }
+        let mut bodies =
+            batch_bodies(rows, self.inner.batch_size, self.inner.batch_bytes)?.into_iter();
+        let first = bodies.next().unwrap_or(Body {
+            rows: 0,
+            json: b"[]".to_vec(),
+        });
         let mut total = WriteSummary::default();
-        for (i, body) in bodies.into_iter().enumerate() {
-            if i == 0 {
-                self.write_batch(
-                    dataset,
-                    "replace",
-                    Method::PUT,
-                    body.json,
-                    Idempotency::NotIdempotent,
-                    &mut total,
-                )
-                .await?;
-            } else {
-                self.write_batch(dataset, "upsert", Method::POST, body.json, Idempotency::Idempotent, &mut total)
-                    .await
-                    .inspect_err(|e| {
-                        tracing::warn!(
-                            dataset,
-                            rows_written = total.applied(),
-                            "replace of {dataset} failed after its PUT; the dataset is partly loaded: {e}"
-                        )
-                    })?;
-            }
+        self.write_batch(
+            dataset,
+            "replace",
+            Method::PUT,
+            first.json,
+            Idempotency::NotIdempotent,
+            &mut total,
+        )
+        .await?;
+        if let Err(e) = self
+            .write_bodies(
+                dataset,
+                "upsert",
+                Idempotency::Idempotent,
+                bodies,
+                &mut total,
+            )
+            .await
+        {
+            tracing::warn!(
+                dataset,
+                rows_written = total.applied(),
+                "replace of {dataset} failed after its PUT; the dataset is partly loaded: {e}"
+            );
+            return Err(e);
         }
         Ok(total)
     }
@@ -278,21 +265,36 @@ impl Client {
             .collect::<Result<Vec<_>>>()?;
         let bodies = batch_bodies(&rows, self.inner.batch_size, self.inner.batch_bytes)?;
         let mut total = WriteSummary::default();
-        for body in bodies {
-            self.write_batch(
-                dataset,
-                "delete",
-                Method::POST,
-                body.json,
-                Idempotency::Idempotent,
-                &mut total,
-            )
-            .await?;
-        }
+        self.write_bodies(
+            dataset,
+            "delete",
+            Idempotency::Idempotent,
+            bodies,
+            &mut total,
+        )
+        .await?;
         Ok(total)
     }
 
-    /// Sends one batch and adds its counts to `total`; `Errors > 0` is [`Error::RowErrors`].
+    /// POSTs `bodies` one after another, adding each one's counts to `total`; stops at the first
+    /// failure.
+    async fn write_bodies(
+        &self,
+        dataset: &str,
+        verb: &str,
+        idempotency: Idempotency,
+        bodies: impl IntoIterator<Item = Body>,
+        total: &mut WriteSummary,
+    ) -> Result<()> {
+        for body in bodies {
+            self.write_batch(dataset, verb, Method::POST, body.json, idempotency, total)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Sends one batch, adds its counts to `total` and returns them; `Errors > 0` is
+    /// [`Error::RowErrors`] carrying `total`.
     async fn write_batch(
         &self,
         dataset: &str,
@@ -301,7 +303,7 @@ impl Client {
         body: Vec<u8>,
         idempotency: Idempotency,
         total: &mut WriteSummary,
-    ) -> Result<()> {
+    ) -> Result<WriteSummary> {
         let counts = self
             .send_batch(dataset, verb, method, body, idempotency)
             .await?;
@@ -312,7 +314,7 @@ impl Client {
                 summary: *total,
             });
         }
-        Ok(())
+        Ok(counts)
     }
 
     /// Sends one batch and returns Socrata's counts for it, whatever its `Errors`.

@@ -7,19 +7,13 @@ use socrata_client::{Client, Error, RetryPolicy};
 use wiremock::matchers::{header, header_exists, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+mod common;
+
+use common::{catch_all, plain_client};
+
 const SECRET: &str = "s3cr3t-key-secret-value";
 const TOKEN: &str = "app-token-value-42";
 const OAUTH: &str = "oauth-access-token-99";
-
-/// Mounted last: any request no other mock claimed fails loudly.
-async fn catch_all(server: &MockServer) {
-    Mock::given(wiremock::matchers::any())
-        .respond_with(
-            ResponseTemplate::new(418).set_body_string("UNEXPECTED REQUEST: no mock matched"),
-        )
-        .mount(server)
-        .await;
-}
 
 fn fast() -> RetryPolicy {
     RetryPolicy {
@@ -178,7 +172,7 @@ async fn anonymous_reads_send_no_auth_headers() {
         .mount(&server)
         .await;
     catch_all(&server).await;
-    let c = Client::builder().domain(server.uri()).build().unwrap();
+    let c = plain_client(&server);
     c.metadata("abcd-1234").await.unwrap();
 }
 
@@ -186,7 +180,7 @@ async fn anonymous_reads_send_no_auth_headers() {
 async fn invalid_dataset_ids_never_reach_the_network() {
     let server = MockServer::start().await;
     catch_all(&server).await;
-    let c = Client::builder().domain(server.uri()).build().unwrap();
+    let c = plain_client(&server);
     let e = c.metadata("../../etc").await.unwrap_err();
     assert!(matches!(e, Error::InvalidDatasetId(_)), "{e}");
     let e = c.upsert("abcd-12345", &[json!({})]).await.unwrap_err();

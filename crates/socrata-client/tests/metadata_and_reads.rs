@@ -4,9 +4,13 @@ use futures::TryStreamExt;
 use serde::Deserialize;
 use serde_json::json;
 use socrata_client::testkit::{FakeDataset, FakeSocrata};
-use socrata_client::{Client, DataType, DatasetMetadata, Error, Query, Row};
+use socrata_client::{DataType, DatasetMetadata, Error, Query, Row};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+mod common;
+
+use common::{catch_all, plain_client};
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!(
@@ -183,11 +187,8 @@ async fn where_values_are_quoted_safely_on_the_wire() {
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(wiremock::matchers::any())
-        .respond_with(ResponseTemplate::new(418).set_body_string("UNEXPECTED REQUEST"))
-        .mount(&server)
-        .await;
-    let c = Client::builder().domain(server.uri()).build().unwrap();
+    catch_all(&server).await;
+    let c = plain_client(&server);
     let rows: Vec<Row> = c
         .rows(
             "abcd-1234",
@@ -211,11 +212,8 @@ async fn query_errors_carry_socrata_code_and_message() {
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(wiremock::matchers::any())
-        .respond_with(ResponseTemplate::new(418).set_body_string("UNEXPECTED REQUEST"))
-        .mount(&server)
-        .await;
-    let c = Client::builder().domain(server.uri()).build().unwrap();
+    catch_all(&server).await;
+    let c = plain_client(&server);
     let e = c
         .rows("abcd-1234", Query::new().filter("bad ("))
         .try_collect::<Vec<_>>()

@@ -2,6 +2,7 @@
 
 use serde_json::{json, Value};
 use socrata_client::testkit::{FakeDataset, FakeSocrata, Fault};
+use socrata_client::ClientBuilder;
 
 async fn fake() -> FakeSocrata {
     let fake = FakeSocrata::start().await;
@@ -14,6 +15,11 @@ async fn fake() -> FakeSocrata {
     );
     fake.require_basic_auth("user", "pass");
     fake
+}
+
+/// A builder for a client of `fake` signed in as `user` with `password` (the right one is "pass").
+fn as_user(fake: &FakeSocrata, password: &str) -> ClientBuilder {
+    fake.client_builder().basic_auth("user", password)
 }
 
 #[tokio::test]
@@ -33,21 +39,13 @@ async fn unexpected_routes_answer_418_loudly() {
 #[tokio::test]
 async fn unknown_dataset_is_404_and_wrong_credentials_401_even_on_reads() {
     let fake = fake().await;
-    let c = fake
-        .client_builder()
-        .basic_auth("user", "pass")
-        .build()
-        .unwrap();
+    let c = as_user(&fake, "pass").build().unwrap();
     let e = c
         .upsert("zzzz-0000", &[json!({"id": "x"})])
         .await
         .unwrap_err();
     assert_eq!(e.status(), Some(404));
-    let bad = fake
-        .client_builder()
-        .basic_auth("user", "nope")
-        .build()
-        .unwrap();
+    let bad = as_user(&fake, "nope").build().unwrap();
     assert_eq!(
         bad.metadata("abcd-1234").await.unwrap_err().status(),
         Some(401)
@@ -66,12 +64,7 @@ async fn unknown_dataset_is_404_and_wrong_credentials_401_even_on_reads() {
 #[tokio::test]
 async fn log_records_params_body_and_token_but_not_credentials() {
     let fake = fake().await;
-    let c = fake
-        .client_builder()
-        .basic_auth("user", "pass")
-        .app_token("tok")
-        .build()
-        .unwrap();
+    let c = as_user(&fake, "pass").app_token("tok").build().unwrap();
     c.upsert("abcd-1234", &[json!({"id": "b", "n": 2})])
         .await
         .unwrap();
@@ -91,11 +84,7 @@ async fn log_records_params_body_and_token_but_not_credentials() {
 #[tokio::test]
 async fn stored_rows_hide_system_fields_and_nulls_clear_values() {
     let fake = fake().await;
-    let c = fake
-        .client_builder()
-        .basic_auth("user", "pass")
-        .build()
-        .unwrap();
+    let c = as_user(&fake, "pass").build().unwrap();
     assert_eq!(
         fake.rows("abcd-1234"),
         vec![json!({"id": "a", "n": 1, "gone": null})
@@ -141,11 +130,7 @@ async fn faults_can_target_a_method_and_carry_retry_after() {
 #[tokio::test]
 async fn one_write_can_delete_re_add_and_update_and_the_next_write_sees_it() {
     let fake = fake().await;
-    let c = fake
-        .client_builder()
-        .basic_auth("user", "pass")
-        .build()
-        .unwrap();
+    let c = as_user(&fake, "pass").build().unwrap();
     c.upsert(
         "abcd-1234",
         &[json!({"id": "b", "n": 2}), json!({"id": "c", "n": 3})],

@@ -4,9 +4,13 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use socrata_client::testkit::{FakeDataset, FakeSocrata, Fault};
-use socrata_client::{Client, Error, RetryPolicy, WriteSummary};
+use socrata_client::{Client, ClientBuilder, Error, RetryPolicy, WriteSummary};
 use wiremock::matchers::{body_json, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+mod common;
+
+use common::{catch_all, plain_client};
 
 const ID: &str = "sig1-0001";
 
@@ -23,11 +27,13 @@ async fn fake() -> FakeSocrata {
     fake
 }
 
+/// A builder for a client of `fake` with the API key it requires.
+fn authed(fake: &FakeSocrata) -> ClientBuilder {
+    fake.client_builder().api_key("key-id", "key-secret")
+}
+
 fn client(fake: &FakeSocrata) -> Client {
-    fake.client_builder()
-        .api_key("key-id", "key-secret")
-        .build()
-        .unwrap()
+    authed(fake).build().unwrap()
 }
 
 fn rows(range: std::ops::Range<usize>) -> Vec<Value> {
@@ -39,12 +45,7 @@ fn rows(range: std::ops::Range<usize>) -> Vec<Value> {
 #[tokio::test]
 async fn upsert_batches_and_sums_counts() {
     let fake = fake().await;
-    let c = fake
-        .client_builder()
-        .api_key("key-id", "key-secret")
-        .batch_size(2)
-        .build()
-        .unwrap();
+    let c = authed(&fake).batch_size(2).build().unwrap();
     let s = c.upsert(ID, &rows(0..5)).await.unwrap();
     assert_eq!(
         (s.rows_created, s.rows_updated, s.errors, s.batches),
@@ -92,12 +93,7 @@ async fn upsert_batches_and_sums_counts() {
 #[tokio::test]
 async fn byte_cap_splits_batches() {
     let fake = fake().await;
-    let c = fake
-        .client_builder()
-        .api_key("key-id", "key-secret")
-        .batch_bytes(120)
-        .build()
-        .unwrap();
+    let c = authed(&fake).batch_bytes(120).build().unwrap();
     c.upsert(ID, &rows(0..6)).await.unwrap();
     let log = fake.requests();
     assert!(log.len() > 1, "120 bytes cannot hold six rows");
@@ -110,12 +106,7 @@ async fn byte_cap_splits_batches() {
 #[tokio::test]
 async fn replace_puts_first_batch_then_upserts() {
     let fake = fake().await;
-    let c = fake
-        .client_builder()
-        .api_key("key-id", "key-secret")
-        .batch_size(3)
-        .build()
-        .unwrap();
+    let c = authed(&fake).batch_size(3).build().unwrap();
     c.upsert(ID, &rows(100..110)).await.unwrap();
     fake.clear_requests();
     let s = c.replace(ID, &rows(0..7)).await.unwrap();
@@ -169,11 +160,8 @@ async fn row_errors_in_a_200_are_an_error_with_the_counts() {
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(wiremock::matchers::any())
-        .respond_with(ResponseTemplate::new(418).set_body_string("UNEXPECTED REQUEST"))
-        .mount(&server)
-        .await;
-    let c = Client::builder().domain(server.uri()).build().unwrap();
+    catch_all(&server).await;
+    let c = plain_client(&server);
     let e = c
         .upsert("abcd-1234", &[json!({"id": "1"})])
         .await
@@ -239,9 +227,7 @@ async fn retries_are_bounded() {
 #[tokio::test]
 async fn upsert_retries_a_timeout() {
     let fake = fake().await;
-    let c = fake
-        .client_builder()
-        .api_key("key-id", "key-secret")
+    let c = authed(&fake)
         .write_timeout(Duration::from_millis(200))
         .build()
         .unwrap();
@@ -261,9 +247,7 @@ async fn replace_is_never_retried_after_5xx_or_timeout() {
     assert_eq!(fake.requests().len(), 1);
 
     fake.clear_requests();
-    let c = fake
-        .client_builder()
-        .api_key("key-id", "key-secret")
+    let c = authed(&fake)
         .write_timeout(Duration::from_millis(200))
         .build()
         .unwrap();
@@ -334,12 +318,7 @@ async fn auth_failures_are_clear_and_not_retried() {
 #[tokio::test]
 async fn no_retry_policy_means_one_attempt() {
     let fake = fake().await;
-    let c = fake
-        .client_builder()
-        .api_key("key-id", "key-secret")
-        .retry(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let c = authed(&fake).retry(RetryPolicy::none()).build().unwrap();
     fake.inject(Fault::status(503));
     assert_eq!(
         c.upsert(ID, &rows(0..1)).await.unwrap_err().status(),
