@@ -3,14 +3,16 @@
 
 use std::collections::BTreeSet;
 
-use knack_etl::agol_client::{self, LayerSelector};
+use knack_etl::agol_client;
 use knack_etl::knack_client::{self, Container, Formatter};
 use knack_etl::socrata_client;
 use knack_etl::transform::field_key;
 
-use crate::config::{AppConfig, Config, ContainerConfig, ItemType};
-use crate::env::{EnvVars, DEFAULT_KNACK_API_URL};
-use crate::error::RunError;
+use crate::config::{AppConfig, Config, ContainerConfig};
+use url::Url;
+
+use crate::env::{base_url, EnvVars, DEFAULT_KNACK_API_URL};
+use crate::error::{CliError, RunError};
 
 /// One sentence per mismatch; empty when everything matches.
 ///
@@ -18,20 +20,20 @@ use crate::error::RunError;
 /// the config's `app_id` or `KNACK_APP_ID`). Socrata columns are checked
 /// when a Socrata URL is known (`SOCRATA_URL` or `[socrata] url`); the
 /// dataset metadata is public too.
-pub async fn config_check(config: &Config, vars: &EnvVars) -> Result<Vec<String>, RunError> {
-    let knack_url = vars
-        .get("KNACK_API_URL")
-        .map(str::to_owned)
-        .or_else(|| config.knack.api_url.clone())
-        .unwrap_or_else(|| DEFAULT_KNACK_API_URL.to_owned());
-    let socrata_url = vars
-        .get("SOCRATA_URL")
-        .map(str::to_owned)
-        .or_else(|| config.socrata.url.clone());
+pub async fn config_check(config: &Config, vars: &EnvVars) -> Result<Vec<String>, CliError> {
+    let knack_url = url(
+        vars,
+        "KNACK_API_URL",
+        "knack.api_url",
+        &config.knack.api_url,
+    )?;
+    let socrata_url = url(vars, "SOCRATA_URL", "socrata.url", &config.socrata.url)?;
     let agol = agol_client(config, vars)?;
     let urls = Destinations {
-        knack: &knack_url,
-        socrata: socrata_url.as_deref(),
+        knack: knack_url
+            .as_ref()
+            .map_or(DEFAULT_KNACK_API_URL, Url::as_str),
+        socrata: socrata_url.as_ref().map(Url::as_str),
         agol: agol.as_ref(),
     };
     let mut mismatches = Vec::new();
@@ -39,6 +41,19 @@ pub async fn config_check(config: &Config, vars: &EnvVars) -> Result<Vec<String>
         check_app(name, app, vars, &urls, &mut mismatches).await?;
     }
     Ok(mismatches)
+}
+
+/// The env var, else the config value, refused (exit 2) where `aks` would refuse it for a run:
+/// credentials never travel over plain http to another machine.
+fn url(
+    vars: &EnvVars,
+    var: &str,
+    config_key: &str,
+    from_config: &Option<String>,
+) -> Result<Option<Url>, CliError> {
+    base_url(vars, var, config_key, from_config.as_deref())
+        .transpose()
+        .map_err(|e| CliError::Usage(format!("config check cannot start: {e}")))
 }
 
 /// Where the checks look.
@@ -50,22 +65,20 @@ struct Destinations<'a> {
 
 /// An AGOL client when a portal URL and credentials are known (layers are
 /// rarely public, so the AGOL checks need AGOL_USERNAME / AGOL_PASSWORD).
-fn agol_client(config: &Config, vars: &EnvVars) -> Result<Option<agol_client::Client>, RunError> {
-    let url = vars
-        .get("AGOL_URL")
-        .map(str::to_owned)
-        .or_else(|| config.agol.url.clone());
-    let (Some(url), Some(user), Some(password)) =
-        (url, vars.get("AGOL_USERNAME"), vars.get("AGOL_PASSWORD"))
+fn agol_client(config: &Config, vars: &EnvVars) -> Result<Option<agol_client::Client>, CliError> {
+    let (Some(user), Some(password)) = (vars.get("AGOL_USERNAME"), vars.get("AGOL_PASSWORD"))
     else {
         return Ok(None);
     };
-    agol_client::Client::builder()
-        .portal_url(url)
+    let Some(url) = url(vars, "AGOL_URL", "agol.url", &config.agol.url)? else {
+        return Ok(None);
+    };
+    let client = agol_client::Client::builder()
+        .portal_url(url.as_str())
         .credentials(user.to_owned(), password.to_owned())
         .build()
-        .map(Some)
-        .map_err(RunError::pipeline)
+        .map_err(RunError::pipeline)?;
+    Ok(Some(client))
 }
 
 async fn check_app(
@@ -175,16 +188,15 @@ async fn check_agol(
     else {
         return;
     };
-    let selector = match item_type {
-        ItemType::Layer => LayerSelector::LayerIndex(index as usize),
-        ItemType::Table => LayerSelector::TableIndex(index as usize),
-    };
-    let layer = match agol.layer_from_item(service, selector).await {
+    let layer = match agol
+        .layer_from_item(service, item_type.selector(index))
+        .await
+    {
         Ok(layer) => layer,
         Err(e) => return out.push(format!("{at}: ArcGIS Online item {service}: {e}")),
     };
     let has = |name: &str| layer.info().fields.iter().any(|f| f.name == name);
-    let matching = c.upsert_matching_field.as_deref().unwrap_or("id");
+    let matching = c.matching_field();
     if !has(matching) {
         out.push(format!(
             "{at}: layer {} has no field `{matching}` to match features on (upsert_matching_field)",

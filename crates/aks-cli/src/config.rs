@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use knack_etl::agol_client::LayerSelector;
 use serde::Deserialize;
 
 /// The whole config file.
@@ -356,6 +357,24 @@ impl Config {
             modified_date_field_id,
             config: cfg.clone(),
         })
+    }
+}
+
+impl ItemType {
+    /// The agol-client selector for entry `layer_id` of this list.
+    pub fn selector(self, layer_id: u32) -> LayerSelector {
+        let index = layer_id as usize;
+        match self {
+            ItemType::Layer => LayerSelector::LayerIndex(index),
+            ItemType::Table => LayerSelector::TableIndex(index),
+        }
+    }
+}
+
+impl ContainerConfig {
+    /// `upsert_matching_field`, else `id` (the Knack record id every feature carries).
+    pub fn matching_field(&self) -> &str {
+        self.upsert_matching_field.as_deref().unwrap_or("id")
     }
 }
 

@@ -73,32 +73,28 @@ mod tests {
         Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
     }
 
+    /// Each input must parse to the UTC instant next to it.
+    fn assert_parses(cases: &[(&str, DateTime<Utc>)]) {
+        for (input, expected) in cases {
+            assert_eq!(parse_date(input).as_ref(), Ok(expected), "{input}");
+        }
+    }
+
     #[test]
     fn offset_is_applied() {
-        assert_eq!(
-            parse_date("2020-09-08T09:21:08-05:00").unwrap(),
-            utc(2020, 9, 8, 14, 21, 8)
-        );
-        assert_eq!(
-            parse_date("2020-09-08T09:21:08+0530").unwrap(),
-            utc(2020, 9, 8, 3, 51, 8)
-        );
-        assert_eq!(
-            parse_date("2020-09-08T09:21-05:00").unwrap(),
-            utc(2020, 9, 8, 14, 21, 0)
-        );
+        assert_parses(&[
+            ("2020-09-08T09:21:08-05:00", utc(2020, 9, 8, 14, 21, 8)),
+            ("2020-09-08T09:21:08+0530", utc(2020, 9, 8, 3, 51, 8)),
+            ("2020-09-08T09:21-05:00", utc(2020, 9, 8, 14, 21, 0)),
+        ]);
     }
 
     #[test]
     fn zulu_forms() {
-        assert_eq!(
-            parse_date("2020-09-08T09:21:08Z").unwrap(),
-            utc(2020, 9, 8, 9, 21, 8)
-        );
-        assert_eq!(
-            parse_date("2020-09-08T09:21Z").unwrap(),
-            utc(2020, 9, 8, 9, 21, 0)
-        );
+        assert_parses(&[
+            ("2020-09-08T09:21:08Z", utc(2020, 9, 8, 9, 21, 8)),
+            ("2020-09-08T09:21Z", utc(2020, 9, 8, 9, 21, 0)),
+        ]);
     }
 
     #[test]
@@ -125,19 +121,12 @@ mod tests {
 
     #[test]
     fn date_only_and_naive_time_are_utc() {
-        assert_eq!(parse_date("2021-01-01").unwrap(), utc(2021, 1, 1, 0, 0, 0));
-        assert_eq!(
-            parse_date("2021-01-01T06:30:00").unwrap(),
-            utc(2021, 1, 1, 6, 30, 0)
-        );
-        assert_eq!(
-            parse_date("2021-01-01T06:30").unwrap(),
-            utc(2021, 1, 1, 6, 30, 0)
-        );
-        assert_eq!(
-            parse_date(" 1970-01-01 ").unwrap(),
-            utc(1970, 1, 1, 0, 0, 0)
-        );
+        assert_parses(&[
+            ("2021-01-01", utc(2021, 1, 1, 0, 0, 0)),
+            ("2021-01-01T06:30:00", utc(2021, 1, 1, 6, 30, 0)),
+            ("2021-01-01T06:30", utc(2021, 1, 1, 6, 30, 0)),
+            (" 1970-01-01 ", utc(1970, 1, 1, 0, 0, 0)),
+        ]);
     }
 
     #[test]

@@ -21,11 +21,24 @@ pub async fn init(print: bool, vars: &EnvVars) -> Result<(), CliError> {
                 .to_owned(),
         )
     })?;
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+    let config: tokio_postgres::Config = url.parse().map_err(|e| {
+        CliError::Usage(format!(
+            "DATABASE_URL is not a PostgreSQL URL ({}); expected e.g. \
+             postgres://postgres@127.0.0.1:5432/knack",
+            redact(&e)
+        ))
+    })?;
+    let (client, connection) = config
+        .connect(tokio_postgres::NoTls)
         .await
         // The URL may hold a password: name the variable, not its value.
         .map_err(|e| {
-            RunError::Message(format!("cannot connect to DATABASE_URL: {}", redact(&e)))
+            RunError::Message(format!(
+                "cannot connect to DATABASE_URL: {}; check that PostgreSQL is running at the host \
+                 and port it names and accepts that user and database, or use --print and apply \
+                 the SQL with psql",
+                redact(&e)
+            ))
         })?;
     let driver = tokio::spawn(connection);
     client.batch_execute(STAGING_SQL).await.map_err(|e| {
@@ -40,9 +53,15 @@ pub async fn init(print: bool, vars: &EnvVars) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The server's message and SQLSTATE, or the error with its cause ("error connecting to server:
+/// Connection refused"): tokio-postgres's own Display stops before the cause. Neither form
+/// contains the URL, so a password in it is never shown.
 fn redact(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => e.to_string(),
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
     }
 }

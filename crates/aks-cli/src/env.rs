@@ -190,7 +190,7 @@ impl Resolver<'_> {
         }
     }
 
-    /// The env var wins over the config value, which wins over the default.
+    /// [`base_url`], else `default`; a missing or unusable URL is recorded.
     fn url(
         &mut self,
         var: &str,
@@ -198,20 +198,37 @@ impl Resolver<'_> {
         from_config: Option<&str>,
         default: Option<&str>,
     ) -> Option<Url> {
-        let (origin, raw) = match (self.vars.get(var), from_config, default) {
-            (Some(v), _, _) => (var.to_owned(), v),
-            (None, Some(c), _) => (config_key.to_owned(), c),
-            (None, None, Some(d)) => (format!("default {var}"), d),
-            (None, None, None) => {
+        let found = base_url(self.vars, var, config_key, from_config)
+            .or_else(|| default.map(|d| parse_base_url(&format!("default {var}"), d)));
+        match found {
+            Some(Ok(url)) => Some(url),
+            Some(Err(e)) => {
+                self.invalid.push(e);
+                None
+            }
+            None => {
                 self.missing
                     .push(format!("{var} (or {config_key} in the config file)"));
-                return None;
+                None
             }
-        };
-        parse_base_url(&origin, raw)
-            .map_err(|e| self.invalid.push(e))
-            .ok()
+        }
     }
+}
+
+/// The base URL from env var `var`, else from the config value `config_key`; `None` when neither
+/// is set. Either way it must pass [`parse_base_url`] (https, or http on loopback only), and an
+/// error names whichever of the two supplied it.
+pub fn base_url(
+    vars: &EnvVars,
+    var: &str,
+    config_key: &str,
+    from_config: Option<&str>,
+) -> Option<Result<Url, String>> {
+    let (origin, raw) = match vars.get(var) {
+        Some(v) => (var, v),
+        None => (config_key, from_config?),
+    };
+    Some(parse_base_url(origin, raw))
 }
 
 impl Settings {

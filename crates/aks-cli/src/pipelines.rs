@@ -3,19 +3,16 @@
 //! validation (config, container, date, environment), so the values are
 //! present and well-formed.
 
-use knack_etl::agol_client::{self, LayerSelector};
-use knack_etl::pipelines::{self, Publication, RunOptions};
+use knack_etl::agol_client;
+use knack_etl::pipelines::{self, AgolTarget, Publication, RunOptions, SocrataTarget};
 use knack_etl::{knack_client, pgrest_client, socrata_client, RunFailure};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::{ContainerKind, ItemType};
+use crate::config::ContainerKind;
 use crate::env::{AgolSettings, Settings, SocrataSettings};
 use crate::error::RunError;
-use crate::report::{Progress, RunReport};
-use crate::run::{AgolTarget, RecordsJob, SocrataTarget};
-
-/// Features per `applyEdits` call (the original sent 50 adds per call).
-const AGOL_BATCH: usize = 50;
+use crate::report::RunReport;
+use crate::run::RecordsJob;
 
 fn knack(
     settings: &Settings,
@@ -98,10 +95,7 @@ fn report(
 }
 
 /// Knack metadata of `settings.app_id` → `api.knack_metadata` (upsert on `app_id`).
-pub async fn metadata_to_postgrest(
-    settings: &Settings,
-    _progress: &Progress,
-) -> Result<RunReport, RunError> {
+pub async fn metadata_to_postgrest(settings: &Settings) -> Result<RunReport, RunError> {
     let knack = knack(settings, settings.knack.api_key.as_ref())?;
     let pgrest = postgrest(settings)?;
     report(
@@ -115,7 +109,6 @@ pub async fn records_to_postgrest(
     settings: &Settings,
     knack_api_key: &SecretString,
     job: &RecordsJob,
-    _progress: &Progress,
 ) -> Result<RunReport, RunError> {
     let knack = knack(settings, Some(knack_api_key))?;
     let pgrest = postgrest(settings)?;
@@ -137,7 +130,6 @@ pub async fn records_to_socrata(
     socrata: &SocrataSettings,
     target: &SocrataTarget,
     job: &RecordsJob,
-    _progress: &Progress,
 ) -> Result<RunReport, RunError> {
     let pgrest = postgrest(settings)?;
     let client = socrata_client::Client::builder()
@@ -149,20 +141,11 @@ pub async fn records_to_socrata(
         .app_token(socrata.app_token.expose_secret())
         .build()
         .map_err(RunError::pipeline)?;
-    let config = &job.container.config;
-    let socrata_target = pipelines::SocrataTarget {
-        resource_id: target.resource_id.clone(),
-        append_timestamp_key: config
-            .append_timestamps_socrata
-            .as_ref()
-            .map(|a| a.key.clone()),
-        no_replace: config.no_replace_socrata,
-    };
     let result = pipelines::records_to_socrata(
         &pgrest,
         &client,
         &publication(settings, job)?,
-        &socrata_target,
+        target,
         &options(settings, job),
     )
     .await;
@@ -176,7 +159,6 @@ pub async fn records_to_agol(
     agol: &AgolSettings,
     target: &AgolTarget,
     job: &RecordsJob,
-    _progress: &Progress,
 ) -> Result<RunReport, RunError> {
     let pgrest = postgrest(settings)?;
     let client = agol_client::Client::builder()
@@ -184,27 +166,11 @@ pub async fn records_to_agol(
         .credentials(agol.username.clone(), agol.password.expose_secret())
         .build()
         .map_err(RunError::pipeline)?;
-    let index = target.layer_id as usize;
-    let selector = match target.item_type {
-        ItemType::Layer => LayerSelector::LayerIndex(index),
-        ItemType::Table => LayerSelector::TableIndex(index),
-    };
-    let agol_target = pipelines::AgolTarget {
-        service_id: target.service_id.clone(),
-        selector,
-        matching_field: job
-            .container
-            .config
-            .upsert_matching_field
-            .clone()
-            .unwrap_or_else(|| "id".to_string()),
-        batch_size: AGOL_BATCH,
-    };
     let result = pipelines::records_to_agol(
         &pgrest,
         &client,
         &publication(settings, job)?,
-        &agol_target,
+        target,
         &options(settings, job),
     )
     .await;

@@ -67,8 +67,9 @@ static ACTIVE: std::sync::Mutex<Option<ProgressBar>> = std::sync::Mutex::new(Non
 
 /// A progress bar that draws only on an interactive stderr with text logs; otherwise inert.
 ///
-/// Cheap to clone. Pipelines call [`Progress::inc`] as batches go by; when hidden every call is a
-/// no-op, so Airflow logs never fill with bar redraws.
+/// Cheap to clone. The logging layer moves it from knack-etl's per-batch events
+/// ([`Progress::set_active_position`]); when hidden nothing is drawn, so Airflow logs never fill
+/// with bar redraws.
 #[derive(Debug, Clone)]
 pub struct Progress {
     bar: ProgressBar,
@@ -129,28 +130,6 @@ impl Progress {
         !self.bar.is_hidden()
     }
 
-    /// Sets the total once it is known (switches the spinner to a counted bar).
-    pub fn set_length(&self, len: u64) {
-        if self.is_visible() {
-            if let Ok(style) = ProgressStyle::with_template(
-                "{msg} [{bar:30}] {human_pos}/{human_len} records [{elapsed}<{eta}]",
-            ) {
-                self.bar.set_style(style.progress_chars("=> "));
-            }
-        }
-        self.bar.set_length(len);
-    }
-
-    /// Adds `n` processed records.
-    pub fn inc(&self, n: u64) {
-        self.bar.inc(n);
-    }
-
-    /// Runs `f` with the bar cleared, so a log line does not tear through it.
-    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
-        self.bar.suspend(f)
-    }
-
     /// Removes the bar from the terminal.
     pub fn finish(&self) {
         ACTIVE.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -194,9 +173,6 @@ mod tests {
     fn hidden_progress_is_inert() {
         let p = Progress::new("x", false);
         assert!(!p.is_visible());
-        p.set_length(10);
-        p.inc(3);
-        assert_eq!(p.suspend(|| 5), 5);
         p.finish();
         assert!(Progress::for_terminal("x", LogFormat::Json).bar.is_hidden());
     }

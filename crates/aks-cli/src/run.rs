@@ -1,19 +1,24 @@
 //! Runs a parsed command: validate everything first, then call the pipeline, then summarise.
 //!
-//! The `pipeline_*` functions at the bottom are the seam where knack-etl plugs in. Everything above
-//! them has already checked the config, the container, the date and the environment, so a pipeline
-//! receives only values that are present and well-formed.
+//! The config, the container, its destination keys, the date and the environment are all checked
+//! here, before any request, so [`crate::pipelines`] receives only values that are present and
+//! well-formed.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use knack_etl::pipelines::{AgolTarget, SocrataTarget};
 
 use crate::cli::{Cli, Command, ConfigCommand, DbCommand, RecordsArgs};
-use crate::config::{Config, ConfigError, Container, ItemType};
+use crate::config::{Config, ConfigError, Container};
 use crate::env::{EnvVars, Settings, Task};
 use crate::error::{CliError, RunError};
 use crate::report::{emit_summary, Progress, RunReport};
+use crate::{check, db, pipelines};
+
+/// Features per `applyEdits` call (the original sent 50 adds per call).
+const AGOL_BATCH: usize = 50;
 
 /// The config file used when neither `--config` nor `AKS_CONFIG` is given.
 pub const DEFAULT_CONFIG: &str = "knack.toml";
@@ -34,24 +39,6 @@ pub struct RecordsJob {
     pub since: Option<DateTime<Utc>>,
 }
 
-/// Where `records-to-socrata` writes, taken from the container's config.
-#[derive(Debug, Clone)]
-pub struct SocrataTarget {
-    /// The dataset id (`p53x-x73x`).
-    pub resource_id: String,
-}
-
-/// Where `records-to-agol` writes, taken from the container's config.
-#[derive(Debug, Clone)]
-pub struct AgolTarget {
-    /// The AGOL item id.
-    pub service_id: String,
-    /// Index into the item's layers or tables.
-    pub layer_id: u32,
-    /// Which list `layer_id` indexes.
-    pub item_type: ItemType,
-}
-
 /// Runs `cli` with environment `vars`. Errors carry their exit code ([`CliError::exit_code`]).
 pub async fn execute(cli: &Cli, vars: &EnvVars) -> Result<(), CliError> {
     let path = config_path(cli.config.as_deref(), vars);
@@ -66,37 +53,37 @@ pub async fn execute(cli: &Cli, vars: &EnvVars) -> Result<(), CliError> {
             log_start(task, &settings, None);
             let progress = Progress::for_terminal(&what, cli.log_format);
             let started = Instant::now();
-            let result = pipeline_metadata_to_postgrest(&settings, &progress).await;
+            let result = pipelines::metadata_to_postgrest(&settings).await;
             finish(&what, &progress, started, result)
         }
         Command::RecordsToPostgrest(a) => {
-            let (settings, job) = prepare(Task::RecordsToPostgrest, cli, a, &path, vars)?;
+            let (settings, job, ()) =
+                prepare(Task::RecordsToPostgrest, cli, a, &path, vars, |_| Ok(()))?;
             let key = settings.knack.api_key.clone().ok_or_else(|| {
                 CliError::Usage("records-to-postgrest needs KNACK_API_KEY".to_owned())
             })?;
             let (what, progress, started) = begin(cli, Task::RecordsToPostgrest, &settings, &job);
-            let result = pipeline_records_to_postgrest(&settings, &key, &job, &progress).await;
+            let result = pipelines::records_to_postgrest(&settings, &key, &job).await;
             finish(&what, &progress, started, result)
         }
         Command::RecordsToSocrata(a) => {
-            let (settings, job) = prepare(Task::RecordsToSocrata, cli, a, &path, vars)?;
-            let target = socrata_target(&job)?;
+            let (settings, job, target) =
+                prepare(Task::RecordsToSocrata, cli, a, &path, vars, socrata_target)?;
             let socrata = settings.socrata.clone().ok_or_else(|| {
                 CliError::Usage("records-to-socrata needs the SOCRATA_* variables".to_owned())
             })?;
             let (what, progress, started) = begin(cli, Task::RecordsToSocrata, &settings, &job);
-            let result =
-                pipeline_records_to_socrata(&settings, &socrata, &target, &job, &progress).await;
+            let result = pipelines::records_to_socrata(&settings, &socrata, &target, &job).await;
             finish(&what, &progress, started, result)
         }
         Command::RecordsToAgol(a) => {
-            let (settings, job) = prepare(Task::RecordsToAgol, cli, a, &path, vars)?;
-            let target = agol_target(&job)?;
+            let (settings, job, target) =
+                prepare(Task::RecordsToAgol, cli, a, &path, vars, agol_target)?;
             let agol = settings.agol.clone().ok_or_else(|| {
                 CliError::Usage("records-to-agol needs the AGOL_* variables".to_owned())
             })?;
             let (what, progress, started) = begin(cli, Task::RecordsToAgol, &settings, &job);
-            let result = pipeline_records_to_agol(&settings, &agol, &target, &job, &progress).await;
+            let result = pipelines::records_to_agol(&settings, &agol, &target, &job).await;
             finish(&what, &progress, started, result)
         }
         Command::Config(ConfigCommand::Check { offline }) => {
@@ -111,7 +98,7 @@ pub async fn execute(cli: &Cli, vars: &EnvVars) -> Result<(), CliError> {
             if *offline {
                 return Ok(());
             }
-            let mismatches = pipeline_config_check(&config, vars).await?;
+            let mismatches = check::config_check(&config, vars).await?;
             for m in &mismatches {
                 println!("mismatch: {m}");
             }
@@ -124,18 +111,20 @@ pub async fn execute(cli: &Cli, vars: &EnvVars) -> Result<(), CliError> {
                 )))
             }
         }
-        Command::Db(DbCommand::Init { print }) => Ok(pipeline_db_init(*print, vars).await?),
+        Command::Db(DbCommand::Init { print }) => db::init(*print, vars).await,
     }
 }
 
-/// Config, container, per-command container keys, then environment: all before any request.
-fn prepare(
+/// Config, container, the command's destination keys (`target`), then environment: all before
+/// any request, and a config problem before a missing variable.
+fn prepare<T>(
     task: Task,
     cli: &Cli,
     a: &RecordsArgs,
     path: &Path,
     vars: &EnvVars,
-) -> Result<(Settings, RecordsJob), CliError> {
+    target: impl FnOnce(&RecordsJob) -> Result<T, CliError>,
+) -> Result<(Settings, RecordsJob, T), CliError> {
     let config = Config::load(path)?;
     let app = config.app(path, &a.app_name)?;
     let container = config.container(path, &a.app_name, &a.container)?;
@@ -143,17 +132,9 @@ fn prepare(
         container,
         since: a.date,
     };
-    match task {
-        Task::RecordsToSocrata => {
-            socrata_target(&job)?;
-        }
-        Task::RecordsToAgol => {
-            agol_target(&job)?;
-        }
-        _ => {}
-    }
+    let target = target(&job)?;
     let settings = Settings::resolve(task, &a.app_name, app, a.env, &config, vars, cli.dry_run)?;
-    Ok((settings, job))
+    Ok((settings, job, target))
 }
 
 fn at(job: &RecordsJob) -> String {
@@ -179,7 +160,11 @@ fn socrata_target(job: &RecordsJob) -> Result<SocrataTarget, CliError> {
             at(job)
         )));
     }
-    Ok(SocrataTarget { resource_id })
+    Ok(SocrataTarget {
+        resource_id,
+        append_timestamp_key: c.append_timestamps_socrata.as_ref().map(|a| a.key.clone()),
+        no_replace: c.no_replace_socrata,
+    })
 }
 
 fn agol_target(job: &RecordsJob) -> Result<AgolTarget, CliError> {
@@ -187,8 +172,9 @@ fn agol_target(job: &RecordsJob) -> Result<AgolTarget, CliError> {
     match (&c.service_id, c.layer_id, c.item_type) {
         (Some(s), Some(l), Some(t)) => Ok(AgolTarget {
             service_id: s.clone(),
-            layer_id: l,
-            item_type: t,
+            selector: t.selector(l),
+            matching_field: c.matching_field().to_owned(),
+            batch_size: AGOL_BATCH,
         }),
         _ => Err(ConfigError::NotUsable(format!(
             "{} needs service_id, layer_id and item_type (\"layer\" or \"table\") to publish to \
@@ -252,14 +238,3 @@ fn finish(
         .into())
     }
 }
-
-/// The commands' pipelines live in [`crate::pipelines`]; `config check` and
-/// `db init` in [`crate::check`] and [`crate::db`].
-use crate::check::config_check as pipeline_config_check;
-use crate::db::init as pipeline_db_init;
-use crate::pipelines::{
-    metadata_to_postgrest as pipeline_metadata_to_postgrest,
-    records_to_agol as pipeline_records_to_agol,
-    records_to_postgrest as pipeline_records_to_postgrest,
-    records_to_socrata as pipeline_records_to_socrata,
-};

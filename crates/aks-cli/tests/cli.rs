@@ -8,24 +8,9 @@ use predicates::str::contains;
 
 mod common;
 
+use common::{aks, args, assert_no_secret, records, stderr, Fakes, APP, SECRETS, VIEW};
+
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../knack.example.toml");
-
-/// Distinctive secret values; none may appear in any output.
-const SECRETS: &[(&str, &str)] = &[
-    ("KNACK_API_KEY", "kk-7f3a9e-never-print"),
-    ("PGREST_JWT", "jwt-51c0de-never-print"),
-    ("SOCRATA_APP_TOKEN", "sat-88aa11-never-print"),
-    ("SOCRATA_API_KEY_ID", "sid-4242ab-never-print"),
-    ("SOCRATA_API_KEY_SECRET", "sks-9b9b9b-never-print"),
-    ("AGOL_PASSWORD", "agp-13e7e7-never-print"),
-];
-
-/// The binary with an empty environment (the test process's own env never leaks in).
-fn aks() -> Command {
-    let mut cmd = Command::cargo_bin("aks").unwrap();
-    cmd.env_clear();
-    cmd
-}
 
 /// `aks --config <example>` with every credential set.
 fn aks_full_env() -> Command {
@@ -43,17 +28,6 @@ fn write_config(dir: &Path, text: &str) -> PathBuf {
     let p = dir.join("knack.toml");
     std::fs::write(&p, text).unwrap();
     p
-}
-
-fn assert_no_secret(out: &std::process::Output) {
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    for (name, value) in SECRETS {
-        assert!(!all.contains(value), "{name} leaked:\n{all}");
-    }
 }
 
 #[test]
@@ -74,15 +48,7 @@ fn bad_env_is_a_usage_error() {
 #[test]
 fn bad_date_is_a_usage_error_showing_an_example() {
     aks()
-        .args([
-            "records-to-postgrest",
-            "-a",
-            "data-tracker",
-            "-c",
-            "view_197",
-            "-e",
-            "prod",
-        ])
+        .args(records("records-to-postgrest", "data-tracker", "view_197"))
         .args(["--date", "last tuesday"])
         .assert()
         .code(2)
@@ -92,15 +58,7 @@ fn bad_date_is_a_usage_error_showing_an_example() {
 #[test]
 fn unknown_app_lists_known_apps() {
     aks_full_env()
-        .args([
-            "records-to-socrata",
-            "-a",
-            "data-trakcer",
-            "-c",
-            "view_197",
-            "-e",
-            "prod",
-        ])
+        .args(records("records-to-socrata", "data-trakcer", "view_197"))
         .assert()
         .code(2)
         .stderr(
@@ -111,15 +69,7 @@ fn unknown_app_lists_known_apps() {
 #[test]
 fn unknown_container_lists_known_containers() {
     aks_full_env()
-        .args([
-            "records-to-socrata",
-            "-a",
-            "data-tracker",
-            "-c",
-            "view_9",
-            "-e",
-            "prod",
-        ])
+        .args(records("records-to-socrata", "data-tracker", "view_9"))
         .assert()
         .code(2)
         .stderr(
@@ -178,15 +128,7 @@ fn missing_env_vars_are_all_listed_at_once() {
     let out = aks()
         .arg("--config")
         .arg(EXAMPLE)
-        .args([
-            "records-to-socrata",
-            "-a",
-            "signs-markings",
-            "-c",
-            "view_3307",
-            "-e",
-            "prod",
-        ])
+        .args(records("records-to-socrata", "signs-markings", "view_3307"))
         .assert()
         .code(2)
         .get_output()
@@ -226,34 +168,45 @@ fn plain_http_to_a_remote_host_is_refused() {
     assert_no_secret(&out);
 }
 
+/// `config check` (online) sends the AGOL password too, so it refuses plain http off loopback
+/// before making any request, as the pipeline commands do.
+#[test]
+fn config_check_refuses_plain_http_to_a_remote_host() {
+    let out = aks_full_env()
+        .env("AGOL_URL", "http://maps.example.com")
+        .args(["config", "check"])
+        .assert()
+        .code(2)
+        .stderr(
+            contains("config check cannot start: AGOL_URL uses plain http://")
+                .and(contains("maps.example.com"))
+                .and(contains("use https://")),
+        )
+        .get_output()
+        .clone();
+    assert_no_secret(&out);
+}
+
 /// Plain http is fine for a loopback endpoint, here given by the environment.
 #[tokio::test(flavor = "multi_thread")]
 async fn loopback_http_is_allowed() {
-    let fakes = common::Fakes::start().await;
+    let fakes = Fakes::start().await;
     let endpoint = fakes.pg.uri();
     assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
     let out = fakes
         .run_with(
             &[("PGREST_ENDPOINT", endpoint.as_str())],
-            &["metadata-to-postgrest", "-a", common::APP, "-e", "prod"],
+            &["metadata-to-postgrest", "-a", APP, "-e", "prod"],
         )
         .await;
-    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(fakes.pg.rows("knack_metadata").len(), 1);
 }
 
 #[test]
 fn no_replace_socrata_refuses_a_run_without_date() {
     aks_full_env()
-        .args([
-            "records-to-socrata",
-            "-a",
-            "data-tracker",
-            "-c",
-            "view_2863",
-            "-e",
-            "prod",
-        ])
+        .args(records("records-to-socrata", "data-tracker", "view_2863"))
         .assert()
         .code(2)
         .stderr(contains("no_replace_socrata").and(contains("--date")));
@@ -262,15 +215,7 @@ fn no_replace_socrata_refuses_a_run_without_date() {
 #[test]
 fn publisher_without_destination_keys_is_a_config_error() {
     aks_full_env()
-        .args([
-            "records-to-agol",
-            "-a",
-            "data-tracker",
-            "-c",
-            "view_2863",
-            "-e",
-            "prod",
-        ])
+        .args(records("records-to-agol", "data-tracker", "view_2863"))
         .assert()
         .code(2)
         .stderr(contains(
@@ -281,28 +226,21 @@ fn publisher_without_destination_keys_is_a_config_error() {
 /// A valid run that fails at a destination is a runtime error (exit 1) naming the cause.
 #[tokio::test(flavor = "multi_thread")]
 async fn runtime_failure_is_exit_1() {
-    let fakes = common::Fakes::start().await;
+    let fakes = Fakes::start().await;
     fakes.pg.expire_jwt();
     let out = fakes
-        .run(&[
-            "records-to-agol",
-            "-a",
-            common::APP,
-            "-c",
-            common::VIEW,
-            "-e",
-            "prod",
-            "-d",
-            "2024-03-27",
-        ])
+        .run(&args(
+            &records("records-to-agol", APP, VIEW),
+            &["-d", "2024-03-27"],
+        ))
         .await;
-    let err = common::stderr(&out);
+    let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
         err.contains("error: PostgREST") && err.contains("JWT"),
         "{err}"
     );
-    common::assert_no_secret(&out);
+    assert_no_secret(&out);
     assert!(fakes.agol.features(0).is_empty());
 }
 
@@ -310,50 +248,18 @@ async fn runtime_failure_is_exit_1() {
 /// servers, succeeding and failing, are checked in `tests/e2e.rs`.
 #[test]
 fn no_secret_is_ever_printed() {
-    let runs: &[&[&str]] = &[
-        &[
-            "records-to-socrata",
-            "-a",
-            "data-tracker",
-            "-c",
-            "view_2863",
-            "-e",
-            "prod",
-        ],
-        &[
-            "records-to-agol",
-            "-a",
-            "data-tracker",
-            "-c",
-            "view_2863",
-            "-e",
-            "prod",
-        ],
-        &[
-            "records-to-postgrest",
-            "-a",
-            "data-tracker",
-            "-c",
-            "view_9",
-            "-e",
-            "prod",
-        ],
-        &[
-            "records-to-socrata",
-            "-a",
-            "nope",
-            "-c",
-            "view_197",
-            "-e",
-            "prod",
-        ],
+    let runs = [
+        records("records-to-socrata", "data-tracker", "view_2863"),
+        records("records-to-agol", "data-tracker", "view_2863"),
+        records("records-to-postgrest", "data-tracker", "view_9"),
+        records("records-to-socrata", "nope", "view_197"),
     ];
     for format in ["text", "json"] {
         for args in runs {
             let out = aks_full_env()
                 .env("RUST_LOG", "trace")
                 .args(["--log-format", format])
-                .args(*args)
+                .args(args)
                 .output()
                 .unwrap();
             assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -364,23 +270,17 @@ fn no_secret_is_ever_printed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn json_log_format_emits_json_lines_on_stderr() {
-    let fakes = common::Fakes::start().await;
+    let fakes = Fakes::start().await;
     let out = fakes
-        .run(&[
-            "--log-format",
-            "json",
-            "records-to-postgrest",
-            "-a",
-            common::APP,
-            "-c",
-            common::VIEW,
-            "-e",
-            "prod",
-            "--date",
-            "2020-09-08T09:21:08-05:00",
-        ])
+        .run(&args(
+            &["--log-format", "json"],
+            &args(
+                &records("records-to-postgrest", APP, VIEW),
+                &["--date", "2020-09-08T09:21:08-05:00"],
+            ),
+        ))
         .await;
-    let err = common::stderr(&out);
+    let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(out.stdout.is_empty());
     let lines: Vec<serde_json::Value> = err
@@ -391,7 +291,7 @@ async fn json_log_format_emits_json_lines_on_stderr() {
         .iter()
         .find(|l| l["message"] == "starting")
         .expect("a start event");
-    assert_eq!(start["container"], common::VIEW);
+    assert_eq!(start["container"], VIEW);
     assert_eq!(start["since"], "2020-09-08T14:21:08+00:00");
     let last = lines.last().unwrap();
     assert_eq!(last["level"], "INFO");

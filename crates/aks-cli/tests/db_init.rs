@@ -1,16 +1,17 @@
 //! `aks db init` against the real local PostgreSQL (CI starts it).
 
-use assert_cmd::Command;
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
+
+mod common;
+
+use common::aks;
 
 const ADMIN: &str = "host=127.0.0.1 port=5432 user=postgres dbname=postgres";
 
 #[test]
 fn print_writes_the_staging_sql_to_stdout() {
-    Command::cargo_bin("aks")
-        .unwrap()
-        .env_clear()
+    aks()
         .args(["db", "init", "--print"])
         .assert()
         .success()
@@ -19,13 +20,47 @@ fn print_writes_the_staging_sql_to_stdout() {
 
 #[test]
 fn without_database_url_it_is_a_usage_error() {
-    Command::cargo_bin("aks")
-        .unwrap()
-        .env_clear()
+    aks()
         .args(["db", "init"])
         .assert()
         .code(2)
         .stderr(contains("DATABASE_URL").and(contains("--print")));
+}
+
+#[test]
+fn unreachable_database_names_the_cause_and_the_fix_without_the_password() {
+    // Port 9 (discard) has no PostgreSQL: the connection is refused.
+    aks()
+        .env(
+            "DATABASE_URL",
+            "postgres://postgres:pw-never-print@127.0.0.1:9/knack",
+        )
+        .args(["db", "init"])
+        .assert()
+        .code(1)
+        .stderr(
+            contains("cannot connect to DATABASE_URL")
+                .and(contains("Connection refused"))
+                .and(contains("check that PostgreSQL is running"))
+                .and(contains("pw-never-print").not()),
+        );
+}
+
+#[test]
+fn malformed_database_url_is_a_usage_error() {
+    aks()
+        .env(
+            "DATABASE_URL",
+            "postgres://postgres:pw-never-print@127.0.0.1:port/knack",
+        )
+        .args(["db", "init"])
+        .assert()
+        .code(2)
+        .stderr(
+            contains("DATABASE_URL is not a PostgreSQL URL")
+                .and(contains("postgres://postgres@127.0.0.1:5432/knack"))
+                .and(contains("pw-never-print").not()),
+        );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -48,9 +83,7 @@ async fn applies_the_schema_twice_to_a_fresh_database() {
     let outcome = tokio::task::spawn_blocking(move || {
         (0..2)
             .map(|_| {
-                Command::cargo_bin("aks")
-                    .unwrap()
-                    .env_clear()
+                aks()
                     .env("DATABASE_URL", &url)
                     .args(["db", "init"])
                     .output()

@@ -3,17 +3,13 @@
 
 mod common;
 
-use common::{assert_no_secret, stderr, Fakes, APP, APP_ID, DATASET, RECORDS, VIEW};
+use common::{args, assert_no_secret, stderr, Fakes, APP, APP_ID, DATASET, RECORDS, VIEW};
 use serde_json::Value;
 
 const METADATA: &[&str] = &["metadata-to-postgrest", "-a", APP, "-e", "dev"];
 const TO_PGREST: &[&str] = &["records-to-postgrest", "-a", APP, "-c", VIEW, "-e", "dev"];
 const TO_SOCRATA: &[&str] = &["records-to-socrata", "-a", APP, "-c", VIEW, "-e", "dev"];
 const TO_AGOL: &[&str] = &["records-to-agol", "-a", APP, "-c", VIEW, "-e", "dev"];
-
-fn args(base: &[&'static str], extra: &[&'static str]) -> Vec<&'static str> {
-    base.iter().chain(extra).copied().collect()
-}
 
 /// Runs a command that must succeed, returning its stderr.
 async fn ok(fakes: &Fakes, args: &[&str]) -> String {

@@ -189,12 +189,28 @@ upsert_matching_field = "id"
     }
 }
 
+/// The binary with an empty environment (the test process's own env never leaks in).
+pub fn aks() -> Command {
+    let mut cmd = Command::cargo_bin("aks").unwrap();
+    cmd.env_clear();
+    cmd
+}
+
+/// `COMMAND -a APP -c CONTAINER -e prod`: a records command's arguments.
+pub fn records<'a>(command: &'a str, app: &'a str, container: &'a str) -> [&'a str; 7] {
+    [command, "-a", app, "-c", container, "-e", "prod"]
+}
+
+/// `base` followed by `extra`.
+pub fn args<'a>(base: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+    base.iter().chain(extra).copied().collect()
+}
+
 /// Runs the real binary off the async runtime (the fakes are served by it).
 pub async fn run_aks(config: PathBuf, vars: Vec<(String, String)>, args: &[&str]) -> Output {
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     tokio::task::spawn_blocking(move || {
-        let mut cmd = Command::cargo_bin("aks").unwrap();
-        cmd.env_clear();
+        let mut cmd = aks();
         if let Some(path) = std::env::var_os("PATH") {
             cmd.env("PATH", path);
         }
