@@ -7,7 +7,7 @@
 //! [`transform`]s that turn a formatted Knack record (knack-client's formatter output: label → value)
 //! into a Socrata row or an AGOL feature; and the original's four jobs in [`pipelines`].
 //!
-//! A pipeline, end to end (see `crates/examples` for one that runs against the fakes):
+//! A pipeline, end to end (see `examples/` for one that runs against the fakes):
 //!
 //! ```no_run
 //! # async fn demo(pgrest: knack_etl::pgrest_client::Client, socrata: knack_etl::socrata_client::Client) -> Result<(), Box<dyn std::error::Error>> {
