@@ -1,0 +1,303 @@
+//! The frame the clients' fake servers share (cargo feature `testkit`):
+//! a request log, fault injection, latency, stalls, dropped and refused
+//! connections, and poison-tolerant locking. One vocabulary for the four fakes.
+//!
+//! A fake keeps a [`Frame`] next to its own state; its wiremock responder
+//! asks [`Frame::take_fault`] first, answers, then calls [`Frame::record`].
+//!
+//! ```
+//! use knack_services_core::testkit::{Fault, Frame};
+//!
+//! let frame = Frame::new(&["authorization"]);
+//! frame.inject(Fault::status(502).body("<html>502 Bad Gateway</html>").times(2).on_path("/records"));
+//! assert!(frame.take_fault("GET", "/v1/objects/object_1/records").is_some());
+//! assert!(frame.take_fault("GET", "/v1/applications/x").is_none());
+//! ```
+
+mod net;
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use wiremock::ResponseTemplate;
+
+pub use net::{refused_uri, DroppingServer};
+
+/// Locks a mutex, taking the data over from a test thread that panicked
+/// while holding it: a fake must keep answering for the other tests' asserts.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// One request a fake saw. Secret headers are `[redacted]` (their presence
+/// still shows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Path, such as `/v1/objects/object_1/records`.
+    pub path: String,
+    /// Decoded query pairs, in order.
+    pub query: Vec<(String, String)>,
+    /// Headers, lower-case names.
+    pub headers: Vec<(String, String)>,
+    /// The body as sent.
+    pub body: Vec<u8>,
+    /// When it arrived.
+    pub at: Instant,
+    /// The status the fake answered.
+    pub status: u16,
+}
+
+impl RecordedRequest {
+    /// The value of a query parameter.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of a header (name case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// An answer given instead of the normal one, to the next `times` requests
+/// that match its filters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    /// The status; `None` answers normally (after `delay`): a slow server
+    /// that still applies the request.
+    pub status: Option<u16>,
+    /// Extra response headers (`Retry-After`, rate-limit headers, ...).
+    pub headers: Vec<(String, String)>,
+    /// The body, sent as given.
+    pub body: String,
+    /// The delay before answering.
+    pub delay: Duration,
+    /// How many matching requests get it (default 1).
+    pub times: usize,
+    /// Only requests of this method (upper case), if set.
+    pub method: Option<String>,
+    /// Only requests whose path contains this, if set.
+    pub path_contains: Option<String>,
+}
+
+impl Fault {
+    /// Answers `status` with an empty body.
+    pub fn status(status: u16) -> Self {
+        Self {
+            status: Some(status),
+            headers: Vec::new(),
+            body: String::new(),
+            delay: Duration::ZERO,
+            times: 1,
+            method: None,
+            path_contains: None,
+        }
+    }
+
+    /// Answers normally, but only after `delay` (the request is applied).
+    pub fn slow(delay: Duration) -> Self {
+        Self {
+            status: None,
+            ..Self::status(0)
+        }
+        .delay(delay)
+    }
+
+    /// A response that never comes within any sane client timeout (an hour).
+    pub fn stall() -> Self {
+        Self::slow(Duration::from_secs(3600))
+    }
+
+    /// Adds a response header.
+    pub fn header(mut self, name: &str, value: impl ToString) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Sets the body text.
+    pub fn body(mut self, body: impl Into<String>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// Delays the answer.
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    /// How many matching requests get this fault.
+    pub fn times(mut self, n: usize) -> Self {
+        self.times = n;
+        self
+    }
+
+    /// Only for requests of this method.
+    pub fn on_method(mut self, method: &str) -> Self {
+        self.method = Some(method.to_ascii_uppercase());
+        self
+    }
+
+    /// Only for requests whose path contains `part`.
+    pub fn on_path(mut self, part: &str) -> Self {
+        self.path_contains = Some(part.to_string());
+        self
+    }
+
+    fn matches(&self, method: &str, path: &str) -> bool {
+        self.method.as_deref().map_or(true, |m| m == method)
+            && self
+                .path_contains
+                .as_deref()
+                .map_or(true, |p| path.contains(p))
+    }
+
+    /// The wiremock answer for a fault with a status (JSON content type when
+    /// the body looks like JSON).
+    pub fn respond(&self) -> ResponseTemplate {
+        let mut r = ResponseTemplate::new(self.status.unwrap_or(200));
+        let json = self.body.trim_start().starts_with(['{', '[']);
+        let ct = if json {
+            "application/json"
+        } else {
+            "text/html"
+        };
+        r = r.insert_header("content-type", ct);
+        for (k, v) in &self.headers {
+            r = r.insert_header(k.as_str(), v.as_str());
+        }
+        r.set_body_raw(self.body.clone().into_bytes(), ct)
+            .set_delay(self.delay)
+    }
+}
+
+#[derive(Default)]
+struct FrameState {
+    log: Vec<RecordedRequest>,
+    faults: Vec<Fault>,
+    latency: Duration,
+}
+
+/// The shared part of a fake server: log, faults, latency.
+pub struct Frame {
+    redact: Vec<String>,
+    state: Mutex<FrameState>,
+}
+
+impl std::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frame")
+            .field("redact", &self.redact)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Frame {
+    /// A frame redacting these header names (case-insensitive) in its log.
+    pub fn new(redact: &[&str]) -> Self {
+        Self {
+            redact: redact.iter().map(|h| h.to_ascii_lowercase()).collect(),
+            state: Mutex::default(),
+        }
+    }
+
+    /// Queues a fault (after any queued before it).
+    pub fn inject(&self, fault: Fault) {
+        lock(&self.state).faults.push(fault);
+    }
+
+    /// The first queued fault matching this request, counted as used.
+    pub fn take_fault(&self, method: &str, path: &str) -> Option<Fault> {
+        let mut st = lock(&self.state);
+        let i = st.faults.iter().position(|f| f.matches(method, path))?;
+        let fault = st.faults[i].clone();
+        st.faults[i].times = st.faults[i].times.saturating_sub(1);
+        if st.faults[i].times == 0 {
+            st.faults.remove(i);
+        }
+        Some(fault)
+    }
+
+    /// Delays every answer by `latency`.
+    pub fn set_latency(&self, latency: Duration) {
+        lock(&self.state).latency = latency;
+    }
+
+    /// The latency set.
+    pub fn latency(&self) -> Duration {
+        lock(&self.state).latency
+    }
+
+    /// Logs a request that arrived at `at` and was answered `status`.
+    pub fn record(&self, req: &wiremock::Request, at: Instant, status: u16) {
+        let headers = req
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                let name = k.as_str().to_ascii_lowercase();
+                let value = if self.redact.contains(&name) {
+                    "[redacted]".to_string()
+                } else {
+                    v.to_str().unwrap_or("").to_string()
+                };
+                (name, value)
+            })
+            .collect();
+        let entry = RecordedRequest {
+            method: req.method.to_string(),
+            path: req.url.path().to_string(),
+            query: req
+                .url
+                .query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+            headers,
+            body: req.body.clone(),
+            at,
+            status,
+        };
+        lock(&self.state).log.push(entry);
+    }
+
+    /// Every request logged, in arrival order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.state).log.clone()
+    }
+
+    /// Forgets the log.
+    pub fn clear_requests(&self) {
+        lock(&self.state).log.clear();
+    }
+
+    /// The most requests that arrived within any window of `window`.
+    pub fn max_requests_in_window(&self, window: Duration) -> usize {
+        let times: Vec<Instant> = lock(&self.state).log.iter().map(|r| r.at).collect();
+        max_in_window(&times, window)
+    }
+}
+
+/// The most instants (sorted or not) in any half-open window `[t, t + window)`.
+pub fn max_in_window(times: &[Instant], window: Duration) -> usize {
+    let mut t = times.to_vec();
+    t.sort();
+    let (mut best, mut start) = (0, 0);
+    for end in 0..t.len() {
+        while t[end].duration_since(t[start]) >= window {
+            start += 1;
+        }
+        best = best.max(end - start + 1);
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,125 @@
+use super::*;
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, Request, Respond};
+
+struct Echo(std::sync::Arc<Frame>);
+
+impl Respond for Echo {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let at = Instant::now();
+        let fault = self.0.take_fault(req.method.as_str(), req.url.path());
+        let delay = self.0.latency() + fault.as_ref().map_or(Duration::ZERO, |f| f.delay);
+        let (resp, status) = match fault {
+            Some(f) if f.status.is_some() => (f.respond(), f.status.unwrap_or(200)),
+            _ => (ResponseTemplate::new(200).set_body_string("ok"), 200),
+        };
+        self.0.record(req, at, status);
+        resp.set_delay(delay)
+    }
+}
+
+async fn fake() -> (MockServer, std::sync::Arc<Frame>) {
+    let frame = std::sync::Arc::new(Frame::new(&["Authorization"]));
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(Echo(frame.clone()))
+        .mount(&server)
+        .await;
+    (server, frame)
+}
+
+#[tokio::test]
+async fn faults_match_their_filters_and_count_down() {
+    let (server, frame) = fake().await;
+    frame.inject(
+        Fault::status(429)
+            .header("Retry-After", 3)
+            .body("slow down")
+            .times(2)
+            .on_method("post")
+            .on_path("/records"),
+    );
+    let http = reqwest::Client::new();
+    let get = http
+        .get(format!("{}/records", server.uri()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 200, "a GET does not match a POST fault");
+    for _ in 0..2 {
+        let r = http
+            .post(format!("{}/x/records", server.uri()))
+            .header("Authorization", "Bearer secret")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 429);
+        assert_eq!(r.headers()["retry-after"], "3");
+        assert_eq!(r.text().await.unwrap(), "slow down");
+    }
+    let third = http
+        .post(format!("{}/x/records", server.uri()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(third.status(), 200, "the fault was used up");
+    let log = frame.requests();
+    assert_eq!(
+        log.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![200, 429, 429, 200]
+    );
+    assert_eq!(log[1].header("authorization"), Some("[redacted]"));
+    assert_eq!(log[1].body, b"{}");
+    frame.clear_requests();
+    assert!(frame.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_stall_outlasts_the_client_timeout() {
+    let (server, frame) = fake().await;
+    frame.inject(Fault::stall());
+    let err = reqwest::Client::builder()
+        .timeout(Duration::from_millis(100))
+        .build()
+        .unwrap()
+        .get(server.uri())
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout());
+}
+
+#[tokio::test]
+async fn dropped_and_refused_connections_fail_below_http() {
+    let dropping = DroppingServer::start().await;
+    let err = reqwest::get(dropping.uri()).await.unwrap_err();
+    assert!(
+        !err.is_connect(),
+        "the connection opened, then broke: {err:?}"
+    );
+    let err = reqwest::get(refused_uri()).await.unwrap_err();
+    assert!(err.is_connect(), "{err:?}");
+}
+
+#[test]
+fn a_poisoned_lock_still_opens() {
+    let m = std::sync::Arc::new(Mutex::new(1));
+    let m2 = m.clone();
+    let _ = std::thread::spawn(move || {
+        let _g = m2.lock().unwrap();
+        panic!("poison it");
+    })
+    .join();
+    assert!(m.is_poisoned());
+    assert_eq!(*lock(&m), 1);
+}
+
+#[test]
+fn max_in_window_counts_the_busiest_window() {
+    let t0 = Instant::now();
+    let at = |ms| t0 + Duration::from_millis(ms);
+    let times = [at(0), at(500), at(999), at(1000), at(1001)];
+    assert_eq!(max_in_window(&times, Duration::from_secs(1)), 4);
+    assert_eq!(max_in_window(&[], Duration::from_secs(1)), 0);
+}
