@@ -4,18 +4,21 @@
 use std::fmt;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use backon::Retryable;
-use reqwest::header::{HeaderValue, CONTENT_TYPE};
+use knack_services_core::{
+    base_url, describe_transport, lock, retry, surely_not_sent, Idempotency, RetryPolicy,
+    SensitiveHeader, Timeouts,
+};
+use reqwest::header::CONTENT_TYPE;
 use reqwest::Method;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::Value;
 use url::Url;
 
+use crate::quota::{daily_limit_spent, quota, rate_limit_wait, Quota};
 use crate::rate_limit::{limiter_for, Limiter};
-use crate::retry::{rate_limit_wait, RetryPolicy};
 use crate::{Error, Metadata, Result};
 
 /// Knack's API root for ordinary accounts.
@@ -42,7 +45,7 @@ pub(crate) struct Call {
     pub(crate) auth: Auth,
     /// Safe to repeat after an ambiguous failure (timeout, 5xx, dropped
     /// connection): every call except a create, unless its caller opts in.
-    pub(crate) idempotent: bool,
+    pub(crate) idempotency: Idempotency,
 }
 
 /// A Knack API client for one application. Cheap to clone: clones share the
@@ -57,10 +60,13 @@ pub(crate) struct Inner {
     base_url: Url,
     app_id: String,
     /// The secrets as sensitive header values, built once by the builder.
-    api_key: Option<HeaderValue>,
-    user_token: Option<HeaderValue>,
+    api_key: Option<SensitiveHeader>,
+    user_token: Option<SensitiveHeader>,
     client_timezone: Option<chrono_tz::Tz>,
     retry: RetryPolicy,
+    timeouts: Timeouts,
+    /// The daily quota Knack last reported.
+    quota: Mutex<Option<Quota>>,
     limiter: Arc<Limiter>,
     pub(crate) page_concurrency: usize,
 }
@@ -71,8 +77,8 @@ impl fmt::Debug for Client {
         f.debug_struct("Client")
             .field("app_id", &i.app_id)
             .field("base_url", &i.base_url.as_str())
-            .field("api_key", &i.api_key.as_ref().map(|_| "[redacted]"))
-            .field("user_token", &i.user_token.as_ref().map(|_| "[redacted]"))
+            .field("api_key", &i.api_key)
+            .field("user_token", &i.user_token)
             .field("retry", &i.retry)
             .field("page_concurrency", &i.page_concurrency)
             .finish_non_exhaustive()
@@ -101,6 +107,13 @@ impl Client {
         self.inner.base_url.as_str()
     }
 
+    /// The app's daily API quota as Knack last reported it
+    /// (`X-PlanLimit-*` headers of the latest answer); `None` before the
+    /// first answer or when Knack sends no such headers.
+    pub fn quota(&self) -> Option<Quota> {
+        *lock(&self.inner.quota)
+    }
+
     /// The application's metadata (`GET /applications/{app_id}`).
     ///
     /// Sends no API key or token: the route is public, knackpy calls it
@@ -125,7 +138,7 @@ impl Client {
             query: Vec::new(),
             body: None,
             auth: Auth::None,
-            idempotent: true,
+            idempotency: Idempotency::Idempotent,
         })
         .await
     }
@@ -133,37 +146,14 @@ impl Client {
     /// Runs a call with the limiter and the retry policy. A DELETE that
     /// answers 404 after a retry counts as done: the earlier attempt deleted it.
     pub(crate) async fn execute(&self, call: &Call) -> Result<Value> {
-        let policy = &self.inner.retry;
         let attempts = AtomicU32::new(0);
-        let result = (|| async {
+        let label = format!(
+            "Knack {} {} (app {})",
+            call.method, call.path, self.inner.app_id
+        );
+        let result = retry(&self.inner.retry, call.idempotency, &label, |_| {
             attempts.fetch_add(1, Ordering::Relaxed);
-            self.attempt(call).await
-        })
-        .retry(policy.backoff())
-        .sleep(tokio::time::sleep)
-        .when(|e| should_retry(e, call.idempotent))
-        .adjust(|e, backoff| match (e, backoff) {
-            (
-                Error::Api {
-                    retry_after: Some(wait),
-                    ..
-                },
-                Some(_),
-            ) => Some(*wait),
-            (_, backoff) => backoff,
-        })
-        .notify(|e, wait| {
-            tracing::info!(
-                app_id = %self.inner.app_id,
-                method = %call.method,
-                path = %call.path,
-                status = e.status(),
-                error = %e,
-                ?wait,
-                "Knack call failed; retrying (attempt {} of {})",
-                attempts.load(Ordering::Relaxed) + 1,
-                policy.max_attempts,
-            );
+            self.attempt(call)
         })
         .await;
         match result {
@@ -200,13 +190,13 @@ impl Client {
                         "object requests need an API key: set ClientBuilder::api_key (KNACK_API_KEY)".into(),
                     )
                 })?;
-                req = req.header("X-Knack-REST-API-Key", key.clone());
+                req = req.header("X-Knack-REST-API-Key", key.value());
             }
             Auth::View => {
                 if let Some(token) = &inner.user_token {
-                    req = req.header("Authorization", token.clone());
+                    req = req.header("Authorization", token.value());
                 } else if let Some(key) = &inner.api_key {
-                    req = req.header("X-Knack-REST-API-Key", key.clone());
+                    req = req.header("X-Knack-REST-API-Key", key.value());
                 } else {
                     req = req.header("X-Knack-REST-API-Key", "knack");
                 }
@@ -223,6 +213,9 @@ impl Client {
             .await
             .map_err(|e| self.transport_error(e, call))?;
         let status = resp.status();
+        if let Some(q) = quota(resp.headers()) {
+            *lock(&inner.quota) = Some(q);
+        }
         if status.is_success() {
             let bytes = resp
                 .bytes()
@@ -233,13 +226,18 @@ impl Client {
                 detail: format!("the body is not JSON ({e})"),
             });
         }
-        let retry_after = (status.as_u16() == 429).then(|| {
-            rate_limit_wait(
-                resp.headers(),
-                SystemTime::now(),
-                inner.retry.min_rate_limit_wait,
-            )
-        });
+        if status.as_u16() == 429 {
+            if let Some(resets_at) = daily_limit_spent(resp.headers()) {
+                return Err(Error::DailyLimitExceeded {
+                    app_id: inner.app_id.clone(),
+                    method: call.method.to_string(),
+                    path: call.path.clone(),
+                    resets_at,
+                });
+            }
+        }
+        let retry_after =
+            (status.as_u16() == 429).then(|| rate_limit_wait(resp.headers(), SystemTime::now()));
         let body = resp.text().await.unwrap_or_default();
         Err(Error::Api {
             status: status.as_u16(),
@@ -257,47 +255,25 @@ impl Client {
             call.method.to_string(),
             call.path.clone(),
         );
-        if e.is_timeout() {
+        if e.is_timeout() && !e.is_connect() {
             Error::Timeout {
                 app_id,
                 method,
                 path,
+                after: self.inner.timeouts.total,
             }
         } else {
+            let base = &self.inner.base_url;
             Error::Connection {
                 app_id,
                 method,
                 path,
-                not_sent: e.is_connect(),
-                source: e.without_url(),
+                host: base.origin().ascii_serialization().into(),
+                not_sent: surely_not_sent(&e),
+                cause: describe_transport(&e, &self.inner.timeouts),
             }
         }
     }
-}
-
-/// Retry transient failures; a call that is not idempotent (a create) only
-/// when Knack surely did not act on it: a 429, or a connection that never opened.
-fn should_retry(e: &Error, idempotent: bool) -> bool {
-    if !e.is_retryable() {
-        return false;
-    }
-    idempotent
-        || matches!(
-            e,
-            Error::Api { status: 429, .. } | Error::Connection { not_sent: true, .. }
-        )
-}
-
-/// A secret as a header value marked sensitive, so that it never shows in reqwest's Debug output.
-fn secret_header(name: &str, secret: &SecretString) -> Result<HeaderValue> {
-    let mut v = HeaderValue::from_str(secret.expose_secret()).map_err(|_| {
-        Error::Config(format!(
-            "the {name} holds characters HTTP headers cannot carry (a stray newline or quote?): \
-             check KNACK_API_KEY or the token you pass"
-        ))
-    })?;
-    v.set_sensitive(true);
-    Ok(v)
 }
 
 /// Knack's message from `{"errors":[{"message":..}]}` (or `{"message":..}`),
@@ -337,8 +313,8 @@ pub struct ClientBuilder {
     api_key: Option<SecretString>,
     user_token: Option<SecretString>,
     base_url: String,
-    connect_timeout: Duration,
-    timeout: Duration,
+    timeouts: Timeouts,
+    allow_insecure_http: bool,
     retry: RetryPolicy,
     requests_per_second: u32,
     page_concurrency: usize,
@@ -352,8 +328,11 @@ impl Default for ClientBuilder {
             api_key: None,
             user_token: None,
             base_url: DEFAULT_BASE_URL.into(),
-            connect_timeout: Duration::from_secs(30),
-            timeout: Duration::from_secs(30),
+            timeouts: Timeouts {
+                connect: Duration::from_secs(30),
+                total: Duration::from_secs(30),
+            },
+            allow_insecure_http: false,
             retry: RetryPolicy::default(),
             requests_per_second: 10,
             page_concurrency: 4,
@@ -372,7 +351,7 @@ impl fmt::Debug for ClientBuilder {
                 &self.user_token.as_ref().map(|_| "[redacted]"),
             )
             .field("base_url", &self.base_url)
-            .field("timeout", &self.timeout)
+            .field("timeouts", &self.timeouts)
             .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
@@ -402,9 +381,18 @@ impl ClientBuilder {
     }
 
     /// The API root, `https://api.knack.com/v1` by default. Tests point it at
-    /// a fake server.
+    /// a fake server. `https://`, or `http://` to loopback only unless
+    /// [`ClientBuilder::allow_insecure_http`].
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = url.into();
+        self
+    }
+
+    /// Allows a plain `http://` base URL off loopback (a proxy on a private
+    /// network); the API key then crosses that network unencrypted. Logged
+    /// as a warning when the client is built. Off by default.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
         self
     }
 
@@ -416,18 +404,19 @@ impl ClientBuilder {
 
     /// How long to wait for a connection (default 30 s).
     pub fn connect_timeout(mut self, t: Duration) -> Self {
-        self.connect_timeout = t;
+        self.timeouts.connect = t;
         self
     }
 
     /// The longest a single request may take, record pages included
     /// (default 30 s; knackpy had none on record pages and could hang).
     pub fn timeout(mut self, t: Duration) -> Self {
-        self.timeout = t;
+        self.timeouts.total = t;
         self
     }
 
-    /// The retry policy (default: 5 attempts, 300 ms to 10 s backoff).
+    /// The retry policy (default: [`RetryPolicy::default`], 10 retries
+    /// within 3 minutes, 429 waits capped at 30 s; see the README table).
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
         self
@@ -474,35 +463,21 @@ impl ClientBuilder {
                 "the app id {app_id:?} is not a Knack application id (24 hex characters): check KNACK_APP_ID"
             )));
         }
-        for (name, secret) in [("API key", &self.api_key), ("user token", &self.user_token)] {
-            if secret
+        let header = |what, secret: &Option<SecretString>| {
+            secret
                 .as_ref()
-                .is_some_and(|s| s.expose_secret().trim().is_empty())
-            {
-                return Err(Error::Config(format!(
-                    "the {name} is empty: check KNACK_API_KEY or the token you pass"
-                )));
-            }
-        }
-        let header = |name, secret: &Option<SecretString>| {
-            secret.as_ref().map(|s| secret_header(name, s)).transpose()
+                .map(|s| SensitiveHeader::new(what, "", s))
+                .transpose()
+                .map_err(Error::Config)
         };
-        let api_key = header("API key", &self.api_key)?;
-        let user_token = header("user token", &self.user_token)?;
-        let mut base = self.base_url.trim().trim_end_matches('/').to_string();
-        base.push('/');
-        let base_url = Url::parse(&base)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-            .ok_or_else(|| {
-                Error::Config(format!(
-                    "the base URL {:?} is not an http(s) URL such as {DEFAULT_BASE_URL}",
-                    self.base_url
-                ))
-            })?;
-        if self.timeout.is_zero() || self.connect_timeout.is_zero() {
-            return Err(Error::Config("timeouts must be longer than zero".into()));
-        }
+        let api_key = header("the API key (KNACK_API_KEY)", &self.api_key)?;
+        let user_token = header("the user token", &self.user_token)?;
+        let base_url = base_url(
+            &self.base_url,
+            "the Knack base URL",
+            self.allow_insecure_http,
+        )
+        .map_err(Error::Config)?;
         let per_second = NonZeroU32::new(self.requests_per_second)
             .filter(|n| n.get() <= 10)
             .ok_or_else(|| {
@@ -518,10 +493,10 @@ impl ClientBuilder {
             )));
         }
         self.retry.validate().map_err(Error::Config)?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(self.connect_timeout)
-            .timeout(self.timeout)
-            .user_agent(concat!("knack-client-rs/", env!("CARGO_PKG_VERSION")))
+        let http = self
+            .timeouts
+            .http_client(concat!("knack-client-rs/", env!("CARGO_PKG_VERSION")))
+            .map_err(Error::Config)?
             .build()
             .map_err(|e| Error::Config(format!("could not build the HTTP client: {e}")))?;
         Ok(Client {
@@ -534,6 +509,8 @@ impl ClientBuilder {
                 user_token,
                 client_timezone: self.client_timezone,
                 retry: self.retry,
+                timeouts: self.timeouts,
+                quota: Mutex::new(None),
                 page_concurrency: self.page_concurrency,
             }),
         })
@@ -577,16 +554,25 @@ mod tests {
         assert!(msg(ok().page_concurrency(0)).contains("page_concurrency"));
         assert!(msg(ok().timeout(Duration::ZERO)).contains("timeouts"));
         assert!(msg(ok().retry_policy(RetryPolicy {
-            max_attempts: 0,
+            min_backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(1),
             ..Default::default()
         }))
-        .contains("max_attempts"));
+        .contains("min_backoff"));
+        assert!(msg(ok().base_url("api.knack.com/v1")).contains("https://"));
+        assert!(msg(ok().base_url("http://knack.internal/v1")).contains("allow_insecure_http"));
+        assert!(ok()
+            .base_url("http://knack.internal/v1")
+            .allow_insecure_http(true)
+            .build()
+            .is_ok());
         let hipaa = ok().account_slug("austin").build().unwrap();
         assert_eq!(hipaa.base_url(), "https://austin-api.knack.com/v1/");
     }
 
     #[test]
-    fn only_safe_failures_of_a_create_are_retried() {
+    fn knack_failures_are_classified_for_the_retry_loop() {
+        use knack_services_core::{Classify, RetryClass};
         let api = |status| Error::Api {
             status,
             app_id: "a".into(),
@@ -599,12 +585,22 @@ mod tests {
             app_id: "a".into(),
             method: "POST".into(),
             path: "p".into(),
+            after: Duration::from_secs(1),
         };
-        assert!(should_retry(&api(429), false));
-        assert!(!should_retry(&api(502), false));
-        assert!(!should_retry(&timeout, false));
-        assert!(should_retry(&timeout, true));
-        assert!(should_retry(&api(503), true));
-        assert!(!should_retry(&api(400), true));
+        let daily = Error::DailyLimitExceeded {
+            app_id: "a".into(),
+            method: "GET".into(),
+            path: "p".into(),
+            resets_at: None,
+        };
+        assert_eq!(
+            api(429).retry_class(),
+            RetryClass::RateLimited { wait: None }
+        );
+        assert_eq!(api(502).retry_class(), RetryClass::Transient);
+        assert_eq!(timeout.retry_class(), RetryClass::Transient);
+        assert_eq!(api(400).retry_class(), RetryClass::Permanent);
+        assert_eq!(daily.retry_class(), RetryClass::Permanent);
+        assert!(!daily.is_retryable());
     }
 }

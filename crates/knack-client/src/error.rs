@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Local, Utc};
+use knack_services_core::{Classify, RetryClass};
+
 /// Everything that can go wrong talking to Knack or reading its data.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -56,8 +59,23 @@ pub enum Error {
         /// What `X-RateLimit-Reset` asked us to wait, on a 429.
         retry_after: Option<Duration>,
     },
-    /// The call did not finish within the client's timeout.
-    #[error("Knack did not answer {method} {path} for app {app_id} within the timeout: Knack may be slow or down; raise ClientBuilder::timeout if large pages need longer")]
+    /// Knack answered 429 with the app's daily API quota spent
+    /// (`X-PlanLimit-Remaining: 0`). Not retried: the quota comes back only
+    /// at `resets_at`, hours away. See <https://docs.knack.com/docs/api-limits>.
+    #[error("the daily Knack API limit of app {app_id} is used up ({method} {path} was refused); it resets {}. Wait until then, or buy more API calls for the app", reset_text(.resets_at))]
+    DailyLimitExceeded {
+        /// The application id.
+        app_id: String,
+        /// The HTTP method.
+        method: String,
+        /// The request path.
+        path: String,
+        /// When the quota comes back (`X-PlanLimit-Reset`, else
+        /// `X-RateLimit-Reset`), if Knack said.
+        resets_at: Option<DateTime<Utc>>,
+    },
+    /// The call did not finish within the client's timeout (the answer stalled).
+    #[error("Knack did not answer {method} {path} for app {app_id} within {after:?}: Knack may be slow or down; raise the timeout if large pages need longer")]
     Timeout {
         /// The application id.
         app_id: String,
@@ -65,9 +83,11 @@ pub enum Error {
         method: String,
         /// The request path.
         path: String,
+        /// The timeout that passed.
+        after: Duration,
     },
     /// The connection to Knack failed (DNS, TCP, TLS, reset).
-    #[error("could not reach Knack for {method} {path} (app {app_id}): {source}. Check the network and ClientBuilder::base_url")]
+    #[error("could not reach Knack at {host} for {method} {path} (app {app_id}): {cause}")]
     Connection {
         /// The application id.
         app_id: String,
@@ -75,12 +95,14 @@ pub enum Error {
         method: String,
         /// The request path.
         path: String,
+        /// The host tried (scheme, host and port; no path or query). Boxed
+        /// to keep `Error` small.
+        host: Box<str>,
         /// Whether the request surely never reached Knack (connect failed), so
         /// even a create can be retried without risking a duplicate.
         not_sent: bool,
-        /// The transport error (its URL removed).
-        #[source]
-        source: reqwest::Error,
+        /// The root cause, such as `connection refused (...)` or `dns error (...)`.
+        cause: String,
     },
     /// Knack answered 2xx with a body that is not what its API sends.
     #[error("unexpected response from Knack for {path}: {detail}")]
@@ -103,23 +125,55 @@ fn status_hint(status: u16) -> &'static str {
     }
 }
 
+fn reset_text(at: &Option<DateTime<Utc>>) -> String {
+    match at {
+        Some(t) => format!(
+            "at {} (local time)",
+            t.with_timezone(&Local).format("%Y-%m-%d %H:%M %:z")
+        ),
+        None => "within a day (Knack did not say when)".into(),
+    }
+}
+
+impl Classify for Error {
+    /// 429 is a rate limit (with the wait `X-RateLimit-Reset` asked for);
+    /// 5xx, timeouts and dropped connections are transient; a connection that
+    /// never opened surely did not apply the call; the rest, the daily limit
+    /// included, is permanent.
+    fn retry_class(&self) -> RetryClass {
+        match self {
+            Self::Api {
+                status: 429,
+                retry_after,
+                ..
+            } => RetryClass::RateLimited { wait: *retry_after },
+            Self::Api { status, .. } if (500..=599).contains(status) => RetryClass::Transient,
+            Self::Connection { not_sent: true, .. } => RetryClass::NotApplied,
+            Self::Timeout { .. } | Self::Connection { .. } => RetryClass::Transient,
+            _ => RetryClass::Permanent,
+        }
+    }
+
+    fn status(&self) -> Option<u16> {
+        Error::status(self)
+    }
+}
+
 impl Error {
     /// Whether trying the same call again may succeed.
     ///
-    /// True for 429, 5xx, timeouts and connection errors; false for other 4xx
-    /// and for errors of configuration or data, which repeat identically.
+    /// True for 429 (unless the daily limit is spent), 5xx, timeouts and
+    /// connection errors; false for other 4xx and for errors of configuration
+    /// or data, which repeat identically.
     pub fn is_retryable(&self) -> bool {
-        match self {
-            Self::Api { status, .. } => *status == 429 || (500..=599).contains(status),
-            Self::Timeout { .. } | Self::Connection { .. } => true,
-            _ => false,
-        }
+        self.retry_class() != RetryClass::Permanent
     }
 
     /// The HTTP status Knack answered, when the error is an API answer.
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Api { status, .. } => Some(*status),
+            Self::DailyLimitExceeded { .. } => Some(429),
             _ => None,
         }
     }

@@ -23,8 +23,11 @@
 //! ```
 //!
 //! Every call waits on one limiter per app (never more than 10 requests in
-//! any rolling second), has a timeout, and is retried on 429, 5xx, timeouts
-//! and connection errors (creates only when surely not applied).
+//! any rolling second), has a timeout, and is retried by the shared
+//! `knack-services-core` loop on 429, 5xx, timeouts and connection errors
+//! (creates only when surely not applied). A 429 with the app's daily quota
+//! spent fails at once with [`Error::DailyLimitExceeded`]; [`Client::quota`]
+//! holds the quota Knack last reported.
 #![warn(missing_docs)]
 
 mod client;
@@ -34,10 +37,10 @@ mod field_type;
 mod filter;
 mod format;
 mod metadata;
+mod quota;
 mod rate_limit;
 mod record;
 mod records;
-mod retry;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 mod timezone;
@@ -49,13 +52,14 @@ pub use error::Error;
 pub use field_type::FieldType;
 pub use filter::{Filter, Match, Operator, RelativeUnit, Rule};
 pub use format::{FormatField, Formatter};
+pub use knack_services_core::{Idempotency, Jitter, RetryPolicy};
 pub use metadata::{
     Account, Application, Column, ColumnField, Field, Metadata, Object, Relationship, Scene,
     Settings, View, ViewSource,
 };
+pub use quota::Quota;
 pub use record::Record;
 pub use records::{Page, RecordsQuery, SortOrder, MAX_ROWS_PER_PAGE};
-pub use retry::RetryPolicy;
 pub use secrecy::SecretString;
 pub use timezone::{correct_knack_timestamp, known_timezone_names, parse_timezone};
 

@@ -221,7 +221,7 @@ impl Client {
                 query: query.params(number),
                 body: None,
                 auth: auth_for(container),
-                idempotent: true,
+                idempotency: knack_services_core::Idempotency::Idempotent,
             })
             .await?;
         let env: Envelope = serde_json::from_value(value).map_err(|e| Error::Decode {

@@ -1,5 +1,6 @@
 //! Creating, updating and deleting one record.
 
+use knack_services_core::Idempotency;
 use reqwest::Method;
 use serde::Serialize;
 use serde_json::Value;
@@ -21,7 +22,8 @@ impl Client {
     /// [`Error::Api`] with Knack's message (400 for a bad field value), and
     /// the transport errors.
     pub async fn create(&self, container: &Container, fields: &impl Serialize) -> Result<Record> {
-        self.create_inner(container, fields, false).await
+        self.create_inner(container, fields, Idempotency::NotIdempotent)
+            .await
     }
 
     /// Creates a record, retrying after timeouts and 5xx too: a duplicate
@@ -34,14 +36,15 @@ impl Client {
         container: &Container,
         fields: &impl Serialize,
     ) -> Result<Record> {
-        self.create_inner(container, fields, true).await
+        self.create_inner(container, fields, Idempotency::Idempotent)
+            .await
     }
 
     async fn create_inner(
         &self,
         container: &Container,
         fields: &impl Serialize,
-        idempotent: bool,
+        idempotency: Idempotency,
     ) -> Result<Record> {
         let call = Call {
             method: Method::POST,
@@ -49,7 +52,7 @@ impl Client {
             query: Vec::new(),
             body: Some(body(fields)?),
             auth: auth_for(container),
-            idempotent,
+            idempotency,
         };
         record(self.execute(&call).await?, &call.path)
     }
@@ -70,7 +73,7 @@ impl Client {
             query: Vec::new(),
             body: Some(body(fields)?),
             auth: auth_for(container),
-            idempotent: true,
+            idempotency: Idempotency::Idempotent,
         };
         record(self.execute(&call).await?, &call.path)
     }
@@ -87,7 +90,7 @@ impl Client {
             query: Vec::new(),
             body: None,
             auth: auth_for(container),
-            idempotent: true,
+            idempotency: Idempotency::Idempotent,
         };
         let answer = self.execute(&call).await?;
         if answer.get("delete").and_then(Value::as_bool) == Some(true) {

@@ -77,7 +77,7 @@ async fn injected_faults_are_retried_and_logged() {
     let fake = FakeKnack::start_for("5f0000000000000000000303", "k").await;
     let object = Container::object("object_1").unwrap();
     fake.set_records(&object, records(3));
-    fake.fail_next(2, knack_client::testkit::Fault::status(500));
+    fake.inject(knack_client::testkit::Fault::status(500).times(2));
     let client = fake.client_builder().build().unwrap();
     let got: Vec<_> = client
         .records(&object, RecordsQuery::new())

@@ -48,4 +48,10 @@ pub use paging::paginate;
 pub use retry::{retry, Backoff, Classify, Idempotency, Jitter, RetryClass, RetryPolicy};
 pub use secrecy::SecretString;
 pub use secret::SensitiveHeader;
+/// Locks a mutex, taking the data over from a thread that panicked while
+/// holding it: a counter or a log stays usable for everyone else.
+pub fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 pub use transport::{describe_transport, retry_after, surely_not_sent, Timeouts};

@@ -31,8 +31,10 @@ mod filters;
 mod server;
 
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use knack_services_core::lock;
+use knack_services_core::testkit::Frame;
 use serde_json::Value;
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer};
@@ -40,84 +42,20 @@ use wiremock::{Mock, MockServer};
 use crate::{Client, ClientBuilder, Container, Record, RetryPolicy};
 use server::{Handler, State};
 
+pub use knack_services_core::testkit::{
+    max_in_window, refused_uri, DroppingServer, Fault, RecordedRequest,
+};
+
 /// The app id a [`FakeKnack`] serves unless told otherwise.
 pub const FAKE_APP_ID: &str = "5f0000000000000000000001";
 /// The API key a [`FakeKnack`] accepts unless told otherwise.
 pub const FAKE_API_KEY: &str = "fake-knack-api-key";
 
-/// One request the fake server saw. Secrets are replaced by `[redacted]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoggedRequest {
-    /// HTTP method.
-    pub method: String,
-    /// Path, such as `/v1/objects/object_1/records`.
-    pub path: String,
-    /// Decoded query pairs, in order.
-    pub query: Vec<(String, String)>,
-    /// Request headers, lower-case names; `x-knack-rest-api-key` and
-    /// `authorization` values are `[redacted]` (their presence still shows).
-    pub headers: Vec<(String, String)>,
-    /// When the request arrived.
-    pub at: Instant,
-    /// The status the fake answered.
-    pub status: u16,
-}
-
-impl LoggedRequest {
-    /// The value of a query parameter.
-    pub fn query_param(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The value of a header (name case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A fault to answer instead of the normal response.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Fault {
-    /// The status, such as 500, 502 or 429.
-    pub status: u16,
-    /// The body (Knack-like JSON error by default).
-    pub body: Value,
-    /// Extra delay before answering (to provoke client timeouts).
-    pub delay: Duration,
-}
-
-impl Fault {
-    /// A fault answering `status` with `{"errors":[{"message":..}]}`.
-    pub fn status(status: u16) -> Self {
-        Self {
-            status,
-            body: serde_json::json!({"errors": [{"message": format!("injected fault {status}")}]}),
-            delay: Duration::ZERO,
-        }
-    }
-
-    /// A slow answer: a 200-looking delay that outlasts the client's timeout.
-    /// The request is still applied (a slow create still creates), as on Knack.
-    pub fn slow(delay: Duration) -> Self {
-        Self {
-            status: 0,
-            body: Value::Null,
-            delay,
-        }
-    }
-}
-
 /// A running fake Knack API. Dropping it stops the server.
 pub struct FakeKnack {
     server: MockServer,
     state: Arc<Mutex<State>>,
+    frame: Arc<Frame>,
 }
 
 impl std::fmt::Debug for FakeKnack {
@@ -138,6 +76,7 @@ impl FakeKnack {
     /// Starts a fake for a given app id and API key.
     pub async fn start_for(app_id: &str, api_key: &str) -> Self {
         let state = Arc::new(Mutex::new(State::new(app_id, api_key)));
+        let frame = Arc::new(Frame::new(&["x-knack-rest-api-key", "authorization"]));
         // The fake keeps its own request log; wiremock's copy of every request is not needed.
         let server = MockServer::builder()
             .disable_request_recording()
@@ -146,14 +85,19 @@ impl FakeKnack {
         Mock::given(any())
             .respond_with(Handler {
                 state: state.clone(),
+                frame: frame.clone(),
             })
             .mount(&server)
             .await;
-        Self { server, state }
+        Self {
+            server,
+            state,
+            frame,
+        }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.state)
     }
 
     /// The API root to give [`ClientBuilder::base_url`] (ends in `/v1`).
@@ -171,20 +115,15 @@ impl FakeKnack {
         self.state().api_key.clone()
     }
 
-    /// A builder pointed at this fake with its app id and key, and a fast
-    /// retry policy (1–20 ms backoff, 50 ms least wait after a 429) so tests
-    /// do not wait long. Override anything before `build()`.
+    /// A builder pointed at this fake with its app id and key, and
+    /// [`RetryPolicy::fast_for_tests`] (1–20 ms backoff, server waits capped
+    /// at 50 ms) so tests do not wait long. Override anything before `build()`.
     pub fn client_builder(&self) -> ClientBuilder {
         Client::builder()
             .app_id(self.app_id())
             .api_key(self.api_key())
             .base_url(self.base_url())
-            .retry_policy(RetryPolicy {
-                max_attempts: 5,
-                min_backoff: Duration::from_millis(1),
-                max_backoff: Duration::from_millis(20),
-                min_rate_limit_wait: Duration::from_millis(50),
-            })
+            .retry_policy(RetryPolicy::fast_for_tests())
     }
 
     /// Serves this JSON for `GET /v1/applications/{app_id}`.
@@ -230,7 +169,15 @@ impl FakeKnack {
 
     /// Delays every answer by `latency` (arrival is logged before the delay).
     pub fn set_latency(&self, latency: Duration) {
-        self.state().latency = latency;
+        self.frame.set_latency(latency);
+    }
+
+    /// Sends the daily-quota headers (`X-PlanLimit-Limit`, `-Remaining`,
+    /// `-Reset` a day ahead) on every answer, counting `remaining` down with
+    /// each request; at zero every request is answered 429 as Knack does
+    /// once an app's daily API limit is spent.
+    pub fn set_plan_limit(&self, limit: u64, remaining: u64) {
+        self.state().plan = Some((limit, remaining));
     }
 
     /// Turns the rolling-window rate limit on (`Some(10)`, the default) or off.
@@ -238,44 +185,27 @@ impl FakeKnack {
         self.state().rate_limit = per_second;
     }
 
-    /// The next `n` requests answer `fault` instead of their normal response.
-    pub fn fail_next(&self, n: usize, fault: Fault) {
-        let mut st = self.state();
-        st.faults.extend(std::iter::repeat(fault).take(n));
+    /// Queues a fault: the next matching requests (see [`Fault::times`],
+    /// [`Fault::on_method`], [`Fault::on_path`]; the path is matched with its
+    /// `?query`, so `on_path("page=2")` works) get it instead of their
+    /// normal answer. A fault without a body answers Knack's JSON error shape.
+    pub fn inject(&self, fault: Fault) {
+        self.frame.inject(fault);
     }
 
-    /// Every request seen so far, in arrival order.
-    pub fn requests(&self) -> Vec<LoggedRequest> {
-        self.state().log.clone()
+    /// Every request seen so far, in arrival order (secrets `[redacted]`).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.frame.requests()
     }
 
     /// Forgets the request log.
     pub fn clear_requests(&self) {
-        self.state().log.clear();
+        self.frame.clear_requests();
     }
 
     /// The most requests that arrived within any window of length `window`
     /// (for example one second): what Knack's limiter looks at.
     pub fn max_requests_in_window(&self, window: Duration) -> usize {
-        max_in_window(
-            &self.requests().iter().map(|r| r.at).collect::<Vec<_>>(),
-            window,
-        )
+        self.frame.max_requests_in_window(window)
     }
-}
-
-/// The most instants (sorted or not) falling in any half-open window
-/// `[t, t + window)`.
-pub fn max_in_window(times: &[Instant], window: Duration) -> usize {
-    let mut t: Vec<Instant> = times.to_vec();
-    t.sort();
-    let mut best = 0;
-    let mut start = 0;
-    for end in 0..t.len() {
-        while t[end].duration_since(t[start]) >= window {
-            start += 1;
-        }
-        best = best.max(end - start + 1);
-    }
-    best
 }

@@ -4,10 +4,12 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use knack_services_core::lock;
+use knack_services_core::testkit::Frame;
 use serde_json::{json, Map, Value};
 use wiremock::{Request, Respond, ResponseTemplate};
 
-use super::{filters, Fault, LoggedRequest};
+use super::filters;
 
 pub(super) struct State {
     pub(super) app_id: String,
@@ -17,10 +19,9 @@ pub(super) struct State {
     pub(super) records: HashMap<String, Vec<Value>>,
     pub(super) overstated: HashMap<String, u64>,
     pub(super) user_tokens: Vec<String>,
-    pub(super) latency: Duration,
     pub(super) rate_limit: Option<usize>,
-    pub(super) faults: VecDeque<Fault>,
-    pub(super) log: Vec<LoggedRequest>,
+    /// The daily quota: (limit, remaining), when the fake sends it.
+    pub(super) plan: Option<(u64, u64)>,
     arrivals: VecDeque<Instant>,
     next_id: u64,
 }
@@ -34,10 +35,8 @@ impl State {
             records: HashMap::new(),
             overstated: HashMap::new(),
             user_tokens: Vec::new(),
-            latency: Duration::ZERO,
             rate_limit: Some(10),
-            faults: VecDeque::new(),
-            log: Vec::new(),
+            plan: None,
             arrivals: VecDeque::new(),
             next_id: 0,
         }
@@ -60,6 +59,7 @@ impl State {
 
 pub(super) struct Handler {
     pub(super) state: Arc<Mutex<State>>,
+    pub(super) frame: Arc<Frame>,
 }
 
 fn knack_error(status: u16, message: &str) -> ResponseTemplate {
@@ -69,34 +69,19 @@ fn knack_error(status: u16, message: &str) -> ResponseTemplate {
 impl Respond for Handler {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let now = Instant::now();
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let (mut resp, status, extra_delay) = answer(&mut st, req, now);
-        let headers = req
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                let name = k.as_str().to_ascii_lowercase();
-                let value = if name == "x-knack-rest-api-key" || name == "authorization" {
-                    "[redacted]".to_string()
-                } else {
-                    v.to_str().unwrap_or("").to_string()
-                };
-                (name, value)
-            })
-            .collect();
-        st.log.push(LoggedRequest {
-            method: req.method.to_string(),
-            path: req.url.path().to_string(),
-            query: req
-                .url
-                .query_pairs()
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-            headers,
-            at: now,
-            status,
-        });
-        let delay = st.latency + extra_delay;
+        let mut st = lock(&self.state);
+        let (mut resp, status, extra_delay) = answer(&mut st, &self.frame, req, now);
+        if let Some((limit, remaining)) = &mut st.plan {
+            *remaining = remaining.saturating_sub(1);
+            let reset = epoch_secs(SystemTime::now() + Duration::from_secs(24 * 3600));
+            resp = resp
+                .insert_header("X-PlanLimit-Limit", limit.to_string().as_str())
+                .insert_header("X-PlanLimit-Remaining", remaining.to_string().as_str())
+                .insert_header("X-PlanLimit-Reset", reset.to_string().as_str());
+        }
+        drop(st);
+        self.frame.record(req, now, status);
+        let delay = self.frame.latency() + extra_delay;
         if !delay.is_zero() {
             resp = resp.set_delay(delay);
         }
@@ -104,8 +89,27 @@ impl Respond for Handler {
     }
 }
 
+/// Epoch seconds, rounded up.
+fn epoch_secs(t: SystemTime) -> u64 {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+fn rate_limited(limit: u64, reset_secs: u64) -> ResponseTemplate {
+    ResponseTemplate::new(429)
+        .insert_header("X-RateLimit-Limit", limit.to_string().as_str())
+        .insert_header("X-RateLimit-Remaining", "0")
+        .insert_header("X-RateLimit-Reset", reset_secs.to_string().as_str())
+        .set_body_string("Rate limit exceeded")
+}
+
 /// The response, its status (for the log) and any extra delay.
-fn answer(st: &mut State, req: &Request, now: Instant) -> (ResponseTemplate, u16, Duration) {
+fn answer(
+    st: &mut State,
+    frame: &Frame,
+    req: &Request,
+    now: Instant,
+) -> (ResponseTemplate, u16, Duration) {
     // Knack counts every request, rejected ones too, in a rolling second.
     st.arrivals.push_back(now);
     while st
@@ -119,23 +123,29 @@ fn answer(st: &mut State, req: &Request, now: Instant) -> (ResponseTemplate, u16
         if st.arrivals.len() > limit {
             let oldest = *st.arrivals.front().unwrap_or(&now);
             let free_in = Duration::from_secs(1).saturating_sub(now.duration_since(oldest));
-            let reset = (SystemTime::now() + free_in)
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default();
-            let reset_secs = reset.as_secs() + u64::from(reset.subsec_nanos() > 0);
-            let resp = ResponseTemplate::new(429)
-                .insert_header("X-RateLimit-Limit", limit.to_string().as_str())
-                .insert_header("X-RateLimit-Remaining", "0")
-                .insert_header("X-RateLimit-Reset", reset_secs.to_string().as_str())
-                .set_body_string("Rate limit exceeded");
+            let resp = rate_limited(limit as u64, epoch_secs(SystemTime::now() + free_in));
             return (resp, 429, Duration::ZERO);
         }
     }
+    if st.plan.is_some_and(|(_, remaining)| remaining == 0) {
+        let resp = rate_limited(
+            10,
+            epoch_secs(SystemTime::now() + Duration::from_secs(24 * 3600)),
+        );
+        return (resp, 429, Duration::ZERO);
+    }
+    let target = match req.url.query() {
+        Some(q) => format!("{}?{q}", req.url.path()),
+        None => req.url.path().to_string(),
+    };
     let mut extra = Duration::ZERO;
-    if let Some(fault) = st.faults.pop_front() {
-        if fault.status != 0 {
-            let resp = ResponseTemplate::new(fault.status).set_body_json(fault.body);
-            return (resp.set_delay(fault.delay), fault.status, Duration::ZERO);
+    if let Some(mut fault) = frame.take_fault(req.method.as_str(), &target) {
+        if let Some(status) = fault.status {
+            if fault.body.is_empty() {
+                fault.body = json!({"errors": [{"message": format!("injected fault {status}")}]})
+                    .to_string();
+            }
+            return (fault.respond(), status, fault.delay);
         }
         extra = fault.delay;
     }

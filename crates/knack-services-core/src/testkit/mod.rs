@@ -16,18 +16,13 @@
 
 mod net;
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use wiremock::ResponseTemplate;
 
+pub use crate::lock;
 pub use net::{refused_uri, DroppingServer};
-
-/// Locks a mutex, taking the data over from a test thread that panicked
-/// while holding it: a fake must keep answering for the other tests' asserts.
-pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// One request a fake saw. Secret headers are `[redacted]` (their presence
 /// still shows).
@@ -216,6 +211,7 @@ impl Frame {
     }
 
     /// The first queued fault matching this request, counted as used.
+    /// `path` may carry the `?query` too, so that `on_path("page=2")` works.
     pub fn take_fault(&self, method: &str, path: &str) -> Option<Fault> {
         let mut st = lock(&self.state);
         let i = st.faults.iter().position(|f| f.matches(method, path))?;

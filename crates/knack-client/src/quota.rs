@@ -1,0 +1,122 @@
+//! Knack's rate-limit and daily-quota headers.
+//!
+//! Every answer may carry `X-PlanLimit-Limit`, `X-PlanLimit-Remaining`,
+//! `X-PlanLimit-Reset` (the app's daily API quota) and `X-RateLimit-*` (the
+//! 10 requests per second). Resets are epoch seconds. See
+//! <https://docs.knack.com/docs/api-limits>.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, Utc};
+use reqwest::header::HeaderMap;
+
+/// The least wait after a 429: Knack says requests stay rejected for the
+/// rest of the one-second window and sends no `Retry-After`.
+const MIN_RATE_LIMIT_WAIT: Duration = Duration::from_secs(1);
+
+/// The app's daily API quota as last reported by Knack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Calls left today (`X-PlanLimit-Remaining`).
+    pub remaining: u64,
+    /// The daily allowance (`X-PlanLimit-Limit`), if sent.
+    pub limit: Option<u64>,
+    /// When the quota comes back (`X-PlanLimit-Reset`), if sent.
+    pub resets_at: Option<DateTime<Utc>>,
+}
+
+fn number(headers: &HeaderMap, name: &str) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+fn epoch(headers: &HeaderMap, name: &str) -> Option<DateTime<Utc>> {
+    let secs = number(headers, name)?;
+    // Seconds, or milliseconds from a server that sends those.
+    let secs = if secs > 100_000_000_000 {
+        secs / 1000
+    } else {
+        secs
+    };
+    DateTime::from_timestamp(i64::try_from(secs).ok()?, 0)
+}
+
+/// The quota headers of an answer, when it has them.
+pub(crate) fn quota(headers: &HeaderMap) -> Option<Quota> {
+    Some(Quota {
+        remaining: number(headers, "x-planlimit-remaining")?,
+        limit: number(headers, "x-planlimit-limit"),
+        resets_at: epoch(headers, "x-planlimit-reset"),
+    })
+}
+
+/// For a 429: `Some(resets_at)` when it is the daily quota that is spent
+/// (`X-PlanLimit-Remaining: 0`), with the reset from `X-PlanLimit-Reset`,
+/// else `X-RateLimit-Reset`.
+pub(crate) fn daily_limit_spent(headers: &HeaderMap) -> Option<Option<DateTime<Utc>>> {
+    (number(headers, "x-planlimit-remaining")? == 0).then(|| {
+        epoch(headers, "x-planlimit-reset").or_else(|| epoch(headers, "x-ratelimit-reset"))
+    })
+}
+
+/// How long a 429 asks us to wait: until `X-RateLimit-Reset`, never less
+/// than one second. The retry policy caps it (`max_server_wait`).
+pub(crate) fn rate_limit_wait(headers: &HeaderMap, now: SystemTime) -> Duration {
+    let until_reset = number(headers, "x-ratelimit-reset")
+        .map(|s| UNIX_EPOCH + Duration::from_secs(s))
+        .and_then(|r| r.duration_since(now).ok())
+        .unwrap_or_default();
+    until_reset.max(MIN_RATE_LIMIT_WAIT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn waits_until_the_reset_epoch_and_at_least_a_second() {
+        let now = UNIX_EPOCH + Duration::from_millis(1_700_000_000_250);
+        let h = |v| headers(&[("X-RateLimit-Reset", v)]);
+        assert_eq!(
+            rate_limit_wait(&h("1700000003"), now),
+            Duration::from_millis(2750)
+        );
+        assert_eq!(rate_limit_wait(&h("1699999999"), now), MIN_RATE_LIMIT_WAIT);
+        assert_eq!(rate_limit_wait(&h("soon"), now), MIN_RATE_LIMIT_WAIT);
+        assert_eq!(rate_limit_wait(&HeaderMap::new(), now), MIN_RATE_LIMIT_WAIT);
+    }
+
+    #[test]
+    fn reads_the_daily_quota() {
+        let h = headers(&[
+            ("X-PlanLimit-Limit", "5000"),
+            ("X-PlanLimit-Remaining", "42"),
+            ("X-PlanLimit-Reset", "1700000000"),
+        ]);
+        assert_eq!(
+            quota(&h),
+            Some(Quota {
+                remaining: 42,
+                limit: Some(5000),
+                resets_at: DateTime::from_timestamp(1_700_000_000, 0),
+            })
+        );
+        assert_eq!(daily_limit_spent(&h), None, "42 left is not spent");
+        assert_eq!(quota(&HeaderMap::new()), None);
+        let spent = headers(&[
+            ("X-PlanLimit-Remaining", "0"),
+            ("X-RateLimit-Reset", "1700000000000"),
+        ]);
+        assert_eq!(
+            daily_limit_spent(&spent),
+            Some(DateTime::from_timestamp(1_700_000_000, 0))
+        );
+    }
+}
