@@ -91,6 +91,7 @@ fn report(
         failed: etl.failed,
         duration: etl.duration,
         dry_run,
+        knack_quota: None,
     })
 }
 
@@ -98,10 +99,12 @@ fn report(
 pub async fn metadata_to_postgrest(settings: &Settings) -> Result<RunReport, RunError> {
     let knack = knack(settings, settings.knack.api_key.as_ref())?;
     let pgrest = postgrest(settings)?;
-    report(
+    let mut run = report(
         pipelines::metadata_to_postgrest(&knack, &pgrest, settings.dry_run).await,
         settings.dry_run,
-    )
+    )?;
+    run.knack_quota = knack.quota();
+    Ok(run)
 }
 
 /// Knack records of `job.container` → `api.knack`; a full (safe) reload when `job.since` is `None`.
@@ -121,7 +124,9 @@ pub async fn records_to_postgrest(
         &options(settings, job),
     )
     .await;
-    report(result, settings.dry_run)
+    let mut run = report(result, settings.dry_run)?;
+    run.knack_quota = knack.quota();
+    Ok(run)
 }
 
 /// Staged records of `job.container` → the Socrata dataset (upsert; safe replace without `since`).

@@ -22,6 +22,23 @@ pub struct RunReport {
     pub duration: Duration,
     /// Whether this was a `--dry-run`.
     pub dry_run: bool,
+    /// The app's daily Knack API quota after the run, when Knack reported it.
+    pub knack_quota: Option<knack_etl::knack_client::Quota>,
+}
+
+/// Below this share of the daily Knack quota (or below
+/// [`LOW_QUOTA_CALLS`] when Knack sends no limit) the run warns: other
+/// programs of the app, and tomorrow's first runs, may soon get 429s.
+pub const LOW_QUOTA_SHARE: f64 = 0.10;
+/// The low-quota threshold when the limit is unknown.
+pub const LOW_QUOTA_CALLS: u64 = 1_000;
+
+/// Whether `q` is low enough to warn about.
+pub fn quota_is_low(q: &knack_etl::knack_client::Quota) -> bool {
+    match q.limit {
+        Some(limit) if limit > 0 => (q.remaining as f64) < limit as f64 * LOW_QUOTA_SHARE,
+        _ => q.remaining < LOW_QUOTA_CALLS,
+    }
 }
 
 impl RunReport {
@@ -38,8 +55,15 @@ pub fn summary_line(what: &str, r: &RunReport) -> String {
     } else {
         format!("written {}", r.written)
     };
+    let quota = match r.knack_quota {
+        Some(q) => match q.limit {
+            Some(limit) => format!(", Knack quota left {} of {limit}", q.remaining),
+            None => format!(", Knack quota left {}", q.remaining),
+        },
+        None => String::new(),
+    };
     format!(
-        "{what}: read {}, {written}, deleted {}, failed {} in {:.1}s",
+        "{what}: read {}, {written}, deleted {}, failed {} in {:.1}s{quota}",
         r.read,
         r.deleted,
         r.failed,
@@ -49,6 +73,16 @@ pub fn summary_line(what: &str, r: &RunReport) -> String {
 
 /// Logs the summary once, with the counts as structured fields for `--log-format json`.
 pub fn emit_summary(what: &str, r: &RunReport) {
+    if let Some(q) = r.knack_quota.filter(quota_is_low) {
+        tracing::warn!(
+            remaining = q.remaining,
+            limit = q.limit,
+            resets_at = q.resets_at.map(|t| t.to_rfc3339()),
+            "the app's daily Knack API quota is running low: {} calls left; runs will fail with \
+             the daily-limit error once it is spent",
+            q.remaining
+        );
+    }
     let line = summary_line(what, r);
     tracing::info!(
         target: "aks::summary",
@@ -58,6 +92,7 @@ pub fn emit_summary(what: &str, r: &RunReport) {
         failed = r.failed,
         duration_ms = r.duration.as_millis() as u64,
         dry_run = r.dry_run,
+        knack_quota_left = r.knack_quota.map(|q| q.remaining),
         "{line}"
     );
 }
@@ -150,12 +185,32 @@ mod tests {
             failed: 2,
             duration: Duration::from_millis(3_450),
             dry_run: false,
+            knack_quota: None,
         };
         assert_eq!(
             summary_line("records-to-socrata data-tracker/view_197", &r),
             "records-to-socrata data-tracker/view_197: read 120, written 118, deleted 3, failed 2 in 3.5s"
         );
         assert!(!r.is_success());
+    }
+
+    #[test]
+    fn summary_shows_the_quota_left_and_low_quotas_are_spotted() {
+        use knack_etl::knack_client::Quota;
+        let q = |remaining, limit| Quota {
+            remaining,
+            limit,
+            resets_at: None,
+        };
+        let r = RunReport {
+            knack_quota: Some(q(1199, Some(5000))),
+            ..RunReport::default()
+        };
+        assert!(summary_line("x", &r).ends_with(", Knack quota left 1199 of 5000"));
+        assert!(!quota_is_low(&q(1199, Some(5000))));
+        assert!(quota_is_low(&q(499, Some(5000))));
+        assert!(quota_is_low(&q(999, None)));
+        assert!(!quota_is_low(&q(1000, None)));
     }
 
     #[test]
