@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::TryStreamExt;
+use knack_client::testkit::CapturedLogs;
 use knack_client::testkit::{refused_uri, FakeKnack, Fault};
 use knack_client::{Client, Container, Error, RecordsQuery, RetryPolicy};
 use serde_json::json;
@@ -33,34 +34,6 @@ fn epoch_in(d: Duration) -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
-}
-
-/// Collects log output of the current thread.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn install(&self) -> tracing::subscriber::DefaultGuard {
-        let sink = self.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || sink.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::set_default(subscriber)
-    }
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -137,7 +110,7 @@ async fn input_b_a_spent_daily_quota_fails_at_once_with_the_reset_time() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn input_b_a_429_five_minutes_ahead_waits_a_capped_logged_time() {
-    let logs = Logs::default();
+    let logs = CapturedLogs::default();
     let _guard = logs.install();
     let fake = fake_with(5).await;
     fake.inject(daily_429(epoch_in(Duration::from_secs(300)), Some(4000)));

@@ -1,8 +1,10 @@
 //! The shared retry loop, on paused time (no network: the waits are exact).
 
 use std::sync::{Arc, Mutex};
+
 use std::time::Duration;
 
+use knack_services_core::testkit::CapturedLogs;
 use knack_services_core::{retry, Classify, Idempotency, Jitter, RetryClass, RetryPolicy};
 use tokio::time::Instant;
 
@@ -188,29 +190,10 @@ async fn a_non_idempotent_request_is_retried_only_when_surely_not_applied() {
     assert_eq!(n, 1);
 }
 
-/// Collects log output.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn every_wait_is_logged_once_with_reason_status_wait_and_attempt() {
-    let logs = Logs::default();
-    let sink = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || sink.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = CapturedLogs::default();
+    let _guard = logs.install();
     let script = vec![
         RetryClass::RateLimited {
             wait: Some(Duration::from_secs(300)),
@@ -219,7 +202,7 @@ async fn every_wait_is_logged_once_with_reason_status_wait_and_attempt() {
     ];
     let (r, _) = run(&policy(), Idempotency::Idempotent, script).await;
     assert!(r.is_ok());
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");
     assert!(

@@ -43,7 +43,7 @@ use crate::{Client, ClientBuilder, Container, Record, RetryPolicy};
 use server::{Handler, State};
 
 pub use knack_services_core::testkit::{
-    max_in_window, refused_uri, DroppingServer, Fault, RecordedRequest,
+    max_in_window, refused_uri, CapturedLogs, DroppingServer, Fault, RecordedRequest,
 };
 
 /// The app id a [`FakeKnack`] serves unless told otherwise.

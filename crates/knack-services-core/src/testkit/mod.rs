@@ -14,6 +14,7 @@
 //! assert!(frame.take_fault("GET", "/v1/applications/x").is_none());
 //! ```
 
+mod logs;
 mod net;
 
 use std::sync::Mutex;
@@ -22,6 +23,7 @@ use std::time::{Duration, Instant};
 use wiremock::ResponseTemplate;
 
 pub use crate::lock;
+pub use logs::CapturedLogs;
 pub use net::{refused_uri, DroppingServer};
 
 /// One request a fake saw. Secret headers are `[redacted]` (their presence
