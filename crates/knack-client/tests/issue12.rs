@@ -1,6 +1,5 @@
 //! Issue #12's inputs and the retry tests every client has, on the fake Knack.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::TryStreamExt;
