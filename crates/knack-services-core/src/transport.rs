@@ -160,31 +160,4 @@ mod tests {
         assert!(!text.contains("error sending request"), "{text}");
         assert!(surely_not_sent(&err));
     }
-
-    #[tokio::test]
-    async fn a_stalled_answer_is_a_timeout_with_its_length() {
-        let server = wiremock::MockServer::start().await;
-        wiremock::Mock::given(wiremock::matchers::any())
-            .respond_with(wiremock::ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
-            .mount(&server)
-            .await;
-        let t = Timeouts {
-            connect: Duration::from_secs(1),
-            total: Duration::from_millis(100),
-        };
-        let err = t
-            .http_client("test")
-            .unwrap()
-            .build()
-            .unwrap()
-            .get(server.uri())
-            .send()
-            .await
-            .unwrap_err();
-        assert_eq!(
-            describe_transport(&err, &t),
-            "timed out after 100ms (operation timed out)"
-        );
-        assert!(!surely_not_sent(&err));
-    }
 }

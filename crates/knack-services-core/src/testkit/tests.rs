@@ -76,18 +76,19 @@ async fn faults_match_their_filters_and_count_down() {
 }
 
 #[tokio::test]
-async fn a_stall_outlasts_the_client_timeout() {
+async fn a_stall_outlasts_the_client_timeout_and_is_described_by_its_length() {
     let (server, frame) = fake().await;
     frame.inject(Fault::stall());
-    let err = reqwest::Client::builder()
-        .timeout(Duration::from_millis(100))
-        .build()
-        .unwrap()
-        .get(server.uri())
-        .send()
-        .await
-        .unwrap_err();
+    let t = crate::Timeouts {
+        connect: Duration::from_secs(1),
+        total: Duration::from_millis(100),
+    };
+    let http = t.http_client("test").unwrap().build().unwrap();
+    let err = http.get(server.uri()).send().await.unwrap_err();
     assert!(err.is_timeout());
+    let text = crate::describe_transport(&err, &t);
+    assert!(text.starts_with("timed out after 100ms"), "{text}");
+    assert!(!crate::surely_not_sent(&err));
 }
 
 #[tokio::test]
