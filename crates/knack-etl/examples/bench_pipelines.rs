@@ -1,45 +1,56 @@
-//! Throughput and memory of Knack → PostgREST and PostgREST → Socrata over the testkit fakes.
+//! Time, CPU, memory and allocations of every pipeline over the testkit fakes, on full-size
+//! records: the 23 fields of the fixture app's view_1 (about 2.5 KB of JSON each), cycled with
+//! fresh ids.
 //!
 //! ```sh
-//! cargo run --release -p knack-etl --example bench_pipelines --features testkit [-- 20000,200000]
+//! cargo run --release -p knack-etl --example bench_pipelines --features testkit [-- 20000,100000,1000000]
 //! ```
 //!
 //! The fakes keep every record in memory, so they run in a separate process (this program
-//! started with `serve N`): the pipeline's own memory is measured in the process that runs it,
-//! the fakes' memory in theirs. Each size runs in a fresh driver process (`drive N`) so its
-//! peak (`VmHWM`) is its own. Knack answers every request after 150 ms, as a far-away API does.
+//! started with `serve N`): the pipeline's own memory and CPU are measured in the process that
+//! runs it, the fakes' in theirs. Each size runs in a fresh driver process (`drive N`) so its
+//! peak (`VmHWM`) is its own. Knack answers every request after 150 ms, as a far-away API does,
+//! and answers 429 above 10 requests in any second, as Knack does.
 //!
-//! Phases: Knack → PostgREST (full replace), PostgREST → Socrata (full replace, which keeps the
-//! written ids to delete the rest), and PostgREST → Socrata again as an upsert (no id set), so the
-//! cost of a replace shows apart from the streaming.
+//! Phases, each a full replace and then an upsert of every record: Knack → PostgREST,
+//! PostgREST → Socrata, PostgREST → ArcGIS Online.
 
 use std::alloc::System;
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use peakmem_alloc::{PeakMemAlloc, PeakMemAllocTrait, INSTRUMENTED_SYSTEM};
+use peakmem_alloc::{PeakMemAlloc, PeakMemAllocTrait};
+use stats_alloc::StatsAlloc;
 
-use knack_etl::pipelines::{self, Publication, RunOptions, SocrataTarget};
-use knack_etl::{knack_client, pgrest_client, socrata_client, RunFailure, RunReport};
-use serde_json::{json, Value};
+use knack_etl::pipelines::{self, AgolTarget, Publication, RunOptions, SocrataTarget};
+use knack_etl::{agol_client, knack_client, pgrest_client, socrata_client, RunFailure, RunReport};
+use serde_json::Value;
 
 const APP_ID: &str = "807d63882254235602b447c3";
 const KNACK_KEY: &str = "bench-knack-key";
 const JWT: &str = "bench-jwt";
 const DATASET: &str = "acc1-0001";
 const METADATA: &str = include_str!("../tests/fixtures/metadata.json");
+const RECORDS: &str = include_str!("../tests/fixtures/records_view_1.json");
 const SOCRATA_DATASET: &str = include_str!("../tests/fixtures/socrata_dataset.json");
+/// Knack's 150 ms answer time, and its limit of 10 requests in any second.
+const KNACK_LATENCY: Duration = Duration::from_millis(150);
+const KNACK_PER_SECOND: f64 = 10.0;
+/// What `aks` sends per applyEdits call.
+const AGOL_BATCH: usize = 50;
 
-/// Counts heap bytes. RSS alone cannot tell whether memory grows with the dataset: the
-/// allocator keeps freed pages, so RSS drifts up with churn even when what the pipeline holds
-/// does not. The peak of live heap bytes is what the pipeline really held at once.
+/// Counts heap bytes (the peak of live bytes, peakmem-alloc) and allocations (stats_alloc,
+/// wrapped inside). RSS alone cannot tell whether memory grows with the dataset: the allocator
+/// keeps freed pages, so RSS drifts up with churn even when what the pipeline holds does not.
 #[global_allocator]
-static HEAP: &PeakMemAlloc<System> = &INSTRUMENTED_SYSTEM;
+static HEAP: PeakMemAlloc<&StatsAlloc<System>> =
+    PeakMemAlloc::new(&stats_alloc::INSTRUMENTED_SYSTEM);
 
-/// The most heap the process held above its level at the last [`reset_peak`], in MiB.
-fn heap_peak() -> f64 {
-    HEAP.get_peak_memory() as f64 / (1024.0 * 1024.0)
+/// Allocations (new blocks and reallocations) so far.
+fn allocations() -> u64 {
+    let stats = stats_alloc::INSTRUMENTED_SYSTEM.stats();
+    (stats.allocations + stats.reallocations) as u64
 }
 
 fn main() {
@@ -49,7 +60,7 @@ fn main() {
         Some("drive") => drive(count(&args)),
         other => {
             let sizes: Vec<usize> = other
-                .unwrap_or("20000,200000")
+                .unwrap_or("20000,100000")
                 .split(',')
                 .map(|s| s.trim().parse().expect("sizes: comma-separated numbers"))
                 .collect();
@@ -64,52 +75,21 @@ fn count(args: &[String]) -> usize {
         .expect("a record count")
 }
 
-/// A few fields of the fixture app's view_1: name, number, boolean, address, date.
-fn record(n: usize) -> Value {
-    let lat = 30.2 + (n % 1000) as f64 / 10_000.0;
-    let lon = -97.7 - (n % 777) as f64 / 10_000.0;
-    json!({
-        "id": format!("{n:024x}"),
-        "field_1": format!("SIGNAL {n}"), "field_1_raw": format!("SIGNAL {n}"),
-        "field_3": (n % 8).to_string(), "field_3_raw": n % 8,
-        "field_5": if n % 2 == 0 { "Yes" } else { "No" }, "field_5_raw": n % 2 == 0,
-        "field_9": "1241 MANOR RD<br />Austin, TX 78759",
-        "field_9_raw": {"street": "1241 MANOR RD", "city": "Austin", "state": "TX", "zip": "78759",
-                        "latitude": lat, "longitude": lon},
-        "field_21": "03/10/2024 2:30am",
-        "field_21_raw": {"date": "03/10/2024", "unix_timestamp": 1_710_037_800_000_u64,
-                         "iso_timestamp": "2024-03-10T02:30:00.000Z", "timestamp": "03/10/2024 02:30 am"},
-    })
+/// `n` records: the fixture's records in turn, each with a fresh id.
+fn records(n: usize) -> Vec<Value> {
+    let fixture: Vec<Value> = serde_json::from_str(RECORDS).unwrap();
+    (0..n)
+        .map(|i| {
+            let mut record = fixture[i % fixture.len()].clone();
+            record["id"] = Value::String(format!("{i:024x}"));
+            record
+        })
+        .collect()
 }
 
-/// The fixture app cut down to the fields [`record`] fills (the formatter insists that every
-/// field the metadata lists is in each record).
-fn metadata() -> Value {
-    const KEPT: [&str; 5] = ["field_1", "field_3", "field_5", "field_9", "field_21"];
-    let mut metadata: Value = serde_json::from_str(METADATA).unwrap();
-    let app = &mut metadata["application"];
-    for object in app["objects"].as_array_mut().unwrap() {
-        if let Some(fields) = object["fields"].as_array_mut() {
-            fields.retain(|f| object_field_kept(f, &KEPT));
-        }
-    }
-    for scene in app["scenes"].as_array_mut().unwrap() {
-        for view in scene["views"].as_array_mut().unwrap() {
-            if let Some(columns) = view["columns"].as_array_mut() {
-                columns.retain(|c| object_field_kept(&c["field"], &KEPT));
-            }
-        }
-    }
-    metadata
-}
-
-fn object_field_kept(field: &Value, kept: &[&str]) -> bool {
-    field["key"]
-        .as_str()
-        .is_some_and(|k| !k.starts_with("field_") || kept.contains(&k) || k == "field_30")
-}
-
-/// The fakes' process: starts them, prints their addresses, serves until stdin closes.
+/// The fakes' process: starts them, prints their addresses, then answers `knack` on stdin with
+/// Knack's request count, 429 count and the span from first to last request (and forgets them),
+/// until stdin closes.
 fn serve(n: usize) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -117,10 +97,10 @@ fn serve(n: usize) {
         .unwrap();
     rt.block_on(async {
         let knack = knack_client::testkit::FakeKnack::start_for(APP_ID, KNACK_KEY).await;
-        knack.set_metadata(metadata());
+        knack.set_metadata(serde_json::from_str(METADATA).unwrap());
         let view = knack_client::Container::view("scene_1", "view_1").unwrap();
-        knack.set_records(&view, (0..n).map(record).collect());
-        knack.set_latency(Duration::from_millis(150));
+        knack.set_records(&view, records(n));
+        knack.set_latency(KNACK_LATENCY);
         let pg = pgrest_client::testkit::FakePostgrest::staging(JWT).await;
         pg.set_request_log(false);
         let socrata = socrata_client::testkit::FakeSocrata::start().await;
@@ -128,18 +108,39 @@ fn serve(n: usize) {
         socrata.add_dataset(socrata_client::testkit::FakeDataset::from_metadata(
             &serde_json::from_str(SOCRATA_DATASET).unwrap(),
         ));
-        println!("{} {} {}", knack.base_url(), pg.uri(), socrata.uri());
+        let agol = agol_client::testkit::FakeAgol::start().await;
+        agol.set_request_log(false);
+        println!(
+            "{} {} {} {}",
+            knack.base_url(),
+            pg.uri(),
+            socrata.uri(),
+            agol.uri()
+        );
         std::io::stdout().flush().unwrap();
-        // Block a worker thread on stdin; the fakes keep serving on the others.
-        tokio::task::spawn_blocking(|| {
+        // Read stdin on a blocking thread; the fakes keep serving on the others.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::task::spawn_blocking(move || {
             let mut line = String::new();
             while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
+                let _ = tx.send(line.trim().to_string());
                 line.clear();
             }
-        })
-        .await
-        .unwrap();
-        drop((knack, pg, socrata));
+        });
+        while let Some(command) = rx.recv().await {
+            if command == "knack" {
+                let requests = knack.requests();
+                knack.clear_requests();
+                let limited = requests.iter().filter(|r| r.status == 429).count();
+                let span = match (requests.first(), requests.last()) {
+                    (Some(a), Some(b)) => b.at.duration_since(a.at).as_secs_f64(),
+                    _ => 0.0,
+                };
+                println!("{} {limited} {span}", requests.len());
+                std::io::stdout().flush().unwrap();
+            }
+        }
+        drop((knack, pg, socrata, agol));
     });
 }
 
@@ -154,74 +155,130 @@ fn mem(pid: &str, key: &str) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-/// Resets this process's `VmHWM` to its current RSS and the heap peak to zero, so the next
-/// phase's peaks are its own.
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-    HEAP.reset_peak_memory();
+/// User + system CPU seconds this process used so far: `utime` + `stime` of `/proc/self/stat`,
+/// what `getrusage(RUSAGE_SELF)` reports, in clock ticks (1/100 s).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|t| t.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The fakes' process: its pid, its stdin (commands) and its stdout (answers).
+struct Fakes {
+    pid: String,
+    stdin: ChildStdin,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl Fakes {
+    /// Knack's (requests, 429s, seconds from first to last request) since the last call.
+    fn knack_requests(&mut self) -> (u64, u64, f64) {
+        writeln!(self.stdin, "knack").unwrap();
+        self.stdin.flush().unwrap();
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        let f: Vec<f64> = line
+            .split_whitespace()
+            .map(|x| x.parse().unwrap())
+            .collect();
+        (f[0] as u64, f[1] as u64, f[2])
+    }
 }
 
 struct Phase {
     seconds: f64,
+    cpu: f64,
     written: u64,
-    rss_before: f64,
     peak: f64,
-    rss_after: f64,
     heap_peak: f64,
+    allocations: u64,
+    knack: (u64, u64, f64),
     fakes_rss: f64,
 }
 
 impl Phase {
     fn line(&self) -> String {
         format!(
-            "{:.3} {} {:.1} {:.1} {:.1} {:.1} {:.1}",
+            "{:.3} {:.3} {} {:.1} {:.1} {} {} {} {:.3} {:.1}",
             self.seconds,
+            self.cpu,
             self.written,
-            self.rss_before,
             self.peak,
-            self.rss_after,
             self.heap_peak,
+            self.allocations,
+            self.knack.0,
+            self.knack.1,
+            self.knack.2,
             self.fakes_rss
         )
     }
 }
 
-/// Runs one pipeline with the peaks reset first, and reads time, memory and the fakes' RSS.
+/// Runs one pipeline with the peaks reset first, and reads time, CPU, memory, allocations and
+/// Knack's requests.
 async fn measure(
-    fakes_pid: &str,
+    fakes: &mut Fakes,
     name: &str,
     pipeline: impl std::future::Future<Output = Result<RunReport, RunFailure>>,
 ) -> Phase {
-    reset_peak();
-    let rss_before = mem("self", "VmRSS");
+    // Resets VmHWM to the current RSS and the heap peak to zero: the peaks are the phase's own.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    HEAP.reset_peak_memory();
+    fakes.knack_requests();
+    let allocs_before = allocations();
+    let cpu = cpu_seconds();
     let started = Instant::now();
     let report = pipeline.await.unwrap_or_else(|e| panic!("{name}: {e}"));
     Phase {
         seconds: started.elapsed().as_secs_f64(),
+        cpu: cpu_seconds() - cpu,
         written: report.written,
-        rss_before,
         peak: mem("self", "VmHWM"),
-        rss_after: mem("self", "VmRSS"),
-        heap_peak: heap_peak(),
-        fakes_rss: mem(fakes_pid, "VmRSS"),
+        heap_peak: HEAP.get_peak_memory() as f64 / (1024.0 * 1024.0),
+        allocations: allocations() - allocs_before,
+        knack: fakes.knack_requests(),
+        fakes_rss: mem(&fakes.pid, "VmRSS"),
     }
 }
 
-/// One size: starts the fakes' process, runs both pipelines, prints one result line per phase.
+const PHASES: [&str; 6] = [
+    "Knack → PostgREST",
+    "Knack → PostgREST ⁺",
+    "PostgREST → Socrata",
+    "PostgREST → Socrata ⁺",
+    "PostgREST → AGOL",
+    "PostgREST → AGOL ⁺",
+];
+
+/// One size: starts the fakes' process, runs every phase, prints one result line per phase.
 fn drive(n: usize) {
     let exe = std::env::current_exe().unwrap();
-    let mut fakes = Command::new(exe)
+    let mut child = Command::new(exe)
         .args(["serve", &n.to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .expect("start the fakes' process");
-    let fakes_pid = fakes.id().to_string();
+    let mut fakes = Fakes {
+        pid: child.id().to_string(),
+        stdin: child.stdin.take().unwrap(),
+        stdout: BufReader::new(child.stdout.take().unwrap()),
+    };
     let mut addresses = String::new();
-    BufReader::new(fakes.stdout.take().unwrap())
-        .read_line(&mut addresses)
-        .unwrap();
-    let addresses: Vec<&str> = addresses.split_whitespace().collect();
+    fakes.stdout.read_line(&mut addresses).unwrap();
+    let addresses: Vec<String> = addresses.split_whitespace().map(String::from).collect();
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -231,71 +288,76 @@ fn drive(n: usize) {
         let knack = knack_client::Client::builder()
             .app_id(APP_ID)
             .api_key(KNACK_KEY)
-            .base_url(addresses[0])
+            .base_url(&addresses[0])
             .build()
             .unwrap();
         let pg = pgrest_client::Client::builder()
-            .endpoint(addresses[1])
+            .endpoint(&addresses[1])
             .schema("api")
             .jwt(JWT)
             .build()
             .unwrap();
         let socrata = socrata_client::Client::builder()
-            .domain(addresses[2])
+            .domain(&addresses[2])
+            .build()
+            .unwrap();
+        let agol = agol_client::Client::builder()
+            .portal_url(&addresses[3])
+            .credentials(
+                agol_client::testkit::USERNAME,
+                agol_client::testkit::PASSWORD,
+            )
             .build()
             .unwrap();
         let view = knack_client::Container::view("scene_1", "view_1").unwrap();
         pipelines::metadata_to_postgrest(&knack, &pg, false)
             .await
             .unwrap();
-
-        let fakes_pid = fakes_pid.as_str();
-        let mut phases = Vec::new();
-        phases.push(
-            measure(fakes_pid, "Knack → PostgREST", async {
-                pipelines::records_to_postgrest(
-                    &knack,
-                    &pg,
-                    &view,
-                    Some("field_21"),
-                    &RunOptions::default(),
-                )
-                .await
-            })
-            .await,
-        );
+        let replace = RunOptions::default();
+        // Every record (the fixture's dates are all later), upserted: no set of written keys.
+        let upsert = RunOptions {
+            since: Some("2000-01-01T00:00:00Z".parse().unwrap()),
+            ..RunOptions::default()
+        };
         let publication = Publication {
             app_id: APP_ID.into(),
-            container: view,
+            container: view.clone(),
             location_fields: vec!["field_9".into()],
         };
-        let target = SocrataTarget {
+        let socrata_target = SocrataTarget {
             resource_id: DATASET.into(),
             ..SocrataTarget::default()
         };
-        let replace = RunOptions::default();
-        // Every staged row (all were written after the epoch), upserted: a replace's id set is
-        // not kept, so this phase shows what the streaming itself holds.
-        let upsert = RunOptions {
-            since: Some(chrono::DateTime::UNIX_EPOCH),
-            ..RunOptions::default()
+        let agol_target = AgolTarget {
+            service_id: agol_client::testkit::ITEM_ID.into(),
+            selector: agol_client::LayerSelector::LayerIndex(0),
+            matching_field: "id".into(),
+            batch_size: AGOL_BATCH,
         };
-        for (name, options) in [
-            ("PostgREST → Socrata", &replace),
-            ("PostgREST → Socrata (upsert)", &upsert),
-        ] {
-            phases.push(
-                measure(fakes_pid, name, async {
-                    pipelines::records_to_socrata(&pg, &socrata, &publication, &target, options)
-                        .await
-                })
-                .await,
+        let mut phases = Vec::new();
+        for options in [&replace, &upsert] {
+            let run =
+                pipelines::records_to_postgrest(&knack, &pg, &view, Some("field_21"), options);
+            phases.push(measure(&mut fakes, "Knack → PostgREST", run).await);
+        }
+        for options in [&replace, &upsert] {
+            let run = pipelines::records_to_socrata(
+                &pg,
+                &socrata,
+                &publication,
+                &socrata_target,
+                options,
             );
+            phases.push(measure(&mut fakes, "PostgREST → Socrata", run).await);
+        }
+        for options in [&replace, &upsert] {
+            let run = pipelines::records_to_agol(&pg, &agol, &publication, &agol_target, options);
+            phases.push(measure(&mut fakes, "PostgREST → AGOL", run).await);
         }
         phases
     });
-    drop(fakes.stdin.take());
-    let _ = fakes.wait();
+    drop(fakes.stdin);
+    let _ = child.wait();
     for phase in phases {
         println!("{}", phase.line());
     }
@@ -305,15 +367,18 @@ fn drive(n: usize) {
 fn table(sizes: &[usize]) {
     let exe = std::env::current_exe().unwrap();
     println!(
-        "{:<22} {:>8} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "{:<22} {:>8} {:>7} {:>7} {:>9} {:>9} {:>9} {:>8} {:>6} {:>7} {:>6} {:>9}",
         "pipeline",
         "records",
-        "secs",
+        "wall s",
+        "CPU s",
         "records/s",
-        "RSS start",
         "RSS peak",
-        "RSS end",
         "heap peak",
+        "allocs/r",
+        "Knack",
+        "req/s",
+        "429s",
         "fakes RSS"
     );
     for &n in sizes {
@@ -324,41 +389,43 @@ fn table(sizes: &[usize]) {
             .expect("run a driver");
         assert!(out.status.success(), "the {n}-record run failed");
         let text = String::from_utf8_lossy(&out.stdout);
-        for (name, line) in [
-            "Knack → PostgREST",
-            "PostgREST → Socrata",
-            "PostgREST → Socrata ⁺",
-        ]
-        .iter()
-        .zip(text.lines())
-        {
+        for (name, line) in PHASES.iter().zip(text.lines()) {
             let f: Vec<f64> = line
                 .split_whitespace()
                 .map(|x| x.parse().unwrap())
                 .collect();
-            let (secs, written) = (f[0], f[1]);
+            let (secs, cpu, written) = (f[0], f[1], f[2]);
+            let (requests, limited, span) = (f[6], f[7], f[8]);
+            // Requests per second over the span from the first to the last request.
+            let rate = if requests > 1.0 && span > 0.0 {
+                format!("{:.2}", (requests - 1.0) / span)
+            } else {
+                "—".into()
+            };
             println!(
-                "{:<22} {:>8} {:>8.1} {:>10.0} {:>9.1}M {:>9.1}M {:>9.1}M {:>9.1}M {:>9.1}M",
+                "{:<22} {:>8} {:>7.1} {:>7.2} {:>9.0} {:>8.1}M {:>8.1}M {:>8.1} {:>6} {:>7} {:>6} {:>8.0}M",
                 name,
                 written,
                 secs,
+                cpu,
                 written / secs,
-                f[2],
                 f[3],
                 f[4],
-                f[5],
-                f[6]
+                f[5] / written.max(1.0),
+                requests,
+                rate,
+                limited,
+                f[9]
             );
         }
     }
-    println!(
-        "RSS start/peak/end: the pipeline's process only (peak = VmHWM, reset before each phase);"
-    );
-    println!(
-        "heap peak: the most heap the pipeline's process held above its level at the phase's start."
-    );
-    println!(
-        "⁺ upsert (since the epoch) instead of a full replace: no set of written ids is kept."
-    );
-    println!("fakes RSS: the separate process holding Knack's records and the PostgREST and Socrata stores.");
+    println!("CPU s: user + system of the pipeline's process (/proc/self/stat), the reliable column on a");
+    println!("  shared machine; wall time also counts waits for the fakes and other processes.");
+    println!("RSS peak: VmHWM of the pipeline's process, reset before each phase. heap peak: the");
+    println!("  most heap it held above its level at the phase's start. allocs/r: allocations per");
+    println!("  record written.");
+    println!("Knack: requests Knack received in the phase; req/s from the first to the last");
+    println!("  (ceiling {KNACK_PER_SECOND}); 429s: requests Knack refused.");
+    println!("⁺ upsert of every record (since 2000-01-01) instead of a full replace: no key set.");
+    println!("fakes RSS: the separate process holding Knack's records and the three stores.");
 }

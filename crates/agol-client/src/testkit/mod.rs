@@ -135,6 +135,7 @@ pub(crate) struct State {
     pub(crate) failures: Vec<FeatureFailure>,
     pub(crate) edit_calls: usize,
     log: Vec<RecordedRequest>,
+    no_log: bool,
 }
 
 impl State {
@@ -202,6 +203,7 @@ impl FakeAgol {
             failures: Vec::new(),
             edit_calls: 0,
             log: Vec::new(),
+            no_log: false,
         }));
         Mock::given(any())
             .respond_with(Responder {
@@ -330,6 +332,16 @@ impl FakeAgol {
         self.state().log.clone()
     }
 
+    /// Turns the request log on (the default) or off. Off, the fake's memory holds only its
+    /// layers, as a benchmark sending hundreds of thousands of features needs.
+    pub fn set_request_log(&self, on: bool) {
+        let mut st = self.state();
+        st.no_log = !on;
+        if !on {
+            st.log = Vec::new();
+        }
+    }
+
     /// The requests of one operation.
     pub fn requests_for(&self, operation: &str) -> Vec<RecordedRequest> {
         self.requests()
@@ -395,13 +407,15 @@ impl Respond for Responder {
         let path = req.url.path().to_string();
         let (operation, layer) = route(&path);
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        st.log.push(RecordedRequest {
-            method: req.method.to_string(),
-            path: path.clone(),
-            query: req.url.query().map(str::to_string),
-            params: params.clone(),
-            operation: operation.clone(),
-        });
+        if !st.no_log {
+            st.log.push(RecordedRequest {
+                method: req.method.to_string(),
+                path: path.clone(),
+                query: req.url.query().map(str::to_string),
+                params: params.clone(),
+                operation: operation.clone(),
+            });
+        }
         if operation == "unknown" {
             return ResponseTemplate::new(418).set_body_string(format!(
                 "FAKE AGOL: unexpected request {} {path}",

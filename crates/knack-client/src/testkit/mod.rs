@@ -136,7 +136,7 @@ impl FakeKnack {
     pub fn set_records(&self, container: &Container, records: Vec<Value>) {
         let mut st = self.state();
         let records = records.into_iter().map(|r| st.with_id(r)).collect();
-        st.records.insert(container.records_path(), records);
+        *st.records_mut(&container.records_path()) = records;
     }
 
     /// The records a container holds now (after the client's writes).

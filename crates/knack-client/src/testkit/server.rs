@@ -24,6 +24,9 @@ pub(super) struct State {
     pub(super) plan: Option<(u64, u64)>,
     arrivals: VecDeque<Instant>,
     next_id: u64,
+    /// Indexes of the records a `filters` text matches, by (container, text): a filtered read
+    /// pages in O(page) after its first page. Any change to the records forgets them.
+    matches: HashMap<(String, String), Arc<Vec<usize>>>,
 }
 
 impl State {
@@ -39,7 +42,14 @@ impl State {
             plan: None,
             arrivals: VecDeque::new(),
             next_id: 0,
+            matches: HashMap::new(),
         }
+    }
+
+    /// The records of `container`, to change (forgets the cached filter matches).
+    pub(super) fn records_mut(&mut self, container: &str) -> &mut Vec<Value> {
+        self.matches.clear();
+        self.records.entry(container.to_string()).or_default()
     }
 
     pub(super) fn with_id(&mut self, mut record: Value) -> Value {
@@ -220,10 +230,7 @@ fn records_route(
                 let id = st.new_id();
                 rec.insert("id".into(), Value::String(id));
                 let rec = Value::Object(rec);
-                st.records
-                    .entry(container.to_string())
-                    .or_default()
-                    .push(rec.clone());
+                st.records_mut(container).push(rec.clone());
                 (ResponseTemplate::new(200).set_body_json(rec), 200)
             }
             Err(_) => (
@@ -232,7 +239,7 @@ fn records_route(
             ),
         },
         ("GET" | "PUT" | "DELETE", [id]) => {
-            let records = st.records.entry(container.to_string()).or_default();
+            let records = st.records_mut(container);
             let Some(pos) = records
                 .iter()
                 .position(|r| r.get("id").and_then(Value::as_str) == Some(*id))
@@ -269,7 +276,7 @@ fn records_route(
     }
 }
 
-fn list(st: &State, req: &Request, container: &str) -> (ResponseTemplate, u16) {
+fn list(st: &mut State, req: &Request, container: &str) -> (ResponseTemplate, u16) {
     let q: HashMap<String, String> = req
         .url
         .query_pairs()
@@ -290,38 +297,58 @@ fn list(st: &State, req: &Request, container: &str) -> (ResponseTemplate, u16) {
         Some(Ok(n)) if n >= 1 => n,
         Some(_) => return (knack_error(400, "page must be a positive number"), 400),
     };
-    let all = st
-        .records
-        .get(container)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let matching: Vec<&Value> = match q.get("filters") {
-        None => all.iter().collect(),
+    let start = ((page - 1) * rows) as usize;
+    // Unfiltered, a page is a slice; filtered, the matches are found once per filter text.
+    let (matched, records): (usize, Vec<&Value>) = match q.get("filters") {
+        None => {
+            let all = st
+                .records
+                .get(container)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            (
+                all.len(),
+                all.iter().skip(start).take(rows as usize).collect(),
+            )
+        }
         Some(text) => {
-            let parsed = match filters::parse(text) {
-                Ok(p) => p,
-                Err(e) => return (knack_error(400, &e), 400),
-            };
-            let mut out = Vec::new();
-            for r in all {
-                match parsed.matches(r) {
-                    Ok(true) => out.push(r),
-                    Ok(false) => {}
-                    Err(e) => return (knack_error(400, &e), 400),
+            let key = (container.to_string(), text.clone());
+            let hits = match st.matches.get(&key) {
+                Some(hits) => Arc::clone(hits),
+                None => {
+                    let all = st
+                        .records
+                        .get(container)
+                        .map(Vec::as_slice)
+                        .unwrap_or_default();
+                    let parsed = match filters::parse(text) {
+                        Ok(p) => p,
+                        Err(e) => return (knack_error(400, &e), 400),
+                    };
+                    let mut hits = Vec::new();
+                    for (i, r) in all.iter().enumerate() {
+                        match parsed.matches(r) {
+                            Ok(true) => hits.push(i),
+                            Ok(false) => {}
+                            Err(e) => return (knack_error(400, &e), 400),
+                        }
+                    }
+                    let hits = Arc::new(hits);
+                    st.matches.insert(key, Arc::clone(&hits));
+                    hits
                 }
-            }
-            out
+            };
+            let all = st
+                .records
+                .get(container)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let page = hits.iter().skip(start).take(rows as usize);
+            (hits.len(), page.map(|&i| &all[i]).collect())
         }
     };
-    let total_records = matching.len() as u64 + st.overstated.get(container).copied().unwrap_or(0);
+    let total_records = matched as u64 + st.overstated.get(container).copied().unwrap_or(0);
     let total_pages = total_records.div_ceil(rows);
-    let start = ((page - 1) * rows) as usize;
-    let records: Vec<&Value> = matching
-        .iter()
-        .skip(start)
-        .take(rows as usize)
-        .copied()
-        .collect();
     let body = json!({
         "total_pages": total_pages,
         "current_page": page,
