@@ -1,6 +1,7 @@
 //! The client, its builder, and the one request path every call goes through
 //! (limiter, headers, retries, error mapping).
 
+use bytes::Bytes;
 use std::fmt;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -146,6 +147,17 @@ impl Client {
     /// Runs a call with the limiter and the retry policy. A DELETE that
     /// answers 404 after a retry counts as done: the earlier attempt deleted it.
     pub(crate) async fn execute(&self, call: &Call) -> Result<Value> {
+        let body = self.execute_bytes(call).await?;
+        serde_json::from_slice(&body).map_err(|e| Error::Decode {
+            path: call.path.clone(),
+            detail: format!("the body is not JSON ({e})"),
+        })
+    }
+
+    /// Like [`Client::execute`], giving back the body's bytes undecoded, for callers that keep
+    /// parts of it as Knack sent them. Decoding is not retried either way: a body that is not
+    /// JSON fails the same on every attempt.
+    pub(crate) async fn execute_bytes(&self, call: &Call) -> Result<Bytes> {
         let attempts = AtomicU32::new(0);
         let label = format!(
             "Knack {} {} (app {})",
@@ -160,13 +172,13 @@ impl Client {
             Err(Error::Api { status: 404, .. })
                 if call.method == Method::DELETE && attempts.load(Ordering::Relaxed) > 1 =>
             {
-                Ok(serde_json::json!({ "delete": true }))
+                Ok(Bytes::from_static(br#"{"delete":true}"#))
             }
             other => other,
         }
     }
 
-    async fn attempt(&self, call: &Call) -> Result<Value> {
+    async fn attempt(&self, call: &Call) -> Result<Bytes> {
         let inner = &self.inner;
         let url = inner
             .base_url
@@ -217,14 +229,10 @@ impl Client {
             *lock(&inner.quota) = Some(q);
         }
         if status.is_success() {
-            let bytes = resp
+            return resp
                 .bytes()
                 .await
-                .map_err(|e| self.transport_error(e, call))?;
-            return serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
-                path: call.path.clone(),
-                detail: format!("the body is not JSON ({e})"),
-            });
+                .map_err(|e| self.transport_error(e, call));
         }
         if status.as_u16() == 429 {
             if let Some(resets_at) = daily_limit_spent(resp.headers()) {

@@ -58,8 +58,8 @@ pub use metadata::{
     Settings, View, ViewSource,
 };
 pub use quota::Quota;
-pub use record::Record;
-pub use records::{Page, RecordsQuery, SortOrder, MAX_ROWS_PER_PAGE};
+pub use record::{RawRecord, Record};
+pub use records::{Page, RawPage, RecordsQuery, SortOrder, MAX_ROWS_PER_PAGE};
 pub use secrecy::SecretString;
 pub use timezone::{correct_knack_timestamp, known_timezone_names, parse_timezone};
 

@@ -332,3 +332,38 @@ async fn metadata_is_read_without_credentials() {
     fake.set_metadata(json!({"not": "metadata"}));
     assert!(client.metadata().await.is_err());
 }
+
+#[tokio::test]
+async fn raw_pages_keep_each_record_byte_for_byte() {
+    let server = MockServer::start().await;
+    // Spacing, key order, an escaped slash, a \u escape and a float spelled 1.0: a parse and a
+    // re-serialization would change every one of them.
+    let first = r#"{"id":"5d79644","field_2":"<a>x<\/a>","field_3":"caf\u00e9","field_3_raw":1.0}"#;
+    let second = r#"{ "field_1" : [ 1, 2 ], "id" : "5d79645" }"#;
+    let body = format!(
+        r#"{{"total_pages":"1","current_page":1,"total_records":2,"records":[{first},  {second}]}}"#
+    );
+    get("/v1/objects/object_1/records")
+        .and(query_param("page", "1"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(body.clone()))
+        .mount(&server)
+        .await;
+    catch_all(&server).await;
+    let client = wiremock_client(&server, "5f0000000000000000000102")
+        .api_key("k")
+        .build()
+        .unwrap();
+    let object = Container::object("object_1").unwrap();
+    let pages: Vec<_> = client
+        .raw_pages(&object, RecordsQuery::new())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(pages.len(), 1);
+    assert_eq!(pages[0].bytes, body.len());
+    assert_eq!(pages[0].total_pages, 1);
+    let texts: Vec<&str> = pages[0].records.iter().map(|r| r.raw().get()).collect();
+    assert_eq!(texts, [first, second]);
+    let ids: Vec<&str> = pages[0].records.iter().map(|r| r.id()).collect();
+    assert_eq!(ids, ["5d79644", "5d79645"]);
+}

@@ -2,12 +2,13 @@
 
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
-use knack_client::{Client, Container, Record, RecordsQuery};
+use knack_client::{Client, Container, RawRecord, Record, RecordsQuery};
 
 use crate::stage::{BatchStream, Source};
 use crate::Error;
 
-/// The records of one Knack container, one batch per Knack page.
+/// The records of one Knack container, one batch per Knack page: as [`Record`]s, or (through
+/// [`KnackSource::raw`]) as the JSON texts Knack sent.
 #[derive(Debug, Clone)]
 pub struct KnackSource {
     client: Client,
@@ -23,6 +24,36 @@ impl KnackSource {
             container,
             query,
         }
+    }
+
+    /// The same records as the JSON texts Knack sent, with only their ids read.
+    pub fn raw(self) -> RawKnackSource {
+        RawKnackSource(self)
+    }
+}
+
+/// A [`KnackSource`] whose records stay the JSON text Knack sent ([`RawRecord`]): what a copy
+/// that never looks inside the records (Knack → PostgREST) reads.
+#[derive(Debug, Clone)]
+pub struct RawKnackSource(KnackSource);
+
+#[async_trait]
+impl Source<RawRecord> for RawKnackSource {
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+
+    async fn batches(&self) -> Result<BatchStream<RawRecord>, Error> {
+        let KnackSource {
+            client,
+            container,
+            query,
+        } = &self.0;
+        let pages = client
+            .raw_pages(container, query.clone())
+            .map_ok(|page| page.records)
+            .map_err(Error::from);
+        Ok(pages.boxed())
     }
 }
 

@@ -83,11 +83,11 @@ pub mod transform;
 pub use agol::AgolSink;
 pub use dry_run::DryRun;
 pub use error::Error;
-pub use knack::KnackSource;
+pub use knack::{KnackSource, RawKnackSource};
 pub use report::RunReport;
 pub use run::{run, RunFailure};
 pub use socrata::SocrataSink;
-pub use stage::{BatchOutcome, BatchStream, Sink, Source, WriteMode};
+pub use stage::{BatchOutcome, BatchStream, Sink, Source, Weigh, WriteMode};
 pub use staging::{StagingRow, StagingSink, StagingSource};
 
 /// The client crates, re-exported so users build clients with the versions this crate uses.

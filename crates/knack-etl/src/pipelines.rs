@@ -5,7 +5,9 @@
 
 use agol_client::LayerSelector;
 use chrono::{DateTime, Utc};
-use knack_client::{Container, Filter, Formatter, Record, RecordsQuery, MAX_ROWS_PER_PAGE};
+use knack_client::{
+    Container, Filter, Formatter, RawRecord, Record, RecordsQuery, MAX_ROWS_PER_PAGE,
+};
 use serde_json::{Map, Value};
 
 use crate::agol::AgolSink;
@@ -14,7 +16,7 @@ use crate::knack::KnackSource;
 use crate::run::{run, RunFailure};
 use crate::socrata::SocrataSink;
 use crate::stage::{Sink, WriteMode};
-use crate::staging::{self, StagingRow, StagingSink, StagingSource};
+use crate::staging::{self, StagingSink, StagingSource};
 use crate::transform::{
     AgolOptions, AgolTransform, FieldSpec, SocrataColumns, SocrataOptions, SocrataTransform,
 };
@@ -101,20 +103,15 @@ pub async fn records_to_postgrest(
         let tz = setup(metadata.timezone())?;
         query = query.filter(Filter::modified_since(field, since, tz));
     }
-    let source = KnackSource::new(knack.clone(), container.clone(), query);
-    let (app_id, container_id) = (knack.app_id().to_string(), container.id().to_string());
-    let mut sink: Box<dyn Sink<StagingRow>> = if options.dry_run {
+    // Records move as the JSON text Knack sent: only their ids are read.
+    let source = KnackSource::new(knack.clone(), container.clone(), query).raw();
+    let (app_id, container_id) = (knack.app_id(), container.id());
+    let mut sink: Box<dyn Sink<RawRecord>> = if options.dry_run {
         Box::new(DryRun::new(format!("PostgREST knack ({container_id})")))
     } else {
-        Box::new(StagingSink::new(pgrest.clone(), &app_id, &container_id))
+        Box::new(StagingSink::new(pgrest.clone(), app_id, container_id))
     };
-    let transform = |batch: Vec<Record>| {
-        let rows = batch
-            .into_iter()
-            .map(|r| StagingRow::new(&app_id, &container_id, r))
-            .collect();
-        Ok((rows, 0))
-    };
+    let transform = |batch: Vec<RawRecord>| Ok((batch, 0));
     run(&source, transform, sink.as_mut(), options.mode()).await
 }
 

@@ -2,16 +2,20 @@
 
 use std::time::Instant;
 
-use futures::StreamExt;
-use tokio::sync::mpsc;
+use std::sync::Arc;
 
-use crate::stage::{Sink, Source, WriteMode};
+use futures::StreamExt;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+
+use crate::stage::{Sink, Source, Weigh, WriteMode};
 use crate::{Error, RunReport};
 
-/// How many batches the reader may run ahead of the writer. One is enough to
-/// overlap fetching the next page with writing the current batch, and keeps
-/// memory to two pages whatever the size of the source.
-const READ_AHEAD: usize = 1;
+/// How many bytes of batches the reader may hold ahead of the writer (read and not yet
+/// written). Bounded in bytes, not batches, so memory stays the same whatever the record size;
+/// 8 MiB is three Knack pages of 1,000 full-size records (~2.5 MB each), enough to keep Knack
+/// busy at its rate limit while the sink writes. A batch bigger than the whole budget is still
+/// read, alone.
+const READ_AHEAD_BYTES: usize = 8 << 20;
 
 /// A run that failed, with the report of what had happened until then.
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +41,7 @@ pub async fn run<S, T, F>(
     mode: WriteMode,
 ) -> Result<RunReport, RunFailure>
 where
-    S: Send + 'static,
+    S: Weigh + Send + 'static,
     T: Send + 'static,
     F: FnMut(Vec<S>) -> Result<(Vec<T>, u64), Error> + Send,
 {
@@ -65,7 +69,7 @@ async fn drive<S, T, F>(
     report: &mut RunReport,
 ) -> Result<(), Error>
 where
-    S: Send + 'static,
+    S: Weigh + Send + 'static,
     T: Send + 'static,
     F: FnMut(Vec<S>) -> Result<(Vec<T>, u64), Error> + Send,
 {
@@ -74,20 +78,30 @@ where
     sink.begin(mode).await?;
 
     let mut batches = source.batches().await?;
-    let (tx, mut rx) = mpsc::channel(READ_AHEAD);
-    // The reader runs on its own task so the next page is on its way while
-    // the sink writes; dropping `rx` on a write failure stops it.
+    // The reader runs on its own task so pages keep coming (up to the source's own rate
+    // limit) while the sink writes; each batch holds permits for its bytes until it is
+    // written. Dropping `rx` on a write failure stops the reader.
+    let budget = Arc::new(Semaphore::new(READ_AHEAD_BYTES));
+    let (tx, mut rx) = mpsc::unbounded_channel::<(Result<Vec<S>, Error>, OwnedSemaphorePermit)>();
     let reader = tokio::spawn(async move {
         while let Some(batch) = batches.next().await {
+            let bytes = match &batch {
+                Ok(items) => items.iter().map(Weigh::weight).sum::<usize>(),
+                Err(_) => 0,
+            };
+            let permits = u32::try_from(bytes.clamp(1, READ_AHEAD_BYTES)).unwrap_or(u32::MAX);
+            let Ok(permit) = Arc::clone(&budget).acquire_many_owned(permits).await else {
+                break;
+            };
             let failed = batch.is_err();
-            if tx.send(batch).await.is_err() || failed {
+            if tx.send((batch, permit)).is_err() || failed {
                 break;
             }
         }
     });
 
     let result = async {
-        while let Some(batch) = rx.recv().await {
+        while let Some((batch, _permit)) = rx.recv().await {
             let batch = batch?;
             report.read += batch.len() as u64;
             let (items, skipped) = transform(batch)?;

@@ -13,6 +13,78 @@ use crate::Error;
 /// A stream of batches, in source order. A batch is one page of the source.
 pub type BatchStream<T> = BoxStream<'static, Result<Vec<T>, Error>>;
 
+/// About how many bytes an item holds, for bounding how far a reader runs ahead of the
+/// writer in bytes rather than in batches (a batch of big records can be many times one of
+/// small ones).
+pub trait Weigh {
+    /// Approximate bytes: the length of the item's JSON text is close enough.
+    fn weight(&self) -> usize;
+}
+
+impl Weigh for knack_client::RawRecord {
+    fn weight(&self) -> usize {
+        self.raw().get().len() + self.id().len()
+    }
+}
+
+impl Weigh for knack_client::Record {
+    fn weight(&self) -> usize {
+        self.raw().weight()
+    }
+}
+
+impl Weigh for serde_json::Value {
+    fn weight(&self) -> usize {
+        json_weight(self)
+    }
+}
+
+impl Weigh for serde_json::Map<String, serde_json::Value> {
+    fn weight(&self) -> usize {
+        self.iter().map(|(k, v)| k.len() + 3 + json_weight(v)).sum()
+    }
+}
+
+impl Weigh for agol_client::Feature {
+    fn weight(&self) -> usize {
+        // A shape is a few numbers (a point) or a few hundred (a line); attributes dominate.
+        self.attributes.weight() + 64
+    }
+}
+
+impl Weigh for String {
+    fn weight(&self) -> usize {
+        self.len()
+    }
+}
+
+macro_rules! weigh_as_size {
+    ($($t:ty),*) => {$(
+        impl Weigh for $t {
+            fn weight(&self) -> usize {
+                std::mem::size_of::<$t>()
+            }
+        }
+    )*};
+}
+weigh_as_size!(u32, u64, i64, usize);
+
+/// Roughly the length of a value's JSON text, without writing it.
+fn json_weight(value: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => s.len() + 2,
+        Value::Array(a) => a.iter().map(json_weight).sum::<usize>() + 2,
+        Value::Object(m) => {
+            m.iter()
+                .map(|(k, v)| k.len() + 3 + json_weight(v))
+                .sum::<usize>()
+                + 2
+        }
+        _ => 8,
+    }
+}
+
 /// How a sink applies a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteMode {

@@ -4,9 +4,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset, Utc};
 use futures::{StreamExt, TryStreamExt};
-use knack_client::{Metadata, Record};
+use knack_client::{Metadata, RawRecord, Record};
 use pgrest_client::{Client, Keyset, Query, Upsert};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::stage::{BatchOutcome, BatchStream, Sink, Source, WriteMode};
@@ -141,35 +142,7 @@ impl Sink<StagingRow> for StagingSink {
     }
 
     async fn write(&mut self, batch: Vec<StagingRow>) -> Result<BatchOutcome, Error> {
-        #[derive(Deserialize)]
-        struct Written {
-            updated_at: DateTime<FixedOffset>,
-        }
-        // Every request's outcome is awaited, even after one failed: the
-        // others may have been written, and the report must count them.
-        let mut requests =
-            self.client
-                .upsert_batches::<_, Written>(RECORDS_TABLE, &batch, &self.upsert);
-        let (mut written, mut failure) = (0u64, None);
-        while let Some(request) = requests.next().await {
-            match request {
-                Ok(done) => {
-                    written += done.rows as u64;
-                    if let Some(earliest) = done.returned.iter().map(|w| w.updated_at).min() {
-                        self.watermark = Some(self.watermark.map_or(earliest, |w| w.min(earliest)));
-                    }
-                }
-                // The first failure (in request order) is the one reported.
-                Err(e) => failure = failure.or(Some(e)),
-            }
-        }
-        match failure {
-            Some(e) => Err(Error::after_writing(written, e)),
-            None => Ok(BatchOutcome {
-                written,
-                skipped: 0,
-            }),
-        }
+        self.upsert_rows(&batch).await
     }
 
     async fn finish(&mut self, mode: WriteMode) -> Result<u64, Error> {
@@ -191,6 +164,81 @@ impl Sink<StagingRow> for StagingSink {
             .delete_returning(RECORDS_TABLE, &filter.select("record_id"))
             .await?;
         Ok(deleted.len() as u64)
+    }
+}
+
+impl StagingSink {
+    /// Upserts rows, keeping the earliest `updated_at` the store stamped as the watermark.
+    async fn upsert_rows<R: Serialize + Sync>(
+        &mut self,
+        rows: &[R],
+    ) -> Result<BatchOutcome, Error> {
+        #[derive(Deserialize)]
+        struct Written {
+            updated_at: DateTime<FixedOffset>,
+        }
+        // Every request's outcome is awaited, even after one failed: the
+        // others may have been written, and the report must count them.
+        let mut requests =
+            self.client
+                .upsert_batches::<_, Written>(RECORDS_TABLE, rows, &self.upsert);
+        let (mut written, mut failure) = (0u64, None);
+        while let Some(request) = requests.next().await {
+            match request {
+                Ok(done) => {
+                    written += done.rows as u64;
+                    if let Some(earliest) = done.returned.iter().map(|w| w.updated_at).min() {
+                        self.watermark = Some(self.watermark.map_or(earliest, |w| w.min(earliest)));
+                    }
+                }
+                // The first failure (in request order) is the one reported.
+                Err(e) => failure = failure.or(Some(e)),
+            }
+        }
+        match failure {
+            Some(e) => Err(Error::after_writing(written, e)),
+            None => Ok(BatchOutcome {
+                written,
+                skipped: 0,
+            }),
+        }
+    }
+}
+
+/// A row of `api.knack` that borrows its parts: the record goes into the request body as the
+/// text Knack sent, unparsed and unchanged.
+#[derive(Serialize)]
+struct RawRow<'a> {
+    app_id: &'a str,
+    container_id: &'a str,
+    record_id: &'a str,
+    record: &'a RawValue,
+}
+
+/// Stores records byte for byte as Knack sent them (key order, escapes and number spellings
+/// included), without building a tree of values for any of them.
+#[async_trait]
+impl Sink<RawRecord> for StagingSink {
+    fn describe(&self) -> String {
+        <Self as Sink<StagingRow>>::describe(self)
+    }
+
+    async fn write(&mut self, batch: Vec<RawRecord>) -> Result<BatchOutcome, Error> {
+        let (app_id, container_id) = (self.app_id.clone(), self.container_id.clone());
+        let rows: Vec<RawRow<'_>> = batch
+            .iter()
+            .map(|r| RawRow {
+                app_id: &app_id,
+                container_id: &container_id,
+                record_id: r.id(),
+                record: r.raw(),
+            })
+            .collect();
+        self.upsert_rows(&rows).await
+    }
+
+    async fn finish(&mut self, mode: WriteMode) -> Result<u64, Error> {
+        <Self as Sink<StagingRow>>::finish(self, mode).await
     }
 }
 

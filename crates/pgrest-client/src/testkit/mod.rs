@@ -222,6 +222,9 @@ pub struct LoggedRequest {
     pub headers: BTreeMap<String, String>,
     /// The JSON body, if any.
     pub body: Option<Value>,
+    /// The body's text exactly as sent (empty when none), for checking bytes a parse would
+    /// normalise (key order, escapes, number spellings).
+    pub body_text: String,
 }
 
 impl LoggedRequest {
@@ -236,6 +239,7 @@ impl LoggedRequest {
                 .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
                 .collect(),
             body: serde_json::from_slice(&req.body).ok(),
+            body_text: String::from_utf8_lossy(&req.body).into_owned(),
         }
     }
     /// A header's value by (case-insensitive) name.
