@@ -284,7 +284,7 @@ fn drive(n: usize) {
         .enable_all()
         .build()
         .unwrap();
-    let phases = rt.block_on(async {
+    rt.block_on(async {
         let knack = knack_client::Client::builder()
             .app_id(APP_ID)
             .api_key(KNACK_KEY)
@@ -334,11 +334,10 @@ fn drive(n: usize) {
             matching_field: "id".into(),
             batch_size: AGOL_BATCH,
         };
-        let mut phases = Vec::new();
         for options in [&replace, &upsert] {
             let run =
                 pipelines::records_to_postgrest(&knack, &pg, &view, Some("field_21"), options);
-            phases.push(measure(&mut fakes, "Knack → PostgREST", run).await);
+            report(measure(&mut fakes, "Knack → PostgREST", run).await);
         }
         for options in [&replace, &upsert] {
             let run = pipelines::records_to_socrata(
@@ -348,19 +347,21 @@ fn drive(n: usize) {
                 &socrata_target,
                 options,
             );
-            phases.push(measure(&mut fakes, "PostgREST → Socrata", run).await);
+            report(measure(&mut fakes, "PostgREST → Socrata", run).await);
         }
         for options in [&replace, &upsert] {
             let run = pipelines::records_to_agol(&pg, &agol, &publication, &agol_target, options);
-            phases.push(measure(&mut fakes, "PostgREST → AGOL", run).await);
+            report(measure(&mut fakes, "PostgREST → AGOL", run).await);
         }
-        phases
     });
     drop(fakes.stdin);
     let _ = child.wait();
-    for phase in phases {
-        println!("{}", phase.line());
-    }
+}
+
+/// Prints a phase's result line at once, so a long run shows its phases as they end.
+fn report(phase: Phase) {
+    println!("{}", phase.line());
+    std::io::stdout().flush().unwrap();
 }
 
 /// Runs every size in its own driver process and prints the table.
@@ -382,14 +383,15 @@ fn table(sizes: &[usize]) {
         "fakes RSS"
     );
     for &n in sizes {
-        let out = Command::new(&exe)
+        let mut driver = Command::new(&exe)
             .args(["drive", &n.to_string()])
+            .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
-            .output()
+            .spawn()
             .expect("run a driver");
-        assert!(out.status.success(), "the {n}-record run failed");
-        let text = String::from_utf8_lossy(&out.stdout);
-        for (name, line) in PHASES.iter().zip(text.lines()) {
+        let lines = BufReader::new(driver.stdout.take().unwrap()).lines();
+        for (name, line) in PHASES.iter().zip(lines) {
+            let line = line.unwrap();
             let f: Vec<f64> = line
                 .split_whitespace()
                 .map(|x| x.parse().unwrap())
@@ -418,6 +420,10 @@ fn table(sizes: &[usize]) {
                 f[9]
             );
         }
+        assert!(
+            driver.wait().unwrap().success(),
+            "the {n}-record run failed"
+        );
     }
     println!("CPU s: user + system of the pipeline's process (/proc/self/stat), the reliable column on a");
     println!("  shared machine; wall time also counts waits for the fakes and other processes.");

@@ -13,11 +13,12 @@ use crate::Error;
 /// A stream of batches, in source order. A batch is one page of the source.
 pub type BatchStream<T> = BoxStream<'static, Result<Vec<T>, Error>>;
 
-/// About how many bytes an item holds, for bounding how far a reader runs ahead of the
+/// About how many bytes of memory an item holds, for bounding how far a reader runs ahead of the
 /// writer in bytes rather than in batches (a batch of big records can be many times one of
 /// small ones).
 pub trait Weigh {
-    /// Approximate bytes: the length of the item's JSON text is close enough.
+    /// Approximate bytes held: the text's length for an item kept as text, an estimate of the
+    /// tree's heap for a parsed one.
     fn weight(&self) -> usize;
 }
 
@@ -41,7 +42,7 @@ impl Weigh for serde_json::Value {
 
 impl Weigh for serde_json::Map<String, serde_json::Value> {
     fn weight(&self) -> usize {
-        self.iter().map(|(k, v)| k.len() + 3 + json_weight(v)).sum()
+        map_weight(self)
     }
 }
 
@@ -69,20 +70,26 @@ macro_rules! weigh_as_size {
 }
 weigh_as_size!(u32, u64, i64, usize);
 
-/// Roughly the length of a value's JSON text, without writing it.
+/// Roughly the heap a parsed value holds: its text plus what each node costs in a tree of
+/// `Value`s (the node itself, an allocation per string, a map entry and index slot per key),
+/// about five times the text for a Knack record. Counting the text alone would let the reader
+/// hold five times the budget.
 fn json_weight(value: &serde_json::Value) -> usize {
     use serde_json::Value;
+    const NODE: usize = 32;
     match value {
-        Value::String(s) => s.len() + 2,
-        Value::Array(a) => a.iter().map(json_weight).sum::<usize>() + 2,
-        Value::Object(m) => {
-            m.iter()
-                .map(|(k, v)| k.len() + 3 + json_weight(v))
-                .sum::<usize>()
-                + 2
-        }
-        _ => 8,
+        Value::String(s) => NODE + 16 + s.len(),
+        Value::Array(a) => NODE + 16 + a.iter().map(json_weight).sum::<usize>(),
+        Value::Object(m) => NODE + 64 + map_weight(m),
+        _ => NODE,
     }
+}
+
+/// The entries of a map: key (an allocation), hash index slot, and value.
+fn map_weight(map: &serde_json::Map<String, serde_json::Value>) -> usize {
+    map.iter()
+        .map(|(k, v)| 16 + k.len() + 16 + json_weight(v))
+        .sum()
 }
 
 /// How a sink applies a run.

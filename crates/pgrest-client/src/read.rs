@@ -3,7 +3,8 @@
 use futures::stream::{self, Stream, TryStreamExt};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 
 use crate::client::{Call, Client};
 use crate::error::{Error, Result};
@@ -102,9 +103,10 @@ impl Client {
             if rows.is_empty() {
                 return Ok(None);
             }
+            // Each row is read straight from its text into `T`: no tree of values in between.
             let typed = rows
-                .into_iter()
-                .map(serde_json::from_value)
+                .iter()
+                .map(|row| serde_json::from_str(row.get()))
                 .collect::<std::result::Result<Vec<T>, _>>()
                 .map_err(|source| Error::Decode {
                     path: st.table.clone(),
@@ -128,7 +130,9 @@ impl Client {
 }
 
 impl PageState {
-    async fn next_page(&mut self) -> Result<Vec<Value>> {
+    /// The next page's rows as their JSON texts (a cheap scan of the body), so the caller
+    /// parses each once into its own type.
+    async fn next_page(&mut self) -> Result<Vec<Box<RawValue>>> {
         let col = self.keyset.column.clone();
         let mut q = self.query.clone();
         if let Some(last) = &self.last_key {
@@ -152,13 +156,17 @@ impl PageState {
             idempotent: true,
         };
         let answer = self.client.send(&call).await?;
-        let rows: Vec<Value> =
-            serde_json::from_slice(&answer.body).map_err(|source| Error::Decode {
-                path: self.table.clone(),
-                source,
-            })?;
+        let decode_error = |source| Error::Decode {
+            path: self.table.clone(),
+            source,
+        };
+        let rows: Vec<Box<RawValue>> =
+            serde_json::from_slice(&answer.body).map_err(decode_error)?;
         let n = rows.len() as u64;
         if let Some(last) = rows.last() {
+            // Only the last row's key is needed to ask for the next page.
+            let last: Map<String, Value> =
+                serde_json::from_str(last.get()).map_err(decode_error)?;
             let key = last.get(&col).filter(|v| !v.is_null()).ok_or_else(|| {
                 Error::Refused(format!(
                     "keyset column `{col}` is missing or null in rows of `{}`; include it in select \

@@ -192,7 +192,11 @@ fn load_layers() -> Vec<FakeLayer> {
 impl FakeAgol {
     /// Starts the fake with the fixture service, no features, and token checks on.
     pub async fn start() -> FakeAgol {
-        let server = MockServer::start().await;
+        // Its own log keeps what tests read; wiremock's copy of every body would only grow.
+        let server = MockServer::builder()
+            .disable_request_recording()
+            .start()
+            .await;
         let state = Arc::new(Mutex::new(State {
             layers: load_layers(),
             tokens: HashMap::new(),
