@@ -12,7 +12,8 @@
 //! peak (`VmHWM`) is its own. Knack answers every request after 150 ms, as a far-away API does,
 //! and answers 429 above 10 requests in any second, as Knack does.
 //!
-//! Phases, each a full replace and then an upsert of every record: Knack → PostgREST,
+//! Phases: Knack read alone (a dry run, so the fetch rate shows without a sink behind it), then
+//! each stage as a full replace and as an upsert of every record: Knack → PostgREST,
 //! PostgREST → Socrata, PostgREST → ArcGIS Online.
 
 use std::alloc::System;
@@ -244,7 +245,8 @@ async fn measure(
     Phase {
         seconds: started.elapsed().as_secs_f64(),
         cpu: cpu_seconds() - cpu,
-        written: report.written,
+        // Records read: the same as written but for the dry run, which writes none.
+        written: report.read,
         peak: mem("self", "VmHWM"),
         heap_peak: HEAP.get_peak_memory() as f64 / (1024.0 * 1024.0),
         allocations: allocations() - allocs_before,
@@ -253,7 +255,8 @@ async fn measure(
     }
 }
 
-const PHASES: [&str; 6] = [
+const PHASES: [&str; 7] = [
+    "Knack (dry run)",
     "Knack → PostgREST",
     "Knack → PostgREST ⁺",
     "PostgREST → Socrata",
@@ -334,7 +337,12 @@ fn drive(n: usize) {
             matching_field: "id".into(),
             batch_size: AGOL_BATCH,
         };
-        for options in [&replace, &upsert] {
+        // Knack alone (read, nothing written): how fast the pipeline fetches with no sink behind.
+        let dry_run = RunOptions {
+            dry_run: true,
+            ..RunOptions::default()
+        };
+        for options in [&dry_run, &replace, &upsert] {
             let run =
                 pipelines::records_to_postgrest(&knack, &pg, &view, Some("field_21"), options);
             report(measure(&mut fakes, "Knack → PostgREST", run).await);

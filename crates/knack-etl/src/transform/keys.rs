@@ -41,11 +41,34 @@ pub fn normalize_keys(formatted: Map<String, Value>) -> Map<String, Value> {
         let key = if label == RECORD_ID_KEY {
             label
         } else {
-            field_key(&label)
+            field_key_reusing(label)
         };
         out.insert(key, value);
     }
     out
+}
+
+/// [`field_key`] written into the label's own buffer when the label is ASCII (the usual case):
+/// no allocation per key per record. Lowercasing ASCII and swapping ' ' and '-' for '_' keep
+/// every byte's place, so the result is the same as [`field_key`]'s.
+fn field_key_reusing(label: String) -> String {
+    if !label.is_ascii() {
+        return field_key(&label);
+    }
+    let mut bytes = label.into_bytes();
+    for b in &mut bytes {
+        *b = match b.to_ascii_lowercase() {
+            b' ' | b'-' => b'_',
+            other => other,
+        };
+    }
+    // Still ASCII, so always valid UTF-8.
+    let key = String::from_utf8(bytes).unwrap_or_default();
+    if key == RECORD_ID_KEY {
+        RENAMED_ID_KEY.to_owned()
+    } else {
+        key
+    }
 }
 
 /// Groups of labels that normalise to the same key: in each group only the last label's value survives.
@@ -119,5 +142,24 @@ mod tests {
                 vec!["Zone Code".to_owned(), "Zone-Code".to_owned()]
             )]
         );
+    }
+
+    #[test]
+    fn keys_written_in_place_match_field_key() {
+        for label in [
+            "Zone Code",
+            "ID",
+            "Id",
+            "a-b c",
+            "Ünïcode Label",
+            "id",
+            "already_key",
+        ] {
+            assert_eq!(
+                field_key_reusing(label.to_string()),
+                field_key(label),
+                "{label}"
+            );
+        }
     }
 }
