@@ -46,6 +46,14 @@ impl State {
         }
     }
 
+    /// The records of `container` (none when it has never been given any).
+    fn records_of(&self, container: &str) -> &[Value] {
+        self.records
+            .get(container)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
     /// The records of `container`, to change (forgets the cached filter matches).
     pub(super) fn records_mut(&mut self, container: &str) -> &mut Vec<Value> {
         self.matches.clear();
@@ -301,11 +309,7 @@ fn list(st: &mut State, req: &Request, container: &str) -> (ResponseTemplate, u1
     // Unfiltered, a page is a slice; filtered, the matches are found once per filter text.
     let (matched, records): (usize, Vec<&Value>) = match q.get("filters") {
         None => {
-            let all = st
-                .records
-                .get(container)
-                .map(Vec::as_slice)
-                .unwrap_or_default();
+            let all = st.records_of(container);
             (
                 all.len(),
                 all.iter().skip(start).take(rows as usize).collect(),
@@ -316,11 +320,7 @@ fn list(st: &mut State, req: &Request, container: &str) -> (ResponseTemplate, u1
             let hits = match st.matches.get(&key) {
                 Some(hits) => Arc::clone(hits),
                 None => {
-                    let all = st
-                        .records
-                        .get(container)
-                        .map(Vec::as_slice)
-                        .unwrap_or_default();
+                    let all = st.records_of(container);
                     let parsed = match filters::parse(text) {
                         Ok(p) => p,
                         Err(e) => return (knack_error(400, &e), 400),
@@ -338,11 +338,7 @@ fn list(st: &mut State, req: &Request, container: &str) -> (ResponseTemplate, u1
                     hits
                 }
             };
-            let all = st
-                .records
-                .get(container)
-                .map(Vec::as_slice)
-                .unwrap_or_default();
+            let all = st.records_of(container);
             let page = hits.iter().skip(start).take(rows as usize);
             (hits.len(), page.map(|&i| &all[i]).collect())
         }
