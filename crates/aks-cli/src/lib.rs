@@ -30,5 +30,7 @@ pub mod logging;
 pub mod pipelines;
 pub mod report;
 pub mod run;
+pub mod status;
+pub mod sync;
 
 pub use error::{CliError, RunError};
