@@ -206,7 +206,10 @@ async fn a_wrong_knack_key_fails_naming_it_and_writes_nothing() {
         "{writes:?}"
     );
     assert!(fakes.pg.rows("knack").is_empty());
-    assert_eq!(fakes.pg.rows("knack_sync_state")[0]["last_result"], "failed");
+    assert_eq!(
+        fakes.pg.rows("knack_sync_state")[0]["last_result"],
+        "failed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
