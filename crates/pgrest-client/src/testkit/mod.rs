@@ -172,6 +172,18 @@ impl TableSpec {
         }
     }
 
+    /// The message of the first `CHECK (col IN ...)` that `row` violates.
+    pub(crate) fn violated_check(&self, row: &serde_json::Map<String, Value>) -> Option<String> {
+        self.one_of.iter().find_map(|(col, allowed)| {
+            let v = row.get(col).filter(|v| !v.is_null())?;
+            let ok = v.as_str().is_some_and(|t| allowed.iter().any(|a| a == t));
+            (!ok).then(|| {
+                let table = &self.name;
+                format!("new row for relation \"{table}\" violates check constraint \"{table}_{col}_check\"")
+            })
+        })
+    }
+
     pub(crate) fn is_unique(&self, cols: &[String]) -> bool {
         let mut a = cols.to_vec();
         a.sort();

@@ -538,19 +538,8 @@ impl Table {
 
     /// Not-null columns and `CHECK (col IN ...)` constraints.
     pub(crate) fn check_not_null(&self, row: &Row) -> Result<(), Reject> {
-        for (col, allowed) in &self.spec.one_of {
-            if let Some(v) = row.get(col).filter(|v| !v.is_null()) {
-                if !v.as_str().is_some_and(|t| allowed.iter().any(|a| a == t)) {
-                    return Err(Reject::new(
-                        400,
-                        "23514",
-                        format!(
-                            "new row for relation \"{}\" violates check constraint \"{}_{col}_check\"",
-                            self.spec.name, self.spec.name
-                        ),
-                    ));
-                }
-            }
+        if let Some(message) = self.spec.violated_check(row) {
+            return Err(Reject::new(400, "23514", message));
         }
         for c in self.spec.primary_key.iter().chain(&self.spec.not_null) {
             if row.get(c).map_or(true, Value::is_null) {
