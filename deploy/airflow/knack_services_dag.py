@@ -98,37 +98,39 @@ def app_env(connection):
     return {**knack_env(connection), **PGREST_ENV, **SOCRATA_ENV, **AGOL_ENV}
 
 
-with DAG(
-    dag_id="knack_services",
-    description="Knack records to PostgREST, Socrata and ArcGIS Online with aks sync",
-    default_args=DEFAULT_ARGS,
-    schedule="*/30 * * * *",
-    start_date=datetime(2024, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    tags=["knack", "aks"],
-) as dag:
-    # One task per app and no edges: apps are independent, one failing never holds another back.
-    for app, connection in APPS.items():
-        aks_task(
-            "%s.sync" % app,
-            "sync -a %s -e {{ var.value.aks_env }}" % app,
-            app_env(connection),
-        )
+def per_app_dag(dag_id, description, schedule, suffix, command):
+    """A DAG with one task per app running `aks <command>` (`%s` is the app), and no edges between
+    apps: apps are independent, one failing never holds another back."""
+    with DAG(
+        dag_id=dag_id,
+        description=description,
+        default_args=DEFAULT_ARGS,
+        schedule=schedule,
+        start_date=datetime(2024, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        tags=["knack", "aks"],
+    ) as dag:
+        for app, connection in APPS.items():
+            aks_task(
+                "%s.%s" % (app, suffix),
+                (command % app) + " -e {{ var.value.aks_env }}",
+                app_env(connection),
+            )
+    return dag
 
-with DAG(
-    dag_id="knack_services_verify",
-    description="aks status --verify: destinations in step with the staging store",
-    default_args=DEFAULT_ARGS,
-    schedule="@daily",
-    start_date=datetime(2024, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    tags=["knack", "aks"],
-) as verify_dag:
-    for app, connection in APPS.items():
-        aks_task(
-            "%s.verify" % app,
-            "status -a %s -e {{ var.value.aks_env }} --verify" % app,
-            app_env(connection),
-        )
+
+sync_dag = per_app_dag(
+    "knack_services",
+    "Knack records to PostgREST, Socrata and ArcGIS Online with aks sync",
+    "*/30 * * * *",
+    "sync",
+    "sync -a %s",
+)
+verify_dag = per_app_dag(
+    "knack_services_verify",
+    "aks status --verify: destinations in step with the staging store",
+    "@daily",
+    "verify",
+    "status --verify -a %s",
+)

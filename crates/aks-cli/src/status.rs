@@ -8,7 +8,7 @@ use futures::{StreamExt, TryStreamExt};
 use knack_etl::knack_client::RecordsQuery;
 use knack_etl::pgrest_client::{Keyset, Query};
 use knack_etl::staging::RECORDS_TABLE;
-use knack_etl::sync::SyncPlan;
+use knack_etl::sync::{SyncClients, SyncPlan};
 use knack_etl::watermark::{Destination, SyncState, Watermarks};
 use knack_etl::{agol_client, socrata_client};
 use serde::Serialize;
@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::cli::{Cli, OutputFormat, StatusArgs, SyncArgs};
 use crate::config::Config;
-use crate::env::{EnvVars, Settings, Task};
+use crate::env::EnvVars;
 use crate::error::{CliError, RunError};
 use crate::pipelines;
 
@@ -102,32 +102,23 @@ pub async fn execute(
     vars: &EnvVars,
 ) -> Result<(), CliError> {
     let config = Config::load(path)?;
-    let app = config.app(path, &args.app_name)?;
-    let plans = crate::sync::plans(
+    let all = SyncArgs {
+        app_name: args.app_name.clone(),
+        env: args.env,
+        containers: Vec::new(),
+        date: None,
+        concurrency: 1,
+    };
+    let plans = crate::sync::plans(&config, path, &all)?;
+    let settings = crate::sync::settings(
+        "status",
+        args.verify,
+        &plans,
+        cli,
+        &all,
         &config,
         path,
-        &SyncArgs {
-            app_name: args.app_name.clone(),
-            env: args.env,
-            containers: Vec::new(),
-            date: None,
-            concurrency: 1,
-        },
-    )?;
-    let task = Task::Composite {
-        name: "status",
-        knack_key: args.verify,
-        socrata: args.verify && plans.iter().any(|p| p.socrata.is_some()),
-        agol: args.verify && plans.iter().any(|p| p.agol.is_some()),
-    };
-    let settings = Settings::resolve(
-        task,
-        &args.app_name,
-        app,
-        args.env,
-        &config,
         vars,
-        cli.dry_run,
     )?;
     let pgrest = pipelines::postgrest(&settings)?;
     let states = Watermarks::new(pgrest.clone(), &settings.app_id)
@@ -143,7 +134,7 @@ pub async fn execute(
     for plan in &plans {
         let id = plan.container.id();
         let mut per_dest = BTreeMap::new();
-        for dest in destinations(plan) {
+        for dest in plan.destinations() {
             let state = states
                 .iter()
                 .find(|s| s.container_id == id && s.destination == dest);
@@ -153,14 +144,7 @@ pub async fn execute(
     }
     if args.verify {
         let verifier = Verifier {
-            knack: pipelines::knack(&settings, settings.knack.api_key.as_ref())?,
-            pgrest,
-            socrata: settings
-                .socrata
-                .as_ref()
-                .map(pipelines::socrata)
-                .transpose()?,
-            agol: settings.agol.as_ref().map(pipelines::agol).transpose()?,
+            clients: crate::sync::clients(&settings)?,
             app_id: settings.app_id.clone(),
         };
         let mut any = false;
@@ -194,23 +178,9 @@ pub async fn execute(
     }
 }
 
-fn destinations(plan: &SyncPlan) -> Vec<Destination> {
-    let mut all = vec![Destination::Postgrest];
-    if plan.socrata.is_some() {
-        all.push(Destination::Socrata);
-    }
-    if plan.agol.is_some() {
-        all.push(Destination::Agol);
-    }
-    all
-}
-
 /// The clients `--verify` reads with.
 struct Verifier {
-    knack: knack_etl::knack_client::Client,
-    pgrest: knack_etl::pgrest_client::Client,
-    socrata: Option<socrata_client::Client>,
-    agol: Option<agol_client::Client>,
+    clients: SyncClients,
     app_id: String,
 }
 
@@ -223,6 +193,7 @@ impl Verifier {
     ) -> Result<bool, String> {
         let id = plan.container.id();
         let first = self
+            .clients
             .knack
             .pages(
                 &plan.container,
@@ -245,7 +216,7 @@ impl Verifier {
             s.drift = Some(d);
             drift |= d;
         }
-        if let (Some(target), Some(client)) = (&plan.socrata, &self.socrata) {
+        if let (Some(target), Some(client)) = (&plan.socrata, &self.clients.socrata) {
             let ids: BTreeSet<String> = client
                 .rows(
                     &target.resource_id,
@@ -257,7 +228,7 @@ impl Verifier {
                 .map_err(|e| format!("{id}: Socrata: {e}"))?;
             drift |= compare(per_dest, Destination::Socrata, &staged, &ids);
         }
-        if let (Some(target), Some(client)) = (&plan.agol, &self.agol) {
+        if let (Some(target), Some(client)) = (&plan.agol, &self.clients.agol) {
             let layer = client
                 .layer_from_item(&target.service_id, target.selector)
                 .await
@@ -286,7 +257,8 @@ impl Verifier {
             .select("id,record_id")
             .eq("app_id", self.app_id.as_str())
             .eq("container_id", container_id);
-        self.pgrest
+        self.clients
+            .pgrest
             .select_pages::<Row>(RECORDS_TABLE, query, Keyset::on("id").page_size(1000))
             .try_fold(BTreeSet::new(), |mut ids, rows| async move {
                 ids.extend(rows.into_iter().map(|r| r.record_id));

@@ -73,6 +73,52 @@ pub fn plans(config: &Config, path: &Path, args: &SyncArgs) -> Result<Vec<SyncPl
     }
 }
 
+/// The settings of a command over `plans` (`sync`, `status`): the Knack key when `knack_and_publishers`,
+/// and then the Socrata and AGOL credentials when a plan publishes there. Errors before any request.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn settings(
+    name: &'static str,
+    knack_and_publishers: bool,
+    plans: &[SyncPlan],
+    cli: &Cli,
+    args: &SyncArgs,
+    config: &Config,
+    path: &Path,
+    vars: &EnvVars,
+) -> Result<Settings, CliError> {
+    let app = config.app(path, &args.app_name)?;
+    let task = Task::Composite {
+        name,
+        knack_key: knack_and_publishers,
+        socrata: knack_and_publishers && plans.iter().any(|p| p.socrata.is_some()),
+        agol: knack_and_publishers && plans.iter().any(|p| p.agol.is_some()),
+    };
+    Ok(Settings::resolve(
+        task,
+        &args.app_name,
+        app,
+        args.env,
+        config,
+        vars,
+        cli.dry_run,
+    )?)
+}
+
+/// The clients `settings` allow: Knack (with its key, if resolved), PostgREST, and Socrata / AGOL
+/// when their credentials were resolved.
+pub(crate) fn clients(settings: &Settings) -> Result<SyncClients, RunError> {
+    Ok(SyncClients {
+        knack: pipelines::knack(settings, settings.knack.api_key.as_ref())?,
+        pgrest: pipelines::postgrest(settings)?,
+        socrata: settings
+            .socrata
+            .as_ref()
+            .map(pipelines::socrata)
+            .transpose()?,
+        agol: settings.agol.as_ref().map(pipelines::agol).transpose()?,
+    })
+}
+
 /// Runs `aks sync`.
 pub async fn execute(
     cli: &Cli,
@@ -81,33 +127,9 @@ pub async fn execute(
     vars: &EnvVars,
 ) -> Result<(), CliError> {
     let config = Config::load(path)?;
-    let app = config.app(path, &args.app_name)?;
     let plans = plans(&config, path, args)?;
-    let task = Task::Composite {
-        name: "sync",
-        knack_key: true,
-        socrata: plans.iter().any(|p| p.socrata.is_some()),
-        agol: plans.iter().any(|p| p.agol.is_some()),
-    };
-    let settings = Settings::resolve(
-        task,
-        &args.app_name,
-        app,
-        args.env,
-        &config,
-        vars,
-        cli.dry_run,
-    )?;
-    let clients = SyncClients {
-        knack: pipelines::knack(&settings, settings.knack.api_key.as_ref())?,
-        pgrest: pipelines::postgrest(&settings)?,
-        socrata: settings
-            .socrata
-            .as_ref()
-            .map(pipelines::socrata)
-            .transpose()?,
-        agol: settings.agol.as_ref().map(pipelines::agol).transpose()?,
-    };
+    let settings = settings("sync", true, &plans, cli, args, &config, path, vars)?;
+    let clients = clients(&settings)?;
     tracing::info!(
         command = "sync",
         app = %settings.app_name,

@@ -123,7 +123,7 @@ fn the_dag_loads_in_airflow_with_one_sync_task_per_app_and_shows_no_secret() {
     assert_eq!(verify, ["data-tracker.verify", "signs-markings.verify"]);
     assert_eq!(
         dags["knack_services_verify"]["tasks"]["data-tracker.verify"]["rendered"]["command"],
-        "--log-format json status -a data-tracker -e prod --verify"
+        "--log-format json status --verify -a data-tracker -e prod"
     );
 
     // The templates really render the secrets into what the container gets...

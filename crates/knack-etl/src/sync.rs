@@ -5,6 +5,7 @@
 //! its limiter is shared by its clones, and Knack's 10 requests per second are per app, so the
 //! whole run stays within them however many containers run at once.
 
+use std::future::Future;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -29,6 +30,20 @@ pub struct SyncPlan {
     pub socrata: Option<SocrataTarget>,
     /// The ArcGIS Online layer or table, when the container is published there.
     pub agol: Option<AgolTarget>,
+}
+
+impl SyncPlan {
+    /// The stages of this container, in the order they run: postgrest, then its publishers.
+    pub fn destinations(&self) -> Vec<Destination> {
+        let mut all = vec![Destination::Postgrest];
+        if self.socrata.is_some() {
+            all.push(Destination::Socrata);
+        }
+        if self.agol.is_some() {
+            all.push(Destination::Agol);
+        }
+        all
+    }
 }
 
 /// The clients of one run. `knack` is cloned for every container, so they share its limiter.
@@ -124,7 +139,7 @@ pub async fn sync(
         let stages = plans
             .iter()
             .flat_map(|plan| {
-                destinations(plan)
+                plan.destinations()
                     .into_iter()
                     .map(|destination| StageResult {
                         container_id: plan.container.id().to_string(),
@@ -157,17 +172,6 @@ pub async fn sync(
     }
 }
 
-fn destinations(plan: &SyncPlan) -> Vec<Destination> {
-    let mut all = vec![Destination::Postgrest];
-    if plan.socrata.is_some() {
-        all.push(Destination::Socrata);
-    }
-    if plan.agol.is_some() {
-        all.push(Destination::Agol);
-    }
-    all
-}
-
 /// Where a stage starts: `-d` when given, else its watermark.
 fn since_rule(options: SyncOptions, destination: Destination) -> Since {
     match options.since {
@@ -196,17 +200,19 @@ async fn sync_container(
     plan: &SyncPlan,
     options: SyncOptions,
 ) -> Vec<StageResult> {
-    let id = plan.container.id().to_string();
-    let started = Instant::now();
-    let staged = watermarks
-        .tracked(
-            &id,
+    let id = plan.container.id();
+    let stage = Stage {
+        watermarks,
+        container_id: id,
+        options,
+    };
+    let staged = stage
+        .run(
             Destination::Postgrest,
-            since_rule(options, Destination::Postgrest),
-            options.dry_run,
-            |since| async move {
+            Some(&clients.knack),
+            |knack, since| async move {
                 pipelines::records_to_postgrest(
-                    &clients.knack,
+                    knack,
                     &clients.pgrest,
                     &plan.container,
                     Some(plan.modified_date_field.as_str()),
@@ -216,91 +222,121 @@ async fn sync_container(
             },
         )
         .await;
-    tracing::info!(container = %id, seconds = started.elapsed().as_secs_f64(), "staging stage done");
-    let staging_ok = matches!(&staged.result, Ok(r) if r.failed == 0);
-    let mut results = vec![StageResult {
-        container_id: id.clone(),
-        destination: Destination::Postgrest,
-        outcome: StageOutcome::Ran(staged),
-    }];
+    let staging_ok = staged.outcome.is_success();
+    let mut results = vec![staged];
     let publication = &Publication {
         app_id: app_id.to_string(),
         container: plan.container.clone(),
         location_fields: plan.location_fields.clone(),
     };
+    let skipped = |destination| StageResult {
+        container_id: id.to_string(),
+        destination,
+        outcome: StageOutcome::Skipped(format!("the staging load of {id} failed")),
+    };
     if let Some(target) = &plan.socrata {
-        let outcome = if !staging_ok {
-            StageOutcome::Skipped(format!("the staging load of {id} failed"))
-        } else if let Some(client) = &clients.socrata {
-            StageOutcome::Ran(
-                watermarks
-                    .tracked(
-                        &id,
-                        Destination::Socrata,
-                        since_rule(options, Destination::Socrata),
-                        options.dry_run,
-                        |since| async move {
-                            // A dataset that may not be replaced gets an upsert of every staged
-                            // row when it has no watermark, instead of a refusal.
-                            let since = match since {
-                                None if target.no_replace => Some(DateTime::<Utc>::UNIX_EPOCH),
-                                since => since,
-                            };
-                            pipelines::records_to_socrata(
-                                &clients.pgrest,
-                                client,
-                                publication,
-                                target,
-                                &run_options(since, options.dry_run),
-                            )
-                            .await
-                        },
-                    )
-                    .await,
-            )
+        results.push(if !staging_ok {
+            skipped(Destination::Socrata)
         } else {
-            missing_client(&id, Destination::Socrata)
-        };
-        results.push(StageResult {
-            container_id: id.clone(),
-            destination: Destination::Socrata,
-            outcome,
+            stage
+                .run(
+                    Destination::Socrata,
+                    clients.socrata.as_ref(),
+                    |client, since| async move {
+                        // A dataset that may not be replaced gets an upsert of every staged row
+                        // when it has no watermark, instead of a refusal.
+                        let since = match since {
+                            None if target.no_replace => Some(DateTime::<Utc>::UNIX_EPOCH),
+                            since => since,
+                        };
+                        let options = run_options(since, options.dry_run);
+                        pipelines::records_to_socrata(
+                            &clients.pgrest,
+                            client,
+                            publication,
+                            target,
+                            &options,
+                        )
+                        .await
+                    },
+                )
+                .await
         });
     }
     if let Some(target) = &plan.agol {
-        let outcome = if !staging_ok {
-            StageOutcome::Skipped(format!("the staging load of {id} failed"))
-        } else if let Some(client) = &clients.agol {
-            StageOutcome::Ran(
-                watermarks
-                    .tracked(
-                        &id,
-                        Destination::Agol,
-                        since_rule(options, Destination::Agol),
-                        options.dry_run,
-                        |since| async move {
-                            pipelines::records_to_agol(
-                                &clients.pgrest,
-                                client,
-                                publication,
-                                target,
-                                &run_options(since, options.dry_run),
-                            )
-                            .await
-                        },
-                    )
-                    .await,
-            )
+        results.push(if !staging_ok {
+            skipped(Destination::Agol)
         } else {
-            missing_client(&id, Destination::Agol)
-        };
-        results.push(StageResult {
-            container_id: id.clone(),
-            destination: Destination::Agol,
-            outcome,
+            stage
+                .run(
+                    Destination::Agol,
+                    clients.agol.as_ref(),
+                    |client, since| async move {
+                        let options = run_options(since, options.dry_run);
+                        pipelines::records_to_agol(
+                            &clients.pgrest,
+                            client,
+                            publication,
+                            target,
+                            &options,
+                        )
+                        .await
+                    },
+                )
+                .await
         });
     }
     results
+}
+
+/// One container's stages: each runs between its watermark's open and close.
+struct Stage<'a> {
+    watermarks: &'a Watermarks,
+    container_id: &'a str,
+    options: SyncOptions,
+}
+
+impl Stage<'_> {
+    /// Runs `stage` with `client` from the destination's watermark (or `-d`); without a client,
+    /// a failed stage.
+    async fn run<'c, C, F, Fut>(
+        &self,
+        destination: Destination,
+        client: Option<&'c C>,
+        stage: F,
+    ) -> StageResult
+    where
+        F: FnOnce(&'c C, Option<DateTime<Utc>>) -> Fut,
+        Fut: Future<Output = Result<RunReport, RunFailure>>,
+    {
+        let started = Instant::now();
+        let outcome = match client {
+            Some(client) => StageOutcome::Ran(
+                self.watermarks
+                    .tracked(
+                        self.container_id,
+                        destination,
+                        since_rule(self.options, destination),
+                        self.options.dry_run,
+                        |since| stage(client, since),
+                    )
+                    .await,
+            ),
+            None => missing_client(self.container_id, destination),
+        };
+        tracing::info!(
+            container = self.container_id,
+            %destination,
+            seconds = started.elapsed().as_secs_f64(),
+            ok = outcome.is_success(),
+            "stage done"
+        );
+        StageResult {
+            container_id: self.container_id.to_string(),
+            destination,
+            outcome,
+        }
+    }
 }
 
 /// A plan naming a destination whose client the caller did not give: a failed stage, so the run
