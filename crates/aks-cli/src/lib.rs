@@ -32,5 +32,6 @@ pub mod report;
 pub mod run;
 pub mod status;
 pub mod sync;
+pub mod table;
 
 pub use error::{CliError, RunError};

@@ -340,19 +340,7 @@ pub fn text(status: &Status) -> String {
             rows.push(row);
         }
     }
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for r in &rows {
-        let line: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    }
+    let mut out = crate::table::render(&rows, &[]);
     for (container, per_dest) in &status.containers {
         for (dest, s) in per_dest {
             if let Some(error) = &s.error {

@@ -234,7 +234,8 @@ pub fn summary_table(report: &SyncReport, dry_run: bool) -> String {
         "seconds",
         "result",
     ]
-    .map(String::from)];
+    .map(String::from)
+    .to_vec()];
     let ok = if dry_run { "ok (dry run)" } else { "ok" };
     match &report.metadata {
         Ok(r) => rows.push(row("(app)", "metadata", "-", r, ok.into())),
@@ -264,34 +265,14 @@ pub fn summary_table(report: &SyncReport, dry_run: bool) -> String {
             }
         }
     }
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for r in &rows {
-        let cells: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(i, (cell, w))| {
-                // Counts and seconds read best right-aligned.
-                if (3..=7).contains(&i) {
-                    format!("{cell:>w$}")
-                } else {
-                    format!("{cell:<w$}")
-                }
-            })
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
+    // Counts and seconds read best right-aligned.
+    crate::table::render(&rows, &[3, 4, 5, 6, 7])
 }
 
-fn row(container: &str, stage: &str, since: &str, r: &RunReport, result: String) -> [String; 9] {
+fn row(container: &str, stage: &str, since: &str, r: &RunReport, result: String) -> Vec<String> {
     // A dry run writes nothing: what it would have written is counted as skipped.
     let written = r.written.max(r.skipped);
-    [
+    vec![
         container.to_string(),
         stage.to_string(),
         since.to_string(),

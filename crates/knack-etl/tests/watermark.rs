@@ -18,6 +18,13 @@ async fn store() -> (FakePostgrest, Watermarks) {
     (fake, Watermarks::new(client, APP))
 }
 
+/// A run of `view_1` that succeeds.
+async fn succeed(marks: &Watermarks, destination: Destination, since: Since) {
+    marks
+        .tracked("view_1", destination, since, false, |_| async { ok(1) })
+        .await;
+}
+
 fn ok(read: u64) -> Result<RunReport, RunFailure> {
     Ok(RunReport {
         read,
@@ -142,15 +149,7 @@ async fn an_explicit_date_after_the_watermark_does_not_advance_it_one_before_doe
     let (fake, marks) = store().await;
     let first = t("2030-01-01T00:00:00Z");
     fake.set_now(first);
-    marks
-        .tracked(
-            "view_1",
-            Destination::Postgrest,
-            Since::Given(None),
-            false,
-            |_| async { ok(1) },
-        )
-        .await;
+    succeed(&marks, Destination::Postgrest, Since::Given(None)).await;
     fake.set_now(first + Duration::days(2));
     // Records between the watermark and this date were not read: the watermark must stay.
     let later = Since::Given(Some(first + Duration::days(1)));
@@ -167,15 +166,7 @@ async fn an_explicit_date_after_the_watermark_does_not_advance_it_one_before_doe
     assert_eq!(row.watermark, Some(first));
     let earlier = Since::Given(Some(first - Duration::days(1)));
     fake.set_now(first + Duration::days(3));
-    marks
-        .tracked(
-            "view_1",
-            Destination::Postgrest,
-            earlier,
-            false,
-            |_| async { ok(1) },
-        )
-        .await;
+    succeed(&marks, Destination::Postgrest, earlier).await;
     let row = marks
         .get("view_1", Destination::Postgrest)
         .await
@@ -189,15 +180,7 @@ async fn a_dry_run_reads_the_watermark_and_writes_nothing() {
     let (fake, marks) = store().await;
     let first = t("2030-01-01T00:00:00Z");
     fake.set_now(first);
-    marks
-        .tracked(
-            "view_1",
-            Destination::Socrata,
-            Since::Given(None),
-            false,
-            |_| async { ok(1) },
-        )
-        .await;
+    succeed(&marks, Destination::Socrata, Since::Given(None)).await;
     let rows = fake.rows("knack_sync_state");
     fake.clear_requests();
     let tracked = marks
