@@ -132,6 +132,8 @@ pub async fn sync(
     plans: &[SyncPlan],
     options: SyncOptions,
 ) -> SyncReport {
+    // Seam for the publishing preflight (issue #13): check every plan's destinations here, before
+    // the first write, and return its findings as a usage error instead of running.
     let metadata =
         pipelines::metadata_to_postgrest(&clients.knack, &clients.pgrest, options.dry_run).await;
     if let Err(failure) = &metadata {
