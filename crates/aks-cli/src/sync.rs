@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use knack_etl::knack_client::Quota;
 use knack_etl::sync::{self, StageOutcome, SyncClients, SyncOptions, SyncPlan, SyncReport};
 use knack_etl::RunReport;
 
@@ -11,6 +12,7 @@ use crate::config::Config;
 use crate::env::{EnvVars, Settings, Task};
 use crate::error::{CliError, RunError};
 use crate::pipelines;
+use crate::report::quota_is_low;
 use crate::run::{agol_target_of, socrata_target_of};
 
 /// What the summary's `rejected` column shows for a stage: records the destination refused.
@@ -148,9 +150,19 @@ pub async fn execute(
     };
     let report = sync::sync(&clients, &settings.app_id, &plans, options).await;
     print!("{}", summary_table(&report, cli.dry_run));
-    // Seam: knack-client does not report the app's daily quota yet; print it here when it does.
-    println!("Knack daily quota left: not reported (knack-client does not expose it yet)");
+    // One Knack client served every container, so its last reading is the app's.
+    let quota = clients.knack.quota();
+    println!("{}", quota_line(quota.as_ref()));
     log_outcome(&report);
+    if let Some(q) = quota.filter(quota_is_low) {
+        tracing::warn!(
+            remaining = q.remaining,
+            limit = q.limit,
+            "the app's daily Knack API quota is running low: {} calls left; runs will fail with \
+             the daily-limit error once it is spent",
+            q.remaining
+        );
+    }
     if report.is_success() {
         return Ok(());
     }
@@ -162,6 +174,19 @@ pub async fn execute(
         failed.join("; ")
     ))
     .into())
+}
+
+/// `Knack quota left 1199 of 5000`, or that Knack did not say.
+pub fn quota_line(quota: Option<&Quota>) -> String {
+    match quota {
+        Some(Quota {
+            remaining,
+            limit: Some(limit),
+            ..
+        }) => format!("Knack quota left {remaining} of {limit}"),
+        Some(q) => format!("Knack quota left {}", q.remaining),
+        None => "Knack quota left: not reported by Knack".to_string(),
+    }
 }
 
 fn failures(report: &SyncReport) -> Vec<String> {

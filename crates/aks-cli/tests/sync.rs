@@ -108,6 +108,7 @@ fn socrata_client(fakes: &Fakes) -> knack_etl::socrata_client::Client {
 #[tokio::test(flavor = "multi_thread")]
 async fn first_sync_without_watermarks_is_a_full_load_and_safe_replace() {
     let fakes = Fakes::start().await;
+    fakes.knack.set_plan_limit(5000, 5000);
     // A row the source does not have: a replace removes it, only after every upsert.
     socrata_client(&fakes)
         .upsert(DATASET, &[json!({"id": "stale-row"})])
@@ -121,7 +122,13 @@ async fn first_sync_without_watermarks_is_a_full_load_and_safe_replace() {
     assert_eq!(counts(&out, VIEW, "postgrest"), [n, n, 0]);
     assert_eq!(counts(&out, VIEW, "socrata"), [n, n, 1]);
     assert_eq!(counts(&out, VIEW, "agol")[..2], [n, n]);
-    assert!(stdout(&out).contains("Knack daily quota left"));
+    // The one Knack client's last reading: the fake counts down one per request.
+    let left = 5000 - fakes.knack.requests().len();
+    assert!(
+        stdout(&out).contains(&format!("Knack quota left {left} of 5000")),
+        "{}",
+        stdout(&out)
+    );
     let rows = fakes.socrata.rows(DATASET);
     assert_eq!(rows.len(), RECORDS, "the stale row is gone: {rows:?}");
     assert_eq!(fakes.agol.features(0).len(), RECORDS);
