@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::env::{EnvVars, Settings, Task};
 use crate::error::{CliError, RunError};
 use crate::pipelines;
-use crate::report::quota_is_low;
+use crate::report::warn_if_quota_low;
 use crate::run::{agol_target_of, socrata_target_of};
 
 /// What the summary's `rejected` column shows for a stage: records the destination refused.
@@ -154,15 +154,7 @@ pub async fn execute(
     let quota = clients.knack.quota();
     println!("{}", quota_line(quota.as_ref()));
     log_outcome(&report);
-    if let Some(q) = quota.filter(quota_is_low) {
-        tracing::warn!(
-            remaining = q.remaining,
-            limit = q.limit,
-            "the app's daily Knack API quota is running low: {} calls left; runs will fail with \
-             the daily-limit error once it is spent",
-            q.remaining
-        );
-    }
+    warn_if_quota_low(quota.as_ref());
     if report.is_success() {
         return Ok(());
     }
