@@ -62,10 +62,11 @@ pub async fn metadata_to_postgrest(
     let metadata = setup(knack.metadata().await)?;
     let mut report = RunReport {
         read: 1,
+        dry_run,
         ..RunReport::default()
     };
     if dry_run {
-        report.skipped = 1;
+        report.written = 1;
         report
             .notes
             .push("dry run: the metadata was not stored".into());

@@ -42,7 +42,10 @@ where
     F: FnMut(Vec<S>) -> Result<(Vec<T>, u64), Error> + Send,
 {
     let started = Instant::now();
-    let mut report = RunReport::default();
+    let mut report = RunReport {
+        dry_run: sink.is_dry_run(),
+        ..RunReport::default()
+    };
     let outcome = drive(source, &mut transform, sink, mode, &mut report).await;
     report.duration = started.elapsed();
     match outcome {

@@ -71,6 +71,12 @@ pub trait Sink<T: Send + 'static>: Send {
     /// A short human name for logs and reports, such as `Socrata dataset abcd-1234`.
     fn describe(&self) -> String;
 
+    /// Whether this sink only counts what it would write (`--dry-run`); the run's report then
+    /// says "would write N" instead of "written N".
+    fn is_dry_run(&self) -> bool {
+        false
+    }
+
     /// Prepares the run (checks the destination, loads existing keys).
     async fn begin(&mut self, _mode: WriteMode) -> Result<(), Error> {
         Ok(())
