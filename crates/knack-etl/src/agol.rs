@@ -83,16 +83,7 @@ impl AgolSink {
             .iter()
             .find(|f| f.name == self.matching_field)
             .is_some_and(|f| NUMERIC_TYPES.contains(&f.field_type.as_str()));
-        let list: Vec<String> = keys
-            .iter()
-            .map(|k| {
-                if numeric && k.parse::<f64>().is_ok() {
-                    (*k).to_string()
-                } else {
-                    sql_quote(k)
-                }
-            })
-            .collect();
+        let list: Vec<String> = keys.iter().map(|k| key_literal(k, numeric)).collect();
         let oid_field = self.object_id_field();
         let query = Query::new()
             .where_clause(format!("{} IN ({})", self.matching_field, list.join(",")))
@@ -284,5 +275,32 @@ impl Sink<Feature> for AgolSink {
         }
         self.layer.delete_object_ids(&stale, true).await?;
         Ok(stale.len() as u64)
+    }
+}
+
+/// A matching key as a SQL literal for the lookup's `IN (...)`: bare only when the field is
+/// numeric and the key is a finite number. `"NaN"`, `"inf"` and `"infinity"` parse as `f64` but
+/// written bare they are column names to ArcGIS, which would change the `where` clause's meaning.
+fn key_literal(key: &str, numeric: bool) -> String {
+    if numeric && key.parse::<f64>().is_ok_and(f64::is_finite) {
+        key.to_string()
+    } else {
+        sql_quote(key)
+    }
+}
+
+#[cfg(test)]
+mod key_literal_tests {
+    use super::key_literal;
+
+    #[test]
+    fn only_finite_numbers_go_bare_and_only_for_numeric_fields() {
+        assert_eq!(key_literal("42", true), "42");
+        assert_eq!(key_literal("-1.5", true), "-1.5");
+        assert_eq!(key_literal("42", false), "'42'");
+        for odd in ["NaN", "inf", "infinity", "-inf", "1 OR 1=1"] {
+            assert_eq!(key_literal(odd, true), format!("'{odd}'"));
+        }
+        assert_eq!(key_literal("O'Brien", false), "'O''Brien'");
     }
 }
