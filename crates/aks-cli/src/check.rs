@@ -26,8 +26,15 @@ pub async fn config_check(config: &Config, vars: &EnvVars) -> Result<Vec<String>
         "KNACK_API_URL",
         "knack.api_url",
         &config.knack.api_url,
+        config.knack.allow_insecure_http,
     )?;
-    let socrata_url = url(vars, "SOCRATA_URL", "socrata.url", &config.socrata.url)?;
+    let socrata_url = url(
+        vars,
+        "SOCRATA_URL",
+        "socrata.url",
+        &config.socrata.url,
+        config.socrata.allow_insecure_http,
+    )?;
     let agol = agol_client(config, vars)?;
     let urls = Destinations {
         knack: knack_url
@@ -50,10 +57,15 @@ fn url(
     var: &str,
     config_key: &str,
     from_config: &Option<String>,
+    allow: Option<bool>,
 ) -> Result<Option<Url>, CliError> {
-    base_url(vars, var, config_key, from_config.as_deref())
+    let base = base_url(vars, var, config_key, from_config.as_deref(), allow)
         .transpose()
-        .map_err(|e| CliError::Usage(format!("config check cannot start: {e}")))
+        .map_err(|e| CliError::Usage(format!("config check cannot start: {e}")))?;
+    if let Some(note) = base.as_ref().and_then(|b| b.insecure.as_deref()) {
+        tracing::warn!("{note}");
+    }
+    Ok(base.map(|b| b.url))
 }
 
 /// Where the checks look.
@@ -70,7 +82,14 @@ fn agol_client(config: &Config, vars: &EnvVars) -> Result<Option<agol_client::Cl
     else {
         return Ok(None);
     };
-    let Some(url) = url(vars, "AGOL_URL", "agol.url", &config.agol.url)? else {
+    let Some(url) = url(
+        vars,
+        "AGOL_URL",
+        "agol.url",
+        &config.agol.url,
+        config.agol.allow_insecure_http,
+    )?
+    else {
         return Ok(None);
     };
     let client = agol_client::Client::builder()
@@ -102,8 +121,9 @@ async fn check_app(
     let metadata = match knack.metadata().await {
         Ok(m) => m,
         Err(e) => {
-            out.push(format!(
-                "[apps.{name}]: Knack metadata for app {app_id} could not be read: {e}"
+            out.push(with_cause(
+                format!("[apps.{name}]: Knack metadata for app {app_id} could not be read: {e}"),
+                &e,
             ));
             return Ok(());
         }
@@ -155,7 +175,12 @@ async fn check_socrata(
     };
     let dataset = match client.metadata(resource).await {
         Ok(d) => d,
-        Err(e) => return out.push(format!("{at}: Socrata dataset {resource}: {e}")),
+        Err(e) => {
+            return out.push(with_cause(
+                format!("{at}: Socrata dataset {resource}: {e}"),
+                &e,
+            ))
+        }
     };
     if dataset.row_identifier.as_deref() != Some("id") {
         out.push(format!(
@@ -193,7 +218,12 @@ async fn check_agol(
         .await
     {
         Ok(layer) => layer,
-        Err(e) => return out.push(format!("{at}: ArcGIS Online item {service}: {e}")),
+        Err(e) => {
+            return out.push(with_cause(
+                format!("{at}: ArcGIS Online item {service}: {e}"),
+                &e,
+            ))
+        }
     };
     let has = |name: &str| layer.info().fields.iter().any(|f| f.name == name);
     let matching = c.matching_field();
@@ -215,5 +245,15 @@ async fn check_agol(
             layer.info().name,
             missing.join(", ")
         ));
+    }
+}
+
+/// `message` followed by the causes (the error's `source()` chain) it does not already say.
+fn with_cause(message: String, e: &(dyn std::error::Error + 'static)) -> String {
+    let causes = crate::diagnose::causes(e, &message);
+    if causes.is_empty() {
+        message
+    } else {
+        format!("{message} (cause: {})", causes.join(": "))
     }
 }

@@ -17,7 +17,8 @@ pub struct Cli {
     /// Log format on stderr; `json` gives one JSON object per line (for Airflow).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-    /// Read and transform, write nothing, and say what would have been written.
+    /// Read and transform, write nothing, and say what would have been written ("would write N").
+    /// `db init` connects and prints the SQL it would apply; `config check` only reads anyway.
     #[arg(long, global = true)]
     pub dry_run: bool,
     /// What to do.

@@ -12,7 +12,7 @@ use url::Url;
 
 use crate::cli::Env;
 use crate::config::{AppConfig, Config};
-use crate::endpoint::parse_base_url;
+use crate::endpoint::{insecure_var, is_insecure, parse_base_url, parse_flag};
 
 /// Knack's API base when neither `KNACK_API_URL` nor `[knack] api_url` is set.
 pub const DEFAULT_KNACK_API_URL: &str = "https://api.knack.com/v1";
@@ -126,6 +126,8 @@ impl Task {
 pub struct KnackSettings {
     /// API base, e.g. `https://api.knack.com/v1`.
     pub api_url: Url,
+    /// Where `api_url` came from (`KNACK_API_URL`, `knack.api_url`, or the default), for messages.
+    pub api_url_origin: String,
     /// `KNACK_API_KEY`.
     pub api_key: Option<SecretString>,
 }
@@ -135,6 +137,8 @@ pub struct KnackSettings {
 pub struct PostgrestSettings {
     /// Base URL.
     pub endpoint: Url,
+    /// Where `endpoint` came from (`PGREST_ENDPOINT` or `postgrest.endpoint`), for messages.
+    pub endpoint_origin: String,
     /// `PGREST_JWT`.
     pub jwt: SecretString,
 }
@@ -144,6 +148,8 @@ pub struct PostgrestSettings {
 pub struct SocrataSettings {
     /// Portal root, e.g. `https://datahub.austintexas.gov`.
     pub url: Url,
+    /// Where `url` came from (`SOCRATA_URL` or `socrata.url`), for messages.
+    pub url_origin: String,
     /// `SOCRATA_APP_TOKEN` (sent as `X-App-Token`).
     pub app_token: SecretString,
     /// `SOCRATA_API_KEY_ID` (basic-auth user).
@@ -157,6 +163,8 @@ pub struct SocrataSettings {
 pub struct AgolSettings {
     /// Portal root, e.g. `https://austin.maps.arcgis.com`.
     pub url: Url,
+    /// Where `url` came from (`AGOL_URL` or `agol.url`), for messages.
+    pub url_origin: String,
     /// `AGOL_USERNAME`.
     pub username: String,
     /// `AGOL_PASSWORD`.
@@ -182,6 +190,9 @@ pub struct Settings {
     pub socrata: Option<SocrataSettings>,
     /// `Some` for `records-to-agol` (and `sync`/`status --verify` of a container published there).
     pub agol: Option<AgolSettings>,
+    /// Endpoints allowed plain http off loopback by their opt-in, one sentence each, for the
+    /// run to log as warnings.
+    pub insecure_http: Vec<String>,
 }
 
 /// Missing or unusable variables, all of them (exit 2).
@@ -215,6 +226,7 @@ struct Resolver<'a> {
     vars: &'a EnvVars,
     missing: Vec<String>,
     invalid: Vec<String>,
+    insecure: Vec<String>,
 }
 
 impl Resolver<'_> {
@@ -234,12 +246,26 @@ impl Resolver<'_> {
         var: &str,
         config_key: &str,
         from_config: Option<&str>,
+        config_allow: Option<bool>,
         default: Option<&str>,
-    ) -> Option<Url> {
-        let found = base_url(self.vars, var, config_key, from_config)
-            .or_else(|| default.map(|d| parse_base_url(&format!("default {var}"), d)));
+    ) -> Option<BaseUrl> {
+        let found = base_url(self.vars, var, config_key, from_config, config_allow).or_else(|| {
+            default.map(|d| {
+                let origin = format!("default {var}");
+                parse_base_url(&origin, d, false).map(|url| BaseUrl {
+                    url,
+                    origin,
+                    insecure: None,
+                })
+            })
+        });
         match found {
-            Some(Ok(url)) => Some(url),
+            Some(Ok(base)) => {
+                if let Some(note) = &base.insecure {
+                    self.insecure.push(note.clone());
+                }
+                Some(base)
+            }
             Some(Err(e)) => {
                 self.invalid.push(e);
                 None
@@ -253,20 +279,59 @@ impl Resolver<'_> {
     }
 }
 
+/// A base URL that passed [`parse_base_url`], with where it came from.
+#[derive(Debug, Clone)]
+pub struct BaseUrl {
+    /// The URL.
+    pub url: Url,
+    /// The env var or config key that supplied it (what a message tells the user to check).
+    pub origin: String,
+    /// `Some(sentence)` when it is plain http off loopback, allowed by the endpoint's opt-in:
+    /// the warning to log.
+    pub insecure: Option<String>,
+}
+
 /// The base URL from env var `var`, else from the config value `config_key`; `None` when neither
-/// is set. Either way it must pass [`parse_base_url`] (https, or http on loopback only), and an
-/// error names whichever of the two supplied it.
+/// is set. Either way it must pass [`parse_base_url`] (https, or http on loopback only unless
+/// the endpoint opts in: env `*_ALLOW_INSECURE_HTTP`, else the config's `allow_insecure_http`),
+/// and an error names whichever of the two supplied it.
 pub fn base_url(
     vars: &EnvVars,
     var: &str,
     config_key: &str,
     from_config: Option<&str>,
-) -> Option<Result<Url, String>> {
+    config_allow: Option<bool>,
+) -> Option<Result<BaseUrl, String>> {
     let (origin, raw) = match vars.get(var) {
         Some(v) => (var, v),
         None => (config_key, from_config?),
     };
-    Some(parse_base_url(origin, raw))
+    let flag_var = insecure_var(var);
+    let table = config_key.split('.').next().unwrap_or(config_key);
+    let (allow, allowed_by) = match vars.get(&flag_var) {
+        Some(v) => match parse_flag(&flag_var, v) {
+            Ok(allow) => (allow, flag_var.clone()),
+            Err(e) => return Some(Err(e)),
+        },
+        None => (
+            config_allow.unwrap_or(false),
+            format!("allow_insecure_http in [{table}]"),
+        ),
+    };
+    Some(parse_base_url(origin, raw, allow).map(|url| {
+        let insecure = is_insecure(&url).then(|| {
+            format!(
+                "{origin} uses plain http:// to {}, allowed by {allowed_by}: credentials travel \
+                 unencrypted on that network",
+                url.host_str().unwrap_or("")
+            )
+        });
+        BaseUrl {
+            url,
+            origin: origin.to_owned(),
+            insecure,
+        }
+    }))
 }
 
 impl Settings {
@@ -285,6 +350,7 @@ impl Settings {
             vars,
             missing: Vec::new(),
             invalid: Vec::new(),
+            insecure: Vec::new(),
         };
         let app_id = match (vars.get("KNACK_APP_ID"), app.app_id.as_deref()) {
             (Some(v), Some(c)) if v != c => {
@@ -306,6 +372,7 @@ impl Settings {
             "KNACK_API_URL",
             "knack.api_url",
             ep.knack.api_url.as_deref(),
+            ep.knack.allow_insecure_http,
             Some(DEFAULT_KNACK_API_URL),
         );
         let api_key = match task.needs_knack_key() {
@@ -316,6 +383,7 @@ impl Settings {
             "PGREST_ENDPOINT",
             "postgrest.endpoint",
             ep.postgrest.endpoint.as_deref(),
+            ep.postgrest.allow_insecure_http,
             None,
         );
         let jwt = r.secret("PGREST_JWT");
@@ -324,6 +392,7 @@ impl Settings {
                 "SOCRATA_URL",
                 "socrata.url",
                 ep.socrata.url.as_deref(),
+                ep.socrata.allow_insecure_http,
                 None,
             );
             let app_token = r.secret("SOCRATA_APP_TOKEN");
@@ -334,7 +403,13 @@ impl Settings {
             None
         };
         let agol = if task.needs_agol() {
-            let url = r.url("AGOL_URL", "agol.url", ep.agol.url.as_deref(), None);
+            let url = r.url(
+                "AGOL_URL",
+                "agol.url",
+                ep.agol.url.as_deref(),
+                ep.agol.allow_insecure_http,
+                None,
+            );
             let user = r.vars.get("AGOL_USERNAME").map(str::to_owned);
             if user.is_none() {
                 r.missing.push("AGOL_USERNAME".to_owned());
@@ -362,7 +437,8 @@ impl Settings {
             None => None,
             Some((Some(url), Some(app_token), Some(api_key_id), Some(api_key_secret))) => {
                 Some(SocrataSettings {
-                    url,
+                    url: url.url,
+                    url_origin: url.origin,
                     app_token,
                     api_key_id,
                     api_key_secret,
@@ -373,7 +449,8 @@ impl Settings {
         let agol = match agol {
             None => None,
             Some((Some(url), Some(username), Some(password))) => Some(AgolSettings {
-                url,
+                url: url.url,
+                url_origin: url.origin,
                 username,
                 password,
             }),
@@ -384,10 +461,19 @@ impl Settings {
             env,
             app_id,
             dry_run,
-            knack: KnackSettings { api_url, api_key },
-            postgrest: PostgrestSettings { endpoint, jwt },
+            knack: KnackSettings {
+                api_url: api_url.url,
+                api_url_origin: api_url.origin,
+                api_key,
+            },
+            postgrest: PostgrestSettings {
+                endpoint: endpoint.url,
+                endpoint_origin: endpoint.origin,
+                jwt,
+            },
             socrata,
             agol,
+            insecure_http: r.insecure,
         })
     }
 }
@@ -448,6 +534,7 @@ impl fmt::Debug for Settings {
             .field("postgrest", &self.postgrest)
             .field("socrata", &self.socrata)
             .field("agol", &self.agol)
+            .field("insecure_http", &self.insecure_http)
             .finish()
     }
 }

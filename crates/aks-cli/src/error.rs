@@ -59,6 +59,15 @@ pub enum RunError {
     /// Any error from the pipeline (knack-etl, a client), displayed as is.
     #[error(transparent)]
     Pipeline(Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// A pipeline stopped part-way: `message` says why (cause and setting to check included,
+    /// see [`crate::diagnose::explain`]); `report` is what happened before, for the summary.
+    #[error("{message}")]
+    Stopped {
+        /// The explanation.
+        message: String,
+        /// Counts until the failure; the dispatcher sets the real duration.
+        report: Box<crate::report::RunReport>,
+    },
 }
 
 impl RunError {

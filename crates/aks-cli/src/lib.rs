@@ -23,6 +23,7 @@ pub mod cli;
 pub mod config;
 pub mod date;
 pub mod db;
+pub mod diagnose;
 pub mod endpoint;
 pub mod env;
 pub mod error;

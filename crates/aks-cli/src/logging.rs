@@ -38,6 +38,35 @@ pub fn init(format: LogFormat) {
         .with(fmt.with_filter(filter))
         .with(progress)
         .try_init();
+    if format == LogFormat::Json {
+        // A panic would otherwise print plain text; as JSON it stays one object per line.
+        std::panic::set_hook(Box::new(|info| {
+            tracing::error!(exit_code = 101, "aks crashed (a bug; please report it): {info}");
+        }));
+    }
+}
+
+/// The `--log-format` given in raw arguments (`--log-format json` or `--log-format=json`), for
+/// reporting arguments that did not parse in the format asked for; text when absent or unclear.
+pub fn format_in_args<I: IntoIterator<Item = std::ffi::OsString>>(args: I) -> LogFormat {
+    let args: Vec<String> = args
+        .into_iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut format = LogFormat::Text;
+    for (i, arg) in args.iter().enumerate() {
+        let value = match arg.strip_prefix("--log-format") {
+            Some("") => args.get(i + 1).map(String::as_str),
+            Some(rest) => rest.strip_prefix('='),
+            None => None,
+        };
+        match value {
+            Some("json") => format = LogFormat::Json,
+            Some("text") => format = LogFormat::Text,
+            _ => {}
+        }
+    }
+    format
 }
 
 /// Sets the active progress bar's count from knack-etl's per-batch events
@@ -87,5 +116,28 @@ impl Drop for LineWriter {
         Progress::suspend_active(|| {
             let _ = std::io::stderr().lock().write_all(&line);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn format(args: &[&str]) -> LogFormat {
+        format_in_args(args.iter().map(std::ffi::OsString::from))
+    }
+
+    #[test]
+    fn the_log_format_is_found_in_arguments_that_did_not_parse() {
+        assert_eq!(format(&["aks", "--log-format", "json", "x", "-d", "soon"]), LogFormat::Json);
+        assert_eq!(format(&["aks", "x", "--log-format=json"]), LogFormat::Json);
+        assert_eq!(format(&["aks", "x", "-d", "soon"]), LogFormat::Text);
+        assert_eq!(format(&["aks", "--log-format", "yaml"]), LogFormat::Text);
+        assert_eq!(format(&["aks", "--log-format"]), LogFormat::Text);
+        assert_eq!(
+            format(&["aks", "--log-format", "json", "--log-format", "text"]),
+            LogFormat::Text,
+            "the last one wins, as in clap"
+        );
     }
 }

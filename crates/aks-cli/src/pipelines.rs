@@ -10,6 +10,7 @@ use knack_etl::{knack_client, pgrest_client, socrata_client, RunFailure};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::ContainerKind;
+use crate::diagnose::{build_failed, explain};
 use crate::env::{AgolSettings, Settings, SocrataSettings};
 use crate::error::RunError;
 use crate::report::RunReport;
@@ -25,7 +26,9 @@ pub(crate) fn knack(
     if let Some(key) = key {
         builder = builder.api_key(key.clone());
     }
-    builder.build().map_err(RunError::pipeline)
+    builder
+        .build()
+        .map_err(|e| RunError::Message(build_failed("Knack", &settings.knack.api_url_origin, &e)))
 }
 
 pub(crate) fn postgrest(settings: &Settings) -> Result<pgrest_client::Client, RunError> {
@@ -33,7 +36,13 @@ pub(crate) fn postgrest(settings: &Settings) -> Result<pgrest_client::Client, Ru
         .endpoint(settings.postgrest.endpoint.as_str())
         .jwt(settings.postgrest.jwt.expose_secret())
         .build()
-        .map_err(RunError::pipeline)
+        .map_err(|e| {
+            RunError::Message(build_failed(
+                "PostgREST",
+                &settings.postgrest.endpoint_origin,
+                &e,
+            ))
+        })
 }
 
 fn options(settings: &Settings, job: &RecordsJob) -> RunOptions {
@@ -69,7 +78,7 @@ pub(crate) fn socrata(socrata: &SocrataSettings) -> Result<socrata_client::Clien
         )
         .app_token(socrata.app_token.expose_secret())
         .build()
-        .map_err(RunError::pipeline)
+        .map_err(|e| RunError::Message(build_failed("Socrata", &socrata.url_origin, &e)))
 }
 
 /// An ArcGIS Online client with the publishing credentials.
@@ -78,7 +87,7 @@ pub(crate) fn agol(agol: &AgolSettings) -> Result<agol_client::Client, RunError>
         .portal_url(agol.url.as_str())
         .credentials(agol.username.clone(), agol.password.expose_secret())
         .build()
-        .map_err(RunError::pipeline)
+        .map_err(|e| RunError::Message(build_failed("ArcGIS Online", &agol.url_origin, &e)))
 }
 
 /// Runs one stage of `job` with its watermark recorded in `api.knack_sync_state` (so `aks sync`
@@ -114,10 +123,11 @@ fn publication(settings: &Settings, job: &RecordsJob) -> Result<Publication, Run
     })
 }
 
-/// Maps knack-etl's outcome onto the CLI's report, logging the run's notes.
+/// Maps knack-etl's outcome onto the CLI's report, logging the run's notes. A failure keeps the
+/// counts of what happened before it, for the summary, and is explained for the user.
 pub(crate) fn report(
     result: Result<knack_etl::RunReport, RunFailure>,
-    dry_run: bool,
+    settings: &Settings,
 ) -> Result<RunReport, RunError> {
     let etl = match result {
         Ok(report) => report,
@@ -125,29 +135,29 @@ pub(crate) fn report(
             for note in &failure.report.notes {
                 tracing::warn!("{note}");
             }
-            tracing::error!(
-                read = failure.report.read,
-                written = failure.report.written,
-                deleted = failure.report.deleted,
-                failed = failure.report.failed,
-                "run stopped: what happened before the failure"
-            );
-            return Err(RunError::pipeline(failure));
+            return Err(RunError::Stopped {
+                message: explain(&failure.error, settings),
+                report: Box::new(counts(&failure.report, settings.dry_run)),
+            });
         }
     };
     for note in &etl.notes {
         tracing::info!("{note}");
     }
-    Ok(RunReport {
+    Ok(counts(&etl, settings.dry_run))
+}
+
+fn counts(etl: &knack_etl::RunReport, dry_run: bool) -> RunReport {
+    RunReport {
         read: etl.read,
-        // A dry run counts what it would have written.
-        written: if dry_run { etl.skipped } else { etl.written },
+        // In a dry run, what would have been written (knack-etl's DryRun counts it so).
+        written: etl.written,
         deleted: etl.deleted,
         failed: etl.failed,
         duration: etl.duration,
         dry_run,
         knack_quota: None,
-    })
+    }
 }
 
 /// Knack metadata of `settings.app_id` → `api.knack_metadata` (upsert on `app_id`).
@@ -156,7 +166,7 @@ pub async fn metadata_to_postgrest(settings: &Settings) -> Result<RunReport, Run
     let pgrest = postgrest(settings)?;
     let mut run = report(
         pipelines::metadata_to_postgrest(&knack, &pgrest, settings.dry_run).await,
-        settings.dry_run,
+        settings,
     )?;
     run.knack_quota = knack.quota();
     Ok(run)
@@ -182,7 +192,7 @@ pub async fn records_to_postgrest(
         )
     })
     .await;
-    let mut run = report(result, settings.dry_run)?;
+    let mut run = report(result, settings)?;
     run.knack_quota = knack.quota();
     Ok(run)
 }
@@ -202,7 +212,7 @@ pub async fn records_to_socrata(
         pipelines::records_to_socrata(&pgrest, &client, &publication, target, &opts)
     })
     .await;
-    report(result, settings.dry_run)
+    report(result, settings)
 }
 
 /// Staged records of `job.container` → the AGOL layer or table (upsert by
@@ -221,5 +231,5 @@ pub async fn records_to_agol(
         pipelines::records_to_agol(&pgrest, &client, &publication, target, &opts)
     })
     .await;
-    report(result, settings.dry_run)
+    report(result, settings)
 }

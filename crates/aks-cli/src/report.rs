@@ -71,6 +71,28 @@ pub fn summary_line(what: &str, r: &RunReport) -> String {
     )
 }
 
+/// `records-to-agol data-tracker/view_197: stopped after read 0, written 0, deleted 0, failed 0 in 7.1s`.
+pub fn stopped_line(what: &str, r: &RunReport) -> String {
+    let rest = summary_line("", r);
+    format!("{what}: stopped after {}", rest.trim_start_matches(": "))
+}
+
+/// Logs the summary of a run that stopped on an error (at ERROR; the error itself follows).
+pub fn emit_stopped(what: &str, r: &RunReport) {
+    let line = stopped_line(what, r);
+    tracing::error!(
+        target: "aks::summary",
+        read = r.read,
+        written = r.written,
+        deleted = r.deleted,
+        failed = r.failed,
+        duration_ms = r.duration.as_millis() as u64,
+        dry_run = r.dry_run,
+        stopped = true,
+        "{line}"
+    );
+}
+
 /// Warns when the app's daily Knack quota is low ([`quota_is_low`]).
 pub fn warn_if_quota_low(quota: Option<&knack_etl::knack_client::Quota>) {
     if let Some(q) = quota.filter(|q| quota_is_low(q)) {
@@ -227,6 +249,19 @@ mod tests {
         };
         assert!(summary_line("x", &r).contains("would write 7 (dry run)"));
         assert!(r.is_success());
+    }
+
+    #[test]
+    fn a_stopped_run_says_so_with_its_duration() {
+        let r = RunReport {
+            read: 2,
+            duration: Duration::from_millis(7_140),
+            ..RunReport::default()
+        };
+        assert_eq!(
+            stopped_line("records-to-agol a/view_1", &r),
+            "records-to-agol a/view_1: stopped after read 2, written 0, deleted 0, failed 0 in 7.1s"
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::cli::{Cli, Command, ConfigCommand, DbCommand, RecordsArgs};
 use crate::config::{Config, ConfigError, Container};
 use crate::env::{EnvVars, Settings, Task};
 use crate::error::{CliError, RunError};
-use crate::report::{emit_summary, Progress, RunReport};
+use crate::report::{emit_stopped, emit_summary, Progress, RunReport};
 use crate::{check, db, pipelines};
 
 /// Features per `applyEdits` call (the original sent 50 adds per call).
@@ -86,32 +86,39 @@ pub async fn execute(cli: &Cli, vars: &EnvVars) -> Result<(), CliError> {
             let result = pipelines::records_to_agol(&settings, &agol, &target, &job).await;
             finish(&what, &progress, started, result)
         }
+        // Only reads (the file, and online Knack and the destinations), so a dry run is the same.
         Command::Config(ConfigCommand::Check { offline }) => {
             let config = Config::load(&path)?;
             let containers: usize = config.apps.values().map(|a| a.containers.len()).sum();
-            println!(
-                "{}: OK ({} apps, {} containers)",
-                path.display(),
-                config.apps.len(),
-                containers
-            );
+            let counts = format!("{} apps, {} containers", config.apps.len(), containers);
             if *offline {
+                println!("{}: OK ({counts})", path.display());
                 return Ok(());
             }
-            let mismatches = check::config_check(&config, vars).await?;
-            for m in &mismatches {
-                println!("mismatch: {m}");
+            let problems = check::config_check(&config, vars).await?;
+            if problems.is_empty() {
+                println!(
+                    "{}: OK ({counts}; every container matches Knack and its destinations)",
+                    path.display()
+                );
+                return Ok(());
             }
-            if mismatches.is_empty() {
-                Ok(())
-            } else {
-                Err(CliError::Usage(format!(
-                    "{} container(s) do not match Knack or their destination; see above",
-                    mismatches.len()
-                )))
+            // The count first, so the verdict is the first thing read.
+            println!(
+                "{}: {} problem(s) ({counts})",
+                path.display(),
+                problems.len()
+            );
+            for p in &problems {
+                println!("  - {p}");
             }
+            Err(CliError::Usage(format!(
+                "config check found {} problem(s) (listed on stdout): the config does not match \
+                 Knack or a destination",
+                problems.len()
+            )))
         }
-        Command::Db(DbCommand::Init { print }) => db::init(*print, vars).await,
+        Command::Db(DbCommand::Init { print }) => db::init(*print, cli.dry_run, vars).await,
         Command::Sync(a) => crate::sync::execute(cli, a, &path, vars).await,
         Command::Status(a) => crate::status::execute(cli, a, &path, vars).await,
     }
@@ -210,6 +217,9 @@ fn log_start(task: Task, s: &Settings, job: Option<&RecordsJob>) {
     if s.dry_run {
         tracing::info!("dry run: nothing will be written");
     }
+    for note in &s.insecure_http {
+        tracing::warn!("{note}");
+    }
 }
 
 /// Logs the start and sets up the progress bar and the clock.
@@ -237,7 +247,16 @@ fn finish(
     result: Result<RunReport, RunError>,
 ) -> Result<(), CliError> {
     progress.finish();
-    let mut report = result?;
+    let mut report = match result {
+        Ok(report) => report,
+        // The summary of a stopped run too, with the real duration (retries included).
+        Err(RunError::Stopped { message, mut report }) => {
+            report.duration = started.elapsed();
+            emit_stopped(what, &report);
+            return Err(RunError::Stopped { message, report }.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     report.duration = started.elapsed();
     emit_summary(what, &report);
     if report.is_success() {
