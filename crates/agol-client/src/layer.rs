@@ -322,7 +322,12 @@ mod where_tests {
         );
         assert_eq!(sent(&Query::new().and_where(or)), or);
         assert_eq!(
-            sent(&Query::new().and_where("a = 1").and_where("b = 2").and_where("c = 3")),
+            sent(
+                &Query::new()
+                    .and_where("a = 1")
+                    .and_where("b = 2")
+                    .and_where("c = 3")
+            ),
             "((a = 1) AND (b = 2)) AND (c = 3)"
         );
     }
@@ -331,6 +336,9 @@ mod where_tests {
     fn a_blank_where_means_every_row() {
         assert_eq!(sent(&Query::new()), "1=1");
         assert_eq!(sent(&Query::new().where_clause("  ")), "1=1");
-        assert_eq!(sent(&Query::new().where_clause("a = 1").and_where("")), "a = 1");
+        assert_eq!(
+            sent(&Query::new().where_clause("a = 1").and_where("")),
+            "a = 1"
+        );
     }
 }

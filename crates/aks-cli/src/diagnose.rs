@@ -101,4 +101,3 @@ fn shown(url: &Url) -> String {
     u.set_fragment(None);
     u.to_string()
 }
-

@@ -25,7 +25,11 @@ pub fn parse_base_url(origin: &str, raw: &str, allow_insecure_http: bool) -> Res
         return Err(format!(
             "{origin} must be a full URL with its scheme, such as https://{}; a bare host name \
              is not enough",
-            if host.is_empty() { "host/path" } else { host.as_str() }
+            if host.is_empty() {
+                "host/path"
+            } else {
+                host.as_str()
+            }
         ));
     }
     let url = Url::parse(raw).map_err(|e| {
@@ -114,12 +118,17 @@ mod tests {
 
     #[test]
     fn errors_name_the_origin_and_never_echo_secrets_in_the_url() {
-        let e =
-            parse_base_url("PGREST_ENDPOINT", "http://db.example.com/?token=s3cr3t", false).unwrap_err();
+        let e = parse_base_url(
+            "PGREST_ENDPOINT",
+            "http://db.example.com/?token=s3cr3t",
+            false,
+        )
+        .unwrap_err();
         assert!(e.contains("PGREST_ENDPOINT"), "{e}");
         assert!(e.contains("http://db.example.com"), "{e}");
         assert!(!e.contains("s3cr3t"), "{e}");
-        let e = parse_base_url("SOCRATA_URL", "https://u:hunter2@data.example.com", false).unwrap_err();
+        let e =
+            parse_base_url("SOCRATA_URL", "https://u:hunter2@data.example.com", false).unwrap_err();
         assert!(!e.contains("hunter2"), "{e}");
     }
 
@@ -143,7 +152,12 @@ mod tests {
         }
         assert!(parse_base_url("X", "ftp://pgrest", true).is_err());
         assert!(parse_base_url("X", "http://u:pw@pgrest", true).is_err());
-        for local in ["http://127.0.0.9", "http://localhost", "http://[::1]", "https://x.org"] {
+        for local in [
+            "http://127.0.0.9",
+            "http://localhost",
+            "http://[::1]",
+            "https://x.org",
+        ] {
             assert!(!is_insecure(&Url::parse(local).unwrap()), "{local}");
         }
         let e = parse_base_url("PGREST_ENDPOINT", "http://pgrest:3000", false).unwrap_err();
@@ -152,7 +166,10 @@ mod tests {
 
     #[test]
     fn insecure_flags_have_one_env_name_per_endpoint() {
-        assert_eq!(insecure_var("PGREST_ENDPOINT"), "PGREST_ALLOW_INSECURE_HTTP");
+        assert_eq!(
+            insecure_var("PGREST_ENDPOINT"),
+            "PGREST_ALLOW_INSECURE_HTTP"
+        );
         assert_eq!(insecure_var("KNACK_API_URL"), "KNACK_ALLOW_INSECURE_HTTP");
         assert_eq!(insecure_var("SOCRATA_URL"), "SOCRATA_ALLOW_INSECURE_HTTP");
         assert_eq!(insecure_var("AGOL_URL"), "AGOL_ALLOW_INSECURE_HTTP");

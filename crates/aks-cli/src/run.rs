@@ -250,7 +250,10 @@ fn finish(
     let mut report = match result {
         Ok(report) => report,
         // The summary of a stopped run too, with the real duration (retries included).
-        Err(RunError::Stopped { message, mut report }) => {
+        Err(RunError::Stopped {
+            message,
+            mut report,
+        }) => {
             report.duration = started.elapsed();
             emit_stopped(what, &report);
             return Err(RunError::Stopped { message, report }.into());

@@ -132,9 +132,15 @@ async fn records_to_agol_full_publishes_every_staged_record() {
 #[tokio::test(flavor = "multi_thread")]
 async fn dry_runs_write_nothing() {
     let fakes = Fakes::start().await;
-    for cmd in [METADATA, TO_PGREST] {
+    for (cmd, n) in [(METADATA, 1), (TO_PGREST, RECORDS)] {
         let err = ok(&fakes, &args(cmd, &["--dry-run"])).await;
-        assert!(err.contains("(dry run)"), "{err}");
+        // One vocabulary: the run's own line and the summary both say "would write N".
+        assert_eq!(
+            err.matches(&format!("would write {n} (dry run)")).count(),
+            if n == 1 { 1 } else { 2 },
+            "{cmd:?}:\n{err}"
+        );
+        assert!(!err.contains("written 0"), "{cmd:?}:\n{err}");
     }
     assert_eq!(fakes.writes(), Vec::<String>::new());
     assert!(fakes.pg.rows("knack").is_empty());

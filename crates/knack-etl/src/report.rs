@@ -59,7 +59,10 @@ mod tests {
             ..RunReport::default()
         };
         let line = r.to_string();
-        assert!(line.starts_with("read 60, would write 60 (dry run), deleted 0, skipped 0"), "{line}");
+        assert!(
+            line.starts_with("read 60, would write 60 (dry run), deleted 0, skipped 0"),
+            "{line}"
+        );
         r.dry_run = false;
         assert!(r.to_string().starts_with("read 60, written 60,"), "{r}");
     }

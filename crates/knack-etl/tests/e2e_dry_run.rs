@@ -40,10 +40,19 @@ async fn a_dry_run_of_every_pipeline_writes_nothing() {
 
     // Everything was read and transformed...
     // ...and counted as "would write" (the report's dry_run flag), never as skipped.
-    assert_eq!((metadata.read, metadata.written, metadata.dry_run), (1, 1, true));
-    assert!(metadata.to_string().contains("would write 1 (dry run)"), "{metadata}");
+    assert_eq!(
+        (metadata.read, metadata.written, metadata.dry_run),
+        (1, 1, true)
+    );
+    assert!(
+        metadata.to_string().contains("would write 1 (dry run)"),
+        "{metadata}"
+    );
     assert!(staged.dry_run && socrata.dry_run && agol.dry_run);
-    assert!(staged.to_string().contains("would write 30 (dry run)"), "{staged}");
+    assert!(
+        staged.to_string().contains("would write 30 (dry run)"),
+        "{staged}"
+    );
     assert_eq!(
         (staged.read, staged.written, staged.skipped, staged.deleted),
         (30, 30, 0, 0)

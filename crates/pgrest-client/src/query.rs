@@ -331,15 +331,23 @@ mod tests {
 
     #[test]
     fn plain_columns_are_sent_as_they_are() {
-        let q = Query::new().eq("app_id", "a").gte("updated_at", "t").order_asc("id");
-        assert_eq!(q.to_query_string(), "app_id=eq.a&updated_at=gte.t&order=id.asc");
+        let q = Query::new()
+            .eq("app_id", "a")
+            .gte("updated_at", "t")
+            .order_asc("id");
+        assert_eq!(
+            q.to_query_string(),
+            "app_id=eq.a&updated_at=gte.t&order=id.asc"
+        );
     }
 
     /// A column named like a reserved parameter must not become that parameter: unquoted,
     /// `order=gt.1` is a sort, `limit=eq.5` a limit and `or=eq.x` a logic tree.
     #[test]
     fn reserved_column_names_are_quoted() {
-        for name in ["order", "limit", "offset", "select", "or", "and", "not", "Order"] {
+        for name in [
+            "order", "limit", "offset", "select", "or", "and", "not", "Order",
+        ] {
             let qs = Query::new().eq(name, "1").to_query_string();
             assert_eq!(qs, format!("%22{name}%22=eq.1"));
         }
@@ -353,11 +361,16 @@ mod tests {
     #[test]
     fn columns_with_reserved_characters_are_quoted() {
         assert_eq!(
-            Query::new().like("information.cpe", "*MS*").to_query_string(),
+            Query::new()
+                .like("information.cpe", "*MS*")
+                .to_query_string(),
             "%22information.cpe%22=like.%2AMS%2A"
         );
         assert_eq!(
-            Query::new().eq("a,b", "1").is("f(x)", IsValue::Null).to_query_string(),
+            Query::new()
+                .eq("a,b", "1")
+                .is("f(x)", IsValue::Null)
+                .to_query_string(),
             "%22a%2Cb%22=eq.1&%22f%28x%29%22=is.null"
         );
         assert_eq!(

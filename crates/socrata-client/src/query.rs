@@ -238,18 +238,12 @@ mod tests {
                 Query::new().filter(or).where_eq("c", "x"),
                 "(a = 1 OR b = 2) AND (c = 'x')",
             ),
-            (
-                Query::new().where_eq("c", "x").filter(or),
-                "a = 1 OR b = 2",
-            ),
+            (Query::new().where_eq("c", "x").filter(or), "a = 1 OR b = 2"),
             (
                 Query::new().filter(or).and_where("c = 3 OR d = 4"),
                 "(a = 1 OR b = 2) AND (c = 3 OR d = 4)",
             ),
-            (
-                Query::new().and_where(or).filter("e = 5"),
-                "e = 5",
-            ),
+            (Query::new().and_where(or).filter("e = 5"), "e = 5"),
             (
                 Query::new().filter(or).where_in("id", ["p", "q"]),
                 "(a = 1 OR b = 2) AND (id IN ('p', 'q'))",
@@ -299,7 +293,10 @@ mod tests {
                 "(e = 5) AND (c = 'x')",
             ),
             (
-                Query::new().filter(or).and_where("c = 3").and_where("d = 4"),
+                Query::new()
+                    .filter(or)
+                    .and_where("c = 3")
+                    .and_where("d = 4"),
                 "(a = 1 OR b = 2) AND (c = 3) AND (d = 4)",
             ),
         ];

@@ -72,22 +72,26 @@ pub(super) fn problems(config: &Config) -> Vec<String> {
 
 fn endpoints(out: &mut Vec<String>, prefix: &str, e: &Endpoints) {
     let Endpoints {
-        knack: KnackEndpoint {
-            api_url,
-            allow_insecure_http: knack_insecure,
-        },
-        postgrest: PostgrestEndpoint {
-            endpoint,
-            allow_insecure_http: pg_insecure,
-        },
-        socrata: PortalEndpoint {
-            url: socrata,
-            allow_insecure_http: socrata_insecure,
-        },
-        agol: PortalEndpoint {
-            url: agol,
-            allow_insecure_http: agol_insecure,
-        },
+        knack:
+            KnackEndpoint {
+                api_url,
+                allow_insecure_http: knack_insecure,
+            },
+        postgrest:
+            PostgrestEndpoint {
+                endpoint,
+                allow_insecure_http: pg_insecure,
+            },
+        socrata:
+            PortalEndpoint {
+                url: socrata,
+                allow_insecure_http: socrata_insecure,
+            },
+        agol:
+            PortalEndpoint {
+                url: agol,
+                allow_insecure_http: agol_insecure,
+            },
     } = e;
     for (key, value, insecure) in [
         ("knack.api_url", api_url, knack_insecure),

@@ -62,10 +62,7 @@ pub async fn init(print: bool, dry_run: bool, vars: &EnvVars) -> Result<(), CliE
         return preview(&client).await;
     }
     client.batch_execute(STAGING_SQL).await.map_err(|e| {
-        RunError::Message(format!(
-            "applying the staging schema failed: {}",
-            cause(&e)
-        ))
+        RunError::Message(format!("applying the staging schema failed: {}", cause(&e)))
     })?;
     println!("staging schema applied (schema api: tables knack, knack_metadata; roles my_api_user, web_anon, authenticator)");
     Ok(())
@@ -111,7 +108,12 @@ where
         while let Some(message) = poll_fn(|cx| connection.poll_message(cx)).await {
             match message {
                 Ok(AsyncMessage::Notice(n)) => {
-                    tracing::debug!(severity = n.severity(), code = n.code().code(), "PostgreSQL: {}", n.message());
+                    tracing::debug!(
+                        severity = n.severity(),
+                        code = n.code().code(),
+                        "PostgreSQL: {}",
+                        n.message()
+                    );
                 }
                 Ok(_) => {}
                 // The client's pending call reports the same failure with its context.
