@@ -49,3 +49,8 @@ pub use types::{
     EditResults, Edits, Feature, Field, Geometry, Item, LayerInfo, LayerRef, ServiceInfo,
     SpatialReference, TruncateOutcome, WGS84,
 };
+
+/// The README's Rust examples, compiled as doc tests so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

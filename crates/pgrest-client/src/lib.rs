@@ -42,3 +42,8 @@ pub use error::{ApiError, Error, Result};
 pub use query::{Direction, FilterValue, IsValue, Query};
 pub use read::Keyset;
 pub use write::{Upsert, UpsertSummary, UpsertedBatch};
+
+/// The README's Rust examples, compiled as doc tests so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
