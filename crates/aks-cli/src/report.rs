@@ -77,20 +77,29 @@ pub fn stopped_line(what: &str, r: &RunReport) -> String {
     format!("{what}: stopped after {}", rest.trim_start_matches(": "))
 }
 
+/// The summary event: the line, with the counts as structured fields for `--log-format json`.
+macro_rules! summary_event {
+    ($level:expr, $r:expr, $stopped:expr, $line:expr) => {
+        tracing::event!(
+            target: "aks::summary",
+            $level,
+            read = $r.read,
+            written = $r.written,
+            deleted = $r.deleted,
+            failed = $r.failed,
+            duration_ms = $r.duration.as_millis() as u64,
+            dry_run = $r.dry_run,
+            knack_quota_left = $r.knack_quota.map(|q| q.remaining),
+            stopped = $stopped,
+            "{}",
+            $line
+        )
+    };
+}
+
 /// Logs the summary of a run that stopped on an error (at ERROR; the error itself follows).
 pub fn emit_stopped(what: &str, r: &RunReport) {
-    let line = stopped_line(what, r);
-    tracing::error!(
-        target: "aks::summary",
-        read = r.read,
-        written = r.written,
-        deleted = r.deleted,
-        failed = r.failed,
-        duration_ms = r.duration.as_millis() as u64,
-        dry_run = r.dry_run,
-        stopped = true,
-        "{line}"
-    );
+    summary_event!(tracing::Level::ERROR, r, true, stopped_line(what, r));
 }
 
 /// Warns when the app's daily Knack quota is low ([`quota_is_low`]).
@@ -110,18 +119,7 @@ pub fn warn_if_quota_low(quota: Option<&knack_etl::knack_client::Quota>) {
 /// Logs the summary once, with the counts as structured fields for `--log-format json`.
 pub fn emit_summary(what: &str, r: &RunReport) {
     warn_if_quota_low(r.knack_quota.as_ref());
-    let line = summary_line(what, r);
-    tracing::info!(
-        target: "aks::summary",
-        read = r.read,
-        written = r.written,
-        deleted = r.deleted,
-        failed = r.failed,
-        duration_ms = r.duration.as_millis() as u64,
-        dry_run = r.dry_run,
-        knack_quota_left = r.knack_quota.map(|q| q.remaining),
-        "{line}"
-    );
+    summary_event!(tracing::Level::INFO, r, false, summary_line(what, r));
 }
 
 /// The bar being drawn, for the logging layer to move.

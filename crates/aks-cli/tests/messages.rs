@@ -23,19 +23,10 @@ fn json_lines(err: &str) -> Vec<Value> {
 fn argument_errors_are_json_events_with_json_logs() {
     let cases: &[(&[&str], &str)] = &[
         (
-            &[
-                "--log-format",
-                "json",
-                "records-to-postgrest",
-                "-a",
-                "x",
-                "-c",
-                "view_1",
-                "-e",
-                "dev",
-                "-d",
-                "soon",
-            ],
+            &args(
+                &["--log-format", "json"],
+                &args(&records("records-to-postgrest", "x", VIEW), &["-d", "soon"]),
+            ),
             "soon",
         ),
         (
@@ -146,22 +137,19 @@ async fn unreachable_postgrest_names_pgrest_endpoint() {
     unreachable("PGREST_ENDPOINT", METADATA).await;
 }
 
+/// An incremental publisher run.
+fn publish(command: &str) -> Vec<&str> {
+    args(&records(command, APP, VIEW), &["-d", "2024-01-01"])
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn unreachable_socrata_names_socrata_url() {
-    let cmd = args(
-        &records("records-to-socrata", APP, VIEW),
-        &["-d", "2024-01-01"],
-    );
-    unreachable("SOCRATA_URL", &cmd).await;
+    unreachable("SOCRATA_URL", &publish("records-to-socrata")).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unreachable_agol_names_agol_url() {
-    let cmd = args(
-        &records("records-to-agol", APP, VIEW),
-        &["-d", "2024-01-01"],
-    );
-    unreachable("AGOL_URL", &cmd).await;
+    unreachable("AGOL_URL", &publish("records-to-agol")).await;
 }
 
 /// The same failure from a URL given in the config file names the config key.
