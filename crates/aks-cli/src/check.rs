@@ -11,6 +11,7 @@ use knack_etl::transform::field_key;
 use crate::config::{AppConfig, Config, ContainerConfig};
 use url::Url;
 
+use crate::endpoint::is_insecure;
 use crate::env::{base_url, EnvVars, DEFAULT_KNACK_API_URL};
 use crate::error::{CliError, RunError};
 
@@ -116,6 +117,8 @@ async fn check_app(
     let knack = knack_client::Client::builder()
         .app_id(app_id)
         .base_url(urls.knack)
+        // Plain http off loopback got past `url()` only through the endpoint's opt-in.
+        .allow_insecure_http(Url::parse(urls.knack).is_ok_and(|u| is_insecure(&u)))
         .build()
         .map_err(RunError::pipeline)?;
     let metadata = match knack.metadata().await {

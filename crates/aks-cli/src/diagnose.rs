@@ -4,7 +4,7 @@
 
 use std::error::Error as StdError;
 
-use knack_etl::{knack_client, socrata_client};
+use knack_etl::{agol_client, knack_client, pgrest_client, socrata_client};
 use url::Url;
 
 use crate::env::Settings;
@@ -54,9 +54,17 @@ pub fn causes(error: &(dyn StdError + 'static), top: &str) -> Vec<String> {
 
 /// Whether the request got no answer at all: refused, reset, timed out, DNS or TLS failure.
 pub fn is_network(error: &knack_etl::Error) -> bool {
+    // Clients on knack-services-core keep the cause as text (no `source()`), so their transport
+    // variants are named here; the others are recognised by the reqwest error they carry.
     match innermost(error) {
-        knack_etl::Error::Knack(knack_client::Error::Timeout { .. })
-        | knack_etl::Error::Socrata(socrata_client::Error::Timeout { .. }) => return true,
+        knack_etl::Error::Knack(
+            knack_client::Error::Timeout { .. } | knack_client::Error::Connection { .. },
+        )
+        | knack_etl::Error::Postgrest(
+            pgrest_client::Error::Timeout(_) | pgrest_client::Error::Connection(_),
+        )
+        | knack_etl::Error::Socrata(socrata_client::Error::Timeout { .. })
+        | knack_etl::Error::Agol(agol_client::Error::Transport { .. }) => return true,
         _ => {}
     }
     let chain = std::iter::successors(Some(error as &(dyn StdError + 'static)), |&s| s.source());

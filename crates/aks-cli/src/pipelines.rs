@@ -11,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::ContainerKind;
 use crate::diagnose::{build_failed, explain};
+use crate::endpoint::is_insecure;
 use crate::env::{AgolSettings, Settings, SocrataSettings};
 use crate::error::RunError;
 use crate::report::RunReport;
@@ -22,7 +23,9 @@ pub(crate) fn knack(
 ) -> Result<knack_client::Client, RunError> {
     let mut builder = knack_client::Client::builder()
         .app_id(settings.app_id.clone())
-        .base_url(settings.knack.api_url.as_str());
+        .base_url(settings.knack.api_url.as_str())
+        // Plain http off loopback got past validation only through the endpoint's opt-in.
+        .allow_insecure_http(is_insecure(&settings.knack.api_url));
     if let Some(key) = key {
         builder = builder.api_key(key.clone());
     }
