@@ -41,6 +41,7 @@ impl<T: serde::Serialize + Send + 'static> Sink<T> for DryRun {
         Ok(BatchOutcome {
             written: 0,
             skipped: batch.len() as u64,
+            ..BatchOutcome::default()
         })
     }
 

@@ -5,6 +5,7 @@ use std::time::Instant;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
+use crate::reject::log_rejections;
 use crate::stage::{Sink, Source, WriteMode};
 use crate::{Error, RunReport};
 
@@ -45,6 +46,7 @@ where
     let mut report = RunReport::default();
     let outcome = drive(source, &mut transform, sink, mode, &mut report).await;
     report.duration = started.elapsed();
+    log_rejections(&sink.describe(), &report.rejected);
     match outcome {
         Ok(()) => {
             tracing::info!(%report, "run finished");
@@ -100,6 +102,7 @@ where
                 Ok(outcome) => {
                     report.written += outcome.written;
                     report.skipped += outcome.skipped;
+                    report.rejected.extend(outcome.rejected);
                 }
                 Err(Error::PartlyWritten { written, error }) => {
                     let written = written.min(count);

@@ -167,7 +167,7 @@ impl Sink<StagingRow> for StagingSink {
             Some(e) => Err(Error::after_writing(written, e)),
             None => Ok(BatchOutcome {
                 written,
-                skipped: 0,
+                ..BatchOutcome::default()
             }),
         }
     }
@@ -192,6 +192,35 @@ impl Sink<StagingRow> for StagingSink {
             .await?;
         Ok(deleted.len() as u64)
     }
+}
+
+/// The Knack record ids staged for `container_id` of `app_id`, page by page (ids only).
+///
+/// A replace of a destination that several containers publish to keeps every record one of
+/// them still has: this is how it knows.
+pub async fn record_ids(
+    client: &Client,
+    app_id: &str,
+    container_id: &str,
+) -> Result<Vec<String>, Error> {
+    #[derive(Deserialize)]
+    struct Row {
+        record_id: String,
+    }
+    let query = Query::new()
+        .select("id,record_id")
+        .eq("app_id", app_id)
+        .eq("container_id", container_id);
+    let mut pages = Box::pin(client.select_pages::<Row>(
+        RECORDS_TABLE,
+        query,
+        Keyset::on("id").page_size(10_000),
+    ));
+    let mut ids = Vec::new();
+    while let Some(page) = pages.try_next().await? {
+        ids.extend(page.into_iter().map(|r| r.record_id));
+    }
+    Ok(ids)
 }
 
 /// The staged records of one container, optionally only those written on or

@@ -1,0 +1,166 @@
+//! The checks every publishing run makes before its first write, and that `aks config check`
+//! makes too: a destination that cannot take the run is refused with [`Error::Preflight`] and a
+//! message naming the fix, and nothing is written.
+//!
+//! Each `*_problems` function is pure (what is wrong with metadata already fetched); each async
+//! function fetches what it needs and turns the first problem into an error. A transient failure
+//! while fetching stays the client's own (retryable) error, not a preflight refusal.
+
+use agol_client::{LayerInfo, LayerSelector};
+use pgrest_client::Query;
+use socrata_client::{DataType, DatasetMetadata};
+
+use crate::staging::{METADATA_TABLE, RECORDS_TABLE};
+use crate::Error;
+
+/// The Socrata column that must be the row identifier: the text column `id`, holding the Knack
+/// record id. Without it an upsert appends a copy of every row on every run
+/// (<https://dev.socrata.com/docs/row-identifiers.html>).
+pub const SOCRATA_ROW_IDENTIFIER: &str = "id";
+
+/// ArcGIS field types a matching field may have: the values compared are Knack ids (text) or
+/// numbers, never dates, geometries or blobs.
+pub const AGOL_MATCHABLE_TYPES: [&str; 8] = [
+    "esriFieldTypeString",
+    "esriFieldTypeGUID",
+    "esriFieldTypeGlobalID",
+    "esriFieldTypeSmallInteger",
+    "esriFieldTypeInteger",
+    "esriFieldTypeBigInteger",
+    "esriFieldTypeDouble",
+    "esriFieldTypeSingle",
+];
+
+/// What stops `dataset` from taking upserts keyed by the Knack record id; empty when nothing.
+pub fn socrata_problems(dataset: &DatasetMetadata) -> Vec<String> {
+    let mut problems = Vec::new();
+    let name = &dataset.id;
+    let id_column = dataset.column(SOCRATA_ROW_IDENTIFIER);
+    match (&dataset.row_identifier, id_column) {
+        (Some(rid), Some(col)) if rid == SOCRATA_ROW_IDENTIFIER && col.data_type == DataType::Text => {}
+        (_, Some(col)) if col.data_type != DataType::Text => problems.push(format!(
+            "Socrata dataset {name}: column `id` is {}, not text: make `id` a text column holding \
+             the Knack record id and set it as the row identifier (dataset page > Edit > Columns)",
+            col.data_type.name()
+        )),
+        (rid, _) => problems.push(format!(
+            "Socrata dataset {name} has {} as its row identifier, not the text column `id`: every \
+             upsert would append a copy of each record instead of updating it. Add a text column \
+             `id` if it is missing, then set it as the row identifier (dataset page > Edit > \
+             Columns > id > Row identifier; or the API's `rowIdentifierColumnId`)",
+            rid.as_deref().map_or("no column".to_string(), |r| format!("`{r}`"))
+        )),
+    }
+    if !dataset.writable() {
+        problems.push(format!(
+            "Socrata dataset {name} is read-only for this account (its rights lack `write`): \
+             give the user of SOCRATA_API_KEY_ID editor rights on the dataset"
+        ));
+    }
+    problems
+}
+
+/// Fetches the dataset's metadata and refuses it when [`socrata_problems`] finds anything. A
+/// dataset that does not exist, or that the credentials may not see, is refused too.
+pub async fn socrata(
+    client: &socrata_client::Client,
+    resource_id: &str,
+) -> Result<DatasetMetadata, Error> {
+    let dataset = match client.metadata(resource_id).await {
+        Ok(d) => d,
+        Err(e) if !e.is_retryable() && e.status().is_some_and(|s| (400..500).contains(&s)) => {
+            return Err(Error::Preflight(format!(
+                "Socrata dataset {resource_id} cannot be read ({e}): check socrata_resource_id and \
+                 that SOCRATA_API_KEY_ID may see it"
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    refuse(socrata_problems(&dataset))?;
+    Ok(dataset)
+}
+
+/// What stops `layer` from taking upserts matched on `matching_field`; empty when nothing.
+pub fn agol_problems(layer: &LayerInfo, matching_field: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let name = &layer.name;
+    match layer.fields.iter().find(|f| f.name == matching_field) {
+        None => problems.push(format!(
+            "ArcGIS layer {name} has no field `{matching_field}` to match features on: add it \
+             (a unique text field holding the Knack record id) or set upsert_matching_field to an \
+             existing field"
+        )),
+        Some(f) if !AGOL_MATCHABLE_TYPES.contains(&f.field_type.as_str()) => {
+            problems.push(format!(
+                "ArcGIS layer {name}: the matching field `{matching_field}` is {}, which cannot \
+                 hold a Knack record id or number: match on a text or number field \
+                 (upsert_matching_field)",
+                f.field_type
+            ))
+        }
+        Some(_) => {}
+    }
+    let missing: Vec<&str> = ["Create", "Update", "Delete"]
+        .into_iter()
+        .filter(|c| !layer.has_capability(c))
+        .collect();
+    if layer.capabilities.is_some() && !missing.is_empty() {
+        problems.push(format!(
+            "ArcGIS layer {name} does not allow {}: enable editing (Create, Update, Delete) in the \
+             layer's settings",
+            missing.join(", ")
+        ));
+    }
+    problems
+}
+
+/// Finds the layer or table of `service_id` and refuses it when [`agol_problems`] finds anything.
+/// An item or layer that does not exist is refused too.
+pub async fn agol(
+    client: &agol_client::Client,
+    service_id: &str,
+    selector: LayerSelector,
+    matching_field: &str,
+) -> Result<agol_client::Layer, Error> {
+    let layer = match client.layer_from_item(service_id, selector).await {
+        Ok(layer) => layer,
+        Err(e @ agol_client::Error::NotFound(_)) => {
+            return Err(Error::Preflight(format!(
+                "ArcGIS Online item {service_id}: {e}: check service_id, layer_id and item_type"
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    refuse(agol_problems(layer.info(), matching_field))?;
+    Ok(layer)
+}
+
+/// Checks that both staging tables answer for `app_id` (one row asked of each). A table that is
+/// missing, or a JWT that may not read it, is refused with the fix.
+pub async fn staging(client: &pgrest_client::Client, app_id: &str) -> Result<(), Error> {
+    for table in [RECORDS_TABLE, METADATA_TABLE] {
+        let query = Query::new().select("app_id").eq("app_id", app_id).limit(1);
+        match client
+            .select::<serde_json::Map<String, serde_json::Value>>(table, &query)
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if !e.is_retryable() => {
+                return Err(Error::Preflight(format!(
+                    "the staging table api.{table} does not answer ({e}): apply the schema \
+                     (`aks db init`) and check PGREST_ENDPOINT and that PGREST_JWT's role may read it"
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+fn refuse(problems: Vec<String>) -> Result<(), Error> {
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Preflight(problems.join("; ")))
+    }
+}
