@@ -95,6 +95,7 @@ impl Env {
             selector: LayerSelector::LayerIndex(0),
             matching_field: "id".to_string(),
             batch_size,
+            shared_with: Vec::new(),
         }
     }
 
