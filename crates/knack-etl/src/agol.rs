@@ -418,3 +418,28 @@ impl Sink<Feature> for AgolSink {
         Ok(stale.len() as u64)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn matching_keys_are_canonical_for_numbers_and_exact_for_text() {
+        let key = |v: Value| key_of(Some(&v));
+        for same in [json!(5), json!(5.0), json!("5"), json!("005"), json!("5.00")] {
+            assert_eq!(key(same.clone()).as_deref(), Some("5"), "{same}");
+        }
+        assert_eq!(key(json!(-7.0)).as_deref(), Some("-7"));
+        assert_eq!(key(json!(2.5)).as_deref(), Some("2.5"));
+        assert_eq!(key(json!("5f1a2b3c4d5e6f7081920a1b")).as_deref(), Some("5f1a2b3c4d5e6f7081920a1b"));
+        assert_eq!(
+            key(json!("123456789012345678901234")).as_deref(),
+            Some("123456789012345678901234"),
+            "long digit strings stay exact, never rounded through a float"
+        );
+        assert_ne!(key(json!("123456789012345678901234")), key(json!("123456789012345678901235")));
+        assert_eq!(key(json!("")), None);
+        assert_eq!(key(json!(null)), None);
+    }
+}

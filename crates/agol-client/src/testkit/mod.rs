@@ -329,6 +329,20 @@ impl FakeAgol {
         });
     }
 
+    /// Adds a field to `layer`, or replaces the field of the same name: a JSON field definition
+    /// as the layer JSON lists it (`{"name", "type", "length"?}`). Edits are checked against it.
+    pub fn set_field(&self, layer: u32, field: Value) {
+        let mut st = self.state();
+        let Some(l) = st.layer_mut(layer) else {
+            panic!("FakeAgol::set_field: no layer {layer}");
+        };
+        let name = field["name"].clone();
+        match l.fields.iter_mut().find(|f| f["name"] == name) {
+            Some(existing) => *existing = field,
+            None => l.fields.push(field),
+        }
+    }
+
     /// Fails the first feature of the Nth edit call (1-based).
     pub fn fail_edit_call(&self, n: usize) {
         self.state().failures.push(FeatureFailure::NthEditCall(n));
