@@ -6,7 +6,7 @@ mod e2e_common;
 use chrono::{TimeZone, Utc};
 use e2e_common::{container, fixture, fixture_records, Env, DATASET, LAYER};
 use knack_etl::pipelines::RunOptions;
-use knack_etl::Error;
+use knack_etl::{agol_client, socrata_client, Error};
 use serde_json::{json, Value};
 use socrata_client::testkit::FakeDataset;
 
@@ -317,4 +317,68 @@ async fn socrata_a_value_its_column_type_refuses_is_named_and_the_other_rows_are
     let rows = env.socrata_rows();
     assert_eq!(rows.len(), 4);
     assert!(!rows.contains_key(&id(&recs[3])));
+}
+
+#[tokio::test]
+async fn postgrest_a_value_postgres_refuses_is_named_and_its_previous_row_kept() {
+    let env = staged_with(records(6, |_, _| {})).await;
+    let before = env.staged_records();
+
+    // Knack hands back a NUL character, which jsonb cannot hold: that record's statement fails.
+    let recs = records(6, |i, r| {
+        set(r, "field_1", json!(format!("Signal {i} revised")));
+        if i == 4 {
+            set(r, "field_2", json!("pasted from a terminal \u{0}"));
+        }
+    });
+    env.knack.set_records(&container(), recs.clone());
+    let report = env.stage(&RunOptions::default()).await.unwrap();
+
+    assert_eq!((report.read, report.written, report.deleted), (6, 5, 0));
+    assert_eq!(report.rejected.len(), 1, "{report:?}");
+    let r = &report.rejected[0];
+    assert_eq!(r.record_id, id(&recs[4]));
+    assert_eq!(r.code.as_deref(), Some("22P05"));
+    assert!(r.reason.contains("unsupported Unicode escape sequence"), "{r}");
+    let after = env.staged_records();
+    assert_eq!(after.len(), 6, "the refused record's previous row is not deleted");
+    assert_eq!(after[&id(&recs[4])], before[&id(&recs[4])]);
+    assert_eq!(after[&id(&recs[0])]["field_1"], "Signal 0 revised");
+}
+
+#[tokio::test]
+async fn a_transient_failure_is_retried_never_split() {
+    let env = staged_with(records(6, |_, _| {})).await;
+    // Socrata: one 503, then the same request again, whole.
+    env.socrata.clear_requests();
+    env.socrata
+        .inject(socrata_client::testkit::Fault::status(503).on("POST"));
+    let report = env.to_socrata(&incremental()).await.unwrap();
+    assert_eq!((report.written, report.rejected.len()), (6, 0));
+    let posts: Vec<_> = env
+        .socrata
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert_eq!(posts.len(), 2, "the 503'd request and its retry");
+    assert_eq!(posts[0].body, posts[1].body, "retried whole, not halved");
+
+    // ArcGIS: 503s beyond the retry budget stop the run; no feature is sent alone.
+    env.agol.inject(
+        "applyEdits",
+        agol_client::testkit::Fault::Status(503),
+        100,
+    );
+    let failure = env.to_agol(50, &incremental()).await.unwrap_err();
+    assert!(failure.report.rejected.is_empty());
+    let edits = env.agol.requests_for("applyEdits");
+    assert!(!edits.is_empty());
+    assert!(
+        edits
+            .iter()
+            .all(|r| r.param("rollbackOnFailure") == Some("true")),
+        "never narrowed down to single features"
+    );
+    assert!(env.agol_features().is_empty());
 }
