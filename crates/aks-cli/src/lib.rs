@@ -30,5 +30,6 @@ pub mod logging;
 pub mod pipelines;
 pub mod report;
 pub mod run;
+pub mod shared;
 
 pub use error::{CliError, RunError};

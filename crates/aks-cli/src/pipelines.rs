@@ -67,6 +67,9 @@ fn report(
     let etl = match result {
         Ok(report) => report,
         Err(failure) => {
+            if let knack_etl::Error::Preflight(message) = &*failure.error {
+                return Err(RunError::Preflight(message.clone()));
+            }
             for note in &failure.report.notes {
                 tracing::warn!("{note}");
             }
@@ -89,6 +92,7 @@ fn report(
         written: if dry_run { etl.skipped } else { etl.written },
         deleted: etl.deleted,
         failed: etl.failed,
+        rejected: etl.rejected.len() as u64,
         duration: etl.duration,
         dry_run,
         knack_quota: None,

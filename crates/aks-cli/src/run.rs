@@ -11,11 +11,11 @@ use chrono::{DateTime, Utc};
 use knack_etl::pipelines::{AgolTarget, SocrataTarget};
 
 use crate::cli::{Cli, Command, ConfigCommand, DbCommand, RecordsArgs};
-use crate::config::{Config, ConfigError, Container};
+use crate::config::{AppConfig, Config, ConfigError, Container};
 use crate::env::{EnvVars, Settings, Task};
 use crate::error::{CliError, RunError};
 use crate::report::{emit_summary, Progress, RunReport};
-use crate::{check, db, pipelines};
+use crate::{check, db, pipelines, shared};
 
 /// Features per `applyEdits` call (the original sent 50 adds per call).
 const AGOL_BATCH: usize = 50;
@@ -58,7 +58,7 @@ pub async fn execute(cli: &Cli, vars: &EnvVars) -> Result<(), CliError> {
         }
         Command::RecordsToPostgrest(a) => {
             let (settings, job, ()) =
-                prepare(Task::RecordsToPostgrest, cli, a, &path, vars, |_| Ok(()))?;
+                prepare(Task::RecordsToPostgrest, cli, a, &path, vars, |_, _| Ok(()))?;
             let key = settings.knack.api_key.clone().ok_or_else(|| {
                 CliError::Usage("records-to-postgrest needs KNACK_API_KEY".to_owned())
             })?;
@@ -95,6 +95,9 @@ pub async fn execute(cli: &Cli, vars: &EnvVars) -> Result<(), CliError> {
                 config.apps.len(),
                 containers
             );
+            for line in shared::shared_destinations(&config) {
+                println!("shared: {line}");
+            }
             if *offline {
                 return Ok(());
             }
@@ -123,7 +126,7 @@ fn prepare<T>(
     a: &RecordsArgs,
     path: &Path,
     vars: &EnvVars,
-    target: impl FnOnce(&RecordsJob) -> Result<T, CliError>,
+    target: impl FnOnce(&RecordsJob, &AppConfig) -> Result<T, CliError>,
 ) -> Result<(Settings, RecordsJob, T), CliError> {
     let config = Config::load(path)?;
     let app = config.app(path, &a.app_name)?;
@@ -132,7 +135,7 @@ fn prepare<T>(
         container,
         since: a.date,
     };
-    let target = target(&job)?;
+    let target = target(&job, app)?;
     let settings = Settings::resolve(task, &a.app_name, app, a.env, &config, vars, cli.dry_run)?;
     Ok((settings, job, target))
 }
@@ -144,7 +147,7 @@ fn at(job: &RecordsJob) -> String {
     )
 }
 
-fn socrata_target(job: &RecordsJob) -> Result<SocrataTarget, CliError> {
+fn socrata_target(job: &RecordsJob, app: &AppConfig) -> Result<SocrataTarget, CliError> {
     let c = &job.container.config;
     let resource_id = c.socrata_resource_id.clone().ok_or_else(|| {
         ConfigError::NotUsable(format!(
@@ -164,10 +167,11 @@ fn socrata_target(job: &RecordsJob) -> Result<SocrataTarget, CliError> {
         resource_id,
         append_timestamp_key: c.append_timestamps_socrata.as_ref().map(|a| a.key.clone()),
         no_replace: c.no_replace_socrata,
+        shared_with: shared::socrata_sharers(app, &job.container.id),
     })
 }
 
-fn agol_target(job: &RecordsJob) -> Result<AgolTarget, CliError> {
+fn agol_target(job: &RecordsJob, app: &AppConfig) -> Result<AgolTarget, CliError> {
     let c = &job.container.config;
     match (&c.service_id, c.layer_id, c.item_type) {
         (Some(s), Some(l), Some(t)) => Ok(AgolTarget {
@@ -175,6 +179,7 @@ fn agol_target(job: &RecordsJob) -> Result<AgolTarget, CliError> {
             selector: t.selector(l),
             matching_field: c.matching_field().to_owned(),
             batch_size: AGOL_BATCH,
+            shared_with: shared::agol_sharers(app, &job.container.id),
         }),
         _ => Err(ConfigError::NotUsable(format!(
             "{} needs service_id, layer_id and item_type (\"layer\" or \"table\") to publish to \
@@ -229,12 +234,17 @@ fn finish(
     let mut report = result?;
     report.duration = started.elapsed();
     emit_summary(what, &report);
-    if report.is_success() {
-        Ok(())
-    } else {
+    if report.failed > 0 {
         Err(RunError::RecordsFailed {
             failed: report.failed,
         }
         .into())
+    } else if report.rejected > 0 {
+        Err(RunError::RecordsRejected {
+            rejected: report.rejected,
+        }
+        .into())
+    } else {
+        Ok(())
     }
 }

@@ -227,7 +227,22 @@ fn publisher_without_destination_keys_is_a_config_error() {
 #[tokio::test(flavor = "multi_thread")]
 async fn runtime_failure_is_exit_1() {
     let fakes = Fakes::start().await;
-    fakes.pg.expire_jwt();
+    for command in [
+        vec!["metadata-to-postgrest", "-a", APP, "-e", "prod"],
+        records("records-to-postgrest", APP, VIEW).to_vec(),
+    ] {
+        let out = fakes.run(&command).await;
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    fakes.agol.inject(
+        "applyEdits",
+        knack_etl::agol_client::testkit::Fault::BodyError {
+            code: 403,
+            message: "You do not have permissions to access this resource or perform this operation."
+                .into(),
+        },
+        1,
+    );
     let out = fakes
         .run(&args(
             &records("records-to-agol", APP, VIEW),
@@ -237,9 +252,27 @@ async fn runtime_failure_is_exit_1() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("error: PostgREST") && err.contains("JWT"),
+        err.contains("error: ArcGIS Online") && err.contains("permissions"),
         "{err}"
     );
+    assert_no_secret(&out);
+    assert!(fakes.agol.features(0).is_empty());
+}
+
+/// A staging store that refuses the JWT is found by the preflight, before any write: exit 2.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_jwt_is_refused_before_any_write_with_exit_2() {
+    let fakes = Fakes::start().await;
+    fakes.pg.expire_jwt();
+    let out = fakes
+        .run(&args(
+            &records("records-to-agol", APP, VIEW),
+            &["-d", "2024-03-27"],
+        ))
+        .await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("api.knack") && err.contains("JWT"), "{err}");
     assert_no_secret(&out);
     assert!(fakes.agol.features(0).is_empty());
 }
