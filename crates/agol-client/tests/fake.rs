@@ -577,7 +577,11 @@ async fn values_the_layer_refuses_roll_the_call_back_or_fail_alone_as_arcgis_doe
     let batch = vec![
         with("good", "location_name", json!("5TH ST / MANOR RD")),
         with("too-long", "install_cost", json!("x".repeat(33))),
-        with("html", "notes", json!("<p>Needs <strong>repair</strong></p>")),
+        with(
+            "html",
+            "notes",
+            json!("<p>Needs <strong>repair</strong></p>"),
+        ),
         with("not-a-number", "signal_number", json!("forty-two")),
         with("fraction", "signal_number", json!(4.5)),
         with("brackets", "notes", json!("a < b > c")),
@@ -624,7 +628,10 @@ async fn values_the_layer_refuses_roll_the_call_back_or_fail_alone_as_arcgis_doe
         reasons,
         [
             (1, "Setting of value for install_cost failed."),
-            (2, "Invalid untrusted HTML content detected in field: notes."),
+            (
+                2,
+                "Invalid untrusted HTML content detected in field: notes."
+            ),
             (3, "Setting of value for signal_number failed."),
             (4, "Setting of value for signal_number failed."),
         ]

@@ -201,7 +201,10 @@ mod tests {
             rejected: 1,
             ..RunReport::default()
         };
-        assert!(!only_rejected.is_success(), "a rejected record fails the run");
+        assert!(
+            !only_rejected.is_success(),
+            "a rejected record fails the run"
+        );
     }
 
     #[test]

@@ -33,11 +33,21 @@ pub fn shared_destinations(config: &Config) -> Vec<String> {
         let mut seen: Vec<String> = Vec::new();
         for (id, c) in &app.containers {
             let groups = [
-                (c.socrata_resource_id.as_ref().map(|r| format!("Socrata dataset {r}")), socrata_sharers(app, id)),
-                (agol_key(c).map(|(s, l, t)| format!("ArcGIS {t} {l} of item {s}")), agol_sharers(app, id)),
+                (
+                    c.socrata_resource_id
+                        .as_ref()
+                        .map(|r| format!("Socrata dataset {r}")),
+                    socrata_sharers(app, id),
+                ),
+                (
+                    agol_key(c).map(|(s, l, t)| format!("ArcGIS {t} {l} of item {s}")),
+                    agol_sharers(app, id),
+                ),
             ];
             for (destination, sharers) in groups {
-                let Some(destination) = destination else { continue };
+                let Some(destination) = destination else {
+                    continue;
+                };
                 if sharers.is_empty() || seen.contains(&destination) {
                     continue;
                 }
@@ -63,7 +73,11 @@ fn agol_key(c: &ContainerConfig) -> Option<(String, u32, String)> {
     }
 }
 
-fn others(app: &AppConfig, container: &str, same: impl Fn(&ContainerConfig) -> bool) -> Vec<String> {
+fn others(
+    app: &AppConfig,
+    container: &str,
+    same: impl Fn(&ContainerConfig) -> bool,
+) -> Vec<String> {
     app.containers
         .iter()
         .filter(|(id, c)| id.as_str() != container && same(c))
@@ -110,7 +124,10 @@ mod tests {
         assert!(agol_sharers(app, "view_1").is_empty());
         let lines = shared_destinations(&c);
         assert_eq!(lines.len(), 2, "{lines:?}");
-        assert!(lines[0].contains("Socrata dataset abcd-1234 is shared by containers view_1, view_2"));
-        assert!(lines[1].contains("ArcGIS layer 0 of item item1 is shared by containers view_2, view_3"));
+        assert!(
+            lines[0].contains("Socrata dataset abcd-1234 is shared by containers view_1, view_2")
+        );
+        assert!(lines[1]
+            .contains("ArcGIS layer 0 of item item1 is shared by containers view_2, view_3"));
     }
 }

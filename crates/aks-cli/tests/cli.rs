@@ -238,8 +238,9 @@ async fn runtime_failure_is_exit_1() {
         "applyEdits",
         knack_etl::agol_client::testkit::Fault::BodyError {
             code: 403,
-            message: "You do not have permissions to access this resource or perform this operation."
-                .into(),
+            message:
+                "You do not have permissions to access this resource or perform this operation."
+                    .into(),
         },
         1,
     );
@@ -344,7 +345,11 @@ fn config_check_offline_passes_on_the_example() {
         .args(["config", "check", "--offline"])
         .assert()
         .success()
-        .stdout(contains("OK (2 apps, 6 containers)"));
+        .stdout(contains("OK (2 apps, 6 containers)"))
+        .stdout(contains(
+            "shared: [apps.signs-markings]: Socrata dataset qvth-gwdv is shared by containers \
+             view_3307, view_3528",
+        ));
 }
 
 #[test]

@@ -37,7 +37,11 @@ async fn rejected_features_are_named_and_exit_1_after_the_rest_is_written() {
         .filter(|r| r["field_1"].as_str().unwrap().chars().count() > MAX)
         .map(|r| r["id"].as_str().unwrap().to_string())
         .collect();
-    assert!(too_long.len() > 20, "enough to show the log's cap: {}", too_long.len());
+    assert!(
+        too_long.len() > 20,
+        "enough to show the log's cap: {}",
+        too_long.len()
+    );
 
     let out = fakes.run(TO_AGOL).await;
     let err = stderr(&out);
@@ -65,7 +69,10 @@ async fn rejected_features_are_named_and_exit_1_after_the_rest_is_written() {
         )),
         "{err}"
     );
-    assert!(err.contains("record(s) rejected by the destination"), "{err}");
+    assert!(
+        err.contains("record(s) rejected by the destination"),
+        "{err}"
+    );
     assert_eq!(fakes.agol.features(0).len(), written);
 }
 

@@ -147,8 +147,16 @@ impl AgolSink {
         let mut parts = Isolation::new(edits);
         while let Some(part) = parts.next() {
             let request = Edits {
-                adds: part.iter().filter(|e| e.add).map(|e| e.feature.clone()).collect(),
-                updates: part.iter().filter(|e| !e.add).map(|e| e.feature.clone()).collect(),
+                adds: part
+                    .iter()
+                    .filter(|e| e.add)
+                    .map(|e| e.feature.clone())
+                    .collect(),
+                updates: part
+                    .iter()
+                    .filter(|e| !e.add)
+                    .map(|e| e.feature.clone())
+                    .collect(),
                 rollback_on_failure: part.len() > 1,
                 ..Edits::default()
             };
@@ -222,7 +230,7 @@ fn refused_for_its_features(e: &agol_client::Error) -> bool {
     match e {
         agol_client::Error::EditsFailed { .. } => true,
         agol_client::Error::Api { code, status, .. } => {
-            !e.is_retryable() && (*code == Some(400) || (*code == None && *status == 400))
+            !e.is_retryable() && (*code == Some(400) || (code.is_none() && *status == 400))
         }
         _ => false,
     }
@@ -232,13 +240,21 @@ fn refused_for_its_features(e: &agol_client::Error) -> bool {
 fn rejection(edit: &Edit, e: &agol_client::Error) -> Rejection {
     let (code, reason) = match e {
         agol_client::Error::EditsFailed { failures, .. } => {
-            let first = failures.iter().find(|f| f.code != Some(ROLLED_BACK)).or(failures.first());
+            let first = failures
+                .iter()
+                .find(|f| f.code != Some(ROLLED_BACK))
+                .or(failures.first());
             match first {
                 Some(f) => (f.code.map(|c| c.to_string()), f.description.clone()),
                 None => (None, e.to_string()),
             }
         }
-        agol_client::Error::Api { code, message, details, .. } => {
+        agol_client::Error::Api {
+            code,
+            message,
+            details,
+            ..
+        } => {
             let mut reason = message.clone();
             if !details.is_empty() {
                 reason = format!("{reason} ({})", details.join("; "));
@@ -252,7 +268,12 @@ fn rejection(edit: &Edit, e: &agol_client::Error) -> Rejection {
         _ => edit.key.clone(),
     };
     let field = field_named_in(&reason, edit.feature.attributes.keys().map(String::as_str));
-    Rejection { record_id, field, code, reason }
+    Rejection {
+        record_id,
+        field,
+        code,
+        reason,
+    }
 }
 
 /// ArcGIS's code for "Operation rolled back.": a feature that failed only because another did.
@@ -391,9 +412,17 @@ impl Sink<Feature> for AgolSink {
                         if clear_geometry && feature.geometry.is_none() {
                             feature = feature.with_null_geometry();
                         }
-                        Edit { key, feature, add: false }
+                        Edit {
+                            key,
+                            feature,
+                            add: false,
+                        }
                     }
-                    None => Edit { key, feature, add: true },
+                    None => Edit {
+                        key,
+                        feature,
+                        add: true,
+                    },
                 })
                 .collect();
             self.send_isolating(edits, &mut outcome).await?;
@@ -427,18 +456,30 @@ mod tests {
     #[test]
     fn matching_keys_are_canonical_for_numbers_and_exact_for_text() {
         let key = |v: Value| key_of(Some(&v));
-        for same in [json!(5), json!(5.0), json!("5"), json!("005"), json!("5.00")] {
+        for same in [
+            json!(5),
+            json!(5.0),
+            json!("5"),
+            json!("005"),
+            json!("5.00"),
+        ] {
             assert_eq!(key(same.clone()).as_deref(), Some("5"), "{same}");
         }
         assert_eq!(key(json!(-7.0)).as_deref(), Some("-7"));
         assert_eq!(key(json!(2.5)).as_deref(), Some("2.5"));
-        assert_eq!(key(json!("5f1a2b3c4d5e6f7081920a1b")).as_deref(), Some("5f1a2b3c4d5e6f7081920a1b"));
+        assert_eq!(
+            key(json!("5f1a2b3c4d5e6f7081920a1b")).as_deref(),
+            Some("5f1a2b3c4d5e6f7081920a1b")
+        );
         assert_eq!(
             key(json!("123456789012345678901234")).as_deref(),
             Some("123456789012345678901234"),
             "long digit strings stay exact, never rounded through a float"
         );
-        assert_ne!(key(json!("123456789012345678901234")), key(json!("123456789012345678901235")));
+        assert_ne!(
+            key(json!("123456789012345678901234")),
+            key(json!("123456789012345678901235"))
+        );
         assert_eq!(key(json!("")), None);
         assert_eq!(key(json!(null)), None);
     }

@@ -157,7 +157,10 @@ async fn kept_ids(
     shared_with: &[String],
 ) -> Result<Vec<String>, Error> {
     let mut ids = Vec::new();
-    for container in shared_with.iter().filter(|c| *c != publication.container.id()) {
+    for container in shared_with
+        .iter()
+        .filter(|c| *c != publication.container.id())
+    {
         ids.extend(staging::record_ids(pgrest, &publication.app_id, container).await?);
     }
     Ok(ids)
@@ -285,7 +288,10 @@ pub async fn records_to_agol(
         )
         .await,
     )?;
-    if options.mode().is_replace() && !target.shared_with.is_empty() && target.matching_field != "id" {
+    if options.mode().is_replace()
+        && !target.shared_with.is_empty()
+        && target.matching_field != "id"
+    {
         return setup(Err(Error::Preflight(format!(
             "layer {} is shared with container(s) {}, and a full replace can tell their features \
              apart only by the Knack record id: set upsert_matching_field = \"id\" or run with --date",

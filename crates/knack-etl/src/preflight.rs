@@ -37,7 +37,8 @@ pub fn socrata_problems(dataset: &DatasetMetadata) -> Vec<String> {
     let name = &dataset.id;
     let id_column = dataset.column(SOCRATA_ROW_IDENTIFIER);
     match (&dataset.row_identifier, id_column) {
-        (Some(rid), Some(col)) if rid == SOCRATA_ROW_IDENTIFIER && col.data_type == DataType::Text => {}
+        (Some(rid), Some(col))
+            if rid == SOCRATA_ROW_IDENTIFIER && col.data_type == DataType::Text => {}
         (_, Some(col)) if col.data_type != DataType::Text => problems.push(format!(
             "Socrata dataset {name}: column `id` is {}, not text: make `id` a text column holding \
              the Knack record id and set it as the row identifier (dataset page > Edit > Columns)",
@@ -48,7 +49,8 @@ pub fn socrata_problems(dataset: &DatasetMetadata) -> Vec<String> {
              upsert would append a copy of each record instead of updating it. Add a text column \
              `id` if it is missing, then set it as the row identifier (dataset page > Edit > \
              Columns > id > Row identifier; or the API's `rowIdentifierColumnId`)",
-            rid.as_deref().map_or("no column".to_string(), |r| format!("`{r}`"))
+            rid.as_deref()
+                .map_or("no column".to_string(), |r| format!("`{r}`"))
         )),
     }
     if !dataset.writable() {

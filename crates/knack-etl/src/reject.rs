@@ -141,7 +141,10 @@ mod tests {
             Some("location_name".into())
         );
         assert_eq!(
-            field_named_in("Invalid untrusted HTML content detected in field: name.", fields),
+            field_named_in(
+                "Invalid untrusted HTML content detected in field: name.",
+                fields
+            ),
             Some("name".into())
         );
         assert_eq!(field_named_in("Operation rolled back.", fields), None);

@@ -81,7 +81,10 @@ impl SocrataSink {
                 Err(e) => return Err(Error::after_writing(outcome.written, e)),
             }
             outcome.written += part.len() as u64;
-            for id in part.iter().filter_map(|row| row.get(&self.id_field).and_then(Value::as_str)) {
+            for id in part
+                .iter()
+                .filter_map(|row| row.get(&self.id_field).and_then(Value::as_str))
+            {
                 self.written.insert(id);
             }
         }
@@ -111,11 +114,10 @@ impl SocrataSink {
 /// (SODA 2.1's way to report a value its column refuses), or a 400 about the body. Never a
 /// transient failure, an authentication or a permission problem.
 fn refused_for_its_rows(e: &socrata_client::Error) -> bool {
-    match e {
-        socrata_client::Error::RowErrors { .. } => true,
-        socrata_client::Error::Api { status: 400, .. } => true,
-        _ => false,
-    }
+    matches!(
+        e,
+        socrata_client::Error::RowErrors { .. } | socrata_client::Error::Api { status: 400, .. }
+    )
 }
 
 /// A single refused row, named with what Socrata said about it.
@@ -134,9 +136,10 @@ fn rejection(record_id: String, row: &Map<String, Value>, e: &socrata_client::Er
             record_id,
             field: None,
             code: Some("Errors".into()),
-            reason: "Socrata counted the row in `Errors` and did not apply it (its answer names no \
+            reason:
+                "Socrata counted the row in `Errors` and did not apply it (its answer names no \
                      field): a value does not fit its column's type"
-                .into(),
+                    .into(),
         },
     }
 }

@@ -41,7 +41,8 @@ async fn calls_before_the_failed_one_count_as_written() {
         .unwrap();
     // Calls of 2, 2 and 1 features; the second is refused for a reason no split can cure (a
     // permission), so the run stops there.
-    env.agol.inject_after("applyEdits", 1, permission_denied(), 1);
+    env.agol
+        .inject_after("applyEdits", 1, permission_denied(), 1);
     let mut sink = AgolSink::new(layer, "id", 2);
 
     let failure = run(&OneBatch, |b| Ok((b, 0)), &mut sink, WriteMode::Upsert)

@@ -44,8 +44,9 @@ async fn agol_failing_on_the_third_batch_of_a_replace_leaves_the_old_features() 
         2,
         agol_client::testkit::Fault::BodyError {
             code: 403,
-            message: "You do not have permissions to access this resource or perform this operation."
-                .into(),
+            message:
+                "You do not have permissions to access this resource or perform this operation."
+                    .into(),
         },
         1,
     );

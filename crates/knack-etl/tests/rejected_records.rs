@@ -44,7 +44,11 @@ async fn staged_with(records: Vec<Value>) -> Env {
 
 #[tokio::test]
 async fn agol_a_value_too_long_is_named_and_the_other_records_are_written() {
-    let names = ["5TH ST", "NORTH LAMAR BLVD / WEST KOENIG LANE EAST", "LAMAR BLVD"];
+    let names = [
+        "5TH ST",
+        "NORTH LAMAR BLVD / WEST KOENIG LANE EAST",
+        "LAMAR BLVD",
+    ];
     assert_eq!(names[1].len(), 40);
     let recs = records(3, |i, r| set(r, "field_1", json!(names[i])));
     let env = staged_with(recs.clone()).await;
@@ -63,14 +67,11 @@ async fn agol_a_value_too_long_is_named_and_the_other_records_are_written() {
     assert_eq!(r.code.as_deref(), Some("1000"));
     assert_eq!(r.reason, "Setting of value for location_name failed.");
     let stored = env.agol_features();
-    assert_eq!(
-        stored.keys().cloned().collect::<Vec<_>>(),
-        {
-            let mut good = vec![id(&recs[0]), id(&recs[2])];
-            good.sort();
-            good
-        }
-    );
+    assert_eq!(stored.keys().cloned().collect::<Vec<_>>(), {
+        let mut good = vec![id(&recs[0]), id(&recs[2])];
+        good.sort();
+        good
+    });
     assert!(report.to_string().contains("rejected 1"), "{report}");
 }
 
@@ -86,7 +87,11 @@ async fn agol_a_replace_keeps_the_previous_version_of_a_rejected_record() {
 
     // The second record's name grows too long in Knack; the third is deleted there.
     let mut changed = short.clone();
-    set(&mut changed[1], "field_1", json!("A NAME FAR TOO LONG FOR ITS FIELD"));
+    set(
+        &mut changed[1],
+        "field_1",
+        json!("A NAME FAR TOO LONG FOR ITS FIELD"),
+    );
     changed.truncate(2);
     env.knack.set_records(&container(), changed);
     env.stage(&RunOptions::default()).await.unwrap();
@@ -186,7 +191,10 @@ async fn agol_keys_match_by_value_whatever_number_type_holds_them() {
     // The layer now stores the matching numbers as Doubles (as a layer re-created by hand would).
     let before = env.agol.features(LAYER);
     assert_eq!(before.len(), 3);
-    env.agol.set_field(LAYER, json!({"name": "signal_number", "type": "esriFieldTypeDouble"}));
+    env.agol.set_field(
+        LAYER,
+        json!({"name": "signal_number", "type": "esriFieldTypeDouble"}),
+    );
     let as_doubles: Vec<_> = before
         .into_iter()
         .map(|mut f| {
@@ -199,7 +207,10 @@ async fn agol_keys_match_by_value_whatever_number_type_holds_them() {
     let fresh = Env::start().await;
     fresh.knack.set_records(&container(), records(3, |_, _| {}));
     let fresh = fresh.staged().await;
-    fresh.agol.set_field(LAYER, json!({"name": "signal_number", "type": "esriFieldTypeDouble"}));
+    fresh.agol.set_field(
+        LAYER,
+        json!({"name": "signal_number", "type": "esriFieldTypeDouble"}),
+    );
     fresh.agol.seed(LAYER, as_doubles);
 
     let mut target = fresh.agol_target(50);
@@ -223,7 +234,11 @@ async fn agol_keys_match_by_value_whatever_number_type_holds_them() {
     let (_, _, agol_writes) = fresh.writes();
     let edits = fresh.agol.requests_for("applyEdits");
     assert_eq!(agol_writes.len(), 1);
-    assert_eq!(edits[0].param("adds"), Some("[]"), "no adds: every key matched");
+    assert_eq!(
+        edits[0].param("adds"),
+        Some("[]"),
+        "no adds: every key matched"
+    );
 }
 
 fn dataset_without_row_identifier() -> FakeDataset {
@@ -247,7 +262,10 @@ async fn socrata_a_dataset_without_the_row_identifier_is_refused_before_any_writ
     };
     assert!(message.contains("row identifier"), "{message}");
     assert!(message.contains("text column `id`"), "{message}");
-    assert!(message.contains("Row identifier"), "says where to set it: {message}");
+    assert!(
+        message.contains("Row identifier"),
+        "says where to set it: {message}"
+    );
     assert!(!failure.error.is_retryable());
     let (_, socrata_writes, _) = env.writes();
     assert!(socrata_writes.is_empty(), "{socrata_writes:?}");
@@ -258,9 +276,8 @@ async fn socrata_a_dataset_without_the_row_identifier_is_refused_before_any_writ
 #[tokio::test]
 async fn socrata_a_read_only_dataset_is_refused_before_any_write() {
     let env = Env::start().await.staged().await;
-    env.socrata.add_dataset(
-        FakeDataset::from_metadata(&fixture("socrata_dataset.json")).read_only(),
-    );
+    env.socrata
+        .add_dataset(FakeDataset::from_metadata(&fixture("socrata_dataset.json")).read_only());
     env.socrata.clear_requests();
 
     let failure = env.to_socrata(&RunOptions::default()).await.unwrap_err();
@@ -339,9 +356,16 @@ async fn postgrest_a_value_postgres_refuses_is_named_and_its_previous_row_kept()
     let r = &report.rejected[0];
     assert_eq!(r.record_id, id(&recs[4]));
     assert_eq!(r.code.as_deref(), Some("22P05"));
-    assert!(r.reason.contains("unsupported Unicode escape sequence"), "{r}");
+    assert!(
+        r.reason.contains("unsupported Unicode escape sequence"),
+        "{r}"
+    );
     let after = env.staged_records();
-    assert_eq!(after.len(), 6, "the refused record's previous row is not deleted");
+    assert_eq!(
+        after.len(),
+        6,
+        "the refused record's previous row is not deleted"
+    );
     assert_eq!(after[&id(&recs[4])], before[&id(&recs[4])]);
     assert_eq!(after[&id(&recs[0])]["field_1"], "Signal 0 revised");
 }
@@ -365,11 +389,8 @@ async fn a_transient_failure_is_retried_never_split() {
     assert_eq!(posts[0].body, posts[1].body, "retried whole, not halved");
 
     // ArcGIS: 503s beyond the retry budget stop the run; no feature is sent alone.
-    env.agol.inject(
-        "applyEdits",
-        agol_client::testkit::Fault::Status(503),
-        100,
-    );
+    env.agol
+        .inject("applyEdits", agol_client::testkit::Fault::Status(503), 100);
     let failure = env.to_agol(50, &incremental()).await.unwrap_err();
     assert!(failure.report.rejected.is_empty());
     let edits = env.agol.requests_for("applyEdits");

@@ -5,7 +5,9 @@ mod e2e_common;
 
 use e2e_common::{container, fixture_records, Env, DATASET, VIEW};
 use knack_etl::knack_client::Container;
-use knack_etl::pipelines::{records_to_postgrest, records_to_socrata, Publication, RunOptions, SocrataTarget};
+use knack_etl::pipelines::{
+    records_to_postgrest, records_to_socrata, Publication, RunOptions, SocrataTarget,
+};
 use knack_etl::{RunFailure, RunReport};
 
 const OTHER: &str = "object_1";
@@ -47,9 +49,19 @@ async fn stage_other(env: &Env) -> RunReport {
     .unwrap()
 }
 
-async fn replace(env: &Env, publication: &Publication, target: &SocrataTarget) -> Result<RunReport, RunFailure> {
-    records_to_socrata(&env.pg_client, &env.socrata_client, publication, target, &RunOptions::default())
-        .await
+async fn replace(
+    env: &Env,
+    publication: &Publication,
+    target: &SocrataTarget,
+) -> Result<RunReport, RunFailure> {
+    records_to_socrata(
+        &env.pg_client,
+        &env.socrata_client,
+        publication,
+        target,
+        &RunOptions::default(),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -71,7 +83,11 @@ async fn a_full_replace_of_each_container_keeps_the_other_containers_rows() {
     let first = replace(&env, &view, &target(OTHER)).await.unwrap();
     assert_eq!((first.written, first.deleted), (30, 0));
     let second = replace(&env, &object, &target(VIEW)).await.unwrap();
-    assert_eq!((second.written, second.deleted), (30, 0), "the view's 30 rows stay");
+    assert_eq!(
+        (second.written, second.deleted),
+        (30, 0),
+        "the view's 30 rows stay"
+    );
     let again = replace(&env, &view, &target(OTHER)).await.unwrap();
     assert_eq!(again.deleted, 0, "the object's 30 rows stay");
     assert_eq!(env.socrata_rows().len(), 60);

@@ -216,10 +216,11 @@ fn parse_features(p: Params<'_>, name: &str) -> Result<Vec<Feature>, String> {
 fn invalid_value(fields: &[Value], f: &Feature) -> Option<(i64, String)> {
     let setting_failed = |name: &str| (1000, format!("Setting of value for {name} failed."));
     for (key, value) in &f.attributes {
-        let Some(field) = fields
-            .iter()
-            .find(|d| d["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(key)))
-        else {
+        let Some(field) = fields.iter().find(|d| {
+            d["name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(key))
+        }) else {
             continue;
         };
         let name = field["name"].as_str().unwrap_or(key);
@@ -257,9 +258,11 @@ fn invalid_value(fields: &[Value], f: &Feature) -> Option<(i64, String)> {
 /// Whether `v` is a whole number (or text of one) within `min..=max`.
 fn integer_in(v: &Value, min: i64, max: i64) -> bool {
     let n = match v {
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64)),
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                .map(|f| f as i64)
+        }),
         Value::String(s) => s.trim().parse::<i64>().ok(),
         _ => None,
     };
@@ -343,11 +346,18 @@ fn edit(st: &mut State, layer_id: u32, op: &str, p: Params<'_>) -> ResponseTempl
     // Values the layer's fields refuse: with rollbackOnFailure=true ArcGIS rolls the whole call
     // back and says only that (a top-level error naming no feature); with false, each refused
     // feature gets its own result and the others are applied.
-    let add_invalid: Vec<Option<(i64, String)>> = adds.iter().map(|f| invalid_value(&l.fields, f)).collect();
-    let upd_invalid: Vec<Option<(i64, String)>> =
-        updates.iter().map(|f| invalid_value(&l.fields, f)).collect();
+    let add_invalid: Vec<Option<(i64, String)>> =
+        adds.iter().map(|f| invalid_value(&l.fields, f)).collect();
+    let upd_invalid: Vec<Option<(i64, String)>> = updates
+        .iter()
+        .map(|f| invalid_value(&l.fields, f))
+        .collect();
     if rollback && add_invalid.iter().chain(&upd_invalid).any(Option::is_some) {
-        return error_body(400, "Unable to complete operation.", &["Operation rolled back."]);
+        return error_body(
+            400,
+            "Unable to complete operation.",
+            &["Operation rolled back."],
+        );
     }
     let mut first = true;
     let mut feature_error = |f: Option<&Feature>| -> Option<(i64, String)> {

@@ -173,7 +173,10 @@ fn html_looking_text_is_made_safe_whatever_the_field_type() {
         })),
         &Map::new(),
     );
-    assert_eq!(f.attributes["name"], "b5TH/b ST", "short text: the original's rule, unchanged");
+    assert_eq!(
+        f.attributes["name"], "b5TH/b ST",
+        "short text: the original's rule, unchanged"
+    );
     assert_eq!(f.attributes["description"], "Needs repair");
     assert_eq!(f.attributes["owner"], json!(["bCrew 1/b", "Crew 2"]));
     assert_eq!(f.attributes["label"], "Signal b42/b");

@@ -118,7 +118,9 @@ mod tests {
             "Needs repair"
         );
         assert_eq!(
-            text_content("<p>Line one<br />Line&nbsp;two</p><ul><li>a &amp; b</li><li>x &lt; y</li></ul>"),
+            text_content(
+                "<p>Line one<br />Line&nbsp;two</p><ul><li>a &amp; b</li><li>x &lt; y</li></ul>"
+            ),
             "Line one\nLine two\na & b\nx < y"
         );
         assert_eq!(text_content("a < b and c > d"), "a < b and c > d");
