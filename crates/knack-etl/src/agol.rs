@@ -18,8 +18,8 @@ use crate::{Error, Rejection};
 ///
 /// A feature ArcGIS refuses (a value too long for its field, text that looks like HTML, a word
 /// in a number field) is named in [`BatchOutcome::rejected`] with ArcGIS's own code and text and
-/// the field it names; every other feature of its batch is written (see
-/// [`AgolSink::send_isolating`]'s halving). In a replace, a rejected record's feature keeps its
+/// the field it names; every other feature of its batch is written (the batch is halved until the
+/// bad feature stands alone; see the crate README, "When a record is rejected"). In a replace, a rejected record's feature keeps its
 /// previous version and is never deleted.
 ///
 /// The original deleted every feature (or every feature of the run's ids)
