@@ -110,6 +110,8 @@ async fn agol_feature_failure_is_named_and_the_rest_of_its_batch_written() {
     let stored = env.agol_features();
     assert!(!stored.contains_key(&bad));
     assert_eq!(stored.len(), 59);
+    // The cost of isolating it: batch 3's one call became 9 (10 → 5+5 → 2+3 → 1+2 → 1+1).
+    assert_eq!(env.agol.requests_for("applyEdits").len(), 6 + 8);
 }
 
 #[tokio::test]

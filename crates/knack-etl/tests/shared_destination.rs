@@ -110,3 +110,60 @@ async fn a_full_replace_of_each_container_keeps_the_other_containers_rows() {
     let report = replace(&env, &view, &unshared).await.unwrap();
     assert_eq!(report.deleted, 29, "what sharing prevents");
 }
+
+#[tokio::test]
+async fn a_layer_shared_by_two_containers_keeps_both_on_a_full_replace_of_each() {
+    let env = Env::start().await;
+    let all = fixture_records();
+    let other = Container::object(OTHER).unwrap();
+    env.knack.set_records(&container(), all[..30].to_vec());
+    env.knack.set_records(&other, object_records(&all[30..]));
+    env.metadata(false).await.unwrap();
+    env.stage(&RunOptions::default()).await.unwrap();
+    stage_other(&env).await;
+    let object = Publication {
+        container: other.clone(),
+        ..env.publication()
+    };
+    let to_agol = |publication: Publication, shared: &str| {
+        let mut target = env.agol_target(50);
+        target.shared_with = vec![shared.to_string()];
+        let env = &env;
+        async move {
+            knack_etl::pipelines::records_to_agol(
+                &env.pg_client,
+                &env.agol_client,
+                &publication,
+                &target,
+                &RunOptions::default(),
+            )
+            .await
+        }
+    };
+
+    let first = to_agol(env.publication(), OTHER).await.unwrap();
+    assert_eq!((first.written, first.deleted), (30, 0));
+    let second = to_agol(object.clone(), VIEW).await.unwrap();
+    assert_eq!((second.written, second.deleted), (30, 0));
+    let again = to_agol(env.publication(), OTHER).await.unwrap();
+    assert_eq!(again.deleted, 0);
+    assert_eq!(env.agol_features().len(), 60);
+
+    // Shared, a layer matched on another field cannot tell the containers' features apart.
+    let mut target = env.agol_target(50);
+    target.shared_with = vec![OTHER.to_string()];
+    target.matching_field = "signal_number".into();
+    let failure = knack_etl::pipelines::records_to_agol(
+        &env.pg_client,
+        &env.agol_client,
+        &env.publication(),
+        &target,
+        &RunOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&*failure.error, knack_etl::Error::Preflight(m) if m.contains("upsert_matching_field = \"id\"")),
+        "{failure}"
+    );
+}
