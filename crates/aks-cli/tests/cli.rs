@@ -223,6 +223,18 @@ fn publisher_without_destination_keys_is_a_config_error() {
         ));
 }
 
+/// `records-to-agol` with a date: its output and stderr.
+async fn agol_since(fakes: &Fakes) -> (std::process::Output, String) {
+    let out = fakes
+        .run(&args(
+            &records("records-to-agol", APP, VIEW),
+            &["-d", "2024-03-27"],
+        ))
+        .await;
+    let err = stderr(&out);
+    (out, err)
+}
+
 /// A valid run that fails at a destination is a runtime error (exit 1) naming the cause.
 #[tokio::test(flavor = "multi_thread")]
 async fn runtime_failure_is_exit_1() {
@@ -244,13 +256,7 @@ async fn runtime_failure_is_exit_1() {
         },
         1,
     );
-    let out = fakes
-        .run(&args(
-            &records("records-to-agol", APP, VIEW),
-            &["-d", "2024-03-27"],
-        ))
-        .await;
-    let err = stderr(&out);
+    let (out, err) = agol_since(&fakes).await;
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
         err.contains("error: ArcGIS Online") && err.contains("permissions"),
@@ -265,13 +271,7 @@ async fn runtime_failure_is_exit_1() {
 async fn an_expired_jwt_is_refused_before_any_write_with_exit_2() {
     let fakes = Fakes::start().await;
     fakes.pg.expire_jwt();
-    let out = fakes
-        .run(&args(
-            &records("records-to-agol", APP, VIEW),
-            &["-d", "2024-03-27"],
-        ))
-        .await;
-    let err = stderr(&out);
+    let (out, err) = agol_since(&fakes).await;
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("api.knack") && err.contains("JWT"), "{err}");
     assert_no_secret(&out);

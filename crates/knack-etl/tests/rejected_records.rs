@@ -215,15 +215,10 @@ async fn agol_keys_match_by_value_whatever_number_type_holds_them() {
 
     let mut target = fresh.agol_target(50);
     target.matching_field = "signal_number".into();
-    let report = knack_etl::pipelines::records_to_agol(
-        &fresh.pg_client,
-        &fresh.agol_client,
-        &fresh.publication(),
-        &target,
-        &incremental(),
-    )
-    .await
-    .unwrap();
+    let report = fresh
+        .to_agol_with(&fresh.publication(), &target, &incremental())
+        .await
+        .unwrap();
 
     assert_eq!(report.written, 3);
     assert_eq!(
@@ -295,15 +290,10 @@ async fn agol_a_layer_without_its_matching_field_is_refused_before_any_write() {
     let mut target = env.agol_target(50);
     target.matching_field = "knack_id".into();
 
-    let failure = knack_etl::pipelines::records_to_agol(
-        &env.pg_client,
-        &env.agol_client,
-        &env.publication(),
-        &target,
-        &RunOptions::default(),
-    )
-    .await
-    .unwrap_err();
+    let failure = env
+        .to_agol_with(&env.publication(), &target, &RunOptions::default())
+        .await
+        .unwrap_err();
 
     let Error::Preflight(message) = &*failure.error else {
         panic!("a preflight refusal: {failure}")

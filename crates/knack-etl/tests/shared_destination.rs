@@ -37,6 +37,19 @@ fn object_records(records: &[serde_json::Value]) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The fixture's first 30 records staged under the view, the other 30 under the object.
+async fn two_containers_staged() -> (Env, Vec<serde_json::Value>, Container) {
+    let env = Env::start().await;
+    let all = fixture_records();
+    let other = Container::object(OTHER).unwrap();
+    env.knack.set_records(&container(), all[..30].to_vec());
+    env.knack.set_records(&other, object_records(&all[30..]));
+    env.metadata(false).await.unwrap();
+    env.stage(&RunOptions::default()).await.unwrap();
+    stage_other(&env).await;
+    (env, all, other)
+}
+
 async fn stage_other(env: &Env) -> RunReport {
     records_to_postgrest(
         &env.knack_client,
@@ -66,14 +79,7 @@ async fn replace(
 
 #[tokio::test]
 async fn a_full_replace_of_each_container_keeps_the_other_containers_rows() {
-    let env = Env::start().await;
-    let all = fixture_records();
-    let other = Container::object(OTHER).unwrap();
-    env.knack.set_records(&container(), all[..30].to_vec());
-    env.knack.set_records(&other, object_records(&all[30..]));
-    env.metadata(false).await.unwrap();
-    env.stage(&RunOptions::default()).await.unwrap();
-    stage_other(&env).await;
+    let (env, all, other) = two_containers_staged().await;
     let view = env.publication();
     let object = Publication {
         container: other.clone(),
@@ -113,14 +119,7 @@ async fn a_full_replace_of_each_container_keeps_the_other_containers_rows() {
 
 #[tokio::test]
 async fn a_layer_shared_by_two_containers_keeps_both_on_a_full_replace_of_each() {
-    let env = Env::start().await;
-    let all = fixture_records();
-    let other = Container::object(OTHER).unwrap();
-    env.knack.set_records(&container(), all[..30].to_vec());
-    env.knack.set_records(&other, object_records(&all[30..]));
-    env.metadata(false).await.unwrap();
-    env.stage(&RunOptions::default()).await.unwrap();
-    stage_other(&env).await;
+    let (env, _, other) = two_containers_staged().await;
     let object = Publication {
         container: other.clone(),
         ..env.publication()
@@ -130,14 +129,8 @@ async fn a_layer_shared_by_two_containers_keeps_both_on_a_full_replace_of_each()
         target.shared_with = vec![shared.to_string()];
         let env = &env;
         async move {
-            knack_etl::pipelines::records_to_agol(
-                &env.pg_client,
-                &env.agol_client,
-                &publication,
-                &target,
-                &RunOptions::default(),
-            )
-            .await
+            env.to_agol_with(&publication, &target, &RunOptions::default())
+                .await
         }
     };
 
@@ -153,15 +146,10 @@ async fn a_layer_shared_by_two_containers_keeps_both_on_a_full_replace_of_each()
     let mut target = env.agol_target(50);
     target.shared_with = vec![OTHER.to_string()];
     target.matching_field = "signal_number".into();
-    let failure = knack_etl::pipelines::records_to_agol(
-        &env.pg_client,
-        &env.agol_client,
-        &env.publication(),
-        &target,
-        &RunOptions::default(),
-    )
-    .await
-    .unwrap_err();
+    let failure = env
+        .to_agol_with(&env.publication(), &target, &RunOptions::default())
+        .await
+        .unwrap_err();
     assert!(
         matches!(&*failure.error, knack_etl::Error::Preflight(m) if m.contains("upsert_matching_field = \"id\"")),
         "{failure}"
