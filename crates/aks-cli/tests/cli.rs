@@ -266,14 +266,17 @@ async fn runtime_failure_is_exit_1() {
     assert!(fakes.agol.features(0).is_empty());
 }
 
-/// A staging store that refuses the JWT is found by the preflight, before any write: exit 2.
+/// A staging store that refuses the JWT fails the run (exit 1) naming the cause, before any write.
 #[tokio::test(flavor = "multi_thread")]
-async fn an_expired_jwt_is_refused_before_any_write_with_exit_2() {
+async fn an_expired_jwt_fails_before_any_write() {
     let fakes = Fakes::start().await;
     fakes.pg.expire_jwt();
     let (out, err) = agol_since(&fakes).await;
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("api.knack") && err.contains("JWT"), "{err}");
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("error: PostgREST") && err.contains("JWT"),
+        "{err}"
+    );
     assert_no_secret(&out);
     assert!(fakes.agol.features(0).is_empty());
 }

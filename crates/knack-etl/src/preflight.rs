@@ -63,17 +63,17 @@ pub fn socrata_problems(dataset: &DatasetMetadata) -> Vec<String> {
 }
 
 /// Fetches the dataset's metadata and refuses it when [`socrata_problems`] finds anything. A
-/// dataset that does not exist, or that the credentials may not see, is refused too.
+/// dataset that does not exist (404) is refused too.
 pub async fn socrata(
     client: &socrata_client::Client,
     resource_id: &str,
 ) -> Result<DatasetMetadata, Error> {
     let dataset = match client.metadata(resource_id).await {
         Ok(d) => d,
-        Err(e) if !e.is_retryable() && e.status().is_some_and(|s| (400..500).contains(&s)) => {
+        // Wrong credentials stay the client's own error (a run failure, as for every command).
+        Err(e) if e.status() == Some(404) => {
             return Err(Error::Preflight(format!(
-                "Socrata dataset {resource_id} cannot be read ({e}): check socrata_resource_id and \
-                 that SOCRATA_API_KEY_ID may see it"
+                "Socrata dataset {resource_id} does not exist ({e}): check socrata_resource_id"
             )))
         }
         Err(e) => return Err(e.into()),
@@ -137,8 +137,8 @@ pub async fn agol(
     Ok(layer)
 }
 
-/// Checks that both staging tables answer for `app_id` (one row asked of each). A table that is
-/// missing, or a JWT that may not read it, is refused with the fix.
+/// Checks that both staging tables answer for `app_id` (one row asked of each). A missing table
+/// (404) is refused with the fix; a refused JWT stays PostgREST's own error.
 pub async fn staging(client: &pgrest_client::Client, app_id: &str) -> Result<(), Error> {
     for table in [RECORDS_TABLE, METADATA_TABLE] {
         let query = Query::new().select("app_id").eq("app_id", app_id).limit(1);
@@ -147,10 +147,11 @@ pub async fn staging(client: &pgrest_client::Client, app_id: &str) -> Result<(),
             .await
         {
             Ok(_) => {}
-            Err(e) if !e.is_retryable() => {
+            // A refused JWT stays the client's own error (a run failure, as for every command).
+            Err(e) if e.status() == Some(404) => {
                 return Err(Error::Preflight(format!(
-                    "the staging table api.{table} does not answer ({e}): apply the schema \
-                     (`aks db init`) and check PGREST_ENDPOINT and that PGREST_JWT's role may read it"
+                    "the staging table api.{table} does not exist ({e}): apply the schema \
+                     (`aks db init`) and check PGREST_ENDPOINT"
                 )))
             }
             Err(e) => return Err(e.into()),
