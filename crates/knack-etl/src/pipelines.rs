@@ -288,6 +288,12 @@ pub async fn records_to_agol(
         )
         .await,
     )?;
+    if options.mode().is_replace() {
+        let problems = preflight::agol_replace_problems(layer.info());
+        if !problems.is_empty() {
+            return setup(Err(Error::Preflight(problems.join("; "))));
+        }
+    }
     if options.mode().is_replace()
         && !target.shared_with.is_empty()
         && target.matching_field != "id"

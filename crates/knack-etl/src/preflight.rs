@@ -102,18 +102,32 @@ pub fn agol_problems(layer: &LayerInfo, matching_field: &str) -> Vec<String> {
         }
         Some(_) => {}
     }
-    let missing: Vec<&str> = ["Create", "Update", "Delete"]
+    problems.extend(missing_capabilities(layer, &["Create", "Update"]));
+    problems
+}
+
+/// What stops `layer` from taking a full replace, beyond [`agol_problems`]: it must allow deletes.
+pub fn agol_replace_problems(layer: &LayerInfo) -> Vec<String> {
+    missing_capabilities(layer, &["Delete"])
         .into_iter()
+        .collect()
+}
+
+/// The capabilities of `wanted` the layer lists as absent (none when it lists none at all).
+fn missing_capabilities(layer: &LayerInfo, wanted: &[&str]) -> Option<String> {
+    let missing: Vec<&str> = wanted
+        .iter()
+        .copied()
         .filter(|c| !layer.has_capability(c))
         .collect();
-    if layer.capabilities.is_some() && !missing.is_empty() {
-        problems.push(format!(
-            "ArcGIS layer {name} does not allow {}: enable editing (Create, Update, Delete) in the \
-             layer's settings",
-            missing.join(", ")
-        ));
-    }
-    problems
+    (layer.capabilities.is_some() && !missing.is_empty()).then(|| {
+        format!(
+            "ArcGIS layer {} does not allow {}: enable editing with {} in the layer's settings",
+            layer.name,
+            missing.join(", "),
+            wanted.join(", ")
+        )
+    })
 }
 
 /// Finds the layer or table of `service_id` and refuses it when [`agol_problems`] finds anything.
@@ -165,5 +179,74 @@ fn refuse(problems: Vec<String>) -> Result<(), Error> {
         Ok(())
     } else {
         Err(Error::Preflight(problems.join("; ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn layer(fields: serde_json::Value, capabilities: &str) -> LayerInfo {
+        serde_json::from_value(json!({
+            "id": 0, "name": "signals", "capabilities": capabilities, "fields": fields
+        }))
+        .unwrap()
+    }
+
+    fn dataset(meta: serde_json::Value) -> DatasetMetadata {
+        DatasetMetadata::from_json(meta.to_string().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn a_layer_needs_a_matching_field_that_can_hold_the_key_and_editing() {
+        let ok = layer(
+            json!([{"name": "id", "type": "esriFieldTypeString", "length": 24}]),
+            "Query,Create,Update,Delete,Editing",
+        );
+        assert!(agol_problems(&ok, "id").is_empty());
+        assert!(agol_replace_problems(&ok).is_empty());
+        assert!(agol_problems(&ok, "knack_id")[0].contains("no field `knack_id`"));
+
+        let date = layer(
+            json!([{"name": "id", "type": "esriFieldTypeDate"}]),
+            "Query,Create,Update",
+        );
+        let problems = agol_problems(&date, "id");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("esriFieldTypeDate"), "{problems:?}");
+        assert!(agol_replace_problems(&date)[0].contains("does not allow Delete"));
+
+        let read_only = layer(
+            json!([{"name": "id", "type": "esriFieldTypeInteger"}]),
+            "Query",
+        );
+        assert!(agol_problems(&read_only, "id")[0].contains("does not allow Create, Update"));
+    }
+
+    #[test]
+    fn a_dataset_needs_the_text_row_identifier_id_and_write_rights() {
+        let columns = json!([
+            {"id": 1, "fieldName": "id", "dataTypeName": "text", "name": "id"},
+            {"id": 2, "fieldName": "n", "dataTypeName": "number", "name": "n"}
+        ]);
+        let good =
+            dataset(json!({"id": "abcd-1234", "columns": columns, "rowIdentifierColumnId": 1}));
+        assert!(socrata_problems(&good).is_empty());
+        let none = dataset(json!({"id": "abcd-1234", "columns": columns}));
+        assert!(socrata_problems(&none)[0].contains("has no column as its row identifier"));
+        let other =
+            dataset(json!({"id": "abcd-1234", "columns": columns, "rowIdentifierColumnId": 2}));
+        assert!(socrata_problems(&other)[0].contains("has `n` as its row identifier"));
+        let numeric = dataset(
+            json!({"id": "abcd-1234", "rowIdentifierColumnId": 1, "columns": [
+                {"id": 1, "fieldName": "id", "dataTypeName": "number", "name": "id"}
+            ]}),
+        );
+        assert!(socrata_problems(&numeric)[0].contains("is number, not text"));
+        let read_only = dataset(json!({
+            "id": "abcd-1234", "columns": columns, "rowIdentifierColumnId": 1, "rights": ["read"]
+        }));
+        assert!(socrata_problems(&read_only)[0].contains("read-only"));
     }
 }
