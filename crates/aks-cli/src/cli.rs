@@ -36,6 +36,12 @@ pub enum Command {
     RecordsToSocrata(RecordsArgs),
     /// Publish a container's staged records to its ArcGIS Online layer or table.
     RecordsToAgol(RecordsArgs),
+    /// Sync a whole app: metadata once, then per container Knack -> PostgREST and (only on
+    /// success) its publishers, each stage from its own watermark.
+    Sync(SyncArgs),
+    /// Show each container's watermarks and last runs; --verify compares counts and ids.
+    #[command(long_about = crate::status::LONG_ABOUT)]
+    Status(StatusArgs),
     /// Inspect the config file.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -94,6 +100,55 @@ pub struct RecordsArgs {
     /// without it every record is processed and the destination fully replaced.
     #[arg(short = 'd', long = "date", value_name = "DATE", value_parser = parse_date)]
     pub date: Option<DateTime<Utc>>,
+}
+
+/// `aks sync -a APP -e ENV [-c CONTAINER]... [-d DATE] [--concurrency N]`.
+#[derive(Debug, Clone, Args)]
+pub struct SyncArgs {
+    /// App name as in the config file, e.g. data-tracker.
+    #[arg(short = 'a', long = "app-name", value_name = "APP")]
+    pub app_name: String,
+    /// Application environment.
+    #[arg(short = 'e', long = "env", value_enum, value_name = "ENV")]
+    pub env: Env,
+    /// Only these containers (repeat the flag); default: every container of the app.
+    #[arg(short = 'c', long = "container", value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+    /// Read every stage from this ISO-8601 date instead of its watermark (UTC when no offset is
+    /// given); e.g. `-d 1970-01-01` re-publishes everything as an upsert.
+    #[arg(short = 'd', long = "date", value_name = "DATE", value_parser = parse_date)]
+    pub date: Option<DateTime<Utc>>,
+    /// Containers synced at once; they share one Knack client, so Knack never sees more than
+    /// 10 requests in any second whatever this is.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+}
+
+/// `aks status -a APP -e ENV [--verify] [--format json]`.
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// App name as in the config file, e.g. data-tracker.
+    #[arg(short = 'a', long = "app-name", value_name = "APP")]
+    pub app_name: String,
+    /// Application environment.
+    #[arg(short = 'e', long = "env", value_enum, value_name = "ENV")]
+    pub env: Env,
+    /// Also count records in Knack, the staging store, Socrata and ArcGIS Online, and list ids
+    /// staged but missing in a destination; exit 3 when anything is out of step.
+    #[arg(long)]
+    pub verify: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// A table.
+    Text,
+    /// One JSON document.
+    Json,
 }
 
 /// `--env`: which deployment's endpoints and credentials are in use.

@@ -68,6 +68,18 @@ pub enum Task {
     RecordsToSocrata,
     /// PostgREST → ArcGIS Online.
     RecordsToAgol,
+    /// A command over several containers (`sync`, `status`): it needs the Knack key, Socrata and
+    /// ArcGIS Online only when asked.
+    Composite {
+        /// The subcommand name.
+        name: &'static str,
+        /// Whether `KNACK_API_KEY` is needed.
+        knack_key: bool,
+        /// Whether the `SOCRATA_*` variables are needed.
+        socrata: bool,
+        /// Whether the `AGOL_*` variables are needed.
+        agol: bool,
+    },
 }
 
 impl Task {
@@ -78,11 +90,37 @@ impl Task {
             Task::RecordsToPostgrest => "records-to-postgrest",
             Task::RecordsToSocrata => "records-to-socrata",
             Task::RecordsToAgol => "records-to-agol",
+            Task::Composite { name, .. } => name,
         }
+    }
+
+    fn needs_knack_key(self) -> bool {
+        matches!(
+            self,
+            Task::RecordsToPostgrest
+                | Task::Composite {
+                    knack_key: true,
+                    ..
+                }
+        )
+    }
+
+    fn needs_socrata(self) -> bool {
+        matches!(
+            self,
+            Task::RecordsToSocrata | Task::Composite { socrata: true, .. }
+        )
+    }
+
+    fn needs_agol(self) -> bool {
+        matches!(
+            self,
+            Task::RecordsToAgol | Task::Composite { agol: true, .. }
+        )
     }
 }
 
-/// Knack access. The key is `Some` exactly for `records-to-postgrest`: metadata is public and the
+/// Knack access. The key is `Some` for `records-to-postgrest` (and `sync`, `status --verify`): metadata is public and the
 /// publishers read from PostgREST.
 #[derive(Clone)]
 pub struct KnackSettings {
@@ -140,9 +178,9 @@ pub struct Settings {
     pub knack: KnackSettings,
     /// Staging store.
     pub postgrest: PostgrestSettings,
-    /// `Some` exactly for `records-to-socrata`.
+    /// `Some` for `records-to-socrata` (and `sync`/`status --verify` of a container published there).
     pub socrata: Option<SocrataSettings>,
-    /// `Some` exactly for `records-to-agol`.
+    /// `Some` for `records-to-agol` (and `sync`/`status --verify` of a container published there).
     pub agol: Option<AgolSettings>,
 }
 
@@ -270,9 +308,9 @@ impl Settings {
             ep.knack.api_url.as_deref(),
             Some(DEFAULT_KNACK_API_URL),
         );
-        let api_key = match task {
-            Task::RecordsToPostgrest => r.secret("KNACK_API_KEY"),
-            _ => None,
+        let api_key = match task.needs_knack_key() {
+            true => r.secret("KNACK_API_KEY"),
+            false => None,
         };
         let pg_url = r.url(
             "PGREST_ENDPOINT",
@@ -281,7 +319,7 @@ impl Settings {
             None,
         );
         let jwt = r.secret("PGREST_JWT");
-        let socrata = if task == Task::RecordsToSocrata {
+        let socrata = if task.needs_socrata() {
             let url = r.url(
                 "SOCRATA_URL",
                 "socrata.url",
@@ -295,7 +333,7 @@ impl Settings {
         } else {
             None
         };
-        let agol = if task == Task::RecordsToAgol {
+        let agol = if task.needs_agol() {
             let url = r.url("AGOL_URL", "agol.url", ep.agol.url.as_deref(), None);
             let user = r.vars.get("AGOL_USERNAME").map(str::to_owned);
             if user.is_none() {

@@ -7,6 +7,8 @@ use crate::env::SettingsError;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code for failures while running (network, API errors, failed records).
 pub const EXIT_RUNTIME: u8 = 1;
+/// Exit code of `aks status --verify` when a destination is out of step with the staging store.
+pub const EXIT_DRIFT: u8 = 3;
 
 /// Anything that stops a command. [`CliError::exit_code`] decides the process's exit code.
 #[derive(Debug, thiserror::Error)]
@@ -25,16 +27,20 @@ pub enum CliError {
     /// The pipeline failed after starting (exit 1).
     #[error(transparent)]
     Runtime(#[from] RunError),
+    /// `aks status --verify` found drift (exit 3); the report is already printed.
+    #[error("{0}")]
+    Drift(String),
 }
 
 impl CliError {
-    /// 2 for usage/config/environment errors, 1 for runtime failures.
+    /// 2 for usage/config/environment errors, 1 for runtime failures, 3 for drift.
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Config(_) | CliError::Settings(_) | CliError::Usage(_) => EXIT_USAGE,
             // The destination cannot take the run; found before the first write.
             CliError::Runtime(RunError::Preflight(_)) => EXIT_USAGE,
             CliError::Runtime(_) => EXIT_RUNTIME,
+            CliError::Drift(_) => EXIT_DRIFT,
         }
     }
 }

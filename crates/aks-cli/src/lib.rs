@@ -31,5 +31,8 @@ pub mod pipelines;
 pub mod report;
 pub mod run;
 pub mod shared;
+pub mod status;
+pub mod sync;
+pub mod table;
 
 pub use error::{CliError, RunError};

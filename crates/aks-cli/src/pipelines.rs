@@ -5,6 +5,7 @@
 
 use knack_etl::agol_client;
 use knack_etl::pipelines::{self, AgolTarget, Publication, RunOptions, SocrataTarget};
+use knack_etl::watermark::{Destination, Since, Watermarks};
 use knack_etl::{knack_client, pgrest_client, socrata_client, RunFailure};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -14,7 +15,7 @@ use crate::error::RunError;
 use crate::report::RunReport;
 use crate::run::RecordsJob;
 
-fn knack(
+pub(crate) fn knack(
     settings: &Settings,
     key: Option<&SecretString>,
 ) -> Result<knack_client::Client, RunError> {
@@ -27,7 +28,7 @@ fn knack(
     builder.build().map_err(RunError::pipeline)
 }
 
-fn postgrest(settings: &Settings) -> Result<pgrest_client::Client, RunError> {
+pub(crate) fn postgrest(settings: &Settings) -> Result<pgrest_client::Client, RunError> {
     pgrest_client::Client::builder()
         .endpoint(settings.postgrest.endpoint.as_str())
         .jwt(settings.postgrest.jwt.expose_secret())
@@ -44,11 +45,65 @@ fn options(settings: &Settings, job: &RecordsJob) -> RunOptions {
 }
 
 fn container(job: &RecordsJob) -> Result<knack_client::Container, RunError> {
-    let scene = match &job.container.kind {
+    knack_container(&job.container)
+}
+
+/// The knack-client container of a validated config container.
+pub(crate) fn knack_container(
+    c: &crate::config::Container,
+) -> Result<knack_client::Container, RunError> {
+    let scene = match &c.kind {
         ContainerKind::Object => None,
         ContainerKind::View { scene_id } => Some(scene_id.as_str()),
     };
-    knack_client::Container::parse(&job.container.id, scene).map_err(RunError::pipeline)
+    knack_client::Container::parse(&c.id, scene).map_err(RunError::pipeline)
+}
+
+/// A Socrata client with the publishing credentials.
+pub(crate) fn socrata(socrata: &SocrataSettings) -> Result<socrata_client::Client, RunError> {
+    socrata_client::Client::builder()
+        .domain(socrata.url.as_str())
+        .api_key(
+            socrata.api_key_id.expose_secret(),
+            socrata.api_key_secret.expose_secret(),
+        )
+        .app_token(socrata.app_token.expose_secret())
+        .build()
+        .map_err(RunError::pipeline)
+}
+
+/// An ArcGIS Online client with the publishing credentials.
+pub(crate) fn agol(agol: &AgolSettings) -> Result<agol_client::Client, RunError> {
+    agol_client::Client::builder()
+        .portal_url(agol.url.as_str())
+        .credentials(agol.username.clone(), agol.password.expose_secret())
+        .build()
+        .map_err(RunError::pipeline)
+}
+
+/// Runs one stage of `job` with its watermark recorded in `api.knack_sync_state` (so `aks sync`
+/// and the per-stage commands can be mixed): `--date` is used as given.
+async fn tracked<F, Fut>(
+    settings: &Settings,
+    pgrest: &pgrest_client::Client,
+    job: &RecordsJob,
+    destination: Destination,
+    stage: F,
+) -> Result<knack_etl::RunReport, RunFailure>
+where
+    F: FnOnce(Option<chrono::DateTime<chrono::Utc>>) -> Fut,
+    Fut: std::future::Future<Output = Result<knack_etl::RunReport, RunFailure>>,
+{
+    Watermarks::new(pgrest.clone(), &settings.app_id)
+        .tracked(
+            &job.container.id,
+            destination,
+            Since::Given(job.since),
+            settings.dry_run,
+            stage,
+        )
+        .await
+        .result
 }
 
 fn publication(settings: &Settings, job: &RecordsJob) -> Result<Publication, RunError> {
@@ -60,7 +115,7 @@ fn publication(settings: &Settings, job: &RecordsJob) -> Result<Publication, Run
 }
 
 /// Maps knack-etl's outcome onto the CLI's report, logging the run's notes.
-fn report(
+pub(crate) fn report(
     result: Result<knack_etl::RunReport, RunFailure>,
     dry_run: bool,
 ) -> Result<RunReport, RunError> {
@@ -120,13 +175,16 @@ pub async fn records_to_postgrest(
     let knack = knack(settings, Some(knack_api_key))?;
     let pgrest = postgrest(settings)?;
     let container = container(job)?;
-    let result = pipelines::records_to_postgrest(
-        &knack,
-        &pgrest,
-        &container,
-        Some(job.container.modified_date_field_id.as_str()),
-        &options(settings, job),
-    )
+    let opts = options(settings, job);
+    let result = tracked(settings, &pgrest, job, Destination::Postgrest, |_| {
+        pipelines::records_to_postgrest(
+            &knack,
+            &pgrest,
+            &container,
+            Some(job.container.modified_date_field_id.as_str()),
+            &opts,
+        )
+    })
     .await;
     let mut run = report(result, settings.dry_run)?;
     run.knack_quota = knack.quota();
@@ -141,22 +199,12 @@ pub async fn records_to_socrata(
     job: &RecordsJob,
 ) -> Result<RunReport, RunError> {
     let pgrest = postgrest(settings)?;
-    let client = socrata_client::Client::builder()
-        .domain(socrata.url.as_str())
-        .api_key(
-            socrata.api_key_id.expose_secret(),
-            socrata.api_key_secret.expose_secret(),
-        )
-        .app_token(socrata.app_token.expose_secret())
-        .build()
-        .map_err(RunError::pipeline)?;
-    let result = pipelines::records_to_socrata(
-        &pgrest,
-        &client,
-        &publication(settings, job)?,
-        target,
-        &options(settings, job),
-    )
+    let client = self::socrata(socrata)?;
+    let publication = publication(settings, job)?;
+    let opts = options(settings, job);
+    let result = tracked(settings, &pgrest, job, Destination::Socrata, |_| {
+        pipelines::records_to_socrata(&pgrest, &client, &publication, target, &opts)
+    })
     .await;
     report(result, settings.dry_run)
 }
@@ -170,18 +218,12 @@ pub async fn records_to_agol(
     job: &RecordsJob,
 ) -> Result<RunReport, RunError> {
     let pgrest = postgrest(settings)?;
-    let client = agol_client::Client::builder()
-        .portal_url(agol.url.as_str())
-        .credentials(agol.username.clone(), agol.password.expose_secret())
-        .build()
-        .map_err(RunError::pipeline)?;
-    let result = pipelines::records_to_agol(
-        &pgrest,
-        &client,
-        &publication(settings, job)?,
-        target,
-        &options(settings, job),
-    )
+    let client = self::agol(agol)?;
+    let publication = publication(settings, job)?;
+    let opts = options(settings, job);
+    let result = tracked(settings, &pgrest, job, Destination::Agol, |_| {
+        pipelines::records_to_agol(&pgrest, &client, &publication, target, &opts)
+    })
     .await;
     report(result, settings.dry_run)
 }

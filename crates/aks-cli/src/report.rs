@@ -74,9 +74,9 @@ pub fn summary_line(what: &str, r: &RunReport) -> String {
     )
 }
 
-/// Logs the summary once, with the counts as structured fields for `--log-format json`.
-pub fn emit_summary(what: &str, r: &RunReport) {
-    if let Some(q) = r.knack_quota.filter(quota_is_low) {
+/// Warns when the app's daily Knack quota is low ([`quota_is_low`]).
+pub fn warn_if_quota_low(quota: Option<&knack_etl::knack_client::Quota>) {
+    if let Some(q) = quota.filter(|q| quota_is_low(q)) {
         tracing::warn!(
             remaining = q.remaining,
             limit = q.limit,
@@ -86,6 +86,11 @@ pub fn emit_summary(what: &str, r: &RunReport) {
             q.remaining
         );
     }
+}
+
+/// Logs the summary once, with the counts as structured fields for `--log-format json`.
+pub fn emit_summary(what: &str, r: &RunReport) {
+    warn_if_quota_low(r.knack_quota.as_ref());
     let line = summary_line(what, r);
     tracing::info!(
         target: "aks::summary",

@@ -115,6 +115,8 @@ pub async fn execute(cli: &Cli, vars: &EnvVars) -> Result<(), CliError> {
             }
         }
         Command::Db(DbCommand::Init { print }) => db::init(*print, vars).await,
+        Command::Sync(a) => crate::sync::execute(cli, a, &path, vars).await,
+        Command::Status(a) => crate::status::execute(cli, a, &path, vars).await,
     }
 }
 
@@ -140,51 +142,66 @@ fn prepare<T>(
     Ok((settings, job, target))
 }
 
-fn at(job: &RecordsJob) -> String {
-    format!(
-        "[apps.{}.containers.{}]",
-        job.container.app_name, job.container.id
-    )
+fn at(container: &Container) -> String {
+    format!("[apps.{}.containers.{}]", container.app_name, container.id)
 }
 
 fn socrata_target(job: &RecordsJob, app: &AppConfig) -> Result<SocrataTarget, CliError> {
-    let c = &job.container.config;
+    let target = socrata_target_of(&job.container, app)?;
+    if target.no_replace && job.since.is_none() {
+        return Err(CliError::Usage(format!(
+            "{} sets no_replace_socrata, and without --date records-to-socrata would replace the \
+             whole dataset; pass --date (e.g. --date 1970-01-01 to upsert every record), or use \
+             `aks sync`, which upserts every record when the dataset has no watermark yet",
+            at(&job.container)
+        )));
+    }
+    Ok(target)
+}
+
+/// The container's Socrata destination, or a config error naming the missing key.
+pub(crate) fn socrata_target_of(
+    container: &Container,
+    app: &AppConfig,
+) -> Result<SocrataTarget, CliError> {
+    let c = &container.config;
     let resource_id = c.socrata_resource_id.clone().ok_or_else(|| {
         ConfigError::NotUsable(format!(
             "{} has no socrata_resource_id; add the destination dataset id (e.g. \
              socrata_resource_id = \"p53x-x73x\") to publish it to Socrata",
-            at(job)
+            at(container)
         ))
     })?;
-    if c.no_replace_socrata && job.since.is_none() {
-        return Err(CliError::Usage(format!(
-            "{} sets no_replace_socrata, and without --date records-to-socrata would replace the \
-             whole dataset; pass --date (e.g. --date 1970-01-01 to upsert every record)",
-            at(job)
-        )));
-    }
     Ok(SocrataTarget {
         resource_id,
         append_timestamp_key: c.append_timestamps_socrata.as_ref().map(|a| a.key.clone()),
         no_replace: c.no_replace_socrata,
-        shared_with: shared::socrata_sharers(app, &job.container.id),
+        shared_with: shared::socrata_sharers(app, &container.id),
     })
 }
 
 fn agol_target(job: &RecordsJob, app: &AppConfig) -> Result<AgolTarget, CliError> {
-    let c = &job.container.config;
+    agol_target_of(&job.container, app)
+}
+
+/// The container's ArcGIS Online destination, or a config error naming the missing keys.
+pub(crate) fn agol_target_of(
+    container: &Container,
+    app: &AppConfig,
+) -> Result<AgolTarget, CliError> {
+    let c = &container.config;
     match (&c.service_id, c.layer_id, c.item_type) {
         (Some(s), Some(l), Some(t)) => Ok(AgolTarget {
             service_id: s.clone(),
             selector: t.selector(l),
             matching_field: c.matching_field().to_owned(),
             batch_size: AGOL_BATCH,
-            shared_with: shared::agol_sharers(app, &job.container.id),
+            shared_with: shared::agol_sharers(app, &container.id),
         }),
         _ => Err(ConfigError::NotUsable(format!(
             "{} needs service_id, layer_id and item_type (\"layer\" or \"table\") to publish to \
              ArcGIS Online",
-            at(job)
+            at(container)
         ))
         .into()),
     }

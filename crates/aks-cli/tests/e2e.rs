@@ -199,8 +199,13 @@ async fn a_wrong_knack_key_fails_naming_it_and_writes_nothing() {
     assert!(err.contains("KNACK_API_KEY"), "{err}");
     assert!(!err.contains(wrong), "{err}");
     assert_no_secret(&out);
-    assert_eq!(fakes.writes(), Vec::<String>::new());
+    // No data is written; the run's start and failure are recorded in the watermark table.
+    assert_eq!(fakes.data_writes(), Vec::<String>::new());
     assert!(fakes.pg.rows("knack").is_empty());
+    assert_eq!(
+        fakes.pg.rows("knack_sync_state")[0]["last_result"],
+        "failed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

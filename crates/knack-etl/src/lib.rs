@@ -5,7 +5,8 @@
 //! The pieces: [`Source`] and [`Sink`] traits and the [`run`] driver that streams batches between
 //! them; adapters for Knack, the PostgREST staging store, Socrata and ArcGIS Online; the
 //! [`transform`]s that turn a formatted Knack record (knack-client's formatter output: label → value)
-//! into a Socrata row or an AGOL feature; and the original's four jobs in [`pipelines`].
+//! into a Socrata row or an AGOL feature; the original's four jobs in [`pipelines`]; a whole app in
+//! one run, each stage from its own [`watermark`], in [`sync`].
 //!
 //! A pipeline, end to end (see `examples/` for one that runs against the fakes):
 //!
@@ -80,7 +81,9 @@ mod run;
 mod socrata;
 mod stage;
 pub mod staging;
+pub mod sync;
 pub mod transform;
+pub mod watermark;
 
 pub use agol::AgolSink;
 pub use dry_run::DryRun;

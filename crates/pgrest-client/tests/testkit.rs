@@ -442,3 +442,47 @@ async fn keyset_pages_are_right_when_rows_were_planted_out_of_identity_order() {
     let ids: Vec<i64> = pages.iter().flatten().map(|r| r.id).collect();
     assert_eq!(ids, [3, 5, 7, 12, 21, 30, 31, 32, 33]);
 }
+
+#[tokio::test]
+async fn sync_state_upsert_merges_only_sent_columns_stamps_updated_at_and_checks_destination() {
+    let fake = FakePostgrest::staging(JWT).await;
+    let client = fake.client_builder().build().unwrap();
+    let on_key = Upsert::on_conflict(["app_id", "container_id", "destination"]);
+    let key = json!({"app_id": "app", "container_id": "view_1", "destination": "socrata"});
+    let mut first = key.clone();
+    first["watermark"] = json!("2024-01-01T00:00:00Z");
+    client
+        .upsert("knack_sync_state", &[first], &on_key)
+        .await
+        .unwrap();
+    let mut second = key.clone();
+    second["last_result"] = json!("running");
+    #[derive(Deserialize)]
+    struct Stamp {
+        updated_at: String,
+    }
+    let stamped: Vec<Stamp> = client
+        .upsert_returning(
+            "knack_sync_state",
+            &[second],
+            &on_key.clone().returning(["updated_at"]),
+        )
+        .await
+        .unwrap();
+    let rows = fake.rows("knack_sync_state");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        rows[0]["watermark"], "2024-01-01T00:00:00Z",
+        "a column the upsert did not send keeps its value"
+    );
+    assert_eq!(rows[0]["last_result"], "running");
+    assert_eq!(rows[0]["updated_at"], stamped[0].updated_at.as_str());
+
+    let mut bad = key;
+    bad["destination"] = json!("s3");
+    let err = client
+        .upsert("knack_sync_state", &[bad], &on_key)
+        .await
+        .unwrap_err();
+    assert_eq!(err.api_error().unwrap().code.as_deref(), Some("23514"));
+}

@@ -62,6 +62,7 @@ pub struct TableSpec {
     pub(crate) auto_now: Option<String>,
     pub(crate) not_null: Vec<String>,
     pub(crate) columns: Option<Vec<String>>,
+    pub(crate) one_of: Vec<(String, Vec<String>)>,
 }
 
 impl TableSpec {
@@ -74,6 +75,7 @@ impl TableSpec {
             auto_now: None,
             not_null: vec![],
             columns: None,
+            one_of: vec![],
         }
     }
     /// Primary key columns (the default upsert conflict target; also not null).
@@ -95,6 +97,16 @@ impl TableSpec {
     /// Columns that must be present and not null on insert.
     pub fn not_null<S: Into<String>>(mut self, cols: impl IntoIterator<Item = S>) -> Self {
         self.not_null = cols.into_iter().map(Into::into).collect();
+        self
+    }
+    /// A `CHECK (col IN (...))` constraint: a written row whose `col` is another text is 400 `23514`.
+    pub fn check_one_of<S: Into<String>>(
+        mut self,
+        col: impl Into<String>,
+        values: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.one_of
+            .push((col.into(), values.into_iter().map(Into::into).collect()));
         self
     }
     /// Closes the column list: any other column in a filter, select, order or payload is an error, as
@@ -128,6 +140,24 @@ impl TableSpec {
             .not_null(["metadata"])
             .columns(["app_id", "metadata"])
     }
+    /// `api.knack_sync_state`: pk (app_id, container_id, destination), `destination` one of
+    /// `postgrest`/`socrata`/`agol`, `updated_at` set on every write.
+    pub fn knack_sync_state() -> Self {
+        Self::new("knack_sync_state")
+            .primary_key(["app_id", "container_id", "destination"])
+            .auto_now("updated_at")
+            .check_one_of("destination", ["postgrest", "socrata", "agol"])
+            .columns([
+                "app_id",
+                "container_id",
+                "destination",
+                "watermark",
+                "last_run_at",
+                "last_result",
+                "last_report",
+                "updated_at",
+            ])
+    }
 
     pub(crate) fn has_column(&self, col: &str) -> bool {
         match &self.columns {
@@ -140,6 +170,18 @@ impl TableSpec {
                     || self.auto_now.as_deref() == Some(col)
             }
         }
+    }
+
+    /// The message of the first `CHECK (col IN ...)` that `row` violates.
+    pub(crate) fn violated_check(&self, row: &serde_json::Map<String, Value>) -> Option<String> {
+        self.one_of.iter().find_map(|(col, allowed)| {
+            let v = row.get(col).filter(|v| !v.is_null())?;
+            let ok = v.as_str().is_some_and(|t| allowed.iter().any(|a| a == t));
+            (!ok).then(|| {
+                let table = &self.name;
+                format!("new row for relation \"{table}\" violates check constraint \"{table}_{col}_check\"")
+            })
+        })
     }
 
     pub(crate) fn is_unique(&self, cols: &[String]) -> bool {
@@ -402,13 +444,14 @@ impl FakePostgrest {
         }
     }
 
-    /// The staging store: schema `api` with [`TableSpec::knack`] and [`TableSpec::knack_metadata`],
-    /// requiring `jwt`.
+    /// The staging store: schema `api` with [`TableSpec::knack`], [`TableSpec::knack_metadata`] and
+    /// [`TableSpec::knack_sync_state`], requiring `jwt`.
     pub async fn staging(jwt: &str) -> Self {
         Self::builder()
             .jwt(jwt)
             .table(TableSpec::knack())
             .table(TableSpec::knack_metadata())
+            .table(TableSpec::knack_sync_state())
             .start()
             .await
     }
