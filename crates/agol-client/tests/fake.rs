@@ -563,3 +563,78 @@ async fn multipoints_round_trip() {
     let back: Vec<Feature> = layer.features(Query::new()).try_collect().await.unwrap();
     assert_eq!(back[0].geometry, mp.geometry);
 }
+
+#[tokio::test]
+async fn values_the_layer_refuses_roll_the_call_back_or_fail_alone_as_arcgis_does() {
+    let fake = FakeAgol::start().await;
+    let client = fake.client_builder().build().unwrap();
+    let layer = client.layer(&fake.layer_url(0)).await.unwrap();
+    let with = |id: &str, field: &str, value: Value| {
+        let mut f = feature(id);
+        f.attributes.insert(field.into(), value);
+        f
+    };
+    let batch = vec![
+        with("good", "location_name", json!("5TH ST / MANOR RD")),
+        with("too-long", "install_cost", json!("x".repeat(33))),
+        with(
+            "html",
+            "notes",
+            json!("<p>Needs <strong>repair</strong></p>"),
+        ),
+        with("not-a-number", "signal_number", json!("forty-two")),
+        with("fraction", "signal_number", json!(4.5)),
+        with("brackets", "notes", json!("a < b > c")),
+        with("digits", "signal_number", json!("42")),
+    ];
+
+    // rollbackOnFailure=true: one top-level error that names no feature, nothing applied.
+    let edits = Edits {
+        adds: batch.clone(),
+        rollback_on_failure: true,
+        ..Edits::default()
+    };
+    let err = layer.apply_edits(&edits).await.unwrap_err();
+    let Error::Api {
+        status: 200,
+        code: Some(400),
+        message,
+        details,
+        ..
+    } = &err
+    else {
+        panic!("{err}")
+    };
+    assert_eq!(message, "Unable to complete operation.");
+    assert_eq!(details, &["Operation rolled back."]);
+    assert!(!err.is_retryable());
+    assert!(fake.features(0).is_empty());
+
+    // rollbackOnFailure=false: each refused feature has its own reason, the others are applied.
+    let edits = Edits {
+        adds: batch,
+        rollback_on_failure: false,
+        ..Edits::default()
+    };
+    let err = layer.apply_edits(&edits).await.unwrap_err();
+    let Error::EditsFailed { failures, .. } = &err else {
+        panic!("{err}")
+    };
+    let reasons: Vec<(usize, &str)> = failures
+        .iter()
+        .map(|f| (f.index, f.description.as_str()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (1, "Setting of value for install_cost failed."),
+            (
+                2,
+                "Invalid untrusted HTML content detected in field: notes."
+            ),
+            (3, "Setting of value for signal_number failed."),
+            (4, "Setting of value for signal_number failed."),
+        ]
+    );
+    assert_eq!(ids_of(&fake.features(0)), ["good", "brackets", "digits"]);
+}

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use knack_etl::agol_client;
 use knack_etl::knack_client::{self, Container, Formatter};
+use knack_etl::preflight;
 use knack_etl::socrata_client;
 use knack_etl::transform::field_key;
 
@@ -185,11 +186,9 @@ async fn check_socrata(
             ))
         }
     };
-    if dataset.row_identifier.as_deref() != Some("id") {
-        out.push(format!(
-            "{at}: Socrata dataset {resource} should have the text column `id` as its row identifier \
-             (it holds the Knack record id; upserts match on it)"
-        ));
+    // The same checks a run makes before its first write.
+    for problem in preflight::socrata_problems(&dataset) {
+        out.push(format!("{at}: {problem}"));
     }
     let missing: Vec<String> = formatter
         .fields()
@@ -229,12 +228,9 @@ async fn check_agol(
         }
     };
     let has = |name: &str| layer.info().fields.iter().any(|f| f.name == name);
-    let matching = c.matching_field();
-    if !has(matching) {
-        out.push(format!(
-            "{at}: layer {} has no field `{matching}` to match features on (upsert_matching_field)",
-            layer.info().name
-        ));
+    // The same checks a run makes before its first write.
+    for problem in preflight::agol_problems(layer.info(), c.matching_field()) {
+        out.push(format!("{at}: {problem}"));
     }
     let missing: Vec<String> = formatter
         .fields()

@@ -37,6 +37,8 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Config(_) | CliError::Settings(_) | CliError::Usage(_) => EXIT_USAGE,
+            // The destination cannot take the run; found before the first write.
+            CliError::Runtime(RunError::Preflight(_)) => EXIT_USAGE,
             CliError::Runtime(_) => EXIT_RUNTIME,
             CliError::Drift(_) => EXIT_DRIFT,
         }
@@ -53,6 +55,17 @@ pub enum RunError {
         /// How many.
         failed: u64,
     },
+    /// The run finished and wrote every other record, but the destination refused these; each is
+    /// named in the log (exit 1).
+    #[error("{rejected} record(s) rejected by the destination; each is named in the log above")]
+    RecordsRejected {
+        /// How many.
+        rejected: u64,
+    },
+    /// A publisher's preflight found that the destination cannot take the run; nothing was
+    /// written (exit 2). The message names the fix.
+    #[error("{0}")]
+    Preflight(String),
     /// A runtime failure described in one sentence.
     #[error("{0}")]
     Message(String),

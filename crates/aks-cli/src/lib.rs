@@ -31,6 +31,7 @@ pub mod logging;
 pub mod pipelines;
 pub mod report;
 pub mod run;
+pub mod shared;
 pub mod status;
 pub mod sync;
 pub mod table;

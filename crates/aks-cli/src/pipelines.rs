@@ -135,6 +135,9 @@ pub(crate) fn report(
     let etl = match result {
         Ok(report) => report,
         Err(failure) => {
+            if let knack_etl::Error::Preflight(message) = &*failure.error {
+                return Err(RunError::Preflight(message.clone()));
+            }
             for note in &failure.report.notes {
                 tracing::warn!("{note}");
             }
@@ -157,6 +160,7 @@ fn counts(etl: &knack_etl::RunReport, dry_run: bool) -> RunReport {
         written: etl.written,
         deleted: etl.deleted,
         failed: etl.failed,
+        rejected: etl.rejected.len() as u64,
         duration: etl.duration,
         dry_run,
         knack_quota: None,

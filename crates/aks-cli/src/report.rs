@@ -18,6 +18,8 @@ pub struct RunReport {
     pub deleted: u64,
     /// Records that could not be transformed or written.
     pub failed: u64,
+    /// Records the destination refused (named in the log); every other record was written.
+    pub rejected: u64,
     /// Wall-clock time of the run; the dispatcher fills it in.
     pub duration: Duration,
     /// Whether this was a `--dry-run`.
@@ -42,13 +44,13 @@ pub fn quota_is_low(q: &knack_etl::knack_client::Quota) -> bool {
 }
 
 impl RunReport {
-    /// A run that leaves failed records ends with exit code 1.
+    /// A run that leaves failed or rejected records ends with exit code 1.
     pub fn is_success(&self) -> bool {
-        self.failed == 0
+        self.failed == 0 && self.rejected == 0
     }
 }
 
-/// `records-to-socrata data-tracker/view_197: read 120, written 118, deleted 0, failed 2 in 3.4s`.
+/// `records-to-socrata data-tracker/view_197: read 120, written 118, deleted 0, failed 2, rejected 1 in 3.4s`.
 pub fn summary_line(what: &str, r: &RunReport) -> String {
     let written = if r.dry_run {
         format!("would write {} (dry run)", r.written)
@@ -63,10 +65,11 @@ pub fn summary_line(what: &str, r: &RunReport) -> String {
         None => String::new(),
     };
     format!(
-        "{what}: read {}, {written}, deleted {}, failed {} in {:.1}s{quota}",
+        "{what}: read {}, {written}, deleted {}, failed {}, rejected {} in {:.1}s{quota}",
         r.read,
         r.deleted,
         r.failed,
+        r.rejected,
         r.duration.as_secs_f64()
     )
 }
@@ -87,6 +90,7 @@ macro_rules! summary_event {
             written = $r.written,
             deleted = $r.deleted,
             failed = $r.failed,
+            rejected = $r.rejected,
             duration_ms = $r.duration.as_millis() as u64,
             dry_run = $r.dry_run,
             knack_quota_left = $r.knack_quota.map(|q| q.remaining),
@@ -208,15 +212,24 @@ mod tests {
             written: 118,
             deleted: 3,
             failed: 2,
+            rejected: 1,
             duration: Duration::from_millis(3_450),
             dry_run: false,
             knack_quota: None,
         };
         assert_eq!(
             summary_line("records-to-socrata data-tracker/view_197", &r),
-            "records-to-socrata data-tracker/view_197: read 120, written 118, deleted 3, failed 2 in 3.5s"
+            "records-to-socrata data-tracker/view_197: read 120, written 118, deleted 3, failed 2, rejected 1 in 3.5s"
         );
         assert!(!r.is_success());
+        let only_rejected = RunReport {
+            rejected: 1,
+            ..RunReport::default()
+        };
+        assert!(
+            !only_rejected.is_success(),
+            "a rejected record fails the run"
+        );
     }
 
     #[test]

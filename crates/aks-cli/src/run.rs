@@ -11,11 +11,11 @@ use chrono::{DateTime, Utc};
 use knack_etl::pipelines::{AgolTarget, SocrataTarget};
 
 use crate::cli::{Cli, Command, ConfigCommand, DbCommand, RecordsArgs};
-use crate::config::{Config, ConfigError, Container};
+use crate::config::{AppConfig, Config, ConfigError, Container};
 use crate::env::{EnvVars, Settings, Task};
 use crate::error::{CliError, RunError};
 use crate::report::{emit_stopped, emit_summary, Progress, RunReport};
-use crate::{check, db, pipelines};
+use crate::{check, db, pipelines, shared};
 
 /// Features per `applyEdits` call (the original sent 50 adds per call).
 const AGOL_BATCH: usize = 50;
@@ -58,7 +58,7 @@ pub async fn execute(cli: &Cli, vars: &EnvVars) -> Result<(), CliError> {
         }
         Command::RecordsToPostgrest(a) => {
             let (settings, job, ()) =
-                prepare(Task::RecordsToPostgrest, cli, a, &path, vars, |_| Ok(()))?;
+                prepare(Task::RecordsToPostgrest, cli, a, &path, vars, |_, _| Ok(()))?;
             let key = settings.knack.api_key.clone().ok_or_else(|| {
                 CliError::Usage("records-to-postgrest needs KNACK_API_KEY".to_owned())
             })?;
@@ -91,8 +91,15 @@ pub async fn execute(cli: &Cli, vars: &EnvVars) -> Result<(), CliError> {
             let config = Config::load(&path)?;
             let containers: usize = config.apps.values().map(|a| a.containers.len()).sum();
             let counts = format!("{} apps, {} containers", config.apps.len(), containers);
+            // Destinations several containers publish to: a replace of one keeps the others'.
+            let print_shared = || {
+                for line in shared::shared_destinations(&config) {
+                    println!("shared: {line}");
+                }
+            };
             if *offline {
                 println!("{}: OK ({counts})", path.display());
+                print_shared();
                 return Ok(());
             }
             let problems = check::config_check(&config, vars).await?;
@@ -101,6 +108,7 @@ pub async fn execute(cli: &Cli, vars: &EnvVars) -> Result<(), CliError> {
                     "{}: OK ({counts}; every container matches Knack and its destinations)",
                     path.display()
                 );
+                print_shared();
                 return Ok(());
             }
             // The count first, so the verdict is the first thing read.
@@ -112,6 +120,7 @@ pub async fn execute(cli: &Cli, vars: &EnvVars) -> Result<(), CliError> {
             for p in &problems {
                 println!("  - {p}");
             }
+            print_shared();
             Err(CliError::Usage(format!(
                 "config check found {} problem(s) (listed on stdout): the config does not match \
                  Knack or a destination",
@@ -132,7 +141,7 @@ fn prepare<T>(
     a: &RecordsArgs,
     path: &Path,
     vars: &EnvVars,
-    target: impl FnOnce(&RecordsJob) -> Result<T, CliError>,
+    target: impl FnOnce(&RecordsJob, &AppConfig) -> Result<T, CliError>,
 ) -> Result<(Settings, RecordsJob, T), CliError> {
     let config = Config::load(path)?;
     let app = config.app(path, &a.app_name)?;
@@ -141,7 +150,7 @@ fn prepare<T>(
         container,
         since: a.date,
     };
-    let target = target(&job)?;
+    let target = target(&job, app)?;
     let settings = Settings::resolve(task, &a.app_name, app, a.env, &config, vars, cli.dry_run)?;
     Ok((settings, job, target))
 }
@@ -150,8 +159,8 @@ fn at(container: &Container) -> String {
     format!("[apps.{}.containers.{}]", container.app_name, container.id)
 }
 
-fn socrata_target(job: &RecordsJob) -> Result<SocrataTarget, CliError> {
-    let target = socrata_target_of(&job.container)?;
+fn socrata_target(job: &RecordsJob, app: &AppConfig) -> Result<SocrataTarget, CliError> {
+    let target = socrata_target_of(&job.container, app)?;
     if target.no_replace && job.since.is_none() {
         return Err(CliError::Usage(format!(
             "{} sets no_replace_socrata, and without --date records-to-socrata would replace the \
@@ -164,7 +173,10 @@ fn socrata_target(job: &RecordsJob) -> Result<SocrataTarget, CliError> {
 }
 
 /// The container's Socrata destination, or a config error naming the missing key.
-pub(crate) fn socrata_target_of(container: &Container) -> Result<SocrataTarget, CliError> {
+pub(crate) fn socrata_target_of(
+    container: &Container,
+    app: &AppConfig,
+) -> Result<SocrataTarget, CliError> {
     let c = &container.config;
     let resource_id = c.socrata_resource_id.clone().ok_or_else(|| {
         ConfigError::NotUsable(format!(
@@ -177,15 +189,19 @@ pub(crate) fn socrata_target_of(container: &Container) -> Result<SocrataTarget, 
         resource_id,
         append_timestamp_key: c.append_timestamps_socrata.as_ref().map(|a| a.key.clone()),
         no_replace: c.no_replace_socrata,
+        shared_with: shared::socrata_sharers(app, &container.id),
     })
 }
 
-fn agol_target(job: &RecordsJob) -> Result<AgolTarget, CliError> {
-    agol_target_of(&job.container)
+fn agol_target(job: &RecordsJob, app: &AppConfig) -> Result<AgolTarget, CliError> {
+    agol_target_of(&job.container, app)
 }
 
 /// The container's ArcGIS Online destination, or a config error naming the missing keys.
-pub(crate) fn agol_target_of(container: &Container) -> Result<AgolTarget, CliError> {
+pub(crate) fn agol_target_of(
+    container: &Container,
+    app: &AppConfig,
+) -> Result<AgolTarget, CliError> {
     let c = &container.config;
     match (&c.service_id, c.layer_id, c.item_type) {
         (Some(s), Some(l), Some(t)) => Ok(AgolTarget {
@@ -193,6 +209,7 @@ pub(crate) fn agol_target_of(container: &Container) -> Result<AgolTarget, CliErr
             selector: t.selector(l),
             matching_field: c.matching_field().to_owned(),
             batch_size: AGOL_BATCH,
+            shared_with: shared::agol_sharers(app, &container.id),
         }),
         _ => Err(ConfigError::NotUsable(format!(
             "{} needs service_id, layer_id and item_type (\"layer\" or \"table\") to publish to \
@@ -262,12 +279,17 @@ fn finish(
     };
     report.duration = started.elapsed();
     emit_summary(what, &report);
-    if report.is_success() {
-        Ok(())
-    } else {
+    if report.failed > 0 {
         Err(RunError::RecordsFailed {
             failed: report.failed,
         }
         .into())
+    } else if report.rejected > 0 {
+        Err(RunError::RecordsRejected {
+            rejected: report.rejected,
+        }
+        .into())
+    } else {
+        Ok(())
     }
 }

@@ -15,10 +15,10 @@ use crate::pipelines;
 use crate::report::warn_if_quota_low;
 use crate::run::{agol_target_of, socrata_target_of};
 
-/// What the summary's `rejected` column shows for a stage: records the destination refused.
-/// Until knack-etl's report counts rejected records apart (issue #13), that is `failed`.
+/// What the summary's `rejected` column shows for a stage: records the destination refused,
+/// each named in the log (knack-etl's README, "When a record is rejected").
 pub fn rejected(report: &RunReport) -> u64 {
-    report.failed
+    report.rejected.len() as u64
 }
 
 /// The containers to sync (`-c`, else all of the app's), each validated with its destinations.
@@ -45,11 +45,11 @@ pub fn plans(config: &Config, path: &Path, args: &SyncArgs) -> Result<Vec<SyncPl
             .map_err(CliError::from)
             .and_then(|c| {
                 let socrata = match c.config.socrata_resource_id {
-                    Some(_) => Some(socrata_target_of(&c)?),
+                    Some(_) => Some(socrata_target_of(&c, app)?),
                     None => None,
                 };
                 let agol = match c.config.service_id {
-                    Some(_) => Some(agol_target_of(&c)?),
+                    Some(_) => Some(agol_target_of(&c, app)?),
                     None => None,
                 };
                 Ok(SyncPlan {
@@ -148,6 +148,18 @@ pub async fn execute(
         dry_run: cli.dry_run,
         concurrency: usize::from(args.concurrency),
     };
+    // Every destination is checked before the first write, so a mis-set one stops the whole
+    // run with exit 2 instead of failing after other containers were loaded.
+    if let Err(e) = sync::preflight(&clients, &settings.app_id, &plans).await {
+        return Err(match e {
+            knack_etl::Error::Preflight(message) => RunError::Preflight(message),
+            other => RunError::Message(format!(
+                "sync of {} could not start: {other}",
+                args.app_name
+            )),
+        }
+        .into());
+    }
     let report = sync::sync(&clients, &settings.app_id, &plans, options).await;
     print!("{}", summary_table(&report, cli.dry_run));
     // One Knack client served every container, so its last reading is the app's.

@@ -48,6 +48,7 @@ impl<T: serde::Serialize + Send + 'static> Sink<T> for DryRun {
         Ok(BatchOutcome {
             written: batch.len() as u64,
             skipped: 0,
+            ..BatchOutcome::default()
         })
     }
 

@@ -5,6 +5,7 @@ use std::time::Instant;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
+use crate::reject::log_rejections;
 use crate::stage::{Sink, Source, WriteMode};
 use crate::{Error, RunReport};
 
@@ -48,6 +49,7 @@ where
     };
     let outcome = drive(source, &mut transform, sink, mode, &mut report).await;
     report.duration = started.elapsed();
+    log_rejections(&sink.describe(), &report.rejected);
     match outcome {
         Ok(()) => {
             tracing::info!(%report, "run finished");
@@ -103,6 +105,7 @@ where
                 Ok(outcome) => {
                     report.written += outcome.written;
                     report.skipped += outcome.skipped;
+                    report.rejected.extend(outcome.rejected);
                 }
                 Err(Error::PartlyWritten { written, error }) => {
                     let written = written.min(count);

@@ -124,6 +124,36 @@ impl SyncReport {
     }
 }
 
+/// Checks, before the first write of a sync, that the staging store and every destination the
+/// plans name can take the run (the same checks each publisher makes: [`crate::preflight`]).
+/// One request per table, dataset and layer.
+///
+/// # Errors
+/// [`Error::Preflight`] naming the first destination that cannot take the run and the fix; a
+/// client's own error when a check could not be made (unreachable, wrong credentials).
+pub async fn preflight(
+    clients: &SyncClients,
+    app_id: &str,
+    plans: &[SyncPlan],
+) -> Result<(), Error> {
+    crate::preflight::staging(&clients.pgrest, app_id).await?;
+    for plan in plans {
+        if let (Some(target), Some(socrata)) = (&plan.socrata, &clients.socrata) {
+            crate::preflight::socrata(socrata, &target.resource_id).await?;
+        }
+        if let (Some(target), Some(agol)) = (&plan.agol, &clients.agol) {
+            crate::preflight::agol(
+                agol,
+                &target.service_id,
+                target.selector,
+                &target.matching_field,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
 /// Syncs `plans` of app `app_id`: see the module docs. Never stops early: a failed stage skips
 /// only the publishers of its own container.
 pub async fn sync(
@@ -132,8 +162,6 @@ pub async fn sync(
     plans: &[SyncPlan],
     options: SyncOptions,
 ) -> SyncReport {
-    // Seam for the publishing preflight (issue #13): check every plan's destinations here, before
-    // the first write, and return its findings as a usage error instead of running.
     let metadata =
         pipelines::metadata_to_postgrest(&clients.knack, &clients.pgrest, options.dry_run).await;
     if let Err(failure) = &metadata {

@@ -122,6 +122,8 @@ pub(crate) struct FakeLayer {
 struct FaultRule {
     operation: String,
     fault: Fault,
+    /// Matching calls still to answer normally before the fault starts.
+    skip: usize,
     remaining: usize,
 }
 
@@ -304,9 +306,16 @@ impl FakeAgol {
     /// `layer`, `query`, `addFeatures`, `updateFeatures`, `deleteFeatures`, `applyEdits`,
     /// `truncate`, or `*` for any) with `fault`.
     pub fn inject(&self, operation: &str, fault: Fault, times: usize) {
+        self.inject_after(operation, 0, fault, times);
+    }
+
+    /// Like [`FakeAgol::inject`], but the first `skip` calls of `operation` are answered
+    /// normally: "the third `applyEdits` fails".
+    pub fn inject_after(&self, operation: &str, skip: usize, fault: Fault, times: usize) {
         self.state().faults.push(FaultRule {
             operation: operation.to_string(),
             fault,
+            skip,
             remaining: times,
         });
     }
@@ -318,6 +327,20 @@ impl FakeAgol {
             field: field.to_string(),
             value,
         });
+    }
+
+    /// Adds a field to `layer`, or replaces the field of the same name: a JSON field definition
+    /// as the layer JSON lists it (`{"name", "type", "length"?}`). Edits are checked against it.
+    pub fn set_field(&self, layer: u32, field: Value) {
+        let mut st = self.state();
+        let Some(l) = st.layer_mut(layer) else {
+            panic!("FakeAgol::set_field: no layer {layer}");
+        };
+        let name = field["name"].clone();
+        match l.fields.iter_mut().find(|f| f["name"] == name) {
+            Some(existing) => *existing = field,
+            None => l.fields.push(field),
+        }
     }
 
     /// Fails the first feature of the Nth edit call (1-based).
@@ -419,11 +442,18 @@ impl Respond for Responder {
                 .set_body_string("<html><body>ArcGIS REST (f=json missing)</body></html>");
         }
         let mut after = None;
-        if let Some(rule) = st
+        let rule = st
             .faults
             .iter_mut()
-            .find(|r| r.remaining > 0 && (r.operation == operation || r.operation == "*"))
-        {
+            .find(|r| r.remaining > 0 && (r.operation == operation || r.operation == "*"));
+        let rule = match rule {
+            Some(r) if r.skip > 0 => {
+                r.skip -= 1;
+                None
+            }
+            other => other,
+        };
+        if let Some(rule) = rule {
             rule.remaining -= 1;
             match rule.fault.clone() {
                 Fault::Status(s) => {

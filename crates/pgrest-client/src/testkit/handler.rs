@@ -269,6 +269,15 @@ fn check_payload(table: &Table, row: &Row, updating: bool) -> Result<(), Reject>
     Ok(())
 }
 
+fn holds_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
 fn insert(
     table: &mut Table,
     p: &Parsed,
@@ -278,6 +287,12 @@ fn insert(
     now: &str,
 ) -> Result<ResponseTemplate, Reject> {
     let incoming = objects(body)?;
+    // PostgreSQL's json/jsonb cannot hold U+0000: the whole statement fails (SQLSTATE 22P05).
+    if incoming.iter().any(|row| row.values().any(holds_nul)) {
+        let mut reject = Reject::new(400, "22P05", "unsupported Unicode escape sequence");
+        reject.details = Some("\\u0000 cannot be converted to text.".into());
+        return Err(reject);
+    }
     let target = p
         .on_conflict
         .clone()

@@ -384,9 +384,21 @@ fn write_rows(st: &mut State, id: &str, req: &Request, replace: bool) -> Reply {
             }
         }
     }
+    if !ds.spec.may_write() {
+        return error(
+            403,
+            "permission_denied",
+            "You do not have permission to write to this dataset",
+        );
+    }
+    // A value its column's type refuses: the row is not applied and is counted in `Errors`
+    // inside the 200, as SODA 2.1 reports row-level failures (api-facts §3.3).
+    let (rows, refused): (Vec<Row>, Vec<Row>) = rows
+        .into_iter()
+        .partition(|row| row.iter().all(|(k, v)| ds.spec.accepts(k, v)));
     let rid = ds.spec.row_identifier.clone();
     let (mut created, mut updated, mut deleted, mut errors, mut by_rid, mut by_sid) =
-        (0, 0, 0, 0, 0, 0);
+        (0, 0, 0, refused.len(), 0, 0);
     let mut next_sid = st.next_sid;
     let ds = st.datasets.get_mut(id).expect("checked");
     if replace {

@@ -53,6 +53,7 @@ pub struct FakeDataset {
     name: String,
     columns: Vec<(String, String, String)>,
     row_identifier: Option<String>,
+    rights: Option<Vec<String>>,
     rows: Vec<Row>,
 }
 
@@ -64,6 +65,7 @@ impl FakeDataset {
             name: id.into(),
             columns: Vec::new(),
             row_identifier: None,
+            rights: None,
             rows: Vec::new(),
         }
     }
@@ -88,6 +90,7 @@ impl FakeDataset {
                 })
                 .collect(),
             row_identifier: meta.row_identifier,
+            rights: meta.rights,
             rows: Vec::new(),
         }
     }
@@ -105,6 +108,13 @@ impl FakeDataset {
         self
     }
 
+    /// Answers `rights: ["read"]` in the metadata, as Socrata does for a user who may only read,
+    /// and refuses writes with 403.
+    pub fn read_only(mut self) -> Self {
+        self.rights = Some(vec!["read".into()]);
+        self
+    }
+
     /// Seeds rows (stored as given; `:id` values are assigned).
     pub fn rows(mut self, rows: impl IntoIterator<Item = Value>) -> Self {
         self.rows.extend(rows.into_iter().filter_map(|v| match v {
@@ -112,6 +122,34 @@ impl FakeDataset {
             _ => None,
         }));
         self
+    }
+
+    pub(crate) fn may_write(&self) -> bool {
+        self.rights
+            .as_ref()
+            .map_or(true, |r| r.iter().any(|x| x == "write"))
+    }
+
+    /// Whether column `field`'s type takes `value` (null clears any column; unknown keys are
+    /// checked elsewhere). Numbers may come as numeric text, as Socrata parses them.
+    pub(crate) fn accepts(&self, field: &str, value: &Value) -> bool {
+        let Some((_, data_type, _)) = self.columns.iter().find(|c| c.0 == field) else {
+            return true;
+        };
+        match (data_type.as_str(), value) {
+            (_, Value::Null) => true,
+            ("number" | "money" | "double" | "percent", Value::Number(_)) => true,
+            ("number" | "money" | "double" | "percent", Value::String(s)) => {
+                s.trim().parse::<f64>().is_ok()
+            }
+            ("number" | "money" | "double" | "percent", _) => false,
+            ("checkbox", v) => v.is_boolean(),
+            ("calendar_date" | "floating_timestamp", Value::String(s)) => {
+                s.len() >= 10 && chrono::NaiveDate::parse_from_str(&s[..10], "%Y-%m-%d").is_ok()
+            }
+            ("calendar_date" | "floating_timestamp", _) => false,
+            _ => true,
+        }
     }
 
     fn metadata_json(&self) -> Value {
@@ -132,6 +170,9 @@ impl FakeDataset {
             }
         }
         m.insert("columns".into(), Value::Array(cols));
+        if let Some(rights) = &self.rights {
+            m.insert("rights".into(), json!(rights));
+        }
         Value::Object(m)
     }
 }
