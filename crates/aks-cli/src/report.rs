@@ -271,7 +271,8 @@ mod tests {
         };
         assert_eq!(
             stopped_line("records-to-agol a/view_1", &r),
-            "records-to-agol a/view_1: stopped after read 2, written 0, deleted 0, failed 0 in 7.1s"
+            "records-to-agol a/view_1: stopped after read 2, written 0, deleted 0, failed 0, rejected 0 in \
+             7.1s"
         );
     }
 

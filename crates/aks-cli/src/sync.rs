@@ -322,14 +322,24 @@ mod tests {
     use knack_etl::{Error, RunFailure};
     use std::time::Duration;
 
-    fn ran(read: u64, written: u64, failed: u64) -> StageOutcome {
+    /// A stage that ran; its `rejected` records were refused one by one by the destination.
+    fn ran(read: u64, written: u64, rejected: u64) -> StageOutcome {
+        let rejected = (0..rejected)
+            .map(|i| knack_etl::Rejection {
+                record_id: format!("r{i}"),
+                field: None,
+                code: None,
+                reason: "refused".into(),
+            })
+            .collect();
         StageOutcome::Ran(Tracked {
             since: None,
             watermark: None,
             result: Ok(RunReport {
                 read,
                 written,
-                failed,
+                failed: 0,
+                rejected,
                 duration: Duration::from_millis(1_300),
                 ..RunReport::default()
             }),
