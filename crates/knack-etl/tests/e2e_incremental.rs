@@ -115,7 +115,7 @@ fn assert_staging_read_filtered_on_updated_at(env: &Env) {
         .collect();
     assert!(!reads.is_empty());
     for read in reads {
-        let pairs = read.query_pairs();
+        let pairs = read.query;
         assert!(
             pairs.contains(&("updated_at".into(), "gte.2024-05-01T00:00:00+00:00".into())),
             "{pairs:?}"
