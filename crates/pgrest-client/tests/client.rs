@@ -197,27 +197,6 @@ async fn a_plain_insert_is_not_repeated_after_a_bad_gateway() {
 }
 
 #[tokio::test]
-async fn a_plain_insert_is_retried_when_recovery_refused_it_up_front() {
-    // 503 + Retry-After is PostgREST in connection recovery: nothing reached the database.
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(pgrst(503, "PGRST001", "down").insert_header("Retry-After", "0"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(201))
-        .mount(&server)
-        .await;
-    client(&server)
-        .insert("knack", &[json!({"a": 1})])
-        .await
-        .unwrap();
-    assert_eq!(server.received_requests().await.unwrap().len(), 2);
-}
-
-#[tokio::test]
 async fn connection_errors_are_retried_for_reads_only_then_reported() {
     // Nothing listens on this port once the listener is dropped.
     let uri = {

@@ -35,6 +35,19 @@ async fn setup() -> (FakePostgrest, Client) {
     (fake, client)
 }
 
+/// A client for a server that is not the fake (a refused port, a dropping server).
+fn direct(uri: &str, max_retries: u32) -> Client {
+    Client::builder()
+        .endpoint(uri)
+        .jwt(JWT)
+        .retry_policy(RetryPolicy {
+            max_retries,
+            ..policy()
+        })
+        .build()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_429_with_retry_after_waits_as_asked() {
     let (fake, client) = setup().await;
@@ -139,15 +152,7 @@ async fn an_insert_refused_for_rate_is_retried() {
 async fn an_insert_whose_connection_was_refused_is_retried_then_named() {
     let logs = CapturedLogs::default();
     let _guard = logs.install();
-    let client = Client::builder()
-        .endpoint(refused_uri())
-        .jwt(JWT)
-        .retry_policy(RetryPolicy {
-            max_retries: 2,
-            ..policy()
-        })
-        .build()
-        .unwrap();
+    let client = direct(&refused_uri(), 2);
     let err = client.insert("knack", &[row(2)]).await.unwrap_err();
     assert!(
         matches!(err, Error::Connection { not_sent: true, .. }),
@@ -166,14 +171,7 @@ async fn a_dropped_connection_stops_an_insert_but_not_a_read() {
     let server = pgrest_client::testkit::DroppingServer::start().await;
     let logs = CapturedLogs::default();
     let _guard = logs.install();
-    let client = Client::builder()
-        .endpoint(server.uri())
-        .retry_policy(RetryPolicy {
-            max_retries: 1,
-            ..policy()
-        })
-        .build()
-        .unwrap();
+    let client = direct(server.uri(), 1);
     let err = client.insert("knack", &[row(2)]).await.unwrap_err();
     assert!(
         matches!(
