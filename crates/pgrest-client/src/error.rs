@@ -306,3 +306,67 @@ impl Classify for Error {
 
 /// Shorthand for this crate's results.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, code: &str, retry_after: Option<u64>) -> Error {
+        let body = format!(r#"{{"code":"{code}","message":"m"}}"#);
+        Error::from_response(
+            status,
+            "POST",
+            "knack",
+            body.as_bytes(),
+            retry_after.map(Duration::from_secs),
+        )
+    }
+
+    #[test]
+    fn postgrest_failures_are_classified_for_the_retry_loop() {
+        let class = |e: Error| e.retry_class();
+        assert_eq!(
+            class(api(503, "PGRST001", Some(2))),
+            RetryClass::RateLimited {
+                wait: Some(Duration::from_secs(2))
+            }
+        );
+        assert_eq!(
+            class(api(429, "", None)),
+            RetryClass::RateLimited { wait: None }
+        );
+        for (status, code) in [
+            (503, "PGRST000"),
+            (503, "PGRST002"),
+            (504, "PGRST003"),
+            (500, "40001"),
+            (500, "40P01"),
+        ] {
+            assert_eq!(
+                class(api(status, code, None)),
+                RetryClass::NotApplied,
+                "{code}"
+            );
+        }
+        assert_eq!(class(api(503, "PGRST001", None)), RetryClass::Transient);
+        assert_eq!(class(api(502, "", None)), RetryClass::Transient);
+        for (status, code) in [
+            (500, "P0001"),
+            (400, "23502"),
+            (409, "23505"),
+            (401, "PGRST301"),
+        ] {
+            assert_eq!(
+                class(api(status, code, None)),
+                RetryClass::Permanent,
+                "{code}"
+            );
+        }
+        let timeout = Error::Timeout {
+            method: "POST".into(),
+            path: "knack".into(),
+            after: Duration::from_secs(1),
+        };
+        assert_eq!(class(timeout), RetryClass::Transient);
+    }
+}
