@@ -9,7 +9,7 @@ use chrono::{TimeZone, Utc};
 use e2e_common::{fixture, fixture_records, synthetic_record, Env};
 use knack_etl::pipelines::RunOptions;
 use knack_etl::Error;
-use pgrest_client::testkit::Fault;
+use pgrest_client::testkit::{Fault, PostgrestFault};
 use serde_json::json;
 use socrata_client::testkit::FakeDataset;
 

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use pgrest_client::testkit::{FakePostgrest, Fault, TableSpec};
+use pgrest_client::testkit::{FakePostgrest, Fault, PostgrestFault, TableSpec};
 use pgrest_client::{Keyset, Query, Upsert};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -53,8 +53,19 @@ async fn keyset_stream_reads_every_row_once_under_a_max_rows_cap() {
     let ids: Vec<i64> = pages.iter().flatten().map(|r| r.id).collect();
     assert_eq!(ids, (1..=25).collect::<Vec<i64>>());
 
-    let queries: Vec<String> = fake.requests().iter().map(|r| r.query.clone()).collect();
-    let base = "select=id%2Crecord_id%2Crecord&app_id=eq.app&container_id=eq.view_1";
+    // The log holds decoded pairs; the encoding itself is pinned in tests/client.rs.
+    let queries: Vec<String> = fake
+        .requests()
+        .iter()
+        .map(|r| {
+            r.query
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("&")
+        })
+        .collect();
+    let base = "select=id,record_id,record&app_id=eq.app&container_id=eq.view_1";
     assert_eq!(
         queries,
         vec![
@@ -273,7 +284,7 @@ async fn metadata_upsert_on_primary_key_and_jwt_checks() {
 }
 
 #[tokio::test]
-async fn injected_faults_are_retried_for_reads_and_upserts_but_not_inserts() {
+async fn injected_faults_are_retried_for_reads_and_upserts_and_inserts_only_when_not_applied() {
     let fake = FakePostgrest::staging(JWT).await;
     let client = fake.client_builder().build().unwrap();
     fake.inject(Fault::unavailable().times(2));
@@ -290,14 +301,28 @@ async fn injected_faults_are_retried_for_reads_and_upserts_but_not_inserts() {
     assert_eq!(fake.requests().len(), 2);
 
     fake.clear_requests();
-    fake.inject(Fault::unavailable().on_method("POST"));
+    fake.inject(Fault::postgrest(502, "", "Bad Gateway").on_method("POST"));
     let err = client
         .insert("knack", &[knack_row("c", 2)])
         .await
         .unwrap_err();
-    assert_eq!(err.status(), Some(503));
-    assert_eq!(fake.requests().len(), 1, "a plain insert is never retried");
+    assert_eq!(err.status(), Some(502));
+    assert_eq!(
+        fake.requests().len(),
+        1,
+        "an insert that may be applied is not repeated"
+    );
     assert_eq!(fake.rows("knack").len(), 1);
+
+    fake.clear_requests();
+    fake.inject(Fault::unavailable().on_method("POST"));
+    client.insert("knack", &[knack_row("c", 2)]).await.unwrap();
+    assert_eq!(
+        fake.requests().len(),
+        2,
+        "recovery's 503 refused it up front"
+    );
+    assert_eq!(fake.rows("knack").len(), 2);
 }
 
 #[tokio::test]

@@ -2,15 +2,18 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use knack_services_core::testkit::{lock, Frame};
 use serde_json::{json, Value};
 use wiremock::{Request, ResponseTemplate};
 
 use super::store::{decode, parse_query, Parsed, Reject, Row, Table};
-use super::{LoggedRequest, State};
+use super::State;
 
 pub(crate) struct Handler {
     pub(crate) state: Arc<Mutex<State>>,
+    pub(crate) frame: Arc<Frame>,
 }
 
 fn reject(r: Reject) -> ResponseTemplate {
@@ -32,8 +35,18 @@ fn reject(r: Reject) -> ResponseTemplate {
     t
 }
 
-fn json_response(status: u16, body: &Value) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_raw(body.to_string(), "application/json; charset=utf-8")
+/// An answer and its status: the status goes into the frame's request log, and wiremock's
+/// template does not tell it.
+type Reply = (ResponseTemplate, u16);
+
+fn json_response(status: u16, body: &Value) -> Reply {
+    let t = ResponseTemplate::new(status)
+        .set_body_raw(body.to_string(), "application/json; charset=utf-8");
+    (t, status)
+}
+
+fn empty(status: u16) -> Reply {
+    (ResponseTemplate::new(status), status)
 }
 
 fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
@@ -42,17 +55,49 @@ fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 
 impl wiremock::Respond for Handler {
     fn respond(&self, req: &Request) -> ResponseTemplate {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if st.logging {
-            st.log.push(LoggedRequest::from_request(req));
+        let now = Instant::now();
+        let (resp, status, extra) = self.answer(req);
+        if lock(&self.state).logging {
+            self.frame.record(req, now, status);
         }
-        if let Some(t) = st.take_fault(req.method.as_str()) {
-            return t;
+        let delay = self.frame.latency() + extra;
+        if delay.is_zero() {
+            resp
+        } else {
+            resp.set_delay(delay)
         }
-        match handle(&mut st, req) {
+    }
+}
+
+impl Handler {
+    /// The answer, its status (for the log) and any extra delay: an injected fault first (with a
+    /// PostgREST error body when it brings none), else what PostgREST would answer.
+    fn answer(&self, req: &Request) -> (ResponseTemplate, u16, Duration) {
+        let target = match req.url.query() {
+            Some(q) => format!("{}?{q}", req.url.path()),
+            None => req.url.path().to_string(),
+        };
+        let mut extra = Duration::ZERO;
+        if let Some(mut fault) = self.frame.take_fault(req.method.as_str(), &target) {
+            if let Some(status) = fault.status {
+                if fault.body.is_empty() {
+                    fault.body = json!({"code": null, "details": null, "hint": null,
+                        "message": format!("injected fault {status}")})
+                    .to_string();
+                }
+                return (fault.respond(), status, fault.delay);
+            }
+            extra = fault.delay;
+        }
+        let mut st = lock(&self.state);
+        let (resp, status) = match handle(&mut st, req) {
             Ok(t) => t,
-            Err(r) => reject(r),
-        }
+            Err(r) => {
+                let status = r.status;
+                (reject(r), status)
+            }
+        };
+        (resp, status, extra)
     }
 }
 
@@ -61,7 +106,7 @@ fn body_json(req: &Request) -> Result<Value, Reject> {
         .map_err(|e| Reject::new(400, "PGRST102", format!("Empty or invalid json: {e}")))
 }
 
-fn handle(st: &mut State, req: &Request) -> Result<ResponseTemplate, Reject> {
+fn handle(st: &mut State, req: &Request) -> Result<Reply, Reject> {
     let method = req.method.as_str().to_string();
     let path = decode(req.url.path().trim_start_matches('/'));
     let anonymous = check_jwt(st, req)?;
@@ -166,12 +211,7 @@ fn check_jwt(st: &State, req: &Request) -> Result<bool, Reject> {
     }
 }
 
-fn rows_response(
-    status: u16,
-    table: &Table,
-    rows: &[Row],
-    p: &Parsed,
-) -> Result<ResponseTemplate, Reject> {
+fn rows_response(status: u16, table: &Table, rows: &[Row], p: &Parsed) -> Result<Reply, Reject> {
     let out = rows
         .iter()
         .map(|r| table.project(r, &p.select))
@@ -184,7 +224,7 @@ fn select(
     p: &Parsed,
     max_rows: Option<usize>,
     count: bool,
-) -> Result<ResponseTemplate, Reject> {
+) -> Result<Reply, Reject> {
     let offset = p.offset.unwrap_or(0);
     let mut take = p.limit.unwrap_or(usize::MAX);
     if let Some(cap) = max_rows {
@@ -218,10 +258,8 @@ fn select(
         format!("{}-{}/{total_s}", offset, offset + page.len() - 1)
     };
     let partial = count && page.len() < total;
-    Ok(
-        rows_response(if partial { 206 } else { 200 }, table, &page, p)?
-            .insert_header("Content-Range", range),
-    )
+    let (t, status) = rows_response(if partial { 206 } else { 200 }, table, &page, p)?;
+    Ok((t.insert_header("Content-Range", range), status))
 }
 
 fn objects(body: Value) -> Result<Vec<Row>, Reject> {
@@ -285,7 +323,7 @@ fn insert(
     resolution: Option<&str>,
     representation: bool,
     now: &str,
-) -> Result<ResponseTemplate, Reject> {
+) -> Result<Reply, Reject> {
     let incoming = objects(body)?;
     // PostgreSQL's json/jsonb cannot hold U+0000: the whole statement fails (SQLSTATE 22P05).
     if incoming.iter().any(|row| row.values().any(holds_nul)) {
@@ -335,7 +373,7 @@ fn insert(
         let rows: Vec<Row> = touched.iter().map(|&i| table.rows[i].clone()).collect();
         rows_response(status, table, &rows, p)
     } else {
-        Ok(ResponseTemplate::new(status))
+        Ok(empty(status))
     }
 }
 
@@ -405,7 +443,7 @@ fn update(
     body: Value,
     representation: bool,
     now: &str,
-) -> Result<ResponseTemplate, Reject> {
+) -> Result<Reply, Reject> {
     let Value::Object(patch) = body else {
         return Err(Reject::new(400, "PGRST102", "PATCH needs a JSON object"));
     };
@@ -446,11 +484,11 @@ fn update(
         let rows: Vec<Row> = idx.iter().map(|&i| table.rows[i].clone()).collect();
         rows_response(200, table, &rows, p)
     } else {
-        Ok(ResponseTemplate::new(204))
+        Ok(empty(204))
     }
 }
 
-fn delete(table: &mut Table, p: &Parsed, representation: bool) -> Result<ResponseTemplate, Reject> {
+fn delete(table: &mut Table, p: &Parsed, representation: bool) -> Result<Reply, Reject> {
     let idx = table.matching(p)?;
     let removed: Vec<Row> = idx.iter().map(|&i| table.rows[i].clone()).collect();
     let gone: HashSet<usize> = idx.iter().copied().collect();
@@ -464,16 +502,11 @@ fn delete(table: &mut Table, p: &Parsed, representation: bool) -> Result<Respons
     if representation {
         rows_response(200, table, &removed, p)
     } else {
-        Ok(ResponseTemplate::new(204))
+        Ok(empty(204))
     }
 }
 
-fn rpc(
-    st: &mut State,
-    function: &str,
-    method: &str,
-    req: &Request,
-) -> Result<ResponseTemplate, Reject> {
+fn rpc(st: &mut State, function: &str, method: &str, req: &Request) -> Result<Reply, Reject> {
     let f = st.rpcs.get(function).cloned().ok_or_else(|| {
         Reject::new(
             404,
@@ -502,7 +535,7 @@ fn rpc(
         }
     };
     match f(&args) {
-        Ok(Value::Null) => Ok(ResponseTemplate::new(204)),
+        Ok(Value::Null) => Ok(empty(204)),
         Ok(v) => Ok(json_response(200, &v)),
         Err((status, message)) => Err(Reject::new(status, "P0001", message)),
     }
