@@ -39,7 +39,6 @@ mod index;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use knack_services_core::lock;
 use knack_services_core::testkit::Frame;
@@ -278,19 +277,6 @@ impl FakeSocrata {
         st.require_auth = true;
     }
 
-    /// Queues a fault: the next matching requests (see [`Fault::times`], [`Fault::on_method`],
-    /// [`Fault::on_path`]; the path is matched with its `?query`) get it instead of the normal
-    /// answer. A fault with a status and no body gets a Socrata-shaped JSON error body
-    /// (`{"code", "error", "message"}`; for 202, `{"message": "Request is processing"}`).
-    pub fn inject(&self, fault: Fault) {
-        self.frame.inject(fault);
-    }
-
-    /// Delays every answer by `latency` (a slow portal that still answers).
-    pub fn set_latency(&self, latency: Duration) {
-        self.frame.set_latency(latency);
-    }
-
     /// The dataset's stored rows in `:id` order, without system fields.
     ///
     /// # Panics
@@ -302,22 +288,6 @@ impl FakeSocrata {
             .get(dataset)
             .unwrap_or_else(|| panic!("fake Socrata has no dataset {dataset}"));
         ds.rows.iter().map(handler::without_system_fields).collect()
-    }
-
-    /// Every request received so far, in order (`Authorization` and `X-App-Token` values are
-    /// `[redacted]`; parse a write's rows with [`FakeSocrata::body_rows`]).
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.frame.requests()
-    }
-
-    /// Forgets the request log (datasets and faults stay).
-    pub fn clear_requests(&self) {
-        self.frame.clear_requests();
-    }
-
-    /// The most requests that arrived within any window of `window`.
-    pub fn max_requests_in_window(&self, window: Duration) -> usize {
-        self.frame.max_requests_in_window(window)
     }
 
     /// A logged request's body parsed as JSON rows (an empty list when it is not a JSON array).
@@ -340,6 +310,20 @@ impl FakeSocrata {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic inside a handler must not hide the test's own assertion behind a poison error.
         lock(&self.state)
+    }
+}
+
+/// The fake-server vocabulary every fake shares comes from the core's frame: `inject(Fault)`,
+/// `requests()`, `clear_requests()`, `set_latency(d)`, `max_requests_in_window(w)`. Faults match in
+/// the order queued, by [`Fault::on_method`] and [`Fault::on_path`] (the path with its `?query`);
+/// a fault with a status and no body gets Socrata's JSON error body (`{"code", "error",
+/// "message"}`; for 202, `{"message": "Request is processing"}`). The log shows `Authorization`
+/// and `X-App-Token` as `[redacted]`; [`FakeSocrata::body_rows`] parses a write's rows.
+impl std::ops::Deref for FakeSocrata {
+    type Target = Frame;
+
+    fn deref(&self) -> &Frame {
+        &self.frame
     }
 }
 
