@@ -35,6 +35,18 @@ fn client(fake: &FakeSocrata, policy: RetryPolicy) -> Client {
         .unwrap()
 }
 
+/// A client of a server that is not a fake portal, with `max_retries` retries.
+fn client_of(uri: &str, max_retries: u32) -> Client {
+    Client::builder()
+        .domain(uri)
+        .retry_policy(RetryPolicy {
+            max_retries,
+            ..RetryPolicy::fast_for_tests()
+        })
+        .build()
+        .unwrap()
+}
+
 async fn read_all(c: &Client) -> socrata_client::Result<Vec<socrata_client::Row>> {
     c.rows(ID, Query::new()).try_collect().await
 }
@@ -194,14 +206,7 @@ async fn an_append_is_repeated_after_a_429_because_it_was_not_applied() {
 async fn a_refused_connection_is_retried_even_for_an_append_and_named() {
     let logs = CapturedLogs::default();
     let _guard = logs.install();
-    let c = Client::builder()
-        .domain(refused_uri())
-        .retry_policy(RetryPolicy {
-            max_retries: 2,
-            ..RetryPolicy::fast_for_tests()
-        })
-        .build()
-        .unwrap();
+    let c = client_of(&refused_uri(), 2);
     let e = c.append(ID, &[json!({"id": "a"})]).await.unwrap_err();
     assert!(
         matches!(e, Error::Transport { not_sent: true, .. }),
@@ -224,14 +229,7 @@ async fn a_dropped_connection_repeats_a_read_but_not_an_append() {
     let logs = CapturedLogs::default();
     let _guard = logs.install();
     let server = DroppingServer::start().await;
-    let c = Client::builder()
-        .domain(server.uri())
-        .retry_policy(RetryPolicy {
-            max_retries: 1,
-            ..RetryPolicy::fast_for_tests()
-        })
-        .build()
-        .unwrap();
+    let c = client_of(server.uri(), 1);
     let e = c.append(ID, &[json!({"id": "a"})]).await.unwrap_err();
     assert!(
         matches!(
