@@ -105,7 +105,7 @@ async fn records_to_socrata_full_publishes_every_staged_record() {
         .socrata
         .requests()
         .iter()
-        .any(|r| r.method != "GET" && r.auth_scheme.as_deref() == Some("Basic")));
+        .any(|r| r.method != "GET" && r.header("authorization") == Some("[redacted]")));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -13,7 +13,7 @@ use common::{
     SOCRATA_API_KEY_SECRET, VIEW,
 };
 use knack_etl::knack_client::Container;
-use knack_etl::socrata_client::testkit::Fault;
+use knack_etl::socrata_client::testkit::{FakeSocrata, Fault};
 use serde_json::{json, Value};
 
 const SYNC: &[&str] = &["sync", "-a", APP, "-e", "dev"];
@@ -91,7 +91,7 @@ fn socrata_upserted_ids(fakes: &Fakes) -> BTreeSet<String> {
         .requests()
         .into_iter()
         .filter(|r| r.method == "POST")
-        .flat_map(|r| r.body.as_array().cloned().unwrap_or_default())
+        .flat_map(|r| FakeSocrata::body_rows(&r))
         .filter_map(|row| row["id"].as_str().map(str::to_string))
         .collect()
 }
@@ -236,7 +236,9 @@ async fn a_failed_publisher_keeps_its_watermark_and_the_next_sync_catches_up() {
     let changed = change_in_knack(&fakes, 10);
     // The Socrata write of this run is refused for the whole run (a 403 is neither retried nor
     // narrowed down to records, unlike a 400: knack-etl's README, "When a record is rejected").
-    fakes.socrata.inject(Fault::status(403).on("POST").times(1));
+    fakes
+        .socrata
+        .inject(Fault::status(403).on_method("POST").times(1));
 
     let out = run(&fakes, SYNC, 1).await;
     assert!(row(&out, VIEW, "socrata")[8].starts_with("FAILED"));

@@ -11,7 +11,7 @@ use knack_etl::pipelines::RunOptions;
 use knack_etl::Error;
 use pgrest_client::testkit::{Fault, PostgrestFault};
 use serde_json::json;
-use socrata_client::testkit::FakeDataset;
+use socrata_client::testkit::{FakeDataset, FakeSocrata};
 
 const KEPT_NOTE: &str = "keeps its previous records";
 
@@ -226,7 +226,7 @@ async fn a_socrata_replace_never_puts_and_deletes_only_what_the_source_lost() {
     let deleted: BTreeSet<String> = requests
         .iter()
         .filter(|r| r.method == "POST")
-        .flat_map(|r| r.body.as_array().cloned().unwrap_or_default())
+        .flat_map(FakeSocrata::body_rows)
         .filter(|row| row[":deleted"] == true)
         .map(|row| row["id"].as_str().unwrap().to_string())
         .collect();

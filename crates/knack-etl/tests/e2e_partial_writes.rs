@@ -72,10 +72,13 @@ async fn socrata_failing_on_the_second_post_counts_the_first_as_written() {
     // `Errors` would be about the rows, and the sink would narrow it down instead).
     env.socrata.inject(
         Fault::status(200)
-            .body(json!({"Rows Created": 20, "Rows Updated": 0, "Rows Deleted": 0, "Errors": 0}))
-            .on("POST"),
+            .body(
+                json!({"Rows Created": 20, "Rows Updated": 0, "Rows Deleted": 0, "Errors": 0})
+                    .to_string(),
+            )
+            .on_method("POST"),
     );
-    env.socrata.inject(Fault::status(403).on("POST"));
+    env.socrata.inject(Fault::status(403).on_method("POST"));
 
     let failure = knack_etl::pipelines::records_to_socrata(
         &env.pg_client,

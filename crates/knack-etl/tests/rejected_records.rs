@@ -366,7 +366,7 @@ async fn a_transient_failure_is_retried_never_split() {
     // Socrata: one 503, then the same request again, whole.
     env.socrata.clear_requests();
     env.socrata
-        .inject(socrata_client::testkit::Fault::status(503).on("POST"));
+        .inject(socrata_client::testkit::Fault::status(503).on_method("POST"));
     let report = env.to_socrata(&incremental()).await.unwrap();
     assert_eq!((report.written, report.rejected.len()), (6, 0));
     let posts: Vec<_> = env

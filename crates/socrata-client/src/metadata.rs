@@ -4,8 +4,8 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
 use crate::client::{check_dataset_id, Client};
-use crate::retry::Idempotency;
 use crate::{Error, Result};
+use knack_services_core::Idempotency;
 
 /// A column's Socrata type (`dataTypeName`). Unknown names are kept in [`DataType::Other`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
