@@ -437,7 +437,7 @@ async fn transient_query_failures_are_retried_but_adds_are_not_resent() {
 }
 
 #[tokio::test]
-async fn timeouts_are_retried_for_queries_and_reported_as_unknown_for_adds() {
+async fn a_stalled_answer_is_retried_for_queries_and_unknown_for_adds() {
     let fake = FakeAgol::start().await;
     let client = fake
         .client_builder()
@@ -445,9 +445,12 @@ async fn timeouts_are_retried_for_queries_and_reported_as_unknown_for_adds() {
         .build()
         .unwrap();
     let layer = client.layer(&fake.layer_url(0)).await.unwrap();
-    fake.inject(Fault::slow(Duration::from_secs(2)).on_path("/query"));
+    // The stall is abandoned at the 300 ms timeout and the query sent again.
+    fake.inject(Fault::stall().on_path("/query"));
     assert_eq!(layer.count(&Query::new()).await.unwrap(), 0);
-    fake.inject(Fault::slow(Duration::from_secs(2)).on_path("/addFeatures"));
+    assert_eq!(fake.requests_for("query").len(), 2);
+    // The add is applied, then its answer stalls: re-sending could duplicate it.
+    fake.inject(Fault::stall().on_path("/addFeatures"));
     let err = layer
         .add_features(&[feature("slow")], true)
         .await
@@ -457,6 +460,7 @@ async fn timeouts_are_retried_for_queries_and_reported_as_unknown_for_adds() {
         "{err}"
     );
     assert_eq!(fake.requests_for("addFeatures").len(), 1);
+    assert_eq!(fake.features(0).len(), 1, "applied once, never re-sent");
 }
 
 #[tokio::test]

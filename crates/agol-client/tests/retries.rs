@@ -1,6 +1,7 @@
 //! The retry tests every client has (issue #12), on the fake ArcGIS Online: rate limits with and
-//! without `Retry-After`, 5xx bursts, stalls, writes that must not be repeated, broken
-//! connections named by their cause, and the base URL rule.
+//! without `Retry-After`, 5xx bursts, writes that must not be repeated, broken
+//! connections named by their cause, and the base URL rule. The stalled answer is in `fake.rs`
+//! (`a_stalled_answer_is_retried_for_queries_and_unknown_for_adds`).
 #![cfg(feature = "testkit")]
 
 use std::time::{Duration, Instant};
@@ -79,22 +80,6 @@ async fn a_5xx_burst_longer_than_five_is_ridden_out_within_the_budget() {
         11,
         "one attempt and 10 retries"
     );
-}
-
-#[tokio::test(flavor = "current_thread")]
-async fn a_stalled_answer_is_abandoned_and_retried() {
-    let fake = FakeAgol::start().await;
-    let client = fake
-        .client_builder()
-        .timeout(Duration::from_millis(300))
-        .build()
-        .unwrap();
-    let layer = client.layer(&fake.layer_url(0)).await.unwrap();
-    fake.inject(Fault::stall().on_path("/query"));
-    let started = Instant::now();
-    assert_eq!(layer.count(&Query::new()).await.unwrap(), 0);
-    assert!(started.elapsed() < Duration::from_secs(5));
-    assert_eq!(fake.requests_for("query").len(), 2);
 }
 
 #[tokio::test(flavor = "current_thread")]
