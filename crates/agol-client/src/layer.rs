@@ -208,7 +208,12 @@ impl Layer {
         }
         let body = self
             .client
-            .post("query", &self.endpoint("query"), &params, Idempotency::Safe)
+            .post(
+                "query",
+                &self.endpoint("query"),
+                &params,
+                Idempotency::Idempotent,
+            )
             .await?;
         decode("query", body)
     }
@@ -217,13 +222,10 @@ impl Layer {
     /// sets `exceededTransferLimit` (never by comparing row counts with the page size).
     pub fn pages(&self, query: Query) -> impl Stream<Item = Result<Vec<Feature>, Error>> + Send {
         let layer = self.clone();
-        futures::stream::try_unfold(Some(0u64), move |state| {
-            let layer = layer.clone();
+        knack_services_core::paginate(layer, move |layer: Layer, offset: Option<u64>| {
             let query = query.clone();
             async move {
-                let Some(offset) = state else {
-                    return Ok(None);
-                };
+                let offset = offset.unwrap_or(0);
                 let page = layer.query_page(&query, offset).await?;
                 let next = if page.exceeded_transfer_limit {
                     if page.features.is_empty() {
@@ -241,7 +243,7 @@ impl Layer {
                 } else {
                     None
                 };
-                Ok(Some((page.features, next)))
+                Ok((page.features, layer, next))
             }
         })
     }
@@ -263,7 +265,7 @@ impl Layer {
                 "query (ids)",
                 &self.endpoint("query"),
                 &params,
-                Idempotency::Safe,
+                Idempotency::Idempotent,
             )
             .await?;
         let ids: IdsResponse = decode("query (ids)", body)?;
@@ -280,7 +282,7 @@ impl Layer {
                 "query (count)",
                 &self.endpoint("query"),
                 &params,
-                Idempotency::Safe,
+                Idempotency::Idempotent,
             )
             .await?;
         body.get("count")

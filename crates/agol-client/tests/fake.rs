@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use agol_client::testkit::{FakeAgol, Fault, ITEM_ID, OBJECT_ID_FIELD, PASSWORD};
+use agol_client::testkit::{
+    arcgis_error, http_error, FakeAgol, Fault, ITEM_ID, OBJECT_ID_FIELD, PASSWORD,
+};
 use agol_client::{
     BatchSizes, EditKind, Edits, Error, Feature, Geometry, LayerSelector, Query, TruncateOutcome,
 };
@@ -411,20 +413,13 @@ async fn transient_query_failures_are_retried_but_adds_are_not_resent() {
     let fake = FakeAgol::start().await;
     let client = fake.client_builder().build().unwrap();
     let layer = client.layer(&fake.layer_url(0)).await.unwrap();
-    fake.inject("query", Fault::Status(503), 2);
-    fake.inject(
-        "query",
-        Fault::BodyError {
-            code: 500,
-            message: "boom".into(),
-        },
-        1,
-    );
+    fake.inject(http_error(503).on_path("/query").times(2));
+    fake.inject(arcgis_error(500, "boom").on_path("/query"));
     assert_eq!(layer.count(&Query::new()).await.unwrap(), 0);
     assert_eq!(fake.requests_for("query").len(), 4);
 
     // The service applies the adds, then the gateway times out: re-sending would duplicate.
-    fake.inject("addFeatures", Fault::ApplyThenStatus(504), 1);
+    fake.fail_after_applying("addFeatures", 504, 1);
     let err = layer
         .add_features(&[feature("once")], true)
         .await
@@ -435,14 +430,14 @@ async fn transient_query_failures_are_retried_but_adds_are_not_resent() {
     assert_eq!(fake.features(0).len(), 1, "applied exactly once");
 
     // Deletes are idempotent: retried through a 504.
-    fake.inject("deleteFeatures", Fault::Status(504), 1);
+    fake.inject(http_error(504).on_path("/deleteFeatures"));
     layer.delete_where("1=1").await.unwrap();
     assert_eq!(fake.requests_for("deleteFeatures").len(), 2);
     assert!(fake.features(0).is_empty());
 }
 
 #[tokio::test]
-async fn timeouts_are_retried_for_queries_and_reported_as_unknown_for_adds() {
+async fn a_stalled_answer_is_retried_for_queries_and_unknown_for_adds() {
     let fake = FakeAgol::start().await;
     let client = fake
         .client_builder()
@@ -450,9 +445,12 @@ async fn timeouts_are_retried_for_queries_and_reported_as_unknown_for_adds() {
         .build()
         .unwrap();
     let layer = client.layer(&fake.layer_url(0)).await.unwrap();
-    fake.inject("query", Fault::Delay(Duration::from_secs(2)), 1);
+    // The stall is abandoned at the 300 ms timeout and the query sent again.
+    fake.inject(Fault::stall().on_path("/query"));
     assert_eq!(layer.count(&Query::new()).await.unwrap(), 0);
-    fake.inject("addFeatures", Fault::Delay(Duration::from_secs(2)), 1);
+    assert_eq!(fake.requests_for("query").len(), 2);
+    // The add is applied, then its answer stalls: re-sending could duplicate it.
+    fake.inject(Fault::stall().on_path("/addFeatures"));
     let err = layer
         .add_features(&[feature("slow")], true)
         .await
@@ -462,6 +460,7 @@ async fn timeouts_are_retried_for_queries_and_reported_as_unknown_for_adds() {
         "{err}"
     );
     assert_eq!(fake.requests_for("addFeatures").len(), 1);
+    assert_eq!(fake.features(0).len(), 1, "applied once, never re-sent");
 }
 
 #[tokio::test]
@@ -497,7 +496,7 @@ async fn secrets_never_reach_urls_debug_or_errors() {
         .await
         .unwrap();
     layer.add_features(&[feature("s")], true).await.unwrap();
-    fake.inject("query", Fault::Status(400), 1);
+    fake.inject(http_error(400).on_path("/query"));
     let err = layer.count(&Query::new()).await.unwrap_err();
 
     let token_forms: Vec<String> = fake
@@ -509,7 +508,7 @@ async fn secrets_never_reach_urls_debug_or_errors() {
     let token = &token_forms[0];
     for r in fake.requests() {
         assert_eq!(r.method, "POST");
-        let q = r.query.unwrap_or_default();
+        let q = format!("{:?}", r.query);
         assert!(
             !q.contains(token) && !q.contains(PASSWORD) && !q.contains("token"),
             "{q}"

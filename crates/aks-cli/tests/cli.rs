@@ -247,14 +247,11 @@ async fn runtime_failure_is_exit_1() {
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     }
     fakes.agol.inject(
-        "applyEdits",
-        knack_etl::agol_client::testkit::Fault::BodyError {
-            code: 403,
-            message:
-                "You do not have permissions to access this resource or perform this operation."
-                    .into(),
-        },
-        1,
+        knack_etl::agol_client::testkit::arcgis_error(
+            403,
+            "You do not have permissions to access this resource or perform this operation.",
+        )
+        .on_path("/applyEdits"),
     );
     let (out, err) = agol_since(&fakes).await;
     assert_eq!(out.status.code(), Some(1), "{err}");

@@ -41,8 +41,7 @@ async fn calls_before_the_failed_one_count_as_written() {
         .unwrap();
     // Calls of 2, 2 and 1 features; the second is refused for a reason no split can cure (a
     // permission), so the run stops there.
-    env.agol
-        .inject_after("applyEdits", 1, permission_denied(), 1);
+    env.agol.inject_after("/applyEdits", 1, permission_denied());
     let mut sink = AgolSink::new(layer, "id", 2);
 
     let failure = run(&OneBatch, |b| Ok((b, 0)), &mut sink, WriteMode::Upsert)
@@ -64,9 +63,9 @@ async fn calls_before_the_failed_one_count_as_written() {
 }
 
 fn permission_denied() -> agol_client::testkit::Fault {
-    agol_client::testkit::Fault::BodyError {
-        code: 403,
-        message: "You do not have permissions to access this resource or perform this operation."
-            .into(),
-    }
+    agol_client::testkit::arcgis_error(
+        403,
+        "You do not have permissions to access this resource or perform this operation.",
+    )
+    .on_path("/applyEdits")
 }

@@ -40,15 +40,13 @@ async fn agol_failing_on_the_third_batch_of_a_replace_leaves_the_old_features() 
     assert_eq!(edit_calls, 6, "60 features in batches of 10");
     // The third call is refused for a reason splitting cannot cure (a permission): the run stops.
     env.agol.inject_after(
-        "applyEdits",
+        "/applyEdits",
         2,
-        agol_client::testkit::Fault::BodyError {
-            code: 403,
-            message:
-                "You do not have permissions to access this resource or perform this operation."
-                    .into(),
-        },
-        1,
+        agol_client::testkit::arcgis_error(
+            403,
+            "You do not have permissions to access this resource or perform this operation.",
+        )
+        .on_path("/applyEdits"),
     );
 
     let failure = env.to_agol(10, &RunOptions::default()).await.unwrap_err();

@@ -379,8 +379,11 @@ async fn a_transient_failure_is_retried_never_split() {
     assert_eq!(posts[0].body, posts[1].body, "retried whole, not halved");
 
     // ArcGIS: 503s beyond the retry budget stop the run; no feature is sent alone.
-    env.agol
-        .inject("applyEdits", agol_client::testkit::Fault::Status(503), 100);
+    env.agol.inject(
+        agol_client::testkit::http_error(503)
+            .on_path("/applyEdits")
+            .times(100),
+    );
     let failure = env.to_agol(50, &incremental()).await.unwrap_err();
     assert!(failure.report.rejected.is_empty());
     let edits = env.agol.requests_for("applyEdits");
