@@ -69,10 +69,12 @@
 #![warn(missing_docs)]
 
 mod agol;
+pub mod backup;
 mod dry_run;
 mod error;
 mod keyset;
 mod knack;
+pub mod knack_dest;
 pub mod pipelines;
 pub mod preflight;
 mod reject;

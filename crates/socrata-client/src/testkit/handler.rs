@@ -83,17 +83,22 @@ fn handle(st: &mut State, req: &Request) -> Reply {
         .position(|f| f.times > 0 && f.method.as_ref().map_or(true, |m| *m == method))
     {
         let f = &mut st.faults[i];
-        f.times -= 1;
-        let r = Reply {
-            status: f.status,
-            body: f.body.clone(),
-            retry_after: f.retry_after,
-            delay: f.delay,
-        };
-        if f.times == 0 {
-            st.faults.remove(i);
+        if f.after > 0 {
+            // Still letting requests through (Fault::after): answer this one normally.
+            f.after -= 1;
+        } else {
+            f.times -= 1;
+            let r = Reply {
+                status: f.status,
+                body: f.body.clone(),
+                retry_after: f.retry_after,
+                delay: f.delay,
+            };
+            if f.times == 0 {
+                st.faults.remove(i);
+            }
+            return r;
         }
-        return r;
     }
     let auth = req
         .headers

@@ -187,6 +187,7 @@ pub struct Fault {
     retry_after: Option<u64>,
     body: Value,
     delay: Option<Duration>,
+    after: u32,
 }
 
 impl Fault {
@@ -208,6 +209,7 @@ impl Fault {
             retry_after: None,
             body,
             delay: None,
+            after: 0,
         }
     }
 
@@ -220,12 +222,20 @@ impl Fault {
             retry_after: None,
             body: json!([]),
             delay: Some(delay),
+            after: 0,
         }
     }
 
     /// How many requests this fault answers (default 1).
     pub fn times(mut self, n: u32) -> Self {
         self.times = n;
+        self
+    }
+
+    /// Lets the first `n` matching requests through before answering with the fault, to fail a
+    /// run part-way (for example the third page of a read).
+    pub fn after(mut self, n: u32) -> Self {
+        self.after = n;
         self
     }
 
