@@ -84,6 +84,8 @@ mod socrata;
 mod stage;
 pub mod staging;
 pub mod sync;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod transform;
 pub mod watermark;
 

@@ -1,7 +1,5 @@
 //! backup-socrata on the Socrata fake, against a local directory and against moto's S3 server.
 
-mod s3_server;
-
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -14,7 +12,7 @@ use object_store::{ObjectStore, PutPayload};
 use serde_json::{json, Value};
 use socrata_client::testkit::{FakeDataset, FakeSocrata, Fault};
 
-use s3_server::S3Server;
+use knack_etl::testkit::S3Server;
 
 const DATASET: &str = "p53x-x73x";
 const OTHER: &str = "hcaw-evi2";

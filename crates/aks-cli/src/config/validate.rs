@@ -67,6 +67,7 @@ pub(super) fn problems(config: &Config) -> Vec<String> {
             container(&mut out, name, cid, c);
         }
     }
+    super::services::problems(config, &mut out);
     out
 }
 

@@ -34,6 +34,11 @@ pub(crate) fn rezone(value: Value, from: Tz, to: Tz) -> Value {
     let Some(source_wall) = knack_date_millis(&value) else {
         return value;
     };
+    if from == to {
+        // Same clock on both sides: Knack's wall time is copied as shown, even one a DST change
+        // skips (02:30 on a spring-forward night), which a round trip through UTC would move.
+        return Value::from(source_wall);
+    }
     match correct_knack_timestamp(source_wall, from) {
         Some(instant) => Value::from(knack_wall_millis(instant, to)),
         None => value,
@@ -76,7 +81,12 @@ mod tests {
             rezone(after, Phoenix, Chicago),
             json!(ms("2024-03-11T13:00:00Z"))
         );
-        // Same timezone: the wall time is kept.
+        // Same timezone: the wall time is kept, even one the spring-forward skips.
+        let skipped = json!({"unix_timestamp": ms("2024-03-10T02:30:00Z")});
+        assert_eq!(
+            rezone(skipped, Chicago, Chicago),
+            json!(ms("2024-03-10T02:30:00Z"))
+        );
         let same = json!({"unix_timestamp": ms("2024-03-11T11:00:00Z")});
         assert_eq!(
             rezone(same, Chicago, Chicago),

@@ -1,7 +1,7 @@
-//! moto's standalone S3 server, started from the virtualenv `.ci/python-env` builds
-//! (`AKS_TEST_VENV`), on a free loopback port, and killed when the guard drops.
-
-#![allow(dead_code)]
+//! Test helpers for the storage side (cargo feature `testkit`): moto's standalone S3 server,
+//! started from the virtualenv `.ci/python-env` builds (`AKS_TEST_VENV`) on a free loopback
+//! port, and killed when its guard drops. The four clients' fakes are in their own crates
+//! (re-exported as `knack_etl::knack_client::testkit` and so on).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -14,6 +14,7 @@ use object_store::aws::AmazonS3Builder;
 use object_store::ObjectStore;
 
 /// A running moto server; dropping it kills the process.
+#[derive(Debug)]
 pub struct S3Server {
     child: Child,
     /// `http://127.0.0.1:<port>`.
@@ -79,6 +80,22 @@ impl S3Server {
             answer.starts_with("HTTP/1.1 200"),
             "create bucket: {answer}"
         );
+    }
+
+    /// The AWS variables that point an S3 client (object_store's `from_env`, `aks`) at this
+    /// server: endpoint, plain http allowed, path-style requests, region and dummy keys.
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+            ("AWS_ALLOW_HTTP", "true"),
+            ("AWS_VIRTUAL_HOSTED_STYLE_REQUEST", "false"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
     }
 
     /// An object store for `bucket` on this server: path-style requests, plain http, dummy keys.
