@@ -41,6 +41,7 @@ pub async fn config_check(config: &Config, vars: &EnvVars) -> Result<Vec<String>
     for (name, app) in &config.apps {
         check_app(name, app, vars, &urls, &mut mismatches).await?;
     }
+    mismatches.extend(crate::knack_dest::check(config, vars, urls.knack).await);
     Ok(mismatches)
 }
 

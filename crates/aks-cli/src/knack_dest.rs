@@ -5,11 +5,12 @@
 //! `PGREST_ENDPOINT`, `PGREST_JWT`), the destination app's id from `KNACK_APP_ID_DEST` or
 //! `app_id` under `[apps.<dest>]`, and its key from `KNACK_API_KEY_DEST` (as in the original).
 
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::time::Instant;
 
 use knack_etl::knack_client;
-use knack_etl::knack_dest::{self, Action, KnackDestination, KnackReport};
+use knack_etl::knack_dest::{self, write_key, Action, KnackDestination, KnackReport};
 use knack_etl::pipelines::RunOptions;
 use secrecy::SecretString;
 
@@ -256,4 +257,110 @@ fn print_plan(report: &KnackReport) {
         "plan: {} to create, {} to update, {} unchanged (dry run: nothing was written)",
         report.created, report.updated, report.unchanged
     );
+}
+
+/// `config check` for `knack_destinations`: each map against both apps' metadata (source keys
+/// in the source container, destination fields in the destination object, the destination
+/// container in the destination app). One sentence per mismatch.
+pub async fn check(config: &Config, vars: &EnvVars, knack_url: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cache: HashMap<String, Result<knack_client::Metadata, String>> = HashMap::new();
+    for (name, app) in &config.apps {
+        for (cid, c) in &app.containers {
+            if c.knack_destinations.is_empty() {
+                continue;
+            }
+            let at = format!("[apps.{name}.containers.{cid}]");
+            let Some(source_id) = app.app_id.as_deref().or_else(|| vars.get("KNACK_APP_ID")) else {
+                continue; // the container check already says the app cannot be checked
+            };
+            let source = match metadata(&mut cache, knack_url, source_id).await {
+                Ok(m) => m,
+                Err(e) => {
+                    out.push(format!("{at}: {e}"));
+                    continue;
+                }
+            };
+            let source_keys: Option<BTreeSet<String>> =
+                knack_client::Container::parse(cid, c.scene_id.as_deref())
+                    .ok()
+                    .and_then(|k| knack_client::Formatter::new(&source, &k).ok())
+                    .map(|f| f.fields().iter().map(|f| f.key.clone()).collect());
+            for (dest, d) in &c.knack_destinations {
+                let at = format!("{at} knack_destinations.{dest}");
+                if let Some(keys) = &source_keys {
+                    for src in d.fields.iter().filter_map(|f| f.src.as_deref()) {
+                        if !keys.contains(write_key(src)) {
+                            out.push(format!("{at}: src {src} is not a field of {cid}"));
+                        }
+                    }
+                }
+                let dest_id = config
+                    .apps
+                    .get(dest)
+                    .and_then(|a| a.app_id.as_deref())
+                    .or_else(|| vars.get("KNACK_APP_ID_DEST"));
+                let Some(dest_id) = dest_id else {
+                    out.push(format!(
+                        "{at}: no app_id under [apps.{dest}] and KNACK_APP_ID_DEST is unset; \
+                         cannot check the destination"
+                    ));
+                    continue;
+                };
+                let target = match metadata(&mut cache, knack_url, dest_id).await {
+                    Ok(m) => m,
+                    Err(e) => {
+                        out.push(format!("{at}: {e}"));
+                        continue;
+                    }
+                };
+                if target.object(&d.container).is_none()
+                    && target.view_by_key(&d.container).is_none()
+                {
+                    out.push(format!(
+                        "{at}: container {} is not in app {dest_id}",
+                        d.container
+                    ));
+                }
+                let Some(object) = target.object(&d.object) else {
+                    out.push(format!("{at}: object {} is not in app {dest_id}", d.object));
+                    continue;
+                };
+                for f in &d.fields {
+                    let key = write_key(&f.dest);
+                    if !object.fields.iter().any(|g| g.key == key) {
+                        out.push(format!(
+                            "{at}: dest {} is not a field of {}",
+                            f.dest, d.object
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// An app's metadata, fetched once per `config check`.
+async fn metadata(
+    cache: &mut HashMap<String, Result<knack_client::Metadata, String>>,
+    knack_url: &str,
+    app_id: &str,
+) -> Result<knack_client::Metadata, String> {
+    if let Some(found) = cache.get(app_id) {
+        return found.clone();
+    }
+    let fetched = match knack_client::Client::builder()
+        .app_id(app_id)
+        .base_url(knack_url)
+        .build()
+    {
+        Ok(client) => client
+            .metadata()
+            .await
+            .map_err(|e| format!("Knack metadata for app {app_id} could not be read: {e}")),
+        Err(e) => Err(e.to_string()),
+    };
+    cache.insert(app_id.to_owned(), fetched.clone());
+    fetched
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::io::Write;
 
-use common::{assert_no_secret, stderr, Fakes, APP, DATASET, RECORDS, VIEW};
+use common::{assert_no_secret, stderr, Fakes, APP, APP_ID, DATASET, RECORDS, VIEW};
 use futures::TryStreamExt;
 use knack_etl::knack_client::testkit::FakeKnack;
 use knack_etl::knack_client::Container;
@@ -337,4 +337,46 @@ async fn backup_socrata_refuses_bad_storage_and_ids_before_any_request() {
         assert!(stderr(&out).contains(why), "{args:?}: {}", stderr(&out));
     }
     assert_eq!(fakes.request_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn config_check_compares_a_field_map_with_both_apps_metadata() {
+    let fakes = Fakes::start().await;
+    // A copy within the fixture app, so one fake Knack serves both sides.
+    let mut config = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&fakes.config)
+        .unwrap();
+    write!(
+        config,
+        r#"
+[apps.{APP}.containers.{VIEW}.knack_destinations.{APP}]
+container = "{VIEW}"
+object = "object_1"
+fields = [
+  {{ src = "field_19_raw", dest = "field_19", primary_key = true }},
+  {{ src = "field_999", dest = "field_1" }},
+  {{ src = "field_1_raw", dest = "field_998_raw" }},
+]
+"#
+    )
+    .unwrap();
+    let out = fakes
+        .run_with(&[("KNACK_APP_ID_DEST", APP_ID)], &["config", "check"])
+        .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{}", stderr(&out));
+    let at = format!("[apps.{APP}.containers.{VIEW}] knack_destinations.{APP}");
+    assert!(
+        stdout.contains(&format!("{at}: src field_999 is not a field of {VIEW}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "{at}: dest field_998_raw is not a field of object_1"
+        )),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("field_19 is not"), "{stdout}");
+    assert!(!stdout.contains("field_1_raw is not"), "{stdout}");
 }
