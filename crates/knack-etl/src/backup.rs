@@ -262,7 +262,7 @@ async fn rotate(
             }
         }
     }
-    snapshots.sort_by(|a, b| b.0.cmp(&a.0));
+    snapshots.sort_by_key(|s| std::cmp::Reverse(s.0));
     let mut deleted = Vec::new();
     for path in snapshots
         .into_iter()
