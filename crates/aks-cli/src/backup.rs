@@ -17,7 +17,7 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 
 use crate::cli::{BackupArgs, Cli};
-use crate::config::{Config, ConfigError};
+use crate::config::{is_four_by_four, Config, ConfigError};
 use crate::env::{base_url, EnvVars, SettingsError};
 use crate::error::{CliError, RunError};
 
@@ -74,16 +74,6 @@ fn local(dir: &FsPath) -> Result<BackupTarget, String> {
         store: Arc::new(store),
         prefix: Path::default(),
     })
-}
-
-/// A Socrata four-by-four: `abcd-1234`.
-fn is_four_by_four(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 9
-        && b[4] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || c.is_ascii_lowercase() || c.is_ascii_digit())
 }
 
 /// The dataset, the storage, `keep` and the Socrata client, all checked before any request.

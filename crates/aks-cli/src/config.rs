@@ -17,6 +17,8 @@
 mod services;
 mod validate;
 
+pub(crate) use validate::is_four_by_four;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};

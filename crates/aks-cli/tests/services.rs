@@ -27,6 +27,15 @@ fn dest_metadata() -> Value {
         "scenes": []}})
 }
 
+/// Adds TOML to the fakes' config file.
+fn append_config(fakes: &Fakes, text: &str) {
+    let mut config = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&fakes.config)
+        .unwrap();
+    config.write_all(text.as_bytes()).unwrap();
+}
+
 /// The fixture app staged, a destination app staged (metadata only), and the config extended
 /// with the destination's field map.
 async fn with_destination() -> (Fakes, FakeKnack) {
@@ -44,13 +53,10 @@ async fn with_destination() -> (Fakes, FakeKnack) {
     knack_etl::staging::store_metadata(&pg, DEST_ID, &dest_metadata())
         .await
         .unwrap();
-    let mut config = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&fakes.config)
-        .unwrap();
-    write!(
-        config,
-        r#"
+    append_config(
+        &fakes,
+        &format!(
+            r#"
 [apps.{DEST}]
 app_id = "{DEST_ID}"
 
@@ -66,8 +72,8 @@ fields = [
   {{ src = "field_21_raw", dest = "field_386_raw" }},
 ]
 "#
-    )
-    .unwrap();
+        ),
+    );
     (fakes, dest)
 }
 
@@ -343,13 +349,10 @@ async fn backup_socrata_refuses_bad_storage_and_ids_before_any_request() {
 async fn config_check_compares_a_field_map_with_both_apps_metadata() {
     let fakes = Fakes::start().await;
     // A copy within the fixture app, so one fake Knack serves both sides.
-    let mut config = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&fakes.config)
-        .unwrap();
-    write!(
-        config,
-        r#"
+    append_config(
+        &fakes,
+        &format!(
+            r#"
 [apps.{APP}.containers.{VIEW}.knack_destinations.{APP}]
 container = "{VIEW}"
 object = "object_1"
@@ -359,8 +362,8 @@ fields = [
   {{ src = "field_1_raw", dest = "field_998_raw" }},
 ]
 "#
-    )
-    .unwrap();
+        ),
+    );
     let out = fakes
         .run_with(&[("KNACK_APP_ID_DEST", APP_ID)], &["config", "check"])
         .await;
