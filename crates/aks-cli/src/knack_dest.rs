@@ -102,6 +102,7 @@ fn prepare(
     if dest_key.is_none() {
         missing.push("KNACK_API_KEY_DEST".to_owned());
     }
+    // The source side's problems and the destination's, reported together.
     let settings = Settings::resolve(
         Task::RecordsToKnack,
         &r.app_name,
@@ -110,16 +111,14 @@ fn prepare(
         &config,
         vars,
         cli.dry_run,
-    );
-    let settings = match settings {
-        Err(mut e) => {
-            e.missing.extend(missing);
-            e.invalid.extend(invalid);
-            return Err(e.into());
-        }
-        Ok(s) => s,
-    };
-    let (Some(dest_app_id), Some(dest_key)) = (dest_app_id, dest_key) else {
+    )
+    .map_err(|mut e| {
+        e.missing.extend(missing.iter().cloned());
+        e.invalid.extend(invalid.iter().cloned());
+        e
+    })?;
+    let (Some(dest_app_id), Some(dest_key), true) = (dest_app_id, dest_key, invalid.is_empty())
+    else {
         return Err(SettingsError {
             task: Task::RecordsToKnack.name(),
             missing,
@@ -127,14 +126,6 @@ fn prepare(
         }
         .into());
     };
-    if !invalid.is_empty() {
-        return Err(SettingsError {
-            task: Task::RecordsToKnack.name(),
-            missing,
-            invalid,
-        }
-        .into());
-    }
     let destination = KnackDestination {
         source_app_id: settings.app_id.clone(),
         source_container: r.container.clone(),
