@@ -105,10 +105,7 @@ async fn serve(n: usize) {
     println!("{}", fake.uri());
     tokio::task::spawn_blocking(|| {
         let mut sink = String::new();
-        while std::io::stdin()
-            .read_line(&mut sink)
-            .map_or(false, |n| n > 0)
-        {}
+        while std::io::stdin().read_line(&mut sink).is_ok_and(|n| n > 0) {}
     })
     .await
     .unwrap();
