@@ -209,6 +209,7 @@ pub async fn run(
         failed: report.run.failed,
         duration: started.elapsed(),
         dry_run: cli.dry_run,
+        knack_quota: knack.quota(),
     };
     emit_summary(&what, &summary);
     if summary.is_success() {

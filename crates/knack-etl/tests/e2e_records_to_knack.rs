@@ -308,14 +308,12 @@ async fn a_write_refused_part_way_is_reported_by_record_and_the_next_run_finishe
     w.stage_dest().await;
     w.dest.clear_requests();
     // The first two writes pass, the third is refused (a permanent 400 naming a field).
-    w.dest.fail_next(2, Fault::slow(Duration::ZERO));
-    w.dest.fail_next(
-        1,
-        Fault {
-            status: 400,
-            body: json!({"errors": [{"field": "field_382", "message": "field_382 must be under 10 characters"}]}),
-            delay: Duration::ZERO,
-        },
+    w.dest.inject(Fault::slow(Duration::ZERO).times(2));
+    w.dest.inject(
+        Fault::status(400).body(
+            json!({"errors": [{"field": "field_382", "message": "field_382 must be under 10 characters"}]})
+                .to_string(),
+        ),
     );
     let report = w.run(false).await;
     assert_eq!((report.created, report.run.failed), (11, 1), "{report:?}");

@@ -147,8 +147,8 @@ fn fail(report: &KnackReport, error: impl Into<Error>) -> RunFailure {
 /// destination app. With `options.dry_run` nothing is written and the report holds the plan.
 ///
 /// # Errors
-/// A [`RunFailure`] when either app's metadata is not staged, the staging store fails, or Knack
-/// refuses the API key (401/403). Records Knack refuses are in [`KnackReport::failures`].
+/// A [`RunFailure`] when either app's metadata is not staged, the staging store fails, Knack
+/// refuses the API key (401/403) or the app's daily API quota is spent. Records Knack refuses are in [`KnackReport::failures`].
 pub async fn records_to_knack(
     pgrest: &pgrest_client::Client,
     knack: &knack_client::Client,
@@ -350,7 +350,13 @@ async fn write(
             index.insert(key, (written.id().to_string(), mapped));
             Ok(())
         }
-        Err(e) if matches!(e.status(), Some(401 | 403)) => Err(fail(report, e)),
+        // Every later write would fail the same way: a refused key, or the day's quota spent.
+        Err(e)
+            if matches!(e.status(), Some(401 | 403))
+                || matches!(e, knack_client::Error::DailyLimitExceeded { .. }) =>
+        {
+            Err(fail(report, e))
+        }
         Err(e) => {
             let reason = e.to_string();
             let named: Vec<String> = body
