@@ -21,6 +21,15 @@ use crate::error::{CliError, RunError};
 use crate::pipelines;
 use crate::report::{emit_summary, RunReport};
 
+/// The source side's settings: app id, Knack URL and PostgREST (the key, Socrata and ArcGIS
+/// Online are not needed; the destination's variables are resolved here).
+const TASK: Task = Task::Composite {
+    name: "records-to-knack",
+    knack_key: false,
+    socrata: false,
+    agol: false,
+};
+
 /// Everything a run needs, checked before any request.
 struct Prepared {
     settings: Settings,
@@ -103,24 +112,16 @@ fn prepare(
         missing.push("KNACK_API_KEY_DEST".to_owned());
     }
     // The source side's problems and the destination's, reported together.
-    let settings = Settings::resolve(
-        Task::RecordsToKnack,
-        &r.app_name,
-        app,
-        r.env,
-        &config,
-        vars,
-        cli.dry_run,
-    )
-    .map_err(|mut e| {
-        e.missing.extend(missing.iter().cloned());
-        e.invalid.extend(invalid.iter().cloned());
-        e
-    })?;
+    let settings = Settings::resolve(TASK, &r.app_name, app, r.env, &config, vars, cli.dry_run)
+        .map_err(|mut e| {
+            e.missing.extend(missing.iter().cloned());
+            e.invalid.extend(invalid.iter().cloned());
+            e
+        })?;
     let (Some(dest_app_id), Some(dest_key), true) = (dest_app_id, dest_key, invalid.is_empty())
     else {
         return Err(SettingsError {
-            task: Task::RecordsToKnack.name(),
+            task: TASK.name(),
             missing,
             invalid,
         }
