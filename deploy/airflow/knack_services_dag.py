@@ -134,3 +134,53 @@ verify_dag = per_app_dag(
     "verify",
     "status --verify -a %s",
 )
+
+# The original's two general services, `aks records-to-knack` and `aks backup-socrata`, in a DAG of
+# their own. The lists are empty here, so only the two DAGs above load (and are what
+# crates/aks-cli/tests/airflow_dag.rs checks); fill them in to run the services, for example:
+#
+#   KNACK_DESTINATIONS = [("data-tracker", "view_197", "smart-mobility")]  # map: knack_destinations
+#   BACKUPS = [("data-tracker", "view_197"), ("data-tracker", "view_2863")]
+#
+# records-to-knack compares with the destination container's staged rows, which `aks sync` of the
+# destination app keeps fresh; it needs the destination app's connection (KNACK_APP_ID_DEST,
+# KNACK_API_KEY_DEST). backup-socrata writes <4x4>/<YYYY-MM-DD>.csv under the Variable
+# `aks_backup_to` (s3://bucket/prefix) with the AWS keys of the `aks_s3` connection, newest 30 kept.
+KNACK_DESTINATIONS = []
+BACKUPS = []
+S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "{{ conn.aks_s3.login }}",
+    "AWS_SECRET_ACCESS_KEY": "{{ conn.aks_s3.password }}",
+    "AWS_REGION": "{{ conn.aks_s3.extra_dejson.region }}",
+}
+
+if KNACK_DESTINATIONS or BACKUPS:
+    with DAG(
+        dag_id="knack_services_extras",
+        description="aks records-to-knack (Knack to Knack) and backup-socrata (daily CSV snapshots)",
+        default_args=DEFAULT_ARGS,
+        schedule="15 * * * *",
+        start_date=datetime(2024, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        tags=["knack", "aks"],
+    ) as extras_dag:
+        for src_app, container, dest_app in KNACK_DESTINATIONS:
+            aks_task(
+                "%s.%s.to_%s" % (src_app, container, dest_app),
+                "records-to-knack -a %s -c %s --dest %s -e {{ var.value.aks_env }}"
+                % (src_app, container, dest_app),
+                {
+                    "KNACK_APP_ID": knack_env(APPS[src_app])["KNACK_APP_ID"],
+                    "KNACK_APP_ID_DEST": "{{ conn.%s.login }}" % APPS[dest_app],
+                    "KNACK_API_KEY_DEST": "{{ conn.%s.password }}" % APPS[dest_app],
+                    **PGREST_ENV,
+                },
+            )
+        for app, container in BACKUPS:
+            aks_task(
+                "%s.%s.backup" % (app, container),
+                "backup-socrata -a %s -c %s -e {{ var.value.aks_env }} --keep 30 "
+                "--to {{ var.value.aks_backup_to }}" % (app, container),
+                {**SOCRATA_ENV, **S3_ENV},
+            )

@@ -49,6 +49,7 @@ pub async fn config_check(config: &Config, vars: &EnvVars) -> Result<Vec<String>
     for (name, app) in &config.apps {
         check_app(name, app, vars, &urls, &mut mismatches).await?;
     }
+    mismatches.extend(crate::knack_dest::check(config, vars, urls.knack).await);
     Ok(mismatches)
 }
 
@@ -97,6 +98,7 @@ fn agol_client(config: &Config, vars: &EnvVars) -> Result<Option<agol_client::Cl
     let client = agol_client::Client::builder()
         .portal_url(url.as_str())
         .credentials(user.to_owned(), password.to_owned())
+        .allow_insecure_http(is_insecure(&url))
         .build()
         .map_err(RunError::pipeline)?;
     Ok(Some(client))
@@ -173,7 +175,11 @@ async fn check_socrata(
     formatter: &Formatter,
     out: &mut Vec<String>,
 ) {
-    let client = match socrata_client::Client::builder().domain(url).build() {
+    let client = match socrata_client::Client::builder()
+        .domain(url)
+        .allow_insecure_http(Url::parse(url).is_ok_and(|u| is_insecure(&u)))
+        .build()
+    {
         Ok(client) => client,
         Err(e) => return out.push(format!("{at}: Socrata client: {e}")),
     };

@@ -43,6 +43,11 @@ pub enum Command {
     /// Show each container's watermarks and last runs; --verify compares counts and ids.
     #[command(long_about = crate::status::LONG_ABOUT)]
     Status(StatusArgs),
+    /// Create or update a container's staged records in another Knack app (the field map under
+    /// knack_destinations in the config).
+    RecordsToKnack(KnackDestArgs),
+    /// Write a dated CSV snapshot of a Socrata dataset to a directory or S3, keeping the newest N.
+    BackupSocrata(BackupArgs),
     /// Inspect the config file.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -152,6 +157,56 @@ pub enum OutputFormat {
     Json,
 }
 
+/// `records-to-knack -a SRC_APP -c CONTAINER --dest DEST_APP -e ENV [-d DATE]`.
+#[derive(Debug, Clone, Args)]
+pub struct KnackDestArgs {
+    /// The source container, as for the other records commands.
+    #[command(flatten)]
+    pub records: RecordsArgs,
+    /// The destination app: a table under the container's knack_destinations.
+    #[arg(
+        long = "dest",
+        visible_alias = "app-name-dest",
+        value_name = "DEST_APP"
+    )]
+    pub dest: String,
+}
+
+/// `backup-socrata (--dataset 4x4 | -a APP -c CONTAINER) -e ENV [--keep N] [--to URL]`.
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["dataset", "app_name"])))]
+pub struct BackupArgs {
+    /// The dataset id (4x4), e.g. p53x-x73x.
+    #[arg(short = 'f', long = "dataset", value_name = "4x4", conflicts_with_all = ["app_name", "container"])]
+    pub dataset: Option<String>,
+    /// App name as in the config file; with -c, backs up the container's socrata_resource_id.
+    #[arg(
+        short = 'a',
+        long = "app-name",
+        value_name = "APP",
+        requires = "container"
+    )]
+    pub app_name: Option<String>,
+    /// Knack object or view key whose Socrata dataset is backed up.
+    #[arg(
+        short = 'c',
+        long = "container",
+        value_name = "CONTAINER",
+        requires = "app_name"
+    )]
+    pub container: Option<String>,
+    /// Application environment.
+    #[arg(short = 'e', long = "env", value_enum, value_name = "ENV")]
+    pub env: Env,
+    /// Snapshots of the dataset to keep, newest first (default: [backup] keep, else 30).
+    #[arg(long = "keep", value_name = "N")]
+    pub keep: Option<usize>,
+    /// Where snapshots go: a directory, file:///dir or s3://bucket/prefix (default: [backup] to,
+    /// else ./backups).
+    #[arg(long = "to", value_name = "URL")]
+    pub to: Option<String>,
+}
+
 /// `--env`: which deployment's endpoints and credentials are in use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Env {
@@ -214,6 +269,71 @@ mod tests {
         assert_eq!(a.container, "view_197");
         assert_eq!(a.env, Env::Prod);
         assert_eq!(a.date.unwrap().to_rfc3339(), "2020-09-08T14:21:08+00:00");
+    }
+
+    #[test]
+    fn records_to_knack_and_backup_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "aks",
+            "records-to-knack",
+            "-a",
+            "data-tracker",
+            "-c",
+            "view_197",
+            "--dest",
+            "smart-mobility",
+            "-e",
+            "prod",
+            "--dry-run",
+        ])
+        .unwrap();
+        let Command::RecordsToKnack(a) = cli.command else {
+            panic!("wrong command")
+        };
+        assert_eq!(
+            (a.records.container.as_str(), a.dest.as_str()),
+            ("view_197", "smart-mobility")
+        );
+        let cli = Cli::try_parse_from([
+            "aks",
+            "backup-socrata",
+            "--dataset",
+            "p53x-x73x",
+            "-e",
+            "prod",
+            "--keep",
+            "7",
+            "--to",
+            "s3://bucket/snapshots",
+        ])
+        .unwrap();
+        let Command::BackupSocrata(b) = cli.command else {
+            panic!("wrong command")
+        };
+        assert_eq!((b.dataset.as_deref(), b.keep), (Some("p53x-x73x"), Some(7)));
+        // Exactly one of --dataset and -a/-c.
+        for bad in [
+            &["aks", "backup-socrata", "-e", "prod"][..],
+            &[
+                "aks",
+                "backup-socrata",
+                "-f",
+                "p53x-x73x",
+                "-a",
+                "x",
+                "-c",
+                "view_1",
+                "-e",
+                "dev",
+            ],
+            &["aks", "backup-socrata", "-a", "x", "-e", "dev"],
+        ] {
+            assert_eq!(
+                Cli::try_parse_from(bad).unwrap_err().exit_code(),
+                2,
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

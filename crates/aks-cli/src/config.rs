@@ -14,7 +14,10 @@
 //! being silently ignored. After parsing, [`Config::problems`] checks the values (container ids,
 //! field ids, which keys go together) and reports every problem at once.
 
+mod services;
 mod validate;
+
+pub(crate) use validate::is_four_by_four;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -22,6 +25,8 @@ use std::path::{Path, PathBuf};
 
 use knack_etl::agol_client::LayerSelector;
 use serde::Deserialize;
+
+pub use services::{BackupConfig, KnackDestinationConfig};
 
 /// The whole config file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -45,6 +50,9 @@ pub struct Config {
     /// Per-environment endpoint overrides (`[env.dev]`, `[env.prod]`).
     #[serde(default)]
     pub env: EnvOverrides,
+    /// `[backup]`: where `backup-socrata` writes and how many snapshots it keeps.
+    #[serde(default)]
+    pub backup: BackupConfig,
 }
 
 /// One Knack app.
@@ -86,6 +94,10 @@ pub struct ContainerConfig {
     pub no_replace_socrata: bool,
     /// Add one run timestamp column to every Socrata row.
     pub append_timestamps_socrata: Option<AppendTimestamp>,
+    /// Other Knack apps this container's records are copied into (`records-to-knack --dest`),
+    /// by destination app name.
+    #[serde(default)]
+    pub knack_destinations: BTreeMap<String, KnackDestinationConfig>,
 }
 
 /// Which list of an AGOL item `layer_id` indexes.

@@ -61,9 +61,11 @@ pub fn is_network(error: &knack_etl::Error) -> bool {
             knack_client::Error::Timeout { .. } | knack_client::Error::Connection { .. },
         )
         | knack_etl::Error::Postgrest(
-            pgrest_client::Error::Timeout(_) | pgrest_client::Error::Connection(_),
+            pgrest_client::Error::Timeout { .. } | pgrest_client::Error::Connection { .. },
         )
-        | knack_etl::Error::Socrata(socrata_client::Error::Timeout { .. })
+        | knack_etl::Error::Socrata(
+            socrata_client::Error::Timeout { .. } | socrata_client::Error::Transport { .. },
+        )
         | knack_etl::Error::Agol(agol_client::Error::Transport { .. }) => return true,
         _ => {}
     }

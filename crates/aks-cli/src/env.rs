@@ -38,6 +38,16 @@ impl EnvVars {
     }
 }
 
+impl EnvVars {
+    /// The set variables whose names start with `prefix` (e.g. `AWS_`), in name order.
+    pub fn with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> {
+        self.0
+            .iter()
+            .filter(move |(k, v)| k.starts_with(prefix) && !v.trim().is_empty())
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for EnvVars {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         Self(

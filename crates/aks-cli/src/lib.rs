@@ -18,6 +18,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod backup;
 pub mod check;
 pub mod cli;
 pub mod config;
@@ -27,6 +28,7 @@ pub mod diagnose;
 pub mod endpoint;
 pub mod env;
 pub mod error;
+pub mod knack_dest;
 pub mod logging;
 pub mod pipelines;
 pub mod report;

@@ -38,6 +38,7 @@ pub(crate) fn postgrest(settings: &Settings) -> Result<pgrest_client::Client, Ru
     pgrest_client::Client::builder()
         .endpoint(settings.postgrest.endpoint.as_str())
         .jwt(settings.postgrest.jwt.expose_secret())
+        .allow_insecure_http(is_insecure(&settings.postgrest.endpoint))
         .build()
         .map_err(|e| {
             RunError::Message(build_failed(
@@ -80,6 +81,7 @@ pub(crate) fn socrata(socrata: &SocrataSettings) -> Result<socrata_client::Clien
             socrata.api_key_secret.expose_secret(),
         )
         .app_token(socrata.app_token.expose_secret())
+        .allow_insecure_http(is_insecure(&socrata.url))
         .build()
         .map_err(|e| RunError::Message(build_failed("Socrata", &socrata.url_origin, &e)))
 }
@@ -89,6 +91,7 @@ pub(crate) fn agol(agol: &AgolSettings) -> Result<agol_client::Client, RunError>
     agol_client::Client::builder()
         .portal_url(agol.url.as_str())
         .credentials(agol.username.clone(), agol.password.expose_secret())
+        .allow_insecure_http(is_insecure(&agol.url))
         .build()
         .map_err(|e| RunError::Message(build_failed("ArcGIS Online", &agol.url_origin, &e)))
 }

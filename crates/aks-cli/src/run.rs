@@ -86,6 +86,8 @@ pub async fn execute(cli: &Cli, vars: &EnvVars) -> Result<(), CliError> {
             let result = pipelines::records_to_agol(&settings, &agol, &target, &job).await;
             finish(&what, &progress, started, result)
         }
+        Command::RecordsToKnack(a) => crate::knack_dest::run(cli, a, &path, vars).await,
+        Command::BackupSocrata(a) => crate::backup::run(cli, a, &path, vars).await,
         // Only reads (the file, and online Knack and the destinations), so a dry run is the same.
         Command::Config(ConfigCommand::Check { offline }) => {
             let config = Config::load(&path)?;

@@ -345,7 +345,7 @@ fn config_check_offline_passes_on_the_example() {
         .args(["config", "check", "--offline"])
         .assert()
         .success()
-        .stdout(contains("OK (2 apps, 6 containers)"))
+        .stdout(contains("OK (3 apps, 7 containers)"))
         .stdout(contains(
             "shared: [apps.signs-markings]: Socrata dataset qvth-gwdv is shared by containers \
              view_3307, view_3528",

@@ -69,10 +69,12 @@
 #![warn(missing_docs)]
 
 mod agol;
+pub mod backup;
 mod dry_run;
 mod error;
 mod keyset;
 mod knack;
+pub mod knack_dest;
 pub mod pipelines;
 pub mod preflight;
 mod reject;
@@ -82,6 +84,8 @@ mod socrata;
 mod stage;
 pub mod staging;
 pub mod sync;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod transform;
 pub mod watermark;
 

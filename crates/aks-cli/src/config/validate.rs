@@ -10,7 +10,7 @@ pub(crate) fn is_numbered(s: &str, prefix: &str) -> bool {
 }
 
 /// A Socrata four-by-four: `abcd-1234`.
-fn is_four_by_four(s: &str) -> bool {
+pub(crate) fn is_four_by_four(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 9
         && b[4] == b'-'
@@ -67,6 +67,7 @@ pub(super) fn problems(config: &Config) -> Vec<String> {
             container(&mut out, name, cid, c);
         }
     }
+    super::services::problems(config, &mut out);
     out
 }
 
