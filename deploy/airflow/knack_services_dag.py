@@ -1,55 +1,51 @@
 """Airflow DAG example: Knack -> PostgREST -> Socrata / ArcGIS Online with the `aks` image.
 
-Per app: one `metadata-to-postgrest` task, then per container `records-to-postgrest` followed by
-its publishers (`records-to-socrata`, `records-to-agol`).
+One `aks sync` task per app, every 30 minutes. `aks sync` refreshes the app's metadata, then per
+container loads Knack -> PostgREST and (only when that succeeded) publishes to the container's
+Socrata dataset and ArcGIS Online layer. Each stage reads from its own watermark, kept in the staging
+store (`api.knack_sync_state`), so this DAG computes no date: a failed stage keeps its watermark and
+the next run re-publishes what it missed; a stage with no watermark yet is a full load (a safe
+replace, or an upsert of everything for a dataset marked `no_replace_socrata`). All of an app's
+containers share one Knack client, so the app never gets more than 10 requests per second.
 
-Incremental runs pass `--date` = the start of the last *successful* run's data interval, so a
-failed run is covered again by the next one. With no earlier success (first run, or after clearing
-history) `--date` is omitted: a full load, which also replaces the destination (AGOL: delete 1=1 and
-re-add; Socrata: replace, refused by aks for containers with no_replace_socrata).
+A second DAG, `knack_services_verify`, runs `aks status --verify` per app once a day: it exits 3 when
+a destination is out of step with the staging store, which fails the task and alerts.
 
-Secrets are never written here. They come from Airflow connections, rendered at run time through
-templates (Airflow masks connection passwords in logs and rendered-template views):
+Finer tasks are still possible: `aks records-to-postgrest|records-to-socrata|records-to-agol -a APP
+-c CONTAINER -e ENV` (without `-d`) run one stage of one container; they record their watermark too,
+so they mix with `aks sync`. See deploy/README.md.
 
-    knack_<app>   login = Knack app id,          password = Knack API key
-    aks_pgrest    host  = PostgREST endpoint URL, password = PostgREST JWT
+Secrets are never written here. Each is rendered at run time from an Airflow connection, and each
+is masked wherever Airflow shows it (logs, the "Rendered Template" view):
+
+    knack_<app>   login = Knack app id,          password = Knack API key    (KNACK_API_KEY)
+    aks_pgrest    host  = PostgREST endpoint URL, password = PostgREST JWT    (PGREST_JWT)
     aks_socrata   login = API key id, password = API key secret, extra {"app_token": "..."}
-    aks_agol      login = AGOL username,         password = AGOL password
+    aks_agol      login = AGOL username,         password = AGOL password    (AGOL_PASSWORD)
 
-Airflow Variables: `aks_image` (e.g. "atddocker/aks:production"), `aks_env` ("prod" or "dev").
+How each is covered: a connection's password is registered with Airflow's secrets masker when the
+template reads it, so KNACK_API_KEY, PGREST_JWT, SOCRATA_API_KEY_SECRET and AGOL_PASSWORD are masked
+by value; the extra `app_token` is masked because its name is a sensitive one ("token"). The
+Socrata key id (a login) is masked because the environment key it lands in, SOCRATA_API_KEY_ID,
+contains "api_key". Nothing secret is kept in Variables: `aks_image` (e.g.
+"atddocker/aks:production") and `aks_env` ("prod" or "dev") are plain settings.
+deploy/airflow/test_dag.py checks all of this with Airflow's own DagBag.
 """
 
 from datetime import datetime, timedelta
 
-from airflow import DAG
+try:  # Airflow 3
+    from airflow.sdk import DAG
+except ImportError:  # Airflow 2
+    from airflow import DAG
 from airflow.providers.docker.operators.docker import DockerOperator
 
-# What to run. Mirrors the containers of the config baked into the image (knack.toml).
+# The apps to sync and the connection holding each one's Knack credentials. The containers of
+# each app are those of the config baked into the image (knack.toml).
 APPS = {
-    "data-tracker": {
-        "connection": "knack_data_tracker",
-        "containers": {
-            "view_197": ["socrata", "agol"],
-            "view_2863": ["socrata"],
-            "object_11": [],
-        },
-    },
-    "signs-markings": {
-        "connection": "knack_signs_markings",
-        "containers": {
-            "view_3096": ["agol"],
-            "view_3307": ["socrata"],
-            "view_3528": ["socrata"],
-        },
-    },
+    "data-tracker": "knack_data_tracker",
+    "signs-markings": "knack_signs_markings",
 }
-
-# Rendered by Airflow at run time; empty on the first run, which makes it a full load.
-DATE_ARG = (
-    "{% if prev_data_interval_start_success %}"
-    "--date {{ prev_data_interval_start_success.isoformat() }}"
-    "{% endif %}"
-)
 
 PGREST_ENV = {
     "PGREST_ENDPOINT": "{{ conn.aks_pgrest.host }}",
@@ -83,7 +79,8 @@ def knack_env(connection):
 
 
 def aks_task(task_id, args, environment):
-    """One `aks` invocation in the image; exit 2 (bad config/env) fails the task like any error."""
+    """One `aks` invocation in the image. Exit 2 (bad config or environment, nothing written),
+    1 (a stage failed; the others ran) and 3 (status --verify found drift) all fail the task."""
     return DockerOperator(
         task_id=task_id,
         image="{{ var.value.aks_image }}",
@@ -96,43 +93,94 @@ def aks_task(task_id, args, environment):
     )
 
 
-with DAG(
-    dag_id="knack_services",
-    description="Knack records to PostgREST, Socrata and ArcGIS Online with aks",
-    default_args=DEFAULT_ARGS,
-    schedule="*/30 * * * *",
-    start_date=datetime(2024, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    tags=["knack", "aks"],
-) as dag:
-    for app, spec in APPS.items():
-        env_flag = "-e {{ var.value.aks_env }}"
-        knack = knack_env(spec["connection"])
-        metadata = aks_task(
-            "%s.metadata" % app,
-            "metadata-to-postgrest -a %s %s" % (app, env_flag),
-            {**knack, **PGREST_ENV},
-        )
-        for container, publishers in spec["containers"].items():
-            selector = "-a %s -c %s %s %s" % (app, container, env_flag, DATE_ARG)
-            to_postgrest = aks_task(
-                "%s.%s.records_to_postgrest" % (app, container),
-                "records-to-postgrest " + selector,
-                {**knack, **PGREST_ENV},
+def app_env(connection):
+    """Everything `aks sync` of one app may need (publishers' credentials included)."""
+    return {**knack_env(connection), **PGREST_ENV, **SOCRATA_ENV, **AGOL_ENV}
+
+
+def per_app_dag(dag_id, description, schedule, suffix, command):
+    """A DAG with one task per app running `aks <command>` (`%s` is the app), and no edges between
+    apps: apps are independent, one failing never holds another back."""
+    with DAG(
+        dag_id=dag_id,
+        description=description,
+        default_args=DEFAULT_ARGS,
+        schedule=schedule,
+        start_date=datetime(2024, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        tags=["knack", "aks"],
+    ) as dag:
+        for app, connection in APPS.items():
+            aks_task(
+                "%s.%s" % (app, suffix),
+                (command % app) + " -e {{ var.value.aks_env }}",
+                app_env(connection),
             )
-            metadata >> to_postgrest
-            # Publishers read from PostgREST; KNACK_APP_ID selects the app's rows there.
-            app_id = {"KNACK_APP_ID": knack["KNACK_APP_ID"]}
-            if "socrata" in publishers:
-                to_postgrest >> aks_task(
-                    "%s.%s.records_to_socrata" % (app, container),
-                    "records-to-socrata " + selector,
-                    {**app_id, **PGREST_ENV, **SOCRATA_ENV},
-                )
-            if "agol" in publishers:
-                to_postgrest >> aks_task(
-                    "%s.%s.records_to_agol" % (app, container),
-                    "records-to-agol " + selector,
-                    {**app_id, **PGREST_ENV, **AGOL_ENV},
-                )
+    return dag
+
+
+sync_dag = per_app_dag(
+    "knack_services",
+    "Knack records to PostgREST, Socrata and ArcGIS Online with aks sync",
+    "*/30 * * * *",
+    "sync",
+    "sync -a %s",
+)
+verify_dag = per_app_dag(
+    "knack_services_verify",
+    "aks status --verify: destinations in step with the staging store",
+    "@daily",
+    "verify",
+    "status --verify -a %s",
+)
+
+# The original's two general services, `aks records-to-knack` and `aks backup-socrata`, in a DAG of
+# their own. The lists are empty here, so only the two DAGs above load (and are what
+# crates/aks-cli/tests/airflow_dag.rs checks); fill them in to run the services, for example:
+#
+#   KNACK_DESTINATIONS = [("data-tracker", "view_197", "smart-mobility")]  # map: knack_destinations
+#   BACKUPS = [("data-tracker", "view_197"), ("data-tracker", "view_2863")]
+#
+# records-to-knack compares with the destination container's staged rows, which `aks sync` of the
+# destination app keeps fresh; it needs the destination app's connection (KNACK_APP_ID_DEST,
+# KNACK_API_KEY_DEST). backup-socrata writes <4x4>/<YYYY-MM-DD>.csv under the Variable
+# `aks_backup_to` (s3://bucket/prefix) with the AWS keys of the `aks_s3` connection, newest 30 kept.
+KNACK_DESTINATIONS = []
+BACKUPS = []
+S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "{{ conn.aks_s3.login }}",
+    "AWS_SECRET_ACCESS_KEY": "{{ conn.aks_s3.password }}",
+    "AWS_REGION": "{{ conn.aks_s3.extra_dejson.region }}",
+}
+
+if KNACK_DESTINATIONS or BACKUPS:
+    with DAG(
+        dag_id="knack_services_extras",
+        description="aks records-to-knack (Knack to Knack) and backup-socrata (daily CSV snapshots)",
+        default_args=DEFAULT_ARGS,
+        schedule="15 * * * *",
+        start_date=datetime(2024, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        tags=["knack", "aks"],
+    ) as extras_dag:
+        for src_app, container, dest_app in KNACK_DESTINATIONS:
+            aks_task(
+                "%s.%s.to_%s" % (src_app, container, dest_app),
+                "records-to-knack -a %s -c %s --dest %s -e {{ var.value.aks_env }}"
+                % (src_app, container, dest_app),
+                {
+                    "KNACK_APP_ID": knack_env(APPS[src_app])["KNACK_APP_ID"],
+                    "KNACK_APP_ID_DEST": "{{ conn.%s.login }}" % APPS[dest_app],
+                    "KNACK_API_KEY_DEST": "{{ conn.%s.password }}" % APPS[dest_app],
+                    **PGREST_ENV,
+                },
+            )
+        for app, container in BACKUPS:
+            aks_task(
+                "%s.%s.backup" % (app, container),
+                "backup-socrata -a %s -c %s -e {{ var.value.aks_env }} --keep 30 "
+                "--to {{ var.value.aks_backup_to }}" % (app, container),
+                {**SOCRATA_ENV, **S3_ENV},
+            )

@@ -142,6 +142,7 @@ pub async fn run(out: &mut impl Write) -> Result<Summary> {
         selector: LayerSelector::LayerIndex(0),
         matching_field: "id".to_string(),
         batch_size: 100,
+        shared_with: Vec::new(),
     };
 
     writeln!(out, "\n== 3. Metadata → PostgREST")?;

@@ -4,10 +4,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use backon::{ExponentialBuilder, Retryable};
+pub(crate) use knack_services_core::Idempotency;
+use knack_services_core::{base_url, retry, Classify, RetryClass, RetryPolicy, Timeouts};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
-use url::Url;
 
 use crate::error::Error;
 use crate::response::read_response;
@@ -46,27 +46,6 @@ impl fmt::Debug for Credentials {
     }
 }
 
-/// Retry settings for transient failures (429, 5xx, timeouts, connection errors).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Retries after the first attempt (0 disables retrying).
-    pub max_retries: usize,
-    /// First backoff delay; it doubles each retry, with jitter.
-    pub min_delay: Duration,
-    /// Upper bound of one backoff delay.
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_retries: 4,
-            min_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(30),
-        }
-    }
-}
-
 /// How many edits go in one request (defaults match production: 50 adds, 100 deletes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchSizes {
@@ -93,8 +72,8 @@ impl Default for BatchSizes {
 pub struct ClientBuilder {
     portal: String,
     credentials: Credentials,
-    timeout: Duration,
-    connect_timeout: Duration,
+    timeouts: Timeouts,
+    allow_insecure_http: bool,
     retry: RetryPolicy,
     batch: BatchSizes,
     token_minutes: u32,
@@ -106,7 +85,7 @@ impl fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("portal", &self.portal)
             .field("credentials", &self.credentials)
-            .field("timeout", &self.timeout)
+            .field("timeouts", &self.timeouts)
             .field("retry", &self.retry)
             .field("batch", &self.batch)
             .finish_non_exhaustive()
@@ -118,8 +97,11 @@ impl Default for ClientBuilder {
         ClientBuilder {
             portal: DEFAULT_PORTAL.to_string(),
             credentials: Credentials::Anonymous,
-            timeout: Duration::from_secs(120),
-            connect_timeout: Duration::from_secs(15),
+            timeouts: Timeouts {
+                connect: Duration::from_secs(15),
+                total: Duration::from_secs(120),
+            },
+            allow_insecure_http: false,
             retry: RetryPolicy::default(),
             batch: BatchSizes::default(),
             token_minutes: 60,
@@ -130,6 +112,8 @@ impl Default for ClientBuilder {
 
 impl ClientBuilder {
     /// The portal root, e.g. `https://austin.maps.arcgis.com` (default) or `https://www.arcgis.com`.
+    /// It must be a full `https://` URL; plain `http://` is accepted only to this machine
+    /// (127.0.0.0/8, `::1`, `localhost`) unless [`ClientBuilder::allow_insecure_http`] is set.
     pub fn portal_url(mut self, url: impl Into<String>) -> Self {
         self.portal = url.into();
         self
@@ -160,19 +144,29 @@ impl ClientBuilder {
         self
     }
 
-    /// Whole-request timeout (default 120 s; large edit batches are slow).
+    /// The longest one attempt may take, body included (default 120 s; large edit batches are
+    /// slow). A stalled answer is abandoned then and retried within the retry policy (adds only
+    /// when they surely were not applied).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.timeouts.total = timeout;
         self
     }
 
-    /// Connection timeout (default 15 s).
+    /// The longest wait for a TCP + TLS connection (default 15 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.timeouts.connect = timeout;
         self
     }
 
-    /// Retry policy for transient failures.
+    /// Allows a plain `http://` portal off this machine (a proxy on a private network). Tokens
+    /// and passwords then cross the network unencrypted; a warning is logged. Default: false.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// When and how often failed calls are tried again (default [`RetryPolicy::default`]: 10
+    /// retries within 3 minutes; see the crate README's table).
     pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
@@ -192,22 +186,18 @@ impl ClientBuilder {
 
     /// Validates the settings and builds the client.
     pub fn build(self) -> Result<Client, Error> {
-        let trimmed = self.portal.trim().trim_end_matches('/');
-        let portal = Url::parse(trimmed).map_err(|e| {
-            Error::Config(format!(
-                "portal URL {trimmed:?} is not a URL ({e}); use e.g. https://austin.maps.arcgis.com"
-            ))
-        })?;
-        if !matches!(portal.scheme(), "http" | "https") || portal.host().is_none() {
-            return Err(Error::Config(format!(
-                "portal URL {trimmed:?} must be http(s)://host; use e.g. https://austin.maps.arcgis.com"
-            )));
-        }
+        let portal = base_url(
+            &self.portal,
+            "the ArcGIS portal URL",
+            self.allow_insecure_http,
+        )
+        .map_err(|e| Error::Config(format!("{e} (such as https://austin.maps.arcgis.com)")))?;
         if portal.query().is_some() {
             return Err(Error::Config(
                 "portal URL must not carry a query string (tokens never go in URLs)".into(),
             ));
         }
+        self.retry.validate().map_err(Error::Config)?;
         match &self.credentials {
             Credentials::UserPassword { username, password }
                 if username.trim().is_empty() || password.expose_secret().is_empty() =>
@@ -233,12 +223,12 @@ impl ClientBuilder {
                 "token expiration must be at least 1 minute".into(),
             ));
         }
-        let http = reqwest::Client::builder()
-            .timeout(self.timeout)
-            .connect_timeout(self.connect_timeout)
-            .user_agent(concat!("agol-client/", env!("CARGO_PKG_VERSION")))
+        let http = self
+            .timeouts
+            .http_client(concat!("agol-client/", env!("CARGO_PKG_VERSION")))
+            .map_err(Error::Config)?
             .build()
-            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+            .map_err(|e| Error::Config(format!("cannot set up HTTP (TLS backend): {e}")))?;
         let refresh_margin = self
             .refresh_margin
             .min(Duration::from_secs(u64::from(self.token_minutes) * 30));
@@ -249,6 +239,7 @@ impl ClientBuilder {
                 credentials: self.credentials,
                 token: tokio::sync::Mutex::new(None),
                 retry: self.retry,
+                timeouts: self.timeouts,
                 batch: self.batch,
                 token_minutes: self.token_minutes,
                 refresh_margin,
@@ -268,6 +259,7 @@ struct Inner {
     credentials: Credentials,
     token: tokio::sync::Mutex<Option<CachedToken>>,
     retry: RetryPolicy,
+    timeouts: Timeouts,
     batch: BatchSizes,
     token_minutes: u32,
     refresh_margin: Duration,
@@ -288,15 +280,6 @@ impl fmt::Debug for Client {
             .field("batch", &self.inner.batch)
             .finish_non_exhaustive()
     }
-}
-
-/// Whether a call may be sent again after an ambiguous failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Idempotency {
-    /// Reads, updates, deletes, truncate: repeating them changes nothing.
-    Safe,
-    /// Adds: re-sent only when the failure proves the request never reached the service.
-    Unsafe,
 }
 
 impl Client {
@@ -358,34 +341,25 @@ impl Client {
             ("expiration", &minutes),
             ("f", "json"),
         ];
-        let send = || async {
-            let resp = self
-                .inner
-                .http
-                .post(&url)
-                .form(&form)
-                .send()
-                .await
-                .map_err(|source| Error::Transport {
-                    operation: op.into(),
-                    source,
-                })?;
-            read_response(op, resp).await
+        // One attempt: this runs inside the retry loop of the call that needs the token, so a
+        // transient failure here is retried there (a loop of its own would multiply the retries).
+        let timeouts = &self.inner.timeouts;
+        let body = match self.inner.http.post(&url).form(&form).send().await {
+            Ok(resp) => read_response(op, resp, timeouts).await,
+            Err(e) => Err(Error::transport(op, &e, timeouts)),
         };
-        let body = self.with_retry(op, Idempotency::Safe, send).await;
+        let refused = body
+            .as_ref()
+            .is_err_and(|e| e.retry_class() == RetryClass::Permanent);
         let body = match body {
             Err(Error::Api {
-                status: 200..=499,
-                code,
-                message,
-                details,
-                ..
-            }) if !code.is_some_and(|c| c >= 500) => {
+                message, details, ..
+            }) if refused => {
                 return Err(Error::Auth {
                     username: username.to_string(),
                     message,
                     details,
-                })
+                });
             }
             other => other?,
         };
@@ -418,12 +392,12 @@ impl Client {
         params: &[(&str, String)],
         idempotency: Idempotency,
     ) -> Result<Value, Error> {
-        let attempt = || self.post_authed(operation, url, params);
-        match self.with_retry(operation, idempotency, attempt).await {
+        let label = format!("ArcGIS {operation} ({})", path_of(url));
+        let attempt = |_| self.post_authed(operation, url, params);
+        match retry(&self.inner.retry, idempotency, &label, attempt).await {
             Err(e)
-                if idempotency == Idempotency::Unsafe
-                    && e.is_retryable()
-                    && !e.proves_not_applied() =>
+                if idempotency == Idempotency::NotIdempotent
+                    && e.retry_class() == RetryClass::Transient =>
             {
                 Err(Error::OutcomeUnknown {
                     operation: operation.into(),
@@ -492,58 +466,14 @@ impl Client {
             .form(&form)
             .send()
             .await
-            .map_err(|source| Error::Transport {
-                operation: operation.into(),
-                source,
-            })?;
-        read_response(operation, resp).await
+            .map_err(|e| Error::transport(operation, &e, &self.inner.timeouts))?;
+        read_response(operation, resp, &self.inner.timeouts).await
     }
+}
 
-    async fn with_retry<F, Fut>(
-        &self,
-        operation: &str,
-        idempotency: Idempotency,
-        f: F,
-    ) -> Result<Value, Error>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<Value, Error>>,
-    {
-        let policy = self.inner.retry;
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(policy.min_delay)
-            .with_max_delay(policy.max_delay)
-            .with_max_times(policy.max_retries)
-            .with_jitter();
-        let mut attempt = 0usize;
-        f.retry(backoff)
-            .sleep(tokio::time::sleep)
-            .when(|e: &Error| match idempotency {
-                Idempotency::Safe => e.is_retryable(),
-                Idempotency::Unsafe => e.proves_not_applied(),
-            })
-            .adjust(|e, dur| match e {
-                Error::Api {
-                    retry_after_secs: Some(s),
-                    ..
-                } => dur.map(|d| d.max(Duration::from_secs(*s))),
-                _ => dur,
-            })
-            .notify(|e, wait| {
-                attempt += 1;
-                let status = match e {
-                    Error::Api { status, code, .. } => format!("{status} (code {code:?})"),
-                    other => other.to_string(),
-                };
-                tracing::info!(
-                    operation,
-                    %status,
-                    wait_ms = wait.as_millis() as u64,
-                    "retrying ArcGIS call, attempt {} of {}",
-                    attempt + 1,
-                    policy.max_retries + 1
-                );
-            })
-            .await
-    }
+/// The path of a URL, for log lines (the host is in the portal; no secret is ever in a URL).
+fn path_of(url: &str) -> &str {
+    url.find("://")
+        .and_then(|i| url[i + 3..].find('/').map(|j| &url[i + 3 + j..]))
+        .unwrap_or(url)
 }

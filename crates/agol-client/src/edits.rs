@@ -36,7 +36,7 @@ impl BatchCheck<'_> {
                 code: None,
                 message: "the service answered success: false".into(),
                 details: vec![],
-                retry_after_secs: None,
+                retry_after: None,
             });
         }
         let results: EditResults = decode(self.operation, body)?;
@@ -110,9 +110,9 @@ impl Layer {
             ("rollbackOnFailure", edits.rollback_on_failure.to_string()),
         ];
         let idem = if edits.adds.is_empty() {
-            Idempotency::Safe
+            Idempotency::Idempotent
         } else {
-            Idempotency::Unsafe
+            Idempotency::NotIdempotent
         };
         let body = self
             .client
@@ -158,9 +158,9 @@ impl Layer {
     ) -> Result<EditResults, Error> {
         let sizes = self.client.batch_sizes();
         let (size, idem) = if op == "addFeatures" {
-            (sizes.adds, Idempotency::Unsafe)
+            (sizes.adds, Idempotency::NotIdempotent)
         } else {
-            (sizes.updates, Idempotency::Safe)
+            (sizes.updates, Idempotency::Idempotent)
         };
         let mut all = EditResults::default();
         for (i, chunk) in features.chunks(size).enumerate() {
@@ -249,7 +249,7 @@ impl Layer {
         let op = "deleteFeatures";
         let body = self
             .client
-            .post(op, &self.endpoint(op), &params, Idempotency::Safe)
+            .post(op, &self.endpoint(op), &params, Idempotency::Idempotent)
             .await?;
         BatchCheck {
             operation: op,
@@ -281,7 +281,7 @@ impl Layer {
             ];
             match self
                 .client
-                .post("truncate", &url, &params, Idempotency::Safe)
+                .post("truncate", &url, &params, Idempotency::Idempotent)
                 .await
             {
                 Ok(_) => return Ok(TruncateOutcome::Truncated),

@@ -1,6 +1,9 @@
 //! The one error type of this crate.
 
 use std::fmt;
+use std::time::Duration;
+
+use knack_services_core::{Classify, RetryClass};
 
 /// Which list of an edit response a result came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,8 +118,8 @@ pub enum Error {
         message: String,
         /// `error.details`.
         details: Vec<String>,
-        /// Seconds the service asked to wait (`Retry-After`), if it did.
-        retry_after_secs: Option<u64>,
+        /// The wait the service asked for (`Retry-After`, in seconds or an HTTP-date), if it did.
+        retry_after: Option<Duration>,
     },
     /// One or more features in an edit batch failed. Lists every failure, not only the first.
     #[error("{operation}: {} of {sent} feature edit(s) failed in batch {batch}{}: {}", .failures.len(), if *.rolled_back { " (rollbackOnFailure: nothing in this batch was applied)" } else { "" }, list_failures(.failures))]
@@ -141,13 +144,17 @@ pub enum Error {
         /// What happened.
         source: Box<Error>,
     },
-    /// The connection failed or timed out.
-    #[error("{operation}: {}: {source}", if .source.is_timeout() { "request timed out" } else if .source.is_connect() { "could not connect" } else { "HTTP transport error" })]
+    /// The connection failed, was dropped, or timed out.
+    #[error("{operation}: {cause}; check the portal and service URLs and the network (a slow service may need a longer timeout setting)")]
     Transport {
         /// The call that failed.
         operation: String,
-        /// The underlying error (it carries no secret: tokens are never in URLs).
-        source: reqwest::Error,
+        /// The root cause in words: `connection refused`, `timed out after 2s`, `dns error (...)`,
+        /// `certificate error (...)` (it carries no secret: tokens are never in URLs).
+        cause: String,
+        /// Whether the request surely never reached the service (the connection never opened),
+        /// so even an add may be sent again.
+        not_sent: bool,
     },
     /// The response was not the JSON this client expected.
     #[error("{operation}: unexpected response: {message}")]
@@ -162,25 +169,58 @@ pub enum Error {
     NotFound(String),
 }
 
+impl Classify for Error {
+    /// 429 (as HTTP status or as `error.code` inside a 200) is a rate limit, with the wait
+    /// `Retry-After` asked for; 5xx statuses and `error.code` 500/502/503/504, timeouts and
+    /// dropped connections are transient; a connection that never opened surely did not apply
+    /// the call; everything else (4xx, 498/499 after renewal, bad data) is permanent.
+    fn retry_class(&self) -> RetryClass {
+        match self {
+            Error::Api {
+                status,
+                code,
+                retry_after,
+                ..
+            } if *status == 429 || *code == Some(429) => {
+                RetryClass::RateLimited { wait: *retry_after }
+            }
+            Error::Api { status, code, .. }
+                if (500..600).contains(status) || code.is_some_and(is_transient_code) =>
+            {
+                RetryClass::Transient
+            }
+            Error::Transport { not_sent: true, .. } => RetryClass::NotApplied,
+            Error::Transport { .. } => RetryClass::Transient,
+            _ => RetryClass::Permanent,
+        }
+    }
+
+    fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
 impl Error {
     /// Whether trying the same call again may succeed (transient: 429, 5xx, timeouts, connection
     /// errors, and `error.code` 429/500/502/503/504 inside a 200 body).
     pub fn is_retryable(&self) -> bool {
-        match self {
-            Error::Api { status, code, .. } => {
-                is_transient_status(*status) || code.is_some_and(is_transient_code)
-            }
-            Error::Transport { source, .. } => {
-                source.is_timeout() || source.is_connect() || source.is_request()
-            }
-            _ => false,
-        }
+        self.retry_class() != RetryClass::Permanent
     }
 
-    /// Whether the request provably never reached the service, so even a non-idempotent call may
-    /// be sent again: only a failure to connect qualifies (the body was never written).
-    pub(crate) fn proves_not_applied(&self) -> bool {
-        matches!(self, Error::Transport { source, .. } if source.is_connect())
+    /// A transport error of `operation`, described by its root cause.
+    pub(crate) fn transport(
+        operation: &str,
+        e: &reqwest::Error,
+        timeouts: &knack_services_core::Timeouts,
+    ) -> Self {
+        Error::Transport {
+            operation: operation.into(),
+            cause: knack_services_core::describe_transport(e, timeouts),
+            not_sent: knack_services_core::surely_not_sent(e),
+        }
     }
 
     /// The 498/499 code when this is a token rejection, before any refresh was attempted.
@@ -196,10 +236,6 @@ impl Error {
     }
 }
 
-fn is_transient_status(status: u16) -> bool {
-    status == 429 || (500..600).contains(&status)
-}
-
 fn is_transient_code(code: i64) -> bool {
-    matches!(code, 429 | 500 | 502 | 503 | 504)
+    matches!(code, 500 | 502 | 503 | 504)
 }

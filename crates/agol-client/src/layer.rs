@@ -52,9 +52,32 @@ impl Query {
         Self::default()
     }
 
-    /// The SQL `where` clause, e.g. `id IN ('a','b')`.
+    /// The SQL `where` clause, e.g. `id IN ('a','b')`, replacing the earlier one. A blank clause
+    /// means every row (`1=1`): ArcGIS refuses an empty `where` with a 400. Quote values with
+    /// [`sql_quote`](crate::sql_quote).
     pub fn where_clause(mut self, clause: impl Into<String>) -> Self {
-        self.where_clause = clause.into();
+        let clause = clause.into();
+        self.where_clause = if clause.trim().is_empty() {
+            "1=1".into()
+        } else {
+            clause
+        };
+        self
+    }
+
+    /// Adds a condition with `AND`. Both sides are parenthesised, so an `OR` in either cannot
+    /// bind across the `AND`: `where_clause("a = 1 OR b = 2").and_where("c = 3")` is
+    /// `(a = 1 OR b = 2) AND (c = 3)`. The default `1=1` is simply replaced.
+    pub fn and_where(mut self, condition: impl AsRef<str>) -> Self {
+        let c = condition.as_ref().trim();
+        if c.is_empty() {
+            return self;
+        }
+        self.where_clause = if self.where_clause == "1=1" {
+            c.to_string()
+        } else {
+            format!("({}) AND ({c})", self.where_clause)
+        };
         self
     }
 
@@ -185,7 +208,12 @@ impl Layer {
         }
         let body = self
             .client
-            .post("query", &self.endpoint("query"), &params, Idempotency::Safe)
+            .post(
+                "query",
+                &self.endpoint("query"),
+                &params,
+                Idempotency::Idempotent,
+            )
             .await?;
         decode("query", body)
     }
@@ -194,13 +222,10 @@ impl Layer {
     /// sets `exceededTransferLimit` (never by comparing row counts with the page size).
     pub fn pages(&self, query: Query) -> impl Stream<Item = Result<Vec<Feature>, Error>> + Send {
         let layer = self.clone();
-        futures::stream::try_unfold(Some(0u64), move |state| {
-            let layer = layer.clone();
+        knack_services_core::paginate(layer, move |layer: Layer, offset: Option<u64>| {
             let query = query.clone();
             async move {
-                let Some(offset) = state else {
-                    return Ok(None);
-                };
+                let offset = offset.unwrap_or(0);
                 let page = layer.query_page(&query, offset).await?;
                 let next = if page.exceeded_transfer_limit {
                     if page.features.is_empty() {
@@ -218,7 +243,7 @@ impl Layer {
                 } else {
                     None
                 };
-                Ok(Some((page.features, next)))
+                Ok((page.features, layer, next))
             }
         })
     }
@@ -240,7 +265,7 @@ impl Layer {
                 "query (ids)",
                 &self.endpoint("query"),
                 &params,
-                Idempotency::Safe,
+                Idempotency::Idempotent,
             )
             .await?;
         let ids: IdsResponse = decode("query (ids)", body)?;
@@ -257,7 +282,7 @@ impl Layer {
                 "query (count)",
                 &self.endpoint("query"),
                 &params,
-                Idempotency::Safe,
+                Idempotency::Idempotent,
             )
             .await?;
         body.get("count")
@@ -266,5 +291,56 @@ impl Layer {
                 operation: "query (count)".into(),
                 message: "no `count` in the response".into(),
             })
+    }
+}
+
+#[cfg(test)]
+mod where_tests {
+    use super::Query;
+
+    fn sent(q: &Query) -> String {
+        q.params()
+            .into_iter()
+            .find(|(k, _)| *k == "where")
+            .map(|(_, v)| v)
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn every_and_combination_parenthesises_both_sides() {
+        let or = "a = 1 OR b = 2";
+        assert_eq!(
+            sent(&Query::new().where_clause(or).and_where("c = 'x'")),
+            "(a = 1 OR b = 2) AND (c = 'x')"
+        );
+        assert_eq!(
+            sent(&Query::new().and_where(or).and_where("c = 3 OR d = 4")),
+            "(a = 1 OR b = 2) AND (c = 3 OR d = 4)"
+        );
+        assert_eq!(
+            sent(&Query::new().and_where("c = 3").where_clause(or)),
+            or,
+            "where_clause replaces"
+        );
+        assert_eq!(sent(&Query::new().and_where(or)), or);
+        assert_eq!(
+            sent(
+                &Query::new()
+                    .and_where("a = 1")
+                    .and_where("b = 2")
+                    .and_where("c = 3")
+            ),
+            "((a = 1) AND (b = 2)) AND (c = 3)"
+        );
+    }
+
+    #[test]
+    fn a_blank_where_means_every_row() {
+        assert_eq!(sent(&Query::new()), "1=1");
+        assert_eq!(sent(&Query::new().where_clause("  ")), "1=1");
+        assert_eq!(
+            sent(&Query::new().where_clause("a = 1").and_where("")),
+            "a = 1"
+        );
     }
 }

@@ -39,9 +39,10 @@ mod types;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use client::{BatchSizes, Client, ClientBuilder, RetryPolicy, DEFAULT_PORTAL};
+pub use client::{BatchSizes, Client, ClientBuilder, DEFAULT_PORTAL};
 pub use edits::sql_quote;
 pub use error::{EditFailure, EditKind, Error};
+pub use knack_services_core::{Idempotency, Jitter, RetryPolicy};
 pub use layer::{Layer, Query, QueryPage};
 pub use service::{LayerSelector, Service};
 pub use types::{
@@ -49,3 +50,8 @@ pub use types::{
     EditResults, Edits, Feature, Field, Geometry, Item, LayerInfo, LayerRef, ServiceInfo,
     SpatialReference, TruncateOutcome, WGS84,
 };
+
+/// The README's Rust examples, compiled as doc tests so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

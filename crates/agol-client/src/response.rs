@@ -1,5 +1,8 @@
 //! Turning an HTTP response into JSON or an [`Error`], by ArcGIS's rules.
 
+use std::time::SystemTime;
+
+use knack_services_core::Timeouts;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -18,17 +21,14 @@ pub(crate) fn decode<T: DeserializeOwned>(operation: &str, body: Value) -> Resul
 pub(crate) async fn read_response(
     operation: &str,
     resp: reqwest::Response,
+    timeouts: &Timeouts,
 ) -> Result<Value, Error> {
     let status = resp.status();
-    let retry_after_secs = resp
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    let bytes = resp.bytes().await.map_err(|source| Error::Transport {
-        operation: operation.into(),
-        source,
-    })?;
+    let retry_after = knack_services_core::retry_after(resp.headers(), SystemTime::now());
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| Error::transport(operation, &e, timeouts))?;
     let body: Option<Value> = serde_json::from_slice(&bytes).ok();
     let api_error = |code: Option<i64>, message: String, details: Vec<String>| Error::Api {
         operation: operation.into(),
@@ -36,7 +36,7 @@ pub(crate) async fn read_response(
         code,
         message,
         details,
-        retry_after_secs,
+        retry_after,
     };
     if let Some(err) = body.as_ref().and_then(|b| b.get("error")) {
         let code = err.get("code").and_then(|c| {

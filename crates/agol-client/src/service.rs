@@ -107,7 +107,9 @@ impl Client {
             )));
         }
         let url = format!("{}/sharing/rest/content/items/{id}", self.portal_url());
-        let body = self.post("item", &url, &[], Idempotency::Safe).await?;
+        let body = self
+            .post("item", &url, &[], Idempotency::Idempotent)
+            .await?;
         decode("item", body)
     }
 
@@ -115,7 +117,7 @@ impl Client {
     pub async fn service(&self, service_url: &str) -> Result<Service, Error> {
         let url = validate_url("service URL", service_url)?;
         let body = self
-            .post("service info", &url, &[], Idempotency::Safe)
+            .post("service info", &url, &[], Idempotency::Idempotent)
             .await?;
         Ok(Service {
             info: decode("service info", body)?,
@@ -139,7 +141,7 @@ impl Client {
     pub async fn layer(&self, layer_url: &str) -> Result<Layer, Error> {
         let url = validate_url("layer URL", layer_url)?;
         let body = self
-            .post("layer info", &url, &[], Idempotency::Safe)
+            .post("layer info", &url, &[], Idempotency::Idempotent)
             .await?;
         let info: LayerInfo = decode("layer info", body)?;
         Ok(Layer::new(self.clone(), url, info))

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use agol_client::testkit::{FakeAgol, Fault, ITEM_ID, OBJECT_ID_FIELD, PASSWORD};
+use agol_client::testkit::{
+    arcgis_error, http_error, FakeAgol, Fault, ITEM_ID, OBJECT_ID_FIELD, PASSWORD,
+};
 use agol_client::{
     BatchSizes, EditKind, Edits, Error, Feature, Geometry, LayerSelector, Query, TruncateOutcome,
 };
@@ -411,20 +413,13 @@ async fn transient_query_failures_are_retried_but_adds_are_not_resent() {
     let fake = FakeAgol::start().await;
     let client = fake.client_builder().build().unwrap();
     let layer = client.layer(&fake.layer_url(0)).await.unwrap();
-    fake.inject("query", Fault::Status(503), 2);
-    fake.inject(
-        "query",
-        Fault::BodyError {
-            code: 500,
-            message: "boom".into(),
-        },
-        1,
-    );
+    fake.inject(http_error(503).on_path("/query").times(2));
+    fake.inject(arcgis_error(500, "boom").on_path("/query"));
     assert_eq!(layer.count(&Query::new()).await.unwrap(), 0);
     assert_eq!(fake.requests_for("query").len(), 4);
 
     // The service applies the adds, then the gateway times out: re-sending would duplicate.
-    fake.inject("addFeatures", Fault::ApplyThenStatus(504), 1);
+    fake.fail_after_applying("addFeatures", 504, 1);
     let err = layer
         .add_features(&[feature("once")], true)
         .await
@@ -435,14 +430,14 @@ async fn transient_query_failures_are_retried_but_adds_are_not_resent() {
     assert_eq!(fake.features(0).len(), 1, "applied exactly once");
 
     // Deletes are idempotent: retried through a 504.
-    fake.inject("deleteFeatures", Fault::Status(504), 1);
+    fake.inject(http_error(504).on_path("/deleteFeatures"));
     layer.delete_where("1=1").await.unwrap();
     assert_eq!(fake.requests_for("deleteFeatures").len(), 2);
     assert!(fake.features(0).is_empty());
 }
 
 #[tokio::test]
-async fn timeouts_are_retried_for_queries_and_reported_as_unknown_for_adds() {
+async fn a_stalled_answer_is_retried_for_queries_and_unknown_for_adds() {
     let fake = FakeAgol::start().await;
     let client = fake
         .client_builder()
@@ -450,9 +445,12 @@ async fn timeouts_are_retried_for_queries_and_reported_as_unknown_for_adds() {
         .build()
         .unwrap();
     let layer = client.layer(&fake.layer_url(0)).await.unwrap();
-    fake.inject("query", Fault::Delay(Duration::from_secs(2)), 1);
+    // The stall is abandoned at the 300 ms timeout and the query sent again.
+    fake.inject(Fault::stall().on_path("/query"));
     assert_eq!(layer.count(&Query::new()).await.unwrap(), 0);
-    fake.inject("addFeatures", Fault::Delay(Duration::from_secs(2)), 1);
+    assert_eq!(fake.requests_for("query").len(), 2);
+    // The add is applied, then its answer stalls: re-sending could duplicate it.
+    fake.inject(Fault::stall().on_path("/addFeatures"));
     let err = layer
         .add_features(&[feature("slow")], true)
         .await
@@ -462,6 +460,7 @@ async fn timeouts_are_retried_for_queries_and_reported_as_unknown_for_adds() {
         "{err}"
     );
     assert_eq!(fake.requests_for("addFeatures").len(), 1);
+    assert_eq!(fake.features(0).len(), 1, "applied once, never re-sent");
 }
 
 #[tokio::test]
@@ -497,7 +496,7 @@ async fn secrets_never_reach_urls_debug_or_errors() {
         .await
         .unwrap();
     layer.add_features(&[feature("s")], true).await.unwrap();
-    fake.inject("query", Fault::Status(400), 1);
+    fake.inject(http_error(400).on_path("/query"));
     let err = layer.count(&Query::new()).await.unwrap_err();
 
     let token_forms: Vec<String> = fake
@@ -509,7 +508,7 @@ async fn secrets_never_reach_urls_debug_or_errors() {
     let token = &token_forms[0];
     for r in fake.requests() {
         assert_eq!(r.method, "POST");
-        let q = r.query.unwrap_or_default();
+        let q = format!("{:?}", r.query);
         assert!(
             !q.contains(token) && !q.contains(PASSWORD) && !q.contains("token"),
             "{q}"
@@ -562,4 +561,79 @@ async fn multipoints_round_trip() {
         .unwrap();
     let back: Vec<Feature> = layer.features(Query::new()).try_collect().await.unwrap();
     assert_eq!(back[0].geometry, mp.geometry);
+}
+
+#[tokio::test]
+async fn values_the_layer_refuses_roll_the_call_back_or_fail_alone_as_arcgis_does() {
+    let fake = FakeAgol::start().await;
+    let client = fake.client_builder().build().unwrap();
+    let layer = client.layer(&fake.layer_url(0)).await.unwrap();
+    let with = |id: &str, field: &str, value: Value| {
+        let mut f = feature(id);
+        f.attributes.insert(field.into(), value);
+        f
+    };
+    let batch = vec![
+        with("good", "location_name", json!("5TH ST / MANOR RD")),
+        with("too-long", "install_cost", json!("x".repeat(33))),
+        with(
+            "html",
+            "notes",
+            json!("<p>Needs <strong>repair</strong></p>"),
+        ),
+        with("not-a-number", "signal_number", json!("forty-two")),
+        with("fraction", "signal_number", json!(4.5)),
+        with("brackets", "notes", json!("a < b > c")),
+        with("digits", "signal_number", json!("42")),
+    ];
+
+    // rollbackOnFailure=true: one top-level error that names no feature, nothing applied.
+    let edits = Edits {
+        adds: batch.clone(),
+        rollback_on_failure: true,
+        ..Edits::default()
+    };
+    let err = layer.apply_edits(&edits).await.unwrap_err();
+    let Error::Api {
+        status: 200,
+        code: Some(400),
+        message,
+        details,
+        ..
+    } = &err
+    else {
+        panic!("{err}")
+    };
+    assert_eq!(message, "Unable to complete operation.");
+    assert_eq!(details, &["Operation rolled back."]);
+    assert!(!err.is_retryable());
+    assert!(fake.features(0).is_empty());
+
+    // rollbackOnFailure=false: each refused feature has its own reason, the others are applied.
+    let edits = Edits {
+        adds: batch,
+        rollback_on_failure: false,
+        ..Edits::default()
+    };
+    let err = layer.apply_edits(&edits).await.unwrap_err();
+    let Error::EditsFailed { failures, .. } = &err else {
+        panic!("{err}")
+    };
+    let reasons: Vec<(usize, &str)> = failures
+        .iter()
+        .map(|f| (f.index, f.description.as_str()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (1, "Setting of value for install_cost failed."),
+            (
+                2,
+                "Invalid untrusted HTML content detected in field: notes."
+            ),
+            (3, "Setting of value for signal_number failed."),
+            (4, "Setting of value for signal_number failed."),
+        ]
+    );
+    assert_eq!(ids_of(&fake.features(0)), ["good", "brackets", "digits"]);
 }

@@ -18,10 +18,14 @@ async fn catch_all(server: &MockServer) {
 }
 
 fn fast_retry() -> RetryPolicy {
+    // Server waits up to 3 s are obeyed, so the Retry-After test can tell the header's wait
+    // from the 1–2 ms backoff.
     RetryPolicy {
         max_retries: 3,
-        min_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(2),
+        min_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(2),
+        max_server_wait: Duration::from_secs(3),
+        ..RetryPolicy::fast_for_tests()
     }
 }
 

@@ -5,12 +5,14 @@ use std::collections::BTreeSet;
 
 use knack_etl::agol_client;
 use knack_etl::knack_client::{self, Container, Formatter};
+use knack_etl::preflight;
 use knack_etl::socrata_client;
 use knack_etl::transform::field_key;
 
 use crate::config::{AppConfig, Config, ContainerConfig};
 use url::Url;
 
+use crate::endpoint::is_insecure;
 use crate::env::{base_url, EnvVars, DEFAULT_KNACK_API_URL};
 use crate::error::{CliError, RunError};
 
@@ -26,8 +28,15 @@ pub async fn config_check(config: &Config, vars: &EnvVars) -> Result<Vec<String>
         "KNACK_API_URL",
         "knack.api_url",
         &config.knack.api_url,
+        config.knack.allow_insecure_http,
     )?;
-    let socrata_url = url(vars, "SOCRATA_URL", "socrata.url", &config.socrata.url)?;
+    let socrata_url = url(
+        vars,
+        "SOCRATA_URL",
+        "socrata.url",
+        &config.socrata.url,
+        config.socrata.allow_insecure_http,
+    )?;
     let agol = agol_client(config, vars)?;
     let urls = Destinations {
         knack: knack_url
@@ -40,6 +49,7 @@ pub async fn config_check(config: &Config, vars: &EnvVars) -> Result<Vec<String>
     for (name, app) in &config.apps {
         check_app(name, app, vars, &urls, &mut mismatches).await?;
     }
+    mismatches.extend(crate::knack_dest::check(config, vars, urls.knack).await);
     Ok(mismatches)
 }
 
@@ -50,10 +60,15 @@ fn url(
     var: &str,
     config_key: &str,
     from_config: &Option<String>,
+    allow: Option<bool>,
 ) -> Result<Option<Url>, CliError> {
-    base_url(vars, var, config_key, from_config.as_deref())
+    let base = base_url(vars, var, config_key, from_config.as_deref(), allow)
         .transpose()
-        .map_err(|e| CliError::Usage(format!("config check cannot start: {e}")))
+        .map_err(|e| CliError::Usage(format!("config check cannot start: {e}")))?;
+    if let Some(note) = base.as_ref().and_then(|b| b.insecure.as_deref()) {
+        tracing::warn!("{note}");
+    }
+    Ok(base.map(|b| b.url))
 }
 
 /// Where the checks look.
@@ -70,12 +85,20 @@ fn agol_client(config: &Config, vars: &EnvVars) -> Result<Option<agol_client::Cl
     else {
         return Ok(None);
     };
-    let Some(url) = url(vars, "AGOL_URL", "agol.url", &config.agol.url)? else {
+    let Some(url) = url(
+        vars,
+        "AGOL_URL",
+        "agol.url",
+        &config.agol.url,
+        config.agol.allow_insecure_http,
+    )?
+    else {
         return Ok(None);
     };
     let client = agol_client::Client::builder()
         .portal_url(url.as_str())
         .credentials(user.to_owned(), password.to_owned())
+        .allow_insecure_http(is_insecure(&url))
         .build()
         .map_err(RunError::pipeline)?;
     Ok(Some(client))
@@ -97,13 +120,16 @@ async fn check_app(
     let knack = knack_client::Client::builder()
         .app_id(app_id)
         .base_url(urls.knack)
+        // Plain http off loopback got past `url()` only through the endpoint's opt-in.
+        .allow_insecure_http(Url::parse(urls.knack).is_ok_and(|u| is_insecure(&u)))
         .build()
         .map_err(RunError::pipeline)?;
     let metadata = match knack.metadata().await {
         Ok(m) => m,
         Err(e) => {
-            out.push(format!(
-                "[apps.{name}]: Knack metadata for app {app_id} could not be read: {e}"
+            out.push(with_cause(
+                format!("[apps.{name}]: Knack metadata for app {app_id} could not be read: {e}"),
+                &e,
             ));
             return Ok(());
         }
@@ -149,19 +175,26 @@ async fn check_socrata(
     formatter: &Formatter,
     out: &mut Vec<String>,
 ) {
-    let client = match socrata_client::Client::builder().domain(url).build() {
+    let client = match socrata_client::Client::builder()
+        .domain(url)
+        .allow_insecure_http(Url::parse(url).is_ok_and(|u| is_insecure(&u)))
+        .build()
+    {
         Ok(client) => client,
         Err(e) => return out.push(format!("{at}: Socrata client: {e}")),
     };
     let dataset = match client.metadata(resource).await {
         Ok(d) => d,
-        Err(e) => return out.push(format!("{at}: Socrata dataset {resource}: {e}")),
+        Err(e) => {
+            return out.push(with_cause(
+                format!("{at}: Socrata dataset {resource}: {e}"),
+                &e,
+            ))
+        }
     };
-    if dataset.row_identifier.as_deref() != Some("id") {
-        out.push(format!(
-            "{at}: Socrata dataset {resource} should have the text column `id` as its row identifier \
-             (it holds the Knack record id; upserts match on it)"
-        ));
+    // The same checks a run makes before its first write.
+    for problem in preflight::socrata_problems(&dataset) {
+        out.push(format!("{at}: {problem}"));
     }
     let missing: Vec<String> = formatter
         .fields()
@@ -193,15 +226,17 @@ async fn check_agol(
         .await
     {
         Ok(layer) => layer,
-        Err(e) => return out.push(format!("{at}: ArcGIS Online item {service}: {e}")),
+        Err(e) => {
+            return out.push(with_cause(
+                format!("{at}: ArcGIS Online item {service}: {e}"),
+                &e,
+            ))
+        }
     };
     let has = |name: &str| layer.info().fields.iter().any(|f| f.name == name);
-    let matching = c.matching_field();
-    if !has(matching) {
-        out.push(format!(
-            "{at}: layer {} has no field `{matching}` to match features on (upsert_matching_field)",
-            layer.info().name
-        ));
+    // The same checks a run makes before its first write.
+    for problem in preflight::agol_problems(layer.info(), c.matching_field()) {
+        out.push(format!("{at}: {problem}"));
     }
     let missing: Vec<String> = formatter
         .fields()
@@ -215,5 +250,15 @@ async fn check_agol(
             layer.info().name,
             missing.join(", ")
         ));
+    }
+}
+
+/// `message` followed by the causes (the error's `source()` chain) it does not already say.
+fn with_cause(message: String, e: &(dyn std::error::Error + 'static)) -> String {
+    let causes = crate::diagnose::causes(e, &message);
+    if causes.is_empty() {
+        message
+    } else {
+        format!("{message} (cause: {})", causes.join(": "))
     }
 }

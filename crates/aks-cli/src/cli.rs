@@ -17,7 +17,8 @@ pub struct Cli {
     /// Log format on stderr; `json` gives one JSON object per line (for Airflow).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-    /// Read and transform, write nothing, and say what would have been written.
+    /// Read and transform, write nothing, and say what would have been written ("would write N").
+    /// `db init` connects and prints the SQL it would apply; `config check` only reads anyway.
     #[arg(long, global = true)]
     pub dry_run: bool,
     /// What to do.
@@ -36,6 +37,17 @@ pub enum Command {
     RecordsToSocrata(RecordsArgs),
     /// Publish a container's staged records to its ArcGIS Online layer or table.
     RecordsToAgol(RecordsArgs),
+    /// Sync a whole app: metadata once, then per container Knack -> PostgREST and (only on
+    /// success) its publishers, each stage from its own watermark.
+    Sync(SyncArgs),
+    /// Show each container's watermarks and last runs; --verify compares counts and ids.
+    #[command(long_about = crate::status::LONG_ABOUT)]
+    Status(StatusArgs),
+    /// Create or update a container's staged records in another Knack app (the field map under
+    /// knack_destinations in the config).
+    RecordsToKnack(KnackDestArgs),
+    /// Write a dated CSV snapshot of a Socrata dataset to a directory or S3, keeping the newest N.
+    BackupSocrata(BackupArgs),
     /// Inspect the config file.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -94,6 +106,105 @@ pub struct RecordsArgs {
     /// without it every record is processed and the destination fully replaced.
     #[arg(short = 'd', long = "date", value_name = "DATE", value_parser = parse_date)]
     pub date: Option<DateTime<Utc>>,
+}
+
+/// `aks sync -a APP -e ENV [-c CONTAINER]... [-d DATE] [--concurrency N]`.
+#[derive(Debug, Clone, Args)]
+pub struct SyncArgs {
+    /// App name as in the config file, e.g. data-tracker.
+    #[arg(short = 'a', long = "app-name", value_name = "APP")]
+    pub app_name: String,
+    /// Application environment.
+    #[arg(short = 'e', long = "env", value_enum, value_name = "ENV")]
+    pub env: Env,
+    /// Only these containers (repeat the flag); default: every container of the app.
+    #[arg(short = 'c', long = "container", value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+    /// Read every stage from this ISO-8601 date instead of its watermark (UTC when no offset is
+    /// given); e.g. `-d 1970-01-01` re-publishes everything as an upsert.
+    #[arg(short = 'd', long = "date", value_name = "DATE", value_parser = parse_date)]
+    pub date: Option<DateTime<Utc>>,
+    /// Containers synced at once; they share one Knack client, so Knack never sees more than
+    /// 10 requests in any second whatever this is.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+}
+
+/// `aks status -a APP -e ENV [--verify] [--format json]`.
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// App name as in the config file, e.g. data-tracker.
+    #[arg(short = 'a', long = "app-name", value_name = "APP")]
+    pub app_name: String,
+    /// Application environment.
+    #[arg(short = 'e', long = "env", value_enum, value_name = "ENV")]
+    pub env: Env,
+    /// Also count records in Knack, the staging store, Socrata and ArcGIS Online, and list ids
+    /// staged but missing in a destination; exit 3 when anything is out of step.
+    #[arg(long)]
+    pub verify: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// A table.
+    Text,
+    /// One JSON document.
+    Json,
+}
+
+/// `records-to-knack -a SRC_APP -c CONTAINER --dest DEST_APP -e ENV [-d DATE]`.
+#[derive(Debug, Clone, Args)]
+pub struct KnackDestArgs {
+    /// The source container, as for the other records commands.
+    #[command(flatten)]
+    pub records: RecordsArgs,
+    /// The destination app: a table under the container's knack_destinations.
+    #[arg(
+        long = "dest",
+        visible_alias = "app-name-dest",
+        value_name = "DEST_APP"
+    )]
+    pub dest: String,
+}
+
+/// `backup-socrata (--dataset 4x4 | -a APP -c CONTAINER) -e ENV [--keep N] [--to URL]`.
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["dataset", "app_name"])))]
+pub struct BackupArgs {
+    /// The dataset id (4x4), e.g. p53x-x73x.
+    #[arg(short = 'f', long = "dataset", value_name = "4x4", conflicts_with_all = ["app_name", "container"])]
+    pub dataset: Option<String>,
+    /// App name as in the config file; with -c, backs up the container's socrata_resource_id.
+    #[arg(
+        short = 'a',
+        long = "app-name",
+        value_name = "APP",
+        requires = "container"
+    )]
+    pub app_name: Option<String>,
+    /// Knack object or view key whose Socrata dataset is backed up.
+    #[arg(
+        short = 'c',
+        long = "container",
+        value_name = "CONTAINER",
+        requires = "app_name"
+    )]
+    pub container: Option<String>,
+    /// Application environment.
+    #[arg(short = 'e', long = "env", value_enum, value_name = "ENV")]
+    pub env: Env,
+    /// Snapshots of the dataset to keep, newest first (default: [backup] keep, else 30).
+    #[arg(long = "keep", value_name = "N")]
+    pub keep: Option<usize>,
+    /// Where snapshots go: a directory, file:///dir or s3://bucket/prefix (default: [backup] to,
+    /// else ./backups).
+    #[arg(long = "to", value_name = "URL")]
+    pub to: Option<String>,
 }
 
 /// `--env`: which deployment's endpoints and credentials are in use.
@@ -158,6 +269,71 @@ mod tests {
         assert_eq!(a.container, "view_197");
         assert_eq!(a.env, Env::Prod);
         assert_eq!(a.date.unwrap().to_rfc3339(), "2020-09-08T14:21:08+00:00");
+    }
+
+    #[test]
+    fn records_to_knack_and_backup_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "aks",
+            "records-to-knack",
+            "-a",
+            "data-tracker",
+            "-c",
+            "view_197",
+            "--dest",
+            "smart-mobility",
+            "-e",
+            "prod",
+            "--dry-run",
+        ])
+        .unwrap();
+        let Command::RecordsToKnack(a) = cli.command else {
+            panic!("wrong command")
+        };
+        assert_eq!(
+            (a.records.container.as_str(), a.dest.as_str()),
+            ("view_197", "smart-mobility")
+        );
+        let cli = Cli::try_parse_from([
+            "aks",
+            "backup-socrata",
+            "--dataset",
+            "p53x-x73x",
+            "-e",
+            "prod",
+            "--keep",
+            "7",
+            "--to",
+            "s3://bucket/snapshots",
+        ])
+        .unwrap();
+        let Command::BackupSocrata(b) = cli.command else {
+            panic!("wrong command")
+        };
+        assert_eq!((b.dataset.as_deref(), b.keep), (Some("p53x-x73x"), Some(7)));
+        // Exactly one of --dataset and -a/-c.
+        for bad in [
+            &["aks", "backup-socrata", "-e", "prod"][..],
+            &[
+                "aks",
+                "backup-socrata",
+                "-f",
+                "p53x-x73x",
+                "-a",
+                "x",
+                "-c",
+                "view_1",
+                "-e",
+                "dev",
+            ],
+            &["aks", "backup-socrata", "-a", "x", "-e", "dev"],
+        ] {
+            assert_eq!(
+                Cli::try_parse_from(bad).unwrap_err().exit_code(),
+                2,
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

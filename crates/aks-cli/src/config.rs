@@ -14,7 +14,10 @@
 //! being silently ignored. After parsing, [`Config::problems`] checks the values (container ids,
 //! field ids, which keys go together) and reports every problem at once.
 
+mod services;
 mod validate;
+
+pub(crate) use validate::is_four_by_four;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -22,6 +25,8 @@ use std::path::{Path, PathBuf};
 
 use knack_etl::agol_client::LayerSelector;
 use serde::Deserialize;
+
+pub use services::{BackupConfig, KnackDestinationConfig};
 
 /// The whole config file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -45,6 +50,9 @@ pub struct Config {
     /// Per-environment endpoint overrides (`[env.dev]`, `[env.prod]`).
     #[serde(default)]
     pub env: EnvOverrides,
+    /// `[backup]`: where `backup-socrata` writes and how many snapshots it keeps.
+    #[serde(default)]
+    pub backup: BackupConfig,
 }
 
 /// One Knack app.
@@ -86,6 +94,10 @@ pub struct ContainerConfig {
     pub no_replace_socrata: bool,
     /// Add one run timestamp column to every Socrata row.
     pub append_timestamps_socrata: Option<AppendTimestamp>,
+    /// Other Knack apps this container's records are copied into (`records-to-knack --dest`),
+    /// by destination app name.
+    #[serde(default)]
+    pub knack_destinations: BTreeMap<String, KnackDestinationConfig>,
 }
 
 /// Which list of an AGOL item `layer_id` indexes.
@@ -112,6 +124,10 @@ pub struct AppendTimestamp {
 pub struct KnackEndpoint {
     /// Knack API base, default `https://api.knack.com/v1`.
     pub api_url: Option<String>,
+    /// Allow plain `http://` to a host off loopback (a sidecar, a private network): credentials
+    /// then travel unencrypted, so the run logs a warning. Env equivalent: `KNACK_ALLOW_INSECURE_HTTP`.
+    #[serde(default)]
+    pub allow_insecure_http: Option<bool>,
 }
 
 /// `[postgrest]`.
@@ -120,6 +136,10 @@ pub struct KnackEndpoint {
 pub struct PostgrestEndpoint {
     /// PostgREST base URL.
     pub endpoint: Option<String>,
+    /// Allow plain `http://` to a host off loopback (a sidecar, a private network): credentials
+    /// then travel unencrypted, so the run logs a warning. Env equivalent: `PGREST_ALLOW_INSECURE_HTTP`.
+    #[serde(default)]
+    pub allow_insecure_http: Option<bool>,
 }
 
 /// `[socrata]` and `[agol]`.
@@ -128,6 +148,10 @@ pub struct PostgrestEndpoint {
 pub struct PortalEndpoint {
     /// Portal root URL.
     pub url: Option<String>,
+    /// Allow plain `http://` to a host off loopback (a sidecar, a private network): credentials
+    /// then travel unencrypted, so the run logs a warning. Env equivalent: `SOCRATA_ALLOW_INSECURE_HTTP / AGOL_ALLOW_INSECURE_HTTP`.
+    #[serde(default)]
+    pub allow_insecure_http: Option<bool>,
 }
 
 /// `[env.dev]` / `[env.prod]`.
@@ -293,21 +317,38 @@ impl Config {
         let pick = |o: Option<&Option<String>>, top: &Option<String>| {
             o.and_then(|v| v.clone()).or_else(|| top.clone())
         };
+        let flag = |o: Option<Option<bool>>, top: Option<bool>| o.flatten().or(top);
         Endpoints {
             knack: KnackEndpoint {
                 api_url: pick(over.map(|o| &o.knack.api_url), &self.knack.api_url),
+                allow_insecure_http: flag(
+                    over.map(|o| o.knack.allow_insecure_http),
+                    self.knack.allow_insecure_http,
+                ),
             },
             postgrest: PostgrestEndpoint {
                 endpoint: pick(
                     over.map(|o| &o.postgrest.endpoint),
                     &self.postgrest.endpoint,
                 ),
+                allow_insecure_http: flag(
+                    over.map(|o| o.postgrest.allow_insecure_http),
+                    self.postgrest.allow_insecure_http,
+                ),
             },
             socrata: PortalEndpoint {
                 url: pick(over.map(|o| &o.socrata.url), &self.socrata.url),
+                allow_insecure_http: flag(
+                    over.map(|o| o.socrata.allow_insecure_http),
+                    self.socrata.allow_insecure_http,
+                ),
             },
             agol: PortalEndpoint {
                 url: pick(over.map(|o| &o.agol.url), &self.agol.url),
+                allow_insecure_http: flag(
+                    over.map(|o| o.agol.allow_insecure_http),
+                    self.agol.allow_insecure_http,
+                ),
             },
         }
     }

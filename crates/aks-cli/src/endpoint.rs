@@ -8,11 +8,31 @@ use url::{Host, Url};
 /// Parses a base URL and refuses transports that would expose credentials.
 ///
 /// `https://` is always accepted; `http://` only for loopback hosts (`localhost`, 127.0.0.0/8, `::1`),
-/// which is what local PostgREST or a test server uses. User info in the URL is refused because a
-/// URL ends up in logs and error messages. `origin` names where the value came from (an env var or
-/// a config key) so the error points at the thing to fix. The error never repeats the full value.
-pub fn parse_base_url(origin: &str, raw: &str) -> Result<Url, String> {
-    let url = Url::parse(raw.trim()).map_err(|e| {
+/// which is what local PostgREST or a test server uses, unless `allow_insecure_http` (the
+/// endpoint's explicit, logged opt-in, for a sidecar or a private network) is set. A bare host
+/// (`pg.example.com`, `pg.example.com:3000`) is refused with the full URL it needs. User info in
+/// the URL is refused because a URL ends up in logs and error messages. `origin` names where the
+/// value came from (an env var or a config key) so the error points at the thing to fix. The error
+/// never repeats the full value.
+pub fn parse_base_url(origin: &str, raw: &str, allow_insecure_http: bool) -> Result<Url, String> {
+    let raw = raw.trim();
+    // `host:3000` parses as scheme `host` with path `3000`, so a missing `://` is checked first.
+    if !raw.contains("://") {
+        let host: String = raw
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+            .collect();
+        return Err(format!(
+            "{origin} must be a full URL with its scheme, such as https://{}; a bare host name \
+             is not enough",
+            if host.is_empty() {
+                "host/path"
+            } else {
+                host.as_str()
+            }
+        ));
+    }
+    let url = Url::parse(raw).map_err(|e| {
         format!("{origin} is not a valid URL ({e}); expected e.g. https://host/path")
     })?;
     if !url.username().is_empty() || url.password().is_some() {
@@ -26,13 +46,36 @@ pub fn parse_base_url(origin: &str, raw: &str) -> Result<Url, String> {
     match url.scheme() {
         "https" if host.is_some() => Ok(url),
         "http" if host.as_ref().is_some_and(is_loopback) => Ok(url),
+        "http" if host.is_some() && allow_insecure_http => Ok(url),
         "http" => Err(format!(
             "{origin} uses plain http:// for {shown}, which would send credentials unencrypted; \
-             use https:// (http:// is only allowed for localhost, 127.0.0.0/8 and ::1)"
+             use https:// (http:// is only allowed for localhost, 127.0.0.0/8 and ::1, or with \
+             allow_insecure_http = true in that endpoint's config table for a private network)"
         )),
         _ => Err(format!(
             "{origin} ({shown}) must be an https:// URL (http:// only for localhost)"
         )),
+    }
+}
+
+/// Whether `url` is plain http to a host off loopback: allowed only by the opt-in, and logged.
+pub fn is_insecure(url: &Url) -> bool {
+    url.scheme() == "http" && !url.host().as_ref().is_some_and(is_loopback)
+}
+
+/// The environment variable that opts `var`'s endpoint into plain http (`PGREST_ENDPOINT` →
+/// `PGREST_ALLOW_INSECURE_HTTP`), the env equivalent of the config key `allow_insecure_http`.
+pub fn insecure_var(var: &str) -> String {
+    let prefix = var.split('_').next().unwrap_or(var);
+    format!("{prefix}_ALLOW_INSECURE_HTTP")
+}
+
+/// Reads an `*_ALLOW_INSECURE_HTTP` value: `true`/`1`/`yes` or `false`/`0`/`no`.
+pub fn parse_flag(name: &str, value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(format!("{name}={value} must be true or false")),
     }
 }
 
@@ -58,7 +101,7 @@ mod tests {
             "http://127.3.4.5",
             "http://[::1]:3000",
         ] {
-            assert!(parse_base_url("X", ok).is_ok(), "{ok}");
+            assert!(parse_base_url("X", ok, false).is_ok(), "{ok}");
         }
         for bad in [
             "http://example.com",
@@ -69,18 +112,69 @@ mod tests {
             "not a url",
             "https://user:pw@example.com",
         ] {
-            assert!(parse_base_url("X", bad).is_err(), "{bad}");
+            assert!(parse_base_url("X", bad, false).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn errors_name_the_origin_and_never_echo_secrets_in_the_url() {
-        let e =
-            parse_base_url("PGREST_ENDPOINT", "http://db.example.com/?token=s3cr3t").unwrap_err();
+        let e = parse_base_url(
+            "PGREST_ENDPOINT",
+            "http://db.example.com/?token=s3cr3t",
+            false,
+        )
+        .unwrap_err();
         assert!(e.contains("PGREST_ENDPOINT"), "{e}");
         assert!(e.contains("http://db.example.com"), "{e}");
         assert!(!e.contains("s3cr3t"), "{e}");
-        let e = parse_base_url("SOCRATA_URL", "https://u:hunter2@data.example.com").unwrap_err();
+        let e =
+            parse_base_url("SOCRATA_URL", "https://u:hunter2@data.example.com", false).unwrap_err();
         assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn a_bare_host_asks_for_a_full_https_url() {
+        for bare in ["pg.example.com", "pg.example.com:3000", "10.0.0.5:3000/api"] {
+            let e = parse_base_url("PGREST_ENDPOINT", bare, false).unwrap_err();
+            assert!(e.starts_with("PGREST_ENDPOINT must be a full URL"), "{e}");
+            assert!(e.contains("https://"), "{e}");
+            assert!(!e.contains("relative URL without a base"), "{e}");
+        }
+        let e = parse_base_url("PGREST_ENDPOINT", "pg.example.com:3000", false).unwrap_err();
+        assert!(e.contains("https://pg.example.com:3000"), "{e}");
+    }
+
+    #[test]
+    fn allow_insecure_http_opens_plain_http_to_any_host_and_nothing_else() {
+        for url in ["http://pgrest:3000", "http://10.0.0.1", "http://[::2]"] {
+            assert!(parse_base_url("X", url, true).is_ok(), "{url}");
+            assert!(is_insecure(&Url::parse(url).unwrap()), "{url}");
+        }
+        assert!(parse_base_url("X", "ftp://pgrest", true).is_err());
+        assert!(parse_base_url("X", "http://u:pw@pgrest", true).is_err());
+        for local in [
+            "http://127.0.0.9",
+            "http://localhost",
+            "http://[::1]",
+            "https://x.org",
+        ] {
+            assert!(!is_insecure(&Url::parse(local).unwrap()), "{local}");
+        }
+        let e = parse_base_url("PGREST_ENDPOINT", "http://pgrest:3000", false).unwrap_err();
+        assert!(e.contains("allow_insecure_http = true"), "{e}");
+    }
+
+    #[test]
+    fn insecure_flags_have_one_env_name_per_endpoint() {
+        assert_eq!(
+            insecure_var("PGREST_ENDPOINT"),
+            "PGREST_ALLOW_INSECURE_HTTP"
+        );
+        assert_eq!(insecure_var("KNACK_API_URL"), "KNACK_ALLOW_INSECURE_HTTP");
+        assert_eq!(insecure_var("SOCRATA_URL"), "SOCRATA_ALLOW_INSECURE_HTTP");
+        assert_eq!(insecure_var("AGOL_URL"), "AGOL_ALLOW_INSECURE_HTTP");
+        assert_eq!(parse_flag("X", " TRUE "), Ok(true));
+        assert_eq!(parse_flag("X", "0"), Ok(false));
+        assert!(parse_flag("X", "maybe").unwrap_err().contains("X=maybe"));
     }
 }

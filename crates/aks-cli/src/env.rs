@@ -12,7 +12,7 @@ use url::Url;
 
 use crate::cli::Env;
 use crate::config::{AppConfig, Config};
-use crate::endpoint::parse_base_url;
+use crate::endpoint::{insecure_var, is_insecure, parse_base_url, parse_flag};
 
 /// Knack's API base when neither `KNACK_API_URL` nor `[knack] api_url` is set.
 pub const DEFAULT_KNACK_API_URL: &str = "https://api.knack.com/v1";
@@ -35,6 +35,16 @@ impl EnvVars {
             .get(name)
             .map(String::as_str)
             .filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl EnvVars {
+    /// The set variables whose names start with `prefix` (e.g. `AWS_`), in name order.
+    pub fn with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> {
+        self.0
+            .iter()
+            .filter(move |(k, v)| k.starts_with(prefix) && !v.trim().is_empty())
+            .map(|(k, v)| (k.as_str(), v.as_str()))
     }
 }
 
@@ -68,6 +78,18 @@ pub enum Task {
     RecordsToSocrata,
     /// PostgREST → ArcGIS Online.
     RecordsToAgol,
+    /// A command over several containers (`sync`, `status`): it needs the Knack key, Socrata and
+    /// ArcGIS Online only when asked.
+    Composite {
+        /// The subcommand name.
+        name: &'static str,
+        /// Whether `KNACK_API_KEY` is needed.
+        knack_key: bool,
+        /// Whether the `SOCRATA_*` variables are needed.
+        socrata: bool,
+        /// Whether the `AGOL_*` variables are needed.
+        agol: bool,
+    },
 }
 
 impl Task {
@@ -78,16 +100,44 @@ impl Task {
             Task::RecordsToPostgrest => "records-to-postgrest",
             Task::RecordsToSocrata => "records-to-socrata",
             Task::RecordsToAgol => "records-to-agol",
+            Task::Composite { name, .. } => name,
         }
+    }
+
+    fn needs_knack_key(self) -> bool {
+        matches!(
+            self,
+            Task::RecordsToPostgrest
+                | Task::Composite {
+                    knack_key: true,
+                    ..
+                }
+        )
+    }
+
+    fn needs_socrata(self) -> bool {
+        matches!(
+            self,
+            Task::RecordsToSocrata | Task::Composite { socrata: true, .. }
+        )
+    }
+
+    fn needs_agol(self) -> bool {
+        matches!(
+            self,
+            Task::RecordsToAgol | Task::Composite { agol: true, .. }
+        )
     }
 }
 
-/// Knack access. The key is `Some` exactly for `records-to-postgrest`: metadata is public and the
+/// Knack access. The key is `Some` for `records-to-postgrest` (and `sync`, `status --verify`): metadata is public and the
 /// publishers read from PostgREST.
 #[derive(Clone)]
 pub struct KnackSettings {
     /// API base, e.g. `https://api.knack.com/v1`.
     pub api_url: Url,
+    /// Where `api_url` came from (`KNACK_API_URL`, `knack.api_url`, or the default), for messages.
+    pub api_url_origin: String,
     /// `KNACK_API_KEY`.
     pub api_key: Option<SecretString>,
 }
@@ -97,6 +147,8 @@ pub struct KnackSettings {
 pub struct PostgrestSettings {
     /// Base URL.
     pub endpoint: Url,
+    /// Where `endpoint` came from (`PGREST_ENDPOINT` or `postgrest.endpoint`), for messages.
+    pub endpoint_origin: String,
     /// `PGREST_JWT`.
     pub jwt: SecretString,
 }
@@ -106,6 +158,8 @@ pub struct PostgrestSettings {
 pub struct SocrataSettings {
     /// Portal root, e.g. `https://datahub.austintexas.gov`.
     pub url: Url,
+    /// Where `url` came from (`SOCRATA_URL` or `socrata.url`), for messages.
+    pub url_origin: String,
     /// `SOCRATA_APP_TOKEN` (sent as `X-App-Token`).
     pub app_token: SecretString,
     /// `SOCRATA_API_KEY_ID` (basic-auth user).
@@ -119,6 +173,8 @@ pub struct SocrataSettings {
 pub struct AgolSettings {
     /// Portal root, e.g. `https://austin.maps.arcgis.com`.
     pub url: Url,
+    /// Where `url` came from (`AGOL_URL` or `agol.url`), for messages.
+    pub url_origin: String,
     /// `AGOL_USERNAME`.
     pub username: String,
     /// `AGOL_PASSWORD`.
@@ -140,10 +196,13 @@ pub struct Settings {
     pub knack: KnackSettings,
     /// Staging store.
     pub postgrest: PostgrestSettings,
-    /// `Some` exactly for `records-to-socrata`.
+    /// `Some` for `records-to-socrata` (and `sync`/`status --verify` of a container published there).
     pub socrata: Option<SocrataSettings>,
-    /// `Some` exactly for `records-to-agol`.
+    /// `Some` for `records-to-agol` (and `sync`/`status --verify` of a container published there).
     pub agol: Option<AgolSettings>,
+    /// Endpoints allowed plain http off loopback by their opt-in, one sentence each, for the
+    /// run to log as warnings.
+    pub insecure_http: Vec<String>,
 }
 
 /// Missing or unusable variables, all of them (exit 2).
@@ -177,6 +236,7 @@ struct Resolver<'a> {
     vars: &'a EnvVars,
     missing: Vec<String>,
     invalid: Vec<String>,
+    insecure: Vec<String>,
 }
 
 impl Resolver<'_> {
@@ -196,12 +256,26 @@ impl Resolver<'_> {
         var: &str,
         config_key: &str,
         from_config: Option<&str>,
+        config_allow: Option<bool>,
         default: Option<&str>,
-    ) -> Option<Url> {
-        let found = base_url(self.vars, var, config_key, from_config)
-            .or_else(|| default.map(|d| parse_base_url(&format!("default {var}"), d)));
+    ) -> Option<BaseUrl> {
+        let found = base_url(self.vars, var, config_key, from_config, config_allow).or_else(|| {
+            default.map(|d| {
+                let origin = format!("default {var}");
+                parse_base_url(&origin, d, false).map(|url| BaseUrl {
+                    url,
+                    origin,
+                    insecure: None,
+                })
+            })
+        });
         match found {
-            Some(Ok(url)) => Some(url),
+            Some(Ok(base)) => {
+                if let Some(note) = &base.insecure {
+                    self.insecure.push(note.clone());
+                }
+                Some(base)
+            }
             Some(Err(e)) => {
                 self.invalid.push(e);
                 None
@@ -215,20 +289,59 @@ impl Resolver<'_> {
     }
 }
 
+/// A base URL that passed [`parse_base_url`], with where it came from.
+#[derive(Debug, Clone)]
+pub struct BaseUrl {
+    /// The URL.
+    pub url: Url,
+    /// The env var or config key that supplied it (what a message tells the user to check).
+    pub origin: String,
+    /// `Some(sentence)` when it is plain http off loopback, allowed by the endpoint's opt-in:
+    /// the warning to log.
+    pub insecure: Option<String>,
+}
+
 /// The base URL from env var `var`, else from the config value `config_key`; `None` when neither
-/// is set. Either way it must pass [`parse_base_url`] (https, or http on loopback only), and an
-/// error names whichever of the two supplied it.
+/// is set. Either way it must pass [`parse_base_url`] (https, or http on loopback only unless
+/// the endpoint opts in: env `*_ALLOW_INSECURE_HTTP`, else the config's `allow_insecure_http`),
+/// and an error names whichever of the two supplied it.
 pub fn base_url(
     vars: &EnvVars,
     var: &str,
     config_key: &str,
     from_config: Option<&str>,
-) -> Option<Result<Url, String>> {
+    config_allow: Option<bool>,
+) -> Option<Result<BaseUrl, String>> {
     let (origin, raw) = match vars.get(var) {
         Some(v) => (var, v),
         None => (config_key, from_config?),
     };
-    Some(parse_base_url(origin, raw))
+    let flag_var = insecure_var(var);
+    let table = config_key.split('.').next().unwrap_or(config_key);
+    let (allow, allowed_by) = match vars.get(&flag_var) {
+        Some(v) => match parse_flag(&flag_var, v) {
+            Ok(allow) => (allow, flag_var.clone()),
+            Err(e) => return Some(Err(e)),
+        },
+        None => (
+            config_allow.unwrap_or(false),
+            format!("allow_insecure_http in [{table}]"),
+        ),
+    };
+    Some(parse_base_url(origin, raw, allow).map(|url| {
+        let insecure = is_insecure(&url).then(|| {
+            format!(
+                "{origin} uses plain http:// to {}, allowed by {allowed_by}: credentials travel \
+                 unencrypted on that network",
+                url.host_str().unwrap_or("")
+            )
+        });
+        BaseUrl {
+            url,
+            origin: origin.to_owned(),
+            insecure,
+        }
+    }))
 }
 
 impl Settings {
@@ -247,6 +360,7 @@ impl Settings {
             vars,
             missing: Vec::new(),
             invalid: Vec::new(),
+            insecure: Vec::new(),
         };
         let app_id = match (vars.get("KNACK_APP_ID"), app.app_id.as_deref()) {
             (Some(v), Some(c)) if v != c => {
@@ -268,24 +382,27 @@ impl Settings {
             "KNACK_API_URL",
             "knack.api_url",
             ep.knack.api_url.as_deref(),
+            ep.knack.allow_insecure_http,
             Some(DEFAULT_KNACK_API_URL),
         );
-        let api_key = match task {
-            Task::RecordsToPostgrest => r.secret("KNACK_API_KEY"),
-            _ => None,
+        let api_key = match task.needs_knack_key() {
+            true => r.secret("KNACK_API_KEY"),
+            false => None,
         };
         let pg_url = r.url(
             "PGREST_ENDPOINT",
             "postgrest.endpoint",
             ep.postgrest.endpoint.as_deref(),
+            ep.postgrest.allow_insecure_http,
             None,
         );
         let jwt = r.secret("PGREST_JWT");
-        let socrata = if task == Task::RecordsToSocrata {
+        let socrata = if task.needs_socrata() {
             let url = r.url(
                 "SOCRATA_URL",
                 "socrata.url",
                 ep.socrata.url.as_deref(),
+                ep.socrata.allow_insecure_http,
                 None,
             );
             let app_token = r.secret("SOCRATA_APP_TOKEN");
@@ -295,8 +412,14 @@ impl Settings {
         } else {
             None
         };
-        let agol = if task == Task::RecordsToAgol {
-            let url = r.url("AGOL_URL", "agol.url", ep.agol.url.as_deref(), None);
+        let agol = if task.needs_agol() {
+            let url = r.url(
+                "AGOL_URL",
+                "agol.url",
+                ep.agol.url.as_deref(),
+                ep.agol.allow_insecure_http,
+                None,
+            );
             let user = r.vars.get("AGOL_USERNAME").map(str::to_owned);
             if user.is_none() {
                 r.missing.push("AGOL_USERNAME".to_owned());
@@ -324,7 +447,8 @@ impl Settings {
             None => None,
             Some((Some(url), Some(app_token), Some(api_key_id), Some(api_key_secret))) => {
                 Some(SocrataSettings {
-                    url,
+                    url: url.url,
+                    url_origin: url.origin,
                     app_token,
                     api_key_id,
                     api_key_secret,
@@ -335,7 +459,8 @@ impl Settings {
         let agol = match agol {
             None => None,
             Some((Some(url), Some(username), Some(password))) => Some(AgolSettings {
-                url,
+                url: url.url,
+                url_origin: url.origin,
                 username,
                 password,
             }),
@@ -346,10 +471,19 @@ impl Settings {
             env,
             app_id,
             dry_run,
-            knack: KnackSettings { api_url, api_key },
-            postgrest: PostgrestSettings { endpoint, jwt },
+            knack: KnackSettings {
+                api_url: api_url.url,
+                api_url_origin: api_url.origin,
+                api_key,
+            },
+            postgrest: PostgrestSettings {
+                endpoint: endpoint.url,
+                endpoint_origin: endpoint.origin,
+                jwt,
+            },
             socrata,
             agol,
+            insecure_http: r.insecure,
         })
     }
 }
@@ -410,6 +544,7 @@ impl fmt::Debug for Settings {
             .field("postgrest", &self.postgrest)
             .field("socrata", &self.socrata)
             .field("agol", &self.agol)
+            .field("insecure_http", &self.insecure_http)
             .finish()
     }
 }

@@ -18,17 +18,24 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod backup;
 pub mod check;
 pub mod cli;
 pub mod config;
 pub mod date;
 pub mod db;
+pub mod diagnose;
 pub mod endpoint;
 pub mod env;
 pub mod error;
+pub mod knack_dest;
 pub mod logging;
 pub mod pipelines;
 pub mod report;
 pub mod run;
+pub mod shared;
+pub mod status;
+pub mod sync;
+pub mod table;
 
 pub use error::{CliError, RunError};

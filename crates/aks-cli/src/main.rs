@@ -4,13 +4,16 @@ use std::process::ExitCode;
 
 use aks_cli::cli::{Cli, LogFormat};
 use aks_cli::env::EnvVars;
-use aks_cli::error::EXIT_RUNTIME;
+use aks_cli::error::{EXIT_RUNTIME, EXIT_USAGE};
 use aks_cli::{logging, run};
+use clap::error::ErrorKind;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    // Bad arguments (including --env and --date) exit 2 here, with clap's usage message.
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     logging::init(cli.log_format);
     let vars = EnvVars::from_process();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -19,19 +22,37 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(EXIT_RUNTIME);
+            let message = format!("cannot start the async runtime: {e}");
+            return fail(cli.log_format, &message, EXIT_RUNTIME);
         }
     };
     match runtime.block_on(run::execute(&cli, &vars)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            match cli.log_format {
-                // One JSON line, so Airflow's log parsing sees the failure like any other event.
-                LogFormat::Json => tracing::error!(exit_code = e.exit_code(), "{e}"),
-                LogFormat::Text => eprintln!("error: {e}"),
-            }
-            ExitCode::from(e.exit_code())
-        }
+        Err(e) => fail(cli.log_format, &e.to_string(), e.exit_code()),
     }
+}
+
+/// `--help` and `--version` print as clap prints them (stdout, exit 0). A bad argument exits 2;
+/// with `--log-format json` it is one ERROR event carrying the exit code, like any other failure,
+/// so that every line on stderr is JSON (the flag is looked for in the raw arguments, since they
+/// did not parse).
+fn usage_error(e: clap::Error) -> ExitCode {
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+        || logging::format_in_args(std::env::args_os()) != LogFormat::Json
+    {
+        e.exit();
+    }
+    logging::init(LogFormat::Json);
+    let message = e.render().to_string();
+    fail(LogFormat::Json, message.trim_end(), EXIT_USAGE)
+}
+
+/// Reports a failure: one JSON ERROR event with `exit_code`, or `error: ...` as text.
+fn fail(format: LogFormat, message: &str, code: u8) -> ExitCode {
+    match format {
+        // One JSON line, so Airflow's log parsing sees the failure like any other event.
+        LogFormat::Json => tracing::error!(exit_code = code, "{message}"),
+        LogFormat::Text => eprintln!("error: {message}"),
+    }
+    ExitCode::from(code)
 }

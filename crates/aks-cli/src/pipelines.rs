@@ -5,34 +5,48 @@
 
 use knack_etl::agol_client;
 use knack_etl::pipelines::{self, AgolTarget, Publication, RunOptions, SocrataTarget};
+use knack_etl::watermark::{Destination, Since, Watermarks};
 use knack_etl::{knack_client, pgrest_client, socrata_client, RunFailure};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::ContainerKind;
+use crate::diagnose::{build_failed, explain};
+use crate::endpoint::is_insecure;
 use crate::env::{AgolSettings, Settings, SocrataSettings};
 use crate::error::RunError;
 use crate::report::RunReport;
 use crate::run::RecordsJob;
 
-fn knack(
+pub(crate) fn knack(
     settings: &Settings,
     key: Option<&SecretString>,
 ) -> Result<knack_client::Client, RunError> {
     let mut builder = knack_client::Client::builder()
         .app_id(settings.app_id.clone())
-        .base_url(settings.knack.api_url.as_str());
+        .base_url(settings.knack.api_url.as_str())
+        // Plain http off loopback got past validation only through the endpoint's opt-in.
+        .allow_insecure_http(is_insecure(&settings.knack.api_url));
     if let Some(key) = key {
         builder = builder.api_key(key.clone());
     }
-    builder.build().map_err(RunError::pipeline)
+    builder
+        .build()
+        .map_err(|e| RunError::Message(build_failed("Knack", &settings.knack.api_url_origin, &e)))
 }
 
-fn postgrest(settings: &Settings) -> Result<pgrest_client::Client, RunError> {
+pub(crate) fn postgrest(settings: &Settings) -> Result<pgrest_client::Client, RunError> {
     pgrest_client::Client::builder()
         .endpoint(settings.postgrest.endpoint.as_str())
         .jwt(settings.postgrest.jwt.expose_secret())
+        .allow_insecure_http(is_insecure(&settings.postgrest.endpoint))
         .build()
-        .map_err(RunError::pipeline)
+        .map_err(|e| {
+            RunError::Message(build_failed(
+                "PostgREST",
+                &settings.postgrest.endpoint_origin,
+                &e,
+            ))
+        })
 }
 
 fn options(settings: &Settings, job: &RecordsJob) -> RunOptions {
@@ -44,11 +58,67 @@ fn options(settings: &Settings, job: &RecordsJob) -> RunOptions {
 }
 
 fn container(job: &RecordsJob) -> Result<knack_client::Container, RunError> {
-    let scene = match &job.container.kind {
+    knack_container(&job.container)
+}
+
+/// The knack-client container of a validated config container.
+pub(crate) fn knack_container(
+    c: &crate::config::Container,
+) -> Result<knack_client::Container, RunError> {
+    let scene = match &c.kind {
         ContainerKind::Object => None,
         ContainerKind::View { scene_id } => Some(scene_id.as_str()),
     };
-    knack_client::Container::parse(&job.container.id, scene).map_err(RunError::pipeline)
+    knack_client::Container::parse(&c.id, scene).map_err(RunError::pipeline)
+}
+
+/// A Socrata client with the publishing credentials.
+pub(crate) fn socrata(socrata: &SocrataSettings) -> Result<socrata_client::Client, RunError> {
+    socrata_client::Client::builder()
+        .domain(socrata.url.as_str())
+        .api_key(
+            socrata.api_key_id.expose_secret(),
+            socrata.api_key_secret.expose_secret(),
+        )
+        .app_token(socrata.app_token.expose_secret())
+        .allow_insecure_http(is_insecure(&socrata.url))
+        .build()
+        .map_err(|e| RunError::Message(build_failed("Socrata", &socrata.url_origin, &e)))
+}
+
+/// An ArcGIS Online client with the publishing credentials.
+pub(crate) fn agol(agol: &AgolSettings) -> Result<agol_client::Client, RunError> {
+    agol_client::Client::builder()
+        .portal_url(agol.url.as_str())
+        .credentials(agol.username.clone(), agol.password.expose_secret())
+        .allow_insecure_http(is_insecure(&agol.url))
+        .build()
+        .map_err(|e| RunError::Message(build_failed("ArcGIS Online", &agol.url_origin, &e)))
+}
+
+/// Runs one stage of `job` with its watermark recorded in `api.knack_sync_state` (so `aks sync`
+/// and the per-stage commands can be mixed): `--date` is used as given.
+async fn tracked<F, Fut>(
+    settings: &Settings,
+    pgrest: &pgrest_client::Client,
+    job: &RecordsJob,
+    destination: Destination,
+    stage: F,
+) -> Result<knack_etl::RunReport, RunFailure>
+where
+    F: FnOnce(Option<chrono::DateTime<chrono::Utc>>) -> Fut,
+    Fut: std::future::Future<Output = Result<knack_etl::RunReport, RunFailure>>,
+{
+    Watermarks::new(pgrest.clone(), &settings.app_id)
+        .tracked(
+            &job.container.id,
+            destination,
+            Since::Given(job.since),
+            settings.dry_run,
+            stage,
+        )
+        .await
+        .result
 }
 
 fn publication(settings: &Settings, job: &RecordsJob) -> Result<Publication, RunError> {
@@ -59,40 +129,45 @@ fn publication(settings: &Settings, job: &RecordsJob) -> Result<Publication, Run
     })
 }
 
-/// Maps knack-etl's outcome onto the CLI's report, logging the run's notes.
-fn report(
+/// Maps knack-etl's outcome onto the CLI's report, logging the run's notes. A failure keeps the
+/// counts of what happened before it, for the summary, and is explained for the user.
+pub(crate) fn report(
     result: Result<knack_etl::RunReport, RunFailure>,
-    dry_run: bool,
+    settings: &Settings,
 ) -> Result<RunReport, RunError> {
     let etl = match result {
         Ok(report) => report,
         Err(failure) => {
+            if let knack_etl::Error::Preflight(message) = &*failure.error {
+                return Err(RunError::Preflight(message.clone()));
+            }
             for note in &failure.report.notes {
                 tracing::warn!("{note}");
             }
-            tracing::error!(
-                read = failure.report.read,
-                written = failure.report.written,
-                deleted = failure.report.deleted,
-                failed = failure.report.failed,
-                "run stopped: what happened before the failure"
-            );
-            return Err(RunError::pipeline(failure));
+            return Err(RunError::Stopped {
+                message: explain(&failure.error, settings),
+                report: Box::new(counts(&failure.report, settings.dry_run)),
+            });
         }
     };
     for note in &etl.notes {
         tracing::info!("{note}");
     }
-    Ok(RunReport {
+    Ok(counts(&etl, settings.dry_run))
+}
+
+fn counts(etl: &knack_etl::RunReport, dry_run: bool) -> RunReport {
+    RunReport {
         read: etl.read,
-        // A dry run counts what it would have written.
-        written: if dry_run { etl.skipped } else { etl.written },
+        // In a dry run, what would have been written (knack-etl's DryRun counts it so).
+        written: etl.written,
         deleted: etl.deleted,
         failed: etl.failed,
+        rejected: etl.rejected.len() as u64,
         duration: etl.duration,
         dry_run,
         knack_quota: None,
-    })
+    }
 }
 
 /// Knack metadata of `settings.app_id` → `api.knack_metadata` (upsert on `app_id`).
@@ -101,7 +176,7 @@ pub async fn metadata_to_postgrest(settings: &Settings) -> Result<RunReport, Run
     let pgrest = postgrest(settings)?;
     let mut run = report(
         pipelines::metadata_to_postgrest(&knack, &pgrest, settings.dry_run).await,
-        settings.dry_run,
+        settings,
     )?;
     run.knack_quota = knack.quota();
     Ok(run)
@@ -116,15 +191,18 @@ pub async fn records_to_postgrest(
     let knack = knack(settings, Some(knack_api_key))?;
     let pgrest = postgrest(settings)?;
     let container = container(job)?;
-    let result = pipelines::records_to_postgrest(
-        &knack,
-        &pgrest,
-        &container,
-        Some(job.container.modified_date_field_id.as_str()),
-        &options(settings, job),
-    )
+    let opts = options(settings, job);
+    let result = tracked(settings, &pgrest, job, Destination::Postgrest, |_| {
+        pipelines::records_to_postgrest(
+            &knack,
+            &pgrest,
+            &container,
+            Some(job.container.modified_date_field_id.as_str()),
+            &opts,
+        )
+    })
     .await;
-    let mut run = report(result, settings.dry_run)?;
+    let mut run = report(result, settings)?;
     run.knack_quota = knack.quota();
     Ok(run)
 }
@@ -137,24 +215,14 @@ pub async fn records_to_socrata(
     job: &RecordsJob,
 ) -> Result<RunReport, RunError> {
     let pgrest = postgrest(settings)?;
-    let client = socrata_client::Client::builder()
-        .domain(socrata.url.as_str())
-        .api_key(
-            socrata.api_key_id.expose_secret(),
-            socrata.api_key_secret.expose_secret(),
-        )
-        .app_token(socrata.app_token.expose_secret())
-        .build()
-        .map_err(RunError::pipeline)?;
-    let result = pipelines::records_to_socrata(
-        &pgrest,
-        &client,
-        &publication(settings, job)?,
-        target,
-        &options(settings, job),
-    )
+    let client = self::socrata(socrata)?;
+    let publication = publication(settings, job)?;
+    let opts = options(settings, job);
+    let result = tracked(settings, &pgrest, job, Destination::Socrata, |_| {
+        pipelines::records_to_socrata(&pgrest, &client, &publication, target, &opts)
+    })
     .await;
-    report(result, settings.dry_run)
+    report(result, settings)
 }
 
 /// Staged records of `job.container` → the AGOL layer or table (upsert by
@@ -166,18 +234,12 @@ pub async fn records_to_agol(
     job: &RecordsJob,
 ) -> Result<RunReport, RunError> {
     let pgrest = postgrest(settings)?;
-    let client = agol_client::Client::builder()
-        .portal_url(agol.url.as_str())
-        .credentials(agol.username.clone(), agol.password.expose_secret())
-        .build()
-        .map_err(RunError::pipeline)?;
-    let result = pipelines::records_to_agol(
-        &pgrest,
-        &client,
-        &publication(settings, job)?,
-        target,
-        &options(settings, job),
-    )
+    let client = self::agol(agol)?;
+    let publication = publication(settings, job)?;
+    let opts = options(settings, job);
+    let result = tracked(settings, &pgrest, job, Destination::Agol, |_| {
+        pipelines::records_to_agol(&pgrest, &client, &publication, target, &opts)
+    })
     .await;
-    report(result, settings.dry_run)
+    report(result, settings)
 }

@@ -18,6 +18,8 @@ pub struct RunReport {
     pub deleted: u64,
     /// Records that could not be transformed or written.
     pub failed: u64,
+    /// Records the destination refused (named in the log); every other record was written.
+    pub rejected: u64,
     /// Wall-clock time of the run; the dispatcher fills it in.
     pub duration: Duration,
     /// Whether this was a `--dry-run`.
@@ -42,13 +44,13 @@ pub fn quota_is_low(q: &knack_etl::knack_client::Quota) -> bool {
 }
 
 impl RunReport {
-    /// A run that leaves failed records ends with exit code 1.
+    /// A run that leaves failed or rejected records ends with exit code 1.
     pub fn is_success(&self) -> bool {
-        self.failed == 0
+        self.failed == 0 && self.rejected == 0
     }
 }
 
-/// `records-to-socrata data-tracker/view_197: read 120, written 118, deleted 0, failed 2 in 3.4s`.
+/// `records-to-socrata data-tracker/view_197: read 120, written 118, deleted 0, failed 2, rejected 1 in 3.4s`.
 pub fn summary_line(what: &str, r: &RunReport) -> String {
     let written = if r.dry_run {
         format!("would write {} (dry run)", r.written)
@@ -63,17 +65,50 @@ pub fn summary_line(what: &str, r: &RunReport) -> String {
         None => String::new(),
     };
     format!(
-        "{what}: read {}, {written}, deleted {}, failed {} in {:.1}s{quota}",
+        "{what}: read {}, {written}, deleted {}, failed {}, rejected {} in {:.1}s{quota}",
         r.read,
         r.deleted,
         r.failed,
+        r.rejected,
         r.duration.as_secs_f64()
     )
 }
 
-/// Logs the summary once, with the counts as structured fields for `--log-format json`.
-pub fn emit_summary(what: &str, r: &RunReport) {
-    if let Some(q) = r.knack_quota.filter(quota_is_low) {
+/// `records-to-agol data-tracker/view_197: stopped after read 0, written 0, deleted 0, failed 0 in 7.1s`.
+pub fn stopped_line(what: &str, r: &RunReport) -> String {
+    let rest = summary_line("", r);
+    format!("{what}: stopped after {}", rest.trim_start_matches(": "))
+}
+
+/// The summary event: the line, with the counts as structured fields for `--log-format json`.
+macro_rules! summary_event {
+    ($level:expr, $r:expr, $stopped:expr, $line:expr) => {
+        tracing::event!(
+            target: "aks::summary",
+            $level,
+            read = $r.read,
+            written = $r.written,
+            deleted = $r.deleted,
+            failed = $r.failed,
+            rejected = $r.rejected,
+            duration_ms = $r.duration.as_millis() as u64,
+            dry_run = $r.dry_run,
+            knack_quota_left = $r.knack_quota.map(|q| q.remaining),
+            stopped = $stopped,
+            "{}",
+            $line
+        )
+    };
+}
+
+/// Logs the summary of a run that stopped on an error (at ERROR; the error itself follows).
+pub fn emit_stopped(what: &str, r: &RunReport) {
+    summary_event!(tracing::Level::ERROR, r, true, stopped_line(what, r));
+}
+
+/// Warns when the app's daily Knack quota is low ([`quota_is_low`]).
+pub fn warn_if_quota_low(quota: Option<&knack_etl::knack_client::Quota>) {
+    if let Some(q) = quota.filter(|q| quota_is_low(q)) {
         tracing::warn!(
             remaining = q.remaining,
             limit = q.limit,
@@ -83,18 +118,12 @@ pub fn emit_summary(what: &str, r: &RunReport) {
             q.remaining
         );
     }
-    let line = summary_line(what, r);
-    tracing::info!(
-        target: "aks::summary",
-        read = r.read,
-        written = r.written,
-        deleted = r.deleted,
-        failed = r.failed,
-        duration_ms = r.duration.as_millis() as u64,
-        dry_run = r.dry_run,
-        knack_quota_left = r.knack_quota.map(|q| q.remaining),
-        "{line}"
-    );
+}
+
+/// Logs the summary once, with the counts as structured fields for `--log-format json`.
+pub fn emit_summary(what: &str, r: &RunReport) {
+    warn_if_quota_low(r.knack_quota.as_ref());
+    summary_event!(tracing::Level::INFO, r, false, summary_line(what, r));
 }
 
 /// The bar being drawn, for the logging layer to move.
@@ -183,15 +212,24 @@ mod tests {
             written: 118,
             deleted: 3,
             failed: 2,
+            rejected: 1,
             duration: Duration::from_millis(3_450),
             dry_run: false,
             knack_quota: None,
         };
         assert_eq!(
             summary_line("records-to-socrata data-tracker/view_197", &r),
-            "records-to-socrata data-tracker/view_197: read 120, written 118, deleted 3, failed 2 in 3.5s"
+            "records-to-socrata data-tracker/view_197: read 120, written 118, deleted 3, failed 2, rejected 1 in 3.5s"
         );
         assert!(!r.is_success());
+        let only_rejected = RunReport {
+            rejected: 1,
+            ..RunReport::default()
+        };
+        assert!(
+            !only_rejected.is_success(),
+            "a rejected record fails the run"
+        );
     }
 
     #[test]
@@ -222,6 +260,20 @@ mod tests {
         };
         assert!(summary_line("x", &r).contains("would write 7 (dry run)"));
         assert!(r.is_success());
+    }
+
+    #[test]
+    fn a_stopped_run_says_so_with_its_duration() {
+        let r = RunReport {
+            read: 2,
+            duration: Duration::from_millis(7_140),
+            ..RunReport::default()
+        };
+        assert_eq!(
+            stopped_line("records-to-agol a/view_1", &r),
+            "records-to-agol a/view_1: stopped after read 2, written 0, deleted 0, failed 0, rejected 0 in \
+             7.1s"
+        );
     }
 
     #[test]

@@ -11,11 +11,11 @@ use chrono::{DateTime, Utc};
 use knack_etl::pipelines::{AgolTarget, SocrataTarget};
 
 use crate::cli::{Cli, Command, ConfigCommand, DbCommand, RecordsArgs};
-use crate::config::{Config, ConfigError, Container};
+use crate::config::{AppConfig, Config, ConfigError, Container};
 use crate::env::{EnvVars, Settings, Task};
 use crate::error::{CliError, RunError};
-use crate::report::{emit_summary, Progress, RunReport};
-use crate::{check, db, pipelines};
+use crate::report::{emit_stopped, emit_summary, Progress, RunReport};
+use crate::{check, db, pipelines, shared};
 
 /// Features per `applyEdits` call (the original sent 50 adds per call).
 const AGOL_BATCH: usize = 50;
@@ -58,7 +58,7 @@ pub async fn execute(cli: &Cli, vars: &EnvVars) -> Result<(), CliError> {
         }
         Command::RecordsToPostgrest(a) => {
             let (settings, job, ()) =
-                prepare(Task::RecordsToPostgrest, cli, a, &path, vars, |_| Ok(()))?;
+                prepare(Task::RecordsToPostgrest, cli, a, &path, vars, |_, _| Ok(()))?;
             let key = settings.knack.api_key.clone().ok_or_else(|| {
                 CliError::Usage("records-to-postgrest needs KNACK_API_KEY".to_owned())
             })?;
@@ -86,32 +86,52 @@ pub async fn execute(cli: &Cli, vars: &EnvVars) -> Result<(), CliError> {
             let result = pipelines::records_to_agol(&settings, &agol, &target, &job).await;
             finish(&what, &progress, started, result)
         }
+        Command::RecordsToKnack(a) => crate::knack_dest::run(cli, a, &path, vars).await,
+        Command::BackupSocrata(a) => crate::backup::run(cli, a, &path, vars).await,
+        // Only reads (the file, and online Knack and the destinations), so a dry run is the same.
         Command::Config(ConfigCommand::Check { offline }) => {
             let config = Config::load(&path)?;
             let containers: usize = config.apps.values().map(|a| a.containers.len()).sum();
-            println!(
-                "{}: OK ({} apps, {} containers)",
-                path.display(),
-                config.apps.len(),
-                containers
-            );
+            let counts = format!("{} apps, {} containers", config.apps.len(), containers);
+            // Destinations several containers publish to: a replace of one keeps the others'.
+            let print_shared = || {
+                for line in shared::shared_destinations(&config) {
+                    println!("shared: {line}");
+                }
+            };
             if *offline {
+                println!("{}: OK ({counts})", path.display());
+                print_shared();
                 return Ok(());
             }
-            let mismatches = check::config_check(&config, vars).await?;
-            for m in &mismatches {
-                println!("mismatch: {m}");
+            let problems = check::config_check(&config, vars).await?;
+            if problems.is_empty() {
+                println!(
+                    "{}: OK ({counts}; every container matches Knack and its destinations)",
+                    path.display()
+                );
+                print_shared();
+                return Ok(());
             }
-            if mismatches.is_empty() {
-                Ok(())
-            } else {
-                Err(CliError::Usage(format!(
-                    "{} container(s) do not match Knack or their destination; see above",
-                    mismatches.len()
-                )))
+            // The count first, so the verdict is the first thing read.
+            println!(
+                "{}: {} problem(s) ({counts})",
+                path.display(),
+                problems.len()
+            );
+            for p in &problems {
+                println!("  - {p}");
             }
+            print_shared();
+            Err(CliError::Usage(format!(
+                "config check found {} problem(s) (listed on stdout): the config does not match \
+                 Knack or a destination",
+                problems.len()
+            )))
         }
-        Command::Db(DbCommand::Init { print }) => db::init(*print, vars).await,
+        Command::Db(DbCommand::Init { print }) => db::init(*print, cli.dry_run, vars).await,
+        Command::Sync(a) => crate::sync::execute(cli, a, &path, vars).await,
+        Command::Status(a) => crate::status::execute(cli, a, &path, vars).await,
     }
 }
 
@@ -123,7 +143,7 @@ fn prepare<T>(
     a: &RecordsArgs,
     path: &Path,
     vars: &EnvVars,
-    target: impl FnOnce(&RecordsJob) -> Result<T, CliError>,
+    target: impl FnOnce(&RecordsJob, &AppConfig) -> Result<T, CliError>,
 ) -> Result<(Settings, RecordsJob, T), CliError> {
     let config = Config::load(path)?;
     let app = config.app(path, &a.app_name)?;
@@ -132,54 +152,71 @@ fn prepare<T>(
         container,
         since: a.date,
     };
-    let target = target(&job)?;
+    let target = target(&job, app)?;
     let settings = Settings::resolve(task, &a.app_name, app, a.env, &config, vars, cli.dry_run)?;
     Ok((settings, job, target))
 }
 
-fn at(job: &RecordsJob) -> String {
-    format!(
-        "[apps.{}.containers.{}]",
-        job.container.app_name, job.container.id
-    )
+fn at(container: &Container) -> String {
+    format!("[apps.{}.containers.{}]", container.app_name, container.id)
 }
 
-fn socrata_target(job: &RecordsJob) -> Result<SocrataTarget, CliError> {
-    let c = &job.container.config;
+fn socrata_target(job: &RecordsJob, app: &AppConfig) -> Result<SocrataTarget, CliError> {
+    let target = socrata_target_of(&job.container, app)?;
+    if target.no_replace && job.since.is_none() {
+        return Err(CliError::Usage(format!(
+            "{} sets no_replace_socrata, and without --date records-to-socrata would replace the \
+             whole dataset; pass --date (e.g. --date 1970-01-01 to upsert every record), or use \
+             `aks sync`, which upserts every record when the dataset has no watermark yet",
+            at(&job.container)
+        )));
+    }
+    Ok(target)
+}
+
+/// The container's Socrata destination, or a config error naming the missing key.
+pub(crate) fn socrata_target_of(
+    container: &Container,
+    app: &AppConfig,
+) -> Result<SocrataTarget, CliError> {
+    let c = &container.config;
     let resource_id = c.socrata_resource_id.clone().ok_or_else(|| {
         ConfigError::NotUsable(format!(
             "{} has no socrata_resource_id; add the destination dataset id (e.g. \
              socrata_resource_id = \"p53x-x73x\") to publish it to Socrata",
-            at(job)
+            at(container)
         ))
     })?;
-    if c.no_replace_socrata && job.since.is_none() {
-        return Err(CliError::Usage(format!(
-            "{} sets no_replace_socrata, and without --date records-to-socrata would replace the \
-             whole dataset; pass --date (e.g. --date 1970-01-01 to upsert every record)",
-            at(job)
-        )));
-    }
     Ok(SocrataTarget {
         resource_id,
         append_timestamp_key: c.append_timestamps_socrata.as_ref().map(|a| a.key.clone()),
         no_replace: c.no_replace_socrata,
+        shared_with: shared::socrata_sharers(app, &container.id),
     })
 }
 
-fn agol_target(job: &RecordsJob) -> Result<AgolTarget, CliError> {
-    let c = &job.container.config;
+fn agol_target(job: &RecordsJob, app: &AppConfig) -> Result<AgolTarget, CliError> {
+    agol_target_of(&job.container, app)
+}
+
+/// The container's ArcGIS Online destination, or a config error naming the missing keys.
+pub(crate) fn agol_target_of(
+    container: &Container,
+    app: &AppConfig,
+) -> Result<AgolTarget, CliError> {
+    let c = &container.config;
     match (&c.service_id, c.layer_id, c.item_type) {
         (Some(s), Some(l), Some(t)) => Ok(AgolTarget {
             service_id: s.clone(),
             selector: t.selector(l),
             matching_field: c.matching_field().to_owned(),
             batch_size: AGOL_BATCH,
+            shared_with: shared::agol_sharers(app, &container.id),
         }),
         _ => Err(ConfigError::NotUsable(format!(
             "{} needs service_id, layer_id and item_type (\"layer\" or \"table\") to publish to \
              ArcGIS Online",
-            at(job)
+            at(container)
         ))
         .into()),
     }
@@ -198,6 +235,9 @@ fn log_start(task: Task, s: &Settings, job: Option<&RecordsJob>) {
     );
     if s.dry_run {
         tracing::info!("dry run: nothing will be written");
+    }
+    for note in &s.insecure_http {
+        tracing::warn!("{note}");
     }
 }
 
@@ -226,15 +266,32 @@ fn finish(
     result: Result<RunReport, RunError>,
 ) -> Result<(), CliError> {
     progress.finish();
-    let mut report = result?;
+    let mut report = match result {
+        Ok(report) => report,
+        // The summary of a stopped run too, with the real duration (retries included).
+        Err(RunError::Stopped {
+            message,
+            mut report,
+        }) => {
+            report.duration = started.elapsed();
+            emit_stopped(what, &report);
+            return Err(RunError::Stopped { message, report }.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     report.duration = started.elapsed();
     emit_summary(what, &report);
-    if report.is_success() {
-        Ok(())
-    } else {
+    if report.failed > 0 {
         Err(RunError::RecordsFailed {
             failed: report.failed,
         }
         .into())
+    } else if report.rejected > 0 {
+        Err(RunError::RecordsRejected {
+            rejected: report.rejected,
+        }
+        .into())
+    } else {
+        Ok(())
     }
 }

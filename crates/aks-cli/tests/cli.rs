@@ -223,11 +223,8 @@ fn publisher_without_destination_keys_is_a_config_error() {
         ));
 }
 
-/// A valid run that fails at a destination is a runtime error (exit 1) naming the cause.
-#[tokio::test(flavor = "multi_thread")]
-async fn runtime_failure_is_exit_1() {
-    let fakes = Fakes::start().await;
-    fakes.pg.expire_jwt();
+/// `records-to-agol` with a date: its output and stderr.
+async fn agol_since(fakes: &Fakes) -> (std::process::Output, String) {
     let out = fakes
         .run(&args(
             &records("records-to-agol", APP, VIEW),
@@ -235,6 +232,43 @@ async fn runtime_failure_is_exit_1() {
         ))
         .await;
     let err = stderr(&out);
+    (out, err)
+}
+
+/// A valid run that fails at a destination is a runtime error (exit 1) naming the cause.
+#[tokio::test(flavor = "multi_thread")]
+async fn runtime_failure_is_exit_1() {
+    let fakes = Fakes::start().await;
+    for command in [
+        vec!["metadata-to-postgrest", "-a", APP, "-e", "prod"],
+        records("records-to-postgrest", APP, VIEW).to_vec(),
+    ] {
+        let out = fakes.run(&command).await;
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    fakes.agol.inject(
+        knack_etl::agol_client::testkit::arcgis_error(
+            403,
+            "You do not have permissions to access this resource or perform this operation.",
+        )
+        .on_path("/applyEdits"),
+    );
+    let (out, err) = agol_since(&fakes).await;
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("error: ArcGIS Online") && err.contains("permissions"),
+        "{err}"
+    );
+    assert_no_secret(&out);
+    assert!(fakes.agol.features(0).is_empty());
+}
+
+/// A staging store that refuses the JWT fails the run (exit 1) naming the cause, before any write.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_jwt_fails_before_any_write() {
+    let fakes = Fakes::start().await;
+    fakes.pg.expire_jwt();
+    let (out, err) = agol_since(&fakes).await;
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
         err.contains("error: PostgREST") && err.contains("JWT"),
@@ -311,7 +345,11 @@ fn config_check_offline_passes_on_the_example() {
         .args(["config", "check", "--offline"])
         .assert()
         .success()
-        .stdout(contains("OK (2 apps, 6 containers)"));
+        .stdout(contains("OK (3 apps, 7 containers)"))
+        .stdout(contains(
+            "shared: [apps.signs-markings]: Socrata dataset qvth-gwdv is shared by containers \
+             view_3307, view_3528",
+        ));
 }
 
 #[test]

@@ -105,7 +105,7 @@ async fn records_to_socrata_full_publishes_every_staged_record() {
         .socrata
         .requests()
         .iter()
-        .any(|r| r.method != "GET" && r.auth_scheme.as_deref() == Some("Basic")));
+        .any(|r| r.method != "GET" && r.header("authorization") == Some("[redacted]")));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -132,9 +132,15 @@ async fn records_to_agol_full_publishes_every_staged_record() {
 #[tokio::test(flavor = "multi_thread")]
 async fn dry_runs_write_nothing() {
     let fakes = Fakes::start().await;
-    for cmd in [METADATA, TO_PGREST] {
+    for (cmd, n) in [(METADATA, 1), (TO_PGREST, RECORDS)] {
         let err = ok(&fakes, &args(cmd, &["--dry-run"])).await;
-        assert!(err.contains("(dry run)"), "{err}");
+        // One vocabulary: the run's own line and the summary both say "would write N".
+        assert_eq!(
+            err.matches(&format!("would write {n} (dry run)")).count(),
+            if n == 1 { 1 } else { 2 },
+            "{cmd:?}:\n{err}"
+        );
+        assert!(!err.contains("written 0"), "{cmd:?}:\n{err}");
     }
     assert_eq!(fakes.writes(), Vec::<String>::new());
     assert!(fakes.pg.rows("knack").is_empty());
@@ -199,8 +205,13 @@ async fn a_wrong_knack_key_fails_naming_it_and_writes_nothing() {
     assert!(err.contains("KNACK_API_KEY"), "{err}");
     assert!(!err.contains(wrong), "{err}");
     assert_no_secret(&out);
-    assert_eq!(fakes.writes(), Vec::<String>::new());
+    // No data is written; the run's start and failure are recorded in the watermark table.
+    assert_eq!(fakes.data_writes(), Vec::<String>::new());
     assert!(fakes.pg.rows("knack").is_empty());
+    assert_eq!(
+        fakes.pg.rows("knack_sync_state")[0]["last_result"],
+        "failed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

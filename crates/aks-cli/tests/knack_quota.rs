@@ -33,7 +33,7 @@ async fn a_spent_daily_quota_fails_fast_with_its_message_and_writes_nothing() {
     assert!(err.contains("daily Knack API limit"), "{err}");
     assert!(err.contains("(local time)"), "{err}");
     assert_no_secret(&out);
-    assert_eq!(fakes.writes(), Vec::<String>::new());
+    assert_eq!(fakes.data_writes(), Vec::<String>::new());
     assert!(fakes.pg.rows("knack").is_empty());
 }
 

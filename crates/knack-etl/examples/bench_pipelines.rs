@@ -336,6 +336,7 @@ fn drive(n: usize) {
             selector: agol_client::LayerSelector::LayerIndex(0),
             matching_field: "id".into(),
             batch_size: AGOL_BATCH,
+            shared_with: Vec::new(),
         };
         // Knack alone (read, nothing written): how fast the pipeline fetches with no sink behind.
         let dry_run = RunOptions {

@@ -8,11 +8,19 @@ use futures::TryStreamExt;
 use serde_json::Value;
 
 use crate::keyset::KeySet;
+use crate::reject::{field_named_in, Isolation};
 use crate::stage::{BatchOutcome, Sink, WriteMode};
-use crate::Error;
+use crate::{Error, Rejection};
 
 /// Upserts features by a matching attribute (the Knack record id, `id`, by
-/// default).
+/// default), compared by canonical value (a Double `5.0`, an Integer `5` and the text `"5"` are
+/// one key).
+///
+/// A feature ArcGIS refuses (a value too long for its field, text that looks like HTML, a word
+/// in a number field) is named in [`BatchOutcome::rejected`] with ArcGIS's own code and text and
+/// the field it names; every other feature of its batch is written (the batch is halved until the
+/// bad feature stands alone; see the crate README, "When a record is rejected"). In a replace, a rejected record's feature keeps its
+/// previous version and is never deleted.
 ///
 /// The original deleted every feature (or every feature of the run's ids)
 /// and then added the new ones 50 at a time without rollback, so a failure
@@ -65,6 +73,16 @@ impl AgolSink {
         self
     }
 
+    /// Matching values a replace must keep although this run does not write them: those another
+    /// container publishing to the same layer still has.
+    pub fn keep<'a>(&mut self, keys: impl IntoIterator<Item = &'a str>) {
+        for key in keys {
+            if let Some(key) = key_of(Some(&Value::String(key.to_string()))) {
+                self.written.insert(&key);
+            }
+        }
+    }
+
     /// Tables have no `geometryType`, and must not be sent a geometry.
     fn clears_geometry(&self) -> bool {
         self.clear_missing_geometry && self.layer.info().geometry_type.is_some()
@@ -83,16 +101,7 @@ impl AgolSink {
             .iter()
             .find(|f| f.name == self.matching_field)
             .is_some_and(|f| NUMERIC_TYPES.contains(&f.field_type.as_str()));
-        let list: Vec<String> = keys
-            .iter()
-            .map(|k| {
-                if numeric && k.parse::<f64>().is_ok() {
-                    (*k).to_string()
-                } else {
-                    sql_quote(k)
-                }
-            })
-            .collect();
+        let list: Vec<String> = keys.iter().map(|k| key_literal(k, numeric)).collect();
         let oid_field = self.object_id_field();
         let query = Query::new()
             .where_clause(format!("{} IN ({})", self.matching_field, list.join(",")))
@@ -110,6 +119,73 @@ impl AgolSink {
             }
         }
         Ok(found)
+    }
+
+    /// Sends `edits` as one `applyEdits`; when ArcGIS refuses it because of some of its features,
+    /// sends the halves again until every good feature is written and every bad one is named.
+    ///
+    /// Every request of more than one feature carries `rollbackOnFailure=true`, so each applies
+    /// whole or not at all and the count of written features is exact even when an answer is
+    /// lost. A single feature is sent with `rollbackOnFailure=false`: ArcGIS then answers with its
+    /// own per-feature reason (code, text naming the field) instead of "Unable to complete
+    /// operation." A failure that is not about the features (transient beyond the client's
+    /// retries, a token, a permission) stops the run as before.
+    async fn send_isolating(
+        &mut self,
+        edits: Vec<Edit>,
+        outcome: &mut BatchOutcome,
+    ) -> Result<(), Error> {
+        let mut parts = Isolation::new(edits);
+        while let Some(part) = parts.next() {
+            let request = Edits {
+                adds: part
+                    .iter()
+                    .filter(|e| e.add)
+                    .map(|e| e.feature.clone())
+                    .collect(),
+                updates: part
+                    .iter()
+                    .filter(|e| !e.add)
+                    .map(|e| e.feature.clone())
+                    .collect(),
+                rollback_on_failure: part.len() > 1,
+                ..Edits::default()
+            };
+            let results = match self.layer.apply_edits(&request).await {
+                Ok(results) => results,
+                Err(e) if refused_for_its_features(&e) => {
+                    if part.len() > 1 {
+                        parts.split(part);
+                    } else {
+                        let edit = &part[0];
+                        let rejection = rejection(edit, &e);
+                        // Still in the source: a replace must keep its previous version.
+                        self.written.insert(&edit.key);
+                        outcome.rejected.push(rejection);
+                    }
+                    continue;
+                }
+                Err(e) => return Err(Error::after_writing(outcome.written, e)),
+            };
+            outcome.written += part.len() as u64;
+            if !self.preloaded {
+                // An upsert keeps nothing: a key seen again in a later batch is
+                // looked up again and found, since it is in the layer now.
+                continue;
+            }
+            // Remember what was added so a key seen again in this run
+            // becomes an update, not a duplicate.
+            let added = part.iter().filter(|e| e.add);
+            for (edit, result) in added.zip(&results.add_results) {
+                if let Some(oid) = result.object_id {
+                    self.existing.insert(edit.key.clone(), oid);
+                }
+            }
+            for edit in &part {
+                self.written.insert(&edit.key);
+            }
+        }
+        Ok(())
     }
 
     fn object_id_field(&self) -> String {
@@ -131,13 +207,119 @@ const NUMERIC_TYPES: [&str; 6] = [
     "esriFieldTypeOID",
 ];
 
-/// A matching value as text, whatever JSON type the layer stores it as.
-fn key_of(value: Option<&Value>) -> Option<String> {
+/// One feature of a batch, ready to send as an add or an update.
+struct Edit {
+    key: String,
+    feature: Feature,
+    add: bool,
+}
+
+/// Whether ArcGIS refused an `applyEdits` because of the features it carried (per-feature
+/// failures, or the rolled-back batch's "Unable to complete operation."), as opposed to a failure
+/// of the service, the token or the request itself, which splitting cannot cure.
+fn refused_for_its_features(e: &agol_client::Error) -> bool {
+    match e {
+        agol_client::Error::EditsFailed { .. } => true,
+        agol_client::Error::Api { code, status, .. } => {
+            !e.is_retryable() && (*code == Some(400) || (code.is_none() && *status == 400))
+        }
+        _ => false,
+    }
+}
+
+/// A single refused feature, named with ArcGIS's own reason.
+fn rejection(edit: &Edit, e: &agol_client::Error) -> Rejection {
+    let (code, reason) = match e {
+        agol_client::Error::EditsFailed { failures, .. } => {
+            let first = failures
+                .iter()
+                .find(|f| f.code != Some(ROLLED_BACK))
+                .or(failures.first());
+            match first {
+                Some(f) => (f.code.map(|c| c.to_string()), f.description.clone()),
+                None => (None, e.to_string()),
+            }
+        }
+        agol_client::Error::Api {
+            code,
+            message,
+            details,
+            ..
+        } => {
+            let mut reason = message.clone();
+            if !details.is_empty() {
+                reason = format!("{reason} ({})", details.join("; "));
+            }
+            (code.map(|c| c.to_string()), reason)
+        }
+        other => (None, other.to_string()),
+    };
+    let record_id = match edit.feature.attributes.get("id") {
+        Some(Value::String(id)) if !id.is_empty() => id.clone(),
+        _ => edit.key.clone(),
+    };
+    let field = field_named_in(&reason, edit.feature.attributes.keys().map(String::as_str));
+    Rejection {
+        record_id,
+        field,
+        code,
+        reason,
+    }
+}
+
+/// ArcGIS's code for "Operation rolled back.": a feature that failed only because another did.
+const ROLLED_BACK: i64 = 1003;
+
+/// A matching value as a canonical key, whatever JSON type the layer stores it as: `5`, `5.0`
+/// and `"5"` (a Double, an Integer, a string of digits) are one key, so an incremental run never
+/// adds a second feature for a number printed another way. Other text is kept as it is.
+pub(crate) fn key_of(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) if !s.is_empty() => Some(canonical_digits(s).unwrap_or_else(|| s.clone())),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Some(i.to_string())
+            } else if let Some(u) = n.as_u64() {
+                Some(u.to_string())
+            } else {
+                let text = n.to_string();
+                Some(canonical_digits(&text).unwrap_or(text))
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A matching value as the text to look it up by.
+fn raw_text(value: Option<&Value>) -> Option<String> {
     match value? {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
+}
+
+/// `-0042.000` → `-42`: an integer written in digits, with leading zeros and a zero fraction
+/// dropped; `None` for anything else. Exact (no floating point), so two different long digit
+/// strings never become one key.
+fn canonical_digits(s: &str) -> Option<String> {
+    let (negative, body) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    if int.is_empty()
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b == b'0')
+    {
+        return None;
+    }
+    let digits = int.trim_start_matches('0');
+    Some(match (digits.is_empty(), negative) {
+        (true, _) => "0".to_string(),
+        (false, true) => format!("-{digits}"),
+        (false, false) => digits.to_string(),
+    })
 }
 
 #[async_trait]
@@ -148,19 +330,9 @@ impl Sink<Feature> for AgolSink {
 
     async fn begin(&mut self, mode: WriteMode) -> Result<(), Error> {
         let oid_field = self.object_id_field();
-        if !self
-            .layer
-            .info()
-            .fields
-            .iter()
-            .any(|f| f.name == self.matching_field)
-        {
-            return Err(Error::Refused(format!(
-                "{} has no field `{}` to match features on: add it (unique, holding the Knack record id) \
-                 or set upsert_matching_field to an existing field",
-                self.describe(),
-                self.matching_field
-            )));
+        let problems = crate::preflight::agol_problems(self.layer.info(), &self.matching_field);
+        if !problems.is_empty() {
+            return Err(Error::Preflight(problems.join("; ")));
         }
         if !mode.is_replace() {
             return Ok(());
@@ -192,12 +364,6 @@ impl Sink<Feature> for AgolSink {
         let mut outcome = BatchOutcome::default();
         let mut features = batch.into_iter().peekable();
         while features.peek().is_some() {
-            let mut edits = Edits {
-                rollback_on_failure: true,
-                ..Edits::default()
-            };
-            let mut added_keys = Vec::new();
-            let mut keys = Vec::new();
             let mut chunk = Vec::new();
             for feature in features.by_ref().take(self.batch_size) {
                 match key_of(feature.attributes.get(&self.matching_field)) {
@@ -211,18 +377,25 @@ impl Sink<Feature> for AgolSink {
             let looked_up = if self.preloaded {
                 HashMap::new()
             } else {
-                let wanted: Vec<&str> = chunk.iter().map(|(key, _)| key.as_str()).collect();
+                // The layer is asked for the values as sent (a text field holding "007" must be
+                // asked for "007"); what it answers is compared by canonical key.
+                let wanted: Vec<String> = chunk
+                    .iter()
+                    .filter_map(|(_, f)| raw_text(f.attributes.get(&self.matching_field)))
+                    .collect();
+                let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
                 self.lookup(&wanted)
                     .await
                     .map_err(|e| Error::after_writing(outcome.written, e))?
             };
-            for (key, mut feature) in chunk {
-                let existing = if self.preloaded {
-                    &self.existing
-                } else {
-                    &looked_up
-                };
-                match existing.get(&key) {
+            let existing = if self.preloaded {
+                &self.existing
+            } else {
+                &looked_up
+            };
+            let edits: Vec<Edit> = chunk
+                .into_iter()
+                .map(|(key, mut feature)| match existing.get(&key) {
                     Some(oid) => {
                         feature
                             .attributes
@@ -230,41 +403,20 @@ impl Sink<Feature> for AgolSink {
                         if clear_geometry && feature.geometry.is_none() {
                             feature = feature.with_null_geometry();
                         }
-                        edits.updates.push(feature);
+                        Edit {
+                            key,
+                            feature,
+                            add: false,
+                        }
                     }
-                    None => {
-                        added_keys.push(key.clone());
-                        edits.adds.push(feature);
-                    }
-                }
-                keys.push(key);
-            }
-            if edits.adds.is_empty() && edits.updates.is_empty() {
-                continue;
-            }
-            // Each call applies whole or not at all (rollbackOnFailure), so
-            // the calls before a failed one are exactly what was written.
-            let results = self
-                .layer
-                .apply_edits(&edits)
-                .await
-                .map_err(|e| Error::after_writing(outcome.written, e))?;
-            outcome.written += keys.len() as u64;
-            if !self.preloaded {
-                // An upsert keeps nothing: a key seen again in a later batch is
-                // looked up again and found, since it is in the layer now.
-                continue;
-            }
-            // Remember what was added so a key seen again in this run
-            // becomes an update, not a duplicate.
-            for (key, result) in added_keys.into_iter().zip(&results.add_results) {
-                if let Some(oid) = result.object_id {
-                    self.existing.insert(key, oid);
-                }
-            }
-            for key in &keys {
-                self.written.insert(key);
-            }
+                    None => Edit {
+                        key,
+                        feature,
+                        add: true,
+                    },
+                })
+                .collect();
+            self.send_isolating(edits, &mut outcome).await?;
         }
         Ok(outcome)
     }
@@ -284,5 +436,69 @@ impl Sink<Feature> for AgolSink {
         }
         self.layer.delete_object_ids(&stale, true).await?;
         Ok(stale.len() as u64)
+    }
+}
+
+/// A matching key as a SQL literal for the lookup's `IN (...)`: bare only when the field is
+/// numeric and the key is a finite number. `"NaN"`, `"inf"` and `"infinity"` parse as `f64` but
+/// written bare they are column names to ArcGIS, which would change the `where` clause's meaning.
+fn key_literal(key: &str, numeric: bool) -> String {
+    if numeric && key.parse::<f64>().is_ok_and(f64::is_finite) {
+        key.to_string()
+    } else {
+        sql_quote(key)
+    }
+}
+
+#[cfg(test)]
+mod key_literal_tests {
+    use super::key_literal;
+
+    #[test]
+    fn only_finite_numbers_go_bare_and_only_for_numeric_fields() {
+        assert_eq!(key_literal("42", true), "42");
+        assert_eq!(key_literal("-1.5", true), "-1.5");
+        assert_eq!(key_literal("42", false), "'42'");
+        for odd in ["NaN", "inf", "infinity", "-inf", "1 OR 1=1"] {
+            assert_eq!(key_literal(odd, true), format!("'{odd}'"));
+        }
+        assert_eq!(key_literal("O'Brien", false), "'O''Brien'");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn matching_keys_are_canonical_for_numbers_and_exact_for_text() {
+        let key = |v: Value| key_of(Some(&v));
+        for same in [
+            json!(5),
+            json!(5.0),
+            json!("5"),
+            json!("005"),
+            json!("5.00"),
+        ] {
+            assert_eq!(key(same.clone()).as_deref(), Some("5"), "{same}");
+        }
+        assert_eq!(key(json!(-7.0)).as_deref(), Some("-7"));
+        assert_eq!(key(json!(2.5)).as_deref(), Some("2.5"));
+        assert_eq!(
+            key(json!("5f1a2b3c4d5e6f7081920a1b")).as_deref(),
+            Some("5f1a2b3c4d5e6f7081920a1b")
+        );
+        assert_eq!(
+            key(json!("123456789012345678901234")).as_deref(),
+            Some("123456789012345678901234"),
+            "long digit strings stay exact, never rounded through a float"
+        );
+        assert_ne!(
+            key(json!("123456789012345678901234")),
+            key(json!("123456789012345678901235"))
+        );
+        assert_eq!(key(json!("")), None);
+        assert_eq!(key(json!(null)), None);
     }
 }

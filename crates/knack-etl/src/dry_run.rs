@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use crate::stage::{BatchOutcome, Sink, WriteMode};
 use crate::Error;
 
-/// Counts what it would have written and logs a sample of it.
+/// Counts what it would have written. Logs only counts at INFO; the first item it would have
+/// written is logged at TRACE only, because records hold personal data (names, e-mails, phone
+/// numbers) and INFO logs (Airflow's) are widely readable.
 #[derive(Debug)]
 pub struct DryRun {
     destination: String,
@@ -29,18 +31,24 @@ impl<T: serde::Serialize + Send + 'static> Sink<T> for DryRun {
         format!("{} (dry run: nothing is written)", self.destination)
     }
 
+    fn is_dry_run(&self) -> bool {
+        true
+    }
+
     async fn write(&mut self, batch: Vec<T>) -> Result<BatchOutcome, Error> {
-        if self.seen == 0 {
+        if self.seen == 0 && tracing::enabled!(tracing::Level::TRACE) {
             if let Some(first) = batch.first() {
                 let sample = serde_json::to_string(first).unwrap_or_default();
-                tracing::info!(destination = %self.destination, %sample, "dry run: first item that would be written");
+                tracing::trace!(destination = %self.destination, %sample, "dry run: first item that would be written");
             }
         }
         self.seen += batch.len() as u64;
-        tracing::info!(destination = %self.destination, items = batch.len(), "dry run: would write a batch");
+        tracing::info!(destination = %self.destination, would_write = batch.len(), "dry run: would write a batch");
+        // Counted as written: the report's `dry_run` flag turns it into "would write N".
         Ok(BatchOutcome {
-            written: 0,
-            skipped: batch.len() as u64,
+            written: batch.len() as u64,
+            skipped: 0,
+            ..BatchOutcome::default()
         })
     }
 

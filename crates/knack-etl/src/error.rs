@@ -26,6 +26,11 @@ pub enum Error {
     /// app, a row that is not a Knack record).
     #[error("{0}")]
     Staging(String),
+    /// The destination cannot take this run as it is set up (a Socrata dataset without the row
+    /// identifier `id`, an ArcGIS layer without its matching field, a staging table that does not
+    /// answer): found before the first write, and the message names the fix. Nothing was written.
+    #[error("{0}")]
+    Preflight(String),
     /// The pipeline was asked for something it refuses to do.
     #[error("{0}")]
     Refused(String),
@@ -50,7 +55,7 @@ impl Error {
             Self::Postgrest(e) => e.is_retryable(),
             Self::Socrata(e) => e.is_retryable(),
             Self::Agol(e) => e.is_retryable(),
-            Self::Transform(_) | Self::Staging(_) | Self::Refused(_) => false,
+            Self::Transform(_) | Self::Staging(_) | Self::Refused(_) | Self::Preflight(_) => false,
             Self::PartlyWritten { error, .. } => error.is_retryable(),
         }
     }

@@ -5,7 +5,8 @@
 //! The pieces: [`Source`] and [`Sink`] traits and the [`run`] driver that streams batches between
 //! them; adapters for Knack, the PostgREST staging store, Socrata and ArcGIS Online; the
 //! [`transform`]s that turn a formatted Knack record (knack-client's formatter output: label → value)
-//! into a Socrata row or an AGOL feature; and the original's four jobs in [`pipelines`].
+//! into a Socrata row or an AGOL feature; the original's four jobs in [`pipelines`]; a whole app in
+//! one run, each stage from its own [`watermark`], in [`sync`].
 //!
 //! A pipeline, end to end (see `examples/` for one that runs against the fakes):
 //!
@@ -68,22 +69,31 @@
 #![warn(missing_docs)]
 
 mod agol;
+pub mod backup;
 mod dry_run;
 mod error;
 mod keyset;
 mod knack;
+pub mod knack_dest;
 pub mod pipelines;
+pub mod preflight;
+mod reject;
 mod report;
 mod run;
 mod socrata;
 mod stage;
 pub mod staging;
+pub mod sync;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod transform;
+pub mod watermark;
 
 pub use agol::AgolSink;
 pub use dry_run::DryRun;
 pub use error::Error;
 pub use knack::{KnackSource, RawKnackSource};
+pub use reject::{log_rejections, Rejection, LOGGED_REJECTIONS};
 pub use report::RunReport;
 pub use run::{run, RunFailure};
 pub use socrata::SocrataSink;

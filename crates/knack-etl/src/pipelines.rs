@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use crate::agol::AgolSink;
 use crate::dry_run::DryRun;
 use crate::knack::KnackSource;
+use crate::preflight;
 use crate::run::{run, RunFailure};
 use crate::socrata::SocrataSink;
 use crate::stage::{Sink, WriteMode};
@@ -64,10 +65,11 @@ pub async fn metadata_to_postgrest(
     let metadata = setup(knack.metadata().await)?;
     let mut report = RunReport {
         read: 1,
+        dry_run,
         ..RunReport::default()
     };
     if dry_run {
-        report.skipped = 1;
+        report.written = 1;
         report
             .notes
             .push("dry run: the metadata was not stored".into());
@@ -102,6 +104,9 @@ pub async fn records_to_postgrest(
         let metadata = setup(knack.metadata().await)?;
         let tz = setup(metadata.timezone())?;
         query = query.filter(Filter::modified_since(field, since, tz));
+    }
+    if !options.dry_run {
+        setup(preflight::staging(pgrest, knack.app_id()).await)?;
     }
     // Records move as the JSON text Knack sent: only their ids are read.
     let source = KnackSource::new(knack.clone(), container.clone(), query).raw();
@@ -142,6 +147,23 @@ async fn formatter_for(
     Ok((formatter, fields))
 }
 
+/// The record ids the other containers publishing to the same destination have staged: a
+/// replace keeps them.
+async fn kept_ids(
+    pgrest: &pgrest_client::Client,
+    publication: &Publication,
+    shared_with: &[String],
+) -> Result<Vec<String>, Error> {
+    let mut ids = Vec::new();
+    for container in shared_with
+        .iter()
+        .filter(|c| *c != publication.container.id())
+    {
+        ids.extend(staging::record_ids(pgrest, &publication.app_id, container).await?);
+    }
+    Ok(ids)
+}
+
 /// A Socrata destination and the original's per-container options.
 #[derive(Debug, Clone, Default)]
 pub struct SocrataTarget {
@@ -151,6 +173,10 @@ pub struct SocrataTarget {
     pub append_timestamp_key: Option<String>,
     /// `no_replace_socrata`: refuse a full replace.
     pub no_replace: bool,
+    /// The other containers (ids) of the same app that publish to this dataset. A full replace
+    /// deletes only rows none of them has staged, so one container's replace never empties
+    /// another's rows.
+    pub shared_with: Vec<String>,
 }
 
 /// `api.knack` → Socrata: staged rows of the container (written on or after
@@ -163,8 +189,9 @@ pub async fn records_to_socrata(
     target: &SocrataTarget,
     options: &RunOptions,
 ) -> Result<RunReport, RunFailure> {
+    setup(preflight::staging(pgrest, &publication.app_id).await)?;
+    let dataset = setup(preflight::socrata(socrata, &target.resource_id).await)?;
     let (formatter, fields) = setup(formatter_for(pgrest, publication).await)?;
-    let dataset = setup(socrata.metadata(&target.resource_id).await)?;
     let columns: SocrataColumns = dataset
         .columns
         .iter()
@@ -184,10 +211,7 @@ pub async fn records_to_socrata(
     if mode.is_replace() {
         setup(transform.check_replace_allowed())?;
     }
-    let id_field = dataset
-        .row_identifier
-        .clone()
-        .unwrap_or_else(|| "id".to_string());
+    let id_field = preflight::SOCRATA_ROW_IDENTIFIER;
     let source = StagingSource::new(
         pgrest.clone(),
         &publication.app_id,
@@ -200,11 +224,12 @@ pub async fn records_to_socrata(
             target.resource_id
         )))
     } else {
-        Box::new(SocrataSink::new(
-            socrata.clone(),
-            &target.resource_id,
-            &id_field,
-        ))
+        let mut sink = SocrataSink::new(socrata.clone(), &target.resource_id, id_field);
+        if mode.is_replace() {
+            let kept = setup(kept_ids(pgrest, publication, &target.shared_with).await)?;
+            sink.keep(kept.iter().map(String::as_str));
+        }
+        Box::new(sink)
     };
     let rows = |batch: Vec<Record>| {
         let rows = batch
@@ -235,6 +260,9 @@ pub struct AgolTarget {
     pub matching_field: String,
     /// Features per `applyEdits` call.
     pub batch_size: usize,
+    /// The other containers (ids) of the same app that publish to this layer; see
+    /// [`SocrataTarget::shared_with`]. Needs `matching_field` = `id` for a full replace.
+    pub shared_with: Vec<String>,
 }
 
 /// `api.knack` → ArcGIS Online: staged rows formatted as knackpy does and
@@ -248,6 +276,33 @@ pub async fn records_to_agol(
     target: &AgolTarget,
     options: &RunOptions,
 ) -> Result<RunReport, RunFailure> {
+    setup(preflight::staging(pgrest, &publication.app_id).await)?;
+    let layer = setup(
+        preflight::agol(
+            agol,
+            &target.service_id,
+            target.selector,
+            &target.matching_field,
+        )
+        .await,
+    )?;
+    if options.mode().is_replace() {
+        let problems = preflight::agol_replace_problems(layer.info());
+        if !problems.is_empty() {
+            return setup(Err(Error::Preflight(problems.join("; "))));
+        }
+    }
+    if options.mode().is_replace()
+        && !target.shared_with.is_empty()
+        && target.matching_field != "id"
+    {
+        return setup(Err(Error::Preflight(format!(
+            "layer {} is shared with container(s) {}, and a full replace can tell their features \
+             apart only by the Knack record id: set upsert_matching_field = \"id\" or run with --date",
+            layer.info().name,
+            target.shared_with.join(", ")
+        ))));
+    }
     let (formatter, fields) = setup(formatter_for(pgrest, publication).await)?;
     let mut agol_options = AgolOptions::default();
     if let Some(field) = publication.location_fields.first() {
@@ -255,10 +310,6 @@ pub async fn records_to_agol(
     }
     let has_location = agol_options.location_field.is_some();
     let transform = setup(AgolTransform::new(&fields, agol_options))?;
-    let layer = setup(
-        agol.layer_from_item(&target.service_id, target.selector)
-            .await,
-    )?;
     // One staged page per edit call, so the reader's pages and the edit calls line up (the
     // sink also reports a bigger batch that fails part-way, as `Error::PartlyWritten`).
     let source = StagingSource::new(
@@ -274,10 +325,13 @@ pub async fn records_to_agol(
             layer.info().name
         )))
     } else {
-        Box::new(
-            AgolSink::new(layer, &target.matching_field, target.batch_size)
-                .clear_missing_geometry(has_location),
-        )
+        let mut sink = AgolSink::new(layer, &target.matching_field, target.batch_size)
+            .clear_missing_geometry(has_location);
+        if options.mode().is_replace() {
+            let kept = setup(kept_ids(pgrest, publication, &target.shared_with).await)?;
+            sink.keep(kept.iter().map(String::as_str));
+        }
+        Box::new(sink)
     };
     let features = |batch: Vec<Record>| {
         let features = batch

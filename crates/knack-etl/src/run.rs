@@ -7,6 +7,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
+use crate::reject::log_rejections;
 use crate::stage::{Sink, Source, Weigh, WriteMode};
 use crate::{Error, RunReport};
 
@@ -46,9 +47,13 @@ where
     F: FnMut(Vec<S>) -> Result<(Vec<T>, u64), Error> + Send,
 {
     let started = Instant::now();
-    let mut report = RunReport::default();
+    let mut report = RunReport {
+        dry_run: sink.is_dry_run(),
+        ..RunReport::default()
+    };
     let outcome = drive(source, &mut transform, sink, mode, &mut report).await;
     report.duration = started.elapsed();
+    log_rejections(&sink.describe(), &report.rejected);
     match outcome {
         Ok(()) => {
             tracing::info!(%report, "run finished");
@@ -114,6 +119,7 @@ where
                 Ok(outcome) => {
                     report.written += outcome.written;
                     report.skipped += outcome.skipped;
+                    report.rejected.extend(outcome.rejected);
                 }
                 Err(Error::PartlyWritten { written, error }) => {
                     let written = written.min(count);

@@ -6,10 +6,15 @@ use serde_json::{Map, Value};
 use socrata_client::{Client, Query};
 
 use crate::keyset::KeySet;
+use crate::reject::{field_named_in, Isolation};
 use crate::stage::{BatchOutcome, Sink, WriteMode};
-use crate::Error;
+use crate::{Error, Rejection};
 
 /// Upserts rows into a dataset by its row identifier.
+///
+/// A row Socrata refuses (a value its column's type does not take) is named in
+/// [`BatchOutcome::rejected`]; every other row of its batch is written (see
+/// `SocrataSink::isolate`). In a replace a rejected row keeps its previous version.
 ///
 /// A replace never PUTs: a PUT empties the dataset before the rest of the
 /// rows arrive, so a failure half-way (the original's behaviour) left a
@@ -37,6 +42,55 @@ impl SocrataSink {
         }
     }
 
+    /// Record ids a replace must keep although this run does not write them: those another
+    /// container publishing to the same dataset still has.
+    pub fn keep<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>) {
+        for id in ids {
+            self.written.insert(id);
+        }
+    }
+
+    /// Upserts `rows` that Socrata refused as a request, in halves, until every good row is
+    /// written and every bad one is named. Upserts keyed by the row identifier are idempotent,
+    /// so re-sending rows Socrata already applied changes nothing.
+    async fn isolate(
+        &mut self,
+        rows: Vec<Map<String, Value>>,
+        outcome: &mut BatchOutcome,
+    ) -> Result<(), Error> {
+        let mut parts = Isolation::new(rows);
+        while let Some(part) = parts.next() {
+            match self.client.upsert(&self.dataset, &part).await {
+                Ok(_) => {}
+                Err(e) if refused_for_its_rows(&e) && part.len() > 1 => {
+                    parts.split(part);
+                    continue;
+                }
+                Err(e) if refused_for_its_rows(&e) => {
+                    let row = &part[0];
+                    let record_id = row
+                        .get(&self.id_field)
+                        .and_then(Value::as_str)
+                        .unwrap_or("(no id)")
+                        .to_string();
+                    // Still in the source: a replace must keep its previous version.
+                    self.written.insert(&record_id);
+                    outcome.rejected.push(rejection(record_id, row, &e));
+                    continue;
+                }
+                Err(e) => return Err(Error::after_writing(outcome.written, e)),
+            }
+            outcome.written += part.len() as u64;
+            for id in part
+                .iter()
+                .filter_map(|row| row.get(&self.id_field).and_then(Value::as_str))
+            {
+                self.written.insert(id);
+            }
+        }
+        Ok(())
+    }
+
     async fn stale_ids(&self) -> Result<Vec<String>, Error> {
         let query = Query::new().select(self.id_field.clone());
         let mut pages = Box::pin(
@@ -56,6 +110,40 @@ impl SocrataSink {
     }
 }
 
+/// Whether Socrata refused a request because of rows it carried: `Errors` counted in a 200
+/// (SODA 2.1's way to report a value its column refuses), or a 400 about the body. Never a
+/// transient failure, an authentication or a permission problem.
+fn refused_for_its_rows(e: &socrata_client::Error) -> bool {
+    matches!(
+        e,
+        socrata_client::Error::RowErrors { .. } | socrata_client::Error::Api { status: 400, .. }
+    )
+}
+
+/// A single refused row, named with what Socrata said about it.
+fn rejection(record_id: String, row: &Map<String, Value>, e: &socrata_client::Error) -> Rejection {
+    match e {
+        socrata_client::Error::Api { body, .. } => {
+            let reason = body.message.clone().unwrap_or_else(|| e.to_string());
+            Rejection {
+                record_id,
+                field: field_named_in(&reason, row.keys().map(String::as_str)),
+                code: body.code.clone(),
+                reason,
+            }
+        }
+        _ => Rejection {
+            record_id,
+            field: None,
+            code: Some("Errors".into()),
+            reason:
+                "Socrata counted the row in `Errors` and did not apply it (its answer names no \
+                     field): a value does not fit its column's type"
+                    .into(),
+        },
+    }
+}
+
 #[async_trait]
 impl Sink<Map<String, Value>> for SocrataSink {
     fn describe(&self) -> String {
@@ -66,11 +154,17 @@ impl Sink<Map<String, Value>> for SocrataSink {
         // Requests carry consecutive rows of the batch, in order: `rows[done..]`
         // is what the next one carried. Only rows of requests that succeeded
         // count as written (their ids protected from a replace's deletes).
+        let mut outcome = BatchOutcome::default();
         let mut requests = self.client.upsert_batches(&self.dataset, &batch);
         let mut done = 0usize;
+        let mut refused = false;
         while let Some(request) = requests.next().await {
             let request = match request {
                 Ok(request) => request,
+                Err(e) if refused_for_its_rows(&e) => {
+                    refused = true;
+                    break;
+                }
                 Err(e) => return Err(Error::after_writing(done as u64, e)),
             };
             let carried = batch.iter().skip(done).take(request.rows);
@@ -80,10 +174,13 @@ impl Sink<Map<String, Value>> for SocrataSink {
             done += request.rows;
             tracing::debug!(dataset = %self.dataset, summary = ?request.summary, "batch upserted");
         }
-        Ok(BatchOutcome {
-            written: done as u64,
-            skipped: 0,
-        })
+        drop(requests);
+        outcome.written = done as u64;
+        if refused {
+            let rest = batch.into_iter().skip(done).collect();
+            self.isolate(rest, &mut outcome).await?;
+        }
+        Ok(outcome)
     }
 
     async fn finish(&mut self, mode: WriteMode) -> Result<u64, Error> {

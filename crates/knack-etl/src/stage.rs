@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 
-use crate::Error;
+use crate::{Error, Rejection};
 
 /// A stream of batches, in source order. A batch is one page of the source.
 pub type BatchStream<T> = BoxStream<'static, Result<Vec<T>, Error>>;
@@ -120,12 +120,14 @@ impl WriteMode {
 }
 
 /// What a sink did with one batch.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchOutcome {
     /// Items written (created or updated).
     pub written: u64,
     /// Items deliberately not written (for example a record without a key).
     pub skipped: u64,
+    /// Items the destination refused, named; the rest of the batch was written.
+    pub rejected: Vec<Rejection>,
 }
 
 /// Where items come from.
@@ -150,12 +152,25 @@ pub trait Sink<T: Send + 'static>: Send {
     /// A short human name for logs and reports, such as `Socrata dataset abcd-1234`.
     fn describe(&self) -> String;
 
-    /// Prepares the run (checks the destination, loads existing keys).
+    /// Whether this sink only counts what it would write (`--dry-run`); the run's report then
+    /// says "would write N" instead of "written N".
+    fn is_dry_run(&self) -> bool {
+        false
+    }
+
+    /// Prepares the run (checks the destination, loads existing keys). A destination that cannot
+    /// take this run (see [`crate::preflight`]) is refused here with [`Error::Preflight`], before
+    /// any write.
     async fn begin(&mut self, _mode: WriteMode) -> Result<(), Error> {
         Ok(())
     }
 
     /// Writes one batch.
+    ///
+    /// A record the destination refuses because of its own values is not an error: the sink
+    /// writes the rest of the batch and returns the refused ones in
+    /// [`BatchOutcome::rejected`]. In a replace, a rejected record's previous version stays at
+    /// the destination and is never deleted.
     ///
     /// A sink that sends a batch in several requests and fails after some of
     /// them succeeded returns [`Error::PartlyWritten`] with the number of

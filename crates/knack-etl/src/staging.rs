@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use crate::reject::{field_named_in, Isolation};
 use crate::stage::{BatchOutcome, BatchStream, Sink, Source, WriteMode};
-use crate::Error;
+use crate::{Error, Rejection};
 
 /// The records table.
 pub const RECORDS_TABLE: &str = "knack";
@@ -21,6 +22,27 @@ pub const METADATA_TABLE: &str = "knack_metadata";
 /// Knack record may sit in several containers with different fields, so the
 /// record id alone is not a key.
 pub const RECORD_KEY: [&str; 3] = ["app_id", "container_id", "record_id"];
+
+/// The most rejected records a replace keeps by naming them in its delete's filter (one
+/// `record_id=neq.` each, in the URL).
+const MAX_KEPT_BY_FILTER: usize = 200;
+
+/// The row a write returns: what the store's trigger stamped.
+#[derive(Deserialize)]
+struct Written {
+    updated_at: DateTime<FixedOffset>,
+}
+
+/// Whether PostgreSQL refused a statement because of a value in its rows: a data exception
+/// (SQLSTATE class 22, e.g. `22P05` for a `\u0000` in jsonb) or an integrity violation (class
+/// 23, e.g. a null where none is allowed). Never a transient or permission failure, and not
+/// `21000` (two rows with one key in a statement), which is about the batch, not a row.
+fn refused_for_its_rows(e: &pgrest_client::Error) -> bool {
+    e.status() == Some(400)
+        && e.api_error()
+            .and_then(|a| a.code.as_deref())
+            .is_some_and(|c| c.starts_with("22") || c.starts_with("23"))
+}
 
 /// The column the store's trigger stamps with the database's clock on every write.
 const UPDATED_AT: &str = "updated_at";
@@ -101,6 +123,8 @@ pub struct StagingSink {
     container_id: String,
     upsert: Upsert,
     watermark: Option<DateTime<FixedOffset>>,
+    /// Records the store refused this run: their previous rows must survive a replace.
+    rejected_ids: Vec<String>,
 }
 
 impl StagingSink {
@@ -113,6 +137,7 @@ impl StagingSink {
             container_id: container_id.to_string(),
             upsert: Upsert::on_conflict(RECORD_KEY).returning([UPDATED_AT]),
             watermark: None,
+            rejected_ids: Vec::new(),
         }
     }
 
@@ -122,6 +147,104 @@ impl StagingSink {
     pub fn with_upsert(mut self, upsert: Upsert) -> Self {
         self.upsert = upsert.returning([UPDATED_AT]);
         self
+    }
+
+    fn lower_watermark(&mut self, returned: &[Written]) {
+        if let Some(earliest) = returned.iter().map(|w| w.updated_at).min() {
+            self.watermark = Some(self.watermark.map_or(earliest, |w| w.min(earliest)));
+        }
+    }
+
+    /// Upserts rows PostgreSQL refused as a statement, in halves, until every good row is
+    /// written and every bad one is named (upserts on the record key are idempotent).
+    async fn isolate<R: StagedRow>(
+        &mut self,
+        rows: Vec<R>,
+        outcome: &mut BatchOutcome,
+    ) -> Result<(), Error> {
+        let mut parts = Isolation::new(rows);
+        while let Some(part) = parts.next() {
+            let returned: Vec<Written> = match self
+                .client
+                .upsert_returning(RECORDS_TABLE, &part, &self.upsert)
+                .await
+            {
+                Ok(returned) => returned,
+                Err(e) if refused_for_its_rows(&e) && part.len() > 1 => {
+                    parts.split(part);
+                    continue;
+                }
+                Err(e) if refused_for_its_rows(&e) => {
+                    let row = &part[0];
+                    let api = e.api_error();
+                    let code = api.and_then(|a| a.code.clone());
+                    let reason = match api {
+                        Some(a) => match &a.details {
+                            Some(d) => format!("{} ({d})", a.message),
+                            None => a.message.clone(),
+                        },
+                        None => e.to_string(),
+                    };
+                    let field = row.field_in(&reason);
+                    self.rejected_ids.push(row.record_id().to_string());
+                    outcome.rejected.push(Rejection {
+                        record_id: row.record_id().to_string(),
+                        field,
+                        code,
+                        reason,
+                    });
+                    continue;
+                }
+                Err(e) => return Err(Error::after_writing(outcome.written, e)),
+            };
+            outcome.written += part.len() as u64;
+            self.lower_watermark(&returned);
+        }
+        Ok(())
+    }
+
+    /// Upserts `batch`, keeping the earliest `updated_at` the store stamped as the watermark.
+    /// Every request's outcome is awaited, even after one failed: the others may have been
+    /// written, and the report must count them. Requests PostgreSQL refused for a value in
+    /// their rows are narrowed down to the rows at fault ([`StagingSink::isolate`]).
+    async fn upsert_rows<R: StagedRow>(&mut self, batch: &[R]) -> Result<BatchOutcome, Error> {
+        let per_request = self.upsert.rows_per_request();
+        let client = self.client.clone();
+        let mut requests = client.upsert_batches::<_, Written>(RECORDS_TABLE, batch, &self.upsert);
+        let (mut written, mut failure) = (0u64, None);
+        let (mut reported, mut refused) = (0usize, Vec::new());
+        while let Some(request) = requests.next().await {
+            let index = reported;
+            reported += 1;
+            match request {
+                Ok(done) => {
+                    written += done.rows as u64;
+                    self.lower_watermark(&done.returned);
+                }
+                Err(e) if refused_for_its_rows(&e) => refused.push(index),
+                // The first failure (in request order) is the one reported.
+                Err(e) => failure = failure.or(Some(e)),
+            }
+        }
+        drop(requests);
+        if let Some(e) = failure {
+            return Err(Error::after_writing(written, e));
+        }
+        let mut outcome = BatchOutcome {
+            written,
+            ..BatchOutcome::default()
+        };
+        if !refused.is_empty() {
+            // The refused requests' rows, and those of the requests never started after them.
+            let rest = batch
+                .chunks(per_request)
+                .enumerate()
+                .filter(|(i, _)| refused.contains(i) || *i >= reported)
+                .flat_map(|(_, rows)| rows.iter().cloned())
+                .collect();
+            self.isolate(rest, &mut outcome).await?;
+        }
+        Ok(outcome)
     }
 
     /// The container's filter, shared by the delete of a replace.
@@ -149,7 +272,15 @@ impl Sink<StagingRow> for StagingSink {
         let WriteMode::Replace { .. } = mode else {
             return Ok(0);
         };
-        let filter = match self.watermark {
+        if self.rejected_ids.len() > MAX_KEPT_BY_FILTER {
+            tracing::warn!(
+                rejected = self.rejected_ids.len(),
+                "too many rejected records to keep by filter: the replace's delete is skipped, \
+                 stale rows stay until a run with fewer rejections"
+            );
+            return Ok(0);
+        }
+        let mut filter = match self.watermark {
             Some(watermark) => self
                 .container_query()
                 .lt("updated_at", watermark.to_rfc3339()),
@@ -157,6 +288,10 @@ impl Sink<StagingRow> for StagingSink {
             // row of the container is stale.
             None => self.container_query(),
         };
+        // A rejected record is still in Knack: its previous row stays.
+        for id in &self.rejected_ids {
+            filter = filter.neq("record_id", id.as_str());
+        }
         #[derive(Deserialize)]
         struct Deleted {}
         let deleted: Vec<Deleted> = self
@@ -167,52 +302,43 @@ impl Sink<StagingRow> for StagingSink {
     }
 }
 
-impl StagingSink {
-    /// Upserts rows, keeping the earliest `updated_at` the store stamped as the watermark.
-    async fn upsert_rows<R: Serialize + Sync>(
-        &mut self,
-        rows: &[R],
-    ) -> Result<BatchOutcome, Error> {
-        #[derive(Deserialize)]
-        struct Written {
-            updated_at: DateTime<FixedOffset>,
-        }
-        // Every request's outcome is awaited, even after one failed: the
-        // others may have been written, and the report must count them.
-        let mut requests =
-            self.client
-                .upsert_batches::<_, Written>(RECORDS_TABLE, rows, &self.upsert);
-        let (mut written, mut failure) = (0u64, None);
-        while let Some(request) = requests.next().await {
-            match request {
-                Ok(done) => {
-                    written += done.rows as u64;
-                    if let Some(earliest) = done.returned.iter().map(|w| w.updated_at).min() {
-                        self.watermark = Some(self.watermark.map_or(earliest, |w| w.min(earliest)));
-                    }
-                }
-                // The first failure (in request order) is the one reported.
-                Err(e) => failure = failure.or(Some(e)),
-            }
-        }
-        match failure {
-            Some(e) => Err(Error::after_writing(written, e)),
-            None => Ok(BatchOutcome {
-                written,
-                skipped: 0,
-            }),
-        }
+/// A row the staging sink can write: serialisable for the upsert, and able to name its record
+/// and the field a refusal is about.
+trait StagedRow: Serialize + Clone + Send + Sync {
+    /// The Knack record id.
+    fn record_id(&self) -> &str;
+    /// The record's field named in the store's `reason`, if any.
+    fn field_in(&self, reason: &str) -> Option<String>;
+}
+
+impl StagedRow for StagingRow {
+    fn record_id(&self) -> &str {
+        &self.record_id
+    }
+    fn field_in(&self, reason: &str) -> Option<String> {
+        field_named_in(reason, self.record.keys().map(String::as_str))
     }
 }
 
 /// A row of `api.knack` that borrows its parts: the record goes into the request body as the
 /// text Knack sent, unparsed and unchanged.
-#[derive(Serialize)]
+#[derive(Serialize, Clone, Copy)]
 struct RawRow<'a> {
     app_id: &'a str,
     container_id: &'a str,
     record_id: &'a str,
     record: &'a RawValue,
+}
+
+impl StagedRow for RawRow<'_> {
+    fn record_id(&self) -> &str {
+        self.record_id
+    }
+    fn field_in(&self, reason: &str) -> Option<String> {
+        // Only a refused record pays for reading its keys.
+        let keys: Map<String, Value> = serde_json::from_str(self.record.get()).ok()?;
+        field_named_in(reason, keys.keys().map(String::as_str))
+    }
 }
 
 /// Stores records byte for byte as Knack sent them (key order, escapes and number spellings
@@ -240,6 +366,35 @@ impl Sink<RawRecord> for StagingSink {
     async fn finish(&mut self, mode: WriteMode) -> Result<u64, Error> {
         <Self as Sink<StagingRow>>::finish(self, mode).await
     }
+}
+
+/// The Knack record ids staged for `container_id` of `app_id`, page by page (ids only).
+///
+/// A replace of a destination that several containers publish to keeps every record one of
+/// them still has: this is how it knows.
+pub async fn record_ids(
+    client: &Client,
+    app_id: &str,
+    container_id: &str,
+) -> Result<Vec<String>, Error> {
+    #[derive(Deserialize)]
+    struct Row {
+        record_id: String,
+    }
+    let query = Query::new()
+        .select("id,record_id")
+        .eq("app_id", app_id)
+        .eq("container_id", container_id);
+    let mut pages = Box::pin(client.select_pages::<Row>(
+        RECORDS_TABLE,
+        query,
+        Keyset::on("id").page_size(10_000),
+    ));
+    let mut ids = Vec::new();
+    while let Some(page) = pages.try_next().await? {
+        ids.extend(page.into_iter().map(|r| r.record_id));
+    }
+    Ok(ids)
 }
 
 /// The staged records of one container, optionally only those written on or

@@ -39,8 +39,9 @@ async fn calls_before_the_failed_one_count_as_written() {
         .layer_from_item(&target.service_id, LayerSelector::LayerIndex(0))
         .await
         .unwrap();
-    // Calls of 2, 2 and 1 features; the second fails and rolls back.
-    env.agol.fail_edit_call(2);
+    // Calls of 2, 2 and 1 features; the second is refused for a reason no split can cure (a
+    // permission), so the run stops there.
+    env.agol.inject_after("/applyEdits", 1, permission_denied());
     let mut sink = AgolSink::new(layer, "id", 2);
 
     let failure = run(&OneBatch, |b| Ok((b, 0)), &mut sink, WriteMode::Upsert)
@@ -59,4 +60,12 @@ async fn calls_before_the_failed_one_count_as_written() {
     assert!(matches!(*failure.error, Error::Agol(_)), "{failure}");
     let stored: Vec<String> = env.agol_features().into_keys().collect();
     assert_eq!(stored, ["f1", "f2"]);
+}
+
+fn permission_denied() -> agol_client::testkit::Fault {
+    agol_client::testkit::arcgis_error(
+        403,
+        "You do not have permissions to access this resource or perform this operation.",
+    )
+    .on_path("/applyEdits")
 }

@@ -39,10 +39,23 @@ async fn a_dry_run_of_every_pipeline_writes_nothing() {
     let agol = env.to_agol(10, &dry).await.unwrap();
 
     // Everything was read and transformed...
-    assert_eq!((metadata.read, metadata.written), (1, 0));
+    // ...and counted as "would write" (the report's dry_run flag), never as skipped.
+    assert_eq!(
+        (metadata.read, metadata.written, metadata.dry_run),
+        (1, 1, true)
+    );
+    assert!(
+        metadata.to_string().contains("would write 1 (dry run)"),
+        "{metadata}"
+    );
+    assert!(staged.dry_run && socrata.dry_run && agol.dry_run);
+    assert!(
+        staged.to_string().contains("would write 30 (dry run)"),
+        "{staged}"
+    );
     assert_eq!(
         (staged.read, staged.written, staged.skipped, staged.deleted),
-        (30, 0, 30, 0)
+        (30, 30, 0, 0)
     );
     assert_eq!(
         (
@@ -51,11 +64,11 @@ async fn a_dry_run_of_every_pipeline_writes_nothing() {
             socrata.skipped,
             socrata.deleted
         ),
-        (60, 0, 60, 0)
+        (60, 60, 0, 0)
     );
     assert_eq!(
         (agol.read, agol.written, agol.skipped, agol.deleted),
-        (60, 0, 60, 0)
+        (60, 60, 0, 0)
     );
 
     // ...and nothing was sent that writes.

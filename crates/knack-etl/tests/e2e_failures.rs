@@ -9,9 +9,9 @@ use chrono::{TimeZone, Utc};
 use e2e_common::{fixture, fixture_records, synthetic_record, Env};
 use knack_etl::pipelines::RunOptions;
 use knack_etl::Error;
-use pgrest_client::testkit::Fault;
+use pgrest_client::testkit::{Fault, PostgrestFault};
 use serde_json::json;
-use socrata_client::testkit::FakeDataset;
+use socrata_client::testkit::{FakeDataset, FakeSocrata};
 
 const KEPT_NOTE: &str = "keeps its previous records";
 
@@ -38,7 +38,16 @@ async fn agol_failing_on_the_third_batch_of_a_replace_leaves_the_old_features() 
 
     let edit_calls = env.agol.requests_for("applyEdits").len();
     assert_eq!(edit_calls, 6, "60 features in batches of 10");
-    env.agol.fail_edit_call(edit_calls + 3);
+    // The third call is refused for a reason splitting cannot cure (a permission): the run stops.
+    env.agol.inject_after(
+        "/applyEdits",
+        2,
+        agol_client::testkit::arcgis_error(
+            403,
+            "You do not have permissions to access this resource or perform this operation.",
+        )
+        .on_path("/applyEdits"),
+    );
 
     let failure = env.to_agol(10, &RunOptions::default()).await.unwrap_err();
     assert!(matches!(*failure.error, Error::Agol(_)), "{failure}");
@@ -80,19 +89,27 @@ async fn agol_failing_on_the_third_batch_of_a_replace_leaves_the_old_features() 
 }
 
 #[tokio::test]
-async fn agol_feature_failure_rolls_back_its_whole_batch() {
+async fn agol_feature_failure_is_named_and_the_rest_of_its_batch_written() {
     let env = Env::start().await.staged().await;
     let records = fixture_records();
-    // The 25th feature fails: batch 3 of 10 (features 21-30) must be rolled back entirely.
+    // The 25th feature fails: batch 3 of 10 (features 21-30) is refused as a whole, then halved
+    // until the bad feature stands alone; the other 59 are written.
     let bad = records[24]["id"].as_str().unwrap().to_string();
     env.agol
         .fail_when_attribute(e2e_common::LAYER, "id", json!(bad));
 
-    let failure = env.to_agol(10, &RunOptions::default()).await.unwrap_err();
-    assert!(matches!(*failure.error, Error::Agol(_)), "{failure}");
+    let report = env.to_agol(10, &RunOptions::default()).await.unwrap();
+    assert_eq!((report.read, report.written, report.failed), (60, 59, 0));
+    assert_eq!(report.rejected.len(), 1, "{report:?}");
+    let rejected = &report.rejected[0];
+    assert_eq!(rejected.record_id, bad);
+    assert_eq!(rejected.code.as_deref(), Some("1000"));
+    assert!(rejected.reason.contains("Injected failure"), "{rejected}");
     let stored = env.agol_features();
     assert!(!stored.contains_key(&bad));
-    assert_eq!(stored.len() % 10, 0, "whole batches only: {}", stored.len());
+    assert_eq!(stored.len(), 59);
+    // The cost of isolating it: batch 3's one call became 9 (10 → 5+5 → 2+3 → 1+2 → 1+1).
+    assert_eq!(env.agol.requests_for("applyEdits").len(), 6 + 8);
 }
 
 #[tokio::test]
@@ -207,7 +224,7 @@ async fn a_socrata_replace_never_puts_and_deletes_only_what_the_source_lost() {
     let deleted: BTreeSet<String> = requests
         .iter()
         .filter(|r| r.method == "POST")
-        .flat_map(|r| r.body.as_array().cloned().unwrap_or_default())
+        .flat_map(FakeSocrata::body_rows)
         .filter(|row| row[":deleted"] == true)
         .map(|row| row["id"].as_str().unwrap().to_string())
         .collect();

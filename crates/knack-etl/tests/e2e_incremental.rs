@@ -107,10 +107,12 @@ fn assert_staging_read_filtered_on_updated_at(env: &Env) {
         .requests()
         .into_iter()
         .filter(|r| r.method == "GET" && r.path == "/knack")
+        // The preflight's one-row probe of the table is not a read of records.
+        .filter(|r| !r.query.contains(&("select".into(), "app_id".into())))
         .collect();
     assert!(!reads.is_empty());
     for read in reads {
-        let pairs = read.query_pairs();
+        let pairs = read.query;
         assert!(
             pairs.contains(&("updated_at".into(), "gte.2024-05-01T00:00:00+00:00".into())),
             "{pairs:?}"
@@ -146,7 +148,7 @@ async fn socrata_incremental_publishes_only_rows_staged_since() {
         .socrata
         .requests()
         .iter()
-        .all(|r| r.method != "PUT" && !r.body.to_string().contains(":deleted")));
+        .all(|r| r.method != "PUT" && !String::from_utf8_lossy(&r.body).contains(":deleted")));
 }
 
 #[tokio::test]

@@ -68,13 +68,17 @@ async fn socrata_failing_on_the_second_post_counts_the_first_as_written() {
     let socrata = env.socrata.client_builder().batch_size(20).build().unwrap();
     // The 60 staged records go to Socrata as one batch of 3 POSTs of 20 rows, sent one by one.
     // The fake's faults apply to the next matching requests, so the first POST gets a canned
-    // success (standing in for a request that worked) and the second a permanent 400.
+    // success (standing in for a request that worked) and the second a permanent 403 (a 400 or
+    // `Errors` would be about the rows, and the sink would narrow it down instead).
     env.socrata.inject(
         Fault::status(200)
-            .body(json!({"Rows Created": 20, "Rows Updated": 0, "Rows Deleted": 0, "Errors": 0}))
-            .on("POST"),
+            .body(
+                json!({"Rows Created": 20, "Rows Updated": 0, "Rows Deleted": 0, "Errors": 0})
+                    .to_string(),
+            )
+            .on_method("POST"),
     );
-    env.socrata.inject(Fault::status(400).on("POST"));
+    env.socrata.inject(Fault::status(403).on_method("POST"));
 
     let failure = knack_etl::pipelines::records_to_socrata(
         &env.pg_client,
@@ -89,7 +93,7 @@ async fn socrata_failing_on_the_second_post_counts_the_first_as_written() {
     let Error::Socrata(err) = &*failure.error else {
         panic!("the Socrata error itself: {failure}")
     };
-    assert_eq!(err.status(), Some(400), "{err}");
+    assert_eq!(err.status(), Some(403), "{err}");
     let r = &failure.report;
     assert_eq!(
         (r.read, r.written, r.failed, r.deleted),

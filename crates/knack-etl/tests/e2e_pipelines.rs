@@ -70,9 +70,9 @@ async fn knack_view_records_are_staged_untouched_under_their_key() {
     for upsert in &upserts {
         assert!(
             upsert
-                .query_pairs()
+                .query
                 .contains(&("select".to_string(), "updated_at".to_string())),
-            "{}",
+            "{:?}",
             upsert.query
         );
     }

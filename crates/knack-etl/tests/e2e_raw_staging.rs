@@ -25,7 +25,7 @@ async fn staged_records_are_the_bytes_knack_sent() {
         .requests()
         .into_iter()
         .filter(|r| r.method == "POST" && r.path == "/knack")
-        .map(|r| r.body_text)
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
         .collect();
     let all = bodies.concat();
     for (id, text) in &sent {

@@ -50,7 +50,7 @@ impl Sink<u32> for Scripted {
 fn written(n: u64) -> Result<BatchOutcome, Error> {
     Ok(BatchOutcome {
         written: n,
-        skipped: 0,
+        ..BatchOutcome::default()
     })
 }
 

@@ -51,6 +51,27 @@ CREATE TRIGGER set_updated_at
     BEFORE INSERT OR UPDATE ON api.knack
     FOR EACH ROW EXECUTE FUNCTION public.trigger_set_updated_at();
 
+-- Where each stage of `aks` got to, per container and destination. `watermark` is a time by the
+-- database's clock (the updated_at of the write that opened the run): the next incremental run of
+-- the stage reads from there. `last_result` is 'running' while a run is under way.
+CREATE TABLE IF NOT EXISTS api.knack_sync_state (
+    app_id       text NOT NULL,
+    container_id text NOT NULL,
+    destination  text NOT NULL CONSTRAINT knack_sync_state_destination_check
+                     CHECK (destination IN ('postgrest', 'socrata', 'agol')),
+    watermark    timestamptz,
+    last_run_at  timestamptz,
+    last_result  text,
+    last_report  jsonb,
+    updated_at   timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT knack_sync_state_pkey PRIMARY KEY (app_id, container_id, destination)
+);
+
+DROP TRIGGER IF EXISTS set_updated_at ON api.knack_sync_state;
+CREATE TRIGGER set_updated_at
+    BEFORE INSERT OR UPDATE ON api.knack_sync_state
+    FOR EACH ROW EXECUTE FUNCTION public.trigger_set_updated_at();
+
 -- PostgREST roles (cluster-wide, so created only when missing). Names match the original deployment,
 -- whose JWTs carry {"role": "my_api_user"}. Give the authenticator a password separately:
 --   ALTER ROLE authenticator PASSWORD '...';
@@ -88,7 +109,7 @@ END
 $$;
 
 GRANT USAGE ON SCHEMA api TO my_api_user, web_anon;
-GRANT SELECT, INSERT, UPDATE, DELETE ON api.knack, api.knack_metadata TO my_api_user;
+GRANT SELECT, INSERT, UPDATE, DELETE ON api.knack, api.knack_metadata, api.knack_sync_state TO my_api_user;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA api TO my_api_user;
 -- The anonymous role may see the schema but no table.
-REVOKE ALL ON api.knack, api.knack_metadata FROM web_anon;
+REVOKE ALL ON api.knack, api.knack_metadata, api.knack_sync_state FROM web_anon;

@@ -1,61 +1,30 @@
-//! The client, its builder, and the one place where requests are sent and retried.
+//! The client, its builder, and the one place where requests are sent: each
+//! call runs in the shared retry loop of `knack-services-core`.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use backon::{ExponentialBuilder, Retryable};
+use knack_services_core::{
+    base_url, describe_transport, retry, retry_after, surely_not_sent, Idempotency, RetryPolicy,
+    SensitiveHeader, Timeouts,
+};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::Method;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use crate::error::{Error, Result};
 use crate::query::encode;
 
-/// How failed idempotent calls are retried (exponential backoff with jitter).
-#[derive(Debug, Clone, PartialEq)]
-pub struct RetryPolicy {
-    /// Retries after the first attempt (0 disables retrying).
-    pub max_retries: usize,
-    /// First backoff delay.
-    pub min_delay: Duration,
-    /// Longest backoff delay.
-    pub max_delay: Duration,
-    /// Upper bound on a server's `Retry-After`, so a misconfigured proxy cannot stall a run for hours.
-    pub max_retry_after: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        // PostgREST's own connection recovery backs off up to 32 s; 5 retries cover a short DB restart.
-        Self {
-            max_retries: 5,
-            min_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(30),
-            max_retry_after: Duration::from_secs(60),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// No retries at all.
-    pub fn none() -> Self {
-        Self {
-            max_retries: 0,
-            ..Self::default()
-        }
-    }
-}
-
 pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
     pub(crate) base: String,
-    /// Only whether a JWT is set, for Debug: the token itself sits, sensitive, in `headers`.
-    has_jwt: bool,
+    /// The JWT as `Bearer …`, marked sensitive; `Debug` prints `[redacted]`.
+    jwt: Option<SensitiveHeader>,
     schema: Option<String>,
-    /// Sent with every request: the builder's headers and `Authorization`.
+    /// Sent with every request: the builder's extra headers.
     headers: HeaderMap,
     pub(crate) retry: RetryPolicy,
+    timeouts: Timeouts,
 }
 
 /// A PostgREST client. Cheap to clone: clones share one connection pool.
@@ -68,50 +37,78 @@ impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("endpoint", &self.inner.base)
-            .field("jwt", &self.inner.has_jwt.then_some("[REDACTED]"))
+            .field("jwt", &self.inner.jwt)
             .field("schema", &self.inner.schema)
             .field("retry", &self.inner.retry)
+            .field("timeouts", &self.inner.timeouts)
             .finish_non_exhaustive()
     }
 }
 
 /// Builds a [`Client`]; all validation happens in [`ClientBuilder::build`].
-#[derive(Default)]
 pub struct ClientBuilder {
     endpoint: Option<String>,
     jwt: Option<SecretString>,
     schema: Option<String>,
     headers: Vec<(String, String)>,
-    timeout: Option<Duration>,
-    connect_timeout: Option<Duration>,
-    retry: Option<RetryPolicy>,
+    timeouts: Timeouts,
+    allow_insecure_http: bool,
+    retry: RetryPolicy,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        Self {
+            endpoint: None,
+            jwt: None,
+            schema: None,
+            headers: Vec::new(),
+            // A 1000-row upsert batch into an indexed table can take seconds; 60 s leaves room.
+            timeouts: Timeouts {
+                connect: Duration::from_secs(10),
+                total: Duration::from_secs(60),
+            },
+            allow_insecure_http: false,
+            retry: RetryPolicy::default(),
+        }
+    }
 }
 
 impl std::fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientBuilder")
             .field("endpoint", &self.endpoint)
-            .field("jwt", &self.jwt.as_ref().map(|_| "[REDACTED]"))
+            .field("jwt", &self.jwt.as_ref().map(|_| "[redacted]"))
             .field("schema", &self.schema)
             .field(
                 "headers",
                 &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
             )
-            .field("timeout", &self.timeout)
+            .field("timeouts", &self.timeouts)
+            .field("allow_insecure_http", &self.allow_insecure_http)
             .field("retry", &self.retry)
-            .finish_non_exhaustive()
+            .finish()
     }
 }
 
 impl ClientBuilder {
     /// Base URL of the PostgREST server, e.g. `https://pgrest.example.org` (tables hang below it).
+    /// `https://`, or `http://` to this machine only (127.0.0.0/8, `::1`, `localhost`) unless
+    /// [`ClientBuilder::allow_insecure_http`]. A bare host is refused: give the full URL.
     pub fn endpoint(mut self, url: impl Into<String>) -> Self {
         self.endpoint = Some(url.into());
         self
     }
-    /// JWT sent as `Authorization: Bearer …`. Without one PostgREST uses its anonymous role.
-    pub fn jwt(mut self, token: impl Into<String>) -> Self {
-        self.jwt = Some(SecretString::from(token.into()));
+    /// Allows a plain `http://` endpoint off this machine (a sidecar or a private Docker network);
+    /// the JWT then crosses that network unencrypted. Logged as a warning at build. Off by default.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+    /// JWT sent as `Authorization: Bearer …`: a `String`, `&str` or [`SecretString`]. Without one
+    /// PostgREST uses its anonymous role.
+    pub fn jwt(mut self, token: impl Into<SecretString>) -> Self {
+        self.jwt = Some(token.into());
         self
     }
     /// Schema profile: sent as `Accept-Profile` on reads and `Content-Profile` on writes.
@@ -125,61 +122,49 @@ impl ClientBuilder {
         self.headers.push((name.into(), value.into()));
         self
     }
-    /// Whole-request timeout (default 60 s).
+    /// The longest one attempt may take, body included (default 60 s). A stalled answer is
+    /// abandoned then and retried within the policy.
     pub fn timeout(mut self, t: Duration) -> Self {
-        self.timeout = Some(t);
+        self.timeouts.total = t;
         self
     }
-    /// Connect timeout (default 10 s).
+    /// How long to wait for a connection (default 10 s).
     pub fn connect_timeout(mut self, t: Duration) -> Self {
-        self.connect_timeout = Some(t);
+        self.timeouts.connect = t;
         self
     }
-    /// Retry policy for idempotent calls.
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = Some(policy);
+    /// The retry policy (default [`RetryPolicy::default`]: 10 retries within 3 minutes; see the
+    /// README table). Non-idempotent calls are retried only when surely not applied.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
         self
     }
 
     /// Validates the settings and builds the client.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the setting that is wrong and how to fix it.
     pub fn build(self) -> Result<Client> {
         let endpoint = self.endpoint.ok_or_else(|| {
-            Error::Config("no endpoint: call .endpoint(\"https://your-postgrest-host\")".into())
+            Error::Config(
+                "no endpoint: call .endpoint(\"https://your-postgrest-host\") (PGREST_ENDPOINT)"
+                    .into(),
+            )
         })?;
-        let url = url::Url::parse(&endpoint).map_err(|e| {
-            Error::Config(format!(
-                "endpoint {endpoint:?} is not a valid URL ({e}); use e.g. https://host:3000"
-            ))
-        })?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(Error::Config(format!(
-                "endpoint {endpoint:?} must start with http:// or https://"
-            )));
-        }
+        let url = base_url(&endpoint, "PGREST_ENDPOINT", self.allow_insecure_http)
+            .map_err(Error::Config)?;
         if url.query().is_some() || url.fragment().is_some() {
             return Err(Error::Config(format!(
-                "endpoint {endpoint:?} must not carry a query or fragment; pass only the base URL"
+                "PGREST_ENDPOINT {endpoint:?} must not carry a query or fragment; pass only the base URL"
             )));
         }
+        let jwt = self
+            .jwt
+            .as_ref()
+            .map(|t| SensitiveHeader::new("the JWT (PGREST_JWT)", "Bearer ", t))
+            .transpose()
+            .map_err(|e| Error::Config(format!("{e}; set a bare token or leave .jwt() out")))?;
         let mut headers = HeaderMap::new();
-        if let Some(jwt) = &self.jwt {
-            let t = jwt.expose_secret();
-            if t.trim().is_empty() {
-                return Err(Error::Config(
-                    "the JWT is empty; set a token or leave .jwt() out".into(),
-                ));
-            }
-            // Built once here, not per request; sensitive keeps it out of reqwest's Debug output.
-            let mut v = HeaderValue::from_str(&format!("Bearer {t}")).map_err(|_| {
-                Error::Config(
-                    "the JWT contains characters not allowed in a header (a stray newline or \
-                     quote?); pass the bare token"
-                        .into(),
-                )
-            })?;
-            v.set_sensitive(true);
-            headers.insert(reqwest::header::AUTHORIZATION, v);
-        }
         for (k, v) in &self.headers {
             let name = HeaderName::from_bytes(k.as_bytes())
                 .map_err(|_| Error::Config(format!("{k:?} is not a valid header name")))?;
@@ -192,20 +177,23 @@ impl ClientBuilder {
                 .map_err(|_| Error::Config(format!("the value of header {k:?} is not valid")))?;
             headers.append(name, value);
         }
-        let http = reqwest::Client::builder()
-            .timeout(self.timeout.unwrap_or(Duration::from_secs(60)))
-            .connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)))
+        self.retry.validate().map_err(Error::Config)?;
+        let http = self
+            .timeouts
+            .http_client(concat!("pgrest-client-rs/", env!("CARGO_PKG_VERSION")))
+            .map_err(Error::Config)?
             .build()
             .map_err(|e| Error::Config(format!("could not build the HTTP client: {e}")))?;
-        let base = endpoint.trim_end_matches('/').to_string();
+        let base = url.as_str().trim_end_matches('/').to_string();
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
                 base,
-                has_jwt: self.jwt.is_some(),
+                jwt,
                 schema: self.schema,
                 headers,
-                retry: self.retry.unwrap_or_default(),
+                retry: self.retry,
+                timeouts: self.timeouts,
             }),
         })
     }
@@ -257,6 +245,9 @@ impl Client {
             .http
             .request(call.method.clone(), self.url(call))
             .headers(inner.headers.clone());
+        if let Some(jwt) = &inner.jwt {
+            req = req.header(reqwest::header::AUTHORIZATION, jwt.value());
+        }
         if let Some(schema) = &inner.schema {
             let name = if matches!(call.method, Method::GET | Method::HEAD) {
                 "Accept-Profile"
@@ -273,15 +264,14 @@ impl Client {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body.clone());
         }
-        let resp = req.send().await.map_err(classify)?;
+        let resp = req.send().await.map_err(|e| self.transport(e, call))?;
         let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let body = resp.bytes().await.map_err(classify)?.to_vec();
+        let wait = retry_after(resp.headers(), SystemTime::now());
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| self.transport(e, call))?
+            .to_vec();
         if (200..300).contains(&status) {
             Ok(Answer { body })
         } else {
@@ -290,49 +280,43 @@ impl Client {
                 call.method.as_str(),
                 &call.path,
                 &body,
-                retry_after,
+                wait,
             ))
         }
     }
 
-    /// Sends `call`, retrying transient failures only when the call is idempotent.
+    /// Sends `call` in the shared retry loop. Idempotent calls are retried after any transient
+    /// failure; the others only after failures that surely were not applied (see
+    /// [`Error`]'s [`Classify`](knack_services_core::Classify) impl).
     pub(crate) async fn send(&self, call: &Call) -> Result<Answer> {
-        let policy = &self.inner.retry;
-        if !call.idempotent || policy.max_retries == 0 {
-            return self.send_once(call).await;
-        }
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(policy.min_delay)
-            .with_max_delay(policy.max_delay)
-            .with_max_times(policy.max_retries)
-            .with_jitter();
-        let attempt = AtomicUsize::new(0);
-        let max = policy.max_retries;
-        let cap = policy.max_retry_after;
-        (|| self.send_once(call))
-            .retry(backoff)
-            .when(Error::is_retryable)
-            .adjust(|e: &Error, next| next.map(|d| e.retry_after().map_or(d, |ra| ra.min(cap))))
-            .notify(|e: &Error, wait| {
-                let n = attempt.fetch_add(1, Ordering::Relaxed) + 1;
-                tracing::info!(
-                    status = e.status(),
-                    wait_ms = wait.as_millis() as u64,
-                    attempt = n,
-                    max_retries = max,
-                    "PostgREST {} /{} failed ({e}); retry {n} of {max} in {wait:?}",
-                    call.method,
-                    call.path
-                );
-            })
-            .await
+        let idempotency = if call.idempotent {
+            Idempotency::Idempotent
+        } else {
+            Idempotency::NotIdempotent
+        };
+        let label = format!("PostgREST {} /{}", call.method, call.path);
+        retry(&self.inner.retry, idempotency, &label, |_| {
+            self.send_once(call)
+        })
+        .await
     }
-}
 
-fn classify(e: reqwest::Error) -> Error {
-    if e.is_timeout() {
-        Error::Timeout(e)
-    } else {
-        Error::Connection(e)
+    fn transport(&self, e: reqwest::Error, call: &Call) -> Error {
+        let (method, path) = (call.method.to_string(), call.path.clone());
+        if e.is_timeout() && !e.is_connect() {
+            Error::Timeout {
+                method,
+                path,
+                after: self.inner.timeouts.total,
+            }
+        } else {
+            Error::Connection {
+                method,
+                path,
+                endpoint: self.inner.base.clone(),
+                not_sent: surely_not_sent(&e),
+                cause: describe_transport(&e, &self.inner.timeouts),
+            }
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use knack_services_core::{Classify, RetryClass};
 use serde::Deserialize;
 
 /// PostgREST's error body: `{"code", "message", "details", "hint"}`.
@@ -125,21 +126,43 @@ pub enum Error {
         path: String,
         /// The parsed body.
         api: Box<ApiError>,
-        /// `Retry-After` (seconds) when the server sent it, as on 503 during connection recovery.
+        /// `Retry-After` when the server sent it, as on 503 during connection recovery.
         retry_after: Option<Duration>,
     },
 
-    /// The request did not get an answer in time.
+    /// One attempt did not get a whole answer within the client's total timeout (a stalled
+    /// server); retried within the policy for idempotent calls.
     #[error(
-        "request to PostgREST timed out: {0}. Fix: raise the client timeout or check the server"
+        "PostgREST did not answer {method} /{path} within {after:?}. Fix: check the server's load, \
+         or raise ClientBuilder::timeout"
     )]
-    Timeout(#[source] reqwest::Error),
+    Timeout {
+        /// HTTP method of the request.
+        method: String,
+        /// Table, view or `rpc/<function>` that was called.
+        path: String,
+        /// The total timeout that ran out.
+        after: Duration,
+    },
 
-    /// Connecting or talking to the server failed.
+    /// Connecting or talking to the server failed below HTTP.
     #[error(
-        "could not reach PostgREST: {0}. Fix: check the endpoint URL and that the server is up"
+        "could not reach PostgREST at {endpoint} for {method} /{path}: {cause}. Fix: check \
+         PGREST_ENDPOINT and that the server is up"
     )]
-    Connection(#[source] reqwest::Error),
+    Connection {
+        /// HTTP method of the request.
+        method: String,
+        /// Table, view or `rpc/<function>` that was called.
+        path: String,
+        /// The endpoint (base URL; it holds no secret).
+        endpoint: String,
+        /// The root cause: "connection refused", "dns error", "certificate error", ...
+        cause: String,
+        /// True when the request surely never left this machine (refused, DNS, TLS), so
+        /// even a non-idempotent call may be sent again.
+        not_sent: bool,
+    },
 
     /// A request body could not be serialized.
     #[error("could not encode the request body as JSON: {0}")]
@@ -157,17 +180,11 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether repeating the same request may succeed: 503, 504, serialization failures and deadlocks,
-    /// timeouts and connection errors. The client still retries only idempotent calls.
+    /// Whether repeating the same request may succeed (any class but
+    /// [`RetryClass::Permanent`], see the [`Classify`] impl). The client still repeats a
+    /// non-idempotent call only when it surely was not applied.
     pub fn is_retryable(&self) -> bool {
-        match self {
-            Error::Api { status, api, .. } => {
-                matches!(status, 502..=504)
-                    || (*status == 500 && matches!(api.code.as_deref(), Some("40001" | "40P01")))
-            }
-            Error::Timeout(_) | Error::Connection(_) => true,
-            _ => false,
-        }
+        self.retry_class() != RetryClass::Permanent
     }
 
     /// HTTP status of the answer, when there was one.
@@ -192,7 +209,8 @@ impl Error {
         }
     }
 
-    /// `Retry-After` sent with the answer.
+    /// `Retry-After` sent with the answer (delay-seconds or an HTTP-date, as a wait from when
+    /// it arrived).
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Error::Api { retry_after, .. } => *retry_after,
@@ -243,5 +261,112 @@ impl Error {
     }
 }
 
+impl Classify for Error {
+    /// PostgREST's judgement of a failure (see the README's retry table):
+    /// - 429 (a proxy's rate limit), and 503 with `Retry-After` (PostgREST in connection recovery
+    ///   refuses requests up front and says when to come back): rate limited, surely not applied;
+    /// - 503 `PGRST000`/`PGRST002` (no database, no schema cache), 504 `PGRST003` (no pooled
+    ///   connection), 500 `40001`/`40P01` (the transaction was rolled back): surely not applied;
+    /// - other 502/503/504, timeouts, connections dropped after sending: transient (may be applied);
+    /// - a connection that never opened: surely not applied;
+    /// - everything else (4xx, other 500s, bad bodies, configuration): permanent.
+    ///
+    /// Codes: <https://postgrest.org/en/stable/references/errors.html>.
+    fn retry_class(&self) -> RetryClass {
+        match self {
+            Error::Api {
+                status,
+                api,
+                retry_after,
+                ..
+            } => {
+                let code = api.code.as_deref().unwrap_or("");
+                match (*status, code) {
+                    (429, _) => RetryClass::RateLimited { wait: *retry_after },
+                    (503, _) if retry_after.is_some() => {
+                        RetryClass::RateLimited { wait: *retry_after }
+                    }
+                    (503, "PGRST000" | "PGRST002")
+                    | (504, "PGRST003")
+                    | (500, "40001" | "40P01") => RetryClass::NotApplied,
+                    (502..=504, _) => RetryClass::Transient,
+                    _ => RetryClass::Permanent,
+                }
+            }
+            Error::Connection { not_sent: true, .. } => RetryClass::NotApplied,
+            Error::Timeout { .. } | Error::Connection { .. } => RetryClass::Transient,
+            _ => RetryClass::Permanent,
+        }
+    }
+
+    fn status(&self) -> Option<u16> {
+        Error::status(self)
+    }
+}
+
 /// Shorthand for this crate's results.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, code: &str, retry_after: Option<u64>) -> Error {
+        let body = format!(r#"{{"code":"{code}","message":"m"}}"#);
+        Error::from_response(
+            status,
+            "POST",
+            "knack",
+            body.as_bytes(),
+            retry_after.map(Duration::from_secs),
+        )
+    }
+
+    #[test]
+    fn postgrest_failures_are_classified_for_the_retry_loop() {
+        let class = |e: Error| e.retry_class();
+        assert_eq!(
+            class(api(503, "PGRST001", Some(2))),
+            RetryClass::RateLimited {
+                wait: Some(Duration::from_secs(2))
+            }
+        );
+        assert_eq!(
+            class(api(429, "", None)),
+            RetryClass::RateLimited { wait: None }
+        );
+        for (status, code) in [
+            (503, "PGRST000"),
+            (503, "PGRST002"),
+            (504, "PGRST003"),
+            (500, "40001"),
+            (500, "40P01"),
+        ] {
+            assert_eq!(
+                class(api(status, code, None)),
+                RetryClass::NotApplied,
+                "{code}"
+            );
+        }
+        assert_eq!(class(api(503, "PGRST001", None)), RetryClass::Transient);
+        assert_eq!(class(api(502, "", None)), RetryClass::Transient);
+        for (status, code) in [
+            (500, "P0001"),
+            (400, "23502"),
+            (409, "23505"),
+            (401, "PGRST301"),
+        ] {
+            assert_eq!(
+                class(api(status, code, None)),
+                RetryClass::Permanent,
+                "{code}"
+            );
+        }
+        let timeout = Error::Timeout {
+            method: "POST".into(),
+            path: "knack".into(),
+            after: Duration::from_secs(1),
+        };
+        assert_eq!(class(timeout), RetryClass::Transient);
+    }
+}

@@ -1,5 +1,6 @@
 //! Async client for [PostgREST](https://postgrest.org): injection-safe queries, keyset-paged streams,
-//! batched upserts with bounded concurrency, parsed `PGRST` errors, retries for idempotent calls only,
+//! batched upserts with bounded concurrency, parsed `PGRST` errors, retries in the shared request path of
+//! `knack-services-core` (non-idempotent calls only when surely not applied),
 //! the knack-services staging schema ([`schema::STAGING_SQL`]) and, behind the `testkit` feature, a
 //! fake PostgREST for tests.
 //!
@@ -37,8 +38,15 @@ mod write;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use client::{Client, ClientBuilder, RetryPolicy};
+pub use client::{Client, ClientBuilder};
 pub use error::{ApiError, Error, Result};
+/// The retry policy every knack-services client shares (from `knack-services-core`).
+pub use knack_services_core::{Jitter, RetryPolicy};
 pub use query::{Direction, FilterValue, IsValue, Query};
 pub use read::Keyset;
 pub use write::{Upsert, UpsertSummary, UpsertedBatch};
+
+/// The README's Rust examples, compiled as doc tests so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

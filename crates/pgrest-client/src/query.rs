@@ -4,6 +4,12 @@
 //! are), so `&`, `=`, `#` and `+` in a value can never start a new parameter or turn into a space: a
 //! timestamp offset `+00:00` is sent as `%2B00:00`. Inside `in.(…)` lists every item is also wrapped in
 //! double quotes with `"` and `\` backslash-escaped, because commas and parentheses structure the list.
+//!
+//! Column names get the same care: a name holding a character PostgREST reads as syntax (`.` `,` `:`
+//! `(` `)` `"`, or whitespace), or equal to a reserved parameter (`select`, `order`, `limit`,
+//! `offset`, `or`, `and`, `not`, `on_conflict`, `columns`), is double-quoted, as PostgREST's URL
+//! grammar asks (<https://docs.postgrest.org/en/v12/references/api/url_grammar.html#reserved-characters>).
+//! Unquoted, `order=gt.1` would be read as a sort and `a.b=eq.1` as an embedded resource.
 
 use std::fmt::Write as _;
 
@@ -253,7 +259,7 @@ impl Query {
                     format!("in.({})", items.join(","))
                 }
             };
-            parts.push(format!("{}={rhs}", encode(col)));
+            parts.push(format!("{}={rhs}", encode(&column(col))));
         }
         if !self.order.is_empty() {
             let keys: Vec<String> = self
@@ -262,7 +268,7 @@ impl Query {
                 .map(|(c, d)| {
                     format!(
                         "{}.{}",
-                        encode(c),
+                        encode(&column(c)),
                         if *d == Direction::Asc { "asc" } else { "desc" }
                     )
                 })
@@ -279,6 +285,32 @@ impl Query {
     }
 }
 
+/// Parameter names PostgREST reserves; a column so named must be quoted to be filtered on.
+const RESERVED: &[&str] = &[
+    "select",
+    "order",
+    "limit",
+    "offset",
+    "or",
+    "and",
+    "not",
+    "on_conflict",
+    "columns",
+];
+
+/// A column name as a filter key or sort key: quoted when PostgREST would otherwise read it as
+/// syntax or as a reserved parameter, as is otherwise (so ordinary queries look as they always did).
+fn column(name: &str) -> String {
+    let syntax = name
+        .chars()
+        .any(|c| matches!(c, '.' | ',' | ':' | '(' | ')' | '"') || c.is_whitespace());
+    if syntax || RESERVED.contains(&name.to_ascii_lowercase().as_str()) {
+        quote(name)
+    } else {
+        name.to_string()
+    }
+}
+
 /// Double-quotes an `in` list item, escaping `"` and `\` the way PostgREST's list parser expects.
 fn quote(v: &str) -> String {
     let mut out = String::with_capacity(v.len() + 2);
@@ -291,4 +323,73 @@ fn quote(v: &str) -> String {
     }
     out.push('"');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_columns_are_sent_as_they_are() {
+        let q = Query::new()
+            .eq("app_id", "a")
+            .gte("updated_at", "t")
+            .order_asc("id");
+        assert_eq!(
+            q.to_query_string(),
+            "app_id=eq.a&updated_at=gte.t&order=id.asc"
+        );
+    }
+
+    /// A column named like a reserved parameter must not become that parameter: unquoted,
+    /// `order=gt.1` is a sort, `limit=eq.5` a limit and `or=eq.x` a logic tree.
+    #[test]
+    fn reserved_column_names_are_quoted() {
+        for name in [
+            "order", "limit", "offset", "select", "or", "and", "not", "Order",
+        ] {
+            let qs = Query::new().eq(name, "1").to_query_string();
+            assert_eq!(qs, format!("%22{name}%22=eq.1"));
+        }
+        assert_eq!(
+            Query::new().order_desc("order").to_query_string(),
+            "order=%22order%22.desc"
+        );
+    }
+
+    /// `.` would read as an embedded resource, `,` and `()` as list syntax.
+    #[test]
+    fn columns_with_reserved_characters_are_quoted() {
+        assert_eq!(
+            Query::new()
+                .like("information.cpe", "*MS*")
+                .to_query_string(),
+            "%22information.cpe%22=like.%2AMS%2A"
+        );
+        assert_eq!(
+            Query::new()
+                .eq("a,b", "1")
+                .is("f(x)", IsValue::Null)
+                .to_query_string(),
+            "%22a%2Cb%22=eq.1&%22f%28x%29%22=is.null"
+        );
+        assert_eq!(
+            Query::new().eq("say \"hi\"", "1").to_query_string(),
+            "%22say%20%5C%22hi%5C%22%22=eq.1"
+        );
+    }
+
+    /// Filters are separate parameters, which PostgREST combines with AND; a value holding an
+    /// `or` expression stays a value.
+    #[test]
+    fn every_filter_is_its_own_and_ed_parameter() {
+        let q = Query::new()
+            .eq("a", "1,or(b.eq.2)")
+            .in_("c", ["x", "y"])
+            .neq("a", "3");
+        assert_eq!(
+            q.to_query_string(),
+            "a=eq.1%2Cor%28b.eq.2%29&c=in.(%22x%22,%22y%22)&a=neq.3"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! Reads: one request, or many rows as a keyset-paged stream.
 
 use futures::stream::{self, Stream, TryStreamExt};
+use knack_services_core::paginate;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
@@ -90,19 +91,15 @@ impl Client {
             cap: None,
             done: false,
         };
-        stream::try_unfold(state, |mut st| async move {
-            if st.done {
-                return Ok(None);
-            }
-            if st.query.has_paging() {
+        // The token is "there may be more"; an empty page (the end, reached exactly) is not yielded.
+        paginate(state, |mut st: PageState, more: Option<()>| async move {
+            if more.is_none() && st.query.has_paging() {
                 return Err(Error::Refused(
                     "keyset paging sets its own order and limit: remove order/limit/offset from the query".into(),
                 ));
             }
             let rows = st.next_page().await?;
-            if rows.is_empty() {
-                return Ok(None);
-            }
+            let next = (!rows.is_empty() && !st.done).then_some(());
             // Each row is read straight from its text into `T`: no tree of values in between.
             let typed = rows
                 .iter()
@@ -112,8 +109,9 @@ impl Client {
                     path: st.table.clone(),
                     source,
                 })?;
-            Ok(Some((typed, st)))
+            Ok((typed, st, next))
         })
+        .try_filter(|page| futures::future::ready(!page.is_empty()))
     }
 
     /// Like [`Client::select_pages`], one row at a time.

@@ -1,9 +1,11 @@
 //! The staging database schema that the knack-services pipeline writes to through PostgREST.
 //!
-//! [`STAGING_SQL`] is idempotent: it creates schema `api`, tables `api.knack` and `api.knack_metadata`,
-//! the trigger that sets `api.knack.updated_at = now()` on every insert and update, and the PostgREST
-//! roles `authenticator` (login, noinherit), `my_api_user` (grants on both tables) and `web_anon`
-//! (no table grants). Apply it with `psql -v ON_ERROR_STOP=1 -f sql/staging.sql` or `aks db init`.
+//! [`STAGING_SQL`] is idempotent: it creates schema `api`, tables `api.knack`, `api.knack_metadata`
+//! and `api.knack_sync_state` (each stage's watermark per container and destination, primary key
+//! (`app_id`, `container_id`, `destination`), destination one of `postgrest`/`socrata`/`agol`), the
+//! trigger that sets `updated_at = now()` on every insert and update of `api.knack` and
+//! `api.knack_sync_state`, and the PostgREST roles `authenticator` (login, noinherit), `my_api_user`
+//! (grants on the three tables) and `web_anon` (no table grants). Apply it with `psql -v ON_ERROR_STOP=1 -f sql/staging.sql` or `aks db init`.
 
 /// The staging schema as one SQL script (several statements; run it with a simple-query call such as
 /// `tokio_postgres::Client::batch_execute` or `psql -f`).

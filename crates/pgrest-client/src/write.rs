@@ -58,6 +58,11 @@ impl Upsert {
         self.batch_size = n.max(1);
         self
     }
+    /// Rows each request carries: request `i` of [`Client::upsert_batches`] holds rows
+    /// `i * n .. (i + 1) * n` of the input.
+    pub fn rows_per_request(&self) -> usize {
+        self.batch_size
+    }
     /// Requests in flight at once (default 4, at least 1).
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);

@@ -260,3 +260,61 @@ async fn api_role_reads_and_writes_anonymous_role_cannot() {
         .get(0);
     assert!(login, "authenticator logs in and does not inherit");
 }
+
+#[tokio::test]
+async fn sync_state_is_keyed_checked_stamped_and_granted_to_the_api_role_only() {
+    let (_db, c) = staged().await;
+    c.batch_execute(&format!("SET ROLE {API_ROLE}"))
+        .await
+        .unwrap();
+    let upsert = "INSERT INTO api.knack_sync_state (app_id, container_id, destination, watermark, \
+                  last_result, last_report) VALUES ($1, 'view_1', $2, '2000-01-01', 'succeeded', \
+                  '{\"read\": 3}'::jsonb) ON CONFLICT (app_id, container_id, destination) \
+                  DO UPDATE SET last_result = EXCLUDED.last_result";
+    for dest in ["postgrest", "socrata", "agol"] {
+        c.execute(upsert, &[&"app", &dest])
+            .await
+            .expect("API role writes api.knack_sync_state");
+    }
+    // The same key again is an update, not a second row.
+    c.execute(upsert, &[&"app", &"socrata"]).await.unwrap();
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM api.knack_sync_state", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 3);
+    let err = c.execute(upsert, &[&"app", &"s3"]).await.unwrap_err();
+    assert_eq!(
+        err.code().map(|c| c.code()),
+        Some("23514"),
+        "a destination outside postgrest/socrata/agol violates the CHECK: {err}"
+    );
+    // The trigger stamps updated_at with the database's clock, whatever the writer sends.
+    c.execute(
+        "UPDATE api.knack_sync_state SET updated_at = '2000-01-01' WHERE destination = 'agol'",
+        &[],
+    )
+    .await
+    .unwrap();
+    let recent: bool = c
+        .query_one(
+            "SELECT updated_at > now() - interval '1 minute' FROM api.knack_sync_state \
+             WHERE destination = 'agol'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(recent, "the trigger overrides updated_at with now()");
+
+    c.batch_execute(&format!("RESET ROLE; SET ROLE {ANON_ROLE}"))
+        .await
+        .unwrap();
+    let err = c
+        .query("SELECT * FROM api.knack_sync_state", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("42501"));
+    c.batch_execute("RESET ROLE").await.unwrap();
+}

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use pgrest_client::testkit::{FakePostgrest, Fault, TableSpec};
+use pgrest_client::testkit::{FakePostgrest, Fault, PostgrestFault, TableSpec};
 use pgrest_client::{Keyset, Query, Upsert};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -53,8 +53,19 @@ async fn keyset_stream_reads_every_row_once_under_a_max_rows_cap() {
     let ids: Vec<i64> = pages.iter().flatten().map(|r| r.id).collect();
     assert_eq!(ids, (1..=25).collect::<Vec<i64>>());
 
-    let queries: Vec<String> = fake.requests().iter().map(|r| r.query.clone()).collect();
-    let base = "select=id%2Crecord_id%2Crecord&app_id=eq.app&container_id=eq.view_1";
+    // The log holds decoded pairs; the encoding itself is pinned in tests/client.rs.
+    let queries: Vec<String> = fake
+        .requests()
+        .iter()
+        .map(|r| {
+            r.query
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("&")
+        })
+        .collect();
+    let base = "select=id,record_id,record&app_id=eq.app&container_id=eq.view_1";
     assert_eq!(
         queries,
         vec![
@@ -273,7 +284,7 @@ async fn metadata_upsert_on_primary_key_and_jwt_checks() {
 }
 
 #[tokio::test]
-async fn injected_faults_are_retried_for_reads_and_upserts_but_not_inserts() {
+async fn injected_faults_are_retried_for_reads_and_upserts_and_inserts_only_when_not_applied() {
     let fake = FakePostgrest::staging(JWT).await;
     let client = fake.client_builder().build().unwrap();
     fake.inject(Fault::unavailable().times(2));
@@ -290,14 +301,28 @@ async fn injected_faults_are_retried_for_reads_and_upserts_but_not_inserts() {
     assert_eq!(fake.requests().len(), 2);
 
     fake.clear_requests();
-    fake.inject(Fault::unavailable().on_method("POST"));
+    fake.inject(Fault::postgrest(502, "", "Bad Gateway").on_method("POST"));
     let err = client
         .insert("knack", &[knack_row("c", 2)])
         .await
         .unwrap_err();
-    assert_eq!(err.status(), Some(503));
-    assert_eq!(fake.requests().len(), 1, "a plain insert is never retried");
+    assert_eq!(err.status(), Some(502));
+    assert_eq!(
+        fake.requests().len(),
+        1,
+        "an insert that may be applied is not repeated"
+    );
     assert_eq!(fake.rows("knack").len(), 1);
+
+    fake.clear_requests();
+    fake.inject(Fault::unavailable().on_method("POST"));
+    client.insert("knack", &[knack_row("c", 2)]).await.unwrap();
+    assert_eq!(
+        fake.requests().len(),
+        2,
+        "recovery's 503 refused it up front"
+    );
+    assert_eq!(fake.rows("knack").len(), 2);
 }
 
 #[tokio::test]
@@ -441,4 +466,48 @@ async fn keyset_pages_are_right_when_rows_were_planted_out_of_identity_order() {
         .unwrap();
     let ids: Vec<i64> = pages.iter().flatten().map(|r| r.id).collect();
     assert_eq!(ids, [3, 5, 7, 12, 21, 30, 31, 32, 33]);
+}
+
+#[tokio::test]
+async fn sync_state_upsert_merges_only_sent_columns_stamps_updated_at_and_checks_destination() {
+    let fake = FakePostgrest::staging(JWT).await;
+    let client = fake.client_builder().build().unwrap();
+    let on_key = Upsert::on_conflict(["app_id", "container_id", "destination"]);
+    let key = json!({"app_id": "app", "container_id": "view_1", "destination": "socrata"});
+    let mut first = key.clone();
+    first["watermark"] = json!("2024-01-01T00:00:00Z");
+    client
+        .upsert("knack_sync_state", &[first], &on_key)
+        .await
+        .unwrap();
+    let mut second = key.clone();
+    second["last_result"] = json!("running");
+    #[derive(Deserialize)]
+    struct Stamp {
+        updated_at: String,
+    }
+    let stamped: Vec<Stamp> = client
+        .upsert_returning(
+            "knack_sync_state",
+            &[second],
+            &on_key.clone().returning(["updated_at"]),
+        )
+        .await
+        .unwrap();
+    let rows = fake.rows("knack_sync_state");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        rows[0]["watermark"], "2024-01-01T00:00:00Z",
+        "a column the upsert did not send keeps its value"
+    );
+    assert_eq!(rows[0]["last_result"], "running");
+    assert_eq!(rows[0]["updated_at"], stamped[0].updated_at.as_str());
+
+    let mut bad = key;
+    bad["destination"] = json!("s3");
+    let err = client
+        .upsert("knack_sync_state", &[bad], &on_key)
+        .await
+        .unwrap_err();
+    assert_eq!(err.api_error().unwrap().code.as_deref(), Some("23514"));
 }

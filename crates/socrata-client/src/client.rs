@@ -1,18 +1,21 @@
-//! `Client`, its builder, authentication and the one place where requests are sent and retried.
+//! `Client`, its builder, authentication and the one place where requests are sent; the retry
+//! loop, timeouts, base-URL rule and secret headers are the shared core's.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
-use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use base64::Engine;
+use knack_services_core::{
+    base_url, describe_transport, retry, retry_after, surely_not_sent, Idempotency, RetryPolicy,
+    SensitiveHeader, Timeouts,
+};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use crate::error::{illegal_field, ApiErrorBody, Error};
-use crate::retry::{retry_allowed, Idempotency, RetryPolicy};
 use crate::Result;
 
 /// Default rows per write request (the original publisher's chunk size).
@@ -35,9 +38,12 @@ enum Auth {
 pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
     pub(crate) base: Url,
-    auth: Option<Auth>,
-    app_token: Option<SecretString>,
-    pub(crate) read_timeout: Duration,
+    /// `Authorization` (Basic or OAuth), built once by the builder.
+    auth: Option<SensitiveHeader>,
+    auth_kind: &'static str,
+    app_token: Option<SensitiveHeader>,
+    /// `total` is the read timeout; writes use `write_timeout` instead.
+    timeouts: Timeouts,
     pub(crate) write_timeout: Duration,
     pub(crate) retry: RetryPolicy,
     pub(crate) batch_size: usize,
@@ -58,9 +64,9 @@ impl fmt::Debug for Client {
         let i = &self.inner;
         f.debug_struct("Client")
             .field("domain", &i.base.as_str())
-            .field("auth", &auth_kind(i.auth.as_ref()))
-            .field("app_token", &i.app_token.as_ref().map(|_| "[REDACTED]"))
-            .field("read_timeout", &i.read_timeout)
+            .field("auth", &i.auth_kind)
+            .field("app_token", &i.app_token)
+            .field("timeouts", &i.timeouts)
             .field("write_timeout", &i.write_timeout)
             .field("retry", &i.retry)
             .field("batch_size", &i.batch_size)
@@ -73,8 +79,8 @@ impl fmt::Debug for Client {
 fn auth_kind(auth: Option<&Auth>) -> &'static str {
     match auth {
         None => "none",
-        Some(Auth::Basic { .. }) => "basic [REDACTED]",
-        Some(Auth::OAuth(_)) => "oauth [REDACTED]",
+        Some(Auth::Basic { .. }) => "basic [redacted]",
+        Some(Auth::OAuth(_)) => "oauth [redacted]",
     }
 }
 
@@ -94,7 +100,8 @@ impl Client {
         self.inner.base.join(path).expect("validated base URL")
     }
 
-    /// Sends one request with the retry policy and returns the 2xx body.
+    /// Sends one request under the retry policy and returns the 2xx body. `idempotency` says
+    /// whether an answer that may have been applied (5xx, timeout) can be repeated.
     pub(crate) async fn send(
         &self,
         operation: &str,
@@ -103,50 +110,27 @@ impl Client {
         body: Option<Arc<Vec<u8>>>,
         idempotency: Idempotency,
     ) -> Result<Vec<u8>> {
-        let policy = &self.inner.retry;
-        let attempts = AtomicU32::new(0);
-        let timeout = if method == Method::GET {
-            self.inner.read_timeout
-        } else {
-            self.inner.write_timeout
+        let timeouts = Timeouts {
+            total: if method == Method::GET {
+                self.inner.timeouts.total
+            } else {
+                self.inner.write_timeout
+            },
+            ..self.inner.timeouts
         };
-        let mut backoff = ExponentialBuilder::default()
-            .with_min_delay(policy.min_delay)
-            .with_max_delay(policy.max_delay)
-            .with_factor(2.0)
-            .with_max_times(policy.max_attempts.saturating_sub(1) as usize);
-        if policy.jitter {
-            backoff = backoff.with_jitter();
-        }
-        let max = policy.max_attempts.max(1);
-        let attempt = || async {
-            let n = attempts.fetch_add(1, Ordering::SeqCst) + 1;
+        // The label names the call, never a credential (those travel in headers).
+        let label = format!("Socrata {method} {}", url.path());
+        retry(&self.inner.retry, idempotency, &label, |n| {
             self.attempt(
                 operation,
                 method.clone(),
                 url.clone(),
                 body.clone(),
-                timeout,
+                timeouts,
                 n,
             )
-            .await
-        };
-        attempt
-            .retry(backoff)
-            .sleep(tokio::time::sleep)
-            .when(|e| retry_allowed(e, idempotency))
-            .adjust(|e, d| d.map(|d| policy.wait_for(e, d)))
-            .notify(|e, wait| {
-                let n = attempts.load(Ordering::SeqCst);
-                tracing::info!(
-                    operation,
-                    status = e.status(),
-                    wait_ms = wait.as_millis() as u64,
-                    "Socrata request failed ({e}); retrying, attempt {} of {max}",
-                    n + 1
-                );
-            })
-            .await
+        })
+        .await
     }
 
     async fn attempt(
@@ -155,25 +139,26 @@ impl Client {
         method: Method,
         url: Url,
         body: Option<Arc<Vec<u8>>>,
-        timeout: Duration,
+        timeouts: Timeouts,
         n: u32,
     ) -> Result<Vec<u8>> {
-        let mut req = self.inner.http.request(method, url).timeout(timeout);
-        req = self.authorize(req);
+        let mut req = self.inner.http.request(method, url).timeout(timeouts.total);
+        if let Some(token) = &self.inner.app_token {
+            req = req.header("X-App-Token", token.value());
+        }
+        if let Some(auth) = &self.inner.auth {
+            req = req.header(AUTHORIZATION, auth.value());
+        }
         if let Some(body) = body {
             req = req
                 .header(CONTENT_TYPE, "application/json")
                 .body(body.as_ref().clone());
         }
-        let resp = req.send().await.map_err(|e| transport(operation, e))?;
+        let transport = |e| self.transport(operation, e, &timeouts);
+        let resp = req.send().await.map_err(transport)?;
         let status = resp.status();
-        let retry_after = resp
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let bytes = resp.bytes().await.map_err(|e| transport(operation, e))?;
+        let retry_after = retry_after(resp.headers(), std::time::SystemTime::now());
+        let bytes = resp.bytes().await.map_err(transport)?;
         if status == StatusCode::ACCEPTED {
             return Err(Error::StillProcessing {
                 operation: operation.to_string(),
@@ -201,28 +186,18 @@ impl Client {
         })
     }
 
-    fn authorize(&self, mut req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        if let Some(token) = &self.inner.app_token {
-            if let Ok(mut v) = HeaderValue::from_str(token.expose_secret()) {
-                v.set_sensitive(true);
-                req = req.header("X-App-Token", v);
-            }
+    fn transport(&self, operation: &str, e: reqwest::Error, timeouts: &Timeouts) -> Error {
+        if e.is_timeout() && !e.is_connect() {
+            return Error::Timeout {
+                operation: operation.to_string(),
+            };
         }
-        match &self.inner.auth {
-            Some(Auth::Basic { user, password }) => {
-                req = req.basic_auth(user.expose_secret(), Some(password.expose_secret()));
-            }
-            Some(Auth::OAuth(token)) => {
-                if let Ok(mut v) =
-                    HeaderValue::from_str(&format!("OAuth {}", token.expose_secret()))
-                {
-                    v.set_sensitive(true);
-                    req = req.header(AUTHORIZATION, v);
-                }
-            }
-            None => {}
+        Error::Transport {
+            operation: operation.to_string(),
+            host: self.inner.base.origin().ascii_serialization(),
+            not_sent: surely_not_sent(&e),
+            cause: describe_transport(&e, timeouts),
         }
-        req
     }
 }
 
@@ -235,19 +210,6 @@ fn dataset_of(operation: &str) -> String {
         .to_string()
 }
 
-fn transport(operation: &str, e: reqwest::Error) -> Error {
-    if e.is_timeout() {
-        Error::Timeout {
-            operation: operation.to_string(),
-        }
-    } else {
-        Error::Transport {
-            operation: operation.to_string(),
-            source: e,
-        }
-    }
-}
-
 /// Builds a [`Client`]; every setting is checked in [`ClientBuilder::build`].
 #[derive(Default, Clone)]
 pub struct ClientBuilder {
@@ -257,6 +219,7 @@ pub struct ClientBuilder {
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
+    allow_insecure_http: bool,
     retry: Option<RetryPolicy>,
     batch_size: Option<usize>,
     batch_bytes: Option<usize>,
@@ -269,9 +232,10 @@ impl fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("domain", &self.domain)
             .field("auth", &auth_kind(self.auth.as_ref()))
-            .field("app_token", &self.app_token.as_ref().map(|_| "[REDACTED]"))
+            .field("app_token", &self.app_token.as_ref().map(|_| "[redacted]"))
             .field("read_timeout", &self.read_timeout)
             .field("write_timeout", &self.write_timeout)
+            .field("allow_insecure_http", &self.allow_insecure_http)
             .field("retry", &self.retry)
             .field("batch_size", &self.batch_size)
             .field("batch_bytes", &self.batch_bytes)
@@ -281,7 +245,9 @@ impl fmt::Debug for ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// The portal, e.g. `https://datahub.austintexas.gov` (a bare host gets `https://`).
+    /// The portal as a full URL, e.g. `https://datahub.austintexas.gov` (any path is dropped).
+    /// `https://`, or `http://` to this machine only (127.0.0.0/8, `::1`, `localhost`) unless
+    /// [`ClientBuilder::allow_insecure_http`]; a bare host is refused.
     pub fn domain(mut self, domain: impl Into<String>) -> Self {
         self.domain = Some(domain.into());
         self
@@ -331,8 +297,17 @@ impl ClientBuilder {
         self
     }
 
-    /// The retry policy (default [`RetryPolicy::default`]).
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+    /// Allows a plain `http://` domain off this machine (a proxy on a private network); the
+    /// credentials then cross that network unencrypted (and Socrata revokes OAuth tokens sent
+    /// that way). Logged as a warning when the client is built. Off by default.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// The retry policy (default [`RetryPolicy::default`]: 10 retries within 3 minutes,
+    /// `Retry-After` obeyed up to 30 s; see the README table).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry = Some(policy);
         self
     }
@@ -367,29 +342,12 @@ impl ClientBuilder {
         let raw = self.domain.ok_or_else(|| {
             Error::Config("no domain set; call .domain(\"https://data.example.gov\")".into())
         })?;
-        let raw = raw.trim().trim_end_matches('/');
-        let with_scheme = if raw.contains("://") {
-            raw.to_string()
-        } else {
-            format!("https://{raw}")
-        };
-        let mut base = Url::parse(&with_scheme).map_err(|e| {
-            Error::Config(format!(
-                "domain {raw:?} is not a URL ({e}); use e.g. https://data.example.gov"
-            ))
-        })?;
-        if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
-            return Err(Error::Config(format!(
-                "domain {raw:?} must be an http(s) URL with a host"
-            )));
-        }
-        let local = matches!(base.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-        if base.scheme() == "http" && !local && (self.auth.is_some() || self.app_token.is_some()) {
-            return Err(Error::Config(format!(
-                "domain {raw:?} uses plain http: credentials would travel in clear text (and Socrata \
-                 revokes OAuth tokens sent that way); use https://"
-            )));
-        }
+        let mut base = base_url(
+            &raw,
+            "the Socrata domain (SOCRATA_URL)",
+            self.allow_insecure_http,
+        )
+        .map_err(Error::Config)?;
         base.set_path("/");
         base.set_query(None);
         base.set_fragment(None);
@@ -403,40 +361,62 @@ impl ClientBuilder {
             ));
         }
         let retry = self.retry.unwrap_or_default();
-        if retry.max_attempts == 0 {
-            return Err(Error::Config(
-                "retry.max_attempts must be at least 1 (1 = no retries)".into(),
-            ));
-        }
-        if retry.min_delay > retry.max_delay {
-            return Err(Error::Config(
-                "retry.min_delay must not exceed retry.max_delay".into(),
-            ));
-        }
-        if let Some(Auth::Basic { user, .. }) = &self.auth {
-            if user.expose_secret().contains(':') {
-                return Err(Error::Config(
-                    "the Basic-auth username / API key id must not contain ':'; check the key id"
-                        .into(),
-                ));
+        retry.validate().map_err(Error::Config)?;
+        let (auth, auth_kind) = match &self.auth {
+            None => (None, "none"),
+            Some(Auth::Basic { user, password }) => {
+                if user.expose_secret().contains(':') {
+                    return Err(Error::Config(
+                        "the API key id (SOCRATA_API_KEY_ID) must not contain ':'; check the key id"
+                            .into(),
+                    ));
+                }
+                let pair = format!("{}:{}", user.expose_secret(), password.expose_secret());
+                let encoded =
+                    SecretString::from(base64::engine::general_purpose::STANDARD.encode(pair));
+                let what = "the API key id and secret (SOCRATA_API_KEY_ID, SOCRATA_API_KEY_SECRET)";
+                let header = SensitiveHeader::new(what, "Basic ", &encoded);
+                (Some(header.map_err(Error::Config)?), "basic [redacted]")
             }
+            Some(Auth::OAuth(token)) => {
+                // Socrata's scheme word is `OAuth`, not `Bearer`.
+                let header = SensitiveHeader::new("the OAuth token", "OAuth ", token);
+                (Some(header.map_err(Error::Config)?), "oauth [redacted]")
+            }
+        };
+        let app_token = self
+            .app_token
+            .as_ref()
+            .map(|t| SensitiveHeader::new("the app token (SOCRATA_APP_TOKEN)", "", t))
+            .transpose()
+            .map_err(Error::Config)?;
+        let timeouts = Timeouts {
+            connect: self.connect_timeout.unwrap_or(Duration::from_secs(10)),
+            total: self.read_timeout.unwrap_or(Duration::from_secs(30)),
+        };
+        let write_timeout = self.write_timeout.unwrap_or(Duration::from_secs(120));
+        if write_timeout.is_zero() {
+            return Err(Error::Config(
+                "the write timeout must be longer than zero".into(),
+            ));
         }
-        let http =
-            reqwest::Client::builder()
-                .connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)))
-                .user_agent(self.user_agent.unwrap_or_else(|| {
-                    concat!("socrata-client/", env!("CARGO_PKG_VERSION")).into()
-                }))
-                .build()
-                .map_err(|e| Error::Config(format!("could not build the HTTP client: {e}")))?;
+        let agent = self
+            .user_agent
+            .unwrap_or_else(|| concat!("socrata-client/", env!("CARGO_PKG_VERSION")).into());
+        let http = timeouts
+            .http_client(&agent)
+            .map_err(Error::Config)?
+            .build()
+            .map_err(|e| Error::Config(format!("could not build the HTTP client: {e}")))?;
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
                 base,
-                auth: self.auth,
-                app_token: self.app_token,
-                read_timeout: self.read_timeout.unwrap_or(Duration::from_secs(30)),
-                write_timeout: self.write_timeout.unwrap_or(Duration::from_secs(120)),
+                auth,
+                auth_kind,
+                app_token,
+                timeouts,
+                write_timeout,
                 retry,
                 batch_size,
                 batch_bytes,
@@ -458,5 +438,16 @@ pub(crate) fn check_dataset_id(id: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::InvalidDatasetId(id.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dataset_ids() {
+        assert!(super::check_dataset_id("abcd-1234").is_ok());
+        for bad in ["abcd1234", "abcd-123", "ab/d-1234", "abcd-12345", ""] {
+            assert!(super::check_dataset_id(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use knack_services_core::{Classify, RetryClass};
 use serde::Deserialize;
 
 use crate::write::WriteSummary;
@@ -64,6 +65,8 @@ pub enum Error {
     },
 
     /// Socrata kept answering 202 "Request Processing" for longer than the retry policy allows.
+    /// Socrata asks for the same request again until it answers 200, so a 202 is retried even
+    /// for a replace.
     #[error("Socrata was still processing {operation} after {attempts} attempts (HTTP 202); try again later")]
     StillProcessing {
         /// What was being done.
@@ -72,23 +75,26 @@ pub enum Error {
         attempts: u32,
     },
 
-    /// The request timed out. Writes may or may not have been applied.
-    #[error("{operation} timed out; raise the timeout with ClientBuilder::read_timeout/write_timeout if Socrata is slow")]
+    /// The request did not finish within the client's read or write timeout (the answer
+    /// stalled). A write may or may not have been applied.
+    #[error("Socrata did not answer {operation} in time: the portal may be slow or down; raise the read or write timeout if big batches need longer")]
     Timeout {
         /// What was being done.
         operation: String,
     },
 
-    /// The connection failed or the response could not be read.
-    #[error(
-        "could not reach Socrata for {operation}: {source}; check the domain URL and the network"
-    )]
+    /// The connection failed or the answer broke off (DNS, TCP, TLS, reset).
+    #[error("could not reach Socrata at {host} for {operation}: {cause}; check the domain URL (SOCRATA_URL) and the network")]
     Transport {
         /// What was being done.
         operation: String,
-        /// The underlying error (its URL holds no secret: credentials travel in headers).
-        #[source]
-        source: reqwest::Error,
+        /// The portal tried (scheme, host and port; no path, no credentials).
+        host: String,
+        /// Whether the request surely never reached Socrata (the connection was never made), so
+        /// even a replace or an append can be retried.
+        not_sent: bool,
+        /// The root cause, such as `connection refused (...)` or `dns error (...)`.
+        cause: String,
     },
 
     /// Socrata answered 200 with a body this crate could not understand.
@@ -110,8 +116,8 @@ fn hint(status: u16) -> &'static str {
         401 => " (check the API key id and secret, or username and password)",
         403 => " (the credentials lack permission on this dataset, or none were given for a write)",
         404 => " (check the dataset id and the domain)",
-        429 => " (rate limited; set an app token with ClientBuilder::app_token)",
-        413 => " (request too large; lower ClientBuilder::batch_size or batch_bytes)",
+        429 => " (rate limited; send an app token (SOCRATA_APP_TOKEN) to raise the limit)",
+        413 => " (request too large; lower the batch size or the batch byte cap)",
         _ => "",
     }
 }
@@ -146,22 +152,37 @@ impl ApiErrorBody {
     }
 }
 
+impl Classify for Error {
+    /// 429 is a rate limit (with the wait `Retry-After` asked for, if any); 5xx, timeouts and
+    /// broken answers are transient; a connection never made and a 202 "still processing"
+    /// surely were not applied; the rest (4xx, bad data, configuration) are permanent.
+    fn retry_class(&self) -> RetryClass {
+        match self {
+            Error::Api {
+                status: 429,
+                retry_after,
+                ..
+            } => RetryClass::RateLimited { wait: *retry_after },
+            Error::Api { status, .. } if (500..=599).contains(status) => RetryClass::Transient,
+            Error::StillProcessing { .. } | Error::Transport { not_sent: true, .. } => {
+                RetryClass::NotApplied
+            }
+            Error::Timeout { .. } | Error::Transport { .. } => RetryClass::Transient,
+            _ => RetryClass::Permanent,
+        }
+    }
+
+    fn status(&self) -> Option<u16> {
+        Error::status(self)
+    }
+}
+
 impl Error {
     /// True for failures worth retrying later: 429, 5xx, 202 still processing, timeouts and
-    /// connection errors. Whether a given write may be retried is decided separately (a replace
-    /// never is on 5xx or timeouts).
+    /// connection errors. Whether a given write may be retried also depends on whether it is
+    /// idempotent (a replace is never repeated after a 5xx or a timeout).
     pub fn is_retryable(&self) -> bool {
-        match self {
-            Error::Api { status, .. } => *status == 429 || (500..600).contains(status),
-            Error::StillProcessing { .. } | Error::Timeout { .. } => true,
-            Error::Transport { source, .. } => {
-                source.is_connect()
-                    || source.is_timeout()
-                    || source.is_request()
-                    || source.is_body()
-            }
-            _ => false,
-        }
+        self.retry_class() != RetryClass::Permanent
     }
 
     /// The HTTP status, when Socrata answered with an error status.

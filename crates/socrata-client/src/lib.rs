@@ -37,7 +37,6 @@ mod error;
 mod metadata;
 mod query;
 mod read;
-mod retry;
 pub mod values;
 mod write;
 
@@ -48,9 +47,10 @@ pub use client::{
     Client, ClientBuilder, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_SIZE, DEFAULT_PAGE_SIZE,
 };
 pub use error::{ApiErrorBody, Error};
+/// The retry policy and its jitter, from the shared core (one vocabulary for every client).
+pub use knack_services_core::{Jitter, RetryPolicy};
 pub use metadata::{Column, DataType, DatasetMetadata};
 pub use query::{ident, literal, Query};
-pub use retry::RetryPolicy;
 pub use values::Point;
 pub use write::{WriteSummary, WrittenBatch};
 
@@ -59,3 +59,8 @@ pub type Row = serde_json::Map<String, serde_json::Value>;
 
 /// Shorthand for results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The README's Rust examples, compiled as doc tests so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

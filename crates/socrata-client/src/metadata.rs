@@ -4,8 +4,8 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
 use crate::client::{check_dataset_id, Client};
-use crate::retry::Idempotency;
 use crate::{Error, Result};
+use knack_services_core::Idempotency;
 
 /// A column's Socrata type (`dataTypeName`). Unknown names are kept in [`DataType::Other`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -108,6 +108,10 @@ pub struct DatasetMetadata {
     /// The row identifier's field name, when the publisher set one. Without it, upserts
     /// append (they match only on `:id`) and are not idempotent.
     pub row_identifier: Option<String>,
+    /// What the caller may do with the dataset (`rights`: `read`, `write`, `add`, `delete`, ...),
+    /// when Socrata says; it lists them for the authenticated user and omits them for anonymous
+    /// reads, so `None` means "not known", not "none".
+    pub rights: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -124,6 +128,8 @@ struct RawView {
     /// Simplified metadata (this project's fixtures): the row identifier's field name.
     #[serde(default)]
     row_identifier: Option<String>,
+    #[serde(default)]
+    rights: Option<Vec<String>>,
 }
 
 impl DatasetMetadata {
@@ -151,7 +157,16 @@ impl DatasetMetadata {
             name: raw.name,
             columns: raw.columns,
             row_identifier,
+            rights: raw.rights,
         })
+    }
+
+    /// Whether the caller may write rows: `false` only when Socrata listed the caller's rights
+    /// and `write` is not among them.
+    pub fn writable(&self) -> bool {
+        self.rights
+            .as_ref()
+            .map_or(true, |r| r.iter().any(|x| x == "write"))
     }
 
     /// The column with this field name.

@@ -32,14 +32,21 @@ pub fn ident(field: &str) -> String {
 /// let q = Query::new()
 ///     .select("id, location_name")
 ///     .where_eq("signal_type", "PHB")
-///     .and_where("lane_count > 2")
+///     .and_where("lane_count > 2 OR lane_count IS NULL")
 ///     .order("location_name")
 ///     .limit(500);
-/// assert_eq!(q.where_clause(), Some("signal_type = 'PHB' AND (lane_count > 2)"));
+/// // Conditions combined with AND are each parenthesised, so an OR inside one never leaks.
+/// assert_eq!(
+///     q.where_clause(),
+///     Some("(signal_type = 'PHB') AND (lane_count > 2 OR lane_count IS NULL)")
+/// );
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Query {
     select: Option<String>,
+    /// Every condition, raw; combined with AND in [`Query::where_clause`].
+    conditions: Vec<String>,
+    /// The `$where` rendered from `conditions` (kept so `where_clause` can lend it).
     filter: Option<String>,
     order: Option<String>,
     limit: Option<u64>,
@@ -59,29 +66,37 @@ impl Query {
         self
     }
 
-    /// `$where`: a raw SoQL condition, replacing any earlier one. Quote values with [`literal`].
+    /// `$where`: a raw SoQL condition, replacing every earlier one. Quote values with [`literal`].
     pub fn filter(mut self, condition: impl Into<String>) -> Self {
-        self.filter = Some(condition.into());
-        self
+        self.conditions.clear();
+        self.push(condition.into())
     }
 
-    /// Adds a raw condition with `AND` (parenthesised so precedence cannot leak).
-    pub fn and_where(mut self, condition: impl AsRef<str>) -> Self {
-        let c = format!("({})", condition.as_ref());
-        self.filter = Some(match self.filter.take() {
-            Some(prev) => format!("{prev} AND {c}"),
-            None => c,
-        });
-        self
+    /// Adds a raw condition with `AND`. Once two or more conditions are combined, each one (the
+    /// earlier ones included) is parenthesised, so an `OR` in any of them cannot bind across the
+    /// `AND`: `filter("a = 1 OR b = 2").and_where("c = 3")` is `(a = 1 OR b = 2) AND (c = 3)`.
+    pub fn and_where(self, condition: impl AsRef<str>) -> Self {
+        self.push(condition.as_ref().to_owned())
     }
 
-    /// Adds `field = 'value'` with `AND`, the value safely quoted.
-    pub fn where_eq(mut self, field: &str, value: &str) -> Self {
+    /// Adds `field = 'value'` with `AND` (see [`Query::and_where`]), the value safely quoted.
+    pub fn where_eq(self, field: &str, value: &str) -> Self {
         let c = format!("{} = {}", ident(field), literal(value));
-        self.filter = Some(match self.filter.take() {
-            Some(prev) => format!("{prev} AND {c}"),
-            None => c,
-        });
+        self.push(c)
+    }
+
+    fn push(mut self, condition: String) -> Self {
+        self.conditions.push(condition);
+        self.filter = match self.conditions.as_slice() {
+            [] => None,
+            [only] => Some(only.clone()),
+            all => Some(
+                all.iter()
+                    .map(|c| format!("({c})"))
+                    .collect::<Vec<_>>()
+                    .join(" AND "),
+            ),
+        };
         self
     }
 
@@ -210,6 +225,85 @@ mod tests {
     #[test]
     fn where_in_quotes_each_value() {
         let q = Query::new().where_in("id", ["a", "b'c"]);
-        assert_eq!(q.where_clause(), Some("(id IN ('a', 'b''c'))"));
+        assert_eq!(q.where_clause(), Some("id IN ('a', 'b''c')"));
+    }
+
+    /// Every pair of condition builders, in both orders: an OR in either side stays inside its
+    /// parentheses, the earlier condition included.
+    #[test]
+    fn every_and_combination_parenthesises_both_sides() {
+        let or = "a = 1 OR b = 2";
+        let cases: Vec<(Query, &str)> = vec![
+            (
+                Query::new().filter(or).where_eq("c", "x"),
+                "(a = 1 OR b = 2) AND (c = 'x')",
+            ),
+            (Query::new().where_eq("c", "x").filter(or), "a = 1 OR b = 2"),
+            (
+                Query::new().filter(or).and_where("c = 3 OR d = 4"),
+                "(a = 1 OR b = 2) AND (c = 3 OR d = 4)",
+            ),
+            (Query::new().and_where(or).filter("e = 5"), "e = 5"),
+            (
+                Query::new().filter(or).where_in("id", ["p", "q"]),
+                "(a = 1 OR b = 2) AND (id IN ('p', 'q'))",
+            ),
+            (
+                Query::new().where_eq("c", "x").and_where(or),
+                "(c = 'x') AND (a = 1 OR b = 2)",
+            ),
+            (
+                Query::new().where_eq("c", "x").where_eq("d", "y"),
+                "(c = 'x') AND (d = 'y')",
+            ),
+            (
+                Query::new().where_eq("c", "x").where_in("id", ["p"]),
+                "(c = 'x') AND (id IN ('p'))",
+            ),
+            (
+                Query::new().and_where(or).where_eq("c", "x"),
+                "(a = 1 OR b = 2) AND (c = 'x')",
+            ),
+            (
+                Query::new().and_where(or).and_where("c = 3"),
+                "(a = 1 OR b = 2) AND (c = 3)",
+            ),
+            (
+                Query::new().and_where(or).where_in("id", ["p"]),
+                "(a = 1 OR b = 2) AND (id IN ('p'))",
+            ),
+            (
+                Query::new().where_in("id", ["p"]).filter(or),
+                "a = 1 OR b = 2",
+            ),
+            (
+                Query::new().where_in("id", ["p"]).where_eq("c", "x"),
+                "(id IN ('p')) AND (c = 'x')",
+            ),
+            (
+                Query::new().where_in("id", ["p"]).and_where(or),
+                "(id IN ('p')) AND (a = 1 OR b = 2)",
+            ),
+            (
+                Query::new().where_in("id", ["p"]).where_in("k", ["r"]),
+                "(id IN ('p')) AND (k IN ('r'))",
+            ),
+            (
+                Query::new().filter(or).filter("e = 5").where_eq("c", "x"),
+                "(e = 5) AND (c = 'x')",
+            ),
+            (
+                Query::new()
+                    .filter(or)
+                    .and_where("c = 3")
+                    .and_where("d = 4"),
+                "(a = 1 OR b = 2) AND (c = 3) AND (d = 4)",
+            ),
+        ];
+        for (q, want) in cases {
+            assert_eq!(q.where_clause(), Some(want));
+        }
+        assert_eq!(Query::new().where_clause(), None);
+        assert_eq!(Query::new().filter(or).where_clause(), Some(or));
     }
 }

@@ -4,18 +4,21 @@
 //! the caller's order with `:id` as a tiebreaker) and pages advance by `$offset`. The stream ends
 //! on a short page or when the query's `$limit` is reached.
 
+use futures::future;
 use futures::stream::{self, Stream, StreamExt, TryStreamExt};
+use knack_services_core::{paginate, Idempotency};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 
 use crate::client::{check_dataset_id, Client};
-use crate::retry::Idempotency;
 use crate::{Error, Query, Result, Row};
 
-struct PageState {
+/// Where the next page starts: the page token of the shared page stream.
+#[derive(Clone, Copy)]
+struct NextPage {
     offset: u64,
+    /// Rows still wanted under the query's own `$limit`, if it has one.
     remaining: Option<u64>,
-    done: bool,
 }
 
 impl Client {
@@ -55,24 +58,22 @@ impl Client {
         let client = self.clone();
         let dataset = dataset.to_string();
         let page_size = u64::from(self.inner.page_size);
-        let init = PageState {
+        let first = NextPage {
             offset: query.start_offset(),
             remaining: query.total_limit(),
-            done: false,
         };
-        stream::try_unfold(init, move |state| {
-            let client = client.clone();
-            let dataset = dataset.clone();
-            let query = query.clone();
+        paginate((), move |(), token: Option<NextPage>| {
+            let (client, dataset, query) = (client.clone(), dataset.clone(), query.clone());
             async move {
-                if state.done || state.remaining == Some(0) {
-                    return Ok(None);
+                let at = token.unwrap_or(first);
+                if at.remaining == Some(0) {
+                    return Ok((Vec::new(), (), None));
                 }
                 check_dataset_id(&dataset)?;
-                let limit = state.remaining.map_or(page_size, |r| r.min(page_size));
+                let limit = at.remaining.map_or(page_size, |r| r.min(page_size));
                 let mut url = client.url(&format!("resource/{dataset}.json"));
                 url.query_pairs_mut()
-                    .extend_pairs(query.page_params(limit, state.offset));
+                    .extend_pairs(query.page_params(limit, at.offset));
                 let op = format!("read of {dataset}");
                 let body = client
                     .send(&op, Method::GET, url, None, Idempotency::Idempotent)
@@ -82,17 +83,16 @@ impl Client {
                     message: e.to_string(),
                 })?;
                 let got = page.len() as u64;
-                let next = PageState {
-                    offset: state.offset + got,
-                    remaining: state.remaining.map(|r| r.saturating_sub(got)),
-                    done: got < limit,
-                };
-                if got == 0 {
-                    return Ok(None);
-                }
-                Ok(Some((page, next)))
+                // A short page is the last one.
+                let next = (got >= limit).then(|| NextPage {
+                    offset: at.offset + got,
+                    remaining: at.remaining.map(|r| r.saturating_sub(got)),
+                });
+                Ok((page, (), next))
             }
         })
+        // An empty answer (or a `$limit` of 0) ends the stream without yielding a page.
+        .try_filter(|page| future::ready(!page.is_empty()))
         .boxed()
     }
 }

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::client::{check_dataset_id, Client};
-use crate::retry::Idempotency;
 use crate::{Error, Result};
+use knack_services_core::Idempotency;
 
 /// The counts Socrata returns for a write, summed over every batch. Every key is optional on the
 /// wire (the docs show only the `Rows …` keys; sodapy's fixtures add `By SID`/`By RowIdentifier`).

@@ -102,9 +102,12 @@ async fn stream_pages_in_id_order_without_gaps_or_repeats() {
         "25 rows in pages of 10: two full pages and a short one"
     );
     for (i, r) in log.iter().enumerate() {
-        assert_eq!(r.param("$order"), Some(":id"));
-        assert_eq!(r.param("$limit"), Some("10"));
-        assert_eq!(r.param("$offset"), Some((i * 10).to_string().as_str()));
+        assert_eq!(r.query_param("$order"), Some(":id"));
+        assert_eq!(r.query_param("$limit"), Some("10"));
+        assert_eq!(
+            r.query_param("$offset"),
+            Some((i * 10).to_string().as_str())
+        );
     }
 }
 
@@ -125,15 +128,15 @@ async fn user_order_gets_id_tiebreaker_and_limit_offset_are_honoured() {
         ["r004", "r006", "r008", "r010", "r012", "r014", "r016"]
     );
     let log = fake.requests();
-    assert_eq!(log[0].param("$order"), Some("kind DESC, :id"));
-    assert_eq!(log[0].param("$where"), Some("kind = 'PHB'"));
+    assert_eq!(log[0].query_param("$order"), Some("kind DESC, :id"));
+    assert_eq!(log[0].query_param("$where"), Some("kind = 'PHB'"));
     assert_eq!(
         log.iter()
-            .map(|r| r.param("$limit").unwrap())
+            .map(|r| r.query_param("$limit").unwrap())
             .collect::<Vec<_>>(),
         ["4", "3"]
     );
-    assert_eq!(log[1].param("$offset"), Some("6"));
+    assert_eq!(log[1].query_param("$offset"), Some("6"));
 }
 
 #[tokio::test]
@@ -169,7 +172,7 @@ async fn typed_rows_select_and_search() {
     );
     let log = fake.requests();
     assert_eq!(
-        (log[0].param("$select"), log[0].param("$q")),
+        (log[0].query_param("$select"), log[0].query_param("$q")),
         (Some("id, lanes"), Some("traffic"))
     );
 }

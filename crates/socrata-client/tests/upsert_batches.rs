@@ -37,10 +37,7 @@ fn posted_ids(fake: &FakeSocrata) -> Vec<Vec<String>> {
         .into_iter()
         .filter(|r| r.method == "POST")
         .map(|r| {
-            r.body
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
+            FakeSocrata::body_rows(&r)
                 .iter()
                 .map(|row| row["id"].as_str().unwrap_or("?").to_string())
                 .collect()
@@ -81,7 +78,7 @@ async fn nothing_is_sent_after_a_failed_request() {
     let first = requests.next().await.unwrap().unwrap();
     assert_eq!(first.rows, 2);
     // Requests go one at a time, so the next one is sent only when asked for: it gets this fault.
-    fake.inject(Fault::status(400).on("POST"));
+    fake.inject(Fault::status(400).on_method("POST"));
     let rest: Vec<_> = requests.collect().await;
 
     assert_eq!(rest.len(), 1, "the failure ends the stream: {rest:?}");

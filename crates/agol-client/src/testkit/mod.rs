@@ -7,13 +7,18 @@
 //! `rollbackOnFailure=true` (the default) makes an edit call all-or-nothing. An update with
 //! `"geometry": null` removes the stored shape; one without a `geometry` key keeps it.
 //!
+//! The request log, fault injection, latency and broken connections are the shared frame of
+//! `knack-services-core` (the same vocabulary as the other clients' fakes); [`http_error`] and
+//! [`arcgis_error`] build the faults ArcGIS itself answers with.
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), agol_client::Error> {
-//! use agol_client::testkit::{FakeAgol, Fault};
+//! use agol_client::testkit::{arcgis_error, http_error, FakeAgol};
 //! let fake = FakeAgol::start().await;
 //! let client = fake.client_builder().build()?;
 //! fake.fail_when_attribute(0, "id", "bad".into());
-//! fake.inject("query", Fault::Status(503), 1);
+//! fake.inject(http_error(503).on_path("/query"));
+//! fake.inject(arcgis_error(500, "Unable to complete operation.").on_path("/query"));
 //! let layer = client.layer(&fake.layer_url(0)).await?;
 //! # let _ = layer; Ok(()) }
 //! ```
@@ -23,14 +28,20 @@ mod sql;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use knack_services_core::testkit::{lock, Frame};
 use serde_json::{json, Value};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::client::{ClientBuilder, RetryPolicy};
+use crate::client::ClientBuilder;
 use crate::types::Feature;
+use crate::RetryPolicy;
+
+pub use knack_services_core::testkit::{
+    refused_uri, CapturedLogs, DroppingServer, Fault, RecordedRequest,
+};
 
 /// The item id the fake knows (the fixture's).
 pub const ITEM_ID: &str = "e6eb94d1e7cc45c2ac452af6ae6aa534";
@@ -47,23 +58,18 @@ pub const OBJECT_ID_FIELD: &str = "OBJECTID";
 
 const FIXTURE: &str = include_str!("agol_service.json");
 
-/// A failure the fake answers with instead of doing its work.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Fault {
-    /// This HTTP status with an ArcGIS-style error body.
-    Status(u16),
-    /// HTTP 200 with `{"error": {code, message, details: []}}`.
-    BodyError {
-        /// `error.code`.
-        code: i64,
-        /// `error.message`.
-        message: String,
-    },
-    /// Answer normally, but only after this delay (to trigger client timeouts).
-    Delay(Duration),
-    /// Do the work (e.g. store the added features), then answer this HTTP status: the case where
-    /// re-sending adds would duplicate them.
-    ApplyThenStatus(u16),
+/// HTTP `status` with an ArcGIS-style JSON error body (`{"error": {"code": status, ...}}`), as
+/// ArcGIS Online sends for a 5xx or 429. Narrow it with `.on_path("/query")`, `.times(n)`.
+pub fn http_error(status: u16) -> Fault {
+    Fault::status(status).body(
+        json!({"error": {"code": status, "message": "Injected fault", "details": []}}).to_string(),
+    )
+}
+
+/// HTTP 200 with `{"error": {code, message, details: []}}`: ArcGIS's usual way to fail.
+pub fn arcgis_error(code: i64, message: &str) -> Fault {
+    Fault::status(200)
+        .body(json!({"error": {"code": code, "message": message, "details": []}}).to_string())
 }
 
 /// A per-feature failure rule for edits.
@@ -82,28 +88,42 @@ pub enum FeatureFailure {
     NthEditCall(usize),
 }
 
-/// One request the fake received.
+/// One request the fake received: the frame's log entry, with the operation the fake recognised
+/// and the form fields. Derefs to [`RecordedRequest`] (method, path, query, status, ...).
 #[derive(Debug, Clone, PartialEq)]
-pub struct RecordedRequest {
-    /// `GET` or `POST`.
-    pub method: String,
-    /// The URL path.
-    pub path: String,
-    /// The raw URL query string, if any (tokens must never appear here).
-    pub query: Option<String>,
-    /// Form fields of the body (and of the query string), in order.
-    pub params: Vec<(String, String)>,
+pub struct AgolRequest {
+    /// The frame's log entry.
+    pub request: RecordedRequest,
     /// The operation the fake recognised (`query`, `addFeatures`, ... or `unknown`).
     pub operation: String,
+    /// Form fields of the body (and of the query string), in order.
+    pub params: Vec<(String, String)>,
 }
 
-impl RecordedRequest {
+impl AgolRequest {
+    fn new(request: RecordedRequest) -> Self {
+        let mut params = request.query.clone();
+        params.extend(url::form_urlencoded::parse(&request.body).into_owned());
+        AgolRequest {
+            operation: route(&request.path).0,
+            request,
+            params,
+        }
+    }
+
     /// The value of a form field.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+}
+
+impl std::ops::Deref for AgolRequest {
+    type Target = RecordedRequest;
+    fn deref(&self) -> &RecordedRequest {
+        &self.request
     }
 }
 
@@ -119,9 +139,11 @@ pub(crate) struct FakeLayer {
     pub(crate) next_oid: i64,
 }
 
-struct FaultRule {
+/// Do the work, then answer `status` (ArcGIS-specific: the case where re-sending adds would
+/// duplicate them).
+struct ApplyThenFail {
     operation: String,
-    fault: Fault,
+    status: u16,
     remaining: usize,
 }
 
@@ -131,10 +153,11 @@ pub(crate) struct State {
     tokens_issued: u64,
     token_ttl_ms: Option<u64>,
     require_token: bool,
-    faults: Vec<FaultRule>,
+    apply_then_fail: Vec<ApplyThenFail>,
+    /// Faults waiting for their turn: (path part, matching calls still to answer normally, fault).
+    deferred: Vec<(String, usize, Fault)>,
     pub(crate) failures: Vec<FeatureFailure>,
     pub(crate) edit_calls: usize,
-    log: Vec<RecordedRequest>,
     no_log: bool,
 }
 
@@ -148,6 +171,7 @@ impl State {
 pub struct FakeAgol {
     server: MockServer,
     state: Arc<Mutex<State>>,
+    frame: Arc<Frame>,
 }
 
 impl std::fmt::Debug for FakeAgol {
@@ -203,24 +227,31 @@ impl FakeAgol {
             tokens_issued: 0,
             token_ttl_ms: None,
             require_token: true,
-            faults: Vec::new(),
+            apply_then_fail: Vec::new(),
+            deferred: Vec::new(),
             failures: Vec::new(),
             edit_calls: 0,
-            log: Vec::new(),
             no_log: false,
         }));
+        // Passwords and tokens travel in form bodies, which the log keeps for the tests.
+        let frame = Arc::new(Frame::new(&["x-esri-authorization"]));
         Mock::given(any())
             .respond_with(Responder {
                 state: state.clone(),
+                frame: frame.clone(),
                 base: server.uri(),
             })
             .mount(&server)
             .await;
-        FakeAgol { server, state }
+        FakeAgol {
+            server,
+            state,
+            frame,
+        }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.state)
     }
 
     /// The portal root (what [`ClientBuilder::portal_url`] takes).
@@ -241,18 +272,15 @@ impl FakeAgol {
         format!("{}/{id}", self.service_url())
     }
 
-    /// A builder pointed at the fake, signed in as [`USERNAME`], with near-zero backoff and a
-    /// short timeout so retry tests run fast.
+    /// A builder pointed at the fake, signed in as [`USERNAME`], with
+    /// [`RetryPolicy::fast_for_tests`] (1–20 ms backoff, server waits capped at 50 ms) and a 5 s
+    /// timeout so retry tests run fast. Override anything before `build()`.
     pub fn client_builder(&self) -> ClientBuilder {
         crate::Client::builder()
             .portal_url(self.uri())
             .credentials(USERNAME, PASSWORD)
             .timeout(Duration::from_secs(5))
-            .retry_policy(RetryPolicy {
-                max_retries: 3,
-                min_delay: Duration::from_millis(1),
-                max_delay: Duration::from_millis(5),
-            })
+            .retry_policy(RetryPolicy::fast_for_tests())
     }
 
     /// Stores features in a layer (object ids are assigned as by adds); returns their ids.
@@ -306,15 +334,38 @@ impl FakeAgol {
         self.state().tokens_issued
     }
 
-    /// Answers the next `times` calls of `operation` (`generateToken`, `item`, `service`,
-    /// `layer`, `query`, `addFeatures`, `updateFeatures`, `deleteFeatures`, `applyEdits`,
-    /// `truncate`, or `*` for any) with `fault`.
-    pub fn inject(&self, operation: &str, fault: Fault, times: usize) {
-        self.state().faults.push(FaultRule {
+    /// Queues a fault (see [`http_error`], [`arcgis_error`], [`Fault::stall`]); the fake answers
+    /// it instead of doing its work to the next matching requests.
+    pub fn inject(&self, fault: Fault) {
+        self.frame.inject(fault);
+    }
+
+    /// Like [`FakeAgol::inject`], but the first `skip` requests whose path contains `path_part`
+    /// are answered normally: "the third `applyEdits` fails" is
+    /// `inject_after("/applyEdits", 2, fault.on_path("/applyEdits"))`.
+    pub fn inject_after(&self, path_part: &str, skip: usize, fault: Fault) {
+        if skip == 0 {
+            return self.frame.inject(fault);
+        }
+        self.state()
+            .deferred
+            .push((path_part.to_string(), skip, fault));
+    }
+
+    /// Makes the next `times` calls of `operation` (`addFeatures`, `applyEdits`, ...) do their
+    /// work and then answer HTTP `status` with a gateway page: the answer is lost, the edit is
+    /// applied.
+    pub fn fail_after_applying(&self, operation: &str, status: u16, times: usize) {
+        self.state().apply_then_fail.push(ApplyThenFail {
             operation: operation.to_string(),
-            fault,
+            status,
             remaining: times,
         });
+    }
+
+    /// Delays every answer by `latency`.
+    pub fn set_latency(&self, latency: Duration) {
+        self.frame.set_latency(latency);
     }
 
     /// Fails added/updated features of `layer` whose `field` equals `value` (code 1000).
@@ -326,28 +377,50 @@ impl FakeAgol {
         });
     }
 
+    /// Adds a field to `layer`, or replaces the field of the same name: a JSON field definition
+    /// as the layer JSON lists it (`{"name", "type", "length"?}`). Edits are checked against it.
+    pub fn set_field(&self, layer: u32, field: Value) {
+        let mut st = self.state();
+        let Some(l) = st.layer_mut(layer) else {
+            panic!("FakeAgol::set_field: no layer {layer}");
+        };
+        let name = field["name"].clone();
+        match l.fields.iter_mut().find(|f| f["name"] == name) {
+            Some(existing) => *existing = field,
+            None => l.fields.push(field),
+        }
+    }
+
     /// Fails the first feature of the Nth edit call (1-based).
     pub fn fail_edit_call(&self, n: usize) {
         self.state().failures.push(FeatureFailure::NthEditCall(n));
     }
 
     /// Every request received, in order.
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.state().log.clone()
+    pub fn requests(&self) -> Vec<AgolRequest> {
+        self.frame
+            .requests()
+            .into_iter()
+            .map(AgolRequest::new)
+            .collect()
+    }
+
+    /// Forgets the request log.
+    pub fn clear_requests(&self) {
+        self.frame.clear_requests();
     }
 
     /// Turns the request log on (the default) or off. Off, the fake's memory holds only its
     /// layers, as a benchmark sending hundreds of thousands of features needs.
     pub fn set_request_log(&self, on: bool) {
-        let mut st = self.state();
-        st.no_log = !on;
+        self.state().no_log = !on;
         if !on {
-            st.log = Vec::new();
+            self.frame.clear_requests();
         }
     }
 
     /// The requests of one operation.
-    pub fn requests_for(&self, operation: &str) -> Vec<RecordedRequest> {
+    pub fn requests_for(&self, operation: &str) -> Vec<AgolRequest> {
         self.requests()
             .into_iter()
             .filter(|r| r.operation == operation)
@@ -357,6 +430,7 @@ impl FakeAgol {
 
 struct Responder {
     state: Arc<Mutex<State>>,
+    frame: Arc<Frame>,
     base: String,
 }
 
@@ -406,25 +480,56 @@ fn route(path: &str) -> (String, Option<u32>) {
 
 impl Respond for Responder {
     fn respond(&self, req: &Request) -> ResponseTemplate {
+        let at = Instant::now();
+        let target = match req.url.query() {
+            Some(q) => format!("{}?{q}", req.url.path()),
+            None => req.url.path().to_string(),
+        };
+        self.release_deferred(&target);
+        let fault = self.frame.take_fault(req.method.as_str(), &target);
+        let (resp, status) = match &fault {
+            Some(f) if f.status.is_some() => (f.respond(), f.status.unwrap_or(200)),
+            _ => self.answer(req),
+        };
+        if !lock(&self.state).no_log {
+            self.frame.record(req, at, status);
+        }
+        let extra = fault.filter(|f| f.status.is_none()).map(|f| f.delay);
+        resp.set_delay(self.frame.latency() + extra.unwrap_or_default())
+    }
+}
+
+impl Responder {
+    /// Counts this request against the deferred faults and queues those whose turn has come.
+    fn release_deferred(&self, target: &str) {
+        let mut st = lock(&self.state);
+        let mut due = Vec::new();
+        st.deferred.retain_mut(|(part, skip, fault)| {
+            if !target.contains(part.as_str()) {
+                return true;
+            }
+            if *skip == 0 {
+                due.push(fault.clone());
+                return false;
+            }
+            *skip -= 1;
+            true
+        });
+        drop(st);
+        for fault in due {
+            self.frame.inject(fault);
+        }
+    }
+
+    /// The fake's own answer and its status.
+    fn answer(&self, req: &Request) -> (ResponseTemplate, u16) {
         let mut params: Vec<(String, String)> = req.url.query_pairs().into_owned().collect();
         params.extend(url::form_urlencoded::parse(&req.body).into_owned());
         let path = req.url.path().to_string();
         let (operation, layer) = route(&path);
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if !st.no_log {
-            st.log.push(RecordedRequest {
-                method: req.method.to_string(),
-                path: path.clone(),
-                query: req.url.query().map(str::to_string),
-                params: params.clone(),
-                operation: operation.clone(),
-            });
-        }
         if operation == "unknown" {
-            return ResponseTemplate::new(418).set_body_string(format!(
-                "FAKE AGOL: unexpected request {} {path}",
-                req.method
-            ));
+            let body = format!("FAKE AGOL: unexpected request {} {path}", req.method);
+            return (ResponseTemplate::new(418).set_body_string(body), 418);
         }
         let p = |name: &str| {
             params
@@ -433,29 +538,12 @@ impl Respond for Responder {
                 .map(|(_, v)| v.clone())
         };
         if p("f").as_deref() != Some("json") {
-            return ResponseTemplate::new(200)
-                .set_body_string("<html><body>ArcGIS REST (f=json missing)</body></html>");
+            let body = "<html><body>ArcGIS REST (f=json missing)</body></html>";
+            return (ResponseTemplate::new(200).set_body_string(body), 200);
         }
-        let mut after = None;
-        if let Some(rule) = st
-            .faults
-            .iter_mut()
-            .find(|r| r.remaining > 0 && (r.operation == operation || r.operation == "*"))
-        {
-            rule.remaining -= 1;
-            match rule.fault.clone() {
-                Fault::Status(s) => {
-                    return ResponseTemplate::new(s).set_body_json(
-                        json!({"error": {"code": s, "message": "Injected fault", "details": []}}),
-                    )
-                }
-                Fault::BodyError { code, message } => return error_body(code, &message, &[]),
-                Fault::Delay(d) => after = Some(Err(d)),
-                Fault::ApplyThenStatus(s) => after = Some(Ok(s)),
-            }
-        }
+        let mut st = lock(&self.state);
         if operation == "generateToken" {
-            return self.generate_token(&mut st, &p);
+            return (self.generate_token(&mut st, &p), 200);
         }
         if st.require_token {
             let token = p("token").or_else(|| {
@@ -466,24 +554,29 @@ impl Respond for Responder {
                     .map(str::to_string)
             });
             match token {
-                None => return error_body(499, "Token Required", &[]),
+                None => return (error_body(499, "Token Required", &[]), 200),
                 Some(t) if st.tokens.get(&t).map_or(true, |exp| *exp <= now_ms()) => {
-                    return error_body(498, "Invalid token.", &[])
+                    return (error_body(498, "Invalid token.", &[]), 200)
                 }
                 Some(_) => {}
             }
         }
         let resp = ops::handle(&mut st, &self.base, &operation, layer, &p);
-        match after {
-            Some(Err(delay)) => resp.set_delay(delay),
-            Some(Ok(status)) => ResponseTemplate::new(status)
-                .set_body_string("<html>Gateway Time-out (injected, after applying)</html>"),
-            None => resp,
+        let rule = st
+            .apply_then_fail
+            .iter_mut()
+            .find(|r| r.remaining > 0 && r.operation == operation);
+        match rule {
+            Some(rule) => {
+                rule.remaining -= 1;
+                let body = "<html>Gateway Time-out (injected, after applying)</html>";
+                let status = rule.status;
+                (ResponseTemplate::new(status).set_body_string(body), status)
+            }
+            None => (resp, 200),
         }
     }
-}
 
-impl Responder {
     fn generate_token(
         &self,
         st: &mut State,

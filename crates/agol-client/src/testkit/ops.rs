@@ -207,6 +207,80 @@ fn parse_features(p: Params<'_>, name: &str) -> Result<Vec<Feature>, String> {
         .collect()
 }
 
+/// The first attribute value the layer's fields refuse, as ArcGIS words it: text longer than
+/// the field's `length`, a value a number field cannot take, text that looks like HTML. Attributes
+/// the layer has no field for are ignored, as ArcGIS ignores them. The messages are those of
+/// Esri's feature-service error table ("Setting of value for <field> failed.", "Invalid untrusted
+/// HTML content detected in field: <field>."); the numeric code ArcGIS gives them is
+/// UNCONFIRMED, 1000 (non-specific edit content error) is used.
+fn invalid_value(fields: &[Value], f: &Feature) -> Option<(i64, String)> {
+    let setting_failed = |name: &str| (1000, format!("Setting of value for {name} failed."));
+    for (key, value) in &f.attributes {
+        let Some(field) = fields.iter().find(|d| {
+            d["name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(key))
+        }) else {
+            continue;
+        };
+        let name = field["name"].as_str().unwrap_or(key);
+        let kind = field["type"].as_str().unwrap_or("");
+        let refused = match (kind, value) {
+            (_, Value::Null) => false,
+            ("esriFieldTypeString", Value::String(s)) => {
+                if looks_like_html(s) {
+                    return Some((
+                        1000,
+                        format!("Invalid untrusted HTML content detected in field: {name}."),
+                    ));
+                }
+                field["length"]
+                    .as_u64()
+                    .is_some_and(|max| s.chars().count() as u64 > max)
+            }
+            ("esriFieldTypeSmallInteger", v) => !integer_in(v, i16::MIN.into(), i16::MAX.into()),
+            ("esriFieldTypeInteger", v) => !integer_in(v, i32::MIN.into(), i32::MAX.into()),
+            ("esriFieldTypeBigInteger", v) => !integer_in(v, i64::MIN, i64::MAX),
+            ("esriFieldTypeDouble" | "esriFieldTypeSingle", Value::Number(_)) => false,
+            ("esriFieldTypeDouble" | "esriFieldTypeSingle", Value::String(s)) => {
+                s.trim().parse::<f64>().is_err()
+            }
+            ("esriFieldTypeDouble" | "esriFieldTypeSingle", _) => true,
+            _ => false,
+        };
+        if refused {
+            return Some(setting_failed(name));
+        }
+    }
+    None
+}
+
+/// Whether `v` is a whole number (or text of one) within `min..=max`.
+fn integer_in(v: &Value, min: i64, max: i64) -> bool {
+    let n = match v {
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                .map(|f| f as i64)
+        }),
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    };
+    n.is_some_and(|n| (min..=max).contains(&n))
+}
+
+/// ArcGIS's HTML check, as far as this fake knows it: a `<` that opens a tag (`<p`, `</b`, `<!`)
+/// with a `>` after it. `a < b > c` is not a tag.
+fn looks_like_html(s: &str) -> bool {
+    s.match_indices('<').any(|(at, _)| {
+        let rest = &s[at + 1..];
+        rest.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!')
+            && rest.contains('>')
+    })
+}
+
 struct Outcome {
     object_id: Option<i64>,
     error: Option<(i64, String)>,
@@ -269,6 +343,22 @@ fn edit(st: &mut State, layer_id: u32, op: &str, p: Params<'_>) -> ResponseTempl
             }
         }
     }
+    // Values the layer's fields refuse: with rollbackOnFailure=true ArcGIS rolls the whole call
+    // back and says only that (a top-level error naming no feature); with false, each refused
+    // feature gets its own result and the others are applied.
+    let add_invalid: Vec<Option<(i64, String)>> =
+        adds.iter().map(|f| invalid_value(&l.fields, f)).collect();
+    let upd_invalid: Vec<Option<(i64, String)>> = updates
+        .iter()
+        .map(|f| invalid_value(&l.fields, f))
+        .collect();
+    if rollback && add_invalid.iter().chain(&upd_invalid).any(Option::is_some) {
+        return error_body(
+            400,
+            "Unable to complete operation.",
+            &["Operation rolled back."],
+        );
+    }
     let mut first = true;
     let mut feature_error = |f: Option<&Feature>| -> Option<(i64, String)> {
         let nth = std::mem::take(&mut first)
@@ -293,8 +383,9 @@ fn edit(st: &mut State, layer_id: u32, op: &str, p: Params<'_>) -> ResponseTempl
     let mut next_oid = l.next_oid;
     let add_out: Vec<Outcome> = adds
         .iter()
-        .map(|f| {
-            let error = feature_error(Some(f));
+        .zip(add_invalid)
+        .map(|(f, invalid)| {
+            let error = feature_error(Some(f)).or(invalid);
             let object_id = error.is_none().then(|| {
                 next_oid += 1;
                 next_oid - 1
@@ -304,9 +395,10 @@ fn edit(st: &mut State, layer_id: u32, op: &str, p: Params<'_>) -> ResponseTempl
         .collect();
     let upd_out: Vec<Outcome> = updates
         .iter()
-        .map(|f| {
+        .zip(upd_invalid)
+        .map(|(f, invalid)| {
             let oid = f.attributes.get(OBJECT_ID_FIELD).and_then(Value::as_i64);
-            let error = feature_error(Some(f)).or_else(|| match oid {
+            let error = feature_error(Some(f)).or(invalid).or_else(|| match oid {
                 Some(id) if l.features.contains_key(&id) => None,
                 _ => Some((1019, "Object is missing.".to_string())),
             });

@@ -24,7 +24,7 @@ fn example_config_parses_and_is_valid() {
     let c = parse(EXAMPLE).unwrap();
     assert_eq!(
         c.apps.keys().collect::<Vec<_>>(),
-        ["data-tracker", "signs-markings"]
+        ["data-tracker", "signs-markings", "smart-mobility"]
     );
     let v = c
         .container(Path::new("x"), "data-tracker", "view_197")
@@ -39,6 +39,13 @@ fn example_config_parses_and_is_valid() {
     assert_eq!(v.config.location_fields, ["field_182"]);
     assert_eq!(v.config.layer_id, Some(0));
     assert_eq!(v.config.item_type, Some(ItemType::Layer));
+    let dest = &v.config.knack_destinations["smart-mobility"];
+    assert_eq!(
+        (dest.container.as_str(), dest.object.as_str()),
+        ("view_396", "object_26")
+    );
+    assert_eq!(dest.field_map().unwrap().primary_key().dest, "field_380");
+    assert_eq!(c.backup.keep, Some(30));
     let inv = &c.apps["data-tracker"].containers["view_2863"];
     assert!(inv.no_replace_socrata);
     assert_eq!(
@@ -208,4 +215,41 @@ fn missing_file_says_how_to_point_at_one() {
         e.contains("/nonexistent/knack.toml") && e.contains("--config"),
         "{e}"
     );
+}
+
+#[test]
+fn knack_destination_maps_are_checked_at_load() {
+    let base = "[apps.a.containers.view_1]\nscene_id = \"scene_1\"\nmodified_date_field_id = \"field_1\"\n";
+    let two_pks = format!(
+        "{base}[apps.a.containers.view_1.knack_destinations.b]\ncontainer = \"object_2\"\nobject = \"view_3\"\n\
+         fields = [{{ src = \"field_1_raw\", dest = \"field_9\", primary_key = true }},\n\
+         {{ src = \"field_2\", dest = \"field_9_raw\", primary_key = true }}]\n"
+    );
+    let text = problems(&two_pks).join("\n");
+    let at = "[apps.a.containers.view_1.knack_destinations.b]";
+    assert!(
+        text.contains(&format!(
+            "{at} object = \"view_3\" must be the destination object"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "{at} the field map needs exactly one entry with primary_key = true (found 2)"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("field_9 is mapped twice"), "{text}");
+    let unknown = format!(
+        "{base}[apps.a.containers.view_1.knack_destinations.b]\ncontainer = \"object_2\"\nobject = \"object_2\"\n\
+         fields = [{{ src = \"field_1\", dest = \"field_9\", primary_key = true, handler = \"upper\" }}]\n"
+    );
+    let e = parse(&unknown).unwrap_err().to_string();
+    assert!(e.contains("unknown variant `upper`"), "{e}");
+    let typo = format!(
+        "{base}[apps.a.containers.view_1.knack_destinations.b]\ncontainer = \"object_2\"\nobject = \"object_2\"\n\
+         fields = [{{ src = \"field_1\", dest = \"field_9\", pk = true }}]\n"
+    );
+    let e = parse(&typo).unwrap_err().to_string();
+    assert!(e.contains("unknown field `pk`"), "{e}");
 }

@@ -10,7 +10,7 @@ pub(crate) fn is_numbered(s: &str, prefix: &str) -> bool {
 }
 
 /// A Socrata four-by-four: `abcd-1234`.
-fn is_four_by_four(s: &str) -> bool {
+pub(crate) fn is_four_by_four(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 9
         && b[4] == b'-'
@@ -67,24 +67,42 @@ pub(super) fn problems(config: &Config) -> Vec<String> {
             container(&mut out, name, cid, c);
         }
     }
+    super::services::problems(config, &mut out);
     out
 }
 
 fn endpoints(out: &mut Vec<String>, prefix: &str, e: &Endpoints) {
     let Endpoints {
-        knack: KnackEndpoint { api_url },
-        postgrest: PostgrestEndpoint { endpoint },
-        socrata: PortalEndpoint { url: socrata },
-        agol: PortalEndpoint { url: agol },
+        knack:
+            KnackEndpoint {
+                api_url,
+                allow_insecure_http: knack_insecure,
+            },
+        postgrest:
+            PostgrestEndpoint {
+                endpoint,
+                allow_insecure_http: pg_insecure,
+            },
+        socrata:
+            PortalEndpoint {
+                url: socrata,
+                allow_insecure_http: socrata_insecure,
+            },
+        agol:
+            PortalEndpoint {
+                url: agol,
+                allow_insecure_http: agol_insecure,
+            },
     } = e;
-    for (key, value) in [
-        ("knack.api_url", api_url),
-        ("postgrest.endpoint", endpoint),
-        ("socrata.url", socrata),
-        ("agol.url", agol),
+    for (key, value, insecure) in [
+        ("knack.api_url", api_url, knack_insecure),
+        ("postgrest.endpoint", endpoint, pg_insecure),
+        ("socrata.url", socrata, socrata_insecure),
+        ("agol.url", agol, agol_insecure),
     ] {
         if let Some(v) = value {
-            if let Err(msg) = parse_base_url(&format!("{prefix}{key}"), v) {
+            let insecure = insecure.unwrap_or(false);
+            if let Err(msg) = parse_base_url(&format!("{prefix}{key}"), v, insecure) {
                 out.push(msg);
             }
         }

@@ -171,6 +171,15 @@ upsert_matching_field = "id"
         pg.chain(socrata).chain(agol).collect()
     }
 
+    /// [`Fakes::writes`] without the runs' own bookkeeping (each stage records its start and end
+    /// in `knack_sync_state`): the data written.
+    pub fn data_writes(&self) -> Vec<String> {
+        self.writes()
+            .into_iter()
+            .filter(|w| w != "pgrest POST /knack_sync_state")
+            .collect()
+    }
+
     /// How many requests the four fakes received in all.
     pub fn request_count(&self) -> usize {
         self.knack.requests().len()

@@ -5,7 +5,8 @@
 //! `total_records`), `filters` on date_time fields (`is`, `is after`,
 //! `is before`) and plain values, auth headers (401 on a wrong key or token),
 //! Knack's rolling-window rate limit (429 "Rate limit exceeded" once more than
-//! 10 requests arrive within any one second), creates, updates and deletes.
+//! 10 requests arrive within any one second), creates, updates and deletes (a written
+//! `field_N` is stored as `field_N` and `field_N_raw`, as Knack answers both).
 //! Tests add latency, inject faults, and read the request log.
 //!
 //! ```no_run

@@ -234,7 +234,7 @@ fn records_route(
         ("GET", []) => list(st, req, container),
         ("POST", []) => match req.body_json::<Map<String, Value>>() {
             Ok(fields) => {
-                let mut rec = fields;
+                let mut rec = with_raw_twins(fields);
                 let id = st.new_id();
                 rec.insert("id".into(), Value::String(id));
                 let rec = Value::Object(rec);
@@ -266,7 +266,11 @@ fn records_route(
                 _ => match req.body_json::<Map<String, Value>>() {
                     Ok(fields) => {
                         if let Value::Object(rec) = &mut records[pos] {
-                            rec.extend(fields.into_iter().filter(|(k, _)| k != "id"));
+                            rec.extend(
+                                with_raw_twins(fields)
+                                    .into_iter()
+                                    .filter(|(k, _)| k != "id"),
+                            );
                         }
                         (ResponseTemplate::new(200).set_body_json(&records[pos]), 200)
                     }
@@ -282,6 +286,19 @@ fn records_route(
             404,
         ),
     }
+}
+
+/// Knack answers every field twice, `field_N` and `field_N_raw`; the fake does not format, so a
+/// written `field_N` is stored under both keys (unless the body sent the `_raw` key too).
+fn with_raw_twins(fields: Map<String, Value>) -> Map<String, Value> {
+    let mut out = fields.clone();
+    for (k, v) in fields {
+        let raw = format!("{k}_raw");
+        if k.starts_with("field_") && !k.ends_with("_raw") && !out.contains_key(&raw) {
+            out.insert(raw, v);
+        }
+    }
+    out
 }
 
 fn list(st: &mut State, req: &Request, container: &str) -> (ResponseTemplate, u16) {

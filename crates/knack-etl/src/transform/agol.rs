@@ -7,6 +7,7 @@ use agol_client::Geometry;
 use serde_json::{Map, Value};
 
 use super::coords::{raw_field_value, truthy, Coordinate};
+use super::html::{strip_angle_brackets, text_content};
 use super::keys::normalize_keys;
 use super::{location_spec, warn_collisions, FieldSpec, TransformError};
 
@@ -14,8 +15,10 @@ use super::{location_spec, warn_collisions, FieldSpec, TransformError};
 /// (the wkid agol-client's [`Geometry::point`] and [`Geometry::multipoint`] set).
 pub const WKID_WGS84: u32 = 4326;
 
-/// Knack field types whose text loses `<` and `>` when it holds both (AGOL rejects HTML-looking text).
-pub const SANITIZED_FIELD_TYPES: [&str; 2] = ["short_text", "paragraph_text"];
+/// Knack field types whose value is HTML markup: published as its text content (AGOL rejects
+/// HTML-looking text). Every other text value, whatever its field type, loses `<` and `>` when it
+/// holds both, the original's rule for short and paragraph text.
+pub const RICH_TEXT_FIELD_TYPES: [&str; 1] = ["rich_text"];
 
 /// The container config keys that shape AGOL features.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -35,7 +38,7 @@ impl AgolOptions {
 /// Turns formatted Knack records into AGOL features for one layer or table. Build one per run.
 #[derive(Debug, Clone)]
 pub struct AgolTransform {
-    sanitize: HashSet<String>,
+    rich_text: HashSet<String>,
     location_field: Option<String>,
 }
 
@@ -48,13 +51,13 @@ impl AgolTransform {
         }
         // By output key, not label: the original looked text fields up by label in the formatted
         // record, where the label `id` finds the record id instead of the field (now at `_id`).
-        let sanitize = fields
+        let rich_text = fields
             .iter()
-            .filter(|f| SANITIZED_FIELD_TYPES.contains(&f.field_type.as_str()))
+            .filter(|f| RICH_TEXT_FIELD_TYPES.contains(&f.field_type.as_str()))
             .map(FieldSpec::output_key)
             .collect();
         Ok(Self {
-            sanitize,
+            rich_text,
             location_field: options.location_field,
         })
     }
@@ -68,11 +71,10 @@ impl AgolTransform {
     /// coordinates, else a point or (a list of addresses) a multipoint.
     pub fn feature(&self, formatted: Map<String, Value>, raw: &Map<String, Value>) -> Feature {
         let mut attributes = normalize_keys(formatted);
-        for key in &self.sanitize {
-            if let Some(Value::String(text)) = attributes.get_mut(key) {
-                if text.contains('<') && text.contains('>') {
-                    text.retain(|c| c != '<' && c != '>');
-                }
+        for (key, value) in attributes.iter_mut() {
+            // The Knack record id is the feature's key: never rewritten.
+            if key != "id" {
+                make_safe(value, self.rich_text.contains(key));
             }
         }
         let geometry = self
@@ -83,6 +85,21 @@ impl AgolTransform {
             attributes,
             geometry,
         }
+    }
+}
+
+/// Text ArcGIS would refuse as HTML made safe, in a value or in each item of a list: rich text
+/// becomes its text content, then any text holding both `<` and `>` loses them.
+fn make_safe(value: &mut Value, rich_text: bool) {
+    match value {
+        Value::String(text) => {
+            if rich_text {
+                *text = text_content(text);
+            }
+            strip_angle_brackets(text);
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| make_safe(v, rich_text)),
+        _ => {}
     }
 }
 

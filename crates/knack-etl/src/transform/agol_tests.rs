@@ -28,7 +28,7 @@ fn geometry_of(raw_value: Value) -> Option<Geometry> {
 }
 
 #[test]
-fn angle_brackets_are_stripped_only_when_both_are_present_in_text_fields() {
+fn angle_brackets_are_stripped_only_when_both_are_present_in_text_values() {
     let t = AgolTransform::new(&fields(), AgolOptions::default()).unwrap();
     let f = t.feature(
         obj(json!({"id": "r1", "Name": "A <b>&</b> B", "Notes": "a < b", "Rich": "<p>x</p>"})),
@@ -37,8 +37,8 @@ fn angle_brackets_are_stripped_only_when_both_are_present_in_text_fields() {
     assert_eq!(f.attributes["name"], "A b&/b B");
     assert_eq!(f.attributes["notes"], "a < b");
     assert_eq!(
-        f.attributes["rich"], "<p>x</p>",
-        "rich text is not sanitized, as in the original"
+        f.attributes["rich"], "x",
+        "rich text is published as its text (ArcGIS refused the original's HTML)"
     );
     let f = t.feature(obj(json!({"Notes": "a > b < c"})), &Map::new());
     assert_eq!(f.attributes["notes"], "a  b  c");
@@ -150,4 +150,35 @@ fn unknown_location_field_is_a_config_error() {
             field_key: "field_42".into()
         }
     );
+}
+
+#[test]
+fn html_looking_text_is_made_safe_whatever_the_field_type() {
+    let fields = vec![
+        FieldSpec::new("field_1", "Name", "short_text"),
+        FieldSpec::new("field_3", "Description", "rich_text"),
+        FieldSpec::new("field_4", "Owner", "connection"),
+        FieldSpec::new("field_5", "Label", "concatenation"),
+        FieldSpec::new("field_6", "Count", "number"),
+    ];
+    let t = AgolTransform::new(&fields, AgolOptions::default()).unwrap();
+    let f = t.feature(
+        obj(json!({
+            "id": "r1",
+            "Name": "<b>5TH</b> ST",
+            "Description": "<p>Needs <strong>repair</strong></p>",
+            "Owner": ["<b>Crew 1</b>", "Crew 2"],
+            "Label": "Signal <b>42</b>",
+            "Count": 3
+        })),
+        &Map::new(),
+    );
+    assert_eq!(
+        f.attributes["name"], "b5TH/b ST",
+        "short text: the original's rule, unchanged"
+    );
+    assert_eq!(f.attributes["description"], "Needs repair");
+    assert_eq!(f.attributes["owner"], json!(["bCrew 1/b", "Crew 2"]));
+    assert_eq!(f.attributes["label"], "Signal b42/b");
+    assert_eq!(f.attributes["count"], 3);
 }

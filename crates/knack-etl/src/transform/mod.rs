@@ -11,11 +11,12 @@
 mod agol;
 mod coords;
 mod error;
+mod html;
 pub mod keys;
 mod pyfmt;
 mod socrata;
 
-pub use agol::{AgolOptions, AgolTransform, Feature, SANITIZED_FIELD_TYPES, WKID_WGS84};
+pub use agol::{AgolOptions, AgolTransform, Feature, RICH_TEXT_FIELD_TYPES, WKID_WGS84};
 pub use coords::raw_field_value;
 pub use error::TransformError;
 pub use keys::{field_key, normalize_keys, normalize_label};

@@ -95,6 +95,7 @@ impl Env {
             selector: LayerSelector::LayerIndex(0),
             matching_field: "id".to_string(),
             batch_size,
+            shared_with: Vec::new(),
         }
     }
 
@@ -130,11 +131,21 @@ impl Env {
         batch_size: usize,
         options: &RunOptions,
     ) -> Result<RunReport, RunFailure> {
+        self.to_agol_with(&self.publication(), &self.agol_target(batch_size), options)
+            .await
+    }
+
+    pub async fn to_agol_with(
+        &self,
+        publication: &Publication,
+        target: &AgolTarget,
+        options: &RunOptions,
+    ) -> Result<RunReport, RunFailure> {
         knack_etl::pipelines::records_to_agol(
             &self.pg_client,
             &self.agol_client,
-            &self.publication(),
-            &self.agol_target(batch_size),
+            publication,
+            target,
             options,
         )
         .await

@@ -30,7 +30,12 @@ impl CapturedLogs {
             .with_ansi(false)
             .with_max_level(tracing::Level::TRACE)
             .finish();
-        tracing::subscriber::set_default(subscriber)
+        let guard = tracing::subscriber::set_default(subscriber);
+        // A callsite first hit on another test's thread, while no subscriber was set there,
+        // caches "never interested" and would drop this thread's events: recompute every
+        // callsite's interest now that this subscriber exists.
+        tracing::callsite::rebuild_interest_cache();
+        guard
     }
 
     /// The text captured so far.

@@ -84,6 +84,9 @@ pub struct Fault {
     pub method: Option<String>,
     /// Only requests whose path contains this, if set.
     pub path_contains: Option<String>,
+    /// How many matching requests still pass normally before the fault fires (default 0): to
+    /// fail a run part-way, such as the third page of a read.
+    pub after: usize,
 }
 
 impl Fault {
@@ -97,6 +100,7 @@ impl Fault {
             times: 1,
             method: None,
             path_contains: None,
+            after: 0,
         }
     }
 
@@ -135,6 +139,12 @@ impl Fault {
     /// How many matching requests get this fault.
     pub fn times(mut self, n: usize) -> Self {
         self.times = n;
+        self
+    }
+
+    /// Lets the first `n` matching requests through before the fault fires.
+    pub fn after(mut self, n: usize) -> Self {
+        self.after = n;
         self
     }
 
@@ -217,6 +227,10 @@ impl Frame {
     pub fn take_fault(&self, method: &str, path: &str) -> Option<Fault> {
         let mut st = lock(&self.state);
         let i = st.faults.iter().position(|f| f.matches(method, path))?;
+        if st.faults[i].after > 0 {
+            st.faults[i].after -= 1;
+            return None;
+        }
         let fault = st.faults[i].clone();
         st.faults[i].times = st.faults[i].times.saturating_sub(1);
         if st.faults[i].times == 0 {

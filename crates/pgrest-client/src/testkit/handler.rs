@@ -2,15 +2,18 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use knack_services_core::testkit::{lock, Frame};
 use serde_json::{json, Value};
 use wiremock::{Request, ResponseTemplate};
 
 use super::store::{decode, parse_query, Parsed, Reject, Row, Table};
-use super::{LoggedRequest, State};
+use super::State;
 
 pub(crate) struct Handler {
     pub(crate) state: Arc<Mutex<State>>,
+    pub(crate) frame: Arc<Frame>,
 }
 
 fn reject(r: Reject) -> ResponseTemplate {
@@ -32,8 +35,18 @@ fn reject(r: Reject) -> ResponseTemplate {
     t
 }
 
-fn json_response(status: u16, body: &Value) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_raw(body.to_string(), "application/json; charset=utf-8")
+/// An answer and its status: the status goes into the frame's request log, and wiremock's
+/// template does not tell it.
+type Reply = (ResponseTemplate, u16);
+
+fn json_response(status: u16, body: &Value) -> Reply {
+    let t = ResponseTemplate::new(status)
+        .set_body_raw(body.to_string(), "application/json; charset=utf-8");
+    (t, status)
+}
+
+fn empty(status: u16) -> Reply {
+    (ResponseTemplate::new(status), status)
 }
 
 fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
@@ -42,17 +55,49 @@ fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 
 impl wiremock::Respond for Handler {
     fn respond(&self, req: &Request) -> ResponseTemplate {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if st.logging {
-            st.log.push(LoggedRequest::from_request(req));
+        let now = Instant::now();
+        let (resp, status, extra) = self.answer(req);
+        if lock(&self.state).logging {
+            self.frame.record(req, now, status);
         }
-        if let Some(t) = st.take_fault(req.method.as_str()) {
-            return t;
+        let delay = self.frame.latency() + extra;
+        if delay.is_zero() {
+            resp
+        } else {
+            resp.set_delay(delay)
         }
-        match handle(&mut st, req) {
+    }
+}
+
+impl Handler {
+    /// The answer, its status (for the log) and any extra delay: an injected fault first (with a
+    /// PostgREST error body when it brings none), else what PostgREST would answer.
+    fn answer(&self, req: &Request) -> (ResponseTemplate, u16, Duration) {
+        let target = match req.url.query() {
+            Some(q) => format!("{}?{q}", req.url.path()),
+            None => req.url.path().to_string(),
+        };
+        let mut extra = Duration::ZERO;
+        if let Some(mut fault) = self.frame.take_fault(req.method.as_str(), &target) {
+            if let Some(status) = fault.status {
+                if fault.body.is_empty() {
+                    fault.body = json!({"code": null, "details": null, "hint": null,
+                        "message": format!("injected fault {status}")})
+                    .to_string();
+                }
+                return (fault.respond(), status, fault.delay);
+            }
+            extra = fault.delay;
+        }
+        let mut st = lock(&self.state);
+        let (resp, status) = match handle(&mut st, req) {
             Ok(t) => t,
-            Err(r) => reject(r),
-        }
+            Err(r) => {
+                let status = r.status;
+                (reject(r), status)
+            }
+        };
+        (resp, status, extra)
     }
 }
 
@@ -61,7 +106,7 @@ fn body_json(req: &Request) -> Result<Value, Reject> {
         .map_err(|e| Reject::new(400, "PGRST102", format!("Empty or invalid json: {e}")))
 }
 
-fn handle(st: &mut State, req: &Request) -> Result<ResponseTemplate, Reject> {
+fn handle(st: &mut State, req: &Request) -> Result<Reply, Reject> {
     let method = req.method.as_str().to_string();
     let path = decode(req.url.path().trim_start_matches('/'));
     let anonymous = check_jwt(st, req)?;
@@ -166,12 +211,7 @@ fn check_jwt(st: &State, req: &Request) -> Result<bool, Reject> {
     }
 }
 
-fn rows_response(
-    status: u16,
-    table: &Table,
-    rows: &[&Row],
-    p: &Parsed,
-) -> Result<ResponseTemplate, Reject> {
+fn rows_response(status: u16, table: &Table, rows: &[&Row], p: &Parsed) -> Result<Reply, Reject> {
     // Rows are borrowed and only their selected columns copied: cloning whole rows per answer
     // made a load's upserts (which return `updated_at` alone) cost more than storing them.
     let out = rows
@@ -186,7 +226,7 @@ fn select(
     p: &Parsed,
     max_rows: Option<usize>,
     count: bool,
-) -> Result<ResponseTemplate, Reject> {
+) -> Result<Reply, Reject> {
     let offset = p.offset.unwrap_or(0);
     let mut take = p.limit.unwrap_or(usize::MAX);
     if let Some(cap) = max_rows {
@@ -220,10 +260,8 @@ fn select(
         format!("{}-{}/{total_s}", offset, offset + page.len() - 1)
     };
     let partial = count && page.len() < total;
-    Ok(
-        rows_response(if partial { 206 } else { 200 }, table, &page, p)?
-            .insert_header("Content-Range", range),
-    )
+    let (t, status) = rows_response(if partial { 206 } else { 200 }, table, &page, p)?;
+    Ok((t.insert_header("Content-Range", range), status))
 }
 
 fn objects(body: Value) -> Result<Vec<Row>, Reject> {
@@ -271,6 +309,15 @@ fn check_payload(table: &Table, row: &Row, updating: bool) -> Result<(), Reject>
     Ok(())
 }
 
+fn holds_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
 fn insert(
     table: &mut Table,
     p: &Parsed,
@@ -278,8 +325,14 @@ fn insert(
     resolution: Option<&str>,
     representation: bool,
     now: &str,
-) -> Result<ResponseTemplate, Reject> {
+) -> Result<Reply, Reject> {
     let incoming = objects(body)?;
+    // PostgreSQL's json/jsonb cannot hold U+0000: the whole statement fails (SQLSTATE 22P05).
+    if incoming.iter().any(|row| row.values().any(holds_nul)) {
+        let mut reject = Reject::new(400, "22P05", "unsupported Unicode escape sequence");
+        reject.details = Some("\\u0000 cannot be converted to text.".into());
+        return Err(reject);
+    }
     let target = p
         .on_conflict
         .clone()
@@ -322,7 +375,7 @@ fn insert(
         let rows: Vec<&Row> = touched.iter().map(|&i| &table.rows[i]).collect();
         rows_response(status, table, &rows, p)
     } else {
-        Ok(ResponseTemplate::new(status))
+        Ok(empty(status))
     }
 }
 
@@ -392,7 +445,7 @@ fn update(
     body: Value,
     representation: bool,
     now: &str,
-) -> Result<ResponseTemplate, Reject> {
+) -> Result<Reply, Reject> {
     let Value::Object(patch) = body else {
         return Err(Reject::new(400, "PGRST102", "PATCH needs a JSON object"));
     };
@@ -433,11 +486,11 @@ fn update(
         let rows: Vec<&Row> = idx.iter().map(|&i| &table.rows[i]).collect();
         rows_response(200, table, &rows, p)
     } else {
-        Ok(ResponseTemplate::new(204))
+        Ok(empty(204))
     }
 }
 
-fn delete(table: &mut Table, p: &Parsed, representation: bool) -> Result<ResponseTemplate, Reject> {
+fn delete(table: &mut Table, p: &Parsed, representation: bool) -> Result<Reply, Reject> {
     let idx = table.matching(p)?;
     let removed: Vec<Row> = idx.iter().map(|&i| table.rows[i].clone()).collect();
     let gone: HashSet<usize> = idx.iter().copied().collect();
@@ -451,16 +504,11 @@ fn delete(table: &mut Table, p: &Parsed, representation: bool) -> Result<Respons
     if representation {
         rows_response(200, table, &removed.iter().collect::<Vec<_>>(), p)
     } else {
-        Ok(ResponseTemplate::new(204))
+        Ok(empty(204))
     }
 }
 
-fn rpc(
-    st: &mut State,
-    function: &str,
-    method: &str,
-    req: &Request,
-) -> Result<ResponseTemplate, Reject> {
+fn rpc(st: &mut State, function: &str, method: &str, req: &Request) -> Result<Reply, Reject> {
     let f = st.rpcs.get(function).cloned().ok_or_else(|| {
         Reject::new(
             404,
@@ -489,7 +537,7 @@ fn rpc(
         }
     };
     match f(&args) {
-        Ok(Value::Null) => Ok(ResponseTemplate::new(204)),
+        Ok(Value::Null) => Ok(empty(204)),
         Ok(v) => Ok(json_response(200, &v)),
         Err((status, message)) => Err(Reject::new(status, "P0001", message)),
     }

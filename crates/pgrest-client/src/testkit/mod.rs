@@ -18,12 +18,15 @@
 //!   token is 401 `PGRST301`, [`FakePostgrest::expire_jwt`] makes the right one "JWT expired", and no
 //!   token is the anonymous role, which has no table grants (401 `42501`).
 //! - Schema profiles: an `Accept-Profile`/`Content-Profile` other than the configured schema is 406 `PGRST106`.
-//! - Faults ([`Fault`]): the next N requests (optionally of one method) answer 503 with `Retry-After`, 504…
-//! - A request log ([`FakePostgrest::requests`]).
+//! - Faults, latency and a request log from the shared frame of `knack-services-core` (the same
+//!   vocabulary as the other clients' fakes): [`FakePostgrest::inject`] a [`Fault`] (PostgREST's own
+//!   in [`PostgrestFault`]: 503 with `Retry-After`, 504…; or a slow or stalled answer),
+//!   [`FakePostgrest::set_latency`], [`FakePostgrest::requests`]. [`DroppingServer`] and
+//!   [`refused_uri`] stand for connections that break below HTTP.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), pgrest_client::Error> {
-//! use pgrest_client::testkit::{Fault, FakePostgrest};
+//! use pgrest_client::testkit::{Fault, FakePostgrest, PostgrestFault};
 //! use pgrest_client::Query;
 //! use serde_json::json;
 //!
@@ -41,16 +44,23 @@ mod handler;
 mod index;
 mod store;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+pub use knack_services_core::testkit::{
+    refused_uri, CapturedLogs, DroppingServer, Fault, RecordedRequest,
+};
+
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockServer};
 
-use crate::{ClientBuilder, RetryPolicy};
+use knack_services_core::testkit::{lock, Frame};
+use knack_services_core::RetryPolicy;
+
+use crate::ClientBuilder;
 use store::Table;
 
 /// The rules of one fake table. Only `name` is required.
@@ -62,6 +72,7 @@ pub struct TableSpec {
     pub(crate) auto_now: Option<String>,
     pub(crate) not_null: Vec<String>,
     pub(crate) columns: Option<Vec<String>>,
+    pub(crate) one_of: Vec<(String, Vec<String>)>,
 }
 
 impl TableSpec {
@@ -74,6 +85,7 @@ impl TableSpec {
             auto_now: None,
             not_null: vec![],
             columns: None,
+            one_of: vec![],
         }
     }
     /// Primary key columns (the default upsert conflict target; also not null).
@@ -95,6 +107,16 @@ impl TableSpec {
     /// Columns that must be present and not null on insert.
     pub fn not_null<S: Into<String>>(mut self, cols: impl IntoIterator<Item = S>) -> Self {
         self.not_null = cols.into_iter().map(Into::into).collect();
+        self
+    }
+    /// A `CHECK (col IN (...))` constraint: a written row whose `col` is another text is 400 `23514`.
+    pub fn check_one_of<S: Into<String>>(
+        mut self,
+        col: impl Into<String>,
+        values: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.one_of
+            .push((col.into(), values.into_iter().map(Into::into).collect()));
         self
     }
     /// Closes the column list: any other column in a filter, select, order or payload is an error, as
@@ -128,6 +150,24 @@ impl TableSpec {
             .not_null(["metadata"])
             .columns(["app_id", "metadata"])
     }
+    /// `api.knack_sync_state`: pk (app_id, container_id, destination), `destination` one of
+    /// `postgrest`/`socrata`/`agol`, `updated_at` set on every write.
+    pub fn knack_sync_state() -> Self {
+        Self::new("knack_sync_state")
+            .primary_key(["app_id", "container_id", "destination"])
+            .auto_now("updated_at")
+            .check_one_of("destination", ["postgrest", "socrata", "agol"])
+            .columns([
+                "app_id",
+                "container_id",
+                "destination",
+                "watermark",
+                "last_run_at",
+                "last_result",
+                "last_report",
+                "updated_at",
+            ])
+    }
 
     pub(crate) fn has_column(&self, col: &str) -> bool {
         match &self.columns {
@@ -142,6 +182,18 @@ impl TableSpec {
         }
     }
 
+    /// The message of the first `CHECK (col IN ...)` that `row` violates.
+    pub(crate) fn violated_check(&self, row: &serde_json::Map<String, Value>) -> Option<String> {
+        self.one_of.iter().find_map(|(col, allowed)| {
+            let v = row.get(col).filter(|v| !v.is_null())?;
+            let ok = v.as_str().is_some_and(|t| allowed.iter().any(|a| a == t));
+            (!ok).then(|| {
+                let table = &self.name;
+                format!("new row for relation \"{table}\" violates check constraint \"{table}_{col}_check\"")
+            })
+        })
+    }
+
     pub(crate) fn is_unique(&self, cols: &[String]) -> bool {
         let mut a = cols.to_vec();
         a.sort();
@@ -152,32 +204,15 @@ impl TableSpec {
     }
 }
 
-/// A failure the fake answers with instead of serving the request.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Fault {
-    status: u16,
-    code: String,
-    message: String,
-    retry_after: Option<u64>,
-    times: usize,
-    method: Option<String>,
-}
-
-impl Fault {
-    /// Any status with a PostgREST error body.
-    pub fn status(status: u16, code: &str, message: &str) -> Self {
-        Self {
-            status,
-            code: code.into(),
-            message: message.into(),
-            retry_after: None,
-            times: 1,
-            method: None,
-        }
-    }
+/// PostgREST's own faults, as constructors on the shared [`Fault`]: bring this trait into scope
+/// and write `Fault::unavailable()`. A status fault with an empty body gets a PostgREST error
+/// body (`{"code","details","hint","message"}`) from the fake.
+pub trait PostgrestFault: Sized {
+    /// Any status with a PostgREST error body naming `code` and `message`.
+    fn postgrest(status: u16, code: &str, message: &str) -> Self;
     /// 503 `PGRST001` with `Retry-After: 0`, as during PostgREST's connection recovery.
-    pub fn unavailable() -> Self {
-        Self::status(
+    fn unavailable() -> Self {
+        Self::postgrest(
             503,
             "PGRST001",
             "Database client error. Retrying the connection.",
@@ -185,87 +220,25 @@ impl Fault {
         .retry_after(0)
     }
     /// 504 `PGRST003` (connection pool acquisition timed out).
-    pub fn gateway_timeout() -> Self {
-        Self::status(
+    fn gateway_timeout() -> Self {
+        Self::postgrest(
             504,
             "PGRST003",
             "Timed out acquiring connection from connection pool.",
         )
     }
     /// Sends `Retry-After: secs`.
-    pub fn retry_after(mut self, secs: u64) -> Self {
-        self.retry_after = Some(secs);
-        self
-    }
-    /// Applies to the next `n` matching requests (default 1).
-    pub fn times(mut self, n: usize) -> Self {
-        self.times = n;
-        self
-    }
-    /// Applies only to requests with this HTTP method (`"POST"`, `"GET"`…).
-    pub fn on_method(mut self, method: &str) -> Self {
-        self.method = Some(method.to_ascii_uppercase());
-        self
-    }
+    fn retry_after(self, secs: u64) -> Self;
 }
 
-/// One request as the fake received it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LoggedRequest {
-    /// `GET`, `POST`…
-    pub method: String,
-    /// URL path as sent (still percent-encoded), e.g. `/knack`.
-    pub path: String,
-    /// Raw query string as sent (percent-encoded, without `?`), empty when none.
-    pub query: String,
-    /// Headers, names lower-cased.
-    pub headers: BTreeMap<String, String>,
-    /// The JSON body, if any.
-    pub body: Option<Value>,
-    /// The body's text exactly as sent (empty when none), for checking bytes a parse would
-    /// normalise (key order, escapes, number spellings).
-    pub body_text: String,
-}
-
-impl LoggedRequest {
-    fn from_request(req: &wiremock::Request) -> Self {
-        Self {
-            method: req.method.as_str().to_string(),
-            path: req.url.path().to_string(),
-            query: req.url.query().unwrap_or("").to_string(),
-            headers: req
-                .headers
-                .iter()
-                .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
-                .collect(),
-            body: serde_json::from_slice(&req.body).ok(),
-            body_text: String::from_utf8_lossy(&req.body).into_owned(),
-        }
+impl PostgrestFault for Fault {
+    fn postgrest(status: u16, code: &str, message: &str) -> Self {
+        Fault::status(status).body(
+            json!({"code": code, "details": null, "hint": null, "message": message}).to_string(),
+        )
     }
-    /// A header's value by (case-insensitive) name.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .get(&name.to_ascii_lowercase())
-            .map(String::as_str)
-    }
-    /// The query parameters, percent-decoded, in order.
-    pub fn query_pairs(&self) -> Vec<(String, String)> {
-        self.query
-            .split('&')
-            .filter(|s| !s.is_empty())
-            .map(|p| {
-                let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (store::decode(k), store::decode(v))
-            })
-            .collect()
-    }
-    /// Rows in the JSON body (1 for an object, n for an array).
-    pub fn body_rows(&self) -> usize {
-        match &self.body {
-            Some(Value::Array(a)) => a.len(),
-            Some(Value::Object(_)) => 1,
-            _ => 0,
-        }
+    fn retry_after(self, secs: u64) -> Self {
+        self.header("Retry-After", secs)
     }
 }
 
@@ -277,8 +250,6 @@ pub(crate) struct State {
     jwt_expired: bool,
     schema: String,
     max_rows: Option<usize>,
-    faults: VecDeque<Fault>,
-    log: Vec<LoggedRequest>,
     logging: bool,
     fixed_now: Option<DateTime<Utc>>,
     last_now: Option<DateTime<Utc>>,
@@ -286,25 +257,6 @@ pub(crate) struct State {
 }
 
 impl State {
-    fn take_fault(&mut self, method: &str) -> Option<ResponseTemplate> {
-        let pos = self
-            .faults
-            .iter()
-            .position(|f| f.method.as_deref().map_or(true, |m| m == method))?;
-        let f = self.faults[pos].clone();
-        if f.times <= 1 {
-            self.faults.remove(pos);
-        } else {
-            self.faults[pos].times -= 1;
-        }
-        let body = json!({"code": f.code, "details": null, "hint": null, "message": f.message});
-        let mut t = ResponseTemplate::new(f.status).set_body_json(body);
-        if let Some(s) = f.retry_after {
-            t = t.insert_header("Retry-After", s.to_string());
-        }
-        Some(t)
-    }
-
     /// "now()" for one statement: the fixed time if set, else wall-clock time, strictly increasing so
     /// that every write is ordered after the previous one.
     fn clock_tick(&mut self) -> String {
@@ -362,13 +314,19 @@ impl FakeBuilder {
             .start()
             .await;
         let state = Arc::new(Mutex::new(self.state));
+        let frame = Arc::new(Frame::new(&["authorization"]));
         Mock::given(any())
             .respond_with(handler::Handler {
                 state: state.clone(),
+                frame: frame.clone(),
             })
             .mount(&server)
             .await;
-        FakePostgrest { server, state }
+        FakePostgrest {
+            server,
+            state,
+            frame,
+        }
     }
 }
 
@@ -376,6 +334,7 @@ impl FakeBuilder {
 pub struct FakePostgrest {
     server: MockServer,
     state: Arc<Mutex<State>>,
+    frame: Arc<Frame>,
 }
 
 impl std::fmt::Debug for FakePostgrest {
@@ -396,8 +355,6 @@ impl FakePostgrest {
                 jwt_expired: false,
                 schema: "api".into(),
                 max_rows: None,
-                faults: VecDeque::new(),
-                log: Vec::new(),
                 logging: true,
                 fixed_now: None,
                 last_now: None,
@@ -406,19 +363,20 @@ impl FakePostgrest {
         }
     }
 
-    /// The staging store: schema `api` with [`TableSpec::knack`] and [`TableSpec::knack_metadata`],
-    /// requiring `jwt`.
+    /// The staging store: schema `api` with [`TableSpec::knack`], [`TableSpec::knack_metadata`] and
+    /// [`TableSpec::knack_sync_state`], requiring `jwt`.
     pub async fn staging(jwt: &str) -> Self {
         Self::builder()
             .jwt(jwt)
             .table(TableSpec::knack())
             .table(TableSpec::knack_metadata())
+            .table(TableSpec::knack_sync_state())
             .start()
             .await
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.state)
     }
 
     /// Base URL to give a client.
@@ -426,19 +384,14 @@ impl FakePostgrest {
         self.server.uri()
     }
 
-    /// A client builder pointed at this fake, with its JWT and schema, and a retry policy whose waits
-    /// are a millisecond so retry tests run fast.
+    /// A client builder pointed at this fake, with its JWT and schema, and
+    /// [`RetryPolicy::fast_for_tests`] (millisecond waits, the default budgets) so retry tests run fast.
     pub fn client_builder(&self) -> ClientBuilder {
         let st = self.lock();
         let mut b = crate::Client::builder()
             .endpoint(self.uri())
             .schema(st.schema.clone())
-            .retry(RetryPolicy {
-                max_retries: 3,
-                min_delay: Duration::from_millis(1),
-                max_delay: Duration::from_millis(5),
-                max_retry_after: Duration::from_millis(5),
-            });
+            .retry_policy(RetryPolicy::fast_for_tests());
         if let Some(j) = &st.jwt {
             b = b.jwt(j.clone());
         }
@@ -496,9 +449,15 @@ impl FakePostgrest {
         self.lock().fixed_now = None;
     }
 
-    /// Queues a fault; faults apply in the order queued.
+    /// Queues a fault: the next matching requests (see [`Fault::times`], [`Fault::on_method`],
+    /// [`Fault::on_path`]; the path is matched with its `?query`) get it instead of the normal
+    /// answer, or (for [`Fault::slow`] and [`Fault::stall`]) get the normal answer late.
     pub fn inject(&self, fault: Fault) {
-        self.lock().faults.push_back(fault);
+        self.frame.inject(fault);
+    }
+    /// Delays every answer by `latency` (arrival is logged before the delay).
+    pub fn set_latency(&self, latency: Duration) {
+        self.frame.set_latency(latency);
     }
     /// Changes the row cap (`None` = unlimited).
     pub fn set_max_rows(&self, n: Option<usize>) {
@@ -518,21 +477,21 @@ impl FakePostgrest {
         self.lock().rpcs.insert(name.to_string(), Arc::new(f));
     }
 
-    /// Every request received so far, oldest first (including those answered with a fault).
-    pub fn requests(&self) -> Vec<LoggedRequest> {
-        self.lock().log.clone()
+    /// Every request received so far, oldest first (including those answered with a fault); the
+    /// JWT shows as `[redacted]`.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.frame.requests()
     }
     /// Forgets the request log.
     pub fn clear_requests(&self) {
-        self.lock().log.clear();
+        self.frame.clear_requests();
     }
     /// Turns the request log on (the default) or off. Off, the fake's memory holds only its
     /// tables, as a benchmark loading hundreds of thousands of rows needs.
     pub fn set_request_log(&self, on: bool) {
-        let mut st = self.lock();
-        st.logging = on;
+        self.lock().logging = on;
         if !on {
-            st.log = Vec::new();
+            self.frame.clear_requests();
         }
     }
 }

@@ -536,7 +536,11 @@ impl Table {
         self.keys.clear();
     }
 
+    /// Not-null columns and `CHECK (col IN ...)` constraints.
     pub(crate) fn check_not_null(&self, row: &Row) -> Result<(), Reject> {
+        if let Some(message) = self.spec.violated_check(row) {
+            return Err(Reject::new(400, "23514", message));
+        }
         for c in self.spec.primary_key.iter().chain(&self.spec.not_null) {
             if row.get(c).map_or(true, Value::is_null) {
                 return Err(Reject::new(

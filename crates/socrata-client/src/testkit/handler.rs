@@ -3,32 +3,29 @@
 use std::cmp::Ordering;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use knack_services_core::lock;
+use knack_services_core::testkit::Frame;
 use serde_json::{json, Value};
 use wiremock::{Request, Respond, ResponseTemplate};
 
 use super::index::RowIndex;
-use super::{LoggedRequest, State, StoredDataset};
+use super::{State, StoredDataset};
 use crate::Row;
 
 pub(crate) struct Handler {
     pub(crate) state: Arc<Mutex<State>>,
+    pub(crate) frame: Arc<Frame>,
 }
 
 struct Reply {
     status: u16,
     body: Value,
-    retry_after: Option<u64>,
-    delay: Option<std::time::Duration>,
 }
 
 fn reply(status: u16, body: Value) -> Reply {
-    Reply {
-        status,
-        body,
-        retry_after: None,
-        delay: None,
-    }
+    Reply { status, body }
 }
 
 fn error(status: u16, code: &str, message: &str) -> Reply {
@@ -38,63 +35,55 @@ fn error(status: u16, code: &str, message: &str) -> Reply {
     )
 }
 
+/// The body Socrata sends with a status a fault injects without one.
+fn fault_body(status: u16) -> Value {
+    match status {
+        202 => json!({"message": "Request is processing", "error": false}),
+        429 => json!({"code": "too_many_requests", "error": true, "message": "Too many requests"}),
+        _ => {
+            json!({"code": "internal_error", "error": true, "message": format!("fake fault {status}")})
+        }
+    }
+}
+
 impl Respond for Handler {
     fn respond(&self, req: &Request) -> ResponseTemplate {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let r = handle(&mut st, req);
-        let header = |name: &str| {
-            req.headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
+        let now = Instant::now();
+        let target = match req.url.query() {
+            Some(q) => format!("{}?{q}", req.url.path()),
+            None => req.url.path().to_string(),
         };
-        if !st.no_log {
-            st.log.push(LoggedRequest {
-                method: req.method.to_string(),
-                path: req.url.path().to_string(),
-                query: req
-                    .url
-                    .query_pairs()
-                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                    .collect(),
-                body: serde_json::from_slice(&req.body).unwrap_or(Value::Null),
-                app_token: header("x-app-token"),
-                auth_scheme: header("authorization")
-                    .and_then(|a| a.split_whitespace().next().map(str::to_string)),
-                status: r.status,
-            });
+        let mut extra = Duration::ZERO;
+        let (mut resp, status) = match self.frame.take_fault(req.method.as_str(), &target) {
+            Some(mut fault) if fault.status.is_some() => {
+                let status = fault.status.unwrap_or(200);
+                if fault.body.is_empty() {
+                    fault.body = fault_body(status).to_string();
+                }
+                (fault.respond(), status)
+            }
+            other => {
+                extra = other.map_or(Duration::ZERO, |f| f.delay);
+                let r = handle(&mut lock(&self.state), req);
+                (
+                    ResponseTemplate::new(r.status).set_body_json(r.body),
+                    r.status,
+                )
+            }
+        };
+        if !lock(&self.state).no_log {
+            self.frame.record(req, now, status);
         }
-        let mut t = ResponseTemplate::new(r.status).set_body_json(r.body);
-        if let Some(s) = r.retry_after {
-            t = t.insert_header("Retry-After", s.to_string().as_str());
+        let delay = self.frame.latency() + extra;
+        if !delay.is_zero() {
+            resp = resp.set_delay(delay);
         }
-        if let Some(d) = r.delay {
-            t = t.set_delay(d);
-        }
-        t
+        resp
     }
 }
 
 fn handle(st: &mut State, req: &Request) -> Reply {
     let method = req.method.to_string();
-    if let Some(i) = st
-        .faults
-        .iter()
-        .position(|f| f.times > 0 && f.method.as_ref().map_or(true, |m| *m == method))
-    {
-        let f = &mut st.faults[i];
-        f.times -= 1;
-        let r = Reply {
-            status: f.status,
-            body: f.body.clone(),
-            retry_after: f.retry_after,
-            delay: f.delay,
-        };
-        if f.times == 0 {
-            st.faults.remove(i);
-        }
-        return r;
-    }
     let auth = req
         .headers
         .get("authorization")
@@ -384,9 +373,21 @@ fn write_rows(st: &mut State, id: &str, req: &Request, replace: bool) -> Reply {
             }
         }
     }
+    if !ds.spec.may_write() {
+        return error(
+            403,
+            "permission_denied",
+            "You do not have permission to write to this dataset",
+        );
+    }
+    // A value its column's type refuses: the row is not applied and is counted in `Errors`
+    // inside the 200, as SODA 2.1 reports row-level failures (api-facts §3.3).
+    let (rows, refused): (Vec<Row>, Vec<Row>) = rows
+        .into_iter()
+        .partition(|row| row.iter().all(|(k, v)| ds.spec.accepts(k, v)));
     let rid = ds.spec.row_identifier.clone();
     let (mut created, mut updated, mut deleted, mut errors, mut by_rid, mut by_sid) =
-        (0, 0, 0, 0, 0, 0);
+        (0, 0, 0, refused.len(), 0, 0);
     let mut next_sid = st.next_sid;
     let ds = st.datasets.get_mut(id).expect("checked");
     if replace {

@@ -25,7 +25,7 @@
 //!     FakeDataset::new("abcd-1234").column("id", "text").column("name", "text").row_identifier("id"),
 //! );
 //! fake.require_basic_auth("key-id", "key-secret");
-//! fake.inject(Fault::status(503).times(1)); // the next request answers 503 once
+//! fake.inject(Fault::status(503)); // the next request answers 503 once
 //!
 //! let client = fake.client_builder().api_key("key-id", "key-secret").build()?;
 //! client.upsert("abcd-1234", &[json!({"id": "1", "name": "a"})]).await?;
@@ -39,12 +39,17 @@ mod index;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
+use knack_services_core::lock;
+use knack_services_core::testkit::Frame;
 use serde_json::{json, Map, Value};
 use wiremock::{matchers::any, Mock, MockServer};
 
 use crate::{ClientBuilder, RetryPolicy, Row};
+
+pub use knack_services_core::testkit::{
+    max_in_window, refused_uri, CapturedLogs, DroppingServer, Fault, RecordedRequest,
+};
 
 /// A dataset held by the fake: its columns, row identifier and rows.
 #[derive(Debug, Clone)]
@@ -53,6 +58,7 @@ pub struct FakeDataset {
     name: String,
     columns: Vec<(String, String, String)>,
     row_identifier: Option<String>,
+    rights: Option<Vec<String>>,
     rows: Vec<Row>,
 }
 
@@ -64,6 +70,7 @@ impl FakeDataset {
             name: id.into(),
             columns: Vec::new(),
             row_identifier: None,
+            rights: None,
             rows: Vec::new(),
         }
     }
@@ -88,6 +95,7 @@ impl FakeDataset {
                 })
                 .collect(),
             row_identifier: meta.row_identifier,
+            rights: meta.rights,
             rows: Vec::new(),
         }
     }
@@ -105,6 +113,13 @@ impl FakeDataset {
         self
     }
 
+    /// Answers `rights: ["read"]` in the metadata, as Socrata does for a user who may only read,
+    /// and refuses writes with 403.
+    pub fn read_only(mut self) -> Self {
+        self.rights = Some(vec!["read".into()]);
+        self
+    }
+
     /// Seeds rows (stored as given; `:id` values are assigned).
     pub fn rows(mut self, rows: impl IntoIterator<Item = Value>) -> Self {
         self.rows.extend(rows.into_iter().filter_map(|v| match v {
@@ -112,6 +127,34 @@ impl FakeDataset {
             _ => None,
         }));
         self
+    }
+
+    pub(crate) fn may_write(&self) -> bool {
+        self.rights
+            .as_ref()
+            .map_or(true, |r| r.iter().any(|x| x == "write"))
+    }
+
+    /// Whether column `field`'s type takes `value` (null clears any column; unknown keys are
+    /// checked elsewhere). Numbers may come as numeric text, as Socrata parses them.
+    pub(crate) fn accepts(&self, field: &str, value: &Value) -> bool {
+        let Some((_, data_type, _)) = self.columns.iter().find(|c| c.0 == field) else {
+            return true;
+        };
+        match (data_type.as_str(), value) {
+            (_, Value::Null) => true,
+            ("number" | "money" | "double" | "percent", Value::Number(_)) => true,
+            ("number" | "money" | "double" | "percent", Value::String(s)) => {
+                s.trim().parse::<f64>().is_ok()
+            }
+            ("number" | "money" | "double" | "percent", _) => false,
+            ("checkbox", v) => v.is_boolean(),
+            ("calendar_date" | "floating_timestamp", Value::String(s)) => {
+                s.len() >= 10 && chrono::NaiveDate::parse_from_str(&s[..10], "%Y-%m-%d").is_ok()
+            }
+            ("calendar_date" | "floating_timestamp", _) => false,
+            _ => true,
+        }
     }
 
     fn metadata_json(&self) -> Value {
@@ -132,107 +175,10 @@ impl FakeDataset {
             }
         }
         m.insert("columns".into(), Value::Array(cols));
+        if let Some(rights) = &self.rights {
+            m.insert("rights".into(), json!(rights));
+        }
         Value::Object(m)
-    }
-}
-
-/// A failure the fake answers instead of handling a request. Faults are used in the order they
-/// were injected; each answers `times` matching requests, then is spent.
-#[derive(Debug, Clone)]
-pub struct Fault {
-    status: u16,
-    times: u32,
-    method: Option<String>,
-    retry_after: Option<u64>,
-    body: Value,
-    delay: Option<Duration>,
-}
-
-impl Fault {
-    /// Answer `status` (503, 429, 500, 202 …) with a Socrata-shaped error body, once.
-    pub fn status(status: u16) -> Self {
-        let body = match status {
-            202 => json!({"message": "Request is processing", "error": false}),
-            429 => {
-                json!({"code": "too_many_requests", "error": true, "message": "Too many requests"})
-            }
-            _ => {
-                json!({"code": "internal_error", "error": true, "message": format!("fake fault {status}")})
-            }
-        };
-        Fault {
-            status,
-            times: 1,
-            method: None,
-            retry_after: None,
-            body,
-            delay: None,
-        }
-    }
-
-    /// Answer 200 `[]` only after `delay`, to make the client time out.
-    pub fn delay(delay: Duration) -> Self {
-        Fault {
-            status: 200,
-            times: 1,
-            method: None,
-            retry_after: None,
-            body: json!([]),
-            delay: Some(delay),
-        }
-    }
-
-    /// How many requests this fault answers (default 1).
-    pub fn times(mut self, n: u32) -> Self {
-        self.times = n;
-        self
-    }
-
-    /// Only requests with this method (`"GET"`, `"POST"`, `"PUT"`).
-    pub fn on(mut self, method: &str) -> Self {
-        self.method = Some(method.to_ascii_uppercase());
-        self
-    }
-
-    /// Adds `Retry-After: <secs>` to the answer.
-    pub fn retry_after(mut self, secs: u64) -> Self {
-        self.retry_after = Some(secs);
-        self
-    }
-
-    /// Replaces the answer's JSON body.
-    pub fn body(mut self, body: Value) -> Self {
-        self.body = body;
-        self
-    }
-}
-
-/// One request the fake received.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LoggedRequest {
-    /// `GET`, `POST`, `PUT` …
-    pub method: String,
-    /// The path, e.g. `/resource/abcd-1234.json`.
-    pub path: String,
-    /// The decoded query parameters, in order (`$order`, `$limit` …).
-    pub query: Vec<(String, String)>,
-    /// The body parsed as JSON (`Null` when empty or not JSON).
-    pub body: Value,
-    /// The `X-App-Token` header, if sent.
-    pub app_token: Option<String>,
-    /// The `Authorization` scheme sent (`Basic`, `OAuth` …), never the credential itself.
-    pub auth_scheme: Option<String>,
-    /// The status the fake answered.
-    pub status: u16,
-}
-
-impl LoggedRequest {
-    /// The first value of a query parameter, e.g. `param("$order")`.
-    pub fn param(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -241,8 +187,6 @@ pub(crate) struct State {
     datasets: HashMap<String, StoredDataset>,
     basic: Option<String>,
     require_auth: bool,
-    faults: Vec<Fault>,
-    log: Vec<LoggedRequest>,
     /// Off: requests are not logged (a benchmark's large loads).
     no_log: bool,
     next_sid: u64,
@@ -260,6 +204,7 @@ pub(crate) struct StoredDataset {
 pub struct FakeSocrata {
     server: MockServer,
     state: Arc<Mutex<State>>,
+    frame: Arc<Frame>,
 }
 
 impl FakeSocrata {
@@ -272,13 +217,20 @@ impl FakeSocrata {
             .start()
             .await;
         let state = Arc::new(Mutex::new(State::default()));
+        // Secrets show as `[redacted]` in the log; their presence still shows.
+        let frame = Arc::new(Frame::new(&["authorization", "x-app-token"]));
         Mock::given(any())
             .respond_with(handler::Handler {
                 state: state.clone(),
+                frame: frame.clone(),
             })
             .mount(&server)
             .await;
-        FakeSocrata { server, state }
+        FakeSocrata {
+            server,
+            state,
+            frame,
+        }
     }
 
     /// The base URL, e.g. `http://127.0.0.1:41234`, to pass to [`ClientBuilder::domain`].
@@ -286,17 +238,13 @@ impl FakeSocrata {
         self.server.uri()
     }
 
-    /// A builder pointed at the fake, with a millisecond retry backoff so retry tests run fast.
-    /// Add credentials with `.api_key(...)` as with a real portal.
+    /// A builder pointed at the fake, with [`RetryPolicy::fast_for_tests`] (millisecond
+    /// backoff, the default budgets) so retry tests run fast. Add credentials with
+    /// `.api_key(...)` as with a real portal.
     pub fn client_builder(&self) -> ClientBuilder {
         crate::Client::builder()
             .domain(self.uri())
-            .retry(RetryPolicy {
-                max_attempts: 4,
-                min_delay: Duration::from_millis(1),
-                max_delay: Duration::from_millis(5),
-                jitter: false,
-            })
+            .retry_policy(RetryPolicy::fast_for_tests())
     }
 
     /// Adds (or replaces) a dataset, with any rows it was seeded with.
@@ -329,11 +277,6 @@ impl FakeSocrata {
         st.require_auth = true;
     }
 
-    /// Queues a fault (see [`Fault`]).
-    pub fn inject(&self, fault: Fault) {
-        self.lock().faults.push(fault);
-    }
-
     /// The dataset's stored rows in `:id` order, without system fields.
     ///
     /// # Panics
@@ -347,29 +290,40 @@ impl FakeSocrata {
         ds.rows.iter().map(handler::without_system_fields).collect()
     }
 
-    /// Every request received so far, in order.
-    pub fn requests(&self) -> Vec<LoggedRequest> {
-        self.lock().log.clone()
-    }
-
-    /// Forgets the request log (datasets and faults stay).
-    pub fn clear_requests(&self) {
-        self.lock().log.clear();
+    /// A logged request's body parsed as JSON rows (an empty list when it is not a JSON array).
+    pub fn body_rows(request: &RecordedRequest) -> Vec<Value> {
+        match serde_json::from_slice(&request.body) {
+            Ok(Value::Array(rows)) => rows,
+            _ => Vec::new(),
+        }
     }
 
     /// Turns the request log on (the default) or off. Off, the fake's memory holds only its
     /// datasets, as a benchmark loading hundreds of thousands of rows needs.
     pub fn set_request_log(&self, on: bool) {
-        let mut st = self.lock();
-        st.no_log = !on;
+        self.lock().no_log = !on;
         if !on {
-            st.log = Vec::new();
+            self.frame.clear_requests();
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic inside a handler must not hide the test's own assertion behind a poison error.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.state)
+    }
+}
+
+/// The fake-server vocabulary every fake shares comes from the core's frame: `inject(Fault)`,
+/// `requests()`, `clear_requests()`, `set_latency(d)`, `max_requests_in_window(w)`. Faults match in
+/// the order queued, by [`Fault::on_method`] and [`Fault::on_path`] (the path with its `?query`);
+/// a fault with a status and no body gets Socrata's JSON error body (`{"code", "error",
+/// "message"}`; for 202, `{"message": "Request is processing"}`). The log shows `Authorization`
+/// and `X-App-Token` as `[redacted]`; [`FakeSocrata::body_rows`] parses a write's rows.
+impl std::ops::Deref for FakeSocrata {
+    type Target = Frame;
+
+    fn deref(&self) -> &Frame {
+        &self.frame
     }
 }
 

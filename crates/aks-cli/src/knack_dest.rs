@@ -1,0 +1,365 @@
+//! `aks records-to-knack`: a container's staged records created or updated in another Knack app,
+//! through the field map under `knack_destinations` in the config.
+//!
+//! Variables: the source app as for the other commands (`KNACK_APP_ID` or `app_id`,
+//! `PGREST_ENDPOINT`, `PGREST_JWT`), the destination app's id from `KNACK_APP_ID_DEST` or
+//! `app_id` under `[apps.<dest>]`, and its key from `KNACK_API_KEY_DEST` (as in the original).
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::time::Instant;
+
+use knack_etl::knack_client;
+use knack_etl::knack_dest::{self, write_key, Action, KnackDestination, KnackReport};
+use knack_etl::pipelines::RunOptions;
+use secrecy::SecretString;
+
+use crate::cli::{Cli, KnackDestArgs};
+use crate::config::{Config, ConfigError};
+use crate::env::{EnvVars, Settings, SettingsError, Task};
+use crate::error::{CliError, RunError};
+use crate::pipelines;
+use crate::report::{emit_summary, RunReport};
+
+/// The source side's settings: app id, Knack URL and PostgREST (the key, Socrata and ArcGIS
+/// Online are not needed; the destination's variables are resolved here).
+const TASK: Task = Task::Composite {
+    name: "records-to-knack",
+    knack_key: false,
+    socrata: false,
+    agol: false,
+};
+
+/// Everything a run needs, checked before any request.
+struct Prepared {
+    settings: Settings,
+    dest_key: SecretString,
+    destination: KnackDestination,
+}
+
+fn prepare(
+    cli: &Cli,
+    a: &KnackDestArgs,
+    path: &Path,
+    vars: &EnvVars,
+) -> Result<Prepared, CliError> {
+    let r = &a.records;
+    let config = Config::load(path)?;
+    let app = config.app(path, &r.app_name)?;
+    let container = config.container(path, &r.app_name, &r.container)?;
+    let at = format!("[apps.{}.containers.{}]", r.app_name, r.container);
+    let dest = container
+        .config
+        .knack_destinations
+        .get(&a.dest)
+        .ok_or_else(|| {
+            let known: Vec<&str> = container
+                .config
+                .knack_destinations
+                .keys()
+                .map(String::as_str)
+                .collect();
+            ConfigError::NotUsable(format!(
+                "{at} has no knack_destinations.{dest}; known destinations: {known}; add \
+                 [apps.{app}.containers.{c}.knack_destinations.{dest}] with container, object and \
+                 fields",
+                dest = a.dest,
+                known = if known.is_empty() {
+                    "(none)".to_owned()
+                } else {
+                    known.join(", ")
+                },
+                app = r.app_name,
+                c = r.container,
+            ))
+        })?;
+    // Checked when the file was loaded; a second look costs nothing and keeps this total.
+    let fields = dest.field_map().map_err(|p| {
+        ConfigError::NotUsable(format!(
+            "{at} knack_destinations.{}: {}",
+            a.dest,
+            p.join("; ")
+        ))
+    })?;
+    let dest_object = knack_client::Container::object(&dest.object)
+        .map_err(|e| ConfigError::NotUsable(format!("{at} knack_destinations.{}: {e}", a.dest)))?;
+
+    let (mut missing, mut invalid) = (Vec::new(), Vec::new());
+    let from_config = config.apps.get(&a.dest).and_then(|d| d.app_id.as_deref());
+    let dest_app_id = match (vars.get("KNACK_APP_ID_DEST"), from_config) {
+        (Some(v), Some(c)) if v != c => {
+            invalid.push(format!(
+                "KNACK_APP_ID_DEST={v} disagrees with app_id = \"{c}\" under [apps.{}]; unset one \
+                 of them or make them equal",
+                a.dest
+            ));
+            None
+        }
+        (Some(v), _) => Some(v.to_owned()),
+        (None, Some(c)) => Some(c.to_owned()),
+        (None, None) => {
+            missing.push(format!(
+                "KNACK_APP_ID_DEST (or app_id under [apps.{}])",
+                a.dest
+            ));
+            None
+        }
+    };
+    let dest_key = vars
+        .get("KNACK_API_KEY_DEST")
+        .map(|k| SecretString::from(k.to_owned()));
+    if dest_key.is_none() {
+        missing.push("KNACK_API_KEY_DEST".to_owned());
+    }
+    // The source side's problems and the destination's, reported together.
+    let settings = Settings::resolve(TASK, &r.app_name, app, r.env, &config, vars, cli.dry_run)
+        .map_err(|mut e| {
+            e.missing.extend(missing.iter().cloned());
+            e.invalid.extend(invalid.iter().cloned());
+            e
+        })?;
+    let (Some(dest_app_id), Some(dest_key), true) = (dest_app_id, dest_key, invalid.is_empty())
+    else {
+        return Err(SettingsError {
+            task: TASK.name(),
+            missing,
+            invalid,
+        }
+        .into());
+    };
+    let destination = KnackDestination {
+        source_app_id: settings.app_id.clone(),
+        source_container: r.container.clone(),
+        dest_app_id,
+        dest_container: dest.container.clone(),
+        dest_object,
+        fields,
+    };
+    Ok(Prepared {
+        settings,
+        dest_key,
+        destination,
+    })
+}
+
+/// Runs `records-to-knack`: validate, run, print the plan (dry run), report every refused record.
+pub async fn run(
+    cli: &Cli,
+    a: &KnackDestArgs,
+    path: &Path,
+    vars: &EnvVars,
+) -> Result<(), CliError> {
+    let p = prepare(cli, a, path, vars)?;
+    let what = format!(
+        "records-to-knack {}/{} -> {}/{}",
+        a.records.app_name, a.records.container, a.dest, p.destination.dest_object
+    );
+    tracing::info!(
+        command = "records-to-knack",
+        app = %a.records.app_name,
+        container = %a.records.container,
+        dest = %a.dest,
+        dest_app_id = %p.destination.dest_app_id,
+        since = a.records.date.map(|d| d.to_rfc3339()),
+        dry_run = cli.dry_run,
+        "starting"
+    );
+    let started = Instant::now();
+    let pgrest = pipelines::postgrest(&p.settings)?;
+    let knack = knack_client::Client::builder()
+        .app_id(p.destination.dest_app_id.clone())
+        .api_key(p.dest_key.clone())
+        .base_url(p.settings.knack.api_url.as_str())
+        .allow_insecure_http(crate::endpoint::is_insecure(&p.settings.knack.api_url))
+        .build()
+        .map_err(RunError::pipeline)?;
+    let options = RunOptions {
+        since: a.records.date,
+        allow_empty_replace: false,
+        dry_run: cli.dry_run,
+    };
+    let report = knack_dest::records_to_knack(&pgrest, &knack, &p.destination, &options)
+        .await
+        .map_err(|failure| {
+            tracing::error!(
+                read = failure.report.read,
+                written = failure.report.written,
+                failed = failure.report.failed,
+                "run stopped: what happened before the failure"
+            );
+            RunError::pipeline(failure)
+        })?;
+    if cli.dry_run {
+        print_plan(&report);
+    }
+    for f in &report.failures {
+        tracing::error!(
+            source_record = %f.source_record_id,
+            dest_record = f.dest_record_id.as_deref(),
+            fields = %f.fields.join(", "),
+            "Knack refused {f}"
+        );
+    }
+    let summary = RunReport {
+        read: report.run.read,
+        written: if cli.dry_run {
+            report.created + report.updated
+        } else {
+            report.run.written
+        },
+        deleted: 0,
+        // Every failure is a record Knack refused, named above; the others were written.
+        failed: 0,
+        rejected: report.run.failed,
+        duration: started.elapsed(),
+        dry_run: cli.dry_run,
+        knack_quota: knack.quota(),
+    };
+    emit_summary(&what, &summary);
+    if summary.is_success() {
+        Ok(())
+    } else {
+        Err(RunError::RecordsFailed {
+            failed: summary.rejected,
+        }
+        .into())
+    }
+}
+
+/// One line per record on stdout, then the totals.
+fn print_plan(report: &KnackReport) {
+    for p in &report.plan {
+        match &p.action {
+            Action::Create => println!(
+                "create    source {} (primary key {})",
+                p.source_record_id, p.primary_key
+            ),
+            Action::Update {
+                dest_record_id,
+                changed,
+            } => println!(
+                "update    source {} -> {dest_record_id} (primary key {}): {}",
+                p.source_record_id,
+                p.primary_key,
+                changed.join(", ")
+            ),
+            Action::Unchanged { dest_record_id } => println!(
+                "unchanged source {} = {dest_record_id} (primary key {})",
+                p.source_record_id, p.primary_key
+            ),
+        }
+    }
+    println!(
+        "plan: {} to create, {} to update, {} unchanged (dry run: nothing was written)",
+        report.created, report.updated, report.unchanged
+    );
+}
+
+/// `config check` for `knack_destinations`: each map against both apps' metadata (source keys
+/// in the source container, destination fields in the destination object, the destination
+/// container in the destination app). One sentence per mismatch.
+pub async fn check(config: &Config, vars: &EnvVars, knack_url: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cache: HashMap<String, Result<knack_client::Metadata, String>> = HashMap::new();
+    for (name, app) in &config.apps {
+        for (cid, c) in &app.containers {
+            if c.knack_destinations.is_empty() {
+                continue;
+            }
+            let at = format!("[apps.{name}.containers.{cid}]");
+            let Some(source_id) = app.app_id.as_deref().or_else(|| vars.get("KNACK_APP_ID")) else {
+                continue; // the container check already says the app cannot be checked
+            };
+            let source = match metadata(&mut cache, knack_url, source_id).await {
+                Ok(m) => m,
+                Err(e) => {
+                    out.push(format!("{at}: {e}"));
+                    continue;
+                }
+            };
+            let source_keys: Option<BTreeSet<String>> =
+                knack_client::Container::parse(cid, c.scene_id.as_deref())
+                    .ok()
+                    .and_then(|k| knack_client::Formatter::new(&source, &k).ok())
+                    .map(|f| f.fields().iter().map(|f| f.key.clone()).collect());
+            for (dest, d) in &c.knack_destinations {
+                let at = format!("{at} knack_destinations.{dest}");
+                if let Some(keys) = &source_keys {
+                    for src in d.fields.iter().filter_map(|f| f.src.as_deref()) {
+                        if !keys.contains(write_key(src)) {
+                            out.push(format!("{at}: src {src} is not a field of {cid}"));
+                        }
+                    }
+                }
+                let dest_id = config
+                    .apps
+                    .get(dest)
+                    .and_then(|a| a.app_id.as_deref())
+                    .or_else(|| vars.get("KNACK_APP_ID_DEST"));
+                let Some(dest_id) = dest_id else {
+                    out.push(format!(
+                        "{at}: no app_id under [apps.{dest}] and KNACK_APP_ID_DEST is unset; \
+                         cannot check the destination"
+                    ));
+                    continue;
+                };
+                let target = match metadata(&mut cache, knack_url, dest_id).await {
+                    Ok(m) => m,
+                    Err(e) => {
+                        out.push(format!("{at}: {e}"));
+                        continue;
+                    }
+                };
+                if target.object(&d.container).is_none()
+                    && target.view_by_key(&d.container).is_none()
+                {
+                    out.push(format!(
+                        "{at}: container {} is not in app {dest_id}",
+                        d.container
+                    ));
+                }
+                let Some(object) = target.object(&d.object) else {
+                    out.push(format!("{at}: object {} is not in app {dest_id}", d.object));
+                    continue;
+                };
+                for f in &d.fields {
+                    let key = write_key(&f.dest);
+                    if !object.fields.iter().any(|g| g.key == key) {
+                        out.push(format!(
+                            "{at}: dest {} is not a field of {}",
+                            f.dest, d.object
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// An app's metadata, fetched once per `config check`.
+async fn metadata(
+    cache: &mut HashMap<String, Result<knack_client::Metadata, String>>,
+    knack_url: &str,
+    app_id: &str,
+) -> Result<knack_client::Metadata, String> {
+    if let Some(found) = cache.get(app_id) {
+        return found.clone();
+    }
+    let fetched = match knack_client::Client::builder()
+        .app_id(app_id)
+        .base_url(knack_url)
+        .allow_insecure_http(
+            url::Url::parse(knack_url).is_ok_and(|u| crate::endpoint::is_insecure(&u)),
+        )
+        .build()
+    {
+        Ok(client) => client
+            .metadata()
+            .await
+            .map_err(|e| format!("Knack metadata for app {app_id} could not be read: {e}")),
+        Err(e) => Err(e.to_string()),
+    };
+    cache.insert(app_id.to_owned(), fetched.clone());
+    fetched
+}

@@ -1,0 +1,359 @@
+//! `aks status`: each container's watermarks and last runs from `api.knack_sync_state`, and with
+//! `--verify` counts and ids side by side. Read-only.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use futures::{StreamExt, TryStreamExt};
+use knack_etl::knack_client::RecordsQuery;
+use knack_etl::pgrest_client::{Keyset, Query};
+use knack_etl::staging::RECORDS_TABLE;
+use knack_etl::sync::{SyncClients, SyncPlan};
+use knack_etl::watermark::{Destination, SyncState, Watermarks};
+use knack_etl::{agol_client, socrata_client};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::cli::{Cli, OutputFormat, StatusArgs, SyncArgs};
+use crate::config::Config;
+use crate::env::EnvVars;
+use crate::error::{CliError, RunError};
+use crate::pipelines;
+
+/// `aks status --help`: what it reads and how many requests that takes.
+pub const LONG_ABOUT: &str = "\
+Show, per container and destination (postgrest, socrata, agol), the watermark the next `aks sync` \
+reads from, when the last run started and how it ended. Read-only.
+
+Requests: without --verify, one (PostgREST, api.knack_sync_state). With --verify, per container \
+also: 1 Knack request (total_records), 1 PostgREST request per 1,000 staged rows, 1 Socrata request \
+per 1,000 dataset rows, and for ArcGIS Online 1 token, 2 item/layer look-ups and 1 request per \
+page of features (the layer's maxRecordCount). Counts and ids are compared side by side and up to \
+20 ids present in staging but missing in a destination are listed; exit 3 when anything is out of \
+step, 0 when nothing is.";
+
+/// Ids listed per destination when some are missing.
+pub const MISSING_IDS_CAP: usize = 20;
+
+/// One container × destination line of the status.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageStatus {
+    /// The watermark (database time), `null` before the first success.
+    pub watermark: Option<String>,
+    /// When the last run started (database time).
+    pub last_run: Option<String>,
+    /// `succeeded`, `failed`, `running`, or `never`.
+    pub result: String,
+    /// The last run's error, if it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// With `--verify`: record counts (`knack` and `staging` for postgrest; `staging` and the
+    /// destination's for the publishers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counts: Option<BTreeMap<String, u64>>,
+    /// With `--verify`: up to 20 staged ids the destination lacks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing_ids: Option<Vec<String>>,
+    /// With `--verify`: whether this destination is out of step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<bool>,
+}
+
+impl StageStatus {
+    fn from_state(state: Option<&SyncState>) -> Self {
+        let error = state
+            .and_then(|s| s.last_report.as_ref())
+            .and_then(|r| r.get("error"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        Self {
+            watermark: state.and_then(|s| s.watermark).map(|w| w.to_rfc3339()),
+            last_run: state.and_then(|s| s.last_run_at).map(|w| w.to_rfc3339()),
+            result: state
+                .and_then(|s| s.last_result.clone())
+                .unwrap_or_else(|| "never".to_string()),
+            error,
+            counts: None,
+            missing_ids: None,
+            drift: None,
+        }
+    }
+}
+
+/// The whole status document (`--format json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// The app name (`-a`).
+    pub app: String,
+    /// The Knack application id.
+    pub app_id: String,
+    /// Container → destination → status.
+    pub containers: BTreeMap<String, BTreeMap<String, StageStatus>>,
+    /// With `--verify`: whether anything is out of step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<bool>,
+}
+
+/// Runs `aks status`.
+pub async fn execute(
+    cli: &Cli,
+    args: &StatusArgs,
+    path: &Path,
+    vars: &EnvVars,
+) -> Result<(), CliError> {
+    let config = Config::load(path)?;
+    let all = SyncArgs {
+        app_name: args.app_name.clone(),
+        env: args.env,
+        containers: Vec::new(),
+        date: None,
+        concurrency: 1,
+    };
+    let plans = crate::sync::plans(&config, path, &all)?;
+    let settings = crate::sync::settings(
+        "status",
+        args.verify,
+        &plans,
+        cli,
+        &all,
+        &config,
+        path,
+        vars,
+    )?;
+    let pgrest = pipelines::postgrest(&settings)?;
+    let states = Watermarks::new(pgrest.clone(), &settings.app_id)
+        .all()
+        .await
+        .map_err(RunError::pipeline)?;
+    let mut status = Status {
+        app: args.app_name.clone(),
+        app_id: settings.app_id.clone(),
+        containers: BTreeMap::new(),
+        drift: None,
+    };
+    for plan in &plans {
+        let id = plan.container.id();
+        let mut per_dest = BTreeMap::new();
+        for dest in plan.destinations() {
+            let state = states
+                .iter()
+                .find(|s| s.container_id == id && s.destination == dest);
+            per_dest.insert(dest.to_string(), StageStatus::from_state(state));
+        }
+        status.containers.insert(id.to_string(), per_dest);
+    }
+    if args.verify {
+        let verifier = Verifier {
+            clients: crate::sync::clients(&settings)?,
+            app_id: settings.app_id.clone(),
+        };
+        let mut any = false;
+        for plan in &plans {
+            let Some(per_dest) = status.containers.get_mut(plan.container.id()) else {
+                continue;
+            };
+            any |= verifier
+                .verify(plan, per_dest)
+                .await
+                .map_err(RunError::Message)?;
+        }
+        status.drift = Some(any);
+    }
+    match args.format {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&status)
+                .map_err(|e| RunError::Message(format!("cannot print the status: {e}")))?
+        ),
+        OutputFormat::Text => print!("{}", text(&status)),
+    }
+    match status.drift {
+        Some(true) => Err(CliError::Drift(format!(
+            "drift: a destination is out of step with the staging store (see above); re-publish \
+             with `aks sync -a {} -e {} -d 1970-01-01` (an upsert of every staged record)",
+            args.app_name,
+            args.env.as_str()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The clients `--verify` reads with.
+struct Verifier {
+    clients: SyncClients,
+    app_id: String,
+}
+
+impl Verifier {
+    /// Fills in counts and missing ids for one container; whether anything drifted.
+    async fn verify(
+        &self,
+        plan: &SyncPlan,
+        per_dest: &mut BTreeMap<String, StageStatus>,
+    ) -> Result<bool, String> {
+        let id = plan.container.id();
+        let first = self
+            .clients
+            .knack
+            .pages(
+                &plan.container,
+                RecordsQuery::new().rows_per_page(1).limit(1),
+            )
+            .boxed()
+            .next()
+            .await
+            .transpose()
+            .map_err(|e| format!("{id}: Knack: {e}"))?;
+        let knack_total = first.map_or(0, |p| p.total_records);
+        let staged = self.staged_ids(id).await?;
+        let mut drift = false;
+        if let Some(s) = per_dest.get_mut(Destination::Postgrest.as_str()) {
+            let d = knack_total != staged.len() as u64;
+            s.counts = Some(counts(&[
+                ("knack", knack_total),
+                ("staging", staged.len() as u64),
+            ]));
+            s.drift = Some(d);
+            drift |= d;
+        }
+        if let (Some(target), Some(client)) = (&plan.socrata, &self.clients.socrata) {
+            let ids: BTreeSet<String> = client
+                .rows(
+                    &target.resource_id,
+                    socrata_client::Query::new().select("id"),
+                )
+                .map_ok(|row| text_id(row.get("id")))
+                .try_collect()
+                .await
+                .map_err(|e| format!("{id}: Socrata: {e}"))?;
+            drift |= compare(per_dest, Destination::Socrata, &staged, &ids);
+        }
+        if let (Some(target), Some(client)) = (&plan.agol, &self.clients.agol) {
+            let layer = client
+                .layer_from_item(&target.service_id, target.selector)
+                .await
+                .map_err(|e| format!("{id}: ArcGIS Online: {e}"))?;
+            let field = target.matching_field.clone();
+            let query = agol_client::Query::new()
+                .out_fields([field.clone()])
+                .return_geometry(false);
+            let ids: BTreeSet<String> = layer
+                .features(query)
+                .map_ok(|f| text_id(f.attributes.get(&field)))
+                .try_collect()
+                .await
+                .map_err(|e| format!("{id}: ArcGIS Online: {e}"))?;
+            drift |= compare(per_dest, Destination::Agol, &staged, &ids);
+        }
+        Ok(drift)
+    }
+
+    async fn staged_ids(&self, container_id: &str) -> Result<BTreeSet<String>, String> {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            record_id: String,
+        }
+        let query = Query::new()
+            .select("id,record_id")
+            .eq("app_id", self.app_id.as_str())
+            .eq("container_id", container_id);
+        self.clients
+            .pgrest
+            .select_pages::<Row>(RECORDS_TABLE, query, Keyset::on("id").page_size(1000))
+            .try_fold(BTreeSet::new(), |mut ids, rows| async move {
+                ids.extend(rows.into_iter().map(|r| r.record_id));
+                Ok(ids)
+            })
+            .await
+            .map_err(|e| format!("{container_id}: PostgREST: {e}"))
+    }
+}
+
+fn text_id(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    }
+}
+
+fn counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
+    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
+/// Staging against one destination: counts, the first missing ids, drift.
+fn compare(
+    per_dest: &mut BTreeMap<String, StageStatus>,
+    dest: Destination,
+    staged: &BTreeSet<String>,
+    found: &BTreeSet<String>,
+) -> bool {
+    let missing: Vec<String> = staged.difference(found).cloned().collect();
+    let drift = !missing.is_empty() || staged.len() != found.len();
+    if let Some(s) = per_dest.get_mut(dest.as_str()) {
+        s.counts = Some(counts(&[
+            ("staging", staged.len() as u64),
+            (dest.as_str(), found.len() as u64),
+        ]));
+        s.missing_ids = Some(missing.into_iter().take(MISSING_IDS_CAP).collect());
+        s.drift = Some(drift);
+    }
+    drift
+}
+
+/// The text table: one line per container and destination.
+pub fn text(status: &Status) -> String {
+    let verify = status.drift.is_some();
+    let mut rows = vec![vec![
+        "container".to_string(),
+        "destination".into(),
+        "watermark".into(),
+        "last run".into(),
+        "result".into(),
+    ]];
+    if verify {
+        rows[0].extend(["counts".into(), "drift".into()]);
+    }
+    for (container, per_dest) in &status.containers {
+        for (dest, s) in per_dest {
+            let mut row = vec![
+                container.clone(),
+                dest.clone(),
+                s.watermark.clone().unwrap_or_else(|| "-".into()),
+                s.last_run.clone().unwrap_or_else(|| "-".into()),
+                s.result.clone(),
+            ];
+            if verify {
+                let counts = s.counts.as_ref().map_or_else(String::new, |c| {
+                    c.iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                });
+                row.push(counts);
+                row.push(match s.drift {
+                    Some(true) => "DRIFT".into(),
+                    Some(false) => "none".into(),
+                    None => "-".into(),
+                });
+            }
+            rows.push(row);
+        }
+    }
+    let mut out = crate::table::render(&rows, &[]);
+    for (container, per_dest) in &status.containers {
+        for (dest, s) in per_dest {
+            if let Some(error) = &s.error {
+                out.push_str(&format!("{container}/{dest} last error: {error}\n"));
+            }
+            if let Some(ids) = s.missing_ids.as_ref().filter(|i| !i.is_empty()) {
+                out.push_str(&format!(
+                    "{container}/{dest} missing (first {}): {}\n",
+                    ids.len(),
+                    ids.join(", ")
+                ));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,385 @@
+//! The real `aks` binary running the two general services: records-to-knack against a second fake
+//! Knack app, backup-socrata against a local directory and moto's S3 server.
+
+mod common;
+
+use std::io::Write;
+
+use common::{assert_no_secret, stderr, Fakes, APP, APP_ID, DATASET, RECORDS, VIEW};
+use futures::TryStreamExt;
+use knack_etl::knack_client::testkit::FakeKnack;
+use knack_etl::knack_client::Container;
+use knack_etl::pipelines::{records_to_postgrest, RunOptions};
+use knack_etl::testkit::S3Server;
+use serde_json::{json, Value};
+
+const DEST: &str = "smart-mobility";
+const DEST_ID: &str = "5e0000000000000000000099";
+const DEST_KEY: &str = "dk-31337a-never-print";
+const OBJECT: &str = "object_26";
+
+fn dest_metadata() -> Value {
+    json!({"application": {"id": DEST_ID, "name": "Smart Mobility",
+        "settings": {"timezone": "Central Time (US & Canada)"},
+        "objects": [{"key": OBJECT, "name": "Signals", "fields": [
+            {"key": "field_380", "name": "Signal ID", "type": "short_text"},
+            {"key": "field_382", "name": "Location", "type": "short_text"}]}],
+        "scenes": []}})
+}
+
+/// Adds TOML to the fakes' config file.
+fn append_config(fakes: &Fakes, text: &str) {
+    let mut config = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&fakes.config)
+        .unwrap();
+    config.write_all(text.as_bytes()).unwrap();
+}
+
+/// The fixture app staged, a destination app staged (metadata only), and the config extended
+/// with the destination's field map.
+async fn with_destination() -> (Fakes, FakeKnack) {
+    let fakes = Fakes::start().await;
+    for args in [
+        &["metadata-to-postgrest", "-a", APP, "-e", "dev"][..],
+        &["records-to-postgrest", "-a", APP, "-c", VIEW, "-e", "dev"],
+    ] {
+        let out = fakes.run(args).await;
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let dest = FakeKnack::start_for(DEST_ID, DEST_KEY).await;
+    dest.set_metadata(dest_metadata());
+    let pg = fakes.pg.client_builder().build().unwrap();
+    knack_etl::staging::store_metadata(&pg, DEST_ID, &dest_metadata())
+        .await
+        .unwrap();
+    append_config(
+        &fakes,
+        &format!(
+            r#"
+[apps.{DEST}]
+app_id = "{DEST_ID}"
+
+[apps.{APP}.containers.{VIEW}.knack_destinations.{DEST}]
+container = "{OBJECT}"
+object = "{OBJECT}"
+fields = [
+  {{ src = "field_19_raw", dest = "field_380", primary_key = true }},
+  {{ src = "field_1_raw", dest = "field_382", handler = "strip" }},
+  {{ src = "field_7_raw", dest = "field_383", handler = "multiple_choice" }},
+  {{ src = "field_8_raw", dest = "field_384", handler = "connection_identifiers" }},
+  {{ src = "field_22_raw", dest = "field_385", default = "none", ignore_diff = true }},
+  {{ src = "field_21_raw", dest = "field_386_raw" }},
+]
+"#
+        ),
+    );
+    (fakes, dest)
+}
+
+/// The destination app's staged copy, as its own records-to-postgrest would make it.
+async fn stage_dest(fakes: &Fakes, dest: &FakeKnack) {
+    records_to_postgrest(
+        &dest.client_builder().build().unwrap(),
+        &fakes.pg.client_builder().build().unwrap(),
+        &Container::object(OBJECT).unwrap(),
+        None,
+        &RunOptions::default(),
+    )
+    .await
+    .unwrap();
+}
+
+fn dest_writes(dest: &FakeKnack) -> Vec<String> {
+    dest.requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+const TO_KNACK: &[&str] = &[
+    "records-to-knack",
+    "-a",
+    APP,
+    "-c",
+    VIEW,
+    "--dest",
+    DEST,
+    "-e",
+    "dev",
+];
+
+fn no_secret(out: &std::process::Output) {
+    assert_no_secret(out);
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(out));
+    assert!(!all.contains(DEST_KEY), "KNACK_API_KEY_DEST leaked:\n{all}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn records_to_knack_plans_creates_then_a_rerun_writes_nothing() {
+    let (fakes, dest) = with_destination().await;
+    let url = dest.base_url();
+    let env = [
+        ("KNACK_API_URL", url.as_str()),
+        ("KNACK_API_KEY_DEST", DEST_KEY),
+    ];
+
+    let dry: Vec<&str> = ["--dry-run"].iter().chain(TO_KNACK).copied().collect();
+    let out = fakes.run_with(&env, &dry).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("create ")).count(),
+        RECORDS
+    );
+    assert!(
+        stdout.contains("plan: 60 to create, 0 to update, 0 unchanged"),
+        "{stdout}"
+    );
+    assert!(dest.requests().is_empty(), "a dry run writes nothing");
+    no_secret(&out);
+
+    let out = fakes.run_with(&env, TO_KNACK).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    no_secret(&out);
+    let writes = dest_writes(&dest);
+    assert_eq!(writes.len(), RECORDS);
+    assert!(writes
+        .iter()
+        .all(|w| w == "POST /v1/objects/object_26/records"));
+    assert!(dest.max_requests_in_window(std::time::Duration::from_secs(1)) <= 10);
+    let first = dest
+        .records(&Container::object(OBJECT).unwrap())
+        .into_iter()
+        .find(|r| r.raw()["field_380"] == "SIG-00001")
+        .unwrap();
+    assert_eq!(first.raw()["field_382"], "5TH ST / CESAR CHAVEZ ST");
+    assert_eq!(first.raw()["field_383"], "Loop, Radar, Thermal");
+    assert_eq!(first.raw()["field_384"], "CONGRESS AVE / SLAUGHTER LN");
+    assert_eq!(first.raw()["field_385"], "none");
+    // Same timezone on both sides: Knack's wall time is written unchanged (03/10/2024 02:30,
+    // a wall time the spring-forward skips, kept as Knack showed it).
+    assert_eq!(first.raw()["field_386"], json!(1710037800000_i64));
+
+    stage_dest(&fakes, &dest).await;
+    dest.clear_requests();
+    let out = fakes.run_with(&env, TO_KNACK).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("written 0"), "{}", stderr(&out));
+    assert!(dest_writes(&dest).is_empty(), "a rerun writes nothing");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn records_to_knack_without_the_destination_key_is_exit_2_before_any_request() {
+    let (fakes, dest) = with_destination().await;
+    fakes.pg.clear_requests();
+    let url = dest.base_url();
+    let out = fakes
+        .run_with(&[("KNACK_API_URL", url.as_str())], TO_KNACK)
+        .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("KNACK_API_KEY_DEST"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(dest.requests().is_empty());
+    assert!(fakes.pg.requests().is_empty());
+
+    let unknown: Vec<&str> = TO_KNACK
+        .iter()
+        .map(|a| if *a == DEST { "nowhere" } else { a })
+        .collect();
+    let out = fakes
+        .run_with(&[("KNACK_API_KEY_DEST", DEST_KEY)], &unknown)
+        .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no knack_destinations.nowhere; known destinations: smart-mobility"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_field_map_without_one_primary_key_is_a_config_error() {
+    let (fakes, _dest) = with_destination().await;
+    let text = std::fs::read_to_string(&fakes.config)
+        .unwrap()
+        .replace(", primary_key = true", "");
+    std::fs::write(&fakes.config, text).unwrap();
+    let out = fakes.run(&["config", "check", "--offline"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("knack_destinations.smart-mobility] the field map needs exactly one entry with primary_key = true (found 0)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Publishes the fixture to the Socrata fake, so the dataset has rows to back up.
+async fn published() -> Fakes {
+    let (fakes, _) = with_destination().await;
+    let out = fakes
+        .run(&["records-to-socrata", "-a", APP, "-c", VIEW, "-e", "dev"])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    fakes
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backup_socrata_to_a_directory_keeps_the_newest_n() {
+    let fakes = published().await;
+    let dir = tempfile::tempdir().unwrap();
+    let snapshots = dir.path().join(DATASET);
+    std::fs::create_dir_all(&snapshots).unwrap();
+    for old in ["2020-01-01.csv", "2020-01-02.csv"] {
+        std::fs::write(snapshots.join(old), "old").unwrap();
+    }
+    let to = dir.path().to_str().unwrap();
+    let args = [
+        "backup-socrata",
+        "-a",
+        APP,
+        "-c",
+        VIEW,
+        "-e",
+        "dev",
+        "--keep",
+        "2",
+        "--to",
+        to,
+    ];
+    let out = fakes.run(&args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    no_secret(&out);
+    let today = chrono::Utc::now()
+        .date_naive()
+        .format("%Y-%m-%d.csv")
+        .to_string();
+    let mut names: Vec<String> = std::fs::read_dir(&snapshots)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["2020-01-02.csv".to_string(), today.clone()]);
+    let csv = std::fs::read_to_string(snapshots.join(&today)).unwrap();
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    assert_eq!(reader.records().count(), RECORDS);
+    assert!(stderr(&out).contains("60 rows"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backup_socrata_to_s3_uses_the_aws_variables() {
+    let Some(server) = S3Server::start() else {
+        return;
+    };
+    server.create_bucket("aks-backups");
+    let fakes = published().await;
+    let env = server.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let args = [
+        "backup-socrata",
+        "--dataset",
+        DATASET,
+        "-e",
+        "dev",
+        "--to",
+        "s3://aks-backups/socrata/prod",
+    ];
+    let out = fakes.run_with(&env, &args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("testing"),
+        "AWS keys must not be printed"
+    );
+    let store = server.store("aks-backups");
+    let names: Vec<String> = store
+        .list(None)
+        .map_ok(|m| m.location.to_string())
+        .try_collect()
+        .await
+        .unwrap();
+    let today = chrono::Utc::now().date_naive().format("%Y-%m-%d.csv");
+    assert_eq!(names, vec![format!("socrata/prod/{DATASET}/{today}")]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backup_socrata_refuses_bad_storage_and_ids_before_any_request() {
+    let fakes = Fakes::start().await;
+    for (args, why) in [
+        (
+            &[
+                "backup-socrata",
+                "--dataset",
+                DATASET,
+                "-e",
+                "dev",
+                "--to",
+                "gs://b/x",
+            ][..],
+            "unsupported storage",
+        ),
+        (
+            &["backup-socrata", "--dataset", "not-a-4x4", "-e", "dev"],
+            "not a Socrata dataset id",
+        ),
+        (
+            &[
+                "backup-socrata",
+                "--dataset",
+                DATASET,
+                "-e",
+                "dev",
+                "--keep",
+                "0",
+            ],
+            "--keep 0",
+        ),
+    ] {
+        let out = fakes.run(args).await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(why), "{args:?}: {}", stderr(&out));
+    }
+    assert_eq!(fakes.request_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn config_check_compares_a_field_map_with_both_apps_metadata() {
+    let fakes = Fakes::start().await;
+    // A copy within the fixture app, so one fake Knack serves both sides.
+    append_config(
+        &fakes,
+        &format!(
+            r#"
+[apps.{APP}.containers.{VIEW}.knack_destinations.{APP}]
+container = "{VIEW}"
+object = "object_1"
+fields = [
+  {{ src = "field_19_raw", dest = "field_19", primary_key = true }},
+  {{ src = "field_999", dest = "field_1" }},
+  {{ src = "field_1_raw", dest = "field_998_raw" }},
+]
+"#
+        ),
+    );
+    let out = fakes
+        .run_with(&[("KNACK_APP_ID_DEST", APP_ID)], &["config", "check"])
+        .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{}", stderr(&out));
+    let at = format!("[apps.{APP}.containers.{VIEW}] knack_destinations.{APP}");
+    assert!(
+        stdout.contains(&format!("{at}: src field_999 is not a field of {VIEW}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "{at}: dest field_998_raw is not a field of object_1"
+        )),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("field_19 is not"), "{stdout}");
+    assert!(!stdout.contains("field_1_raw is not"), "{stdout}");
+}

@@ -1,0 +1,386 @@
+//! A whole app in one run: the metadata once, then per container Knack → staging and, only when
+//! that succeeded, each publisher, every stage from its own watermark ([`crate::watermark`]).
+//!
+//! Containers run concurrently (bounded), all through clones of **one** knack-client `Client`:
+//! its limiter is shared by its clones, and Knack's 10 requests per second are per app, so the
+//! whole run stays within them however many containers run at once.
+
+use std::future::Future;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use futures::stream::{self, StreamExt};
+use knack_client::Container;
+
+use crate::pipelines::{self, AgolTarget, Publication, RunOptions, SocrataTarget};
+use crate::run::RunFailure;
+use crate::watermark::{Destination, Since, Tracked, Watermarks, KNACK_CLOCK_MARGIN};
+use crate::{Error, RunReport};
+
+/// One container of the app and where it is published.
+#[derive(Debug, Clone)]
+pub struct SyncPlan {
+    /// The container.
+    pub container: Container,
+    /// The Knack field (`field_N`) holding each record's modification time.
+    pub modified_date_field: String,
+    /// Location fields (`field_N`) turned into geometry by the publishers.
+    pub location_fields: Vec<String>,
+    /// The Socrata dataset, when the container is published there.
+    pub socrata: Option<SocrataTarget>,
+    /// The ArcGIS Online layer or table, when the container is published there.
+    pub agol: Option<AgolTarget>,
+}
+
+impl SyncPlan {
+    /// The stages of this container, in the order they run: postgrest, then its publishers.
+    pub fn destinations(&self) -> Vec<Destination> {
+        let mut all = vec![Destination::Postgrest];
+        if self.socrata.is_some() {
+            all.push(Destination::Socrata);
+        }
+        if self.agol.is_some() {
+            all.push(Destination::Agol);
+        }
+        all
+    }
+}
+
+/// The clients of one run. `knack` is cloned for every container, so they share its limiter.
+#[derive(Debug, Clone)]
+pub struct SyncClients {
+    /// Knack, with the app's API key.
+    pub knack: knack_client::Client,
+    /// The staging store.
+    pub pgrest: pgrest_client::Client,
+    /// Socrata; needed when a plan names a dataset.
+    pub socrata: Option<socrata_client::Client>,
+    /// ArcGIS Online; needed when a plan names a layer.
+    pub agol: Option<agol_client::Client>,
+}
+
+/// How the run reads and writes.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncOptions {
+    /// Read every stage from this instant instead of its watermark (`-d`).
+    pub since: Option<DateTime<Utc>>,
+    /// Read and transform, write nothing (watermarks are read, not written).
+    pub dry_run: bool,
+    /// Containers synced at once (at least 1).
+    pub concurrency: usize,
+}
+
+/// What happened to one stage of one container.
+#[derive(Debug)]
+pub enum StageOutcome {
+    /// The stage ran; its result, with the watermark it left.
+    Ran(Tracked),
+    /// The stage did not run, and why (its staging load failed, the metadata refresh failed).
+    Skipped(String),
+}
+
+impl StageOutcome {
+    /// Whether the stage ran and succeeded with no failed record.
+    pub fn is_success(&self) -> bool {
+        matches!(self, StageOutcome::Ran(t) if matches!(&t.result, Ok(r) if r.failed == 0))
+    }
+
+    /// The stage's report: what it did, or what it did before failing; `None` when skipped.
+    pub fn report(&self) -> Option<&RunReport> {
+        match self {
+            StageOutcome::Ran(t) => Some(match &t.result {
+                Ok(report) => report,
+                Err(failure) => &failure.report,
+            }),
+            StageOutcome::Skipped(_) => None,
+        }
+    }
+}
+
+/// One row of the run's summary.
+#[derive(Debug)]
+pub struct StageResult {
+    /// The container id.
+    pub container_id: String,
+    /// The stage.
+    pub destination: Destination,
+    /// What happened.
+    pub outcome: StageOutcome,
+}
+
+/// The whole run: the metadata refresh and every stage, containers in plan order.
+#[derive(Debug)]
+pub struct SyncReport {
+    /// `metadata-to-postgrest`'s outcome.
+    pub metadata: Result<RunReport, RunFailure>,
+    /// Every stage of every container.
+    pub stages: Vec<StageResult>,
+}
+
+impl SyncReport {
+    /// Whether every stage (and the metadata refresh) succeeded.
+    pub fn is_success(&self) -> bool {
+        self.metadata.is_ok() && self.stages.iter().all(|s| s.outcome.is_success())
+    }
+}
+
+/// Checks, before the first write of a sync, that the staging store and every destination the
+/// plans name can take the run (the same checks each publisher makes: [`crate::preflight`]).
+/// One request per table, dataset and layer.
+///
+/// # Errors
+/// [`Error::Preflight`] naming the first destination that cannot take the run and the fix; a
+/// client's own error when a check could not be made (unreachable, wrong credentials).
+pub async fn preflight(
+    clients: &SyncClients,
+    app_id: &str,
+    plans: &[SyncPlan],
+) -> Result<(), Error> {
+    crate::preflight::staging(&clients.pgrest, app_id).await?;
+    for plan in plans {
+        if let (Some(target), Some(socrata)) = (&plan.socrata, &clients.socrata) {
+            crate::preflight::socrata(socrata, &target.resource_id).await?;
+        }
+        if let (Some(target), Some(agol)) = (&plan.agol, &clients.agol) {
+            crate::preflight::agol(
+                agol,
+                &target.service_id,
+                target.selector,
+                &target.matching_field,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Syncs `plans` of app `app_id`: see the module docs. Never stops early: a failed stage skips
+/// only the publishers of its own container.
+pub async fn sync(
+    clients: &SyncClients,
+    app_id: &str,
+    plans: &[SyncPlan],
+    options: SyncOptions,
+) -> SyncReport {
+    let metadata =
+        pipelines::metadata_to_postgrest(&clients.knack, &clients.pgrest, options.dry_run).await;
+    if let Err(failure) = &metadata {
+        let why = format!("the metadata refresh failed: {}", failure.error);
+        let stages = plans
+            .iter()
+            .flat_map(|plan| {
+                plan.destinations()
+                    .into_iter()
+                    .map(|destination| StageResult {
+                        container_id: plan.container.id().to_string(),
+                        destination,
+                        outcome: StageOutcome::Skipped(why.clone()),
+                    })
+            })
+            .collect();
+        return SyncReport { metadata, stages };
+    }
+    let watermarks = Watermarks::new(clients.pgrest.clone(), app_id);
+    let per_container: Vec<(usize, Vec<StageResult>)> = stream::iter(plans.iter().enumerate())
+        .map(|(i, plan)| {
+            let watermarks = &watermarks;
+            async move {
+                (
+                    i,
+                    sync_container(clients, watermarks, app_id, plan, options).await,
+                )
+            }
+        })
+        .buffer_unordered(options.concurrency.max(1))
+        .collect()
+        .await;
+    let mut per_container = per_container;
+    per_container.sort_by_key(|(i, _)| *i);
+    SyncReport {
+        metadata,
+        stages: per_container.into_iter().flat_map(|(_, s)| s).collect(),
+    }
+}
+
+/// Where a stage starts: `-d` when given, else its watermark.
+fn since_rule(options: SyncOptions, destination: Destination) -> Since {
+    match options.since {
+        Some(since) => Since::Given(Some(since)),
+        None if destination == Destination::Postgrest => Since::Watermark {
+            margin: KNACK_CLOCK_MARGIN,
+        },
+        None => Since::Watermark {
+            margin: chrono::Duration::zero(),
+        },
+    }
+}
+
+fn run_options(since: Option<DateTime<Utc>>, dry_run: bool) -> RunOptions {
+    RunOptions {
+        since,
+        allow_empty_replace: false,
+        dry_run,
+    }
+}
+
+async fn sync_container(
+    clients: &SyncClients,
+    watermarks: &Watermarks,
+    app_id: &str,
+    plan: &SyncPlan,
+    options: SyncOptions,
+) -> Vec<StageResult> {
+    let id = plan.container.id();
+    let stage = Stage {
+        watermarks,
+        container_id: id,
+        options,
+    };
+    let staged = stage
+        .run(
+            Destination::Postgrest,
+            Some(&clients.knack),
+            |knack, since| async move {
+                pipelines::records_to_postgrest(
+                    knack,
+                    &clients.pgrest,
+                    &plan.container,
+                    Some(plan.modified_date_field.as_str()),
+                    &run_options(since, options.dry_run),
+                )
+                .await
+            },
+        )
+        .await;
+    let staging_ok = staged.outcome.is_success();
+    let mut results = vec![staged];
+    let publication = &Publication {
+        app_id: app_id.to_string(),
+        container: plan.container.clone(),
+        location_fields: plan.location_fields.clone(),
+    };
+    let skipped = |destination| StageResult {
+        container_id: id.to_string(),
+        destination,
+        outcome: StageOutcome::Skipped(format!("the staging load of {id} failed")),
+    };
+    if let Some(target) = &plan.socrata {
+        results.push(if !staging_ok {
+            skipped(Destination::Socrata)
+        } else {
+            stage
+                .run(
+                    Destination::Socrata,
+                    clients.socrata.as_ref(),
+                    |client, since| async move {
+                        // A dataset that may not be replaced gets an upsert of every staged row
+                        // when it has no watermark, instead of a refusal.
+                        let since = match since {
+                            None if target.no_replace => Some(DateTime::<Utc>::UNIX_EPOCH),
+                            since => since,
+                        };
+                        let options = run_options(since, options.dry_run);
+                        pipelines::records_to_socrata(
+                            &clients.pgrest,
+                            client,
+                            publication,
+                            target,
+                            &options,
+                        )
+                        .await
+                    },
+                )
+                .await
+        });
+    }
+    if let Some(target) = &plan.agol {
+        results.push(if !staging_ok {
+            skipped(Destination::Agol)
+        } else {
+            stage
+                .run(
+                    Destination::Agol,
+                    clients.agol.as_ref(),
+                    |client, since| async move {
+                        let options = run_options(since, options.dry_run);
+                        pipelines::records_to_agol(
+                            &clients.pgrest,
+                            client,
+                            publication,
+                            target,
+                            &options,
+                        )
+                        .await
+                    },
+                )
+                .await
+        });
+    }
+    results
+}
+
+/// One container's stages: each runs between its watermark's open and close.
+struct Stage<'a> {
+    watermarks: &'a Watermarks,
+    container_id: &'a str,
+    options: SyncOptions,
+}
+
+impl Stage<'_> {
+    /// Runs `stage` with `client` from the destination's watermark (or `-d`); without a client,
+    /// a failed stage.
+    async fn run<'c, C, F, Fut>(
+        &self,
+        destination: Destination,
+        client: Option<&'c C>,
+        stage: F,
+    ) -> StageResult
+    where
+        F: FnOnce(&'c C, Option<DateTime<Utc>>) -> Fut,
+        Fut: Future<Output = Result<RunReport, RunFailure>>,
+    {
+        let started = Instant::now();
+        let outcome = match client {
+            Some(client) => StageOutcome::Ran(
+                self.watermarks
+                    .tracked(
+                        self.container_id,
+                        destination,
+                        since_rule(self.options, destination),
+                        self.options.dry_run,
+                        |since| stage(client, since),
+                    )
+                    .await,
+            ),
+            None => missing_client(self.container_id, destination),
+        };
+        tracing::info!(
+            container = self.container_id,
+            %destination,
+            seconds = started.elapsed().as_secs_f64(),
+            ok = outcome.is_success(),
+            "stage done"
+        );
+        StageResult {
+            container_id: self.container_id.to_string(),
+            destination,
+            outcome,
+        }
+    }
+}
+
+/// A plan naming a destination whose client the caller did not give: a failed stage, so the run
+/// does not look successful.
+fn missing_client(container_id: &str, destination: Destination) -> StageOutcome {
+    StageOutcome::Ran(Tracked {
+        since: None,
+        watermark: None,
+        result: Err(RunFailure {
+            report: RunReport::default(),
+            error: Box::new(Error::Refused(format!(
+                "{container_id} is published to {destination}, but the sync was given no \
+                 {destination} client"
+            ))),
+        }),
+    })
+}
