@@ -202,9 +202,12 @@ fn failures(report: &SyncReport) -> Vec<String> {
         match &s.outcome {
             StageOutcome::Ran(t) => match &t.result {
                 Err(f) => out.push(format!("{}/{}: {}", s.container_id, s.destination, f.error)),
-                Ok(r) if r.failed > 0 => out.push(format!(
-                    "{}/{}: {} record(s) failed",
-                    s.container_id, s.destination, r.failed
+                Ok(r) if !r.is_clean() => out.push(format!(
+                    "{}/{}: {} record(s) failed, {} rejected",
+                    s.container_id,
+                    s.destination,
+                    r.failed,
+                    r.rejected.len()
                 )),
                 Ok(_) => {}
             },
@@ -285,7 +288,7 @@ pub fn summary_table(report: &SyncReport, dry_run: bool) -> String {
                     .since
                     .map_or_else(|| "full".to_string(), |d| d.to_rfc3339());
                 let result = match &t.result {
-                    Ok(r) if r.failed == 0 => ok.to_string(),
+                    Ok(r) if r.is_clean() => ok.to_string(),
                     Ok(_) => "FAILED (records)".to_string(),
                     Err(_) => "FAILED".to_string(),
                 };

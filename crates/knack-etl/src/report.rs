@@ -32,6 +32,15 @@ pub struct RunReport {
     pub dry_run: bool,
 }
 
+impl RunReport {
+    /// Whether every record read was written (or deleted): no record failed and none was
+    /// rejected by the destination. A run that is not clean keeps its watermark, so the next
+    /// run offers the same records again.
+    pub fn is_clean(&self) -> bool {
+        self.failed == 0 && self.rejected.is_empty()
+    }
+}
+
 impl fmt::Display for RunReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // One vocabulary for a dry run: "would write N", never "written 0, skipped N".

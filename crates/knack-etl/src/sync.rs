@@ -80,9 +80,9 @@ pub enum StageOutcome {
 }
 
 impl StageOutcome {
-    /// Whether the stage ran and succeeded with no failed record.
+    /// Whether the stage ran and succeeded with no failed or rejected record.
     pub fn is_success(&self) -> bool {
-        matches!(self, StageOutcome::Ran(t) if matches!(&t.result, Ok(r) if r.failed == 0))
+        matches!(self, StageOutcome::Ran(t) if matches!(&t.result, Ok(r) if r.is_clean()))
     }
 
     /// The stage's report: what it did, or what it did before failing; `None` when skipped.

@@ -254,7 +254,7 @@ impl Watermarks {
 
     /// Runs one stage between [`Watermarks::open`] and [`Watermarks::close`]: `stage` gets the
     /// `since` to read from; the watermark advances to the run's start only when the run
-    /// succeeded with no failed record and read everything since the previous watermark (a full
+    /// succeeded with no failed or rejected record and read everything since the previous watermark (a full
     /// run, or `since` at or before it). A dry run reads the watermark and writes nothing.
     pub async fn tracked<F, Fut>(
         &self,
@@ -301,7 +301,7 @@ impl Watermarks {
                 result,
             };
         }
-        let succeeded = matches!(&result, Ok(r) if r.failed == 0);
+        let succeeded = matches!(&result, Ok(r) if r.is_clean());
         let covered = match (since, opened.previous) {
             (None, _) => true,
             (Some(s), Some(previous)) => s <= previous,
