@@ -318,7 +318,7 @@ fn config_check_honours_dry_run() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("OK (2 apps, 6 containers)"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("OK (3 apps, 7 containers)"));
 }
 
 /// Online: OK only when everything matched; otherwise the count of problems comes first.

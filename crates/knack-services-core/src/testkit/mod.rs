@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use wiremock::ResponseTemplate;
 
 pub use crate::lock;
-pub use logs::CapturedLogs;
+pub use logs::{CaptureGuard, CapturedLogs};
 pub use net::{refused_uri, DroppingServer};
 
 /// One request a fake saw. Secret headers are `[redacted]` (their presence
