@@ -619,20 +619,22 @@ async fn values_the_layer_refuses_roll_the_call_back_or_fail_alone_as_arcgis_doe
     let Error::EditsFailed { failures, .. } = &err else {
         panic!("{err}")
     };
-    let reasons: Vec<(usize, &str)> = failures
+    // Codes and wording are Esri's feature-service error table's (1016, 1006).
+    let reasons: Vec<(usize, Option<i64>, &str)> = failures
         .iter()
-        .map(|f| (f.index, f.description.as_str()))
+        .map(|f| (f.index, f.code, f.description.as_str()))
         .collect();
     assert_eq!(
         reasons,
         [
-            (1, "Setting of value for install_cost failed."),
+            (1, Some(1016), "Setting of value for install_cost failed."),
             (
                 2,
+                Some(1006),
                 "Invalid untrusted HTML content detected in field: notes."
             ),
-            (3, "Setting of value for signal_number failed."),
-            (4, "Setting of value for signal_number failed."),
+            (3, Some(1016), "Setting of value for signal_number failed."),
+            (4, Some(1016), "Setting of value for signal_number failed."),
         ]
     );
     assert_eq!(ids_of(&fake.features(0)), ["good", "brackets", "digits"]);

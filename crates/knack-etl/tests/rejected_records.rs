@@ -64,7 +64,7 @@ async fn agol_a_value_too_long_is_named_and_the_other_records_are_written() {
     let r = &report.rejected[0];
     assert_eq!(r.record_id, id(&recs[1]));
     assert_eq!(r.field.as_deref(), Some("location_name"));
-    assert_eq!(r.code.as_deref(), Some("1000"));
+    assert_eq!(r.code.as_deref(), Some("1016"));
     assert_eq!(r.reason, "Setting of value for location_name failed.");
     let stored = env.agol_features();
     assert_eq!(stored.keys().cloned().collect::<Vec<_>>(), {

@@ -211,10 +211,10 @@ fn parse_features(p: Params<'_>, name: &str) -> Result<Vec<Feature>, String> {
 /// the field's `length`, a value a number field cannot take, text that looks like HTML. Attributes
 /// the layer has no field for are ignored, as ArcGIS ignores them. The messages are those of
 /// Esri's feature-service error table ("Setting of value for <field> failed.", "Invalid untrusted
-/// HTML content detected in field: <field>."); the numeric code ArcGIS gives them is
-/// UNCONFIRMED, 1000 (non-specific edit content error) is used.
+/// HTML content detected in field: <field>.") with that table's codes, 1016 and 1006
+/// (<https://developers.arcgis.com/rest/services-reference/enterprise/feature-service-error-codes.htm>).
 fn invalid_value(fields: &[Value], f: &Feature) -> Option<(i64, String)> {
-    let setting_failed = |name: &str| (1000, format!("Setting of value for {name} failed."));
+    let setting_failed = |name: &str| (1016, format!("Setting of value for {name} failed."));
     for (key, value) in &f.attributes {
         let Some(field) = fields.iter().find(|d| {
             d["name"]
@@ -230,7 +230,7 @@ fn invalid_value(fields: &[Value], f: &Feature) -> Option<(i64, String)> {
             ("esriFieldTypeString", Value::String(s)) => {
                 if looks_like_html(s) {
                     return Some((
-                        1000,
+                        1006,
                         format!("Invalid untrusted HTML content detected in field: {name}."),
                     ));
                 }
