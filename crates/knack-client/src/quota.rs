@@ -29,8 +29,17 @@ fn number(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
+/// A reset instant. Knack's docs show epoch seconds for `X-RateLimit-Reset` but no example value
+/// for `X-PlanLimit-Reset`, so milliseconds, an HTTP-date and RFC 3339 are read too rather than
+/// losing the reset time from the daily-limit message.
 fn epoch(headers: &HeaderMap, name: &str) -> Option<DateTime<Utc>> {
-    let secs = number(headers, name)?;
+    let text = headers.get(name)?.to_str().ok()?.trim();
+    let Ok(secs) = text.parse::<u64>() else {
+        return DateTime::parse_from_rfc2822(text)
+            .or_else(|_| DateTime::parse_from_rfc3339(text))
+            .ok()
+            .map(|t| t.with_timezone(&Utc));
+    };
     // Seconds, or milliseconds from a server that sends those.
     let secs = if secs > 100_000_000_000 {
         secs / 1000
@@ -91,6 +100,23 @@ mod tests {
         assert_eq!(rate_limit_wait(&h("1699999999"), now), MIN_RATE_LIMIT_WAIT);
         assert_eq!(rate_limit_wait(&h("soon"), now), MIN_RATE_LIMIT_WAIT);
         assert_eq!(rate_limit_wait(&HeaderMap::new(), now), MIN_RATE_LIMIT_WAIT);
+    }
+
+    #[test]
+    fn a_reset_reads_as_seconds_milliseconds_an_http_date_or_rfc_3339() {
+        let at = DateTime::from_timestamp(1_700_000_000, 0);
+        for v in [
+            "1700000000",
+            "1700000000000",
+            "Tue, 14 Nov 2023 22:13:20 GMT",
+            "2023-11-14T22:13:20Z",
+            "2023-11-14T16:13:20-06:00",
+        ] {
+            let h = headers(&[("X-PlanLimit-Reset", v)]);
+            assert_eq!(epoch(&h, "x-planlimit-reset"), at, "{v}");
+        }
+        let h = headers(&[("X-PlanLimit-Reset", "tomorrow")]);
+        assert_eq!(epoch(&h, "x-planlimit-reset"), None);
     }
 
     #[test]
