@@ -345,6 +345,15 @@ pub fn base_url(
 }
 
 impl Settings {
+    /// Logs one warning per endpoint that plain http off loopback was allowed for (its opt-in):
+    /// every command that resolved settings calls this once, before its first request, so the
+    /// operator sees that credentials travel unencrypted whichever command ran.
+    pub fn warn_insecure_http(&self) {
+        for note in &self.insecure_http {
+            tracing::warn!("{note}");
+        }
+    }
+
     /// Resolves and checks what `task` needs for app `app_name`, reporting every problem at once.
     pub fn resolve(
         task: Task,

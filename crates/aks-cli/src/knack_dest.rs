@@ -164,6 +164,7 @@ pub async fn run(
         dry_run = cli.dry_run,
         "starting"
     );
+    p.settings.warn_insecure_http();
     let started = Instant::now();
     let pgrest = pipelines::postgrest(&p.settings)?;
     let knack = knack_client::Client::builder()

@@ -236,9 +236,7 @@ fn log_start(task: Task, s: &Settings, job: Option<&RecordsJob>) {
     if s.dry_run {
         tracing::info!("dry run: nothing will be written");
     }
-    for note in &s.insecure_http {
-        tracing::warn!("{note}");
-    }
+    s.warn_insecure_http();
 }
 
 /// Logs the start and sets up the progress bar and the clock.

@@ -120,6 +120,7 @@ pub async fn execute(
         path,
         vars,
     )?;
+    settings.warn_insecure_http();
     let pgrest = pipelines::postgrest(&settings)?;
     let states = Watermarks::new(pgrest.clone(), &settings.app_id)
         .all()

@@ -143,6 +143,7 @@ pub async fn execute(
         dry_run = settings.dry_run,
         "starting"
     );
+    settings.warn_insecure_http();
     let options = SyncOptions {
         since: args.date,
         dry_run: cli.dry_run,

@@ -429,3 +429,69 @@ async fn dry_run_sync_writes_nothing_and_bad_containers_are_usage_errors() {
     assert!(stderr(&out).contains("KNACK_API_KEY"), "{}", stderr(&out));
     assert_eq!(fakes.writes(), writes);
 }
+
+/// An endpoint allowed plain http off loopback by its opt-in is logged as a warning by `sync`
+/// and `status` too, as by the per-stage commands. 0.0.0.0 is not loopback by aks's rule, yet
+/// connects to this machine, so the runs reach the fake and succeed.
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_and_status_warn_when_an_endpoint_allows_insecure_http() {
+    let fakes = Fakes::start().await;
+    let port = fakes.pg.uri().rsplit(':').next().unwrap().to_string();
+    let endpoint = format!("http://0.0.0.0:{port}");
+    let over = [
+        ("PGREST_ENDPOINT", endpoint.as_str()),
+        ("PGREST_ALLOW_INSECURE_HTTP", "true"),
+    ];
+    for command in [SYNC, &["status", "-a", APP, "-e", "dev"]] {
+        let out = fakes.run_with(&over, command).await;
+        assert_eq!(out.status.code(), Some(0), "{command:?}: {}", stderr(&out));
+        let warned = stderr(&out).lines().any(|l| {
+            l.contains("WARN")
+                && l.contains("PGREST_ENDPOINT uses plain http:// to 0.0.0.0")
+                && l.contains("allowed by PGREST_ALLOW_INSECURE_HTTP")
+        });
+        assert!(warned, "{command:?}: no warning in\n{}", stderr(&out));
+        let plain = fakes.run(command).await;
+        assert!(
+            !stderr(&plain).contains("plain http://"),
+            "no warning without the opt-in: {}",
+            stderr(&plain)
+        );
+    }
+}
+
+/// The app's metadata is read once per sync, however many containers load incrementally (each
+/// needs the app's timezone for Knack's date filter).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_incremental_sync_of_two_containers_reads_the_metadata_once() {
+    let fakes = Fakes::start().await;
+    let template = fixture("records_view_1.json")[0].clone();
+    fakes
+        .knack
+        .set_records(&Container::object("object_1").unwrap(), vec![template]);
+    let mut config = std::fs::read_to_string(&fakes.config).unwrap();
+    config.push_str(&format!(
+        "\n[apps.{APP}.containers.object_1]\nmodified_date_field_id = \"field_21\"\n"
+    ));
+    std::fs::write(&fakes.config, config).unwrap();
+    run(&fakes, SYNC, 0).await;
+    fakes.knack.clear_requests();
+
+    let out = run(&fakes, SYNC, 0).await;
+    for container in [VIEW, "object_1"] {
+        assert_ne!(row(&out, container, "postgrest")[2], "full", "incremental");
+    }
+    let requests = fakes.knack.requests();
+    let metadata = requests
+        .iter()
+        .filter(|r| r.path.contains("/applications/"))
+        .count();
+    assert_eq!(
+        metadata,
+        1,
+        "{:?}",
+        requests.iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
+    assert!(requests.iter().any(|r| r.path.contains("object_1")));
+    assert!(requests.iter().any(|r| r.path.contains(VIEW)));
+}

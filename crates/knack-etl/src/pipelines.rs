@@ -5,6 +5,7 @@
 
 use agol_client::LayerSelector;
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use knack_client::{
     Container, Filter, Formatter, RawRecord, Record, RecordsQuery, MAX_ROWS_PER_PAGE,
 };
@@ -59,6 +60,18 @@ pub async fn metadata_to_postgrest(
     pgrest: &pgrest_client::Client,
     dry_run: bool,
 ) -> Result<RunReport, RunFailure> {
+    refresh_metadata(knack, pgrest, dry_run)
+        .await
+        .map(|(report, _)| report)
+}
+
+/// [`metadata_to_postgrest`], also handing back the metadata it read, so a caller running more
+/// stages of the app (`sync`) needs no second metadata request for its timezone.
+pub(crate) async fn refresh_metadata(
+    knack: &knack_client::Client,
+    pgrest: &pgrest_client::Client,
+    dry_run: bool,
+) -> Result<(RunReport, knack_client::Metadata), RunFailure> {
     let started = std::time::Instant::now();
     // Parsed before it is stored (the publishers will need it parsed); the
     // stored JSON is the untouched body Knack sent.
@@ -83,7 +96,7 @@ pub async fn metadata_to_postgrest(
         report.written = 1;
     }
     report.duration = started.elapsed();
-    Ok(report)
+    Ok((report, metadata))
 }
 
 /// Knack container → `api.knack`: raw records, untouched, under
@@ -99,10 +112,27 @@ pub async fn records_to_postgrest(
     modified_date_field: Option<&str>,
     options: &RunOptions,
 ) -> Result<RunReport, RunFailure> {
+    records_to_postgrest_in(knack, pgrest, container, modified_date_field, None, options).await
+}
+
+/// [`records_to_postgrest`] with the app's timezone already known (`timezone`), so an incremental
+/// run sends Knack no metadata request of its own: `sync` reads the metadata once per app and
+/// hands its timezone to every container. With `None`, the metadata is read when the run is
+/// incremental, as [`records_to_postgrest`] does.
+pub async fn records_to_postgrest_in(
+    knack: &knack_client::Client,
+    pgrest: &pgrest_client::Client,
+    container: &Container,
+    modified_date_field: Option<&str>,
+    timezone: Option<Tz>,
+    options: &RunOptions,
+) -> Result<RunReport, RunFailure> {
     let mut query = RecordsQuery::new().rows_per_page(MAX_ROWS_PER_PAGE);
     if let (Some(since), Some(field)) = (options.since, modified_date_field) {
-        let metadata = setup(knack.metadata().await)?;
-        let tz = setup(metadata.timezone())?;
+        let tz = match timezone {
+            Some(tz) => tz,
+            None => setup(setup(knack.metadata().await)?.timezone())?,
+        };
         query = query.filter(Filter::modified_since(field, since, tz));
     }
     if !options.dry_run {

@@ -9,6 +9,7 @@ use std::future::Future;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use futures::stream::{self, StreamExt};
 use knack_client::Container;
 
@@ -162,8 +163,15 @@ pub async fn sync(
     plans: &[SyncPlan],
     options: SyncOptions,
 ) -> SyncReport {
-    let metadata =
-        pipelines::metadata_to_postgrest(&clients.knack, &clients.pgrest, options.dry_run).await;
+    let refreshed =
+        pipelines::refresh_metadata(&clients.knack, &clients.pgrest, options.dry_run).await;
+    // The app's timezone, read once here instead of once per container: an incremental load
+    // filters Knack by the app's local day. Unreadable, each load reads it (and says why).
+    let timezone = refreshed
+        .as_ref()
+        .ok()
+        .and_then(|(_, metadata)| metadata.timezone().ok());
+    let metadata = refreshed.map(|(report, _)| report);
     if let Err(failure) = &metadata {
         let why = format!("the metadata refresh failed: {}", failure.error);
         let stages = plans
@@ -187,7 +195,7 @@ pub async fn sync(
             async move {
                 (
                     i,
-                    sync_container(clients, watermarks, app_id, plan, options).await,
+                    sync_container(clients, watermarks, app_id, plan, timezone, options).await,
                 )
             }
         })
@@ -228,6 +236,7 @@ async fn sync_container(
     watermarks: &Watermarks,
     app_id: &str,
     plan: &SyncPlan,
+    timezone: Option<Tz>,
     options: SyncOptions,
 ) -> Vec<StageResult> {
     let id = plan.container.id();
@@ -241,11 +250,12 @@ async fn sync_container(
             Destination::Postgrest,
             Some(&clients.knack),
             |knack, since| async move {
-                pipelines::records_to_postgrest(
+                pipelines::records_to_postgrest_in(
                     knack,
                     &clients.pgrest,
                     &plan.container,
                     Some(plan.modified_date_field.as_str()),
+                    timezone,
                     &run_options(since, options.dry_run),
                 )
                 .await
