@@ -1,16 +1,14 @@
 //! `aks status`: each container's watermarks and last runs from `api.knack_sync_state`, and with
 //! `--verify` counts and ids side by side. Read-only.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
+use knack_etl::drift::{Drift, IdCheck, Staged};
 use knack_etl::knack_client::RecordsQuery;
-use knack_etl::pgrest_client::{Keyset, Query};
-use knack_etl::staging::RECORDS_TABLE;
 use knack_etl::sync::{SyncClients, SyncPlan};
 use knack_etl::watermark::{Destination, SyncState, Watermarks};
-use knack_etl::{agol_client, socrata_client};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -26,11 +24,13 @@ Show, per container and destination (postgrest, socrata, agol), the watermark th
 reads from, when the last run started and how it ended. Read-only.
 
 Requests: without --verify, one (PostgREST, api.knack_sync_state). With --verify, per container \
-also: 1 Knack request (total_records), 1 PostgREST request per 1,000 staged rows, 1 Socrata request \
-per 1,000 dataset rows, and for ArcGIS Online 1 token, 2 item/layer look-ups and 1 request per \
-page of features (the layer's maxRecordCount). Counts and ids are compared side by side and up to \
-20 ids present in staging but missing in a destination are listed; exit 3 when anything is out of \
-step, 0 when nothing is.";
+also: 1 Knack request (total_records), 1 PostgREST count, and per destination 1 count request each \
+side plus the ids of both: 1 PostgREST request per 10,000 staged rows, 1 Socrata request per 1,000 \
+dataset rows, and for ArcGIS Online 1 token, 2 item/layer look-ups and 1 request per page of \
+features (the layer's maxRecordCount). Counts and ids are compared side by side (a destination \
+shared by several containers against all their staged rows) and up to 20 ids present in staging \
+but missing in a destination are listed; exit 3 when anything is out of step, 0 when nothing is. \
+A plain `aks sync` repairs what this finds.";
 
 /// Ids listed per destination when some are missing.
 pub const MISSING_IDS_CAP: usize = 20;
@@ -170,8 +170,10 @@ pub async fn execute(
     }
     match status.drift {
         Some(true) => Err(CliError::Drift(format!(
-            "drift: a destination is out of step with the staging store (see above); re-publish \
-             with `aks sync -a {} -e {} -d 1970-01-01` (an upsert of every staged record)",
+            "drift: a destination is out of step with the staging store (see above); run `aks \
+             sync -a {} -e {}`, which re-publishes the staged records a destination lacks and \
+             deletes from a Socrata dataset the rows no container staged (unless \
+             no_replace_socrata)",
             args.app_name,
             args.env.as_str()
         ))),
@@ -206,75 +208,51 @@ impl Verifier {
             .transpose()
             .map_err(|e| format!("{id}: Knack: {e}"))?;
         let knack_total = first.map_or(0, |p| p.total_records);
-        let staged = self.staged_ids(id).await?;
+        let pgrest = &self.clients.pgrest;
+        let own = Staged {
+            pgrest,
+            app_id: &self.app_id,
+            container_id: id,
+            shared_with: &[],
+        };
+        let staged = own
+            .count()
+            .await
+            .map_err(|e| format!("{id}: PostgREST: {e}"))?;
         let mut drift = false;
         if let Some(s) = per_dest.get_mut(Destination::Postgrest.as_str()) {
-            let d = knack_total != staged.len() as u64;
-            s.counts = Some(counts(&[
-                ("knack", knack_total),
-                ("staging", staged.len() as u64),
-            ]));
+            let d = knack_total != staged;
+            s.counts = Some(counts(&[("knack", knack_total), ("staging", staged)]));
             s.drift = Some(d);
             drift |= d;
         }
         if let (Some(target), Some(client)) = (&plan.socrata, &self.clients.socrata) {
-            let ids: BTreeSet<String> = client
-                .rows(
-                    &target.resource_id,
-                    socrata_client::Query::new().select("id"),
-                )
-                .map_ok(|row| text_id(row.get("id")))
-                .try_collect()
-                .await
-                .map_err(|e| format!("{id}: Socrata: {e}"))?;
-            drift |= compare(per_dest, Destination::Socrata, &staged, &ids);
+            let staged = Staged {
+                shared_with: &target.shared_with,
+                ..own
+            };
+            let found =
+                knack_etl::drift::socrata(&staged, client, &target.resource_id, IdCheck::Always)
+                    .await
+                    .map_err(|e| format!("{id}: Socrata: {e}"))?;
+            drift |= record(per_dest, Destination::Socrata, &found);
         }
         if let (Some(target), Some(client)) = (&plan.agol, &self.clients.agol) {
             let layer = client
                 .layer_from_item(&target.service_id, target.selector)
                 .await
                 .map_err(|e| format!("{id}: ArcGIS Online: {e}"))?;
-            let field = target.matching_field.clone();
-            let query = agol_client::Query::new()
-                .out_fields([field.clone()])
-                .return_geometry(false);
-            let ids: BTreeSet<String> = layer
-                .features(query)
-                .map_ok(|f| text_id(f.attributes.get(&field)))
-                .try_collect()
-                .await
-                .map_err(|e| format!("{id}: ArcGIS Online: {e}"))?;
-            drift |= compare(per_dest, Destination::Agol, &staged, &ids);
+            let staged = Staged {
+                shared_with: &target.shared_with,
+                ..own
+            };
+            let found =
+                knack_etl::drift::agol(&staged, &layer, &target.matching_field, IdCheck::Always)
+                    .await
+                    .map_err(|e| format!("{id}: ArcGIS Online: {e}"))?;
+            drift |= record(per_dest, Destination::Agol, &found);
         }
         Ok(drift)
-    }
-
-    async fn staged_ids(&self, container_id: &str) -> Result<BTreeSet<String>, String> {
-        #[derive(serde::Deserialize)]
-        struct Row {
-            record_id: String,
-        }
-        let query = Query::new()
-            .select("id,record_id")
-            .eq("app_id", self.app_id.as_str())
-            .eq("container_id", container_id);
-        self.clients
-            .pgrest
-            .select_pages::<Row>(RECORDS_TABLE, query, Keyset::on("id").page_size(1000))
-            .try_fold(BTreeSet::new(), |mut ids, rows| async move {
-                ids.extend(rows.into_iter().map(|r| r.record_id));
-                Ok(ids)
-            })
-            .await
-            .map_err(|e| format!("{container_id}: PostgREST: {e}"))
-    }
-}
-
-fn text_id(v: Option<&Value>) -> String {
-    match v {
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-        None => String::new(),
     }
 }
 
@@ -283,20 +261,17 @@ fn counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
 }
 
 /// Staging against one destination: counts, the first missing ids, drift.
-fn compare(
-    per_dest: &mut BTreeMap<String, StageStatus>,
-    dest: Destination,
-    staged: &BTreeSet<String>,
-    found: &BTreeSet<String>,
-) -> bool {
-    let missing: Vec<String> = staged.difference(found).cloned().collect();
-    let drift = !missing.is_empty() || staged.len() != found.len();
+fn record(per_dest: &mut BTreeMap<String, StageStatus>, dest: Destination, found: &Drift) -> bool {
+    let drift = found.is_drift();
     if let Some(s) = per_dest.get_mut(dest.as_str()) {
         s.counts = Some(counts(&[
-            ("staging", staged.len() as u64),
-            (dest.as_str(), found.len() as u64),
+            ("staging", found.staged),
+            (dest.as_str(), found.found),
         ]));
-        s.missing_ids = Some(missing.into_iter().take(MISSING_IDS_CAP).collect());
+        s.missing_ids = found
+            .missing
+            .as_ref()
+            .map(|ids| ids.iter().take(MISSING_IDS_CAP).cloned().collect());
         s.drift = Some(drift);
     }
     drift

@@ -84,7 +84,7 @@ fn change_in_knack(fakes: &Fakes, n: usize) -> BTreeSet<String> {
     changed
 }
 
-/// Ids in the rows the Socrata fake was sent by upserts since its log was last cleared.
+/// Ids in the rows the Socrata fake was sent by upserts (deletes left out) since its log was last cleared.
 fn socrata_upserted_ids(fakes: &Fakes) -> BTreeSet<String> {
     fakes
         .socrata
@@ -92,6 +92,7 @@ fn socrata_upserted_ids(fakes: &Fakes) -> BTreeSet<String> {
         .into_iter()
         .filter(|r| r.method == "POST")
         .flat_map(|r| FakeSocrata::body_rows(&r))
+        .filter(|row| row.get(":deleted").is_none())
         .filter_map(|row| row["id"].as_str().map(str::to_string))
         .collect()
 }
@@ -380,21 +381,101 @@ async fn status_verify_shows_drift_after_rows_vanish_from_a_destination_and_none
     assert_eq!(missing, gone);
     assert_eq!(doc["containers"][VIEW]["agol"]["drift"], false);
     assert!(
-        stderr(&out).contains("-d 1970-01-01"),
+        stderr(&out).contains(&format!("run `aks sync -a {APP} -e dev`")),
         "the fix is named: {}",
         stderr(&out)
     );
 
-    // The remedy the message names: a sync that upserts every staged record.
-    run(
+    // The remedy the message names: a plain sync, with nothing changed in Knack, re-publishes
+    // exactly the missing rows, and a row nobody staged leaves the dataset.
+    socrata_client(&fakes)
+        .upsert(DATASET, &[json!({"id": "foreign-row"})])
+        .await
+        .unwrap();
+    fakes.socrata.clear_requests();
+    let out = run(&fakes, SYNC, 0).await;
+    assert_eq!(socrata_upserted_ids(&fakes), gone.iter().cloned().collect());
+    assert_eq!(
+        counts(&out, VIEW, "socrata")[1..],
+        [3, 1],
+        "written, deleted"
+    );
+    assert!(
+        stderr(&out).contains(&format!(
+            "repaired: 3 staged record(s) missing from dataset {DATASET}, re-published"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert!(fakes
+        .socrata
+        .rows(DATASET)
+        .iter()
+        .all(|r| r["id"] != "foreign-row"));
+    let out = run(&fakes, VERIFY, 0).await;
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["drift"], false, "{doc:#}");
+
+    // In step, the check costs count requests only: no id is read from the dataset.
+    fakes.socrata.clear_requests();
+    run(&fakes, SYNC, 0).await;
+    let reads: Vec<String> = fakes
+        .socrata
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.starts_with("/resource/"))
+        .map(|r| format!("{:?}", r.query_param("$select")))
+        .collect();
+    assert!(
+        reads.iter().all(|s| s.contains("count(*)")) && !reads.is_empty(),
+        "{reads:?}"
+    );
+}
+
+/// A dataset that may not be replaced keeps a row nobody staged: the sync reports it instead.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_no_replace_dataset_keeps_rows_nobody_staged_and_the_sync_says_so() {
+    let fakes = Fakes::start().await;
+    let config = std::fs::read_to_string(&fakes.config).unwrap();
+    let config = config.replace(
+        &format!("socrata_resource_id = \"{DATASET}\"\n"),
+        &format!("socrata_resource_id = \"{DATASET}\"\nno_replace_socrata = true\n"),
+    );
+    std::fs::write(&fakes.config, config).unwrap();
+    run(&fakes, SYNC, 0).await;
+    socrata_client(&fakes)
+        .upsert(DATASET, &[json!({"id": "foreign-row"})])
+        .await
+        .unwrap();
+    let out = run(&fakes, SYNC, 0).await;
+    assert_eq!(counts(&out, VIEW, "socrata")[2], 0, "nothing deleted");
+    assert!(fakes
+        .socrata
+        .rows(DATASET)
+        .iter()
+        .any(|r| r["id"] == "foreign-row"));
+    assert!(
+        stderr(&out).contains(
+            "1 row(s) of dataset acc1-0001 are staged by no container (foreign-row): kept"
+        ),
+        "{}",
+        stderr(&out)
+    );
+
+    // `-d` overrides every watermark for one run: all staged records upserted, none deleted.
+    let out = run(
         &fakes,
         &["sync", "-a", APP, "-e", "dev", "-d", "1970-01-01"],
         0,
     )
     .await;
-    let out = run(&fakes, VERIFY, 0).await;
-    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(doc["drift"], false, "{doc:#}");
+    for stage in ["postgrest", "socrata", "agol"] {
+        assert!(
+            row(&out, VIEW, stage)[2].starts_with("1970-01-01"),
+            "{stage}"
+        );
+        assert_eq!(counts(&out, VIEW, stage), [60, 60, 0], "{stage}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -70,6 +70,7 @@
 
 mod agol;
 pub mod backup;
+pub mod drift;
 mod dry_run;
 mod error;
 mod keyset;

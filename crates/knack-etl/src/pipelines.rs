@@ -194,6 +194,26 @@ async fn kept_ids(
     Ok(ids)
 }
 
+/// The container's staged records a publisher reads: written on or after `options.since`, and
+/// only those `only` names when given.
+fn staged(
+    pgrest: &pgrest_client::Client,
+    publication: &Publication,
+    options: &RunOptions,
+    only: Option<Vec<String>>,
+) -> StagingSource {
+    let source = StagingSource::new(
+        pgrest.clone(),
+        &publication.app_id,
+        publication.container.id(),
+        options.since,
+    );
+    match only {
+        Some(ids) => source.only(ids),
+        None => source,
+    }
+}
+
 /// A Socrata destination and the original's per-container options.
 #[derive(Debug, Clone, Default)]
 pub struct SocrataTarget {
@@ -219,6 +239,19 @@ pub async fn records_to_socrata(
     target: &SocrataTarget,
     options: &RunOptions,
 ) -> Result<RunReport, RunFailure> {
+    socrata_records(pgrest, socrata, publication, target, options, None).await
+}
+
+/// [`records_to_socrata`], reading only the staged records `only` names when given (a drift
+/// repair: [`crate::drift`]).
+pub(crate) async fn socrata_records(
+    pgrest: &pgrest_client::Client,
+    socrata: &socrata_client::Client,
+    publication: &Publication,
+    target: &SocrataTarget,
+    options: &RunOptions,
+    only: Option<Vec<String>>,
+) -> Result<RunReport, RunFailure> {
     setup(preflight::staging(pgrest, &publication.app_id).await)?;
     let dataset = setup(preflight::socrata(socrata, &target.resource_id).await)?;
     let (formatter, fields) = setup(formatter_for(pgrest, publication).await)?;
@@ -242,12 +275,7 @@ pub async fn records_to_socrata(
         setup(transform.check_replace_allowed())?;
     }
     let id_field = preflight::SOCRATA_ROW_IDENTIFIER;
-    let source = StagingSource::new(
-        pgrest.clone(),
-        &publication.app_id,
-        publication.container.id(),
-        options.since,
-    );
+    let source = staged(pgrest, publication, options, only);
     let mut sink: Box<dyn Sink<Map<String, Value>>> = if options.dry_run {
         Box::new(DryRun::new(format!(
             "Socrata dataset {}",
@@ -306,6 +334,19 @@ pub async fn records_to_agol(
     target: &AgolTarget,
     options: &RunOptions,
 ) -> Result<RunReport, RunFailure> {
+    agol_records(pgrest, agol, publication, target, options, None).await
+}
+
+/// [`records_to_agol`], reading only the staged records `only` names when given (a drift
+/// repair: [`crate::drift`]).
+pub(crate) async fn agol_records(
+    pgrest: &pgrest_client::Client,
+    agol: &agol_client::Client,
+    publication: &Publication,
+    target: &AgolTarget,
+    options: &RunOptions,
+    only: Option<Vec<String>>,
+) -> Result<RunReport, RunFailure> {
     setup(preflight::staging(pgrest, &publication.app_id).await)?;
     let layer = setup(
         preflight::agol(
@@ -342,13 +383,8 @@ pub async fn records_to_agol(
     let transform = setup(AgolTransform::new(&fields, agol_options))?;
     // One staged page per edit call, so the reader's pages and the edit calls line up (the
     // sink also reports a bigger batch that fails part-way, as `Error::PartlyWritten`).
-    let source = StagingSource::new(
-        pgrest.clone(),
-        &publication.app_id,
-        publication.container.id(),
-        options.since,
-    )
-    .page_size(target.batch_size.max(1) as u64);
+    let source =
+        staged(pgrest, publication, options, only).page_size(target.batch_size.max(1) as u64);
     let mut sink: Box<dyn Sink<agol_client::Feature>> = if options.dry_run {
         Box::new(DryRun::new(format!(
             "ArcGIS Online layer {}",

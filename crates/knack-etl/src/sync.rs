@@ -13,6 +13,7 @@ use chrono_tz::Tz;
 use futures::stream::{self, StreamExt};
 use knack_client::Container;
 
+use crate::drift;
 use crate::pipelines::{self, AgolTarget, Publication, RunOptions, SocrataTarget};
 use crate::run::RunFailure;
 use crate::watermark::{Destination, Since, Tracked, Watermarks, KNACK_CLOCK_MARGIN};
@@ -289,15 +290,28 @@ async fn sync_container(
                             None if target.no_replace => Some(DateTime::<Utc>::UNIX_EPOCH),
                             since => since,
                         };
-                        let options = run_options(since, options.dry_run);
-                        pipelines::records_to_socrata(
+                        let run = run_options(since, options.dry_run);
+                        let mut report = pipelines::records_to_socrata(
                             &clients.pgrest,
                             client,
                             publication,
                             target,
-                            &options,
+                            &run,
                         )
-                        .await
+                        .await?;
+                        // An incremental publish cannot see rows removed behind its back.
+                        if since.is_some() {
+                            drift::repair_socrata(
+                                &clients.pgrest,
+                                client,
+                                publication,
+                                target,
+                                options.dry_run,
+                                &mut report,
+                            )
+                            .await?;
+                        }
+                        Ok(report)
                     },
                 )
                 .await
@@ -312,15 +326,27 @@ async fn sync_container(
                     Destination::Agol,
                     clients.agol.as_ref(),
                     |client, since| async move {
-                        let options = run_options(since, options.dry_run);
-                        pipelines::records_to_agol(
+                        let run = run_options(since, options.dry_run);
+                        let mut report = pipelines::records_to_agol(
                             &clients.pgrest,
                             client,
                             publication,
                             target,
-                            &options,
+                            &run,
                         )
-                        .await
+                        .await?;
+                        if since.is_some() {
+                            drift::repair_agol(
+                                &clients.pgrest,
+                                client,
+                                publication,
+                                target,
+                                options.dry_run,
+                                &mut report,
+                            )
+                            .await?;
+                        }
+                        Ok(report)
                     },
                 )
                 .await

@@ -213,6 +213,8 @@ pub(crate) struct Call {
 /// A successful answer, read whole.
 pub(crate) struct Answer {
     pub(crate) body: Vec<u8>,
+    /// The `Content-Range` header (`0-9/42`, `*/42`), when sent: where a count arrives.
+    pub(crate) content_range: Option<String>,
 }
 
 impl Client {
@@ -267,13 +269,21 @@ impl Client {
         let resp = req.send().await.map_err(|e| self.transport(e, call))?;
         let status = resp.status().as_u16();
         let wait = retry_after(resp.headers(), SystemTime::now());
+        let content_range = resp
+            .headers()
+            .get(reqwest::header::CONTENT_RANGE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let body = resp
             .bytes()
             .await
             .map_err(|e| self.transport(e, call))?
             .to_vec();
         if (200..300).contains(&status) {
-            Ok(Answer { body })
+            Ok(Answer {
+                body,
+                content_range,
+            })
         } else {
             Err(Error::from_response(
                 status,

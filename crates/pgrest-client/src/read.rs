@@ -72,6 +72,36 @@ impl Client {
         })
     }
 
+    /// How many rows of `table` match `query`'s filters: one `GET` with `limit=0` and
+    /// `Prefer: count=exact`, the total read from `Content-Range` (`*/42`); no row is sent. An
+    /// exact count costs PostgreSQL a scan of the matching rows (an index scan when the filters
+    /// are indexed), not a transfer.
+    ///
+    /// # Errors
+    /// As [`Client::select`]; [`Error::Decode`] when the answer carries no total.
+    pub async fn count(&self, table: &str, query: &Query) -> Result<u64> {
+        let call = Call {
+            method: Method::GET,
+            path: table.to_string(),
+            query: query.clone().limit(0).to_query_string(),
+            body: None,
+            prefer: vec!["count=exact".to_string()],
+            idempotent: true,
+        };
+        let answer = self.send(&call).await?;
+        answer
+            .content_range
+            .as_deref()
+            .and_then(|range| range.rsplit_once('/'))
+            .and_then(|(_, total)| total.trim().parse().ok())
+            .ok_or_else(|| Error::Decode {
+                path: call.path,
+                source: serde::de::Error::custom(
+                    "the answer to a count (Prefer: count=exact) has no total in Content-Range",
+                ),
+            })
+    }
+
     /// Every row matching `query`, page by page, paging by keyset on `keyset`'s column.
     ///
     /// `query` carries the select and the filters; it must not set order, limit or offset (the stream

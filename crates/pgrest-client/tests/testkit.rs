@@ -511,3 +511,25 @@ async fn sync_state_upsert_merges_only_sent_columns_stamps_updated_at_and_checks
         .unwrap_err();
     assert_eq!(err.api_error().unwrap().code.as_deref(), Some("23514"));
 }
+
+#[tokio::test]
+async fn count_reads_the_total_of_the_filtered_rows_without_reading_them() {
+    let fake = FakePostgrest::builder()
+        .jwt(JWT)
+        .table(TableSpec::knack())
+        .max_rows(7)
+        .start()
+        .await;
+    fake.seed("knack", (0..25).map(|i| knack_row("view_1", i)));
+    fake.seed("knack", (0..5).map(|i| knack_row("view_2", i)));
+    let client = fake.client_builder().build().unwrap();
+    let of = |c: &str| Query::new().eq("app_id", "app").eq("container_id", c);
+    assert_eq!(client.count("knack", &of("view_1")).await.unwrap(), 25);
+    assert_eq!(client.count("knack", &of("view_2")).await.unwrap(), 5);
+    assert_eq!(client.count("knack", &of("view_9")).await.unwrap(), 0);
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 3, "one request per count");
+    assert!(requests
+        .iter()
+        .all(|r| r.query.iter().any(|(k, v)| k == "limit" && v == "0")));
+}

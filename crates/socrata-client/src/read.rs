@@ -46,6 +46,39 @@ impl Client {
             .try_flatten()
     }
 
+    /// How many rows the dataset holds: one request, `$select=count(*)`. SODA answers the count
+    /// as text in a one-row array (`[{"count": "42"}]`; older endpoints name the column
+    /// `count_1`), so the row's only value is read, whatever its name.
+    ///
+    /// # Errors
+    /// As [`Client::rows`]; [`Error::Decode`] when the answer holds no count.
+    pub async fn count(&self, dataset: &str) -> Result<u64> {
+        check_dataset_id(dataset)?;
+        let mut url = self.url(&format!("resource/{dataset}.json"));
+        url.query_pairs_mut().append_pair("$select", "count(*)");
+        let op = format!("count of {dataset}");
+        let body = self
+            .send(&op, Method::GET, url, None, Idempotency::Idempotent)
+            .await?;
+        let rows: Vec<Row> = serde_json::from_slice(&body).map_err(|e| Error::Decode {
+            operation: op.clone(),
+            message: e.to_string(),
+        })?;
+        let value = rows.first().and_then(|row| row.values().next());
+        let count = match value {
+            Some(serde_json::Value::String(text)) => text.parse().ok(),
+            Some(serde_json::Value::Number(n)) => n.as_u64(),
+            _ => None,
+        };
+        count.ok_or_else(|| Error::Decode {
+            operation: op,
+            message: format!(
+                "no count in the answer ({})",
+                String::from_utf8_lossy(&body)
+            ),
+        })
+    }
+
     /// Streams whole pages (one `Vec` per request), for callers that write in batches.
     pub fn pages_as<T>(
         &self,

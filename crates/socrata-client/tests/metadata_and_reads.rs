@@ -248,3 +248,36 @@ async fn fake_punishes_unordered_reads() {
         .unwrap();
     assert_eq!(body[0]["id"], json!("r002"));
 }
+
+#[tokio::test]
+async fn count_is_one_request_and_reads_soda_s_text_count_whatever_its_column_name() {
+    let fake = FakeSocrata::start().await;
+    fake.add_dataset(FakeDataset::new("abcd-1234").column("id", "text"));
+    let client = fake.client_builder().build().unwrap();
+    assert_eq!(client.count("abcd-1234").await.unwrap(), 0);
+    let rows: Vec<_> = (0..1500).map(|i| json!({"id": i.to_string()})).collect();
+    client.upsert("abcd-1234", &rows).await.unwrap();
+    fake.clear_requests();
+    assert_eq!(client.count("abcd-1234").await.unwrap(), 1500);
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].query_param("$select"), Some("count(*)"));
+
+    // An older endpoint's alias, and an answer with no count at all.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/resource/abcd-1234.json"))
+        .and(query_param("$select", "count(*)"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"count_1": "7"}])))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&server)
+        .await;
+    let client = plain_client(&server);
+    assert_eq!(client.count("abcd-1234").await.unwrap(), 7);
+    let err = client.count("abcd-1234").await.unwrap_err();
+    assert!(matches!(err, Error::Decode { .. }), "{err}");
+}

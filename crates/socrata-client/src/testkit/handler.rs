@@ -285,9 +285,16 @@ fn read(ds: &StoredDataset, req: &Request) -> Reply {
             });
         }
     }
+    let select = param("$select");
+    if select
+        .as_deref()
+        .is_some_and(|s| s.replace(' ', "").eq_ignore_ascii_case("count(*)"))
+    {
+        // SODA 2.1's aggregate: one row, the count as text.
+        return reply(200, serde_json::json!([{"count": rows.len().to_string()}]));
+    }
     let num = |k: &str, d: usize| param(k).and_then(|v| v.parse::<usize>().ok()).unwrap_or(d);
     let (offset, limit) = (num("$offset", 0), num("$limit", 1000));
-    let select = param("$select");
     let fields: Option<Vec<String>> = select
         .as_deref()
         .filter(|s| s.trim() != "*" && !s.contains(":*"))

@@ -6,7 +6,7 @@
 //! | request | answer |
 //! |---|---|
 //! | `GET /api/views/{id}.json` | real-shaped metadata: `columns[]` with numeric `id`, `fieldName`, `dataTypeName`, `name`, and `rowIdentifierColumnId` |
-//! | `GET /resource/{id}.json` | a bare JSON array; `$select` (plain field list), `$where` (`f = 'v'` / `f IN (…)` joined by `AND`), `$q`, `$order`, `$limit` (default 1000), `$offset`. Null fields are left out and numbers come back as strings, as SODA 2 does. **Without `$order` the rows come back in reverse insertion order**, so a client that forgets to order is caught. |
+//! | `GET /resource/{id}.json` | a bare JSON array; `$select` (plain field list), `$where` (`f = 'v'` / `f IN (…)` joined by `AND`), `$q`, `$order`, `$limit` (default 1000), `$offset`; `$select=count(*)` answers `[{"count": "N"}]`. Null fields are left out and numbers come back as strings, as SODA 2 does. **Without `$order` the rows come back in reverse insertion order**, so a client that forgets to order is caught. |
 //! | `POST /resource/{id}.json` | upsert by row identifier (or `:id`); `":deleted": true` deletes; answers `{"Rows Created", "Rows Updated", "Rows Deleted", "Errors", "By RowIdentifier", "By SID"}`; deleting a missing row counts in `Errors` |
 //! | `PUT /resource/{id}.json` | replace: every row dropped, the body loaded |
 //! | a key that is not a column | 400 `{"code":"invalid_request","error":true,"message":"Illegal field name sent: <key>"}`, nothing applied |
