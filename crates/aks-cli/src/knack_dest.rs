@@ -3,7 +3,8 @@
 //!
 //! Variables: the source app as for the other commands (`KNACK_APP_ID` or `app_id`,
 //! `PGREST_ENDPOINT`, `PGREST_JWT`), the destination app's id from `KNACK_APP_ID_DEST` or
-//! `app_id` under `[apps.<dest>]`, and its key from `KNACK_API_KEY_DEST` (as in the original).
+//! `app_id` under `[apps.<dest>]`, and its key from `KNACK_API_KEY_DEST` (as in the original);
+//! its API URL from `KNACK_API_URL_DEST`, else the source's (`KNACK_API_URL`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -16,7 +17,7 @@ use secrecy::SecretString;
 
 use crate::cli::{Cli, KnackDestArgs};
 use crate::config::{Config, ConfigError};
-use crate::env::{EnvVars, Settings, SettingsError, Task};
+use crate::env::{base_url, BaseUrl, EnvVars, Settings, SettingsError, Task};
 use crate::error::{CliError, RunError};
 use crate::pipelines;
 use crate::report::{emit_summary, RunReport};
@@ -33,7 +34,7 @@ const TASK: Task = Task::Composite {
 /// Everything a run needs, checked before any request.
 struct Prepared {
     settings: Settings,
-    dest_key: SecretString,
+    dest: DestApp,
     destination: KnackDestination,
 }
 
@@ -85,32 +86,8 @@ fn prepare(
         .map_err(|e| ConfigError::NotUsable(format!("{at} knack_destinations.{}: {e}", a.dest)))?;
 
     let (mut missing, mut invalid) = (Vec::new(), Vec::new());
-    let from_config = config.apps.get(&a.dest).and_then(|d| d.app_id.as_deref());
-    let dest_app_id = match (vars.get("KNACK_APP_ID_DEST"), from_config) {
-        (Some(v), Some(c)) if v != c => {
-            invalid.push(format!(
-                "KNACK_APP_ID_DEST={v} disagrees with app_id = \"{c}\" under [apps.{}]; unset one \
-                 of them or make them equal",
-                a.dest
-            ));
-            None
-        }
-        (Some(v), _) => Some(v.to_owned()),
-        (None, Some(c)) => Some(c.to_owned()),
-        (None, None) => {
-            missing.push(format!(
-                "KNACK_APP_ID_DEST (or app_id under [apps.{}])",
-                a.dest
-            ));
-            None
-        }
-    };
-    let dest_key = vars
-        .get("KNACK_API_KEY_DEST")
-        .map(|k| SecretString::from(k.to_owned()));
-    if dest_key.is_none() {
-        missing.push("KNACK_API_KEY_DEST".to_owned());
-    }
+    let dest_app_id = dest_app_id(&config, &a.dest, vars, &mut missing, &mut invalid);
+    let dest_key = dest_key(vars, &mut missing);
     // The source side's problems and the destination's, reported together.
     let settings = Settings::resolve(TASK, &r.app_name, app, r.env, &config, vars, cli.dry_run)
         .map_err(|mut e| {
@@ -118,7 +95,11 @@ fn prepare(
             e.invalid.extend(invalid.iter().cloned());
             e
         })?;
-    let (Some(dest_app_id), Some(dest_key), true) = (dest_app_id, dest_key, invalid.is_empty())
+    let dest_url = dest_url(vars, &settings.knack.api_url)
+        .map_err(|e| invalid.push(e))
+        .ok();
+    let (Some(dest_app_id), Some(dest_key), Some(dest_url), true) =
+        (dest_app_id, dest_key, dest_url, invalid.is_empty())
     else {
         return Err(SettingsError {
             task: TASK.name(),
@@ -137,9 +118,91 @@ fn prepare(
     };
     Ok(Prepared {
         settings,
-        dest_key,
+        dest: DestApp {
+            app_id: destination.dest_app_id.clone(),
+            key: dest_key,
+            url: dest_url,
+        },
         destination,
     })
+}
+
+/// A Knack destination app: id, key and API URL, resolved before any request.
+pub(crate) struct DestApp {
+    /// `KNACK_APP_ID_DEST`, else `app_id` under `[apps.<dest>]`.
+    pub app_id: String,
+    /// `KNACK_API_KEY_DEST`.
+    pub key: SecretString,
+    /// `KNACK_API_URL_DEST`, else the source app's Knack API URL (with its insecure-http warning
+    /// already logged through the settings).
+    pub url: BaseUrl,
+}
+
+impl DestApp {
+    /// A Knack client of the destination app (its own limiter: Knack's limit is per app).
+    pub(crate) fn client(&self) -> Result<knack_client::Client, RunError> {
+        if let Some(note) = &self.url.insecure {
+            tracing::warn!("{note}");
+        }
+        knack_client::Client::builder()
+            .app_id(self.app_id.clone())
+            .api_key(self.key.clone())
+            .base_url(self.url.url.as_str())
+            .allow_insecure_http(crate::endpoint::is_insecure(&self.url.url))
+            .build()
+            .map_err(RunError::pipeline)
+    }
+}
+
+/// The destination app's id: `KNACK_APP_ID_DEST` or `app_id` under `[apps.<dest>]` (as in the
+/// original); both set and different is a problem, neither is a missing variable.
+pub(crate) fn dest_app_id(
+    config: &Config,
+    dest: &str,
+    vars: &EnvVars,
+    missing: &mut Vec<String>,
+    invalid: &mut Vec<String>,
+) -> Option<String> {
+    let from_config = config.apps.get(dest).and_then(|d| d.app_id.as_deref());
+    match (vars.get("KNACK_APP_ID_DEST"), from_config) {
+        (Some(v), Some(c)) if v != c => {
+            invalid.push(format!(
+                "KNACK_APP_ID_DEST={v} disagrees with app_id = \"{c}\" under [apps.{dest}]; unset \
+                 one of them or make them equal"
+            ));
+            None
+        }
+        (Some(v), _) => Some(v.to_owned()),
+        (None, Some(c)) => Some(c.to_owned()),
+        (None, None) => {
+            missing.push(format!("KNACK_APP_ID_DEST (or app_id under [apps.{dest}])"));
+            None
+        }
+    }
+}
+
+/// `KNACK_API_KEY_DEST`, or a missing variable.
+pub(crate) fn dest_key(vars: &EnvVars, missing: &mut Vec<String>) -> Option<SecretString> {
+    let key = vars
+        .get("KNACK_API_KEY_DEST")
+        .map(|k| SecretString::from(k.to_owned()));
+    if key.is_none() {
+        missing.push("KNACK_API_KEY_DEST".to_owned());
+    }
+    key
+}
+
+/// `KNACK_API_URL_DEST` (the same https rule and `KNACK_ALLOW_INSECURE_HTTP` opt-in as
+/// `KNACK_API_URL`), else `source`: both apps are usually on the same Knack API.
+pub(crate) fn dest_url(vars: &EnvVars, source: &url::Url) -> Result<BaseUrl, String> {
+    match base_url(vars, "KNACK_API_URL_DEST", "KNACK_API_URL_DEST", None, None) {
+        Some(found) => found,
+        None => Ok(BaseUrl {
+            url: source.clone(),
+            origin: "KNACK_API_URL".to_owned(),
+            insecure: None,
+        }),
+    }
 }
 
 /// Runs `records-to-knack`: validate, run, print the plan (dry run), report every refused record.
@@ -167,13 +230,7 @@ pub async fn run(
     p.settings.warn_insecure_http();
     let started = Instant::now();
     let pgrest = pipelines::postgrest(&p.settings)?;
-    let knack = knack_client::Client::builder()
-        .app_id(p.destination.dest_app_id.clone())
-        .api_key(p.dest_key.clone())
-        .base_url(p.settings.knack.api_url.as_str())
-        .allow_insecure_http(crate::endpoint::is_insecure(&p.settings.knack.api_url))
-        .build()
-        .map_err(RunError::pipeline)?;
+    let knack = p.dest.client()?;
     let options = RunOptions {
         since: a.records.date,
         allow_empty_replace: false,

@@ -109,7 +109,7 @@ pub async fn execute(
         date: None,
         concurrency: 1,
     };
-    let plans = crate::sync::plans(&config, path, &all)?;
+    let plans = crate::sync::plans(&config, path, &all, vars)?;
     let settings = crate::sync::settings(
         "status",
         args.verify,

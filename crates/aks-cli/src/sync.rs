@@ -4,13 +4,20 @@
 use std::path::Path;
 
 use knack_etl::knack_client::Quota;
-use knack_etl::sync::{self, StageOutcome, SyncClients, SyncOptions, SyncPlan, SyncReport};
+use std::collections::{BTreeMap, BTreeSet};
+
+use knack_etl::knack_client::Container;
+use knack_etl::knack_dest::KnackDestination;
+use knack_etl::sync::{
+    self, KnackPlan, StageOutcome, SyncClients, SyncOptions, SyncPlan, SyncReport,
+};
 use knack_etl::RunReport;
 
 use crate::cli::{Cli, SyncArgs};
-use crate::config::Config;
-use crate::env::{EnvVars, Settings, Task};
+use crate::config::{Config, ConfigError};
+use crate::env::{EnvVars, Settings, SettingsError, Task};
 use crate::error::{CliError, RunError};
+use crate::knack_dest;
 use crate::pipelines;
 use crate::report::warn_if_quota_low;
 use crate::run::{agol_target_of, socrata_target_of};
@@ -23,7 +30,12 @@ pub fn rejected(report: &RunReport) -> u64 {
 
 /// The containers to sync (`-c`, else all of the app's), each validated with its destinations.
 /// Every problem is reported at once, before any request.
-pub fn plans(config: &Config, path: &Path, args: &SyncArgs) -> Result<Vec<SyncPlan>, CliError> {
+pub fn plans(
+    config: &Config,
+    path: &Path,
+    args: &SyncArgs,
+    vars: &EnvVars,
+) -> Result<Vec<SyncPlan>, CliError> {
     let app = config.app(path, &args.app_name)?;
     let ids: Vec<String> = if args.containers.is_empty() {
         app.containers.keys().cloned().collect()
@@ -52,12 +64,15 @@ pub fn plans(config: &Config, path: &Path, args: &SyncArgs) -> Result<Vec<SyncPl
                     Some(_) => Some(agol_target_of(&c, app)?),
                     None => None,
                 };
+                let container = pipelines::knack_container(&c).map_err(CliError::from)?;
+                let knack = knack_plans(config, &args.app_name, &c, vars)?;
                 Ok(SyncPlan {
-                    container: pipelines::knack_container(&c).map_err(CliError::from)?,
+                    container,
                     modified_date_field: c.modified_date_field_id.clone(),
                     location_fields: c.config.location_fields.clone(),
                     socrata,
                     agol,
+                    knack,
                 })
             });
         match plan {
@@ -73,6 +88,109 @@ pub fn plans(config: &Config, path: &Path, args: &SyncArgs) -> Result<Vec<SyncPl
             problems.join("\n  - ")
         )))
     }
+}
+
+/// The container's Knack destinations (`knack_destinations`), each with the destination
+/// container as Knack reads it. The destination app's id is resolved as `records-to-knack` does;
+/// unresolved it is left empty here ([`knack_clients`] reports it for `sync`; `status` needs none).
+fn knack_plans(
+    config: &Config,
+    app_name: &str,
+    c: &crate::config::Container,
+    vars: &EnvVars,
+) -> Result<Vec<KnackPlan>, CliError> {
+    let mut out = Vec::new();
+    for (name, d) in &c.config.knack_destinations {
+        let at = format!(
+            "[apps.{app_name}.containers.{}.knack_destinations.{name}]",
+            c.id
+        );
+        let fields = d
+            .field_map()
+            .map_err(|p| ConfigError::NotUsable(format!("{at}: {}", p.join("; "))))?;
+        let dest_object = Container::object(&d.object)
+            .map_err(|e| ConfigError::NotUsable(format!("{at}: {e}")))?;
+        let configured = config
+            .apps
+            .get(name)
+            .and_then(|a| a.containers.get(&d.container));
+        let scene = configured.and_then(|k| k.scene_id.as_deref());
+        let dest_container = if d.container.starts_with("view_") && scene.is_none() {
+            return Err(ConfigError::NotUsable(format!(
+                "{at}: container {} is a view, and sync refreshes its staged rows from Knack                  before comparing, which needs its scene: add [apps.{name}.containers.{}] with                  scene_id and modified_date_field_id",
+                d.container, d.container
+            ))
+            .into());
+        } else {
+            Container::parse(&d.container, scene)
+                .map_err(|e| ConfigError::NotUsable(format!("{at}: {e}")))?
+        };
+        let dest_app_id =
+            knack_dest::dest_app_id(config, name, vars, &mut Vec::new(), &mut Vec::new())
+                .unwrap_or_default();
+        out.push(KnackPlan {
+            app_name: name.clone(),
+            destination: KnackDestination {
+                source_app_id: String::new(),
+                source_container: c.id.clone(),
+                dest_app_id,
+                dest_container: d.container.clone(),
+                dest_object,
+                fields,
+            },
+            dest_container,
+            dest_modified_field: configured.and_then(|k| k.modified_date_field_id.clone()),
+        });
+    }
+    Ok(out)
+}
+
+/// The Knack clients of the destination apps `plans` copy into, by app name, with every plan's
+/// source and destination app ids filled in. Every problem (a missing `KNACK_APP_ID_DEST` or
+/// `KNACK_API_KEY_DEST`, two destination apps for the one key) is reported at once, before any
+/// request.
+fn knack_clients(
+    config: &Config,
+    plans: &mut [SyncPlan],
+    settings: &Settings,
+    vars: &EnvVars,
+) -> Result<BTreeMap<String, knack_etl::knack_client::Client>, CliError> {
+    let names: BTreeSet<String> = plans
+        .iter()
+        .flat_map(|p| p.knack.iter().map(|k| k.app_name.clone()))
+        .collect();
+    let Some(name) = names.first() else {
+        return Ok(BTreeMap::new());
+    };
+    let (mut missing, mut invalid) = (Vec::new(), Vec::new());
+    if names.len() > 1 {
+        invalid.push(format!(
+            "the containers copy into {} Knack apps ({}), but KNACK_API_KEY_DEST holds one key:              sync them with -c in separate runs, one destination app each",
+            names.len(),
+            names.iter().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let app_id = knack_dest::dest_app_id(config, name, vars, &mut missing, &mut invalid);
+    let key = knack_dest::dest_key(vars, &mut missing);
+    let url = knack_dest::dest_url(vars, &settings.knack.api_url)
+        .map_err(|e| invalid.push(e))
+        .ok();
+    let (Some(app_id), Some(key), Some(url), true) = (app_id, key, url, invalid.is_empty()) else {
+        return Err(SettingsError {
+            task: "sync",
+            missing,
+            invalid,
+        }
+        .into());
+    };
+    for plan in plans.iter_mut() {
+        for k in &mut plan.knack {
+            k.destination.source_app_id = settings.app_id.clone();
+            k.destination.dest_app_id = app_id.clone();
+        }
+    }
+    let dest = knack_dest::DestApp { app_id, key, url };
+    Ok(BTreeMap::from([(name.clone(), dest.client()?)]))
 }
 
 /// The settings of a command over `plans` (`sync`, `status`): the Knack key when `knack_and_publishers`,
@@ -118,6 +236,7 @@ pub(crate) fn clients(settings: &Settings) -> Result<SyncClients, RunError> {
             .map(pipelines::socrata)
             .transpose()?,
         agol: settings.agol.as_ref().map(pipelines::agol).transpose()?,
+        knack_dests: BTreeMap::new(),
     })
 }
 
@@ -129,9 +248,10 @@ pub async fn execute(
     vars: &EnvVars,
 ) -> Result<(), CliError> {
     let config = Config::load(path)?;
-    let plans = plans(&config, path, args)?;
+    let mut plans = plans(&config, path, args, vars)?;
     let settings = settings("sync", true, &plans, cli, args, &config, path, vars)?;
-    let clients = clients(&settings)?;
+    let mut clients = clients(&settings)?;
+    clients.knack_dests = knack_clients(&config, &mut plans, &settings, vars)?;
     tracing::info!(
         command = "sync",
         app = %settings.app_name,
@@ -198,6 +318,11 @@ fn failures(report: &SyncReport) -> Vec<String> {
     let mut out = Vec::new();
     if let Err(f) = &report.metadata {
         out.push(format!("metadata: {}", f.error));
+    }
+    for (name, refreshed) in &report.dest_metadata {
+        if let Err(f) = refreshed {
+            out.push(format!("metadata of {name}: {}", f.error));
+        }
     }
     for s in &report.stages {
         match &s.outcome {
@@ -274,6 +399,13 @@ pub fn summary_table(report: &SyncReport, dry_run: bool) -> String {
         Ok(r) => rows.push(row("(app)", "metadata", "-", r, ok.into())),
         Err(f) => rows.push(row("(app)", "metadata", "-", &f.report, "FAILED".into())),
     }
+    for (name, refreshed) in &report.dest_metadata {
+        let app = format!("({name})");
+        match refreshed {
+            Ok(r) => rows.push(row(&app, "metadata", "-", r, ok.into())),
+            Err(f) => rows.push(row(&app, "metadata", "-", &f.report, "FAILED".into())),
+        }
+    }
     for s in &report.stages {
         let (container, stage) = (s.container_id.as_str(), s.destination.as_str());
         match &s.outcome {
@@ -303,8 +435,8 @@ pub fn summary_table(report: &SyncReport, dry_run: bool) -> String {
 }
 
 fn row(container: &str, stage: &str, since: &str, r: &RunReport, result: String) -> Vec<String> {
-    // A dry run writes nothing: what it would have written is counted as skipped.
-    let written = r.written.max(r.skipped);
+    // In a dry run `written` counts what would have been written.
+    let written = r.written;
     vec![
         container.to_string(),
         stage.to_string(),
@@ -353,6 +485,7 @@ mod tests {
     #[test]
     fn table_has_a_row_per_stage_with_every_count_and_the_result() {
         let report = SyncReport {
+            dest_metadata: Vec::new(),
             metadata: Ok(RunReport {
                 read: 1,
                 written: 1,

@@ -3,38 +3,17 @@
 
 mod common;
 
-use std::io::Write;
-
-use common::{assert_no_secret, stderr, Fakes, APP, APP_ID, DATASET, RECORDS, VIEW};
+use common::knack_dest::{
+    add_destination, append_config, dest_metadata, dest_writes, no_secret, DEST, DEST_ID, DEST_KEY,
+    OBJECT,
+};
+use common::{stderr, Fakes, APP, APP_ID, DATASET, RECORDS, VIEW};
 use futures::TryStreamExt;
 use knack_etl::knack_client::testkit::FakeKnack;
 use knack_etl::knack_client::Container;
 use knack_etl::pipelines::{records_to_postgrest, RunOptions};
 use knack_etl::testkit::S3Server;
-use serde_json::{json, Value};
-
-const DEST: &str = "smart-mobility";
-const DEST_ID: &str = "5e0000000000000000000099";
-const DEST_KEY: &str = "dk-31337a-never-print";
-const OBJECT: &str = "object_26";
-
-fn dest_metadata() -> Value {
-    json!({"application": {"id": DEST_ID, "name": "Smart Mobility",
-        "settings": {"timezone": "Central Time (US & Canada)"},
-        "objects": [{"key": OBJECT, "name": "Signals", "fields": [
-            {"key": "field_380", "name": "Signal ID", "type": "short_text"},
-            {"key": "field_382", "name": "Location", "type": "short_text"}]}],
-        "scenes": []}})
-}
-
-/// Adds TOML to the fakes' config file.
-fn append_config(fakes: &Fakes, text: &str) {
-    let mut config = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&fakes.config)
-        .unwrap();
-    config.write_all(text.as_bytes()).unwrap();
-}
+use serde_json::json;
 
 /// The fixture app staged, a destination app staged (metadata only), and the config extended
 /// with the destination's field map.
@@ -47,33 +26,11 @@ async fn with_destination() -> (Fakes, FakeKnack) {
         let out = fakes.run(args).await;
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     }
-    let dest = FakeKnack::start_for(DEST_ID, DEST_KEY).await;
-    dest.set_metadata(dest_metadata());
+    let dest = add_destination(&fakes).await;
     let pg = fakes.pg.client_builder().build().unwrap();
     knack_etl::staging::store_metadata(&pg, DEST_ID, &dest_metadata())
         .await
         .unwrap();
-    append_config(
-        &fakes,
-        &format!(
-            r#"
-[apps.{DEST}]
-app_id = "{DEST_ID}"
-
-[apps.{APP}.containers.{VIEW}.knack_destinations.{DEST}]
-container = "{OBJECT}"
-object = "{OBJECT}"
-fields = [
-  {{ src = "field_19_raw", dest = "field_380", primary_key = true }},
-  {{ src = "field_1_raw", dest = "field_382", handler = "strip" }},
-  {{ src = "field_7_raw", dest = "field_383", handler = "multiple_choice" }},
-  {{ src = "field_8_raw", dest = "field_384", handler = "connection_identifiers" }},
-  {{ src = "field_22_raw", dest = "field_385", default = "none", ignore_diff = true }},
-  {{ src = "field_21_raw", dest = "field_386_raw" }},
-]
-"#
-        ),
-    );
     (fakes, dest)
 }
 
@@ -90,14 +47,6 @@ async fn stage_dest(fakes: &Fakes, dest: &FakeKnack) {
     .unwrap();
 }
 
-fn dest_writes(dest: &FakeKnack) -> Vec<String> {
-    dest.requests()
-        .into_iter()
-        .filter(|r| r.method != "GET")
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect()
-}
-
 const TO_KNACK: &[&str] = &[
     "records-to-knack",
     "-a",
@@ -109,12 +58,6 @@ const TO_KNACK: &[&str] = &[
     "-e",
     "dev",
 ];
-
-fn no_secret(out: &std::process::Output) {
-    assert_no_secret(out);
-    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(out));
-    assert!(!all.contains(DEST_KEY), "KNACK_API_KEY_DEST leaked:\n{all}");
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn records_to_knack_plans_creates_then_a_rerun_writes_nothing() {

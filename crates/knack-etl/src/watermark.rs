@@ -30,8 +30,7 @@ pub const SYNC_STATE_KEY: [&str; 3] = ["app_id", "container_id", "destination"];
 pub const KNACK_CLOCK_MARGIN: Duration = Duration::minutes(15);
 
 /// The stage a watermark belongs to, named after where it writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Destination {
     /// Knack → `api.knack`.
     Postgrest,
@@ -39,22 +38,65 @@ pub enum Destination {
     Socrata,
     /// `api.knack` → the ArcGIS Online layer or table.
     Agol,
+    /// `api.knack` → another Knack app (records-to-knack); holds the stored name,
+    /// `knack:<destination app's name in the config>` ([`Destination::knack`]).
+    Knack(String),
 }
 
 impl Destination {
-    /// `postgrest`, `socrata` or `agol`, as stored (the table's CHECK allows only these).
-    pub fn as_str(self) -> &'static str {
+    /// The copy into the Knack app configured as `[apps.<app_name>]`.
+    pub fn knack(app_name: &str) -> Self {
+        Destination::Knack(format!("{KNACK_PREFIX}{app_name}"))
+    }
+
+    /// `postgrest`, `socrata`, `agol` or `knack:<app name>`, as stored (the table's CHECK allows
+    /// only these).
+    pub fn as_str(&self) -> &str {
         match self {
             Destination::Postgrest => "postgrest",
             Destination::Socrata => "socrata",
             Destination::Agol => "agol",
+            Destination::Knack(stored) => stored,
+        }
+    }
+
+    /// The stored name back as a destination; `None` for a name the table's CHECK refuses.
+    pub fn parse(stored: &str) -> Option<Self> {
+        match stored {
+            "postgrest" => Some(Destination::Postgrest),
+            "socrata" => Some(Destination::Socrata),
+            "agol" => Some(Destination::Agol),
+            knack if knack.len() > KNACK_PREFIX.len() && knack.starts_with(KNACK_PREFIX) => {
+                Some(Destination::Knack(knack.to_string()))
+            }
+            _ => None,
         }
     }
 }
 
+/// What a Knack destination's stored name starts with.
+const KNACK_PREFIX: &str = "knack:";
+
 impl std::fmt::Display for Destination {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Destination {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Destination {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = String::deserialize(deserializer)?;
+        Destination::parse(&stored).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown destination `{stored}`: expected postgrest, socrata, agol or knack:<app>"
+            ))
+        })
     }
 }
 
@@ -128,7 +170,7 @@ pub struct Watermarks {
 struct Key<'a> {
     app_id: &'a str,
     container_id: &'a str,
-    destination: Destination,
+    destination: &'a Destination,
 }
 
 impl Watermarks {
@@ -193,7 +235,7 @@ impl Watermarks {
             updated_at: DateTime<Utc>,
         }
         let row = Running {
-            key: self.key(container_id, destination),
+            key: self.key(container_id, &destination),
             last_result: "running",
         };
         let upsert = Upsert::on_conflict(SYNC_STATE_KEY).returning(["watermark", "updated_at"]);
@@ -236,7 +278,7 @@ impl Watermarks {
             last_report: Value,
         }
         let row = Closed {
-            key: self.key(container_id, destination),
+            key: self.key(container_id, &destination),
             watermark: advance.then_some(opened.started),
             last_run_at: opened.started,
             last_result: if succeeded { "succeeded" } else { "failed" },
@@ -269,12 +311,14 @@ impl Watermarks {
         Fut: Future<Output = Result<RunReport, RunFailure>>,
     {
         let opened = if dry_run {
-            self.get(container_id, destination).await.map(|row| Opened {
-                started: Utc::now(),
-                previous: row.and_then(|r| r.watermark),
-            })
+            self.get(container_id, destination.clone())
+                .await
+                .map(|row| Opened {
+                    started: Utc::now(),
+                    previous: row.and_then(|r| r.watermark),
+                })
         } else {
-            self.open(container_id, destination).await
+            self.open(container_id, destination.clone()).await
         };
         let opened = match opened {
             Ok(opened) => opened,
@@ -284,7 +328,7 @@ impl Watermarks {
                     watermark: None,
                     result: Err(RunFailure {
                         report: RunReport::default(),
-                        error: Box::new(explain_missing_table(error, container_id, destination)),
+                        error: Box::new(explain_missing_table(error, container_id, &destination)),
                     }),
                 }
             }
@@ -311,7 +355,7 @@ impl Watermarks {
         let closed = self
             .close(
                 container_id,
-                destination,
+                destination.clone(),
                 &opened,
                 report_json(since, &result),
                 succeeded,
@@ -349,7 +393,7 @@ impl Watermarks {
         }
     }
 
-    fn key<'a>(&'a self, container_id: &'a str, destination: Destination) -> Key<'a> {
+    fn key<'a>(&'a self, container_id: &'a str, destination: &'a Destination) -> Key<'a> {
         Key {
             app_id: &self.app_id,
             container_id,
@@ -360,7 +404,7 @@ impl Watermarks {
 
 /// A store without the table (an older staging schema) answers 404: say how to add it. Any other
 /// error (an expired JWT, a 503) is the store's own and says its own fix.
-fn explain_missing_table(error: Error, container_id: &str, destination: Destination) -> Error {
+fn explain_missing_table(error: Error, container_id: &str, destination: &Destination) -> Error {
     match &error {
         Error::Postgrest(e) if e.status() == Some(404) => Error::Staging(format!(
             "cannot read or record the {destination} watermark of {container_id}: the staging \

@@ -53,12 +53,14 @@ CREATE TRIGGER set_updated_at
 
 -- Where each stage of `aks` got to, per container and destination. `watermark` is a time by the
 -- database's clock (the updated_at of the write that opened the run): the next incremental run of
--- the stage reads from there. `last_result` is 'running' while a run is under way.
+-- the stage reads from there. `last_result` is 'running' while a run is under way. A destination
+-- `knack:<app name>` is the copy of the container into another Knack app (records-to-knack).
 CREATE TABLE IF NOT EXISTS api.knack_sync_state (
     app_id       text NOT NULL,
     container_id text NOT NULL,
     destination  text NOT NULL CONSTRAINT knack_sync_state_destination_check
-                     CHECK (destination IN ('postgrest', 'socrata', 'agol')),
+                     CHECK (destination IN ('postgrest', 'socrata', 'agol')
+                            OR destination LIKE 'knack:_%'),
     watermark    timestamptz,
     last_run_at  timestamptz,
     last_result  text,
@@ -66,6 +68,23 @@ CREATE TABLE IF NOT EXISTS api.knack_sync_state (
     updated_at   timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT knack_sync_state_pkey PRIMARY KEY (app_id, container_id, destination)
 );
+
+-- A table created before Knack destinations were tracked allows only the first three: widen its
+-- check in place, once (its rows all pass the wider one).
+DO $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_constraint
+        WHERE conname = 'knack_sync_state_destination_check'
+          AND conrelid = 'api.knack_sync_state'::regclass
+          AND pg_get_constraintdef(oid) LIKE '%knack:%'
+    ) THEN
+        ALTER TABLE api.knack_sync_state DROP CONSTRAINT IF EXISTS knack_sync_state_destination_check;
+        ALTER TABLE api.knack_sync_state ADD CONSTRAINT knack_sync_state_destination_check
+            CHECK (destination IN ('postgrest', 'socrata', 'agol') OR destination LIKE 'knack:_%');
+    END IF;
+END
+$$;
 
 DROP TRIGGER IF EXISTS set_updated_at ON api.knack_sync_state;
 CREATE TRIGGER set_updated_at

@@ -284,6 +284,19 @@ async fn sync_state_is_keyed_checked_stamped_and_granted_to_the_api_role_only() 
         .unwrap()
         .get(0);
     assert_eq!(n, 3);
+    c.execute(upsert, &[&"app", &"knack:smart-mobility"])
+        .await
+        .expect("a Knack destination is a destination");
+    for bad in ["s3", "knack:"] {
+        let err = c.execute(upsert, &[&"app", &bad]).await.unwrap_err();
+        assert_eq!(err.code().map(|c| c.code()), Some("23514"), "{bad}: {err}");
+    }
+    c.execute(
+        "DELETE FROM api.knack_sync_state WHERE destination LIKE 'knack:%'",
+        &[],
+    )
+    .await
+    .unwrap();
     let err = c.execute(upsert, &[&"app", &"s3"]).await.unwrap_err();
     assert_eq!(
         err.code().map(|c| c.code()),
@@ -317,4 +330,32 @@ async fn sync_state_is_keyed_checked_stamped_and_granted_to_the_api_role_only() 
         .unwrap_err();
     assert_eq!(err.code().map(|c| c.code()), Some("42501"));
     c.batch_execute("RESET ROLE").await.unwrap();
+}
+
+/// A table made by the previous staging SQL (three destinations only) is widened by a rerun, rows
+/// kept, and a third run changes nothing.
+#[tokio::test]
+async fn an_older_sync_state_table_is_widened_to_knack_destinations_in_place() {
+    let (_db, c) = staged().await;
+    c.batch_execute(
+        "ALTER TABLE api.knack_sync_state DROP CONSTRAINT knack_sync_state_destination_check;
+         ALTER TABLE api.knack_sync_state ADD CONSTRAINT knack_sync_state_destination_check
+             CHECK (destination IN ('postgrest', 'socrata', 'agol'));
+         INSERT INTO api.knack_sync_state (app_id, container_id, destination) VALUES ('a', 'view_1', 'socrata');",
+    )
+    .await
+    .unwrap();
+    let insert = "INSERT INTO api.knack_sync_state (app_id, container_id, destination) \
+                  VALUES ('a', 'view_1', 'knack:dest')";
+    assert!(c.execute(insert, &[]).await.is_err(), "the old check");
+    for _ in 0..2 {
+        c.batch_execute(STAGING_SQL).await.unwrap();
+    }
+    c.execute(insert, &[]).await.expect("widened");
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM api.knack_sync_state", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 2, "the old row kept");
 }

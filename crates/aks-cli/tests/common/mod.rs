@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod knack_dest;
+pub mod sync;
+
 use std::path::PathBuf;
 use std::process::Output;
 

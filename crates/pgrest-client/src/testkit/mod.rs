@@ -110,6 +110,8 @@ impl TableSpec {
         self
     }
     /// A `CHECK (col IN (...))` constraint: a written row whose `col` is another text is 400 `23514`.
+    /// A value ending in `*` allows every text that starts with the rest and has at least one
+    /// more character (SQL's `col LIKE 'rest_%'`).
     pub fn check_one_of<S: Into<String>>(
         mut self,
         col: impl Into<String>,
@@ -151,12 +153,12 @@ impl TableSpec {
             .columns(["app_id", "metadata"])
     }
     /// `api.knack_sync_state`: pk (app_id, container_id, destination), `destination` one of
-    /// `postgrest`/`socrata`/`agol`, `updated_at` set on every write.
+    /// `postgrest`/`socrata`/`agol` or `knack:<app name>`, `updated_at` set on every write.
     pub fn knack_sync_state() -> Self {
         Self::new("knack_sync_state")
             .primary_key(["app_id", "container_id", "destination"])
             .auto_now("updated_at")
-            .check_one_of("destination", ["postgrest", "socrata", "agol"])
+            .check_one_of("destination", ["postgrest", "socrata", "agol", "knack:*"])
             .columns([
                 "app_id",
                 "container_id",
@@ -186,7 +188,12 @@ impl TableSpec {
     pub(crate) fn violated_check(&self, row: &serde_json::Map<String, Value>) -> Option<String> {
         self.one_of.iter().find_map(|(col, allowed)| {
             let v = row.get(col).filter(|v| !v.is_null())?;
-            let ok = v.as_str().is_some_and(|t| allowed.iter().any(|a| a == t));
+            let ok = v.as_str().is_some_and(|t| {
+                allowed.iter().any(|a| match a.strip_suffix('*') {
+                    Some(prefix) => t.len() > prefix.len() && t.starts_with(prefix),
+                    None => a == t,
+                })
+            });
             (!ok).then(|| {
                 let table = &self.name;
                 format!("new row for relation \"{table}\" violates check constraint \"{table}_{col}_check\"")

@@ -4,7 +4,14 @@
 //! Containers run concurrently (bounded), all through clones of **one** knack-client `Client`:
 //! its limiter is shared by its clones, and Knack's 10 requests per second are per app, so the
 //! whole run stays within them however many containers run at once.
+//!
+//! A container with Knack destinations is then copied into each destination app
+//! ([`knack`]): the destination's staged rows are refreshed first, so a record the previous run
+//! created is seen there and never created twice.
 
+mod knack;
+
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Instant;
 
@@ -32,7 +39,11 @@ pub struct SyncPlan {
     pub socrata: Option<SocrataTarget>,
     /// The ArcGIS Online layer or table, when the container is published there.
     pub agol: Option<AgolTarget>,
+    /// Other Knack apps the container is copied into, after its staging load.
+    pub knack: Vec<KnackPlan>,
 }
+
+pub use knack::KnackPlan;
 
 impl SyncPlan {
     /// The stages of this container, in the order they run: postgrest, then its publishers.
@@ -44,6 +55,7 @@ impl SyncPlan {
         if self.agol.is_some() {
             all.push(Destination::Agol);
         }
+        all.extend(self.knack.iter().map(|k| Destination::knack(&k.app_name)));
         all
     }
 }
@@ -59,6 +71,9 @@ pub struct SyncClients {
     pub socrata: Option<socrata_client::Client>,
     /// ArcGIS Online; needed when a plan names a layer.
     pub agol: Option<agol_client::Client>,
+    /// Knack, with each destination app's id and key, by the app's name in the config; needed
+    /// when a plan copies records there ([`KnackPlan::app_name`]).
+    pub knack_dests: BTreeMap<String, knack_client::Client>,
 }
 
 /// How the run reads and writes.
@@ -115,6 +130,8 @@ pub struct StageResult {
 pub struct SyncReport {
     /// `metadata-to-postgrest`'s outcome.
     pub metadata: Result<RunReport, RunFailure>,
+    /// The metadata refresh of each Knack destination app, by its name in the config.
+    pub dest_metadata: Vec<(String, Result<RunReport, RunFailure>)>,
     /// Every stage of every container.
     pub stages: Vec<StageResult>,
 }
@@ -122,7 +139,9 @@ pub struct SyncReport {
 impl SyncReport {
     /// Whether every stage (and the metadata refresh) succeeded.
     pub fn is_success(&self) -> bool {
-        self.metadata.is_ok() && self.stages.iter().all(|s| s.outcome.is_success())
+        self.metadata.is_ok()
+            && self.dest_metadata.iter().all(|(_, m)| m.is_ok())
+            && self.stages.iter().all(|s| s.outcome.is_success())
     }
 }
 
@@ -187,17 +206,41 @@ pub async fn sync(
                     })
             })
             .collect();
-        return SyncReport { metadata, stages };
+        return SyncReport {
+            metadata,
+            dest_metadata: Vec::new(),
+            stages,
+        };
     }
+    let dest_metadata = knack::refresh_destinations(clients, plans, options.dry_run).await;
     let watermarks = Watermarks::new(clients.pgrest.clone(), app_id);
     let per_container: Vec<(usize, Vec<StageResult>)> = stream::iter(plans.iter().enumerate())
         .map(|(i, plan)| {
-            let watermarks = &watermarks;
+            let (watermarks, dest_metadata) = (&watermarks, &dest_metadata);
             async move {
-                (
-                    i,
-                    sync_container(clients, watermarks, app_id, plan, timezone, options).await,
-                )
+                let mut stages =
+                    sync_container(clients, watermarks, app_id, plan, timezone, options).await;
+                let staged = stages.first().is_some_and(|s| s.outcome.is_success());
+                for dest in &plan.knack {
+                    let stage = Stage {
+                        watermarks,
+                        container_id: plan.container.id(),
+                        options,
+                    };
+                    stages.push(if staged {
+                        knack::run(clients, &stage, dest, dest_metadata).await
+                    } else {
+                        StageResult {
+                            container_id: plan.container.id().to_string(),
+                            destination: Destination::knack(&dest.app_name),
+                            outcome: StageOutcome::Skipped(format!(
+                                "the staging load of {} failed",
+                                plan.container.id()
+                            )),
+                        }
+                    });
+                }
+                (i, stages)
             }
         })
         .buffer_unordered(options.concurrency.max(1))
@@ -207,15 +250,19 @@ pub async fn sync(
     per_container.sort_by_key(|(i, _)| *i);
     SyncReport {
         metadata,
+        dest_metadata: dest_metadata
+            .into_iter()
+            .map(|(name, refreshed)| (name, refreshed.map(|(report, _)| report)))
+            .collect(),
         stages: per_container.into_iter().flat_map(|(_, s)| s).collect(),
     }
 }
 
 /// Where a stage starts: `-d` when given, else its watermark.
-fn since_rule(options: SyncOptions, destination: Destination) -> Since {
+fn since_rule(options: SyncOptions, destination: &Destination) -> Since {
     match options.since {
         Some(since) => Since::Given(Some(since)),
-        None if destination == Destination::Postgrest => Since::Watermark {
+        None if *destination == Destination::Postgrest => Since::Watermark {
             margin: KNACK_CLOCK_MARGIN,
         },
         None => Since::Watermark {
@@ -356,7 +403,7 @@ async fn sync_container(
 }
 
 /// One container's stages: each runs between its watermark's open and close.
-struct Stage<'a> {
+pub(crate) struct Stage<'a> {
     watermarks: &'a Watermarks,
     container_id: &'a str,
     options: SyncOptions,
@@ -365,7 +412,7 @@ struct Stage<'a> {
 impl Stage<'_> {
     /// Runs `stage` with `client` from the destination's watermark (or `-d`); without a client,
     /// a failed stage.
-    async fn run<'c, C, F, Fut>(
+    pub(crate) async fn run<'c, C, F, Fut>(
         &self,
         destination: Destination,
         client: Option<&'c C>,
@@ -381,14 +428,14 @@ impl Stage<'_> {
                 self.watermarks
                     .tracked(
                         self.container_id,
-                        destination,
-                        since_rule(self.options, destination),
+                        destination.clone(),
+                        since_rule(self.options, &destination),
                         self.options.dry_run,
                         |since| stage(client, since),
                     )
                     .await,
             ),
-            None => missing_client(self.container_id, destination),
+            None => missing_client(self.container_id, &destination),
         };
         tracing::info!(
             container = self.container_id,
@@ -407,7 +454,7 @@ impl Stage<'_> {
 
 /// A plan naming a destination whose client the caller did not give: a failed stage, so the run
 /// does not look successful.
-fn missing_client(container_id: &str, destination: Destination) -> StageOutcome {
+fn missing_client(container_id: &str, destination: &Destination) -> StageOutcome {
     StageOutcome::Ran(Tracked {
         since: None,
         watermark: None,
