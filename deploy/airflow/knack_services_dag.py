@@ -8,8 +8,17 @@ the next run re-publishes what it missed; a stage with no watermark yet is a ful
 replace, or an upsert of everything for a dataset marked `no_replace_socrata`). All of an app's
 containers share one Knack client, so the app never gets more than 10 requests per second.
 
+An app whose containers are copied into another Knack app (`knack_destinations` in the config, see
+KNACK_DESTINATIONS below) gets that app's credentials too: its `aks sync` runs records-to-knack for
+those containers after their staging load, refreshing the destination container's staged rows first
+so a record is never created twice. There is no separate records-to-knack task any more.
+
 A second DAG, `knack_services_verify`, runs `aks status --verify` per app once a day: it exits 3 when
-a destination is out of step with the staging store, which fails the task and alerts.
+a destination is out of step with the staging store, which fails the task and alerts (a plain
+`aks sync` repairs it: it re-publishes what a destination lacks).
+
+A third DAG, `knack_services_extras`, keeps daily CSV snapshots of the public datasets
+(`aks backup-socrata`, BACKUPS below), so a bad publish can be undone.
 
 Finer tasks are still possible: `aks records-to-postgrest|records-to-socrata|records-to-agol -a APP
 -c CONTAINER -e ENV` (without `-d`) run one stage of one container; they record their watermark too,
@@ -18,18 +27,22 @@ so they mix with `aks sync`. See deploy/README.md.
 Secrets are never written here. Each is rendered at run time from an Airflow connection, and each
 is masked wherever Airflow shows it (logs, the "Rendered Template" view):
 
-    knack_<app>   login = Knack app id,          password = Knack API key    (KNACK_API_KEY)
+    knack_<app>   login = Knack app id,          password = Knack API key    (KNACK_API_KEY,
+                  or KNACK_APP_ID_DEST / KNACK_API_KEY_DEST for a destination app)
     aks_pgrest    host  = PostgREST endpoint URL, password = PostgREST JWT    (PGREST_JWT)
     aks_socrata   login = API key id, password = API key secret, extra {"app_token": "..."}
     aks_agol      login = AGOL username,         password = AGOL password    (AGOL_PASSWORD)
+    aks_s3        login = AWS access key id, password = AWS secret key, extra {"region": "..."}
 
 How each is covered: a connection's password is registered with Airflow's secrets masker when the
-template reads it, so KNACK_API_KEY, PGREST_JWT, SOCRATA_API_KEY_SECRET and AGOL_PASSWORD are masked
-by value; the extra `app_token` is masked because its name is a sensitive one ("token"). The
+template reads it, so KNACK_API_KEY, KNACK_API_KEY_DEST, PGREST_JWT, SOCRATA_API_KEY_SECRET,
+AGOL_PASSWORD and AWS_SECRET_ACCESS_KEY are masked by value; the extra `app_token` is masked because its name is a sensitive one ("token"). The
 Socrata key id (a login) is masked because the environment key it lands in, SOCRATA_API_KEY_ID,
-contains "api_key". Nothing secret is kept in Variables: `aks_image` (e.g.
-"atddocker/aks:production") and `aks_env` ("prod" or "dev") are plain settings.
-deploy/airflow/test_dag.py checks all of this with Airflow's own DagBag.
+contains "api_key"; the AWS key id likewise (AWS_ACCESS_KEY_ID contains "access_key").
+Nothing secret is kept in Variables: `aks_image` (e.g.
+"atddocker/aks:production"), `aks_env` ("prod" or "dev") and `aks_backup_to`
+("s3://bucket/prefix") are plain settings. crates/aks-cli/tests/airflow_dag.rs checks all of this
+with Airflow's own DagBag.
 """
 
 from datetime import datetime, timedelta
@@ -45,6 +58,13 @@ from airflow.providers.docker.operators.docker import DockerOperator
 APPS = {
     "data-tracker": "knack_data_tracker",
     "signs-markings": "knack_signs_markings",
+}
+
+# Apps whose containers are copied into another Knack app (`knack_destinations` in knack.toml), and
+# the connection of that destination app: `aks sync` of the app needs its id and key. One
+# destination app per app (KNACK_API_KEY_DEST holds one key).
+KNACK_DESTINATIONS = {
+    "data-tracker": "knack_smart_mobility",
 }
 
 PGREST_ENV = {
@@ -93,9 +113,15 @@ def aks_task(task_id, args, environment):
     )
 
 
-def app_env(connection):
-    """Everything `aks sync` of one app may need (publishers' credentials included)."""
-    return {**knack_env(connection), **PGREST_ENV, **SOCRATA_ENV, **AGOL_ENV}
+def app_env(app):
+    """Everything `aks sync` of one app may need (publishers' and Knack destination's credentials
+    included)."""
+    env = {**knack_env(APPS[app]), **PGREST_ENV, **SOCRATA_ENV, **AGOL_ENV}
+    if app in KNACK_DESTINATIONS:
+        dest = KNACK_DESTINATIONS[app]
+        env["KNACK_APP_ID_DEST"] = "{{ conn.%s.login }}" % dest
+        env["KNACK_API_KEY_DEST"] = "{{ conn.%s.password }}" % dest
+    return env
 
 
 def per_app_dag(dag_id, description, schedule, suffix, command):
@@ -111,11 +137,11 @@ def per_app_dag(dag_id, description, schedule, suffix, command):
         max_active_runs=1,
         tags=["knack", "aks"],
     ) as dag:
-        for app, connection in APPS.items():
+        for app in APPS:
             aks_task(
                 "%s.%s" % (app, suffix),
                 (command % app) + " -e {{ var.value.aks_env }}",
-                app_env(connection),
+                app_env(app),
             )
     return dag
 
@@ -135,52 +161,35 @@ verify_dag = per_app_dag(
     "status --verify -a %s",
 )
 
-# The original's two general services, `aks records-to-knack` and `aks backup-socrata`, in a DAG of
-# their own. The lists are empty here, so only the two DAGs above load (and are what
-# crates/aks-cli/tests/airflow_dag.rs checks); fill them in to run the services, for example:
-#
-#   KNACK_DESTINATIONS = [("data-tracker", "view_197", "smart-mobility")]  # map: knack_destinations
-#   BACKUPS = [("data-tracker", "view_197"), ("data-tracker", "view_2863")]
-#
-# records-to-knack compares with the destination container's staged rows, which `aks sync` of the
-# destination app keeps fresh; it needs the destination app's connection (KNACK_APP_ID_DEST,
-# KNACK_API_KEY_DEST). backup-socrata writes <4x4>/<YYYY-MM-DD>.csv under the Variable
-# `aks_backup_to` (s3://bucket/prefix) with the AWS keys of the `aks_s3` connection, newest 30 kept.
-KNACK_DESTINATIONS = []
-BACKUPS = []
+# Daily CSV snapshots of the public datasets (`aks backup-socrata`), one task per dataset: the
+# example config's containers, one per dataset (view_3307 and view_3528 share qvth-gwdv). Each
+# writes <4x4>/<YYYY-MM-DD>.csv under the Variable `aks_backup_to` (s3://bucket/prefix) with the
+# AWS keys of the `aks_s3` connection and keeps the newest 30. The tasks are independent.
+BACKUPS = [
+    ("data-tracker", "view_197"),
+    ("data-tracker", "view_2863"),
+    ("signs-markings", "view_3307"),
+]
 S3_ENV = {
     "AWS_ACCESS_KEY_ID": "{{ conn.aks_s3.login }}",
     "AWS_SECRET_ACCESS_KEY": "{{ conn.aks_s3.password }}",
     "AWS_REGION": "{{ conn.aks_s3.extra_dejson.region }}",
 }
 
-if KNACK_DESTINATIONS or BACKUPS:
-    with DAG(
-        dag_id="knack_services_extras",
-        description="aks records-to-knack (Knack to Knack) and backup-socrata (daily CSV snapshots)",
-        default_args=DEFAULT_ARGS,
-        schedule="15 * * * *",
-        start_date=datetime(2024, 1, 1),
-        catchup=False,
-        max_active_runs=1,
-        tags=["knack", "aks"],
-    ) as extras_dag:
-        for src_app, container, dest_app in KNACK_DESTINATIONS:
-            aks_task(
-                "%s.%s.to_%s" % (src_app, container, dest_app),
-                "records-to-knack -a %s -c %s --dest %s -e {{ var.value.aks_env }}"
-                % (src_app, container, dest_app),
-                {
-                    "KNACK_APP_ID": knack_env(APPS[src_app])["KNACK_APP_ID"],
-                    "KNACK_APP_ID_DEST": "{{ conn.%s.login }}" % APPS[dest_app],
-                    "KNACK_API_KEY_DEST": "{{ conn.%s.password }}" % APPS[dest_app],
-                    **PGREST_ENV,
-                },
-            )
-        for app, container in BACKUPS:
-            aks_task(
-                "%s.%s.backup" % (app, container),
-                "backup-socrata -a %s -c %s -e {{ var.value.aks_env }} --keep 30 "
-                "--to {{ var.value.aks_backup_to }}" % (app, container),
-                {**SOCRATA_ENV, **S3_ENV},
-            )
+with DAG(
+    dag_id="knack_services_extras",
+    description="aks backup-socrata: daily CSV snapshots of the public datasets",
+    default_args=DEFAULT_ARGS,
+    schedule="@daily",
+    start_date=datetime(2024, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["knack", "aks"],
+) as extras_dag:
+    for app, container in BACKUPS:
+        aks_task(
+            "%s.%s.backup" % (app, container),
+            "backup-socrata -a %s -c %s -e {{ var.value.aks_env }} --keep 30 "
+            "--to {{ var.value.aks_backup_to }}" % (app, container),
+            {**SOCRATA_ENV, **S3_ENV},
+        )

@@ -38,7 +38,8 @@ pub enum Command {
     /// Publish a container's staged records to its ArcGIS Online layer or table.
     RecordsToAgol(RecordsArgs),
     /// Sync a whole app: metadata once, then per container Knack -> PostgREST and (only on
-    /// success) its publishers, each stage from its own watermark.
+    /// success) its publishers and Knack destinations, each stage from its own watermark.
+    #[command(long_about = crate::sync::LONG_ABOUT)]
     Sync(SyncArgs),
     /// Show each container's watermarks and last runs; --verify compares counts and ids.
     #[command(long_about = crate::status::LONG_ABOUT)]

@@ -1,7 +1,8 @@
 //! The Airflow DAG example (`deploy/airflow/knack_services_dag.py`) loaded by a real Airflow: its
 //! own `DagBag`, in the virtualenv `.ci/python-env` builds from `.ci/python-requirements.txt`
 //! (`AKS_TEST_VENV`; `.ci/run` sets it). No import errors, one `aks sync` task per app and no edges
-//! between apps, and no secret in what Airflow shows of a rendered task.
+//! between apps, one backup task per dataset, and no secret in what Airflow shows of a rendered
+//! task.
 //!
 //! Without `AKS_TEST_VENV` the test fails when `CI` is set and is skipped (saying so) otherwise.
 
@@ -20,6 +21,9 @@ const SECRETS: &[&str] = &[
     "socrata-key-secret-4d4d",
     "socrata-app-token-e5e5",
     "agol-password-8c8c",
+    "knack-key-smart-3a3a",
+    "aws-key-id-AKIA5151",
+    "aws-secret-6e6e",
 ];
 
 fn venv() -> Option<PathBuf> {
@@ -55,8 +59,14 @@ fn connections() -> Vec<(String, String)> {
             serde_json::json!({"conn_type": "http", "login": SECRETS[3], "password": SECRETS[4], "extra": {"app_token": SECRETS[5]}}).to_string(),
         ),
         ("AIRFLOW_CONN_AKS_AGOL".into(), conn("atd_publisher", SECRETS[6])),
+        ("AIRFLOW_CONN_KNACK_SMART_MOBILITY".into(), conn("5e0d3c5c4f5ac70015c27a9b", SECRETS[7])),
+        (
+            "AIRFLOW_CONN_AKS_S3".into(),
+            serde_json::json!({"conn_type": "aws", "login": SECRETS[8], "password": SECRETS[9], "extra": {"region": "us-east-1"}}).to_string(),
+        ),
         ("AIRFLOW_VAR_AKS_IMAGE".into(), "atddocker/aks:test".into()),
         ("AIRFLOW_VAR_AKS_ENV".into(), "prod".into()),
+        ("AIRFLOW_VAR_AKS_BACKUP_TO".into(), "s3://aks-backups/socrata".into()),
     ]
 }
 
@@ -93,7 +103,14 @@ fn the_dag_loads_in_airflow_with_one_sync_task_per_app_and_shows_no_secret() {
 
     let dags = doc["dags"].as_object().unwrap();
     let ids: Vec<&String> = dags.keys().collect();
-    assert_eq!(ids, ["knack_services", "knack_services_verify"]);
+    assert_eq!(
+        ids,
+        [
+            "knack_services",
+            "knack_services_extras",
+            "knack_services_verify"
+        ]
+    );
     let sync = &dags["knack_services"];
     assert_eq!(sync["schedule"], "*/30 * * * *");
     let tasks: BTreeMap<String, Value> = serde_json::from_value(sync["tasks"].clone()).unwrap();
@@ -126,13 +143,44 @@ fn the_dag_loads_in_airflow_with_one_sync_task_per_app_and_shows_no_secret() {
         "--log-format json status --verify -a data-tracker -e prod"
     );
 
-    // The templates really render the secrets into what the container gets...
+    // Backups: one independent task per dataset, daily.
+    let extras = &dags["knack_services_extras"];
+    assert_eq!(extras["schedule"], "@daily");
+    let backups: BTreeMap<String, Value> = serde_json::from_value(extras["tasks"].clone()).unwrap();
+    assert_eq!(
+        backups.keys().collect::<Vec<_>>(),
+        [
+            "data-tracker.view_197.backup",
+            "data-tracker.view_2863.backup",
+            "signs-markings.view_3307.backup"
+        ]
+    );
+    for (id, task) in &backups {
+        assert_eq!(task["upstream"], serde_json::json!([]), "{id}");
+        assert_eq!(task["downstream"], serde_json::json!([]), "{id}");
+    }
+    assert_eq!(
+        backups["data-tracker.view_197.backup"]["rendered"]["command"],
+        "--log-format json backup-socrata -a data-tracker -c view_197 -e prod --keep 30 --to \
+         s3://aks-backups/socrata"
+    );
+    let env = &backups["data-tracker.view_197.backup"]["rendered"]["environment"];
+    assert_eq!(env["AWS_SECRET_ACCESS_KEY"], SECRETS[9]);
+    assert_eq!(env["AWS_REGION"], "us-east-1");
+
+    // The templates really render the secrets into what the container gets (the Knack
+    // destination's key to the app that copies into it, and only to that one)...
     let env = &tasks["data-tracker.sync"]["rendered"]["environment"];
+    assert_eq!(env["KNACK_API_KEY_DEST"], SECRETS[7]);
+    assert_eq!(env["KNACK_APP_ID_DEST"], "5e0d3c5c4f5ac70015c27a9b");
+    assert!(tasks["signs-markings.sync"]["rendered"]["environment"]
+        .get("KNACK_API_KEY_DEST")
+        .is_none());
     assert_eq!(env["KNACK_API_KEY"], SECRETS[0]);
     assert_eq!(env["PGREST_JWT"], SECRETS[2]);
     assert_eq!(env["SOCRATA_APP_TOKEN"], SECRETS[5]);
     assert_eq!(env["AGOL_PASSWORD"], SECRETS[6]);
-    // ... and Airflow shows none of them, in any task of either DAG, nor in its logs.
+    // ... and Airflow shows none of them, in any task of any DAG, nor in its logs.
     for dag in dags.values() {
         for (id, task) in dag["tasks"].as_object().unwrap() {
             let shown = task["shown"].to_string();

@@ -10,10 +10,9 @@
 //! created is seen there and never created twice.
 
 mod knack;
+mod stage;
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -44,6 +43,7 @@ pub struct SyncPlan {
 }
 
 pub use knack::KnackPlan;
+use stage::Stage;
 
 impl SyncPlan {
     /// The stages of this container, in the order they run: postgrest, then its publishers.
@@ -400,70 +400,4 @@ async fn sync_container(
         });
     }
     results
-}
-
-/// One container's stages: each runs between its watermark's open and close.
-pub(crate) struct Stage<'a> {
-    watermarks: &'a Watermarks,
-    container_id: &'a str,
-    options: SyncOptions,
-}
-
-impl Stage<'_> {
-    /// Runs `stage` with `client` from the destination's watermark (or `-d`); without a client,
-    /// a failed stage.
-    pub(crate) async fn run<'c, C, F, Fut>(
-        &self,
-        destination: Destination,
-        client: Option<&'c C>,
-        stage: F,
-    ) -> StageResult
-    where
-        F: FnOnce(&'c C, Option<DateTime<Utc>>) -> Fut,
-        Fut: Future<Output = Result<RunReport, RunFailure>>,
-    {
-        let started = Instant::now();
-        let outcome = match client {
-            Some(client) => StageOutcome::Ran(
-                self.watermarks
-                    .tracked(
-                        self.container_id,
-                        destination.clone(),
-                        since_rule(self.options, &destination),
-                        self.options.dry_run,
-                        |since| stage(client, since),
-                    )
-                    .await,
-            ),
-            None => missing_client(self.container_id, &destination),
-        };
-        tracing::info!(
-            container = self.container_id,
-            %destination,
-            seconds = started.elapsed().as_secs_f64(),
-            ok = outcome.is_success(),
-            "stage done"
-        );
-        StageResult {
-            container_id: self.container_id.to_string(),
-            destination,
-            outcome,
-        }
-    }
-}
-
-/// A plan naming a destination whose client the caller did not give: a failed stage, so the run
-/// does not look successful.
-fn missing_client(container_id: &str, destination: &Destination) -> StageOutcome {
-    StageOutcome::Ran(Tracked {
-        since: None,
-        watermark: None,
-        result: Err(RunFailure {
-            report: RunReport::default(),
-            error: Box::new(Error::Refused(format!(
-                "{container_id} is published to {destination}, but the sync was given no \
-                 {destination} client"
-            ))),
-        }),
-    })
 }
