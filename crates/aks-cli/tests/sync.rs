@@ -6,7 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::sync::{
-    change_in_knack, counts, row, run, socrata_client, socrata_upserted_ids, state, stdout, SYNC,
+    change_in_knack, counts, mark_no_replace, row, run, socrata_client, socrata_upserted_ids,
+    state, stdout, SYNC,
 };
 use common::{fixture, stderr, Fakes, APP, APP_ID, DATASET, RECORDS, VIEW};
 use knack_etl::knack_client::Container;
@@ -75,12 +76,7 @@ async fn a_mis_set_destination_stops_the_whole_sync_before_any_write() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dataset_that_may_not_be_replaced_gets_an_upsert_of_everything_on_its_first_sync() {
     let fakes = Fakes::start().await;
-    let config = std::fs::read_to_string(&fakes.config).unwrap();
-    let config = config.replace(
-        &format!("socrata_resource_id = \"{DATASET}\"\n"),
-        &format!("socrata_resource_id = \"{DATASET}\"\nno_replace_socrata = true\n"),
-    );
-    std::fs::write(&fakes.config, config).unwrap();
+    mark_no_replace(&fakes);
     socrata_client(&fakes)
         .upsert(DATASET, &[json!({"id": "kept-row"})])
         .await

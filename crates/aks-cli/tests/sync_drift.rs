@@ -2,7 +2,9 @@
 
 mod common;
 
-use common::sync::{counts, row, run, socrata_client, socrata_upserted_ids, stdout, SYNC, VERIFY};
+use common::sync::{
+    counts, mark_no_replace, row, run, socrata_client, socrata_upserted_ids, stdout, SYNC, VERIFY,
+};
 use common::{stderr, Fakes, APP, DATASET, VIEW};
 use serde_json::{json, Value};
 
@@ -100,12 +102,7 @@ async fn status_verify_shows_drift_after_rows_vanish_from_a_destination_and_none
 #[tokio::test(flavor = "multi_thread")]
 async fn a_no_replace_dataset_keeps_rows_nobody_staged_and_the_sync_says_so() {
     let fakes = Fakes::start().await;
-    let config = std::fs::read_to_string(&fakes.config).unwrap();
-    let config = config.replace(
-        &format!("socrata_resource_id = \"{DATASET}\"\n"),
-        &format!("socrata_resource_id = \"{DATASET}\"\nno_replace_socrata = true\n"),
-    );
-    std::fs::write(&fakes.config, config).unwrap();
+    mark_no_replace(&fakes);
     run(&fakes, SYNC, 0).await;
     socrata_client(&fakes)
         .upsert(DATASET, &[json!({"id": "foreign-row"})])

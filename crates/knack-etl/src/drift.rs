@@ -253,18 +253,16 @@ pub(crate) async fn repair_socrata(
             missing.len(),
             target.resource_id
         );
-        let repaired = pipelines::socrata_records(
+        let options = upsert(dry_run);
+        let publish = pipelines::socrata_records(
             pgrest,
             client,
             publication,
             target,
-            &upsert(dry_run),
+            &options,
             Some(missing),
-        )
-        .await
-        .map_err(|f| merged(report, f))?;
-        note_repair(report, &what, dry_run);
-        absorb(report, repaired);
+        );
+        republish(report, &what, dry_run, publish).await?;
     }
     if !extra.is_empty() {
         let what = format!(
@@ -337,18 +335,10 @@ pub(crate) async fn repair_agol(
             "{} staged record(s) missing from layer {name}",
             missing.len()
         );
-        let repaired = pipelines::agol_records(
-            pgrest,
-            client,
-            publication,
-            target,
-            &upsert(dry_run),
-            Some(missing),
-        )
-        .await
-        .map_err(|f| merged(report, f))?;
-        note_repair(report, &what, dry_run);
-        absorb(report, repaired);
+        let options = upsert(dry_run);
+        let publish =
+            pipelines::agol_records(pgrest, client, publication, target, &options, Some(missing));
+        republish(report, &what, dry_run, publish).await?;
     }
     if !extra.is_empty() {
         let what = format!(
@@ -360,6 +350,19 @@ pub(crate) async fn repair_agol(
         tracing::warn!("{what}");
         report.notes.push(what);
     }
+    Ok(())
+}
+
+/// Runs `publish` (the re-publication of the missing records) and adds what it did to `report`.
+async fn republish(
+    report: &mut RunReport,
+    what: &str,
+    dry_run: bool,
+    publish: impl std::future::Future<Output = Result<RunReport, RunFailure>>,
+) -> Result<(), RunFailure> {
+    let repaired = publish.await.map_err(|f| merged(report, f))?;
+    note_repair(report, what, dry_run);
+    absorb(report, repaired);
     Ok(())
 }
 

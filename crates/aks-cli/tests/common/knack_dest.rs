@@ -36,7 +36,7 @@ pub async fn add_destination(fakes: &Fakes) -> FakeKnack {
     let dest = FakeKnack::start_for(DEST_ID, DEST_KEY).await;
     dest.set_metadata(dest_metadata());
     append_config(
-        &fakes,
+        fakes,
         &format!(
             r#"
 [apps.{DEST}]

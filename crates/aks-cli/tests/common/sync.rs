@@ -10,7 +10,8 @@ use knack_etl::socrata_client::testkit::FakeSocrata;
 use serde_json::{json, Value};
 
 use super::{
-    assert_no_secret, fixture, stderr, Fakes, APP, SOCRATA_API_KEY_ID, SOCRATA_API_KEY_SECRET, VIEW,
+    assert_no_secret, fixture, stderr, Fakes, APP, DATASET, SOCRATA_API_KEY_ID,
+    SOCRATA_API_KEY_SECRET, VIEW,
 };
 
 pub const SYNC: &[&str] = &["sync", "-a", APP, "-e", "dev"];
@@ -101,4 +102,14 @@ pub fn socrata_client(fakes: &Fakes) -> knack_etl::socrata_client::Client {
         .api_key(SOCRATA_API_KEY_ID, SOCRATA_API_KEY_SECRET)
         .build()
         .unwrap()
+}
+
+/// Marks the fixture dataset `no_replace_socrata` in the fakes' config.
+pub fn mark_no_replace(fakes: &Fakes) {
+    let config = std::fs::read_to_string(&fakes.config).unwrap();
+    let config = config.replace(
+        &format!("socrata_resource_id = \"{DATASET}\"\n"),
+        &format!("socrata_resource_id = \"{DATASET}\"\nno_replace_socrata = true\n"),
+    );
+    std::fs::write(&fakes.config, config).unwrap();
 }
