@@ -67,11 +67,12 @@ async fn status_verify_shows_drift_after_rows_vanish_from_a_destination_and_none
         "written, deleted"
     );
     assert!(
-        stderr(&out).contains(&format!(
-            "repaired: 3 staged record(s) missing from dataset {DATASET}, re-published"
+        stdout(&out).contains(&format!(
+            "{VIEW}/socrata: repaired: 3 staged record(s) missing from dataset {DATASET}, \
+             re-published"
         )),
         "{}",
-        stderr(&out)
+        stdout(&out)
     );
     assert!(fakes
         .socrata

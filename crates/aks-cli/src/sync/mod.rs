@@ -197,6 +197,7 @@ pub async fn execute(
     }
     let report = sync::sync(&clients, &settings.app_id, &plans, options).await;
     print!("{}", summary_table(&report, cli.dry_run));
+    print!("{}", summary::notes(&report));
     // One Knack client served every container, so its last reading is the app's.
     let quota = clients.knack.quota();
     println!("{}", quota_line(quota.as_ref()));
