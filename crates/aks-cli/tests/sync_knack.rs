@@ -187,3 +187,29 @@ async fn a_sync_with_a_knack_destination_needs_its_key_before_any_request() {
     assert!(fakes.knack.requests().is_empty() && dest.requests().is_empty());
     assert!(fakes.writes().is_empty());
 }
+
+/// When the destination's staged rows cannot be refreshed, the stage writes nothing to the
+/// destination (it could create records twice), fails, and the other stages still ran.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_refresh_of_the_destination_writes_nothing_there() {
+    let fakes = Fakes::start().await;
+    let dest = add_destination(&fakes).await;
+    dest.inject(
+        knack_etl::knack_client::testkit::Fault::status(403)
+            .on_method("GET")
+            .on_path("objects/object_26/records")
+            .times(1),
+    );
+    let out = run(&fakes, &dest, SYNC, 1).await;
+    assert_eq!(row(&out, VIEW, STAGE)[8], "FAILED");
+    assert_eq!(row(&out, VIEW, "socrata")[8], "ok");
+    assert!(dest_writes(&dest).is_empty(), "{:?}", dest_writes(&dest));
+    assert!(
+        stderr(&out).contains("the refresh of smart-mobility's staged object_26 failed"),
+        "{}",
+        stderr(&out)
+    );
+    // The next sync refreshes, then copies.
+    let out = run(&fakes, &dest, SYNC, 0).await;
+    assert_eq!(counts(&out, VIEW, STAGE)[1], RECORDS as u64);
+}
