@@ -41,6 +41,7 @@ mod quota;
 mod rate_limit;
 mod record;
 mod records;
+mod select;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 mod timezone;
@@ -61,6 +62,7 @@ pub use quota::Quota;
 pub use record::{RawRecord, Record};
 pub use records::{Page, RawPage, RecordsQuery, SortOrder, MAX_ROWS_PER_PAGE};
 pub use secrecy::SecretString;
+pub use select::{FormattedValues, RecordSelector};
 pub use timezone::{correct_knack_timestamp, known_timezone_names, parse_timezone};
 
 /// Shorthand for results of this crate.

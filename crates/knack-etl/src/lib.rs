@@ -97,7 +97,7 @@ pub use knack::{KnackSource, RawKnackSource};
 pub use reject::{log_rejections, Rejection, LOGGED_REJECTIONS};
 pub use report::RunReport;
 pub use run::{run, RunFailure};
-pub use socrata::SocrataSink;
+pub use socrata::{SocrataRow, SocrataSink};
 pub use stage::{BatchOutcome, BatchStream, Sink, Source, Weigh, WriteMode};
 pub use staging::{StagingRow, StagingSink, StagingSource};
 

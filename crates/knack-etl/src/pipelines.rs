@@ -7,9 +7,9 @@ use agol_client::LayerSelector;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use knack_client::{
-    Container, Filter, Formatter, RawRecord, Record, RecordsQuery, MAX_ROWS_PER_PAGE,
+    Container, Filter, FormattedValues, Formatter, RawRecord, Record, RecordSelector, RecordsQuery,
+    MAX_ROWS_PER_PAGE,
 };
-use serde_json::{Map, Value};
 
 use crate::agol::AgolSink;
 use crate::dry_run::DryRun;
@@ -20,7 +20,8 @@ use crate::socrata::SocrataSink;
 use crate::stage::{Sink, WriteMode};
 use crate::staging::{self, StagingSink, StagingSource};
 use crate::transform::{
-    AgolOptions, AgolTransform, FieldSpec, SocrataColumns, SocrataOptions, SocrataTransform,
+    AgolOptions, AgolTransform, FieldSpec, SocrataColumns, SocrataOptions, SocrataRowWriter,
+    SocrataTransform, TextRow,
 };
 use crate::{Error, RunReport};
 
@@ -150,6 +151,27 @@ pub async fn records_to_postgrest_in(
     run(&source, transform, sink.as_mut(), options.mode()).await
 }
 
+/// The values of a staged record that a publisher formats, parsed from its text.
+fn read_staged(selector: &RecordSelector, staged: &RawRecord) -> Result<Record, Error> {
+    selector.read(staged.raw().get()).map_err(|e| {
+        Error::Staging(format!(
+            "staged record {} is not a JSON object ({e}): re-stage it with records-to-postgrest",
+            staged.id()
+        ))
+    })
+}
+
+/// A staged record formatted straight from its text (see [`RecordSelector::format`]).
+fn format_staged(selector: &RecordSelector, staged: &RawRecord) -> Result<FormattedValues, Error> {
+    selector.format(staged.raw().get()).map_err(|e| match e {
+        knack_client::Error::Decode { detail, .. } => Error::Staging(format!(
+            "staged record {} is not a JSON object ({detail}): re-stage it with records-to-postgrest",
+            staged.id()
+        )),
+        other => other.into(),
+    })
+}
+
 /// Which staged container to publish.
 #[derive(Debug, Clone)]
 pub struct Publication {
@@ -276,7 +298,7 @@ pub(crate) async fn socrata_records(
     }
     let id_field = preflight::SOCRATA_ROW_IDENTIFIER;
     let source = staged(pgrest, publication, options, only);
-    let mut sink: Box<dyn Sink<Map<String, Value>>> = if options.dry_run {
+    let mut sink: Box<dyn Sink<TextRow>> = if options.dry_run {
         Box::new(DryRun::new(format!(
             "Socrata dataset {}",
             target.resource_id
@@ -289,15 +311,29 @@ pub(crate) async fn socrata_records(
         }
         Box::new(sink)
     };
-    let rows = |batch: Vec<Record>| {
+    // Each staged record is parsed only where the row reads it (see `RecordSelector`), and
+    // its row written as JSON text without a map in between.
+    let locations: Vec<&str> = publication
+        .location_fields
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let selector = formatter.selector(&locations);
+    let labels: Vec<&str> = formatter
+        .fields()
+        .iter()
+        .map(|f| f.label.as_str())
+        .collect();
+    let writer = SocrataRowWriter::new(transform, &labels, id_field);
+    let rows = |batch: Vec<RawRecord>| {
         let rows = batch
             .iter()
-            .map(|record| Ok(transform.row(formatter.format(record)?, record.raw())?))
+            .map(|staged| Ok(writer.row(&format_staged(&selector, staged)?)?))
             .collect::<Result<Vec<_>, Error>>()?;
         Ok((rows, 0))
     };
     let mut report = run(&source, rows, sink.as_mut(), mode).await?;
-    let dropped = transform.dropped_fields();
+    let dropped = writer.transform().dropped_fields();
     if !dropped.is_empty() {
         report.notes.push(format!(
             "fields not in the dataset were dropped: {}",
@@ -380,6 +416,7 @@ pub(crate) async fn agol_records(
         agol_options = agol_options.location_field(field.clone());
     }
     let has_location = agol_options.location_field.is_some();
+    let agol_location = agol_options.location_field.clone();
     let transform = setup(AgolTransform::new(&fields, agol_options))?;
     // One staged page per edit call, so the reader's pages and the edit calls line up (the
     // sink also reports a bigger batch that fails part-way, as `Error::PartlyWritten`).
@@ -399,10 +436,15 @@ pub(crate) async fn agol_records(
         }
         Box::new(sink)
     };
-    let features = |batch: Vec<Record>| {
+    let location: Vec<&str> = agol_location.iter().map(String::as_str).collect();
+    let selector = formatter.selector(&location);
+    let features = |batch: Vec<RawRecord>| {
         let features = batch
             .iter()
-            .map(|record| Ok(transform.feature(formatter.format(record)?, record.raw())))
+            .map(|staged| {
+                let record = read_staged(&selector, staged)?;
+                Ok(transform.feature(formatter.format(&record)?, record.raw()))
+            })
             .collect::<Result<Vec<agol_client::Feature>, Error>>()?;
         Ok((features, 0))
     };

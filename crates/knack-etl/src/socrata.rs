@@ -8,6 +8,7 @@ use socrata_client::{Client, Query};
 use crate::keyset::KeySet;
 use crate::reject::{field_named_in, Isolation};
 use crate::stage::{BatchOutcome, Sink, WriteMode};
+use crate::transform::TextRow;
 use crate::{Error, Rejection};
 
 /// Upserts rows into a dataset by its row identifier.
@@ -53,9 +54,9 @@ impl SocrataSink {
     /// Upserts `rows` that Socrata refused as a request, in halves, until every good row is
     /// written and every bad one is named. Upserts keyed by the row identifier are idempotent,
     /// so re-sending rows Socrata already applied changes nothing.
-    async fn isolate(
+    async fn isolate<R: SocrataRow>(
         &mut self,
-        rows: Vec<Map<String, Value>>,
+        rows: Vec<R>,
         outcome: &mut BatchOutcome,
     ) -> Result<(), Error> {
         let mut parts = Isolation::new(rows);
@@ -68,11 +69,7 @@ impl SocrataSink {
                 }
                 Err(e) if refused_for_its_rows(&e) => {
                     let row = &part[0];
-                    let record_id = row
-                        .get(&self.id_field)
-                        .and_then(Value::as_str)
-                        .unwrap_or("(no id)")
-                        .to_string();
+                    let record_id = row.row_id(&self.id_field).unwrap_or("(no id)").to_string();
                     // Still in the source: a replace must keep its previous version.
                     self.written.insert(&record_id);
                     outcome.rejected.push(rejection(record_id, row, &e));
@@ -81,10 +78,7 @@ impl SocrataSink {
                 Err(e) => return Err(Error::after_writing(outcome.written, e)),
             }
             outcome.written += part.len() as u64;
-            for id in part
-                .iter()
-                .filter_map(|row| row.get(&self.id_field).and_then(Value::as_str))
-            {
+            for id in part.iter().filter_map(|row| row.row_id(&self.id_field)) {
                 self.written.insert(id);
             }
         }
@@ -121,13 +115,13 @@ fn refused_for_its_rows(e: &socrata_client::Error) -> bool {
 }
 
 /// A single refused row, named with what Socrata said about it.
-fn rejection(record_id: String, row: &Map<String, Value>, e: &socrata_client::Error) -> Rejection {
+fn rejection(record_id: String, row: &impl SocrataRow, e: &socrata_client::Error) -> Rejection {
     match e {
         socrata_client::Error::Api { body, .. } => {
             let reason = body.message.clone().unwrap_or_else(|| e.to_string());
             Rejection {
                 record_id,
-                field: field_named_in(&reason, row.keys().map(String::as_str)),
+                field: field_named_in(&reason, row.column_names().iter().map(String::as_str)),
                 code: body.code.clone(),
                 reason,
             }
@@ -144,13 +138,8 @@ fn rejection(record_id: String, row: &Map<String, Value>, e: &socrata_client::Er
     }
 }
 
-#[async_trait]
-impl Sink<Map<String, Value>> for SocrataSink {
-    fn describe(&self) -> String {
-        format!("Socrata dataset {}", self.dataset)
-    }
-
-    async fn write(&mut self, batch: Vec<Map<String, Value>>) -> Result<BatchOutcome, Error> {
+impl SocrataSink {
+    async fn write_rows<R: SocrataRow>(&mut self, batch: Vec<R>) -> Result<BatchOutcome, Error> {
         // Requests carry consecutive rows of the batch, in order: `rows[done..]`
         // is what the next one carried. Only rows of requests that succeeded
         // count as written (their ids protected from a replace's deletes).
@@ -168,7 +157,7 @@ impl Sink<Map<String, Value>> for SocrataSink {
                 Err(e) => return Err(Error::after_writing(done as u64, e)),
             };
             let carried = batch.iter().skip(done).take(request.rows);
-            for id in carried.filter_map(|row| row.get(&self.id_field).and_then(Value::as_str)) {
+            for id in carried.filter_map(|row| row.row_id(&self.id_field)) {
                 self.written.insert(id);
             }
             done += request.rows;
@@ -182,8 +171,71 @@ impl Sink<Map<String, Value>> for SocrataSink {
         }
         Ok(outcome)
     }
+}
+
+#[async_trait]
+impl Sink<Map<String, Value>> for SocrataSink {
+    fn describe(&self) -> String {
+        format!("Socrata dataset {}", self.dataset)
+    }
+
+    async fn write(&mut self, batch: Vec<Map<String, Value>>) -> Result<BatchOutcome, Error> {
+        self.write_rows(batch).await
+    }
 
     async fn finish(&mut self, mode: WriteMode) -> Result<u64, Error> {
+        self.finish_replace(mode).await
+    }
+}
+
+/// Rows written as JSON text ([`crate::transform::SocrataRowWriter`]): sent as they are.
+#[async_trait]
+impl Sink<TextRow> for SocrataSink {
+    fn describe(&self) -> String {
+        <Self as Sink<Map<String, Value>>>::describe(self)
+    }
+
+    async fn write(&mut self, batch: Vec<TextRow>) -> Result<BatchOutcome, Error> {
+        self.write_rows(batch).await
+    }
+
+    async fn finish(&mut self, mode: WriteMode) -> Result<u64, Error> {
+        self.finish_replace(mode).await
+    }
+}
+
+/// A row [`SocrataSink`] can send: its JSON, its row identifier, and its column names (read
+/// only for a row Socrata refused, to name the field at fault).
+pub trait SocrataRow: serde::Serialize + Clone + Send + Sync + 'static {
+    /// The row identifier's value (`id_field`), when it is text.
+    fn row_id(&self, id_field: &str) -> Option<&str>;
+    /// The row's column names.
+    fn column_names(&self) -> Vec<String>;
+}
+
+impl SocrataRow for Map<String, Value> {
+    fn row_id(&self, id_field: &str) -> Option<&str> {
+        self.get(id_field).and_then(Value::as_str)
+    }
+    fn column_names(&self) -> Vec<String> {
+        self.keys().cloned().collect()
+    }
+}
+
+impl SocrataRow for TextRow {
+    /// The writer read the identifier out when it wrote the row (it was built with `id_field`).
+    fn row_id(&self, _id_field: &str) -> Option<&str> {
+        self.id()
+    }
+    fn column_names(&self) -> Vec<String> {
+        serde_json::from_str::<Map<String, Value>>(self.text().get())
+            .map(|row| row.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+impl SocrataSink {
+    async fn finish_replace(&mut self, mode: WriteMode) -> Result<u64, Error> {
         if !mode.is_replace() {
             return Ok(0);
         }

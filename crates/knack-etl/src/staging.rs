@@ -444,22 +444,12 @@ impl StagingSource {
         self.page_size = n;
         self
     }
-}
 
-#[async_trait]
-impl Source<Record> for StagingSource {
-    fn describe(&self) -> String {
-        format!(
-            "PostgREST {RECORDS_TABLE} ({} of app {})",
-            self.container_id, self.app_id
-        )
-    }
-
-    async fn batches(&self) -> Result<BatchStream<Record>, Error> {
-        #[derive(Deserialize)]
-        struct Row {
-            record: Map<String, Value>,
-        }
+    /// The container's rows (written on or after `since`, among `only`), `id` and `record`,
+    /// page by page, each row read into `R`.
+    fn pages<R: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+    ) -> impl futures::Stream<Item = Result<Vec<R>, pgrest_client::Error>> + Send + 'static {
         let mut query = Query::new()
             .select("id,record")
             .eq("app_id", self.app_id.as_str())
@@ -482,10 +472,50 @@ impl Source<Record> for StagingSource {
             self.client.clone(),
             Keyset::on("id").page_size(self.page_size),
         );
-        let pages = futures::stream::iter(queries)
-            .map(move |query| client.select_pages::<Row>(RECORDS_TABLE, query, keyset.clone()))
+        futures::stream::iter(queries)
+            .map(move |query| client.select_pages::<R>(RECORDS_TABLE, query, keyset.clone()))
             .flatten()
+    }
+}
+
+#[async_trait]
+impl Source<Record> for StagingSource {
+    fn describe(&self) -> String {
+        format!(
+            "PostgREST {RECORDS_TABLE} ({} of app {})",
+            self.container_id, self.app_id
+        )
+    }
+
+    async fn batches(&self) -> Result<BatchStream<Record>, Error> {
+        #[derive(Deserialize)]
+        struct Row {
+            record: Map<String, Value>,
+        }
+        let pages = self
+            .pages::<Row>()
             .map_ok(|rows| rows.into_iter().map(|r| Record::new(r.record)).collect())
+            .map_err(Error::from);
+        Ok(pages.boxed())
+    }
+}
+
+/// The staged records as the JSON text the store returned, for readers that parse only what
+/// they use ([`knack_client::RecordSelector`]): one allocation a record instead of a tree.
+#[async_trait]
+impl Source<RawRecord> for StagingSource {
+    fn describe(&self) -> String {
+        <Self as Source<Record>>::describe(self)
+    }
+
+    async fn batches(&self) -> Result<BatchStream<RawRecord>, Error> {
+        #[derive(Deserialize)]
+        struct Row {
+            record: RawRecord,
+        }
+        let pages = self
+            .pages::<Row>()
+            .map_ok(|rows| rows.into_iter().map(|r| r.record).collect())
             .map_err(Error::from);
         Ok(pages.boxed())
     }

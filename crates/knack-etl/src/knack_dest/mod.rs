@@ -26,11 +26,11 @@ use std::time::Instant;
 
 use chrono_tz::Tz;
 use futures::TryStreamExt;
-use knack_client::Container;
+use knack_client::{Container, Record};
 use serde_json::{Map, Value};
 
 use crate::pipelines::RunOptions;
-use crate::stage::Source;
+use crate::stage::{BatchStream, Source};
 use crate::staging::{self, StagingSource};
 use crate::{Error, RunFailure, RunReport};
 
@@ -177,7 +177,7 @@ pub async fn records_to_knack(
         &dest.source_container,
         options.since,
     );
-    let mut pages = source.batches().await.map_err(|e| fail(&report, e))?;
+    let mut pages: BatchStream<Record> = source.batches().await.map_err(|e| fail(&report, e))?;
     let pk = dest.fields.primary_key().dest.clone();
     while let Some(page) = pages.try_next().await.map_err(|e| fail(&report, e))? {
         for record in page {
@@ -260,7 +260,7 @@ async fn dest_index(
         &dest.dest_container,
         None,
     );
-    let mut pages = source.batches().await?;
+    let mut pages: BatchStream<Record> = source.batches().await?;
     let mut index = DestIndex::new();
     while let Some(page) = pages.try_next().await? {
         for record in page {

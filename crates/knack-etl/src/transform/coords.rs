@@ -48,8 +48,13 @@ impl Coordinate {
 pub fn raw_field_value<'a>(raw: &'a Map<String, Value>, field_key: &str) -> Option<&'a Value> {
     let value = raw
         .get(&format!("{field_key}_raw"))
-        .or_else(|| raw.get(field_key))?;
-    match value {
+        .or_else(|| raw.get(field_key));
+    non_empty(value)
+}
+
+/// The value, unless it is `null`, `""` or `[]` (knackpy's "no value").
+pub(crate) fn non_empty(value: Option<&Value>) -> Option<&Value> {
+    match value? {
         Value::Null => None,
         Value::String(s) if s.is_empty() => None,
         Value::Array(a) if a.is_empty() => None,

@@ -89,4 +89,10 @@ pub enum TransformError {
          run incrementally with a date or change the container config"
     )]
     ReplaceForbidden,
+    /// A row built as JSON text did not read back as JSON (a bug here, not in the record).
+    #[error("a row could not be written as JSON ({reason}); please report this with the record")]
+    InvalidRow {
+        /// What the JSON reader said.
+        reason: String,
+    },
 }

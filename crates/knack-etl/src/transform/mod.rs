@@ -15,12 +15,14 @@ mod html;
 pub mod keys;
 mod pyfmt;
 mod socrata;
+mod socrata_text;
 
 pub use agol::{AgolOptions, AgolTransform, Feature, RICH_TEXT_FIELD_TYPES, WKID_WGS84};
 pub use coords::raw_field_value;
 pub use error::TransformError;
 pub use keys::{field_key, normalize_keys, normalize_label};
 pub use socrata::{SocrataColumns, SocrataOptions, SocrataTransform, DEFAULT_TIMEZONE};
+pub use socrata_text::{SocrataRowWriter, TextRow};
 
 /// What a transform needs to know about one field of the container, from the Knack metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]

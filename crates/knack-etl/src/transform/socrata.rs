@@ -162,19 +162,19 @@ impl LocationKind {
 }
 
 #[derive(Debug, Clone)]
-struct LocationTarget {
-    field_key: String,
-    column: String,
+pub(super) struct LocationTarget {
+    pub(super) field_key: String,
+    pub(super) column: String,
     kind: LocationKind,
 }
 
 /// Turns formatted Knack records into rows for one Socrata dataset. Build one per run.
 #[derive(Debug, Clone)]
 pub struct SocrataTransform {
-    columns: SocrataColumns,
-    locations: Vec<LocationTarget>,
-    floating: Vec<String>,
-    run_timestamp: Option<(String, String)>,
+    pub(super) columns: SocrataColumns,
+    pub(super) locations: Vec<LocationTarget>,
+    pub(super) floating: Vec<String>,
+    pub(super) run_timestamp: Option<(String, String)>,
     no_replace: bool,
     dropped: Vec<String>,
 }
@@ -337,7 +337,10 @@ impl SocrataTransform {
 }
 
 /// The original's `socrata_formatter_point` / `_location` / `_multipoint` on a raw address value.
-fn socrata_location(loc: &LocationTarget, raw: Option<&Value>) -> Result<Value, TransformError> {
+pub(super) fn socrata_location(
+    loc: &LocationTarget,
+    raw: Option<&Value>,
+) -> Result<Value, TransformError> {
     let Some(raw) = raw.filter(|v| truthy(v)) else {
         return Ok(Value::Null);
     };
@@ -416,7 +419,7 @@ fn multipoint<'a>(addresses: impl Iterator<Item = &'a Value>) -> Value {
 
 /// arrow's `get(v).format("YYYY-MM-DDTHH:mm:ss")`: the wall-clock time the value carries, offset
 /// dropped (never converted); a value without offset is taken as it is.
-fn floating_timestamp(column: &str, value: &Value) -> Result<String, TransformError> {
+pub(super) fn floating_timestamp(column: &str, value: &Value) -> Result<String, TransformError> {
     let wall_clock = match value {
         Value::String(s) => parse_wall_clock(s.trim()),
         // arrow reads a number as UTC epoch seconds.
