@@ -25,8 +25,9 @@
 
 mod ops;
 mod sql;
+mod store;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -38,6 +39,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 use crate::client::ClientBuilder;
 use crate::types::Feature;
 use crate::RetryPolicy;
+use store::FeatureStore;
 
 pub use knack_services_core::testkit::{
     refused_uri, CapturedLogs, DroppingServer, Fault, RecordedRequest,
@@ -135,7 +137,7 @@ pub(crate) struct FakeLayer {
     pub(crate) fields: Vec<Value>,
     pub(crate) max_record_count: u32,
     pub(crate) supports_truncate: bool,
-    pub(crate) features: BTreeMap<i64, Feature>,
+    pub(crate) features: FeatureStore,
     pub(crate) next_oid: i64,
 }
 
@@ -205,7 +207,7 @@ fn load_layers() -> Vec<FakeLayer> {
                 fields,
                 max_record_count: 2000,
                 supports_truncate: true,
-                features: BTreeMap::new(),
+                features: FeatureStore::default(),
                 next_oid: 1,
             });
         }
@@ -296,7 +298,7 @@ impl FakeAgol {
         st.layers
             .iter()
             .find(|l| l.id == layer)
-            .map(|l| l.features.values().cloned().collect())
+            .map(|l| l.features.values().collect())
             .unwrap_or_default()
     }
 

@@ -27,7 +27,7 @@ pub(crate) fn insert(layer: &mut FakeLayer, mut f: Feature) -> i64 {
     if layer.is_table || f.geometry.as_ref().is_some_and(Geometry::is_null) {
         f.geometry = None;
     }
-    layer.features.insert(oid, f);
+    layer.features.insert(oid, &f);
     oid
 }
 
@@ -109,7 +109,7 @@ fn parse_ids(s: &str) -> Result<Vec<i64>, String> {
         .collect()
 }
 
-fn query(l: &FakeLayer, p: Params<'_>) -> ResponseTemplate {
+fn query(l: &mut FakeLayer, p: Params<'_>) -> ResponseTemplate {
     let w = match Where::parse(&p("where").unwrap_or_else(|| "1=1".into())) {
         Ok(w) => w,
         Err(e) => return invalid(&format!("'where' parameter is invalid: {e}")),
@@ -118,19 +118,13 @@ fn query(l: &FakeLayer, p: Params<'_>) -> ResponseTemplate {
         Ok(ids) => ids,
         Err(e) => return invalid(&e),
     };
-    let matched: Vec<(&i64, &Feature)> = l
-        .features
-        .iter()
-        .filter(|(oid, f)| {
-            ids.as_ref().map_or(true, |ids| ids.contains(oid)) && w.matches(&f.attributes)
-        })
-        .collect();
+    let matched: Vec<i64> = l.features.matching_ids(&w, ids.as_deref());
     let flag = |n: &str| p(n).as_deref() == Some("true");
     if flag("returnCountOnly") {
         return ok(json!({"count": matched.len()}));
     }
     if flag("returnIdsOnly") {
-        let ids: Vec<i64> = matched.iter().map(|(id, _)| **id).collect();
+        let ids: Vec<i64> = matched.clone();
         return ok(json!({"objectIdFieldName": OBJECT_ID_FIELD, "objectIds": ids}));
     }
     let offset: usize = p("resultOffset").and_then(|s| s.parse().ok()).unwrap_or(0);
@@ -151,7 +145,8 @@ fn query(l: &FakeLayer, p: Params<'_>) -> ResponseTemplate {
         .iter()
         .skip(offset)
         .take(count)
-        .map(|(_, f)| {
+        .filter_map(|oid| l.features.get(oid))
+        .map(|f| {
             let attributes: serde_json::Map<String, Value> = f
                 .attributes
                 .iter()
@@ -333,12 +328,7 @@ fn edit(st: &mut State, layer_id: u32, op: &str, p: Params<'_>) -> ResponseTempl
     if op == "deleteFeatures" {
         if let Some(w) = p("where") {
             match Where::parse(&w) {
-                Ok(w) => deletes.extend(
-                    l.features
-                        .iter()
-                        .filter(|(_, f)| w.matches(&f.attributes))
-                        .map(|(id, _)| *id),
-                ),
+                Ok(w) => deletes.extend(l.features.matching_ids(&w, None)),
                 Err(e) => return invalid(&format!("'where' parameter is invalid: {e}")),
             }
         }
@@ -434,7 +424,7 @@ fn edit(st: &mut State, layer_id: u32, op: &str, p: Params<'_>) -> ResponseTempl
         }
         for (f, o) in updates.into_iter().zip(&upd_out) {
             if let (None, Some(id)) = (&o.error, o.object_id) {
-                if let Some(stored) = l.features.get_mut(&id) {
+                if let Some(mut stored) = l.features.get(&id) {
                     stored.attributes.extend(f.attributes);
                     // As AGOL: no key keeps the shape, `null` removes it, a shape replaces it.
                     match f.geometry {
@@ -443,6 +433,7 @@ fn edit(st: &mut State, layer_id: u32, op: &str, p: Params<'_>) -> ResponseTempl
                         Some(Geometry::Null) => stored.geometry = None,
                         Some(g) => stored.geometry = Some(g),
                     }
+                    l.features.insert(id, &stored);
                 }
             }
         }

@@ -172,6 +172,24 @@ impl Where {
         Ok(Where(conds))
     }
 
+    /// A condition every match must meet that an index on its field can answer:
+    /// `field = x` or `field IN (...)`, as `(field, values)`.
+    pub(crate) fn indexable(&self) -> Option<(&str, &[Value])> {
+        self.0.iter().find_map(|c| match c {
+            Cond::Cmp {
+                field,
+                negate: false,
+                values,
+            } => Some((field.as_str(), values.as_slice())),
+            _ => None,
+        })
+    }
+
+    /// Whether every feature matches (`1=1`).
+    pub(crate) fn is_always_true(&self) -> bool {
+        self.0.iter().all(|c| matches!(c, Cond::True))
+    }
+
     pub(crate) fn matches(&self, attributes: &Map<String, Value>) -> bool {
         self.0.iter().all(|c| match c {
             Cond::True => true,
