@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use wiremock::{Request, Respond, ResponseTemplate};
 
 use super::index::RowIndex;
-use super::{State, StoredDataset};
+use super::{State, Stored, StoredDataset};
 use crate::Row;
 
 pub(crate) struct Handler {
@@ -232,12 +232,94 @@ fn read(ds: &StoredDataset, req: &Request) -> Reply {
             .find(|(n, _)| n == k)
             .map(|(_, v)| v.into_owned())
     };
-    let mut rows: Vec<&Row> = ds.rows.iter().collect();
+    let order = param("$order");
+    let by_sid = |o: &str| o.trim() == ":id" || o.trim().eq_ignore_ascii_case(":id asc");
+    let num = |k: &str, d: usize| param(k).and_then(|v| v.parse::<usize>().ok()).unwrap_or(d);
+    let (offset, limit) = (num("$offset", 0), num("$limit", 1000));
+    let filtered = param("$where").is_some() || param("$q").is_some();
+    let select = param("$select");
+    if select
+        .as_deref()
+        .is_some_and(|s| s.replace(' ', "").eq_ignore_ascii_case("count(*)"))
+    {
+        // SODA 2.1's aggregate: one row, the count as text.
+        let count = if filtered {
+            match filter_and_order(ds, &param, None) {
+                Ok(rows) => rows.len(),
+                Err(reply) => return reply,
+            }
+        } else {
+            ds.rows.len()
+        };
+        return reply(200, serde_json::json!([{"count": count.to_string()}]));
+    }
+    let rows: Vec<Row> = if !filtered && order.as_deref().is_none_or(by_sid) {
+        // Stored order (or, without `$order`, its reverse) and no filter: only the page's rows
+        // are read.
+        let page = |i: usize| ds.rows[i].row();
+        match order {
+            // Socrata promises no order without $order: answer in reverse so skipped ordering shows.
+            None => (0..ds.rows.len())
+                .rev()
+                .skip(offset)
+                .take(limit)
+                .map(page)
+                .collect(),
+            Some(_) => (offset..ds.rows.len()).take(limit).map(page).collect(),
+        }
+    } else {
+        match filter_and_order(ds, &param, order.as_deref()) {
+            Ok(rows) => rows.into_iter().skip(offset).take(limit).collect(),
+            Err(reply) => return reply,
+        }
+    };
+    let fields: Option<Vec<String>> = select
+        .as_deref()
+        .filter(|s| s.trim() != "*" && !s.contains(":*"))
+        .map(|s| {
+            s.split(',')
+                .map(|f| f.trim().trim_matches('`').to_string())
+                .collect()
+        });
+    let system = select.as_deref().is_some_and(|s| s.contains(":*"));
+    let out: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let mut m = Row::new();
+            for (k, v) in r {
+                let wanted = match &fields {
+                    Some(fs) => fs.contains(k),
+                    None => !k.starts_with(':') || system,
+                };
+                match v {
+                    _ if !wanted => {}
+                    Value::Null => {}
+                    Value::Number(n) => {
+                        m.insert(k.clone(), Value::String(n.to_string()));
+                    }
+                    other => {
+                        m.insert(k.clone(), other.clone());
+                    }
+                }
+            }
+            Value::Object(m)
+        })
+        .collect();
+    reply(200, Value::Array(out))
+}
+
+/// Every row `$where` and `$q` keep, in `$order` (each stored row is read).
+fn filter_and_order(
+    ds: &StoredDataset,
+    param: &dyn Fn(&str) -> Option<String>,
+    order: Option<&str>,
+) -> Result<Vec<Row>, Reply> {
+    let mut rows: Vec<Row> = ds.rows.iter().map(Stored::row).collect();
     if let Some(w) = param("$where") {
         let Some(conds) = parse_where(&w) else {
-            return error(400, "query.compiler.malformed", &format!(
+            return Err(error(400, "query.compiler.malformed", &format!(
                 "fake Socrata understands only `field = 'v'` and `field IN ('a', …)` joined by AND; got {w:?}"
-            ));
+            )));
         };
         rows.retain(|r| {
             conds.iter().all(|c| match c {
@@ -253,11 +335,9 @@ fn read(ds: &StoredDataset, req: &Request) -> Reply {
                 .any(|v| v.as_str().is_some_and(|s| s.to_lowercase().contains(&q)))
         });
     }
-    match param("$order") {
-        // Socrata promises no order without $order: answer in reverse so skipped ordering shows.
+    match order {
         None => rows.reverse(),
-        // Rows are stored in `:id` order (appended with rising ids, deletes keep the order), so
-        // the paging order needs no sort: sorting every row for every page made reads quadratic.
+        // Rows are stored in `:id` order (appended with rising ids, deletes keep the order).
         Some(order) if order.trim() == ":id" || order.trim().eq_ignore_ascii_case(":id asc") => {}
         Some(order) => {
             let terms: Vec<(String, bool)> = order
@@ -285,51 +365,7 @@ fn read(ds: &StoredDataset, req: &Request) -> Reply {
             });
         }
     }
-    let select = param("$select");
-    if select
-        .as_deref()
-        .is_some_and(|s| s.replace(' ', "").eq_ignore_ascii_case("count(*)"))
-    {
-        // SODA 2.1's aggregate: one row, the count as text.
-        return reply(200, serde_json::json!([{"count": rows.len().to_string()}]));
-    }
-    let num = |k: &str, d: usize| param(k).and_then(|v| v.parse::<usize>().ok()).unwrap_or(d);
-    let (offset, limit) = (num("$offset", 0), num("$limit", 1000));
-    let fields: Option<Vec<String>> = select
-        .as_deref()
-        .filter(|s| s.trim() != "*" && !s.contains(":*"))
-        .map(|s| {
-            s.split(',')
-                .map(|f| f.trim().trim_matches('`').to_string())
-                .collect()
-        });
-    let system = select.as_deref().is_some_and(|s| s.contains(":*"));
-    let out: Vec<Value> = rows
-        .into_iter()
-        .skip(offset)
-        .take(limit)
-        .map(|r| {
-            let mut m = Row::new();
-            for (k, v) in r {
-                let wanted = match &fields {
-                    Some(fs) => fs.contains(k),
-                    None => !k.starts_with(':') || system,
-                };
-                match v {
-                    _ if !wanted => {}
-                    Value::Null => {}
-                    Value::Number(n) => {
-                        m.insert(k.clone(), Value::String(n.to_string()));
-                    }
-                    other => {
-                        m.insert(k.clone(), other.clone());
-                    }
-                }
-            }
-            Value::Object(m)
-        })
-        .collect();
-    reply(200, Value::Array(out))
+    Ok(rows)
 }
 
 // ---- writes ----
@@ -421,14 +457,14 @@ fn write_rows(st: &mut State, id: &str, req: &Request, replace: bool) -> Reply {
         let matched_by_rid = key_by_rid.is_some();
         match (is_delete, found) {
             (true, Some(i)) => {
-                index.remove(&ds.rows[i], i, rid);
+                index.remove(&ds.rows[i].row(), i, rid);
                 gone.insert(i);
                 deleted += 1;
             }
             (true, None) => errors += 1,
             (false, Some(i)) => {
-                index.remove(&ds.rows[i], i, rid);
-                let stored = &mut ds.rows[i];
+                let mut stored = ds.rows[i].row();
+                index.remove(&stored, i, rid);
                 for (k, v) in row {
                     if k == ":id" || k == ":deleted" {
                         continue;
@@ -439,7 +475,8 @@ fn write_rows(st: &mut State, id: &str, req: &Request, replace: bool) -> Reply {
                         stored.insert(k, v);
                     }
                 }
-                index.insert(&ds.rows[i], i, rid);
+                index.insert(&stored, i, rid);
+                ds.rows[i] = Stored::new(&stored);
                 updated += 1;
                 if matched_by_rid {
                     by_rid += 1
@@ -450,8 +487,9 @@ fn write_rows(st: &mut State, id: &str, req: &Request, replace: bool) -> Reply {
             (false, None) if rid.is_some() && !matched_by_rid => errors += 1,
             (false, None) => {
                 next_sid += 1;
-                ds.rows.push(with_sid(row, next_sid));
-                index.insert(&ds.rows[ds.rows.len() - 1], ds.rows.len() - 1, rid);
+                let row = with_sid(row, next_sid);
+                index.insert(&row, ds.rows.len(), rid);
+                ds.rows.push(Stored::new(&row));
                 created += 1;
             }
         }

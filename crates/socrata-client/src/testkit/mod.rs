@@ -192,10 +192,29 @@ pub(crate) struct State {
     next_sid: u64,
 }
 
+/// A stored row as its JSON text, parsed when read: a million rows held as trees of values
+/// would not fit in memory.
+pub(crate) struct Stored(Box<str>);
+
+impl Stored {
+    pub(crate) fn new(row: &Row) -> Self {
+        Stored(
+            serde_json::to_string(row)
+                .unwrap_or_default()
+                .into_boxed_str(),
+        )
+    }
+
+    pub(crate) fn row(&self) -> Row {
+        // Written by `new` from a row: always reads back.
+        serde_json::from_str(&self.0).unwrap_or_default()
+    }
+}
+
 pub(crate) struct StoredDataset {
     spec: FakeDataset,
     /// Rows in insertion order, each with its `:id`.
-    rows: Vec<Row>,
+    rows: Vec<Stored>,
     /// Positions of `rows`, while no write moved them.
     index: Option<index::RowIndex>,
 }
@@ -262,7 +281,7 @@ impl FakeSocrata {
         for row in rows {
             let sid = st.next_sid();
             let ds = st.datasets.get_mut(&dataset.id).expect("just inserted");
-            ds.rows.push(handler::with_sid(row, sid));
+            ds.rows.push(Stored::new(&handler::with_sid(row, sid)));
         }
     }
 
@@ -287,7 +306,10 @@ impl FakeSocrata {
             .datasets
             .get(dataset)
             .unwrap_or_else(|| panic!("fake Socrata has no dataset {dataset}"));
-        ds.rows.iter().map(handler::without_system_fields).collect()
+        ds.rows
+            .iter()
+            .map(|stored| handler::without_system_fields(&stored.row()))
+            .collect()
     }
 
     /// A logged request's body parsed as JSON rows (an empty list when it is not a JSON array).
