@@ -41,7 +41,7 @@ use wiremock::matchers::any;
 use wiremock::{Mock, MockServer};
 
 use crate::{Client, ClientBuilder, Container, Record, RetryPolicy};
-use server::{Handler, State};
+use server::{Handler, State, Stored};
 
 pub use knack_services_core::testkit::{
     max_in_window, refused_uri, CapturedLogs, DroppingServer, Fault, RecordedRequest,
@@ -135,8 +135,22 @@ impl FakeKnack {
     /// Replaces the records of a container. Each must be a JSON object;
     /// one without `id` gets a generated one.
     pub fn set_records(&self, container: &Container, records: Vec<Value>) {
+        self.set_records_from(container, records);
+    }
+
+    /// [`FakeKnack::set_records`] from an iterator. The fake keeps each record as its JSON
+    /// text, so a million full-size records take a few gigabytes; an iterator that builds them
+    /// one at a time keeps the caller from holding them all as values at once.
+    pub fn set_records_from(
+        &self,
+        container: &Container,
+        records: impl IntoIterator<Item = Value>,
+    ) {
         let mut st = self.state();
-        let records = records.into_iter().map(|r| st.with_id(r)).collect();
+        let records = records
+            .into_iter()
+            .map(|r| Stored::new(&st.with_id(r)))
+            .collect();
         *st.records_mut(&container.records_path()) = records;
     }
 
@@ -147,8 +161,10 @@ impl FakeKnack {
             .get(&container.records_path())
             .map(|rs| {
                 rs.iter()
-                    .filter_map(|r| r.as_object().cloned())
-                    .map(Record::new)
+                    .filter_map(|r| match r.value() {
+                        Value::Object(map) => Some(Record::new(map)),
+                        _ => None,
+                    })
                     .collect()
             })
             .unwrap_or_default()

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use knack_services_core::lock;
 use knack_services_core::testkit::Frame;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use wiremock::{Request, Respond, ResponseTemplate};
 
@@ -16,7 +17,7 @@ pub(super) struct State {
     pub(super) api_key: String,
     pub(super) metadata: Option<Value>,
     /// Records by container records path (`objects/object_1/records`).
-    pub(super) records: HashMap<String, Vec<Value>>,
+    pub(super) records: HashMap<String, Vec<Stored>>,
     pub(super) overstated: HashMap<String, u64>,
     pub(super) user_tokens: Vec<String>,
     pub(super) rate_limit: Option<usize>,
@@ -47,7 +48,7 @@ impl State {
     }
 
     /// The records of `container` (none when it has never been given any).
-    fn records_of(&self, container: &str) -> &[Value] {
+    fn records_of(&self, container: &str) -> &[Stored] {
         self.records
             .get(container)
             .map(Vec::as_slice)
@@ -55,7 +56,7 @@ impl State {
     }
 
     /// The records of `container`, to change (forgets the cached filter matches).
-    pub(super) fn records_mut(&mut self, container: &str) -> &mut Vec<Value> {
+    pub(super) fn records_mut(&mut self, container: &str) -> &mut Vec<Stored> {
         self.matches.clear();
         self.records.entry(container.to_string()).or_default()
     }
@@ -72,6 +73,33 @@ impl State {
     fn new_id(&mut self) -> String {
         self.next_id += 1;
         format!("f{:023x}", self.next_id)
+    }
+}
+
+/// A record as its JSON text (parsed when a filter or a write needs it), with its id: a million
+/// records held as trees of values would not fit in memory.
+pub(super) struct Stored {
+    id: Option<String>,
+    text: Box<RawValue>,
+}
+
+impl Stored {
+    pub(super) fn new(record: &Value) -> Self {
+        let text = serde_json::value::to_raw_value(record)
+            .unwrap_or_else(|_| RawValue::from_string("null".into()).unwrap_or_default());
+        Stored {
+            id: record.get("id").and_then(Value::as_str).map(str::to_owned),
+            text,
+        }
+    }
+
+    pub(super) fn value(&self) -> Value {
+        // Written by `new` from a value: always reads back.
+        serde_json::from_str(self.text.get()).unwrap_or_default()
+    }
+
+    fn text(&self) -> &RawValue {
+        &self.text
     }
 }
 
@@ -238,7 +266,7 @@ fn records_route(
                 let id = st.new_id();
                 rec.insert("id".into(), Value::String(id));
                 let rec = Value::Object(rec);
-                st.records_mut(container).push(rec.clone());
+                st.records_mut(container).push(Stored::new(&rec));
                 (ResponseTemplate::new(200).set_body_json(rec), 200)
             }
             Err(_) => (
@@ -248,14 +276,15 @@ fn records_route(
         },
         ("GET" | "PUT" | "DELETE", [id]) => {
             let records = st.records_mut(container);
-            let Some(pos) = records
-                .iter()
-                .position(|r| r.get("id").and_then(Value::as_str) == Some(*id))
-            else {
+            let Some(pos) = records.iter().position(|r| r.id.as_deref() == Some(*id)) else {
                 return (knack_error(404, "Record not found"), 404);
             };
             match method {
-                "GET" => (ResponseTemplate::new(200).set_body_json(&records[pos]), 200),
+                "GET" => (
+                    ResponseTemplate::new(200)
+                        .set_body_raw(records[pos].text().get(), "application/json"),
+                    200,
+                ),
                 "DELETE" => {
                     records.remove(pos);
                     (
@@ -265,14 +294,16 @@ fn records_route(
                 }
                 _ => match req.body_json::<Map<String, Value>>() {
                     Ok(fields) => {
-                        if let Value::Object(rec) = &mut records[pos] {
+                        let mut record = records[pos].value();
+                        if let Value::Object(rec) = &mut record {
                             rec.extend(
                                 with_raw_twins(fields)
                                     .into_iter()
                                     .filter(|(k, _)| k != "id"),
                             );
                         }
-                        (ResponseTemplate::new(200).set_body_json(&records[pos]), 200)
+                        records[pos] = Stored::new(&record);
+                        (ResponseTemplate::new(200).set_body_json(&record), 200)
                     }
                     Err(_) => (
                         knack_error(400, "The request body must be a JSON object"),
@@ -324,12 +355,16 @@ fn list(st: &mut State, req: &Request, container: &str) -> (ResponseTemplate, u1
     };
     let start = ((page - 1) * rows) as usize;
     // Unfiltered, a page is a slice; filtered, the matches are found once per filter text.
-    let (matched, records): (usize, Vec<&Value>) = match q.get("filters") {
+    let (matched, records): (usize, Vec<&RawValue>) = match q.get("filters") {
         None => {
             let all = st.records_of(container);
             (
                 all.len(),
-                all.iter().skip(start).take(rows as usize).collect(),
+                all.iter()
+                    .skip(start)
+                    .take(rows as usize)
+                    .map(Stored::text)
+                    .collect(),
             )
         }
         Some(text) => {
@@ -344,7 +379,7 @@ fn list(st: &mut State, req: &Request, container: &str) -> (ResponseTemplate, u1
                     };
                     let mut hits = Vec::new();
                     for (i, r) in all.iter().enumerate() {
-                        match parsed.matches(r) {
+                        match parsed.matches(&r.value()) {
                             Ok(true) => hits.push(i),
                             Ok(false) => {}
                             Err(e) => return (knack_error(400, &e), 400),
@@ -357,7 +392,7 @@ fn list(st: &mut State, req: &Request, container: &str) -> (ResponseTemplate, u1
             };
             let all = st.records_of(container);
             let page = hits.iter().skip(start).take(rows as usize);
-            (hits.len(), page.map(|&i| &all[i]).collect())
+            (hits.len(), page.map(|&i| all[i].text()).collect())
         }
     };
     let total_records = matched as u64 + st.overstated.get(container).copied().unwrap_or(0);
@@ -369,7 +404,7 @@ fn list(st: &mut State, req: &Request, container: &str) -> (ResponseTemplate, u1
         total_pages: u64,
         current_page: u64,
         total_records: u64,
-        records: Vec<&'a Value>,
+        records: Vec<&'a RawValue>,
     }
     let body = Body {
         total_pages,
