@@ -8,6 +8,7 @@ use knack_services_core::testkit::{lock, Frame};
 use serde_json::{json, Value};
 use wiremock::{Request, ResponseTemplate};
 
+use super::cell::pack;
 use super::store::{decode, parse_query, Parsed, Reject, Row, Table};
 use super::State;
 
@@ -454,7 +455,7 @@ fn update(
     let mut work = table.clone();
     for &i in &idx {
         for (k, v) in &patch {
-            work.rows[i].insert(k.clone(), v.clone());
+            work.rows[i].insert(k.clone(), pack(v.clone()));
         }
         if let Some(t) = &work.spec.auto_now {
             work.rows[i].insert(t.clone(), Value::from(now));

@@ -40,6 +40,7 @@
 //! # Ok(()) }
 //! ```
 
+mod cell;
 mod handler;
 mod index;
 mod store;
@@ -429,7 +430,10 @@ impl FakePostgrest {
             .tables
             .get(table)
             .unwrap_or_else(|| panic!("fake PostgREST has no table {table:?}"));
-        t.rows.iter().cloned().map(Value::Object).collect()
+        t.rows
+            .iter()
+            .map(|row| Value::Object(cell::unpack_row(row)))
+            .collect()
     }
 
     /// Removes every row of a table (the identity sequence keeps counting, as in Postgres).

@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::{Map, Value};
 
+use super::cell::{pack, unpack, unpack_row};
 use super::index::KeyIndexes;
 use super::TableSpec;
 
@@ -493,13 +494,14 @@ impl Table {
 
     pub(crate) fn project(&self, row: &Row, select: &Option<Vec<String>>) -> Result<Value, Reject> {
         match select {
-            None => Ok(Value::Object(row.clone())),
-            Some(cols) if cols.iter().any(|c| c == "*") => Ok(Value::Object(row.clone())),
+            None => Ok(Value::Object(unpack_row(row))),
+            Some(cols) if cols.iter().any(|c| c == "*") => Ok(Value::Object(unpack_row(row))),
             Some(cols) => {
                 let mut out = Map::new();
                 for c in cols {
                     self.check_column(c)?;
-                    out.insert(c.clone(), row.get(c).cloned().unwrap_or(Value::Null));
+                    let cell = row.get(c).map_or(Value::Null, |v| unpack(v).into_owned());
+                    out.insert(c.clone(), cell);
                 }
                 Ok(Value::Object(out))
             }
@@ -515,7 +517,7 @@ impl Table {
         let old = self.rows[i].clone();
         let stored = &mut self.rows[i];
         for (k, v) in row {
-            stored.insert(k, v);
+            stored.insert(k, pack(v));
         }
         if let Some(t) = &self.spec.auto_now {
             stored.insert(t.clone(), Value::from(now));
@@ -575,7 +577,8 @@ impl Table {
 
     /// Inserts a new row the way the database would: identity from the sequence, auto-now column set.
     /// `seeding` keeps an auto-now value the caller gave (to plant old rows in tests).
-    pub(crate) fn insert_new(&mut self, mut row: Row, now: &str, seeding: bool) {
+    pub(crate) fn insert_new(&mut self, row: Row, now: &str, seeding: bool) {
+        let mut row: Row = row.into_iter().map(|(k, v)| (k, pack(v))).collect();
         if let Some(id) = &self.spec.identity {
             if row.get(id).map_or(true, Value::is_null) {
                 row.insert(id.clone(), Value::from(self.next_identity));
