@@ -76,16 +76,15 @@ fn count(args: &[String]) -> usize {
         .expect("a record count")
 }
 
-/// `n` records: the fixture's records in turn, each with a fresh id.
-fn records(n: usize) -> Vec<Value> {
+/// `n` records: the fixture's records in turn, each with a fresh id, built one at a time (the
+/// fake keeps each as text; a million of them as values would not fit in memory).
+fn records(n: usize) -> impl Iterator<Item = Value> {
     let fixture: Vec<Value> = serde_json::from_str(RECORDS).unwrap();
-    (0..n)
-        .map(|i| {
-            let mut record = fixture[i % fixture.len()].clone();
-            record["id"] = Value::String(format!("{i:024x}"));
-            record
-        })
-        .collect()
+    (0..n).map(move |i| {
+        let mut record = fixture[i % fixture.len()].clone();
+        record["id"] = Value::String(format!("{i:024x}"));
+        record
+    })
 }
 
 /// The fakes' process: starts them, prints their addresses, then answers `knack` on stdin with
@@ -100,7 +99,7 @@ fn serve(n: usize) {
         let knack = knack_client::testkit::FakeKnack::start_for(APP_ID, KNACK_KEY).await;
         knack.set_metadata(serde_json::from_str(METADATA).unwrap());
         let view = knack_client::Container::view("scene_1", "view_1").unwrap();
-        knack.set_records(&view, records(n));
+        knack.set_records_from(&view, records(n));
         knack.set_latency(KNACK_LATENCY);
         let pg = pgrest_client::testkit::FakePostgrest::staging(JWT).await;
         pg.set_request_log(false);
