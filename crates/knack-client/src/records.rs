@@ -275,9 +275,24 @@ impl Client {
                 let concurrency = client.inner.page_concurrency;
                 let (client, container, query) = (client.clone(), container.clone(), query.clone());
                 let fetch = fetch.clone();
+                // Each page is fetched on its own task, so the fetches in flight go on (up to
+                // the limiter's rate) while the consumer is busy elsewhere, writing an earlier
+                // page; a future polled only by the consumer would stall with it. Dropping the
+                // stream aborts them, as it cancelled the futures before.
                 let rest = stream::iter(2..=last)
-                    .map(move |n| fetch(client.clone(), container.clone(), query.clone(), n))
-                    .buffered(concurrency);
+                    .map(move |n| {
+                        let page = fetch(client.clone(), container.clone(), query.clone(), n);
+                        AbortOnDrop(tokio::spawn(page))
+                    })
+                    .buffered(concurrency)
+                    .map(|joined| match joined {
+                        Ok(page) => page,
+                        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                        Err(e) => Err(Error::Decode {
+                            path: "a page of records".into(),
+                            detail: format!("its fetch was cancelled ({e})"),
+                        }),
+                    });
                 stream::iter([Ok(p1)]).chain(rest).boxed()
             })
             .flatten()
@@ -359,5 +374,26 @@ mod tests {
         assert_eq!(p[4], ("sort_order", "desc".into()));
         // A small limit asks for a small page.
         assert_eq!(RecordsQuery::new().limit(7).params(1)[0].1, "7");
+    }
+}
+
+/// A spawned task that is aborted when its handle is dropped (a stream of them dropped part-way
+/// leaves nothing running).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> Future for AbortOnDrop<T> {
+    type Output = std::result::Result<T, tokio::task::JoinError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
     }
 }
