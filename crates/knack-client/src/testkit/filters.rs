@@ -1,7 +1,10 @@
 //! The fake's evaluation of Knack's `filters` parameter.
 
 use chrono::{DateTime, NaiveDate};
-use serde_json::Value;
+use std::collections::HashMap;
+
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 
 /// A parsed filter: `and` (true) or `or`, and its rules.
 pub(super) struct Parsed {
@@ -32,6 +35,35 @@ pub(super) fn parse(text: &str) -> Result<Parsed, String> {
 }
 
 impl Parsed {
+    /// The record's keys the rules read: each rule's field and its `_raw` twin.
+    fn keys(&self) -> Vec<String> {
+        self.rules
+            .iter()
+            .filter_map(|rule| rule.get("field").and_then(Value::as_str))
+            .flat_map(|field| [field.to_string(), format!("{field}_raw")])
+            .collect()
+    }
+
+    /// Whether a record kept as JSON text passes. Only the values the rules read are parsed
+    /// (a filter over a million stored records would otherwise build a million trees).
+    pub(super) fn matches_text(&self, text: &str) -> Result<bool, String> {
+        let record = match serde_json::from_str::<HashMap<&str, &RawValue>>(text) {
+            Ok(all) => {
+                let mut sparse = Map::new();
+                for key in self.keys() {
+                    if let Some(raw) = all.get(key.as_str()) {
+                        let value = serde_json::from_str(raw.get()).unwrap_or_default();
+                        sparse.insert(key, value);
+                    }
+                }
+                Value::Object(sparse)
+            }
+            // A key with an escape cannot be borrowed: read the whole record.
+            Err(_) => serde_json::from_str(text).unwrap_or_default(),
+        };
+        self.matches(&record)
+    }
+
     /// Whether a record passes; an unsupported operator is an error (400).
     pub(super) fn matches(&self, record: &Value) -> Result<bool, String> {
         let mut results = Vec::with_capacity(self.rules.len());

@@ -379,7 +379,7 @@ fn list(st: &mut State, req: &Request, container: &str) -> (ResponseTemplate, u1
                     };
                     let mut hits = Vec::new();
                     for (i, r) in all.iter().enumerate() {
-                        match parsed.matches(&r.value()) {
+                        match parsed.matches_text(r.text().get()) {
                             Ok(true) => hits.push(i),
                             Ok(false) => {}
                             Err(e) => return (knack_error(400, &e), 400),
