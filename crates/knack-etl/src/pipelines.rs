@@ -7,7 +7,7 @@ use agol_client::LayerSelector;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use knack_client::{
-    Container, Filter, FormattedValues, Formatter, RawRecord, Record, RecordSelector, RecordsQuery,
+    Container, Filter, FormattedValues, Formatter, RawRecord, RecordSelector, RecordsQuery,
     MAX_ROWS_PER_PAGE,
 };
 
@@ -20,8 +20,8 @@ use crate::socrata::SocrataSink;
 use crate::stage::{Sink, WriteMode};
 use crate::staging::{self, StagingSink, StagingSource};
 use crate::transform::{
-    AgolOptions, AgolTransform, FieldSpec, SocrataColumns, SocrataOptions, SocrataRowWriter,
-    SocrataTransform, TextRow,
+    AgolFeatureBuilder, AgolOptions, AgolTransform, FieldSpec, SocrataColumns, SocrataOptions,
+    SocrataRowWriter, SocrataTransform, TextRow,
 };
 use crate::{Error, RunReport};
 
@@ -149,16 +149,6 @@ pub async fn records_to_postgrest_in(
     };
     let transform = |batch: Vec<RawRecord>| Ok((batch, 0));
     run(&source, transform, sink.as_mut(), options.mode()).await
-}
-
-/// The values of a staged record that a publisher formats, parsed from its text.
-fn read_staged(selector: &RecordSelector, staged: &RawRecord) -> Result<Record, Error> {
-    selector.read(staged.raw().get()).map_err(|e| {
-        Error::Staging(format!(
-            "staged record {} is not a JSON object ({e}): re-stage it with records-to-postgrest",
-            staged.id()
-        ))
-    })
 }
 
 /// A staged record formatted straight from its text (see [`RecordSelector::format`]).
@@ -436,15 +426,20 @@ pub(crate) async fn agol_records(
         }
         Box::new(sink)
     };
+    // As for Socrata: only what the feature reads is parsed, and each value moves once into
+    // its attribute.
     let location: Vec<&str> = agol_location.iter().map(String::as_str).collect();
     let selector = formatter.selector(&location);
+    let labels: Vec<&str> = formatter
+        .fields()
+        .iter()
+        .map(|f| f.label.as_str())
+        .collect();
+    let builder = AgolFeatureBuilder::new(transform, &labels);
     let features = |batch: Vec<RawRecord>| {
         let features = batch
             .iter()
-            .map(|staged| {
-                let record = read_staged(&selector, staged)?;
-                Ok(transform.feature(formatter.format(&record)?, record.raw()))
-            })
+            .map(|staged| Ok(builder.feature(format_staged(&selector, staged)?)))
             .collect::<Result<Vec<agol_client::Feature>, Error>>()?;
         Ok((features, 0))
     };

@@ -7,7 +7,8 @@ mod common;
 use common::{diff, fixture, LOCATION_FIELD};
 use knack_etl::knack_client::{Container, Formatter, Metadata, Record};
 use knack_etl::transform::{
-    FieldSpec, SocrataColumns, SocrataOptions, SocrataRowWriter, SocrataTransform,
+    AgolFeatureBuilder, AgolOptions, AgolTransform, FieldSpec, SocrataColumns, SocrataOptions,
+    SocrataRowWriter, SocrataTransform,
 };
 use serde_json::{Map, Value};
 
@@ -115,5 +116,37 @@ fn formatting_from_text_equals_formatting_the_parsed_record() {
             .get(&format!("{LOCATION_FIELD}_raw"))
             .or_else(|| record.raw().get(LOCATION_FIELD));
         assert_eq!(from_text.extras, vec![location.cloned()]);
+    }
+}
+
+#[test]
+fn agol_features_built_from_values_are_the_map_paths() {
+    let formatter = formatter();
+    let fields = field_specs(&formatter);
+    let labels: Vec<&str> = formatter
+        .fields()
+        .iter()
+        .map(|f| f.label.as_str())
+        .collect();
+    for location in [Some(LOCATION_FIELD), None] {
+        let mut options = AgolOptions::default();
+        if let Some(field) = location {
+            options = options.location_field(field);
+        }
+        let transform = AgolTransform::new(&fields, options).unwrap();
+        let builder = AgolFeatureBuilder::new(transform.clone(), &labels);
+        let selector = formatter.selector(&location.into_iter().collect::<Vec<_>>());
+        for (text, record) in staged() {
+            let want = transform.feature(formatter.format(&record).unwrap(), record.raw());
+            let got = builder.feature(selector.format(&text).unwrap());
+            // Same attributes in the same order, same geometry (or none).
+            assert_eq!(
+                serde_json::to_string(&got).unwrap(),
+                serde_json::to_string(&want).unwrap(),
+                "{}",
+                record.id()
+            );
+            assert_eq!(got, want);
+        }
     }
 }

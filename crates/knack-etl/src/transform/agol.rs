@@ -38,8 +38,8 @@ impl AgolOptions {
 /// Turns formatted Knack records into AGOL features for one layer or table. Build one per run.
 #[derive(Debug, Clone)]
 pub struct AgolTransform {
-    rich_text: HashSet<String>,
-    location_field: Option<String>,
+    pub(super) rich_text: HashSet<String>,
+    pub(super) location_field: Option<String>,
 }
 
 impl AgolTransform {
@@ -90,7 +90,7 @@ impl AgolTransform {
 
 /// Text ArcGIS would refuse as HTML made safe, in a value or in each item of a list: rich text
 /// becomes its text content, then any text holding both `<` and `>` loses them.
-fn make_safe(value: &mut Value, rich_text: bool) {
+pub(super) fn make_safe(value: &mut Value, rich_text: bool) {
     match value {
         Value::String(text) => {
             if rich_text {
@@ -105,7 +105,7 @@ fn make_safe(value: &mut Value, rich_text: bool) {
 
 /// A dict gives a point, a list (a one-to-many parent's child addresses) a multipoint; an empty
 /// value gives no geometry key; anything else too (the original ignored it).
-fn geometry(raw: Option<&Value>) -> Option<Geometry> {
+pub(super) fn geometry(raw: Option<&Value>) -> Option<Geometry> {
     match raw.filter(|v| truthy(v))? {
         Value::Object(address) => Some(point(address)),
         Value::Array(addresses) => Some(multipoint(addresses)),

@@ -9,6 +9,7 @@
 //! it will drop), then call it for every record: [`SocrataTransform::row`], [`AgolTransform::feature`].
 
 mod agol;
+mod agol_values;
 mod coords;
 mod error;
 mod html;
@@ -18,6 +19,7 @@ mod socrata;
 mod socrata_text;
 
 pub use agol::{AgolOptions, AgolTransform, Feature, RICH_TEXT_FIELD_TYPES, WKID_WGS84};
+pub use agol_values::AgolFeatureBuilder;
 pub use coords::raw_field_value;
 pub use error::TransformError;
 pub use keys::{field_key, normalize_keys, normalize_label};
