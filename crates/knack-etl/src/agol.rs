@@ -136,22 +136,35 @@ impl AgolSink {
         outcome: &mut BatchOutcome,
     ) -> Result<(), Error> {
         let mut parts = Isolation::new(edits);
-        while let Some(part) = parts.next() {
+        while let Some(mut part) = parts.next() {
+            // The features move into the request and back out of it (a copy of each would cost
+            // as much as building it), so a refused part can be split and named.
+            let (mut adds, mut updates) = (Vec::new(), Vec::new());
+            for edit in &mut part {
+                let feature = std::mem::take(&mut edit.feature);
+                if edit.add {
+                    adds.push(feature);
+                } else {
+                    updates.push(feature);
+                }
+            }
             let request = Edits {
-                adds: part
-                    .iter()
-                    .filter(|e| e.add)
-                    .map(|e| e.feature.clone())
-                    .collect(),
-                updates: part
-                    .iter()
-                    .filter(|e| !e.add)
-                    .map(|e| e.feature.clone())
-                    .collect(),
+                adds,
+                updates,
                 rollback_on_failure: part.len() > 1,
                 ..Edits::default()
             };
-            let results = match self.layer.apply_edits(&request).await {
+            let answer = self.layer.apply_edits(&request).await;
+            let (mut adds, mut updates) = (request.adds.into_iter(), request.updates.into_iter());
+            for edit in &mut part {
+                let feature = if edit.add {
+                    adds.next()
+                } else {
+                    updates.next()
+                };
+                edit.feature = feature.unwrap_or_default();
+            }
+            let results = match answer {
                 Ok(results) => results,
                 Err(e) if refused_for_its_features(&e) => {
                     if part.len() > 1 {
