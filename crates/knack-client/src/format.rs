@@ -295,7 +295,24 @@ pub(crate) fn date_time_of_stamp(stamp: &Value, tz: Tz) -> Option<Value> {
 /// `YYYY-MM-DDTHH:MM:SS[.ffffff]±HH:MM[:SS]`: microseconds only when not zero,
 /// offset seconds only when not zero (old local mean times have them).
 pub(crate) fn python_isoformat(dt: &DateTime<Tz>) -> String {
-    let mut s = dt.format("%Y-%m-%dT%H:%M:%S").to_string();
+    use chrono::{Datelike, Timelike};
+    // Written field by field (chrono's format strings are parsed on every call); years outside
+    // 0..=9999 and leap seconds take chrono's own spelling.
+    let mut s = String::with_capacity(32);
+    if (0..=9999).contains(&dt.year()) && dt.nanosecond() < 1_000_000_000 {
+        let _ = write!(
+            s,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            dt.year(),
+            dt.month(),
+            dt.day(),
+            dt.hour(),
+            dt.minute(),
+            dt.second()
+        );
+    } else {
+        s = dt.format("%Y-%m-%dT%H:%M:%S").to_string();
+    }
     let micros = dt.timestamp_subsec_micros();
     if micros != 0 {
         let _ = write!(s, ".{micros:06}");

@@ -26,8 +26,11 @@ use crate::{Error, FieldType, Formatter, Record};
 #[derive(Debug, Clone)]
 pub struct RecordSelector {
     formatter: Formatter,
-    /// JSON key → slot.
+    /// JSON key → slot, for keys [`field_slot_index`] does not cover.
     slots: HashMap<String, usize>,
+    /// `field_N` → slot at `[N][0]`, `field_N_raw` at `[N][1]`: found by reading the number,
+    /// without hashing (a record's every key is looked up).
+    by_number: Vec<[Option<usize>; 2]>,
     /// Slot → JSON key.
     keys: Vec<String>,
     /// For each value read: its candidate slots, the first one present wins.
@@ -36,19 +39,38 @@ pub struct RecordSelector {
 
 impl RecordSelector {
     fn slot(&mut self, key: String) -> usize {
-        if let Some(&slot) = self.slots.get(&key) {
+        if let Some(slot) = self.lookup(&key) {
             return slot;
         }
         let slot = self.keys.len();
-        self.slots.insert(key.clone(), slot);
+        match field_slot_index(&key) {
+            Some((n, raw)) => {
+                if self.by_number.len() <= n {
+                    self.by_number.resize(n + 1, [None, None]);
+                }
+                self.by_number[n][raw] = Some(slot);
+            }
+            None => {
+                self.slots.insert(key.clone(), slot);
+            }
+        }
         self.keys.push(key);
         slot
+    }
+
+    /// The slot of a record's key, if it is read.
+    fn lookup(&self, key: &str) -> Option<usize> {
+        match field_slot_index(key) {
+            Some((n, raw)) => self.by_number.get(n).and_then(|slots| slots[raw]),
+            None => self.slots.get(key).copied(),
+        }
     }
 
     pub(crate) fn new(formatter: &Formatter, extra_fields: &[&str]) -> Self {
         let mut selector = Self {
             formatter: formatter.clone(),
             slots: HashMap::new(),
+            by_number: Vec::new(),
             keys: Vec::new(),
             rules: Vec::new(),
         };
@@ -129,8 +151,8 @@ impl RecordSelector {
             let Some(raw) = first(rule) else {
                 let id = fields
                     .first()
-                    .and_then(|f| self.slots.get(&f.key))
-                    .and_then(|&s| found[s])
+                    .and_then(|f| self.lookup(&f.key))
+                    .and_then(|s| found[s])
                     .and_then(|raw| serde_json::from_str::<String>(raw.get()).ok());
                 return Err(Error::MissingField {
                     record_id: id.unwrap_or_default(),
@@ -189,6 +211,25 @@ fn format_text(field_type: &FieldType, text: &str, tz: Tz) -> serde_json::Result
     Ok(format_owned(field_type, value, tz))
 }
 
+/// `field_N` → `(N, 0)`, `field_N_raw` → `(N, 1)`, for N written without leading zeros (so
+/// that `field_07` stays a key of its own); `None` for any other key. N is capped so that a
+/// stray huge number cannot size a table.
+fn field_slot_index(key: &str) -> Option<(usize, usize)> {
+    let rest = key.strip_prefix("field_")?;
+    let (digits, raw) = match rest.strip_suffix("_raw") {
+        Some(digits) => (digits, 1),
+        None => (rest, 0),
+    };
+    let canonical = !digits.is_empty()
+        && digits.len() <= 6
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'));
+    canonical
+        .then(|| digits.parse().ok())
+        .flatten()
+        .map(|n| (n, raw))
+}
+
 /// The seed that collects the selected values, still as borrowed text.
 struct Found<'s, 'de> {
     selector: &'s RecordSelector,
@@ -214,7 +255,7 @@ impl<'de> Visitor<'de> for Found<'_, 'de> {
     }
 
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Self::Value, A::Error> {
-        while let Some(slot) = map.next_key_seed(KeySlot(&self.selector.slots))? {
+        while let Some(slot) = map.next_key_seed(KeySlot(self.selector))? {
             match slot {
                 Some(slot) => self.values[slot] = Some(map.next_value()?),
                 None => {
@@ -227,7 +268,7 @@ impl<'de> Visitor<'de> for Found<'_, 'de> {
 }
 
 /// A key looked up without allocating: its slot, or `None` for a key nobody reads.
-struct KeySlot<'s>(&'s HashMap<String, usize>);
+struct KeySlot<'s>(&'s RecordSelector);
 
 impl<'de> DeserializeSeed<'de> for KeySlot<'_> {
     type Value = Option<usize>;
@@ -248,7 +289,7 @@ impl<'de> Visitor<'de> for KeySlot<'_> {
     }
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
-        Ok(self.0.get(key).copied())
+        Ok(self.0.lookup(key))
     }
 }
 
@@ -275,6 +316,18 @@ mod tests {
         let text = r#"{"id":"r1","field_1":"a\"b","field_2":"<b>x</b>","field_2_raw":{"city":"X"},
             "field_2_raw":{"city":"Austin","latitude":30.2},"other":[1,{"z":null}]}"#;
         let sparse = selector.read(text).unwrap();
+        assert_eq!(field_slot_index("field_12_raw"), Some((12, 1)));
+        assert_eq!(field_slot_index("field_12"), Some((12, 0)));
+        for other in [
+            "field_012",
+            "field_",
+            "field_x_raw",
+            "field_+1",
+            "id",
+            "field_1234567",
+        ] {
+            assert_eq!(field_slot_index(other), None, "{other}");
+        }
         let full: Record = serde_json::from_str(text).unwrap();
         assert_eq!(
             formatter.format(&sparse).unwrap(),
