@@ -163,7 +163,11 @@ fn handle(st: &mut State, req: &Request) -> Result<Reply, Reject> {
                 .iter()
                 .find_map(|p| p.strip_prefix("resolution="))
                 .map(str::to_string);
-            let body = body_json(req)?;
+            // Object and array cells (staged records) are packed straight from the body's text.
+            let body = match super::cell::packed_rows(&req.body) {
+                Some(rows) => rows,
+                None => body_json(req)?,
+            };
             insert(
                 table,
                 &parsed,
