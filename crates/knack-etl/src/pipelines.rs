@@ -151,6 +151,11 @@ pub async fn records_to_postgrest_in(
     run(&source, transform, sink.as_mut(), options.mode()).await
 }
 
+/// The formatter's labels in its order (the first is the record id's, `id`).
+fn labels(formatter: &Formatter) -> Vec<&str> {
+    formatter.fields().iter().map(|f| f.label.as_str()).collect()
+}
+
 /// A staged record formatted straight from its text (see [`RecordSelector::format`]).
 fn format_staged(selector: &RecordSelector, staged: &RawRecord) -> Result<FormattedValues, Error> {
     selector.format(staged.raw().get()).map_err(|e| match e {
@@ -309,12 +314,7 @@ pub(crate) async fn socrata_records(
         .map(String::as_str)
         .collect();
     let selector = formatter.selector(&locations);
-    let labels: Vec<&str> = formatter
-        .fields()
-        .iter()
-        .map(|f| f.label.as_str())
-        .collect();
-    let writer = SocrataRowWriter::new(transform, &labels, id_field);
+    let writer = SocrataRowWriter::new(transform, &labels(&formatter), id_field);
     let rows = |batch: Vec<RawRecord>| {
         let rows = batch
             .iter()
@@ -430,12 +430,7 @@ pub(crate) async fn agol_records(
     // its attribute.
     let location: Vec<&str> = agol_location.iter().map(String::as_str).collect();
     let selector = formatter.selector(&location);
-    let labels: Vec<&str> = formatter
-        .fields()
-        .iter()
-        .map(|f| f.label.as_str())
-        .collect();
-    let builder = AgolFeatureBuilder::new(transform, &labels);
+    let builder = AgolFeatureBuilder::new(transform, &labels(&formatter));
     let features = |batch: Vec<RawRecord>| {
         let features = batch
             .iter()
