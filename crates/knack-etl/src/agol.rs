@@ -438,6 +438,7 @@ impl Sink<Feature> for AgolSink {
         if !mode.is_replace() {
             return Ok(0);
         }
+        self.written.seal();
         let stale: Vec<i64> = self
             .existing
             .iter()

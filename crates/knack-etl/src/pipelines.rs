@@ -153,7 +153,11 @@ pub async fn records_to_postgrest_in(
 
 /// The formatter's labels in its order (the first is the record id's, `id`).
 fn labels(formatter: &Formatter) -> Vec<&str> {
-    formatter.fields().iter().map(|f| f.label.as_str()).collect()
+    formatter
+        .fields()
+        .iter()
+        .map(|f| f.label.as_str())
+        .collect()
 }
 
 /// A staged record formatted straight from its text (see [`RecordSelector::format`]).

@@ -21,14 +21,17 @@ use crate::{Error, Rejection};
 /// rows arrive, so a failure half-way (the original's behaviour) left a
 /// public dataset short. Instead every row is upserted, and once all of them
 /// are in, the rows whose identifier this run did not write are deleted.
-/// That needs the written identifiers in memory (about 16 bytes a Knack
-/// record id).
+/// That needs the written identifiers in memory (12 to 24 bytes a Knack
+/// record id, see `KeySet`); an upsert keeps none.
 #[derive(Debug)]
 pub struct SocrataSink {
     client: Client,
     dataset: String,
     id_field: String,
     written: KeySet,
+    /// Whether written ids are kept: for a replace only (an upsert deletes nothing), and until
+    /// [`Sink::begin`] says otherwise.
+    keep_written: bool,
 }
 
 impl SocrataSink {
@@ -40,6 +43,7 @@ impl SocrataSink {
             dataset: dataset.to_string(),
             id_field: id_field.to_string(),
             written: KeySet::new(),
+            keep_written: true,
         }
     }
 
@@ -71,21 +75,31 @@ impl SocrataSink {
                     let row = &part[0];
                     let record_id = row.row_id(&self.id_field).unwrap_or("(no id)").to_string();
                     // Still in the source: a replace must keep its previous version.
-                    self.written.insert(&record_id);
+                    self.remember(&record_id);
                     outcome.rejected.push(rejection(record_id, row, &e));
                     continue;
                 }
                 Err(e) => return Err(Error::after_writing(outcome.written, e)),
             }
             outcome.written += part.len() as u64;
-            for id in part.iter().filter_map(|row| row.row_id(&self.id_field)) {
-                self.written.insert(id);
+            if self.keep_written {
+                for id in part.iter().filter_map(|row| row.row_id(&self.id_field)) {
+                    self.written.insert(id);
+                }
             }
         }
         Ok(())
     }
 
-    async fn stale_ids(&self) -> Result<Vec<String>, Error> {
+    /// Remembers a written (or kept) id, when a replace needs it.
+    fn remember(&mut self, id: &str) {
+        if self.keep_written {
+            self.written.insert(id);
+        }
+    }
+
+    async fn stale_ids(&mut self) -> Result<Vec<String>, Error> {
+        self.written.seal();
         let query = Query::new().select(self.id_field.clone());
         let mut pages = Box::pin(
             self.client
@@ -156,9 +170,11 @@ impl SocrataSink {
                 }
                 Err(e) => return Err(Error::after_writing(done as u64, e)),
             };
-            let carried = batch.iter().skip(done).take(request.rows);
-            for id in carried.filter_map(|row| row.row_id(&self.id_field)) {
-                self.written.insert(id);
+            if self.keep_written {
+                let carried = batch.iter().skip(done).take(request.rows);
+                for id in carried.filter_map(|row| row.row_id(&self.id_field)) {
+                    self.written.insert(id);
+                }
             }
             done += request.rows;
             tracing::debug!(dataset = %self.dataset, summary = ?request.summary, "batch upserted");
@@ -179,6 +195,11 @@ impl Sink<Map<String, Value>> for SocrataSink {
         format!("Socrata dataset {}", self.dataset)
     }
 
+    async fn begin(&mut self, mode: WriteMode) -> Result<(), Error> {
+        self.keep_written = mode.is_replace();
+        Ok(())
+    }
+
     async fn write(&mut self, batch: Vec<Map<String, Value>>) -> Result<BatchOutcome, Error> {
         self.write_rows(batch).await
     }
@@ -193,6 +214,11 @@ impl Sink<Map<String, Value>> for SocrataSink {
 impl Sink<TextRow> for SocrataSink {
     fn describe(&self) -> String {
         <Self as Sink<Map<String, Value>>>::describe(self)
+    }
+
+    async fn begin(&mut self, mode: WriteMode) -> Result<(), Error> {
+        self.keep_written = mode.is_replace();
+        Ok(())
     }
 
     async fn write(&mut self, batch: Vec<TextRow>) -> Result<BatchOutcome, Error> {
