@@ -371,36 +371,59 @@ fn drive(n: usize) {
             dry_run: true,
             ..RunOptions::default()
         };
-        for options in [&dry_run, &replace, &upsert] {
-            let run =
-                pipelines::records_to_postgrest(&knack, &pg, &view, Some("field_21"), options);
-            report(measure(&mut fakes, "Knack → PostgREST", run).await);
+        // `BENCH_PHASES` (indexes into `PHASES`, e.g. `1,3,4,5,6`) runs only some phases, so a
+        // million-record run can leave out what it need not repeat; staging (1) is what the
+        // publishers read.
+        let wanted = phases_wanted();
+        for (i, options) in [&dry_run, &replace, &upsert].into_iter().enumerate() {
+            if wanted.contains(&i) {
+                let run =
+                    pipelines::records_to_postgrest(&knack, &pg, &view, Some("field_21"), options);
+                report(i, measure(&mut fakes, "Knack → PostgREST", run).await);
+            }
         }
         fakes.drop_store("knack");
-        for options in [&replace, &upsert] {
-            let run = pipelines::records_to_socrata(
-                &pg,
-                &socrata,
-                &publication,
-                &socrata_target,
-                options,
-            );
-            report(measure(&mut fakes, "PostgREST → Socrata", run).await);
+        for (i, options) in [(3, &replace), (4, &upsert)] {
+            if wanted.contains(&i) {
+                let run = pipelines::records_to_socrata(
+                    &pg,
+                    &socrata,
+                    &publication,
+                    &socrata_target,
+                    options,
+                );
+                report(i, measure(&mut fakes, "PostgREST → Socrata", run).await);
+            }
         }
         fakes.drop_store("socrata");
-        for options in [&replace, &upsert] {
-            let run = pipelines::records_to_agol(&pg, &agol, &publication, &agol_target, options);
-            report(measure(&mut fakes, "PostgREST → AGOL", run).await);
+        for (i, options) in [(5, &replace), (6, &upsert)] {
+            if wanted.contains(&i) {
+                let run =
+                    pipelines::records_to_agol(&pg, &agol, &publication, &agol_target, options);
+                report(i, measure(&mut fakes, "PostgREST → AGOL", run).await);
+            }
         }
     });
     drop(fakes.stdin);
     let _ = child.wait();
 }
 
-/// Prints a phase's result line at once, so a long run shows its phases as they end.
-fn report(phase: Phase) {
-    println!("{}", phase.line());
+/// Prints a phase's result line at once (its index in `PHASES` first), so a long run shows its
+/// phases as they end.
+fn report(index: usize, phase: Phase) {
+    println!("{index} {}", phase.line());
     std::io::stdout().flush().unwrap();
+}
+
+/// The phases `BENCH_PHASES` names (every phase when it is not set).
+fn phases_wanted() -> Vec<usize> {
+    match std::env::var("BENCH_PHASES") {
+        Ok(list) => list
+            .split(',')
+            .map(|i| i.trim().parse().expect("BENCH_PHASES: indexes into PHASES"))
+            .collect(),
+        Err(_) => (0..PHASES.len()).collect(),
+    }
 }
 
 /// Runs every size in its own driver process and prints the table.
@@ -429,8 +452,10 @@ fn table(sizes: &[usize]) {
             .spawn()
             .expect("run a driver");
         let lines = BufReader::new(driver.stdout.take().unwrap()).lines();
-        for (name, line) in PHASES.iter().zip(lines) {
+        for line in lines {
             let line = line.unwrap();
+            let (index, line) = line.split_once(' ').expect("a phase line");
+            let name = PHASES[index.parse::<usize>().expect("a phase index")];
             let f: Vec<f64> = line
                 .split_whitespace()
                 .map(|x| x.parse().unwrap())
