@@ -352,6 +352,27 @@ pub(crate) fn auth_for(container: &Container) -> Auth {
     }
 }
 
+/// A spawned task that is aborted when its handle is dropped (a stream of them dropped part-way
+/// leaves nothing running).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> Future for AbortOnDrop<T> {
+    type Output = std::result::Result<T, tokio::task::JoinError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,26 +395,5 @@ mod tests {
         assert_eq!(p[4], ("sort_order", "desc".into()));
         // A small limit asks for a small page.
         assert_eq!(RecordsQuery::new().limit(7).params(1)[0].1, "7");
-    }
-}
-
-/// A spawned task that is aborted when its handle is dropped (a stream of them dropped part-way
-/// leaves nothing running).
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-impl<T> Future for AbortOnDrop<T> {
-    type Output = std::result::Result<T, tokio::task::JoinError>;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.0).poll(cx)
     }
 }
