@@ -4,6 +4,7 @@
 //!
 //! ```sh
 //! cargo run --release -p knack-etl --example bench_pipelines --features testkit [-- 20000,100000,1000000]
+//! BENCH_PHASES=1,5,6 cargo run ... -- 1000000    # some phases only (indexes into PHASES)
 //! ```
 //!
 //! The fakes keep every record in memory, so they run in a separate process (this program
