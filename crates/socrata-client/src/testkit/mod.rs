@@ -36,6 +36,7 @@
 
 mod handler;
 mod index;
+mod read;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
