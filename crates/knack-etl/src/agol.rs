@@ -1,13 +1,11 @@
 //! An ArcGIS Online layer or table as a [`Sink`] of features.
 
-use std::collections::HashMap;
-
 use agol_client::{sql_quote, Edits, Feature, Layer, Query};
 use async_trait::async_trait;
 use futures::TryStreamExt;
 use serde_json::Value;
 
-use crate::keyset::KeySet;
+use crate::keyset::{KeyMap, KeySet};
 use crate::reject::{field_named_in, Isolation};
 use crate::stage::{BatchOutcome, Sink, WriteMode};
 use crate::{Error, Rejection};
@@ -43,7 +41,7 @@ pub struct AgolSink {
     batch_size: usize,
     clear_missing_geometry: bool,
     /// Matching key → object id of every feature in the layer, for a replace.
-    existing: HashMap<String, i64>,
+    existing: KeyMap,
     /// Whether `existing` was loaded (a replace); an upsert looks up each
     /// batch's keys instead.
     preloaded: bool,
@@ -58,7 +56,7 @@ impl AgolSink {
             matching_field: matching_field.to_string(),
             batch_size: batch_size.max(1),
             clear_missing_geometry: false,
-            existing: HashMap::new(),
+            existing: KeyMap::default(),
             preloaded: false,
             written: KeySet::new(),
         }
@@ -89,8 +87,8 @@ impl AgolSink {
     }
 
     /// The object ids of the features whose matching value is one of `keys`.
-    async fn lookup(&self, keys: &[&str]) -> Result<HashMap<String, i64>, Error> {
-        let mut found = HashMap::new();
+    async fn lookup(&self, keys: &[&str]) -> Result<KeyMap, Error> {
+        let mut found = KeyMap::default();
         if keys.is_empty() {
             return Ok(found);
         }
@@ -114,7 +112,7 @@ impl AgolSink {
                     key_of(feature.attributes.get(&self.matching_field)),
                     feature.integer(&oid_field),
                 ) {
-                    found.insert(key, oid);
+                    found.insert(&key, oid);
                 }
             }
         }
@@ -191,7 +189,7 @@ impl AgolSink {
             let added = part.iter().filter(|e| e.add);
             for (edit, result) in added.zip(&results.add_results) {
                 if let Some(oid) = result.object_id {
-                    self.existing.insert(edit.key.clone(), oid);
+                    self.existing.insert(&edit.key, oid);
                 }
             }
             for edit in &part {
@@ -364,7 +362,7 @@ impl Sink<Feature> for AgolSink {
                 ) else {
                     continue;
                 };
-                self.existing.insert(key, oid);
+                self.existing.insert(&key, oid);
             }
         }
         tracing::debug!(features = self.existing.len(), "existing features loaded");
@@ -388,7 +386,7 @@ impl Sink<Feature> for AgolSink {
                 }
             }
             let looked_up = if self.preloaded {
-                HashMap::new()
+                KeyMap::default()
             } else {
                 // The layer is asked for the values as sent (a text field holding "007" must be
                 // asked for "007"); what it answers is compared by canonical key.
@@ -412,7 +410,7 @@ impl Sink<Feature> for AgolSink {
                     Some(oid) => {
                         feature
                             .attributes
-                            .insert(oid_field.clone(), Value::from(*oid));
+                            .insert(oid_field.clone(), Value::from(oid));
                         if clear_geometry && feature.geometry.is_none() {
                             feature = feature.with_null_geometry();
                         }
@@ -439,12 +437,7 @@ impl Sink<Feature> for AgolSink {
             return Ok(0);
         }
         self.written.seal();
-        let stale: Vec<i64> = self
-            .existing
-            .iter()
-            .filter(|(key, _)| !self.written.contains(key))
-            .map(|(_, oid)| *oid)
-            .collect();
+        let stale = self.existing.missing_from(&self.written);
         if stale.is_empty() {
             return Ok(0);
         }
