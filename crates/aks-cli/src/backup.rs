@@ -25,7 +25,9 @@ use crate::error::{CliError, RunError};
 pub const DEFAULT_TO: &str = "./backups";
 
 /// Opens the storage `to` names (see the module docs); a usage error (exit 2) names what is wrong.
-pub fn open_target(to: &str, vars: &EnvVars) -> Result<BackupTarget, CliError> {
+/// A local directory is created, except for a dry run (`create` false), which reads a missing
+/// directory as an empty one.
+pub fn open_target(to: &str, vars: &EnvVars, create: bool) -> Result<BackupTarget, CliError> {
     let usage = |msg: String| CliError::Usage(format!("backup-socrata --to {to:?}: {msg}"));
     if let Some(rest) = to.strip_prefix("s3://") {
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
@@ -63,10 +65,16 @@ pub fn open_target(to: &str, vars: &EnvVars) -> Result<BackupTarget, CliError> {
     } else {
         PathBuf::from(to)
     };
-    local(&dir).map_err(usage)
+    local(&dir, create).map_err(usage)
 }
 
-fn local(dir: &FsPath) -> Result<BackupTarget, String> {
+fn local(dir: &FsPath, create: bool) -> Result<BackupTarget, String> {
+    if !create && !dir.exists() {
+        return Ok(BackupTarget {
+            store: Arc::new(object_store::memory::InMemory::new()),
+            prefix: Path::default(),
+        });
+    }
     std::fs::create_dir_all(dir)
         .map_err(|e| format!("cannot create directory {}: {e}", dir.display()))?;
     let store = LocalFileSystem::new_with_prefix(dir).map_err(|e| e.to_string())?;
@@ -81,6 +89,7 @@ fn prepare(
     a: &BackupArgs,
     path: &FsPath,
     vars: &EnvVars,
+    dry_run: bool,
 ) -> Result<(String, BackupTarget, String, usize, socrata_client::Client), CliError> {
     // With --dataset, a first run needs no config file at all.
     let config = if a.dataset.is_some() && !path.exists() {
@@ -120,7 +129,6 @@ fn prepare(
         a.to.clone()
             .or_else(|| config.backup.to.clone())
             .unwrap_or_else(|| DEFAULT_TO.to_owned());
-    let target = open_target(&to, vars)?;
     let ep = config.endpoints(a.env);
     let url = match base_url(
         vars,
@@ -162,36 +170,40 @@ fn prepare(
         builder = builder.api_key(id, secret);
     }
     let client = builder.build().map_err(RunError::pipeline)?;
+    // Last, so a run refused for its settings creates no directory.
+    let target = open_target(&to, vars, !dry_run)?;
     Ok((dataset, target, to, keep, client))
 }
 
 /// Runs `backup-socrata`: today's (UTC) snapshot, then the rotation.
-pub async fn run(
-    _cli: &Cli,
-    a: &BackupArgs,
-    path: &FsPath,
-    vars: &EnvVars,
-) -> Result<(), CliError> {
-    let (dataset, target, to, keep, client) = prepare(a, path, vars)?;
+pub async fn run(cli: &Cli, a: &BackupArgs, path: &FsPath, vars: &EnvVars) -> Result<(), CliError> {
+    let dry_run = cli.dry_run;
+    let (dataset, target, to, keep, client) = prepare(a, path, vars, dry_run)?;
     let today = chrono::Utc::now().date_naive();
-    tracing::info!(command = "backup-socrata", %dataset, to = %to, keep, %today, "starting");
-    let report = backup::backup_socrata(&client, &dataset, &target, today, keep)
-        .await
-        .map_err(|e| match e {
-            BackupError::Refused(m) => CliError::Usage(m),
-            other => RunError::pipeline(other).into(),
-        })?;
+    tracing::info!(command = "backup-socrata", %dataset, to = %to, keep, %today, dry_run, "starting");
+    let report = if dry_run {
+        backup::backup_socrata_dry_run(&client, &dataset, &target, today, keep).await
+    } else {
+        backup::backup_socrata(&client, &dataset, &target, today, keep).await
+    };
+    let report = report.map_err(|e| match e {
+        BackupError::Refused(m) => CliError::Usage(m),
+        other => RunError::pipeline(other).into(),
+    })?;
     tracing::info!(
         target: "aks::summary",
         rows = report.rows,
         bytes = report.bytes,
         deleted = report.deleted.len(),
         duration_ms = report.duration.as_millis() as u64,
-        "backup-socrata {dataset}: {} rows ({} bytes) written to {to} as {}, {} old snapshot(s) deleted in {:.1}s",
+        dry_run,
+        "backup-socrata {dataset}: {} rows ({} bytes) {} {to} as {}, {} old snapshot(s) {} in {:.1}s",
         report.rows,
         report.bytes,
+        if dry_run { "would be written to" } else { "written to" },
         report.path,
         report.deleted.len(),
+        if dry_run { "would be deleted" } else { "deleted" },
         report.duration.as_secs_f64()
     );
     Ok(())
@@ -209,10 +221,13 @@ mod tests {
     fn storage_urls_open_or_fail_with_the_fix() {
         let dir = tempfile::tempdir().unwrap();
         let plain = dir.path().join("a/b");
-        assert!(open_target(plain.to_str().unwrap(), &vars(&[])).is_ok());
+        assert!(open_target(plain.to_str().unwrap(), &vars(&[]), true).is_ok());
         assert!(plain.is_dir(), "the directory is created");
         let url = format!("file://{}", dir.path().join("c").display());
-        assert!(open_target(&url, &vars(&[])).is_ok());
+        assert!(open_target(&url, &vars(&[]), true).is_ok());
+        let unmade = dir.path().join("dry");
+        assert!(open_target(unmade.to_str().unwrap(), &vars(&[]), false).is_ok());
+        assert!(!unmade.exists(), "a dry run creates no directory");
         let s3 = open_target(
             "s3://bucket/snap/shots/",
             &vars(&[
@@ -220,6 +235,7 @@ mod tests {
                 ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
                 ("AWS_SECRET_ACCESS_KEY", "s3cr3t-value"),
             ]),
+            true,
         )
         .unwrap();
         assert_eq!(s3.prefix.as_ref(), "snap/shots");
@@ -229,7 +245,7 @@ mod tests {
             ("s3:///x", "name the bucket"),
             ("file://relative", "absolute path"),
         ] {
-            let e = open_target(bad, &vars(&[])).unwrap_err();
+            let e = open_target(bad, &vars(&[]), true).unwrap_err();
             assert_eq!(e.exit_code(), 2);
             assert!(e.to_string().contains(why), "{e}");
         }

@@ -214,6 +214,64 @@ async fn backup_socrata_to_a_directory_keeps_the_newest_n() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_backup_reads_the_dataset_and_writes_or_deletes_nothing() {
+    let fakes = published().await;
+    let dir = tempfile::tempdir().unwrap();
+    let snapshots = dir.path().join(DATASET);
+    std::fs::create_dir_all(&snapshots).unwrap();
+    for old in ["2020-01-01.csv", "2020-01-02.csv"] {
+        std::fs::write(snapshots.join(old), "old").unwrap();
+    }
+    let to = dir.path().to_str().unwrap();
+    let args = [
+        "--dry-run",
+        "backup-socrata",
+        "--dataset",
+        DATASET,
+        "-e",
+        "dev",
+        "--keep",
+        "2",
+        "--to",
+        to,
+    ];
+    let out = fakes.run(&args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut names: Vec<String> = std::fs::read_dir(&snapshots)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["2020-01-01.csv", "2020-01-02.csv"],
+        "nothing written or deleted"
+    );
+    let err = stderr(&out);
+    assert!(err.contains("60 rows"), "{err}");
+    assert!(
+        err.contains("would be written") && err.contains("1 old snapshot(s) would be deleted"),
+        "{err}"
+    );
+
+    // A dry run into a directory that does not exist does not create it.
+    let missing = dir.path().join("not-yet");
+    let args = [
+        "--dry-run",
+        "backup-socrata",
+        "--dataset",
+        DATASET,
+        "-e",
+        "dev",
+        "--to",
+        missing.to_str().unwrap(),
+    ];
+    let out = fakes.run(&args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!missing.exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn backup_socrata_to_s3_uses_the_aws_variables() {
     let Some(server) = S3Server::start() else {
         return;

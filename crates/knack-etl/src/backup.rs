@@ -133,7 +133,7 @@ pub async fn backup_socrata(
     ));
     let upload = target.store.put_multipart(&partial).await?;
     let mut writer = WriteMultipart::new(upload);
-    let written = write_rows(socrata, dataset, &columns, &mut writer).await;
+    let written = write_rows(socrata, dataset, &columns, Some(&mut writer)).await;
     let (rows, bytes) = match written {
         Ok(counts) => counts,
         Err(e) => {
@@ -150,7 +150,7 @@ pub async fn backup_socrata(
         return Err(e.into());
     }
     tracing::info!(%path, rows, bytes, "snapshot written");
-    let deleted = rotate(target, dataset, date, keep)
+    let deleted = rotate(target, dataset, date, keep, false)
         .await
         .map_err(|source| BackupError::Rotation {
             written: path.clone(),
@@ -165,16 +165,56 @@ pub async fn backup_socrata(
     })
 }
 
-/// Streams the dataset page by page into `writer`: the header, then one line per row.
+/// What [`backup_socrata`] would do, doing none of it: reads and encodes the whole dataset as a
+/// run would (so `rows` and `bytes` are the snapshot's), lists the store, and reports in
+/// `deleted` the snapshots the rotation would delete. Nothing is created, renamed or deleted.
+///
+/// # Errors
+/// As [`backup_socrata`], but never [`BackupError::Rotation`]: a listing that fails is
+/// [`BackupError::Store`].
+pub async fn backup_socrata_dry_run(
+    socrata: &socrata_client::Client,
+    dataset: &str,
+    target: &BackupTarget,
+    date: NaiveDate,
+    keep: usize,
+) -> Result<BackupReport, BackupError> {
+    if keep == 0 {
+        return Err(BackupError::Refused(
+            "keep must be at least 1: the newest snapshot is the one just written".into(),
+        ));
+    }
+    let started = Instant::now();
+    let metadata = socrata.metadata(dataset).await?;
+    let columns: Vec<String> = metadata
+        .field_names()
+        .filter(|f| !f.starts_with(':'))
+        .map(str::to_string)
+        .collect();
+    let (rows, bytes) = write_rows(socrata, dataset, &columns, None).await?;
+    let deleted = rotate(target, dataset, date, keep, true).await?;
+    Ok(BackupReport {
+        path: snapshot_path(&target.prefix, dataset, date),
+        rows,
+        bytes,
+        deleted,
+        duration: started.elapsed(),
+    })
+}
+
+/// Streams the dataset page by page into `writer` (or only counts, without one): the header,
+/// then one line per row.
 async fn write_rows(
     socrata: &socrata_client::Client,
     dataset: &str,
     columns: &[String],
-    writer: &mut WriteMultipart,
+    mut writer: Option<&mut WriteMultipart>,
 ) -> Result<(u64, u64), BackupError> {
     let header = encode(std::iter::once(columns.iter().map(String::as_str)))?;
     let mut bytes = header.len() as u64;
-    writer.write(&header);
+    if let Some(w) = writer.as_deref_mut() {
+        w.write(&header);
+    }
     let mut rows = 0u64;
     let mut pages = Box::pin(socrata.pages_as::<Map<String, Value>>(dataset, Query::new()));
     while let Some(page) = pages.try_next().await? {
@@ -185,8 +225,10 @@ async fn write_rows(
             .collect();
         let chunk = encode(cells.iter().map(|r| r.iter().map(String::as_str)))?;
         bytes += chunk.len() as u64;
-        writer.wait_for_capacity(PARTS_IN_FLIGHT).await?;
-        writer.write(&chunk);
+        if let Some(w) = writer.as_deref_mut() {
+            w.wait_for_capacity(PARTS_IN_FLIGHT).await?;
+            w.write(&chunk);
+        }
     }
     Ok((rows, bytes))
 }
@@ -238,6 +280,7 @@ async fn rotate(
     dataset: &str,
     today: NaiveDate,
     keep: usize,
+    dry_run: bool,
 ) -> Result<Vec<Path>, object_store::Error> {
     let dir = target.prefix.child(dataset);
     let objects: Vec<_> = target.store.list(Some(&dir)).try_collect().await?;
@@ -262,6 +305,10 @@ async fn rotate(
             }
         }
     }
+    // A dry run has not written today's snapshot, but it counts among the newest `keep`.
+    if dry_run && !snapshots.iter().any(|(d, _)| *d == today) {
+        snapshots.push((today, snapshot_path(&target.prefix, dataset, today)));
+    }
     snapshots.sort_by_key(|s| std::cmp::Reverse(s.0));
     let mut deleted = Vec::new();
     for path in snapshots
@@ -270,8 +317,12 @@ async fn rotate(
         .map(|(_, p)| p)
         .chain(stale)
     {
-        target.store.delete(&path).await?;
-        tracing::info!(%path, "old snapshot deleted");
+        if dry_run {
+            tracing::info!(%path, "dry run: old snapshot would be deleted");
+        } else {
+            target.store.delete(&path).await?;
+            tracing::info!(%path, "old snapshot deleted");
+        }
         deleted.push(path);
     }
     Ok(deleted)
