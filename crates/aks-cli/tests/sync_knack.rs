@@ -186,6 +186,16 @@ async fn a_sync_with_a_knack_destination_needs_its_key_before_any_request() {
     );
     assert!(fakes.knack.requests().is_empty() && dest.requests().is_empty());
     assert!(fakes.writes().is_empty());
+
+    // One message names everything missing, the source's and the destination's variables alike.
+    let out = fakes
+        .run_with(&[("PGREST_JWT", ""), ("KNACK_API_KEY", "")], SYNC)
+        .await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    for name in ["PGREST_JWT", "KNACK_API_KEY", "KNACK_API_KEY_DEST"] {
+        assert!(err.contains(name), "{name} not named: {err}");
+    }
 }
 
 /// When the destination's staged rows cannot be refreshed, the stage writes nothing to the

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use knack_etl::knack_client::Container;
 use knack_etl::knack_dest::KnackDestination;
 use knack_etl::sync::{KnackPlan, SyncPlan};
+use secrecy::SecretString;
 
 use crate::config::{Config, ConfigError};
 use crate::env::{EnvVars, Settings, SettingsError};
@@ -77,27 +78,16 @@ pub(super) fn clients(
     settings: &Settings,
     vars: &EnvVars,
 ) -> Result<BTreeMap<String, knack_etl::knack_client::Client>, CliError> {
-    let names: BTreeSet<String> = plans
-        .iter()
-        .flat_map(|p| p.knack.iter().map(|k| k.app_name.clone()))
-        .collect();
+    let names = destination_names(plans);
     let Some(name) = names.first() else {
         return Ok(BTreeMap::new());
     };
     let (mut missing, mut invalid) = (Vec::new(), Vec::new());
-    if names.len() > 1 {
-        invalid.push(format!(
-            "the containers copy into {} Knack apps ({}), but KNACK_API_KEY_DEST holds one key:              sync them with -c in separate runs, one destination app each",
-            names.len(),
-            names.iter().cloned().collect::<Vec<_>>().join(", ")
-        ));
-    }
-    let app_id = knack_dest::dest_app_id(config, name, vars, &mut missing, &mut invalid);
-    let key = knack_dest::dest_key(vars, &mut missing);
+    let dest = destination_settings(config, &names, vars, &mut missing, &mut invalid);
     let url = knack_dest::dest_url(vars, &settings.knack.api_url)
         .map_err(|e| invalid.push(e))
         .ok();
-    let (Some(app_id), Some(key), Some(url), true) = (app_id, key, url, invalid.is_empty()) else {
+    let (Some((app_id, key)), Some(url), true) = (dest, url, invalid.is_empty()) else {
         return Err(SettingsError {
             task: "sync",
             missing,
@@ -113,4 +103,46 @@ pub(super) fn clients(
     }
     let dest = knack_dest::DestApp { app_id, key, url };
     Ok(BTreeMap::from([(name.clone(), dest.client()?)]))
+}
+
+/// Adds to `error` (the source app's settings problems) what the destination apps of `plans`
+/// lack, so one message names every variable the run needs.
+pub(super) fn add_problems(
+    config: &Config,
+    plans: &[SyncPlan],
+    vars: &EnvVars,
+    error: &mut SettingsError,
+) {
+    let names = destination_names(plans);
+    if !names.is_empty() {
+        destination_settings(config, &names, vars, &mut error.missing, &mut error.invalid);
+    }
+}
+
+fn destination_names(plans: &[SyncPlan]) -> BTreeSet<String> {
+    plans
+        .iter()
+        .flat_map(|p| p.knack.iter().map(|k| k.app_name.clone()))
+        .collect()
+}
+
+/// The destination app's id and key, or what is missing or wrong (one app per run).
+fn destination_settings(
+    config: &Config,
+    names: &BTreeSet<String>,
+    vars: &EnvVars,
+    missing: &mut Vec<String>,
+    invalid: &mut Vec<String>,
+) -> Option<(String, SecretString)> {
+    let name = names.first()?;
+    if names.len() > 1 {
+        invalid.push(format!(
+            "the containers copy into {} Knack apps ({}), but KNACK_API_KEY_DEST holds one key:              sync them with -c in separate runs, one destination app each",
+            names.len(),
+            names.iter().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let app_id = knack_dest::dest_app_id(config, name, vars, missing, invalid);
+    let key = knack_dest::dest_key(vars, missing);
+    Some((app_id?, key?))
 }

@@ -163,7 +163,14 @@ pub async fn execute(
 ) -> Result<(), CliError> {
     let config = Config::load(path)?;
     let mut plans = plans(&config, path, args, vars)?;
-    let settings = settings("sync", true, &plans, cli, args, &config, path, vars)?;
+    let settings = match settings("sync", true, &plans, cli, args, &config, path, vars) {
+        Ok(settings) => settings,
+        Err(CliError::Settings(mut e)) => {
+            knack::add_problems(&config, &plans, vars, &mut e);
+            return Err(e.into());
+        }
+        Err(e) => return Err(e),
+    };
     let mut clients = clients(&settings)?;
     clients.knack_dests = knack::clients(&config, &mut plans, &settings, vars)?;
     tracing::info!(
