@@ -104,7 +104,8 @@ pub struct RecordsArgs {
     #[arg(short = 'e', long = "env", value_enum, value_name = "ENV")]
     pub env: Env,
     /// Only records modified at or after this ISO-8601 date (UTC when no offset is given);
-    /// without it every record is processed and the destination fully replaced.
+    /// without it every record is processed: a full replace for the records-to-* loads and
+    /// publishers, while records-to-knack only creates and updates (it never deletes).
     #[arg(short = 'd', long = "date", value_name = "DATE", value_parser = parse_date)]
     pub date: Option<DateTime<Utc>>,
 }
