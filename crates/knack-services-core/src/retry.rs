@@ -267,7 +267,9 @@ where
             status = err.status(),
             error = %err,
             wait = ?wait,
-            server_asked = ?server_wait,
+            // A number (ms), and absent when the server named no wait: `?Option` would log
+            // `"None"` as a string in the JSON logs.
+            server_asked_ms = server_wait.map(|w| u64::try_from(w.as_millis()).unwrap_or(u64::MAX)),
             "{reason}; retrying in {wait:.1?} (retry {used} of {budget})"
         );
         tokio::time::sleep(wait).await;

@@ -211,12 +211,16 @@ async fn every_wait_is_logged_once_with_reason_status_wait_and_attempt() {
         "{text}"
     );
     assert!(
-        lines[0].contains("server_asked=Some(300s)") && lines[0].contains("status=503"),
+        lines[0].contains("server_asked_ms=300000") && lines[0].contains("status=503"),
         "{text}"
     );
     assert!(lines[0].contains("label=Test GET /x"), "{text}");
     assert!(
         lines[1].contains("transient failure; retrying in") && lines[1].contains("(retry 1 of 5)"),
         "{text}"
+    );
+    assert!(
+        !lines[1].contains("server_asked"),
+        "no server wait, no field (not `None`): {text}"
     );
 }

@@ -109,7 +109,7 @@ async fn a_retry_after_minutes_ahead_is_capped_and_logged() {
     let w = waits(&logs);
     assert_eq!(w.len(), 1, "{}", logs.text());
     assert!(
-        w[0].contains("server_asked=Some(300s)") && w[0].contains("retry 1 of 20"),
+        w[0].contains("server_asked_ms=300000") && w[0].contains("retry 1 of 20"),
         "{}",
         w[0]
     );
