@@ -15,7 +15,7 @@ use crate::agol::AgolSink;
 use crate::dry_run::DryRun;
 use crate::knack::KnackSource;
 use crate::preflight;
-use crate::run::{run, RunFailure};
+use crate::run::{run, timed, RunFailure};
 use crate::socrata::SocrataSink;
 use crate::stage::{Sink, WriteMode};
 use crate::staging::{self, StagingSink, StagingSource};
@@ -73,31 +73,34 @@ pub(crate) async fn refresh_metadata(
     pgrest: &pgrest_client::Client,
     dry_run: bool,
 ) -> Result<(RunReport, knack_client::Metadata), RunFailure> {
-    let started = std::time::Instant::now();
-    // Parsed before it is stored (the publishers will need it parsed); the
-    // stored JSON is the untouched body Knack sent.
-    let metadata = setup(knack.metadata().await)?;
-    let mut report = RunReport {
-        read: 1,
-        dry_run,
-        ..RunReport::default()
-    };
-    if dry_run {
-        report.written = 1;
-        report
-            .notes
-            .push("dry run: the metadata was not stored".into());
-    } else {
-        staging::store_metadata(pgrest, knack.app_id(), metadata.raw())
-            .await
-            .map_err(|error| RunFailure {
-                report: report.clone(),
-                error: Box::new(error),
-            })?;
-        report.written = 1;
-    }
-    report.duration = started.elapsed();
-    Ok((report, metadata))
+    timed(async move {
+        let started = std::time::Instant::now();
+        // Parsed before it is stored (the publishers will need it parsed); the
+        // stored JSON is the untouched body Knack sent.
+        let metadata = setup(knack.metadata().await)?;
+        let mut report = RunReport {
+            read: 1,
+            dry_run,
+            ..RunReport::default()
+        };
+        if dry_run {
+            report.written = 1;
+            report
+                .notes
+                .push("dry run: the metadata was not stored".into());
+        } else {
+            staging::store_metadata(pgrest, knack.app_id(), metadata.raw())
+                .await
+                .map_err(|error| RunFailure {
+                    report: report.clone(),
+                    error: Box::new(error),
+                })?;
+            report.written = 1;
+        }
+        report.duration = started.elapsed();
+        Ok((report, metadata))
+    })
+    .await
 }
 
 /// Knack container → `api.knack`: raw records, untouched, under
@@ -128,27 +131,30 @@ pub async fn records_to_postgrest_in(
     timezone: Option<Tz>,
     options: &RunOptions,
 ) -> Result<RunReport, RunFailure> {
-    let mut query = RecordsQuery::new().rows_per_page(MAX_ROWS_PER_PAGE);
-    if let (Some(since), Some(field)) = (options.since, modified_date_field) {
-        let tz = match timezone {
-            Some(tz) => tz,
-            None => setup(setup(knack.metadata().await)?.timezone())?,
+    timed(async move {
+        let mut query = RecordsQuery::new().rows_per_page(MAX_ROWS_PER_PAGE);
+        if let (Some(since), Some(field)) = (options.since, modified_date_field) {
+            let tz = match timezone {
+                Some(tz) => tz,
+                None => setup(setup(knack.metadata().await)?.timezone())?,
+            };
+            query = query.filter(Filter::modified_since(field, since, tz));
+        }
+        if !options.dry_run {
+            setup(preflight::staging(pgrest, knack.app_id()).await)?;
+        }
+        // Records move as the JSON text Knack sent: only their ids are read.
+        let source = KnackSource::new(knack.clone(), container.clone(), query).raw();
+        let (app_id, container_id) = (knack.app_id(), container.id());
+        let mut sink: Box<dyn Sink<RawRecord>> = if options.dry_run {
+            Box::new(DryRun::new(format!("PostgREST knack ({container_id})")))
+        } else {
+            Box::new(StagingSink::new(pgrest.clone(), app_id, container_id))
         };
-        query = query.filter(Filter::modified_since(field, since, tz));
-    }
-    if !options.dry_run {
-        setup(preflight::staging(pgrest, knack.app_id()).await)?;
-    }
-    // Records move as the JSON text Knack sent: only their ids are read.
-    let source = KnackSource::new(knack.clone(), container.clone(), query).raw();
-    let (app_id, container_id) = (knack.app_id(), container.id());
-    let mut sink: Box<dyn Sink<RawRecord>> = if options.dry_run {
-        Box::new(DryRun::new(format!("PostgREST knack ({container_id})")))
-    } else {
-        Box::new(StagingSink::new(pgrest.clone(), app_id, container_id))
-    };
-    let transform = |batch: Vec<RawRecord>| Ok((batch, 0));
-    run(&source, transform, sink.as_mut(), options.mode()).await
+        let transform = |batch: Vec<RawRecord>| Ok((batch, 0));
+        run(&source, transform, sink.as_mut(), options.mode()).await
+    })
+    .await
 }
 
 /// The formatter's labels in its order (the first is the record id's, `id`).
@@ -273,68 +279,71 @@ pub(crate) async fn socrata_records(
     options: &RunOptions,
     only: Option<Vec<String>>,
 ) -> Result<RunReport, RunFailure> {
-    setup(preflight::staging(pgrest, &publication.app_id).await)?;
-    let dataset = setup(preflight::socrata(socrata, &target.resource_id).await)?;
-    let (formatter, fields) = setup(formatter_for(pgrest, publication).await)?;
-    let columns: SocrataColumns = dataset
-        .columns
-        .iter()
-        .map(|c| (c.field_name.clone(), c.data_type.name().to_string()))
-        .collect();
-    let mut socrata_options = SocrataOptions::default()
-        .timezone(formatter.timezone())
-        .no_replace(target.no_replace);
-    for field in &publication.location_fields {
-        socrata_options = socrata_options.location_field(field.clone());
-    }
-    if let Some(key) = &target.append_timestamp_key {
-        socrata_options = socrata_options.append_timestamp(key.clone());
-    }
-    let transform = setup(SocrataTransform::new(columns, &fields, socrata_options))?;
-    let mode = options.mode();
-    if mode.is_replace() {
-        setup(transform.check_replace_allowed())?;
-    }
-    let id_field = preflight::SOCRATA_ROW_IDENTIFIER;
-    let source = staged(pgrest, publication, options, only);
-    let mut sink: Box<dyn Sink<TextRow>> = if options.dry_run {
-        Box::new(DryRun::new(format!(
-            "Socrata dataset {}",
-            target.resource_id
-        )))
-    } else {
-        let mut sink = SocrataSink::new(socrata.clone(), &target.resource_id, id_field);
-        if mode.is_replace() {
-            let kept = setup(kept_ids(pgrest, publication, &target.shared_with).await)?;
-            sink.keep(kept.iter().map(String::as_str));
-        }
-        Box::new(sink)
-    };
-    // Each staged record is parsed only where the row reads it (see `RecordSelector`), and
-    // its row written as JSON text without a map in between.
-    let locations: Vec<&str> = publication
-        .location_fields
-        .iter()
-        .map(String::as_str)
-        .collect();
-    let selector = formatter.selector(&locations);
-    let writer = SocrataRowWriter::new(transform, &labels(&formatter), id_field);
-    let rows = |batch: Vec<RawRecord>| {
-        let rows = batch
+    timed(async move {
+        setup(preflight::staging(pgrest, &publication.app_id).await)?;
+        let dataset = setup(preflight::socrata(socrata, &target.resource_id).await)?;
+        let (formatter, fields) = setup(formatter_for(pgrest, publication).await)?;
+        let columns: SocrataColumns = dataset
+            .columns
             .iter()
-            .map(|staged| Ok(writer.row(&format_staged(&selector, staged)?)?))
-            .collect::<Result<Vec<_>, Error>>()?;
-        Ok((rows, 0))
-    };
-    let mut report = run(&source, rows, sink.as_mut(), mode).await?;
-    let dropped = writer.transform().dropped_fields();
-    if !dropped.is_empty() {
-        report.notes.push(format!(
-            "fields not in the dataset were dropped: {}",
-            dropped.join(", ")
-        ));
-    }
-    Ok(report)
+            .map(|c| (c.field_name.clone(), c.data_type.name().to_string()))
+            .collect();
+        let mut socrata_options = SocrataOptions::default()
+            .timezone(formatter.timezone())
+            .no_replace(target.no_replace);
+        for field in &publication.location_fields {
+            socrata_options = socrata_options.location_field(field.clone());
+        }
+        if let Some(key) = &target.append_timestamp_key {
+            socrata_options = socrata_options.append_timestamp(key.clone());
+        }
+        let transform = setup(SocrataTransform::new(columns, &fields, socrata_options))?;
+        let mode = options.mode();
+        if mode.is_replace() {
+            setup(transform.check_replace_allowed())?;
+        }
+        let id_field = preflight::SOCRATA_ROW_IDENTIFIER;
+        let source = staged(pgrest, publication, options, only);
+        let mut sink: Box<dyn Sink<TextRow>> = if options.dry_run {
+            Box::new(DryRun::new(format!(
+                "Socrata dataset {}",
+                target.resource_id
+            )))
+        } else {
+            let mut sink = SocrataSink::new(socrata.clone(), &target.resource_id, id_field);
+            if mode.is_replace() {
+                let kept = setup(kept_ids(pgrest, publication, &target.shared_with).await)?;
+                sink.keep(kept.iter().map(String::as_str));
+            }
+            Box::new(sink)
+        };
+        // Each staged record is parsed only where the row reads it (see `RecordSelector`), and
+        // its row written as JSON text without a map in between.
+        let locations: Vec<&str> = publication
+            .location_fields
+            .iter()
+            .map(String::as_str)
+            .collect();
+        let selector = formatter.selector(&locations);
+        let writer = SocrataRowWriter::new(transform, &labels(&formatter), id_field);
+        let rows = |batch: Vec<RawRecord>| {
+            let rows = batch
+                .iter()
+                .map(|staged| Ok(writer.row(&format_staged(&selector, staged)?)?))
+                .collect::<Result<Vec<_>, Error>>()?;
+            Ok((rows, 0))
+        };
+        let mut report = run(&source, rows, sink.as_mut(), mode).await?;
+        let dropped = writer.transform().dropped_fields();
+        if !dropped.is_empty() {
+            report.notes.push(format!(
+                "fields not in the dataset were dropped: {}",
+                dropped.join(", ")
+            ));
+        }
+        Ok(report)
+    })
+    .await
 }
 
 /// An ArcGIS Online destination and the original's per-container options.
@@ -377,6 +386,7 @@ pub(crate) async fn agol_records(
     options: &RunOptions,
     only: Option<Vec<String>>,
 ) -> Result<RunReport, RunFailure> {
+    timed(async move {
     setup(preflight::staging(pgrest, &publication.app_id).await)?;
     let layer = setup(
         preflight::agol(
@@ -443,4 +453,6 @@ pub(crate) async fn agol_records(
         Ok((features, 0))
     };
     run(&source, features, sink.as_mut(), options.mode()).await
+    })
+    .await
 }

@@ -29,6 +29,26 @@ pub struct RunFailure {
     pub error: Box<Error>,
 }
 
+impl RunFailure {
+    /// A failure whose report covers the whole run that began at `started` (setup, retries and
+    /// all), so a run that stopped before or inside [`run`] reports how long it really took,
+    /// not the 0 s of a report built at the failure.
+    #[must_use]
+    pub fn lasting_since(mut self, started: Instant) -> Self {
+        self.report.duration = self.report.duration.max(started.elapsed());
+        self
+    }
+}
+
+/// Awaits `pipeline`, and on failure sets the report's duration to the time since the call
+/// ([`RunFailure::lasting_since`]).
+pub(crate) async fn timed<T>(
+    pipeline: impl std::future::Future<Output = Result<T, RunFailure>>,
+) -> Result<T, RunFailure> {
+    let started = Instant::now();
+    pipeline.await.map_err(|f| f.lasting_since(started))
+}
+
 /// Reads `source` batch by batch, turns each batch with `transform`, and
 /// writes it to `sink`; the next batch is fetched while the current one is
 /// written. A replace is finished (deletes included) only when every batch

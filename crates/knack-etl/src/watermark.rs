@@ -310,6 +310,8 @@ impl Watermarks {
         F: FnOnce(Option<DateTime<Utc>>) -> Fut,
         Fut: Future<Output = Result<RunReport, RunFailure>>,
     {
+        // A watermark that cannot be opened (the store unreachable, retried) takes time too.
+        let started = std::time::Instant::now();
         let opened = if dry_run {
             self.get(container_id, destination.clone())
                 .await
@@ -329,7 +331,8 @@ impl Watermarks {
                     result: Err(RunFailure {
                         report: RunReport::default(),
                         error: Box::new(explain_missing_table(error, container_id, &destination)),
-                    }),
+                    }
+                    .lasting_since(started)),
                 }
             }
         };

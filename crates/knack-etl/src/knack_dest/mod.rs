@@ -30,6 +30,7 @@ use knack_client::{Container, Record};
 use serde_json::{Map, Value};
 
 use crate::pipelines::RunOptions;
+use crate::run::timed;
 use crate::stage::{BatchStream, Source};
 use crate::staging::{self, StagingSource};
 use crate::{Error, RunFailure, RunReport};
@@ -155,83 +156,88 @@ pub async fn records_to_knack(
     dest: &KnackDestination,
     options: &RunOptions,
 ) -> Result<KnackReport, RunFailure> {
-    let started = Instant::now();
-    let mut report = KnackReport::default();
-    let tz = |app: &str| {
-        let app = app.to_string();
-        async move {
-            let metadata = staging::load_metadata(pgrest, &app).await?;
-            Ok::<Tz, Error>(metadata.timezone()?)
-        }
-    };
-    let source_tz = tz(&dest.source_app_id)
-        .await
-        .map_err(|e| fail(&report, e))?;
-    let dest_tz = tz(&dest.dest_app_id).await.map_err(|e| fail(&report, e))?;
-    let mut index = dest_index(pgrest, dest)
-        .await
-        .map_err(|e| fail(&report, e))?;
-    let source = StagingSource::new(
-        pgrest.clone(),
-        &dest.source_app_id,
-        &dest.source_container,
-        options.since,
-    );
-    let mut pages: BatchStream<Record> = source.batches().await.map_err(|e| fail(&report, e))?;
-    let pk = dest.fields.primary_key().dest.clone();
-    while let Some(page) = pages.try_next().await.map_err(|e| fail(&report, e))? {
-        for record in page {
-            report.run.read += 1;
-            let mapped: Map<String, Value> = dest
-                .fields
-                .map(record.raw())
-                .into_iter()
-                .map(|(k, v)| (k, wall_time::rezone(v, source_tz, dest_tz)))
-                .collect();
-            let Some(key) = canonical::key(mapped.get(&pk).unwrap_or(&Value::Null)) else {
-                report.run.failed += 1;
-                report.failures.push(RecordFailure {
-                    source_record_id: record.id().to_string(),
-                    dest_record_id: None,
-                    fields: vec![pk.clone()],
-                    reason: "the primary key has no value, so the record cannot be matched".into(),
-                });
-                continue;
-            };
-            let action = decide(&dest.fields, &mapped, index.get(&key));
-            if options.dry_run {
-                report.run.skipped += 1;
-                count(&mut report, &action);
-                report.plan.push(Planned {
-                    source_record_id: record.id().to_string(),
-                    primary_key: mapped[&pk].clone(),
-                    action,
-                });
-                continue;
+    timed(async move {
+        let started = Instant::now();
+        let mut report = KnackReport::default();
+        let tz = |app: &str| {
+            let app = app.to_string();
+            async move {
+                let metadata = staging::load_metadata(pgrest, &app).await?;
+                Ok::<Tz, Error>(metadata.timezone()?)
             }
-            write(
-                knack,
-                dest,
-                record.id(),
-                mapped,
-                key,
-                action,
-                &mut index,
-                &mut report,
-            )
-            .await?;
+        };
+        let source_tz = tz(&dest.source_app_id)
+            .await
+            .map_err(|e| fail(&report, e))?;
+        let dest_tz = tz(&dest.dest_app_id).await.map_err(|e| fail(&report, e))?;
+        let mut index = dest_index(pgrest, dest)
+            .await
+            .map_err(|e| fail(&report, e))?;
+        let source = StagingSource::new(
+            pgrest.clone(),
+            &dest.source_app_id,
+            &dest.source_container,
+            options.since,
+        );
+        let mut pages: BatchStream<Record> =
+            source.batches().await.map_err(|e| fail(&report, e))?;
+        let pk = dest.fields.primary_key().dest.clone();
+        while let Some(page) = pages.try_next().await.map_err(|e| fail(&report, e))? {
+            for record in page {
+                report.run.read += 1;
+                let mapped: Map<String, Value> = dest
+                    .fields
+                    .map(record.raw())
+                    .into_iter()
+                    .map(|(k, v)| (k, wall_time::rezone(v, source_tz, dest_tz)))
+                    .collect();
+                let Some(key) = canonical::key(mapped.get(&pk).unwrap_or(&Value::Null)) else {
+                    report.run.failed += 1;
+                    report.failures.push(RecordFailure {
+                        source_record_id: record.id().to_string(),
+                        dest_record_id: None,
+                        fields: vec![pk.clone()],
+                        reason: "the primary key has no value, so the record cannot be matched"
+                            .into(),
+                    });
+                    continue;
+                };
+                let action = decide(&dest.fields, &mapped, index.get(&key));
+                if options.dry_run {
+                    report.run.skipped += 1;
+                    count(&mut report, &action);
+                    report.plan.push(Planned {
+                        source_record_id: record.id().to_string(),
+                        primary_key: mapped[&pk].clone(),
+                        action,
+                    });
+                    continue;
+                }
+                write(
+                    knack,
+                    dest,
+                    record.id(),
+                    mapped,
+                    key,
+                    action,
+                    &mut index,
+                    &mut report,
+                )
+                .await?;
+            }
         }
-    }
-    report.run.duration = started.elapsed();
-    tracing::info!(
-        created = report.created,
-        updated = report.updated,
-        unchanged = report.unchanged,
-        failed = report.run.failed,
-        dry_run = options.dry_run,
-        "records-to-knack finished"
-    );
-    Ok(report)
+        report.run.duration = started.elapsed();
+        tracing::info!(
+            created = report.created,
+            updated = report.updated,
+            unchanged = report.unchanged,
+            failed = report.run.failed,
+            dry_run = options.dry_run,
+            "records-to-knack finished"
+        );
+        Ok(report)
+    })
+    .await
 }
 
 fn count(report: &mut KnackReport, action: &Action) {
