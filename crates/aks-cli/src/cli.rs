@@ -57,6 +57,24 @@ pub enum Command {
     Db(DbCommand),
 }
 
+impl Command {
+    /// The subcommand as typed (`records-to-socrata`, `config check`), for the log.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::MetadataToPostgrest(_) => "metadata-to-postgrest",
+            Command::RecordsToPostgrest(_) => "records-to-postgrest",
+            Command::RecordsToSocrata(_) => "records-to-socrata",
+            Command::RecordsToAgol(_) => "records-to-agol",
+            Command::Sync(_) => "sync",
+            Command::Status(_) => "status",
+            Command::RecordsToKnack(_) => "records-to-knack",
+            Command::BackupSocrata(_) => "backup-socrata",
+            Command::Config(ConfigCommand::Check { .. }) => "config check",
+            Command::Db(DbCommand::Init { .. }) => "db init",
+        }
+    }
+}
+
 /// `aks config ...`.
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {

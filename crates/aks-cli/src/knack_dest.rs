@@ -239,13 +239,11 @@ pub async fn run(
     let report = knack_dest::records_to_knack(&pgrest, &knack, &p.destination, &options)
         .await
         .map_err(|failure| {
-            tracing::error!(
-                read = failure.report.read,
-                written = failure.report.written,
-                failed = failure.report.failed,
-                "run stopped: what happened before the failure"
-            );
-            RunError::pipeline(failure)
+            // The one Knack this run talks to is the destination: its URL is the one to check.
+            let mut settings = p.settings.clone();
+            settings.knack.api_url = p.dest.url.url.clone();
+            settings.knack.api_url_origin = p.dest.url.origin.clone();
+            crate::run::stopped(&what, started, pipelines::failed(&failure, &settings))
         })?;
     if cli.dry_run {
         print_plan(&report);

@@ -1,11 +1,12 @@
 //! The `aks` binary: parse, set up logging, run, map the outcome to an exit code.
 
 use std::process::ExitCode;
+use std::time::Instant;
 
 use aks_cli::cli::{Cli, LogFormat};
 use aks_cli::env::EnvVars;
 use aks_cli::error::{EXIT_RUNTIME, EXIT_USAGE};
-use aks_cli::{logging, run};
+use aks_cli::{logging, report, run};
 use clap::error::ErrorKind;
 use clap::Parser;
 
@@ -26,9 +27,16 @@ fn main() -> ExitCode {
             return fail(cli.log_format, &message, EXIT_RUNTIME);
         }
     };
+    let started = Instant::now();
     match runtime.block_on(run::execute(&cli, &vars)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(cli.log_format, &e.to_string(), e.exit_code()),
+        Err(e) => {
+            // Here, where every command's failure ends, so none can forget it.
+            if cli.log_format == LogFormat::Json {
+                report::emit_failed(cli.command.name(), started);
+            }
+            fail(cli.log_format, &e.to_string(), e.exit_code())
+        }
     }
 }
 

@@ -135,25 +135,26 @@ pub(crate) fn report(
     result: Result<knack_etl::RunReport, RunFailure>,
     settings: &Settings,
 ) -> Result<RunReport, RunError> {
-    let etl = match result {
-        Ok(report) => report,
-        Err(failure) => {
-            if let knack_etl::Error::Preflight(message) = &*failure.error {
-                return Err(RunError::Preflight(message.clone()));
-            }
-            for note in &failure.report.notes {
-                tracing::warn!("{note}");
-            }
-            return Err(RunError::Stopped {
-                message: explain(&failure.error, settings),
-                report: Box::new(counts(&failure.report, settings.dry_run)),
-            });
-        }
-    };
+    let etl = result.map_err(|failure| failed(&failure, settings))?;
     for note in &etl.notes {
         tracing::info!("{note}");
     }
     Ok(counts(&etl, settings.dry_run))
+}
+
+/// A pipeline's failure for the user: a preflight refusal as is, anything else explained
+/// ([`explain`]) with the counts until the failure, its notes logged.
+pub(crate) fn failed(failure: &RunFailure, settings: &Settings) -> RunError {
+    if let knack_etl::Error::Preflight(message) = &*failure.error {
+        return RunError::Preflight(message.clone());
+    }
+    for note in &failure.report.notes {
+        tracing::warn!("{note}");
+    }
+    RunError::Stopped {
+        message: explain(&failure.error, settings),
+        report: Box::new(counts(&failure.report, settings.dry_run)),
+    }
 }
 
 fn counts(etl: &knack_etl::RunReport, dry_run: bool) -> RunReport {

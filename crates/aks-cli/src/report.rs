@@ -1,6 +1,7 @@
 //! The end-of-run summary line and the terminal progress bar.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -80,9 +81,14 @@ pub fn stopped_line(what: &str, r: &RunReport) -> String {
     format!("{what}: stopped after {}", rest.trim_start_matches(": "))
 }
 
+/// Whether this process logged a run's summary ([`emit_summary`], [`emit_stopped`]); when it did
+/// not and the command fails, [`emit_failed`] ends the log instead.
+static SUMMARY_LOGGED: AtomicBool = AtomicBool::new(false);
+
 /// The summary event: the line, with the counts as structured fields for `--log-format json`.
 macro_rules! summary_event {
     ($level:expr, $r:expr, $stopped:expr, $line:expr) => {
+        SUMMARY_LOGGED.store(true, Ordering::Relaxed);
         tracing::event!(
             target: "aks::summary",
             $level,
@@ -104,6 +110,25 @@ macro_rules! summary_event {
 /// Logs the summary of a run that stopped on an error (at ERROR; the error itself follows).
 pub fn emit_stopped(what: &str, r: &RunReport) {
     summary_event!(tracing::Level::ERROR, r, true, stopped_line(what, r));
+}
+
+/// The summary of a command that failed without logging one of its own (`status`, a `sync` that
+/// could not start, `backup-socrata`, any command refused before it ran): `stopped: true` and
+/// the time since `started`, so a JSON log always ends with a summary event (then the ERROR
+/// event with the exit code). Does nothing when the command logged its summary.
+pub fn emit_failed(command: &str, started: std::time::Instant) {
+    if SUMMARY_LOGGED.load(Ordering::Relaxed) {
+        return;
+    }
+    let duration = started.elapsed();
+    tracing::error!(
+        target: "aks::summary",
+        command,
+        duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+        stopped = true,
+        "{command}: stopped after {:.1}s",
+        duration.as_secs_f64()
+    );
 }
 
 /// Warns when the app's daily Knack quota is low ([`quota_is_low`]).

@@ -266,16 +266,7 @@ fn finish(
     progress.finish();
     let mut report = match result {
         Ok(report) => report,
-        // The summary of a stopped run too, with the real duration (retries included).
-        Err(RunError::Stopped {
-            message,
-            mut report,
-        }) => {
-            report.duration = started.elapsed();
-            emit_stopped(what, &report);
-            return Err(RunError::Stopped { message, report }.into());
-        }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(stopped(what, started, e)),
     };
     report.duration = started.elapsed();
     emit_summary(what, &report);
@@ -291,5 +282,21 @@ fn finish(
         .into())
     } else {
         Ok(())
+    }
+}
+
+/// A run's failure as the error to exit with; a [`RunError::Stopped`] logs its summary first, with
+/// the real duration since `started` (retries included).
+pub(crate) fn stopped(what: &str, started: Instant, error: RunError) -> CliError {
+    match error {
+        RunError::Stopped {
+            message,
+            mut report,
+        } => {
+            report.duration = report.duration.max(started.elapsed());
+            emit_stopped(what, &report);
+            RunError::Stopped { message, report }.into()
+        }
+        e => e.into(),
     }
 }

@@ -369,3 +369,58 @@ async fn the_knack_opt_in_reaches_the_client() {
         "{error}"
     );
 }
+
+/// Every command's failure ends a JSON log with a summary event (`stopped: true`) and then the
+/// ERROR event with the exit code, also the commands that log no summary of their own: `status`,
+/// a `sync` that could not start, `backup-socrata`. A run that logs its own stopped summary
+/// (records-*) gets no second one.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_failure_ends_with_a_stopped_summary_in_json_logs() {
+    let fakes = Fakes::start().await;
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let not_a_dir = file.path().to_str().unwrap();
+    let runs: [(&[(&str, &str)], Vec<&str>); 4] = [
+        (
+            &[("PGREST_JWT", "wrong")],
+            vec!["status", "-a", APP, "-e", "dev"],
+        ),
+        (
+            &[("PGREST_JWT", "wrong")],
+            vec!["sync", "-a", APP, "-e", "dev"],
+        ),
+        (
+            &[],
+            vec![
+                "backup-socrata",
+                "-a",
+                APP,
+                "-c",
+                VIEW,
+                "-e",
+                "dev",
+                "--keep",
+                "2",
+                "--to",
+                not_a_dir,
+            ],
+        ),
+        (&[("PGREST_JWT", "wrong")], METADATA.to_vec()),
+    ];
+    for (over, cmd) in runs {
+        let out = fakes
+            .run_with(over, &args(&cmd, &["--log-format", "json"]))
+            .await;
+        let err = stderr(&out);
+        assert_ne!(out.status.code(), Some(0), "{cmd:?}: {err}");
+        let lines = json_lines(&err);
+        let [.., summary, error] = &lines[..] else {
+            panic!("{cmd:?}: {err}");
+        };
+        assert_eq!(error["exit_code"], out.status.code().unwrap(), "{error}");
+        assert_eq!(summary["target"], "aks::summary", "{cmd:?}: {err}");
+        assert_eq!(summary["stopped"], true, "{summary}");
+        assert!(summary["duration_ms"].is_u64(), "{summary}");
+        let summaries = lines.iter().filter(|l| l["target"] == "aks::summary");
+        assert_eq!(summaries.count(), 1, "{cmd:?}: one summary: {err}");
+    }
+}
