@@ -152,7 +152,7 @@ async fn a_failed_publisher_keeps_its_watermark_and_the_next_sync_catches_up() {
         "the other publisher still ran"
     );
     assert!(
-        stderr(&out).contains("failed in 1 stage(s)"),
+        stderr(&out).contains("1 stage(s) failed or were skipped (every stage not listed ran)"),
         "{}",
         stderr(&out)
     );
@@ -342,4 +342,26 @@ async fn an_incremental_sync_of_two_containers_reads_the_metadata_once() {
     );
     assert!(requests.iter().any(|r| r.path.contains("object_1")));
     assert!(requests.iter().any(|r| r.path.contains(VIEW)));
+}
+
+/// When the metadata refresh fails, every other stage is skipped: the error says so, and does not
+/// claim that "the others ran".
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_metadata_refresh_says_nothing_else_ran() {
+    let fakes = Fakes::start().await;
+    fakes.knack.inject(
+        knack_etl::knack_client::testkit::Fault::status(404)
+            .times(100)
+            .on_path("applications"),
+    );
+    let out = fakes.run(SYNC).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(stdout(&out).contains("metadata"), "{}", stdout(&out));
+    assert!(
+        err.contains("the metadata refresh failed, so nothing else ran"),
+        "{err}"
+    );
+    assert!(!err.contains("the others ran"), "{err}");
+    assert!(fakes.writes().is_empty(), "{:?}", fakes.writes());
 }

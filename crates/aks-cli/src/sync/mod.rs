@@ -13,9 +13,9 @@ use crate::cli::{Cli, SyncArgs};
 use crate::config::Config;
 use crate::env::{EnvVars, Settings, Task};
 use crate::error::{CliError, RunError};
-use crate::pipelines;
 use crate::report::warn_if_quota_low;
 use crate::run::{agol_target_of, socrata_target_of};
+use crate::{diagnose, pipelines};
 
 use summary::{failures, log_outcome};
 pub use summary::{quota_line, rejected, summary_table};
@@ -196,8 +196,9 @@ pub async fn execute(
         return Err(match e {
             knack_etl::Error::Preflight(message) => RunError::Preflight(message),
             other => RunError::Message(format!(
-                "sync of {} could not start: {other}",
-                args.app_name
+                "sync of {} could not start: {}",
+                args.app_name,
+                diagnose::explain(&other, &settings)
             )),
         }
         .into());
@@ -213,9 +214,18 @@ pub async fn execute(
     if report.is_success() {
         return Ok(());
     }
+    if let Err(f) = &report.metadata {
+        // Every stage waits on the metadata: none ran, and the message must not say otherwise.
+        return Err(RunError::Message(format!(
+            "sync of {}: the metadata refresh failed, so nothing else ran: {}",
+            args.app_name,
+            diagnose::explain(&f.error, &settings)
+        ))
+        .into());
+    }
     let failed: Vec<String> = failures(&report);
     Err(RunError::Message(format!(
-        "sync of {} failed in {} stage(s) (the others ran): {}",
+        "sync of {}: {} stage(s) failed or were skipped (every stage not listed ran): {}",
         args.app_name,
         failed.len(),
         failed.join("; ")
