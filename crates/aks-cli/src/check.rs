@@ -1,7 +1,7 @@
 //! `aks config check` (online): each container against the Knack app's
 //! metadata and against its destination's schema.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use knack_etl::agol_client;
 use knack_etl::knack_client::{self, Container, Formatter};
@@ -12,8 +12,9 @@ use knack_etl::transform::field_key;
 use crate::config::{AppConfig, Config, ContainerConfig};
 use url::Url;
 
+use crate::diagnose;
 use crate::endpoint::is_insecure;
-use crate::env::{base_url, EnvVars, DEFAULT_KNACK_API_URL};
+use crate::env::{base_url, BaseUrl, EnvVars, DEFAULT_KNACK_API_URL};
 use crate::error::{CliError, RunError};
 
 /// One sentence per mismatch; empty when everything matches.
@@ -22,15 +23,27 @@ use crate::error::{CliError, RunError};
 /// the config's `app_id` or `KNACK_APP_ID`). Socrata columns are checked
 /// when a Socrata URL is known (`SOCRATA_URL` or `[socrata] url`); the
 /// dataset metadata is public too.
+///
+/// # Errors
+/// A refused URL (exit 2); a service that gives no answer at all (refused, timed out, DNS,
+/// TLS): a runtime failure (exit 1) naming the service and the setting to check, since an
+/// unreachable service says nothing about the config.
 pub async fn config_check(config: &Config, vars: &EnvVars) -> Result<Vec<String>, CliError> {
-    let knack_url = url(
+    let knack = match url(
         vars,
         "KNACK_API_URL",
         "knack.api_url",
         &config.knack.api_url,
         config.knack.allow_insecure_http,
-    )?;
-    let socrata_url = url(
+    )? {
+        Some(base) => base,
+        None => BaseUrl {
+            url: Url::parse(DEFAULT_KNACK_API_URL).map_err(RunError::pipeline)?,
+            origin: "default KNACK_API_URL".to_owned(),
+            insecure: None,
+        },
+    };
+    let socrata = url(
         vars,
         "SOCRATA_URL",
         "socrata.url",
@@ -39,18 +52,76 @@ pub async fn config_check(config: &Config, vars: &EnvVars) -> Result<Vec<String>
     )?;
     let agol = agol_client(config, vars)?;
     let urls = Destinations {
-        knack: knack_url
-            .as_ref()
-            .map_or(DEFAULT_KNACK_API_URL, Url::as_str),
-        socrata: socrata_url.as_ref().map(Url::as_str),
+        socrata: socrata.as_ref(),
         agol: agol.as_ref(),
     };
+    let mut apps = KnackApps::new(knack);
     let mut mismatches = Vec::new();
     for (name, app) in &config.apps {
-        check_app(name, app, vars, &urls, &mut mismatches).await?;
+        check_app(name, app, vars, &mut apps, &urls, &mut mismatches).await?;
     }
-    mismatches.extend(crate::knack_dest::check(config, vars, urls.knack).await);
+    mismatches.extend(crate::knack_dest::check(config, vars, &mut apps).await?);
     Ok(mismatches)
+}
+
+/// The Knack apps' metadata, each read once per check: the containers' check and the
+/// `knack_destinations` check ask for the same apps.
+pub(crate) struct KnackApps {
+    base: BaseUrl,
+    read: HashMap<String, Result<knack_client::Metadata, String>>,
+}
+
+impl KnackApps {
+    fn new(base: BaseUrl) -> Self {
+        Self {
+            base,
+            read: HashMap::new(),
+        }
+    }
+
+    /// The app's metadata, or (inner `Err`) the problem to list (no such app, ...).
+    ///
+    /// # Errors
+    /// Knack unreachable ([`unreachable`]).
+    pub(crate) async fn metadata(
+        &mut self,
+        app_id: &str,
+    ) -> Result<Result<knack_client::Metadata, String>, CliError> {
+        if let Some(found) = self.read.get(app_id) {
+            return Ok(found.clone());
+        }
+        let client = knack_client::Client::builder()
+            .app_id(app_id)
+            .base_url(self.base.url.as_str())
+            // Plain http off loopback got past `url()` only through the endpoint's opt-in.
+            .allow_insecure_http(is_insecure(&self.base.url))
+            .build()
+            .map_err(RunError::pipeline)?;
+        let found = match client.metadata().await {
+            Ok(m) => Ok(m),
+            Err(e) => {
+                let e = knack_etl::Error::from(e);
+                if diagnose::is_network(&e) {
+                    return Err(unreachable("Knack", &e, &self.base));
+                }
+                Err(with_cause(
+                    format!("Knack metadata for app {app_id} could not be read: {e}"),
+                    &e,
+                ))
+            }
+        };
+        self.read.insert(app_id.to_owned(), found.clone());
+        Ok(found)
+    }
+}
+
+/// The check's verdict when `system` gave no answer: exit 1, naming the setting to check.
+fn unreachable(system: &str, e: &knack_etl::Error, base: &BaseUrl) -> CliError {
+    RunError::Message(format!(
+        "config check could not reach {system}, so it could not compare the config with it: {}",
+        diagnose::unreachable(e, &base.origin, &base.url)
+    ))
+    .into()
 }
 
 /// The env var, else the config value, refused (exit 2) where `aks` would refuse it for a run:
@@ -61,31 +132,33 @@ fn url(
     config_key: &str,
     from_config: &Option<String>,
     allow: Option<bool>,
-) -> Result<Option<Url>, CliError> {
+) -> Result<Option<BaseUrl>, CliError> {
     let base = base_url(vars, var, config_key, from_config.as_deref(), allow)
         .transpose()
         .map_err(|e| CliError::Usage(format!("config check cannot start: {e}")))?;
     if let Some(note) = base.as_ref().and_then(|b| b.insecure.as_deref()) {
         tracing::warn!("{note}");
     }
-    Ok(base.map(|b| b.url))
+    Ok(base)
 }
 
 /// Where the checks look.
 struct Destinations<'a> {
-    knack: &'a str,
-    socrata: Option<&'a str>,
-    agol: Option<&'a agol_client::Client>,
+    socrata: Option<&'a BaseUrl>,
+    agol: Option<&'a (agol_client::Client, BaseUrl)>,
 }
 
 /// An AGOL client when a portal URL and credentials are known (layers are
 /// rarely public, so the AGOL checks need AGOL_USERNAME / AGOL_PASSWORD).
-fn agol_client(config: &Config, vars: &EnvVars) -> Result<Option<agol_client::Client>, CliError> {
+fn agol_client(
+    config: &Config,
+    vars: &EnvVars,
+) -> Result<Option<(agol_client::Client, BaseUrl)>, CliError> {
     let (Some(user), Some(password)) = (vars.get("AGOL_USERNAME"), vars.get("AGOL_PASSWORD"))
     else {
         return Ok(None);
     };
-    let Some(url) = url(
+    let Some(base) = url(
         vars,
         "AGOL_URL",
         "agol.url",
@@ -96,41 +169,32 @@ fn agol_client(config: &Config, vars: &EnvVars) -> Result<Option<agol_client::Cl
         return Ok(None);
     };
     let client = agol_client::Client::builder()
-        .portal_url(url.as_str())
+        .portal_url(base.url.as_str())
         .credentials(user.to_owned(), password.to_owned())
-        .allow_insecure_http(is_insecure(&url))
+        .allow_insecure_http(is_insecure(&base.url))
         .build()
         .map_err(RunError::pipeline)?;
-    Ok(Some(client))
+    Ok(Some((client, base)))
 }
 
 async fn check_app(
     name: &str,
     app: &AppConfig,
     vars: &EnvVars,
+    apps: &mut KnackApps,
     urls: &Destinations<'_>,
     out: &mut Vec<String>,
-) -> Result<(), RunError> {
+) -> Result<(), CliError> {
     let Some(app_id) = app.app_id.as_deref().or_else(|| vars.get("KNACK_APP_ID")) else {
         out.push(format!(
             "[apps.{name}]: no app_id in the config and KNACK_APP_ID is unset; cannot check it"
         ));
         return Ok(());
     };
-    let knack = knack_client::Client::builder()
-        .app_id(app_id)
-        .base_url(urls.knack)
-        // Plain http off loopback got past `url()` only through the endpoint's opt-in.
-        .allow_insecure_http(Url::parse(urls.knack).is_ok_and(|u| is_insecure(&u)))
-        .build()
-        .map_err(RunError::pipeline)?;
-    let metadata = match knack.metadata().await {
+    let metadata = match apps.metadata(app_id).await? {
         Ok(m) => m,
-        Err(e) => {
-            out.push(with_cause(
-                format!("[apps.{name}]: Knack metadata for app {app_id} could not be read: {e}"),
-                &e,
-            ));
+        Err(problem) => {
+            out.push(format!("[apps.{name}]: {problem}"));
             return Ok(());
         }
     };
@@ -158,11 +222,11 @@ async fn check_app(
                 ));
             }
         }
-        if let (Some(url), Some(resource)) = (urls.socrata, &c.socrata_resource_id) {
-            check_socrata(&at, url, resource, &formatter, out).await;
+        if let (Some(base), Some(resource)) = (urls.socrata, &c.socrata_resource_id) {
+            check_socrata(&at, base, resource, &formatter, out).await?;
         }
-        if let Some(agol) = urls.agol {
-            check_agol(&at, agol, c, &formatter, out).await;
+        if let Some((agol, base)) = urls.agol {
+            check_agol(&at, agol, base, c, &formatter, out).await?;
         }
     }
     Ok(())
@@ -170,26 +234,34 @@ async fn check_app(
 
 async fn check_socrata(
     at: &str,
-    url: &str,
+    base: &BaseUrl,
     resource: &str,
     formatter: &Formatter,
     out: &mut Vec<String>,
-) {
+) -> Result<(), CliError> {
     let client = match socrata_client::Client::builder()
-        .domain(url)
-        .allow_insecure_http(Url::parse(url).is_ok_and(|u| is_insecure(&u)))
+        .domain(base.url.as_str())
+        .allow_insecure_http(is_insecure(&base.url))
         .build()
     {
         Ok(client) => client,
-        Err(e) => return out.push(format!("{at}: Socrata client: {e}")),
+        Err(e) => {
+            out.push(format!("{at}: Socrata client: {e}"));
+            return Ok(());
+        }
     };
     let dataset = match client.metadata(resource).await {
         Ok(d) => d,
         Err(e) => {
-            return out.push(with_cause(
+            let e = knack_etl::Error::from(e);
+            if diagnose::is_network(&e) {
+                return Err(unreachable("Socrata", &e, base));
+            }
+            out.push(with_cause(
                 format!("{at}: Socrata dataset {resource}: {e}"),
                 &e,
-            ))
+            ));
+            return Ok(());
         }
     };
     // The same checks a run makes before its first write.
@@ -208,18 +280,20 @@ async fn check_socrata(
             missing.join(", ")
         ));
     }
+    Ok(())
 }
 
 async fn check_agol(
     at: &str,
     agol: &agol_client::Client,
+    base: &BaseUrl,
     c: &ContainerConfig,
     formatter: &Formatter,
     out: &mut Vec<String>,
-) {
+) -> Result<(), CliError> {
     let (Some(service), Some(index), Some(item_type)) = (&c.service_id, c.layer_id, c.item_type)
     else {
-        return;
+        return Ok(());
     };
     let layer = match agol
         .layer_from_item(service, item_type.selector(index))
@@ -227,10 +301,15 @@ async fn check_agol(
     {
         Ok(layer) => layer,
         Err(e) => {
-            return out.push(with_cause(
+            let e = knack_etl::Error::from(e);
+            if diagnose::is_network(&e) {
+                return Err(unreachable("ArcGIS Online", &e, base));
+            }
+            out.push(with_cause(
                 format!("{at}: ArcGIS Online item {service}: {e}"),
                 &e,
-            ))
+            ));
+            return Ok(());
         }
     };
     let has = |name: &str| layer.info().fields.iter().any(|f| f.name == name);
@@ -251,6 +330,7 @@ async fn check_agol(
             missing.join(", ")
         ));
     }
+    Ok(())
 }
 
 /// `message` followed by the causes (the error's `source()` chain) it does not already say.

@@ -15,19 +15,38 @@ use crate::env::Settings;
 /// Never prints a credential: the clients' messages hold none, and URLs are shown without their
 /// query.
 pub fn explain(error: &knack_etl::Error, settings: &Settings) -> String {
+    let mut text = with_causes(error);
+    if is_network(error) {
+        if let Some((origin, url)) = setting(innermost(error), settings) {
+            text.push_str(&check_line(origin, url));
+        }
+    }
+    text
+}
+
+/// The hint under an unreachable service, one format for all four:
+/// `\n  check: KNACK_API_URL (https://...) is right, and reachable from here (...)`. `origin` is
+/// the env var or config key the URL came from.
+pub fn check_line(origin: &str, url: &Url) -> String {
+    format!(
+        "\n  check: {origin} ({}) is right, and reachable from here (network, DNS, firewall, \
+         proxy, TLS certificate)",
+        shown(url)
+    )
+}
+
+/// `error` from a service aks could not reach, explained as [`explain`] does: the error, its
+/// causes, the setting to check.
+pub fn unreachable(error: &(dyn StdError + 'static), origin: &str, url: &Url) -> String {
+    with_causes(error) + &check_line(origin, url)
+}
+
+/// `error`, then `\n  cause: ...` with the causes its message does not already say.
+fn with_causes(error: &(dyn StdError + 'static)) -> String {
     let mut text = error.to_string();
     let causes = causes(error, &text);
     if !causes.is_empty() {
         text.push_str(&format!("\n  cause: {}", causes.join(": ")));
-    }
-    if is_network(error) {
-        if let Some((origin, url)) = setting(innermost(error), settings) {
-            text.push_str(&format!(
-                "\n  check: {origin} ({}) is right, and reachable from here (network, DNS, \
-                 firewall, proxy, TLS certificate)",
-                shown(url)
-            ));
-        }
     }
     text
 }

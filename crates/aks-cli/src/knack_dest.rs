@@ -6,7 +6,7 @@
 //! `app_id` under `[apps.<dest>]`, and its key from `KNACK_API_KEY_DEST` (as in the original);
 //! its API URL from `KNACK_API_URL_DEST`, else the source's (`KNACK_API_URL`).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Instant;
 
@@ -15,6 +15,7 @@ use knack_etl::knack_dest::{self, write_key, Action, KnackDestination, KnackRepo
 use knack_etl::pipelines::RunOptions;
 use secrecy::SecretString;
 
+use crate::check::KnackApps;
 use crate::cli::{Cli, KnackDestArgs};
 use crate::config::{Config, ConfigError};
 use crate::env::{base_url, BaseUrl, EnvVars, Settings, SettingsError, Task};
@@ -313,10 +314,13 @@ fn print_plan(report: &KnackReport) {
 
 /// `config check` for `knack_destinations`: each map against both apps' metadata (source keys
 /// in the source container, destination fields in the destination object, the destination
-/// container in the destination app). One sentence per mismatch.
-pub async fn check(config: &Config, vars: &EnvVars, knack_url: &str) -> Vec<String> {
+/// container in the destination app). One sentence per mismatch; `Err` when Knack is unreachable.
+pub(crate) async fn check(
+    config: &Config,
+    vars: &EnvVars,
+    apps: &mut KnackApps,
+) -> Result<Vec<String>, CliError> {
     let mut out = Vec::new();
-    let mut cache: HashMap<String, Result<knack_client::Metadata, String>> = HashMap::new();
     for (name, app) in &config.apps {
         for (cid, c) in &app.containers {
             if c.knack_destinations.is_empty() {
@@ -326,7 +330,7 @@ pub async fn check(config: &Config, vars: &EnvVars, knack_url: &str) -> Vec<Stri
             let Some(source_id) = app.app_id.as_deref().or_else(|| vars.get("KNACK_APP_ID")) else {
                 continue; // the container check already says the app cannot be checked
             };
-            let source = match metadata(&mut cache, knack_url, source_id).await {
+            let source = match apps.metadata(source_id).await? {
                 Ok(m) => m,
                 Err(e) => {
                     out.push(format!("{at}: {e}"));
@@ -359,7 +363,7 @@ pub async fn check(config: &Config, vars: &EnvVars, knack_url: &str) -> Vec<Stri
                     ));
                     continue;
                 };
-                let target = match metadata(&mut cache, knack_url, dest_id).await {
+                let target = match apps.metadata(dest_id).await? {
                     Ok(m) => m,
                     Err(e) => {
                         out.push(format!("{at}: {e}"));
@@ -390,32 +394,5 @@ pub async fn check(config: &Config, vars: &EnvVars, knack_url: &str) -> Vec<Stri
             }
         }
     }
-    out
-}
-
-/// An app's metadata, fetched once per `config check`.
-async fn metadata(
-    cache: &mut HashMap<String, Result<knack_client::Metadata, String>>,
-    knack_url: &str,
-    app_id: &str,
-) -> Result<knack_client::Metadata, String> {
-    if let Some(found) = cache.get(app_id) {
-        return found.clone();
-    }
-    let fetched = match knack_client::Client::builder()
-        .app_id(app_id)
-        .base_url(knack_url)
-        .allow_insecure_http(
-            url::Url::parse(knack_url).is_ok_and(|u| crate::endpoint::is_insecure(&u)),
-        )
-        .build()
-    {
-        Ok(client) => client
-            .metadata()
-            .await
-            .map_err(|e| format!("Knack metadata for app {app_id} could not be read: {e}")),
-        Err(e) => Err(e.to_string()),
-    };
-    cache.insert(app_id.to_owned(), fetched.clone());
-    fetched
+    Ok(out)
 }
