@@ -145,7 +145,8 @@ pub enum Error {
         source: Box<Error>,
     },
     /// The connection failed, was dropped, or timed out.
-    #[error("{operation}: {cause}; check the portal and service URLs and the network (a slow service may need a longer timeout setting)")]
+    // No setting named here: the caller knows where the URL came from and names it.
+    #[error("{operation}: {cause}")]
     Transport {
         /// The call that failed.
         operation: String,

@@ -82,10 +82,8 @@ pub fn is_network(error: &knack_etl::Error) -> bool {
         | knack_etl::Error::Postgrest(
             pgrest_client::Error::Timeout { .. } | pgrest_client::Error::Connection { .. },
         )
-        | knack_etl::Error::Socrata(
-            socrata_client::Error::Timeout { .. } | socrata_client::Error::Transport { .. },
-        )
         | knack_etl::Error::Agol(agol_client::Error::Transport { .. }) => return true,
+        knack_etl::Error::Socrata(e) if socrata_unanswered(e) => return true,
         _ => {}
     }
     let chain = std::iter::successors(Some(error as &(dyn StdError + 'static)), |&s| s.source());
@@ -100,6 +98,14 @@ pub fn is_network(error: &knack_etl::Error) -> bool {
         }
     }
     false
+}
+
+/// Whether a Socrata request got no answer (connection, DNS, TLS, timeout).
+pub fn socrata_unanswered(e: &socrata_client::Error) -> bool {
+    matches!(
+        e,
+        socrata_client::Error::Timeout { .. } | socrata_client::Error::Transport { .. }
+    )
 }
 
 /// The error a [`knack_etl::Error::PartlyWritten`] wraps, or `error` itself.

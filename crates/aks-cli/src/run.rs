@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use knack_etl::backup::BackupError;
 use knack_etl::pipelines::{AgolTarget, SocrataTarget};
 
 use crate::cli::{Cli, Command, ConfigCommand, DbCommand, RecordsArgs};
@@ -87,7 +88,9 @@ pub async fn execute(cli: &Cli, vars: &EnvVars) -> Result<(), CliError> {
             finish(&what, &progress, started, result)
         }
         Command::RecordsToKnack(a) => crate::knack_dest::run(cli, a, &path, vars).await,
-        Command::BackupSocrata(a) => crate::backup::run(cli, a, &path, vars).await,
+        Command::BackupSocrata(a) => crate::backup::run(cli, a, &path, vars)
+            .await
+            .map_err(|e| socrata_hint(e, &path, vars)),
         // Only reads (the file, and online Knack and the destinations), so a dry run is the same.
         Command::Config(ConfigCommand::Check { offline }) => {
             let config = Config::load(&path)?;
@@ -298,5 +301,36 @@ pub(crate) fn stopped(what: &str, started: Instant, error: RunError) -> CliError
             RunError::Stopped { message, report }.into()
         }
         e => e.into(),
+    }
+}
+
+/// `backup-socrata`'s failure to reach Socrata, with the same `check: <setting> (<url>)` line as
+/// every other command ([`crate::diagnose::check_line`]); any other error as is.
+fn socrata_hint(error: CliError, path: &Path, vars: &EnvVars) -> CliError {
+    let CliError::Runtime(RunError::Pipeline(e)) = &error else {
+        return error;
+    };
+    let Some(BackupError::Socrata(s)) = e.downcast_ref::<BackupError>() else {
+        return error;
+    };
+    if !crate::diagnose::socrata_unanswered(s) {
+        return error;
+    }
+    let config = Config::load(path).ok();
+    let socrata = config.as_ref().map(|c| &c.socrata);
+    let found = crate::env::base_url(
+        vars,
+        "SOCRATA_URL",
+        "socrata.url",
+        socrata.and_then(|s| s.url.as_deref()),
+        socrata.and_then(|s| s.allow_insecure_http),
+    );
+    match found {
+        Some(Ok(base)) => RunError::Message(format!(
+            "{error}{}",
+            crate::diagnose::check_line(&base.origin, &base.url)
+        ))
+        .into(),
+        _ => error,
     }
 }

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::cli::{Cli, OutputFormat, StatusArgs, SyncArgs};
 use crate::config::Config;
+use crate::diagnose;
 use crate::env::EnvVars;
 use crate::error::{CliError, RunError};
 use crate::pipelines;
@@ -125,7 +126,7 @@ pub async fn execute(
     let states = Watermarks::new(pgrest.clone(), &settings.app_id)
         .all()
         .await
-        .map_err(RunError::pipeline)?;
+        .map_err(|e| RunError::Message(diagnose::explain(&e, &settings)))?;
     let mut status = Status {
         app: args.app_name.clone(),
         app_id: settings.app_id.clone(),

@@ -113,6 +113,11 @@ async fn unreachable(var: &str, cmd: &[&str]) {
         message.to_lowercase().contains("connection refused"),
         "{var}: the root cause: {message}"
     );
+    assert_eq!(
+        message.matches("check").count(),
+        1,
+        "one hint, in the one format (no client's own): {message}"
+    );
     if var == "KNACK_API_URL" {
         // knack-client (on knack-services-core) names no library method any more.
         assert!(!message.contains("ClientBuilder"), "{message}");

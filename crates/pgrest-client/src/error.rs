@@ -146,10 +146,9 @@ pub enum Error {
     },
 
     /// Connecting or talking to the server failed below HTTP.
-    #[error(
-        "could not reach PostgREST at {endpoint} for {method} /{path}: {cause}. Fix: check \
-         PGREST_ENDPOINT and that the server is up"
-    )]
+    // No "check PGREST_ENDPOINT" here: the endpoint may have come from elsewhere (aks's config
+    // file), and the caller names the setting it used (aks: `check: <setting> (<url>)`).
+    #[error("could not reach PostgREST at {endpoint} for {method} /{path}: {cause}")]
     Connection {
         /// HTTP method of the request.
         method: String,

@@ -84,7 +84,8 @@ pub enum Error {
     },
 
     /// The connection failed or the answer broke off (DNS, TCP, TLS, reset).
-    #[error("could not reach Socrata at {host} for {operation}: {cause}; check the domain URL (SOCRATA_URL) and the network")]
+    // No setting named here: the caller knows where the URL came from and names it.
+    #[error("could not reach Socrata at {host} for {operation}: {cause}")]
     Transport {
         /// What was being done.
         operation: String,
