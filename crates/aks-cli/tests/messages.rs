@@ -375,6 +375,9 @@ async fn the_knack_opt_in_reaches_the_client() {
     );
 }
 
+/// Environment variables set for one run, over the fakes' own.
+type Overrides<'a> = &'a [(&'a str, &'a str)];
+
 /// Every command's failure ends a JSON log with a summary event (`stopped: true`) and then the
 /// ERROR event with the exit code, also the commands that log no summary of their own: `status`,
 /// a `sync` that could not start, `backup-socrata`. A run that logs its own stopped summary
@@ -384,7 +387,7 @@ async fn every_failure_ends_with_a_stopped_summary_in_json_logs() {
     let fakes = Fakes::start().await;
     let file = tempfile::NamedTempFile::new().unwrap();
     let not_a_dir = file.path().to_str().unwrap();
-    let runs: [(&[(&str, &str)], Vec<&str>); 4] = [
+    let runs: [(Overrides, Vec<&str>); 4] = [
         (
             &[("PGREST_JWT", "wrong")],
             vec!["status", "-a", APP, "-e", "dev"],
