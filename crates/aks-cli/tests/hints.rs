@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{stderr, Fakes, APP, VIEW};
+use common::{stderr, Fakes, APP};
 
 const DEAD: &str = "http://127.0.0.1:9";
 
@@ -43,18 +43,5 @@ async fn a_sync_that_cannot_start_names_pgrest_endpoint() {
 async fn backup_socrata_names_socrata_url() {
     let dir = tempfile::tempdir().unwrap();
     let to = dir.path().to_str().unwrap();
-    let cmd = [
-        "backup-socrata",
-        "-a",
-        APP,
-        "-c",
-        VIEW,
-        "-e",
-        "dev",
-        "--keep",
-        "2",
-        "--to",
-        to,
-    ];
-    unreachable("SOCRATA_URL", &cmd).await;
+    unreachable("SOCRATA_URL", &common::backup_keeping_two(to)).await;
 }

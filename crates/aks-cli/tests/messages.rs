@@ -396,22 +396,7 @@ async fn every_failure_ends_with_a_stopped_summary_in_json_logs() {
             &[("PGREST_JWT", "wrong")],
             vec!["sync", "-a", APP, "-e", "dev"],
         ),
-        (
-            &[],
-            vec![
-                "backup-socrata",
-                "-a",
-                APP,
-                "-c",
-                VIEW,
-                "-e",
-                "dev",
-                "--keep",
-                "2",
-                "--to",
-                not_a_dir,
-            ],
-        ),
+        (&[], common::backup_keeping_two(not_a_dir).to_vec()),
         (&[("PGREST_JWT", "wrong")], METADATA.to_vec()),
     ];
     for (over, cmd) in runs {

@@ -171,29 +171,34 @@ async fn published() -> Fakes {
     fakes
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn backup_socrata_to_a_directory_keeps_the_newest_n() {
-    let fakes = published().await;
+/// A backup directory holding two old snapshots of the dataset: the directory and the dataset's
+/// folder in it.
+fn two_old_snapshots() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let snapshots = dir.path().join(DATASET);
     std::fs::create_dir_all(&snapshots).unwrap();
     for old in ["2020-01-01.csv", "2020-01-02.csv"] {
         std::fs::write(snapshots.join(old), "old").unwrap();
     }
+    (dir, snapshots)
+}
+
+/// The names of the files in `dir`, sorted.
+fn file_names(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backup_socrata_to_a_directory_keeps_the_newest_n() {
+    let fakes = published().await;
+    let (dir, snapshots) = two_old_snapshots();
     let to = dir.path().to_str().unwrap();
-    let args = [
-        "backup-socrata",
-        "-a",
-        APP,
-        "-c",
-        VIEW,
-        "-e",
-        "dev",
-        "--keep",
-        "2",
-        "--to",
-        to,
-    ];
+    let args = common::backup_keeping_two(to);
     let out = fakes.run(&args).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     no_secret(&out);
@@ -201,11 +206,7 @@ async fn backup_socrata_to_a_directory_keeps_the_newest_n() {
         .date_naive()
         .format("%Y-%m-%d.csv")
         .to_string();
-    let mut names: Vec<String> = std::fs::read_dir(&snapshots)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
+    let names = file_names(&snapshots);
     assert_eq!(names, vec!["2020-01-02.csv".to_string(), today.clone()]);
     let csv = std::fs::read_to_string(snapshots.join(&today)).unwrap();
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
@@ -216,12 +217,7 @@ async fn backup_socrata_to_a_directory_keeps_the_newest_n() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dry_run_backup_reads_the_dataset_and_writes_or_deletes_nothing() {
     let fakes = published().await;
-    let dir = tempfile::tempdir().unwrap();
-    let snapshots = dir.path().join(DATASET);
-    std::fs::create_dir_all(&snapshots).unwrap();
-    for old in ["2020-01-01.csv", "2020-01-02.csv"] {
-        std::fs::write(snapshots.join(old), "old").unwrap();
-    }
+    let (dir, snapshots) = two_old_snapshots();
     let to = dir.path().to_str().unwrap();
     let args = [
         "--dry-run",
@@ -237,11 +233,7 @@ async fn a_dry_run_backup_reads_the_dataset_and_writes_or_deletes_nothing() {
     ];
     let out = fakes.run(&args).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let mut names: Vec<String> = std::fs::read_dir(&snapshots)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
+    let names = file_names(&snapshots);
     assert_eq!(
         names,
         ["2020-01-01.csv", "2020-01-02.csv"],

@@ -112,19 +112,8 @@ pub async fn backup_socrata(
     date: NaiveDate,
     keep: usize,
 ) -> Result<BackupReport, BackupError> {
-    if keep == 0 {
-        return Err(BackupError::Refused(
-            "keep must be at least 1: the newest snapshot is the one just written".into(),
-        ));
-    }
     let started = Instant::now();
-    let metadata = socrata.metadata(dataset).await?;
-    // System fields (`:id`, `:created_at`) are Socrata's, not the dataset's columns.
-    let columns: Vec<String> = metadata
-        .field_names()
-        .filter(|f| !f.starts_with(':'))
-        .map(str::to_string)
-        .collect();
+    let columns = columns_to_back_up(socrata, dataset, keep).await?;
     let path = snapshot_path(&target.prefix, dataset, date);
     let partial = target.prefix.child(dataset).child(format!(
         ".partial-{}-{}.csv",
@@ -179,18 +168,8 @@ pub async fn backup_socrata_dry_run(
     date: NaiveDate,
     keep: usize,
 ) -> Result<BackupReport, BackupError> {
-    if keep == 0 {
-        return Err(BackupError::Refused(
-            "keep must be at least 1: the newest snapshot is the one just written".into(),
-        ));
-    }
     let started = Instant::now();
-    let metadata = socrata.metadata(dataset).await?;
-    let columns: Vec<String> = metadata
-        .field_names()
-        .filter(|f| !f.starts_with(':'))
-        .map(str::to_string)
-        .collect();
+    let columns = columns_to_back_up(socrata, dataset, keep).await?;
     let (rows, bytes) = write_rows(socrata, dataset, &columns, None).await?;
     let deleted = rotate(target, dataset, date, keep, true).await?;
     Ok(BackupReport {
@@ -200,6 +179,26 @@ pub async fn backup_socrata_dry_run(
         deleted,
         duration: started.elapsed(),
     })
+}
+
+/// Refuses `keep == 0` (it would delete the new snapshot), then reads the dataset's columns in
+/// its own order. System fields (`:id`, `:created_at`) are Socrata's, not the dataset's columns.
+async fn columns_to_back_up(
+    socrata: &socrata_client::Client,
+    dataset: &str,
+    keep: usize,
+) -> Result<Vec<String>, BackupError> {
+    if keep == 0 {
+        return Err(BackupError::Refused(
+            "keep must be at least 1: the newest snapshot is the one just written".into(),
+        ));
+    }
+    let metadata = socrata.metadata(dataset).await?;
+    Ok(metadata
+        .field_names()
+        .filter(|f| !f.starts_with(':'))
+        .map(str::to_string)
+        .collect())
 }
 
 /// Streams the dataset page by page into `writer` (or only counts, without one): the header,

@@ -208,6 +208,23 @@ pub fn aks() -> Command {
     cmd
 }
 
+/// `backup-socrata -a APP -c VIEW -e dev --keep 2 --to TO`: the fixture's dataset backed up.
+pub fn backup_keeping_two(to: &str) -> [&str; 11] {
+    [
+        "backup-socrata",
+        "-a",
+        APP,
+        "-c",
+        VIEW,
+        "-e",
+        "dev",
+        "--keep",
+        "2",
+        "--to",
+        to,
+    ]
+}
+
 /// `COMMAND -a APP -c CONTAINER -e prod`: a records command's arguments.
 pub fn records<'a>(command: &'a str, app: &'a str, container: &'a str) -> [&'a str; 7] {
     [command, "-a", app, "-c", container, "-e", "prod"]
