@@ -35,10 +35,7 @@ async fn every_wait_is_logged_once_with_its_reason_and_the_token_fetch_is_not_re
     let unreachable = Client::builder()
         .portal_url(refused_uri())
         .credentials(USERNAME, PASSWORD)
-        .retry_policy(RetryPolicy {
-            max_retries: 2,
-            ..RetryPolicy::fast_for_tests()
-        })
+        .retry_policy(RetryPolicy::fast_for_tests().with_max_connect_attempts(3))
         .build()
         .unwrap();
     let before = logs.text().matches("retrying in").count();

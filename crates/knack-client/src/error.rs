@@ -138,8 +138,8 @@ fn reset_text(at: &Option<DateTime<Utc>>) -> String {
 impl Classify for Error {
     /// 429 is a rate limit (with the wait `X-RateLimit-Reset` asked for);
     /// 5xx, timeouts and dropped connections are transient; a connection that
-    /// never opened surely did not apply the call; the rest, the daily limit
-    /// included, is permanent.
+    /// never opened is unreachable (surely not applied, retried on a smaller
+    /// budget); the rest, the daily limit included, is permanent.
     fn retry_class(&self) -> RetryClass {
         match self {
             Self::Api {
@@ -148,7 +148,7 @@ impl Classify for Error {
                 ..
             } => RetryClass::RateLimited { wait: *retry_after },
             Self::Api { status, .. } if (500..=599).contains(status) => RetryClass::Transient,
-            Self::Connection { not_sent: true, .. } => RetryClass::NotApplied,
+            Self::Connection { not_sent: true, .. } => RetryClass::Unreachable,
             Self::Timeout { .. } | Self::Connection { .. } => RetryClass::Transient,
             _ => RetryClass::Permanent,
         }

@@ -29,7 +29,8 @@ pub enum Jitter {
 ///
 /// A request ends at the first of: success, a permanent error, an exhausted
 /// budget (`max_retries` for transient failures, `max_rate_limited_retries`
-/// for rate limits), or a wait that would end past `deadline`.
+/// for rate limits, `max_connect_attempts` for failures to connect), or a
+/// wait that would end past `deadline`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Retries after transient failures (5xx, timeouts, dropped connections).
@@ -49,11 +50,31 @@ pub struct RetryPolicy {
     /// The cap on a server-directed wait (`Retry-After`, `X-RateLimit-Reset`):
     /// a server (or a skewed clock) asking for minutes is not obeyed blindly.
     pub max_server_wait: Duration,
+    /// Attempts in all, the first included, while the service cannot be
+    /// reached at all ([`RetryClass::Unreachable`]: connection refused, DNS
+    /// lookup failed, connect timeout). A budget of its own, beside
+    /// `max_retries`.
+    ///
+    /// Default **3**: a service restarting comes back within seconds, a wrong
+    /// URL or a host that does not exist never does, and ten patient retries
+    /// (20–40 s) only delay the error the user has to act on.
+    pub max_connect_attempts: u32,
+    /// The first wait after a failure to connect; each further one doubles
+    /// (at most `max_backoff`), and each is uniform between half and all of
+    /// that, so processes refused together do not retry in lockstep.
+    ///
+    /// Default **2 s**: with 3 attempts the waits are 1–2 s then 2–4 s, long
+    /// enough for a restart, and a refused or unresolvable service is reported
+    /// within ~6 s (plus the attempts themselves: instant for a refusal, up to
+    /// [`crate::Timeouts::connect`] each for a host that never answers).
+    pub connect_backoff: Duration,
 }
 
 impl Default for RetryPolicy {
     /// As patient as object_store: 10 retries within 3 minutes, 100 ms to
-    /// 15 s backoff; 20 rate-limit retries; server waits capped at 30 s.
+    /// 15 s backoff; 20 rate-limit retries; server waits capped at 30 s. A
+    /// service that cannot be reached at all: 3 attempts, 2 s then 4 s waits
+    /// at most.
     fn default() -> Self {
         Self {
             max_retries: 10,
@@ -63,6 +84,8 @@ impl Default for RetryPolicy {
             jitter: Jitter::Full,
             deadline: Duration::from_secs(180),
             max_server_wait: Duration::from_secs(30),
+            max_connect_attempts: 3,
+            connect_backoff: Duration::from_secs(2),
         }
     }
 }
@@ -73,20 +96,44 @@ impl RetryPolicy {
         Self {
             max_retries: 0,
             max_rate_limited_retries: 0,
+            max_connect_attempts: 1,
             ..Self::default()
         }
     }
 
-    /// A fast policy for tests: 1–20 ms backoff, server waits capped at
-    /// 50 ms, a 10 s deadline, the default budgets.
+    /// A fast policy for tests: 1–20 ms backoff (10 ms after a failure to
+    /// connect), server waits capped at 50 ms, a 10 s deadline, the default
+    /// budgets.
     pub fn fast_for_tests() -> Self {
         Self {
             min_backoff: Duration::from_millis(1),
             max_backoff: Duration::from_millis(20),
             max_server_wait: Duration::from_millis(50),
             deadline: Duration::from_secs(10),
+            connect_backoff: Duration::from_millis(10),
             ..Self::default()
         }
+    }
+
+    /// This policy with [`RetryPolicy::max_connect_attempts`] set to
+    /// `attempts` (the first attempt included; 1 never retries a failure to
+    /// connect).
+    #[must_use]
+    pub fn with_max_connect_attempts(mut self, attempts: u32) -> Self {
+        self.max_connect_attempts = attempts;
+        self
+    }
+
+    /// The wait after the `failures`-th failure to connect (from 1):
+    /// `connect_backoff · 2^(failures-1)`, at most `max_backoff`, uniform
+    /// between half and all of it.
+    pub fn connect_wait(&self, failures: u32) -> Duration {
+        let doublings = failures.saturating_sub(1).min(16);
+        let full = self
+            .connect_backoff
+            .saturating_mul(1 << doublings)
+            .min(self.max_backoff);
+        uniform(full / 2, full)
     }
 
     /// Checks the policy makes sense.
@@ -102,6 +149,9 @@ impl RetryPolicy {
         }
         if self.deadline.is_zero() {
             return Err("retry deadline must be longer than zero".into());
+        }
+        if self.max_connect_attempts == 0 {
+            return Err("retry max_connect_attempts must be at least 1 (the first attempt)".into());
         }
         Ok(())
     }
@@ -161,7 +211,7 @@ pub enum Idempotency {
     Idempotent,
     /// Repeating it may apply it twice (a create): it is retried only after
     /// failures that surely were not applied ([`RetryClass::NotApplied`],
-    /// [`RetryClass::RateLimited`]).
+    /// [`RetryClass::Unreachable`], [`RetryClass::RateLimited`]).
     NotIdempotent,
 }
 
@@ -174,9 +224,15 @@ pub enum RetryClass {
     /// May pass later, and the server may have applied it (5xx, timeout, a
     /// connection dropped after sending).
     Transient,
-    /// May pass later, and surely was not applied (connection refused, DNS,
-    /// a 503 the server sends before processing).
+    /// May pass later, and surely was not applied (a 503 the server sends
+    /// before processing, a transaction the database rolled back).
     NotApplied,
+    /// The service could not be reached at all, so surely nothing was applied:
+    /// connection refused, DNS lookup failed, connect timeout, TLS handshake
+    /// (a transport error with [`crate::surely_not_sent`]). Retried on its own,
+    /// smaller budget ([`RetryPolicy::max_connect_attempts`]): a restart
+    /// passes in seconds, a wrong URL never does.
+    Unreachable,
     /// The server refused for rate (429, surely not applied), optionally
     /// saying how long to wait.
     RateLimited {
@@ -221,7 +277,7 @@ where
 {
     let started = Instant::now();
     let mut backoff = policy.backoff();
-    let (mut failures, mut limited) = (0u32, 0u32);
+    let (mut failures, mut limited, mut unreached) = (0u32, 0u32, 0u32);
     let mut attempt = 0u32;
     loop {
         attempt = attempt.saturating_add(1);
@@ -229,7 +285,8 @@ where
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
-        let (used, budget, server_wait, reason) = match err.retry_class() {
+        let class = err.retry_class();
+        let (used, budget, server_wait, reason) = match class {
             RetryClass::Permanent => return Err(err),
             RetryClass::Transient if idempotency == Idempotency::NotIdempotent => {
                 tracing::warn!(%label, error = %err, "not retried: the request may have been applied and repeating it could apply it twice");
@@ -238,6 +295,11 @@ where
             RetryClass::Transient | RetryClass::NotApplied => {
                 failures += 1;
                 (failures, policy.max_retries, None, "transient failure")
+            }
+            RetryClass::Unreachable => {
+                unreached += 1;
+                let budget = policy.max_connect_attempts.saturating_sub(1);
+                (unreached, budget, None, "could not connect")
             }
             RetryClass::RateLimited { wait } => {
                 limited += 1;
@@ -250,12 +312,18 @@ where
             }
         };
         if used > budget {
-            if budget > 0 {
+            if class == RetryClass::Unreachable && budget > 0 {
+                let attempts = used;
+                tracing::warn!(%label, error = %err, attempts, "giving up: could not connect in {attempts} attempts");
+            } else if budget > 0 {
                 tracing::warn!(%label, error = %err, retries = budget, "giving up: retries used up");
             }
             return Err(err);
         }
-        let computed = backoff.next().unwrap_or(policy.max_backoff);
+        let computed = match class {
+            RetryClass::Unreachable => policy.connect_wait(unreached),
+            _ => backoff.next().unwrap_or(policy.max_backoff),
+        };
         let wait = server_wait.map_or(computed, |w| w.min(policy.max_server_wait).max(computed));
         if started.elapsed() + wait > policy.deadline {
             tracing::warn!(%label, error = %err, deadline = ?policy.deadline, "giving up: the next wait would pass the request's deadline");

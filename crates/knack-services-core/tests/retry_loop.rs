@@ -60,6 +60,8 @@ fn policy() -> RetryPolicy {
         jitter: Jitter::Full,
         deadline: Duration::from_secs(60),
         max_server_wait: Duration::from_secs(10),
+        max_connect_attempts: 3,
+        connect_backoff: Duration::from_millis(500),
     }
 }
 

@@ -267,7 +267,7 @@ impl Classify for Error {
     /// - 503 `PGRST000`/`PGRST002` (no database, no schema cache), 504 `PGRST003` (no pooled
     ///   connection), 500 `40001`/`40P01` (the transaction was rolled back): surely not applied;
     /// - other 502/503/504, timeouts, connections dropped after sending: transient (may be applied);
-    /// - a connection that never opened: surely not applied;
+    /// - a connection that never opened: unreachable (surely not applied; a smaller budget);
     /// - everything else (4xx, other 500s, bad bodies, configuration): permanent.
     ///
     /// Codes: <https://postgrest.org/en/stable/references/errors.html>.
@@ -292,7 +292,7 @@ impl Classify for Error {
                     _ => RetryClass::Permanent,
                 }
             }
-            Error::Connection { not_sent: true, .. } => RetryClass::NotApplied,
+            Error::Connection { not_sent: true, .. } => RetryClass::Unreachable,
             Error::Timeout { .. } | Error::Connection { .. } => RetryClass::Transient,
             _ => RetryClass::Permanent,
         }
@@ -367,5 +367,15 @@ mod tests {
             after: Duration::from_secs(1),
         };
         assert_eq!(class(timeout), RetryClass::Transient);
+        let connection = |not_sent| Error::Connection {
+            method: "GET".into(),
+            path: "knack".into(),
+            endpoint: "http://127.0.0.1:9".into(),
+            not_sent,
+            cause: "connection refused".into(),
+        };
+        // Never opened: the small connect budget; dropped after sending: the patient one.
+        assert_eq!(class(connection(true)), RetryClass::Unreachable);
+        assert_eq!(class(connection(false)), RetryClass::Transient);
     }
 }

@@ -155,8 +155,9 @@ impl ApiErrorBody {
 
 impl Classify for Error {
     /// 429 is a rate limit (with the wait `Retry-After` asked for, if any); 5xx, timeouts and
-    /// broken answers are transient; a connection never made and a 202 "still processing"
-    /// surely were not applied; the rest (4xx, bad data, configuration) are permanent.
+    /// broken answers are transient; a 202 "still processing" surely was not applied; a
+    /// connection never made is unreachable (its own, smaller budget); the rest (4xx, bad data,
+    /// configuration) are permanent.
     fn retry_class(&self) -> RetryClass {
         match self {
             Error::Api {
@@ -165,9 +166,8 @@ impl Classify for Error {
                 ..
             } => RetryClass::RateLimited { wait: *retry_after },
             Error::Api { status, .. } if (500..=599).contains(status) => RetryClass::Transient,
-            Error::StillProcessing { .. } | Error::Transport { not_sent: true, .. } => {
-                RetryClass::NotApplied
-            }
+            Error::StillProcessing { .. } => RetryClass::NotApplied,
+            Error::Transport { not_sent: true, .. } => RetryClass::Unreachable,
             Error::Timeout { .. } | Error::Transport { .. } => RetryClass::Transient,
             _ => RetryClass::Permanent,
         }
