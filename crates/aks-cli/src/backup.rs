@@ -17,7 +17,7 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 
 use crate::cli::{BackupArgs, Cli};
-use crate::config::{is_four_by_four, Config, ConfigError};
+use crate::config::{is_four_by_four, Config, ConfigError, Service};
 use crate::env::{base_url, EnvVars, SettingsError};
 use crate::error::{CliError, RunError};
 
@@ -129,14 +129,8 @@ fn prepare(
         a.to.clone()
             .or_else(|| config.backup.to.clone())
             .unwrap_or_else(|| DEFAULT_TO.to_owned());
-    let ep = config.endpoints(a.env);
-    let url = match base_url(
-        vars,
-        "SOCRATA_URL",
-        "socrata.url",
-        ep.socrata.url.as_deref(),
-        ep.socrata.allow_insecure_http,
-    ) {
+    let from_config = config.endpoint(Some(a.env), Service::Socrata);
+    let url = match base_url(vars, "SOCRATA_URL", &from_config) {
         Some(Ok(url)) => url,
         other => {
             let (missing, invalid) = match other {

@@ -9,7 +9,7 @@ use knack_etl::preflight;
 use knack_etl::socrata_client;
 use knack_etl::transform::field_key;
 
-use crate::config::{AppConfig, Config, ContainerConfig};
+use crate::config::{AppConfig, Config, ContainerConfig, Service};
 use url::Url;
 
 use crate::diagnose;
@@ -29,13 +29,7 @@ use crate::error::{CliError, RunError};
 /// TLS): a runtime failure (exit 1) naming the service and the setting to check, since an
 /// unreachable service says nothing about the config.
 pub async fn config_check(config: &Config, vars: &EnvVars) -> Result<Vec<String>, CliError> {
-    let knack = match url(
-        vars,
-        "KNACK_API_URL",
-        "knack.api_url",
-        &config.knack.api_url,
-        config.knack.allow_insecure_http,
-    )? {
+    let knack = match url(config, vars, Service::Knack)? {
         Some(base) => base,
         None => BaseUrl {
             url: Url::parse(DEFAULT_KNACK_API_URL).map_err(RunError::pipeline)?,
@@ -43,13 +37,7 @@ pub async fn config_check(config: &Config, vars: &EnvVars) -> Result<Vec<String>
             insecure: None,
         },
     };
-    let socrata = url(
-        vars,
-        "SOCRATA_URL",
-        "socrata.url",
-        &config.socrata.url,
-        config.socrata.allow_insecure_http,
-    )?;
+    let socrata = url(config, vars, Service::Socrata)?;
     let agol = agol_client(config, vars)?;
     let urls = Destinations {
         socrata: socrata.as_ref(),
@@ -124,16 +112,12 @@ fn unreachable(system: &str, e: &knack_etl::Error, base: &BaseUrl) -> CliError {
     .into()
 }
 
-/// The env var, else the config value, refused (exit 2) where `aks` would refuse it for a run:
-/// credentials never travel over plain http to another machine.
-fn url(
-    vars: &EnvVars,
-    var: &str,
-    config_key: &str,
-    from_config: &Option<String>,
-    allow: Option<bool>,
-) -> Result<Option<BaseUrl>, CliError> {
-    let base = base_url(vars, var, config_key, from_config.as_deref(), allow)
+/// `service`'s env var, else its top-level table's value (the check has no `-e`), refused (exit 2)
+/// where `aks` would refuse it for a run: credentials never travel over plain http to another
+/// machine.
+fn url(config: &Config, vars: &EnvVars, service: Service) -> Result<Option<BaseUrl>, CliError> {
+    let from_config = config.endpoint(None, service);
+    let base = base_url(vars, service.var(), &from_config)
         .transpose()
         .map_err(|e| CliError::Usage(format!("config check cannot start: {e}")))?;
     if let Some(note) = base.as_ref().and_then(|b| b.insecure.as_deref()) {
@@ -158,14 +142,7 @@ fn agol_client(
     else {
         return Ok(None);
     };
-    let Some(base) = url(
-        vars,
-        "AGOL_URL",
-        "agol.url",
-        &config.agol.url,
-        config.agol.allow_insecure_http,
-    )?
-    else {
+    let Some(base) = url(config, vars, Service::Agol)? else {
         return Ok(None);
     };
     let client = agol_client::Client::builder()

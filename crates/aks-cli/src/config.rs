@@ -14,6 +14,7 @@
 //! being silently ignored. After parsing, [`Config::problems`] checks the values (container ids,
 //! field ids, which keys go together) and reports every problem at once.
 
+mod endpoints;
 mod services;
 mod validate;
 
@@ -26,6 +27,9 @@ use std::path::{Path, PathBuf};
 use knack_etl::agol_client::LayerSelector;
 use serde::Deserialize;
 
+pub use endpoints::{
+    ConfigUrl, Endpoints, EnvOverrides, KnackEndpoint, PortalEndpoint, PostgrestEndpoint, Service,
+};
 pub use services::{BackupConfig, KnackDestinationConfig};
 
 /// The whole config file.
@@ -53,6 +57,10 @@ pub struct Config {
     /// `[backup]`: where `backup-socrata` writes and how many snapshots it keeps.
     #[serde(default)]
     pub backup: BackupConfig,
+    /// The file this was read from, as given (`--config`, `AKS_CONFIG` or `knack.toml`): messages
+    /// name it beside a value's table and key. Empty for a config built in code.
+    #[serde(skip)]
+    pub path: PathBuf,
 }
 
 /// One Knack app.
@@ -116,70 +124,6 @@ pub enum ItemType {
 pub struct AppendTimestamp {
     /// The Socrata column that receives the run's local timestamp.
     pub key: String,
-}
-
-/// `[knack]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KnackEndpoint {
-    /// Knack API base, default `https://api.knack.com/v1`.
-    pub api_url: Option<String>,
-    /// Allow plain `http://` to a host off loopback (a sidecar, a private network): credentials
-    /// then travel unencrypted, so the run logs a warning. Env equivalent: `KNACK_ALLOW_INSECURE_HTTP`.
-    #[serde(default)]
-    pub allow_insecure_http: Option<bool>,
-}
-
-/// `[postgrest]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PostgrestEndpoint {
-    /// PostgREST base URL.
-    pub endpoint: Option<String>,
-    /// Allow plain `http://` to a host off loopback (a sidecar, a private network): credentials
-    /// then travel unencrypted, so the run logs a warning. Env equivalent: `PGREST_ALLOW_INSECURE_HTTP`.
-    #[serde(default)]
-    pub allow_insecure_http: Option<bool>,
-}
-
-/// `[socrata]` and `[agol]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PortalEndpoint {
-    /// Portal root URL.
-    pub url: Option<String>,
-    /// Allow plain `http://` to a host off loopback (a sidecar, a private network): credentials
-    /// then travel unencrypted, so the run logs a warning. Env equivalent: `SOCRATA_ALLOW_INSECURE_HTTP / AGOL_ALLOW_INSECURE_HTTP`.
-    #[serde(default)]
-    pub allow_insecure_http: Option<bool>,
-}
-
-/// `[env.dev]` / `[env.prod]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EnvOverrides {
-    /// Overrides used with `-e dev`.
-    pub dev: Option<Endpoints>,
-    /// Overrides used with `-e prod`.
-    pub prod: Option<Endpoints>,
-}
-
-/// The endpoint tables, as they may appear under `[env.<name>]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Endpoints {
-    /// `[env.X.knack]`.
-    #[serde(default)]
-    pub knack: KnackEndpoint,
-    /// `[env.X.postgrest]`.
-    #[serde(default)]
-    pub postgrest: PostgrestEndpoint,
-    /// `[env.X.socrata]`.
-    #[serde(default)]
-    pub socrata: PortalEndpoint,
-    /// `[env.X.agol]`.
-    #[serde(default)]
-    pub agol: PortalEndpoint,
 }
 
 /// Whether a container is read as an object or through a view in a scene.
@@ -288,10 +232,11 @@ impl Config {
 
     /// Parses and validates config text; `path` is only used in messages.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_owned(),
             message: e.to_string().trim_end().to_owned(),
         })?;
+        config.path = path.to_owned();
         let problems = config.problems();
         if problems.is_empty() {
             Ok(config)
@@ -306,51 +251,6 @@ impl Config {
     /// Every value-level problem in the file, each a full sentence naming where and how to fix it.
     pub fn problems(&self) -> Vec<String> {
         validate::problems(self)
-    }
-
-    /// The top-level endpoints merged with `[env.<env>]` (the per-env table wins).
-    pub fn endpoints(&self, env: crate::cli::Env) -> Endpoints {
-        let over = match env {
-            crate::cli::Env::Dev => self.env.dev.as_ref(),
-            crate::cli::Env::Prod => self.env.prod.as_ref(),
-        };
-        let pick = |o: Option<&Option<String>>, top: &Option<String>| {
-            o.and_then(|v| v.clone()).or_else(|| top.clone())
-        };
-        let flag = |o: Option<Option<bool>>, top: Option<bool>| o.flatten().or(top);
-        Endpoints {
-            knack: KnackEndpoint {
-                api_url: pick(over.map(|o| &o.knack.api_url), &self.knack.api_url),
-                allow_insecure_http: flag(
-                    over.map(|o| o.knack.allow_insecure_http),
-                    self.knack.allow_insecure_http,
-                ),
-            },
-            postgrest: PostgrestEndpoint {
-                endpoint: pick(
-                    over.map(|o| &o.postgrest.endpoint),
-                    &self.postgrest.endpoint,
-                ),
-                allow_insecure_http: flag(
-                    over.map(|o| o.postgrest.allow_insecure_http),
-                    self.postgrest.allow_insecure_http,
-                ),
-            },
-            socrata: PortalEndpoint {
-                url: pick(over.map(|o| &o.socrata.url), &self.socrata.url),
-                allow_insecure_http: flag(
-                    over.map(|o| o.socrata.allow_insecure_http),
-                    self.socrata.allow_insecure_http,
-                ),
-            },
-            agol: PortalEndpoint {
-                url: pick(over.map(|o| &o.agol.url), &self.agol.url),
-                allow_insecure_http: flag(
-                    over.map(|o| o.agol.allow_insecure_http),
-                    self.agol.allow_insecure_http,
-                ),
-            },
-        }
     }
 
     /// The app named by `-a`, or an error listing the known apps.

@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::cli::Env;
-use crate::config::{AppConfig, Config};
+use crate::config::{AppConfig, Config, ConfigUrl, Service};
 use crate::endpoint::{insecure_var, is_insecure, parse_base_url, parse_flag};
 
 /// Knack's API base when neither `KNACK_API_URL` nor `[knack] api_url` is set.
@@ -136,7 +136,7 @@ impl Task {
 pub struct KnackSettings {
     /// API base, e.g. `https://api.knack.com/v1`.
     pub api_url: Url,
-    /// Where `api_url` came from (`KNACK_API_URL`, `knack.api_url`, or the default), for messages.
+    /// Where `api_url` came from (`KNACK_API_URL`, `[knack] api_url in knack.toml` or its `[env.<env>.knack]`, or the default), for messages.
     pub api_url_origin: String,
     /// `KNACK_API_KEY`.
     pub api_key: Option<SecretString>,
@@ -147,7 +147,8 @@ pub struct KnackSettings {
 pub struct PostgrestSettings {
     /// Base URL.
     pub endpoint: Url,
-    /// Where `endpoint` came from (`PGREST_ENDPOINT` or `postgrest.endpoint`), for messages.
+    /// Where `endpoint` came from (`PGREST_ENDPOINT`, or the table, key and file, e.g.
+    /// `[env.prod.postgrest] endpoint in knack.toml`), for messages.
     pub endpoint_origin: String,
     /// `PGREST_JWT`.
     pub jwt: SecretString,
@@ -158,7 +159,7 @@ pub struct PostgrestSettings {
 pub struct SocrataSettings {
     /// Portal root, e.g. `https://datahub.austintexas.gov`.
     pub url: Url,
-    /// Where `url` came from (`SOCRATA_URL` or `socrata.url`), for messages.
+    /// Where `url` came from (`SOCRATA_URL`, or the table, key and file), for messages.
     pub url_origin: String,
     /// `SOCRATA_APP_TOKEN` (sent as `X-App-Token`).
     pub app_token: SecretString,
@@ -173,7 +174,7 @@ pub struct SocrataSettings {
 pub struct AgolSettings {
     /// Portal root, e.g. `https://austin.maps.arcgis.com`.
     pub url: Url,
-    /// Where `url` came from (`AGOL_URL` or `agol.url`), for messages.
+    /// Where `url` came from (`AGOL_URL`, or the table, key and file), for messages.
     pub url_origin: String,
     /// `AGOL_USERNAME`.
     pub username: String,
@@ -234,6 +235,8 @@ fn render(missing: &[String], invalid: &[String]) -> String {
 /// Collects every problem while resolving, so the error lists them all.
 struct Resolver<'a> {
     vars: &'a EnvVars,
+    config: &'a Config,
+    env: Env,
     missing: Vec<String>,
     invalid: Vec<String>,
     insecure: Vec<String>,
@@ -250,16 +253,12 @@ impl Resolver<'_> {
         }
     }
 
-    /// [`base_url`], else `default`; a missing or unusable URL is recorded.
-    fn url(
-        &mut self,
-        var: &str,
-        config_key: &str,
-        from_config: Option<&str>,
-        config_allow: Option<bool>,
-        default: Option<&str>,
-    ) -> Option<BaseUrl> {
-        let found = base_url(self.vars, var, config_key, from_config, config_allow).or_else(|| {
+    /// [`base_url`] of `service` (its env var, else `[env.<env>.<table>]`, else the top-level
+    /// table), else `default`; a missing or unusable URL is recorded.
+    fn url(&mut self, service: Service, default: Option<&str>) -> Option<BaseUrl> {
+        let var = service.var();
+        let from_config = self.config.endpoint(Some(self.env), service);
+        let found = base_url(self.vars, var, &from_config).or_else(|| {
             default.map(|d| {
                 let origin = format!("default {var}");
                 parse_base_url(&origin, d, false).map(|url| BaseUrl {
@@ -281,8 +280,9 @@ impl Resolver<'_> {
                 None
             }
             None => {
+                let (table, key) = (service.table(), service.key());
                 self.missing
-                    .push(format!("{var} (or {config_key} in the config file)"));
+                    .push(format!("{var} (or {table}.{key} in the config file)"));
                 None
             }
         }
@@ -294,38 +294,37 @@ impl Resolver<'_> {
 pub struct BaseUrl {
     /// The URL.
     pub url: Url,
-    /// The env var or config key that supplied it (what a message tells the user to check).
+    /// The env var, or the table, key and file, that supplied it (what a message tells the user
+    /// to check): `PGREST_ENDPOINT`, `[env.prod.postgrest] endpoint in knack.toml`.
     pub origin: String,
     /// `Some(sentence)` when it is plain http off loopback, allowed by the endpoint's opt-in:
     /// the warning to log.
     pub insecure: Option<String>,
 }
 
-/// The base URL from env var `var`, else from the config value `config_key`; `None` when neither
-/// is set. Either way it must pass [`parse_base_url`] (https, or http on loopback only unless
-/// the endpoint opts in: env `*_ALLOW_INSECURE_HTTP`, else the config's `allow_insecure_http`),
-/// and an error names whichever of the two supplied it.
+/// The base URL from env var `var`, else from the config file (`from_config`, see
+/// [`Config::endpoint`]); `None` when neither is set. Either way it must pass [`parse_base_url`]
+/// (https, or http on loopback only unless the endpoint opts in: env `*_ALLOW_INSECURE_HTTP`, else
+/// the config's `allow_insecure_http`), and its origin names exactly where it came from: the env
+/// var, or the table, key and file.
 pub fn base_url(
     vars: &EnvVars,
     var: &str,
-    config_key: &str,
-    from_config: Option<&str>,
-    config_allow: Option<bool>,
+    from_config: &ConfigUrl,
 ) -> Option<Result<BaseUrl, String>> {
     let (origin, raw) = match vars.get(var) {
         Some(v) => (var, v),
-        None => (config_key, from_config?),
+        None => (from_config.origin.as_str(), from_config.url.as_deref()?),
     };
     let flag_var = insecure_var(var);
-    let table = config_key.split('.').next().unwrap_or(config_key);
     let (allow, allowed_by) = match vars.get(&flag_var) {
         Some(v) => match parse_flag(&flag_var, v) {
             Ok(allow) => (allow, flag_var.clone()),
             Err(e) => return Some(Err(e)),
         },
         None => (
-            config_allow.unwrap_or(false),
-            format!("allow_insecure_http in [{table}]"),
+            from_config.allow_insecure_http.unwrap_or(false),
+            from_config.allow_origin.clone(),
         ),
     };
     Some(parse_base_url(origin, raw, allow).map(|url| {
@@ -364,9 +363,10 @@ impl Settings {
         vars: &EnvVars,
         dry_run: bool,
     ) -> Result<Settings, SettingsError> {
-        let ep = config.endpoints(env);
         let mut r = Resolver {
             vars,
+            config,
+            env,
             missing: Vec::new(),
             invalid: Vec::new(),
             insecure: Vec::new(),
@@ -387,33 +387,15 @@ impl Settings {
                 None
             }
         };
-        let knack_url = r.url(
-            "KNACK_API_URL",
-            "knack.api_url",
-            ep.knack.api_url.as_deref(),
-            ep.knack.allow_insecure_http,
-            Some(DEFAULT_KNACK_API_URL),
-        );
+        let knack_url = r.url(Service::Knack, Some(DEFAULT_KNACK_API_URL));
         let api_key = match task.needs_knack_key() {
             true => r.secret("KNACK_API_KEY"),
             false => None,
         };
-        let pg_url = r.url(
-            "PGREST_ENDPOINT",
-            "postgrest.endpoint",
-            ep.postgrest.endpoint.as_deref(),
-            ep.postgrest.allow_insecure_http,
-            None,
-        );
+        let pg_url = r.url(Service::Postgrest, None);
         let jwt = r.secret("PGREST_JWT");
         let socrata = if task.needs_socrata() {
-            let url = r.url(
-                "SOCRATA_URL",
-                "socrata.url",
-                ep.socrata.url.as_deref(),
-                ep.socrata.allow_insecure_http,
-                None,
-            );
+            let url = r.url(Service::Socrata, None);
             let app_token = r.secret("SOCRATA_APP_TOKEN");
             let id = r.secret("SOCRATA_API_KEY_ID");
             let secret = r.secret("SOCRATA_API_KEY_SECRET");
@@ -422,13 +404,7 @@ impl Settings {
             None
         };
         let agol = if task.needs_agol() {
-            let url = r.url(
-                "AGOL_URL",
-                "agol.url",
-                ep.agol.url.as_deref(),
-                ep.agol.allow_insecure_http,
-                None,
-            );
+            let url = r.url(Service::Agol, None);
             let user = r.vars.get("AGOL_USERNAME").map(str::to_owned);
             if user.is_none() {
                 r.missing.push("AGOL_USERNAME".to_owned());

@@ -17,7 +17,7 @@ use secrecy::SecretString;
 
 use crate::check::KnackApps;
 use crate::cli::{Cli, KnackDestArgs};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, ConfigUrl};
 use crate::env::{base_url, BaseUrl, EnvVars, Settings, SettingsError, Task};
 use crate::error::{CliError, RunError};
 use crate::pipelines;
@@ -196,7 +196,7 @@ pub(crate) fn dest_key(vars: &EnvVars, missing: &mut Vec<String>) -> Option<Secr
 /// `KNACK_API_URL_DEST` (the same https rule and `KNACK_ALLOW_INSECURE_HTTP` opt-in as
 /// `KNACK_API_URL`), else `source`: both apps are usually on the same Knack API.
 pub(crate) fn dest_url(vars: &EnvVars, source: &url::Url) -> Result<BaseUrl, String> {
-    match base_url(vars, "KNACK_API_URL_DEST", "KNACK_API_URL_DEST", None, None) {
+    match base_url(vars, "KNACK_API_URL_DEST", &ConfigUrl::default()) {
         Some(found) => found,
         None => Ok(BaseUrl {
             url: source.clone(),

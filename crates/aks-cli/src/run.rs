@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use knack_etl::backup::BackupError;
 use knack_etl::pipelines::{AgolTarget, SocrataTarget};
 
-use crate::cli::{Cli, Command, ConfigCommand, DbCommand, RecordsArgs};
-use crate::config::{AppConfig, Config, ConfigError, Container};
+use crate::cli::{Cli, Command, ConfigCommand, DbCommand, Env, RecordsArgs};
+use crate::config::{AppConfig, Config, ConfigError, Container, Service};
 use crate::env::{EnvVars, Settings, Task};
 use crate::error::{CliError, RunError};
 use crate::report::{emit_stopped, emit_summary, Progress, RunReport};
@@ -90,7 +90,7 @@ pub async fn execute(cli: &Cli, vars: &EnvVars) -> Result<(), CliError> {
         Command::RecordsToKnack(a) => crate::knack_dest::run(cli, a, &path, vars).await,
         Command::BackupSocrata(a) => crate::backup::run(cli, a, &path, vars)
             .await
-            .map_err(|e| socrata_hint(e, &path, vars)),
+            .map_err(|e| socrata_hint(e, &path, a.env, vars)),
         // Only reads (the file, and online Knack and the destinations), so a dry run is the same.
         Command::Config(ConfigCommand::Check { offline }) => {
             let config = Config::load(&path)?;
@@ -306,7 +306,7 @@ pub(crate) fn stopped(what: &str, started: Instant, error: RunError) -> CliError
 
 /// `backup-socrata`'s failure to reach Socrata, with the same `check: <setting> (<url>)` line as
 /// every other command ([`crate::diagnose::check_line`]); any other error as is.
-fn socrata_hint(error: CliError, path: &Path, vars: &EnvVars) -> CliError {
+fn socrata_hint(error: CliError, path: &Path, env: Env, vars: &EnvVars) -> CliError {
     let CliError::Runtime(RunError::Pipeline(e)) = &error else {
         return error;
     };
@@ -316,15 +316,10 @@ fn socrata_hint(error: CliError, path: &Path, vars: &EnvVars) -> CliError {
     if !crate::diagnose::socrata_unanswered(s) {
         return error;
     }
-    let config = Config::load(path).ok();
-    let socrata = config.as_ref().map(|c| &c.socrata);
-    let found = crate::env::base_url(
-        vars,
-        "SOCRATA_URL",
-        "socrata.url",
-        socrata.and_then(|s| s.url.as_deref()),
-        socrata.and_then(|s| s.allow_insecure_http),
-    );
+    let from_config = Config::load(path)
+        .map(|c| c.endpoint(Some(env), Service::Socrata))
+        .unwrap_or_default();
+    let found = crate::env::base_url(vars, Service::Socrata.var(), &from_config);
     match found {
         Some(Ok(base)) => RunError::Message(format!(
             "{error}{}",

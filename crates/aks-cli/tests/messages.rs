@@ -161,7 +161,7 @@ async fn unreachable_agol_names_agol_url() {
     unreachable("AGOL_URL", &publish("records-to-agol")).await;
 }
 
-/// The same failure from a URL given in the config file names the config key.
+/// The same failure from a URL given in the config file names the table, the key and the file.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failure_names_the_config_key_when_the_url_came_from_the_file() {
     let fakes = Fakes::start().await;
@@ -173,8 +173,9 @@ async fn a_failure_names_the_config_key_when_the_url_came_from_the_file() {
         .as_str()
         .unwrap()
         .to_owned();
+    let origin = format!("[knack] api_url in {}", fakes.config.display());
     assert!(
-        message.contains("check: knack.api_url (http://127.0.0.1:9/v1)"),
+        message.contains(&format!("check: {origin} (http://127.0.0.1:9/v1)")),
         "{message}"
     );
 }
@@ -245,12 +246,15 @@ async fn allow_insecure_http_is_an_explicit_logged_opt_in() {
         .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let lines = json_lines(&stderr(&out));
+    let file = fakes.config.display();
+    let warned = format!(
+        "[postgrest] endpoint in {file} uses plain http:// to pgrest.invalid, allowed by \
+         [postgrest] allow_insecure_http in {file}"
+    );
     assert!(
-        lines.iter().any(|l| l["level"] == "WARN"
-            && l["message"]
-                .as_str()
-                .unwrap()
-                .contains("postgrest.endpoint uses plain http:// to pgrest.invalid, allowed by allow_insecure_http in [postgrest]")),
+        lines
+            .iter()
+            .any(|l| l["level"] == "WARN" && l["message"].as_str().unwrap().contains(&warned)),
         "{lines:?}"
     );
     let out = fakes

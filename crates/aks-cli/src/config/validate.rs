@@ -33,21 +33,14 @@ fn is_socrata_field(s: &str) -> bool {
 
 pub(super) fn problems(config: &Config) -> Vec<String> {
     let mut out = Vec::new();
-    endpoints(
-        &mut out,
-        "",
-        &Endpoints {
-            knack: config.knack.clone(),
-            postgrest: config.postgrest.clone(),
-            socrata: config.socrata.clone(),
-            agol: config.agol.clone(),
-        },
-    );
+    endpoints(&mut out, "", &config.top_level());
+    // An env table's URL is checked with the opt-in a run uses for it: its own, else the
+    // top-level table's (see `Config::endpoints`).
     if let Some(e) = &config.env.dev {
-        endpoints(&mut out, "env.dev.", e);
+        endpoints(&mut out, "env.dev.", &inherit_opt_ins(e, config));
     }
     if let Some(e) = &config.env.prod {
-        endpoints(&mut out, "env.prod.", e);
+        endpoints(&mut out, "env.prod.", &inherit_opt_ins(e, config));
     }
     for (name, app) in &config.apps {
         if name.is_empty() || name.chars().any(char::is_whitespace) {
@@ -69,6 +62,28 @@ pub(super) fn problems(config: &Config) -> Vec<String> {
     }
     super::services::problems(config, &mut out);
     out
+}
+
+/// `e` with each unset `allow_insecure_http` taken from the top-level table.
+fn inherit_opt_ins(e: &Endpoints, config: &Config) -> Endpoints {
+    let mut e = e.clone();
+    e.knack.allow_insecure_http = e
+        .knack
+        .allow_insecure_http
+        .or(config.knack.allow_insecure_http);
+    e.postgrest.allow_insecure_http = e
+        .postgrest
+        .allow_insecure_http
+        .or(config.postgrest.allow_insecure_http);
+    e.socrata.allow_insecure_http = e
+        .socrata
+        .allow_insecure_http
+        .or(config.socrata.allow_insecure_http);
+    e.agol.allow_insecure_http = e
+        .agol
+        .allow_insecure_http
+        .or(config.agol.allow_insecure_http);
+    e
 }
 
 fn endpoints(out: &mut Vec<String>, prefix: &str, e: &Endpoints) {

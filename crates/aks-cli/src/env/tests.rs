@@ -119,12 +119,64 @@ fn env_beats_per_env_config_beats_top_level() {
     )
     .unwrap();
     assert_eq!(dev.postgrest.endpoint.as_str(), "http://127.0.0.1:3000/");
+    assert_eq!(
+        dev.postgrest.endpoint_origin,
+        "[env.dev.postgrest] endpoint in t.toml"
+    );
     assert!(dev.dry_run);
     let prod = resolve(Task::MetadataToPostgrest, "no-id", &c, &v).unwrap();
     assert_eq!(prod.postgrest.endpoint.as_str(), "https://top.example.com/");
+    assert_eq!(
+        prod.postgrest.endpoint_origin,
+        "[postgrest] endpoint in t.toml"
+    );
     v.0.insert("PGREST_ENDPOINT".into(), "https://env.example.com".into());
     let prod = resolve(Task::MetadataToPostgrest, "no-id", &c, &v).unwrap();
     assert_eq!(prod.postgrest.endpoint.as_str(), "https://env.example.com/");
+    assert_eq!(prod.postgrest.endpoint_origin, "PGREST_ENDPOINT");
+}
+
+/// Each URL's origin (what an unreachable-service hint tells the user to check) is exactly where
+/// it was written: the env var, or `[env.<env>.<table>] <key> in <file>`, or the top-level table,
+/// or Knack's default; an opt-in to plain http names its own table too.
+#[test]
+fn every_url_names_the_table_key_and_file_it_came_from() {
+    let c = config(
+        "[knack]\napi_url = \"https://top-knack.example.com/v1\"\n\
+         [socrata]\nurl = \"https://top-data.example.com\"\n\
+         [agol]\nurl = \"https://top-maps.example.com\"\n\
+         [env.prod.knack]\napi_url = \"https://knack.example.com/v1\"\n\
+         [env.prod.postgrest]\nendpoint = \"http://pg.internal:3000\"\n\
+         [env.prod.agol]\nurl = \"https://maps.example.com\"\n\
+         [postgrest]\nallow_insecure_http = true\n",
+    );
+    let mut v = full_env();
+    for var in ["PGREST_ENDPOINT", "SOCRATA_URL", "AGOL_URL"] {
+        v.0.remove(var);
+    }
+    let task = Task::Composite {
+        name: "sync",
+        knack_key: true,
+        socrata: true,
+        agol: true,
+    };
+    let s = resolve(task, "no-id", &c, &v).unwrap();
+    assert_eq!(s.knack.api_url_origin, "[env.prod.knack] api_url in t.toml");
+    assert_eq!(
+        s.postgrest.endpoint_origin,
+        "[env.prod.postgrest] endpoint in t.toml"
+    );
+    assert_eq!(s.socrata.unwrap().url_origin, "[socrata] url in t.toml");
+    assert_eq!(s.agol.unwrap().url_origin, "[env.prod.agol] url in t.toml");
+    assert_eq!(
+        s.insecure_http,
+        ["[env.prod.postgrest] endpoint in t.toml uses plain http:// to pg.internal, allowed by \
+          [postgrest] allow_insecure_http in t.toml: credentials travel unencrypted on that \
+          network"]
+    );
+    let bare = config("");
+    let s = resolve(Task::MetadataToPostgrest, "no-id", &bare, &full_env()).unwrap();
+    assert_eq!(s.knack.api_url_origin, "default KNACK_API_URL");
 }
 
 #[test]
