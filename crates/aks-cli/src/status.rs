@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::cli::{Cli, OutputFormat, StatusArgs, SyncArgs};
 use crate::config::Config;
 use crate::diagnose;
-use crate::env::EnvVars;
+use crate::env::{EnvVars, Settings};
 use crate::error::{CliError, RunError};
 use crate::pipelines;
 
@@ -147,7 +147,7 @@ pub async fn execute(
     if args.verify {
         let verifier = Verifier {
             clients: crate::sync::clients(&settings)?,
-            app_id: settings.app_id.clone(),
+            settings: &settings,
         };
         let mut any = false;
         for plan in &plans {
@@ -182,19 +182,32 @@ pub async fn execute(
     }
 }
 
-/// The clients `--verify` reads with.
-struct Verifier {
+/// The clients `--verify` reads with, and the settings its errors name.
+struct Verifier<'a> {
     clients: SyncClients,
-    app_id: String,
+    settings: &'a Settings,
 }
 
-impl Verifier {
-    /// Fills in counts and missing ids for one container; whether anything drifted.
+impl Verifier<'_> {
+    /// Fills in counts and missing ids for one container; whether anything drifted. An error is
+    /// the container's id, then the error as every command reports it ([`diagnose::explain`]:
+    /// its cause and, for a service that gave no answer, the `check:` line).
     async fn verify(
         &self,
         plan: &SyncPlan,
         per_dest: &mut BTreeMap<String, StageStatus>,
     ) -> Result<bool, String> {
+        let id = plan.container.id();
+        self.compare(plan, per_dest)
+            .await
+            .map_err(|e| format!("{id}: {}", diagnose::explain(&e, self.settings)))
+    }
+
+    async fn compare(
+        &self,
+        plan: &SyncPlan,
+        per_dest: &mut BTreeMap<String, StageStatus>,
+    ) -> Result<bool, knack_etl::Error> {
         let id = plan.container.id();
         let first = self
             .clients
@@ -206,20 +219,16 @@ impl Verifier {
             .boxed()
             .next()
             .await
-            .transpose()
-            .map_err(|e| format!("{id}: Knack: {e}"))?;
+            .transpose()?;
         let knack_total = first.map_or(0, |p| p.total_records);
         let pgrest = &self.clients.pgrest;
         let own = Staged {
             pgrest,
-            app_id: &self.app_id,
+            app_id: &self.settings.app_id,
             container_id: id,
             shared_with: &[],
         };
-        let staged = own
-            .count()
-            .await
-            .map_err(|e| format!("{id}: PostgREST: {e}"))?;
+        let staged = own.count().await?;
         let mut drift = false;
         if let Some(s) = per_dest.get_mut(Destination::Postgrest.as_str()) {
             let d = knack_total != staged;
@@ -234,23 +243,20 @@ impl Verifier {
             };
             let found =
                 knack_etl::drift::socrata(&staged, client, &target.resource_id, IdCheck::Always)
-                    .await
-                    .map_err(|e| format!("{id}: Socrata: {e}"))?;
+                    .await?;
             drift |= record(per_dest, Destination::Socrata, &found);
         }
         if let (Some(target), Some(client)) = (&plan.agol, &self.clients.agol) {
             let layer = client
                 .layer_from_item(&target.service_id, target.selector)
-                .await
-                .map_err(|e| format!("{id}: ArcGIS Online: {e}"))?;
+                .await?;
             let staged = Staged {
                 shared_with: &target.shared_with,
                 ..own
             };
             let found =
                 knack_etl::drift::agol(&staged, &layer, &target.matching_field, IdCheck::Always)
-                    .await
-                    .map_err(|e| format!("{id}: ArcGIS Online: {e}"))?;
+                    .await?;
             drift |= record(per_dest, Destination::Agol, &found);
         }
         Ok(drift)

@@ -33,6 +33,20 @@ async fn status_names_pgrest_endpoint() {
     unreachable("PGREST_ENDPOINT", &["status", "-a", APP, "-e", "dev"]).await;
 }
 
+/// `status --verify` compares each destination; one that cannot be reached is named like in
+/// every other command, under the container it stopped at.
+#[tokio::test(flavor = "multi_thread")]
+async fn status_verify_names_an_unreachable_destination() {
+    let verify = ["status", "-a", APP, "-e", "dev", "--verify"];
+    for (var, system) in [("SOCRATA_URL", "Socrata"), ("AGOL_URL", "ArcGIS Online")] {
+        let error = unreachable(var, &verify).await;
+        assert!(error.contains(&format!("{VIEW}: {system}: ")), "{error}");
+        let twice = format!("{system}: {system}:");
+        assert!(!error.contains(&twice), "the system named once: {error}");
+        assert!(error.contains("connection refused"), "{error}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sync_that_cannot_start_names_pgrest_endpoint() {
     let error = unreachable("PGREST_ENDPOINT", &["sync", "-a", APP, "-e", "dev"]).await;
