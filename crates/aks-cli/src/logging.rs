@@ -8,7 +8,7 @@ use serde_json::{Map, Value as JsonValue};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_log::NormalizeEvent;
-use tracing_subscriber::filter::Targets;
+use tracing_subscriber::filter::{filter_fn, Targets};
 use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
 use tracing_subscriber::fmt::FmtContext;
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -29,7 +29,14 @@ pub fn init(format: LogFormat) {
         // Colour codes only on a terminal: Airflow and `docker logs` capture a pipe.
         .with_ansi(std::io::stderr().is_terminal());
     let fmt: Box<dyn Layer<Registry> + Send + Sync> = match format {
-        LogFormat::Text => fmt.with_target(false).boxed(),
+        // A stopped run's summary (ERROR, `aks::summary`) ends a text log after the error
+        // instead (`report::failed_line`), so it is not printed twice.
+        LogFormat::Text => fmt
+            .with_target(false)
+            .with_filter(filter_fn(|m| {
+                !(m.target() == "aks::summary" && *m.level() == Level::ERROR)
+            }))
+            .boxed(),
         LogFormat::Json => fmt.event_format(JsonLine).boxed(),
     };
     // knack-etl reports progress as a debug event per batch; the bar listens

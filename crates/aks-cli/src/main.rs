@@ -31,11 +31,18 @@ fn main() -> ExitCode {
     match runtime.block_on(run::execute(&cli, &vars)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // Here, where every command's failure ends, so none can forget it.
+            // Here, where every command's failure ends, so none can forget it: a summary, before
+            // the ERROR event in JSON, after the error line in text (its last line, where a
+            // reader looks).
+            let (command, code) = (cli.command.name(), e.exit_code());
             if cli.log_format == LogFormat::Json {
-                report::emit_failed(cli.command.name(), started);
+                report::emit_failed(command, started);
             }
-            fail(cli.log_format, &e.to_string(), e.exit_code())
+            let exit = fail(cli.log_format, &e.to_string(), code);
+            if cli.log_format == LogFormat::Text {
+                eprintln!("{}", report::failed_line(command, started, code));
+            }
+            exit
         }
     }
 }

@@ -85,10 +85,39 @@ pub fn stopped_line(what: &str, r: &RunReport) -> String {
 /// not and the command fails, [`emit_failed`] ends the log instead.
 static SUMMARY_LOGGED: AtomicBool = AtomicBool::new(false);
 
+/// The last summary line of this process ([`emit_summary`], [`emit_stopped`], [`note_summary`]):
+/// what a failed command's text-mode end line repeats ([`failed_line`]).
+static LAST_SUMMARY: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Keeps `line` (counts and duration, no secret) for [`failed_line`]: for a command whose summary
+/// is printed rather than logged (`sync`'s table).
+pub fn note_summary(line: String) {
+    *LAST_SUMMARY.lock().unwrap_or_else(|e| e.into_inner()) = Some(line);
+}
+
+/// A failed command's last line in text mode, after `error: ...`: the facts the JSON log's
+/// summary event holds, in one line. `summary: <what>: stopped after read 0, written 0, ... in
+/// 7.1s; exit code 1` when the command logged a summary ([`emit_stopped`], or [`emit_summary`]
+/// before failed or rejected records failed it), else `summary: <command>: stopped after 0.4s;
+/// exit code 2`.
+pub fn failed_line(command: &str, started: std::time::Instant, exit_code: u8) -> String {
+    let last = LAST_SUMMARY
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let line = last.unwrap_or_else(|| {
+        let secs = started.elapsed().as_secs_f64();
+        format!("{command}: stopped after {secs:.1}s")
+    });
+    format!("summary: {line}; exit code {exit_code}")
+}
+
 /// The summary event: the line, with the counts as structured fields for `--log-format json`.
 macro_rules! summary_event {
     ($level:expr, $r:expr, $stopped:expr, $line:expr) => {
         SUMMARY_LOGGED.store(true, Ordering::Relaxed);
+        let line: String = $line;
+        note_summary(line.clone());
         tracing::event!(
             target: "aks::summary",
             $level,
@@ -102,12 +131,14 @@ macro_rules! summary_event {
             knack_quota_left = $r.knack_quota.map(|q| q.remaining),
             stopped = $stopped,
             "{}",
-            $line
+            line
         )
     };
 }
 
-/// Logs the summary of a run that stopped on an error (at ERROR; the error itself follows).
+/// Logs the summary of a run that stopped on an error (at ERROR; the error itself follows). Text
+/// logs leave it out (see [`crate::logging::init`]): there it is the end line, after the error
+/// ([`failed_line`]).
 pub fn emit_stopped(what: &str, r: &RunReport) {
     summary_event!(tracing::Level::ERROR, r, true, stopped_line(what, r));
 }

@@ -203,6 +203,7 @@ pub async fn execute(
         }
         .into());
     }
+    let started = std::time::Instant::now();
     let report = sync::sync(&clients, &settings.app_id, &plans, options).await;
     print!("{}", summary_table(&report, cli.dry_run));
     print!("{}", summary::notes(&report));
@@ -214,6 +215,8 @@ pub async fn execute(
     if report.is_success() {
         return Ok(());
     }
+    let took = started.elapsed();
+    crate::report::note_summary(summary::totals_line(&args.app_name, &report, took));
     if let Err(f) = &report.metadata {
         // Every stage waits on the metadata: none ran, and the message must not say otherwise.
         return Err(RunError::Message(format!(

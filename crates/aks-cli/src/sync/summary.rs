@@ -172,6 +172,37 @@ fn row(container: &str, stage: &str, since: &str, r: &RunReport, result: String)
     ]
 }
 
+/// `sync acc: 1 of 3 stage(s) failed or skipped; read 120, written 118, deleted 0, failed 2,
+/// rejected 0 in 12.3s`: a failed sync's totals over the stages that ran, for the end line of a
+/// text log (the JSON log's summary event names only the command and the duration).
+pub(super) fn totals_line(app: &str, report: &SyncReport, took: std::time::Duration) -> String {
+    let (mut read, mut written, mut deleted, mut failed, mut rejected) = (0, 0, 0, 0, 0);
+    let mut not_ok = 0;
+    for s in &report.stages {
+        if !s.outcome.is_success() {
+            not_ok += 1;
+        }
+        let StageOutcome::Ran(t) = &s.outcome else {
+            continue;
+        };
+        let r = match &t.result {
+            Ok(r) => r,
+            Err(f) => &f.report,
+        };
+        read += r.read;
+        written += r.written;
+        deleted += r.deleted;
+        failed += r.failed;
+        rejected += r.rejected.len();
+    }
+    format!(
+        "sync {app}: {not_ok} of {} stage(s) failed or skipped; read {read}, written {written}, \
+         deleted {deleted}, failed {failed}, rejected {rejected} in {:.1}s",
+        report.stages.len(),
+        took.as_secs_f64()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
