@@ -37,6 +37,7 @@ mod field_type;
 mod filter;
 mod format;
 mod metadata;
+mod prefetch;
 mod quota;
 mod rate_limit;
 mod record;
@@ -47,7 +48,7 @@ pub mod testkit;
 mod timezone;
 mod write;
 
-pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
+pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_READ_AHEAD_BYTES};
 pub use container::Container;
 pub use error::Error;
 pub use field_type::FieldType;

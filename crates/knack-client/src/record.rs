@@ -96,11 +96,16 @@ impl RawRecord {
     }
 }
 
-/// The `id` of a record object. Knack sends `id` first, so that case is read without parsing
-/// the rest; any other shape (another key first, an escape in the id) gets a full parse.
+/// The `id` of a record object. Knack sends `id` first, and so does PostgreSQL's `jsonb` (it
+/// orders keys shortest first, and writes `"id": "` with a space), so those cases are read
+/// without parsing the rest; any other shape (another key first, an escape in the id) gets a
+/// full parse.
 fn read_id(text: &str) -> serde_json::Result<String> {
-    const PREFIX: &str = r#"{"id":""#;
-    if let Some(rest) = text.strip_prefix(PREFIX) {
+    let value = text
+        .strip_prefix(r#"{"id":"#)
+        .map(|rest| rest.trim_start_matches([' ', '\n', '\t', '\r']))
+        .and_then(|rest| rest.strip_prefix('"'));
+    if let Some(rest) = value {
         if let Some(end) = rest.find('"') {
             let id = &rest[..end];
             if !id.contains('\\') {
@@ -153,6 +158,10 @@ mod tests {
     #[test]
     fn the_id_is_read_first_or_anywhere_or_defaults_to_empty() {
         assert_eq!(raw(r#"{"id":"abc","field_1":"x"}"#).id(), "abc");
+        // PostgreSQL's jsonb text, as PostgREST returns a staged record.
+        assert_eq!(raw(r#"{"id": "abc", "field_1": "x"}"#).id(), "abc");
+        assert_eq!(raw(r#"{"id": "a\"b", "field_1": "x"}"#).id(), "a\"b");
+        assert!(serde_json::from_str::<RawRecord>(r#"{"id": 7}"#).is_err());
         assert_eq!(raw(r#"{"field_1":"x","id":"abc"}"#).id(), "abc");
         assert_eq!(raw(r#"{"field_1":"x"}"#).id(), "");
         assert!(serde_json::from_str::<RawRecord>("[1]").is_err());

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::client::{Auth, Call};
+use crate::prefetch::Prefetch;
 use crate::record::RawRecord;
 use crate::{Client, Container, Error, Filter, Record, Result};
 
@@ -177,7 +178,9 @@ impl Client {
     /// The records of a container, in Knack's order, as a stream.
     ///
     /// Page 1 is fetched first to learn `total_pages`; the rest are fetched
-    /// up to `page_concurrency` at a time and yielded in order. Paging stops
+    /// ahead of the consumer, up to `page_concurrency` pages and `read_ahead_bytes` at a time
+    /// ([`ClientBuilder::read_ahead_bytes`](crate::ClientBuilder::read_ahead_bytes)), and
+    /// yielded in order. Paging stops
     /// at `total_pages` or on the first empty page, whichever comes first
     /// (`total_records` is only an estimate; knackpy looped forever on it
     /// once). The stream ends after the first error.
@@ -201,13 +204,14 @@ impl Client {
         query: RecordsQuery,
     ) -> impl Stream<Item = Result<Page>> + Send + 'static {
         self.paged(container, query, |client, container, query, n| async move {
-            let (_, env) = client.envelope(&container, &query, n).await?;
-            Ok(Page {
+            let (bytes, env) = client.envelope(&container, &query, n).await?;
+            let page = Page {
                 number: n,
                 total_pages: env.pages(),
                 total_records: env.total_records,
                 records: env.records.into_iter().map(Record::new).collect(),
-            })
+            };
+            Ok((bytes, page))
         })
     }
 
@@ -221,18 +225,20 @@ impl Client {
     ) -> impl Stream<Item = Result<RawPage>> + Send + 'static {
         self.paged(container, query, |client, container, query, n| async move {
             let (bytes, env) = client.envelope(&container, &query, n).await?;
-            Ok(RawPage {
+            let page = RawPage {
                 number: n,
                 total_pages: env.pages(),
                 total_records: env.total_records,
                 bytes,
                 records: env.records,
-            })
+            };
+            Ok((bytes, page))
         })
     }
 
-    /// Page 1, then the rest up to `page_concurrency` at a time, in order, until
-    /// `total_pages`, an empty page or an error.
+    /// Page 1, then the rest fetched ahead (up to `page_concurrency` pages and
+    /// `read_ahead_bytes`, see [`Prefetch`]), in order, until `total_pages`, an empty page or an
+    /// error.
     fn paged<P, F, Fut>(
         &self,
         container: &Container,
@@ -242,7 +248,7 @@ impl Client {
     where
         P: Paged,
         F: Fn(Client, Container, RecordsQuery, u32) -> Fut + Clone + Send + Sync + 'static,
-        Fut: Future<Output = Result<P>> + Send + 'static,
+        Fut: Future<Output = Result<(usize, P)>> + Send + 'static,
     {
         let client = self.clone();
         let container = container.clone();
@@ -264,7 +270,7 @@ impl Client {
         };
         stream::once(first)
             .map(move |first| -> BoxStream<'static, Result<P>> {
-                let p1 = match first {
+                let (p1_bytes, p1) = match first {
                     Ok(p) => p,
                     Err(e) => return stream::iter([Err(e)]).boxed(),
                 };
@@ -272,27 +278,13 @@ impl Client {
                 if let Some(m) = max_pages {
                     last = last.min(u32::try_from(m).unwrap_or(u32::MAX));
                 }
-                let concurrency = client.inner.page_concurrency;
+                let (concurrency, budget) =
+                    (client.inner.page_concurrency, client.inner.read_ahead_bytes);
                 let (client, container, query) = (client.clone(), container.clone(), query.clone());
                 let fetch = fetch.clone();
-                // Each page is fetched on its own task, so the fetches in flight go on (up to
-                // the limiter's rate) while the consumer is busy elsewhere, writing an earlier
-                // page; a future polled only by the consumer would stall with it. Dropping the
-                // stream aborts them, as it cancelled the futures before.
-                let rest = stream::iter(2..=last)
-                    .map(move |n| {
-                        let page = fetch(client.clone(), container.clone(), query.clone(), n);
-                        AbortOnDrop(tokio::spawn(page))
-                    })
-                    .buffered(concurrency)
-                    .map(|joined| match joined {
-                        Ok(page) => page,
-                        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                        Err(e) => Err(Error::Decode {
-                            path: "a page of records".into(),
-                            detail: format!("its fetch was cancelled ({e})"),
-                        }),
-                    });
+                let rest = Prefetch::new(2, last, concurrency, budget, p1_bytes, move |n| {
+                    fetch(client.clone(), container.clone(), query.clone(), n)
+                });
                 stream::iter([Ok(p1)]).chain(rest).boxed()
             })
             .flatten()
@@ -349,27 +341,6 @@ pub(crate) fn auth_for(container: &Container) -> Auth {
     match container {
         Container::Object { .. } => Auth::Object,
         Container::View { .. } => Auth::View,
-    }
-}
-
-/// A spawned task that is aborted when its handle is dropped (a stream of them dropped part-way
-/// leaves nothing running).
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-impl<T> Future for AbortOnDrop<T> {
-    type Output = std::result::Result<T, tokio::task::JoinError>;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.0).poll(cx)
     }
 }
 

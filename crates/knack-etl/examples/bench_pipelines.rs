@@ -9,8 +9,8 @@
 //!
 //! The fakes keep every record in memory, so they run in a separate process (this program
 //! started with `serve N`): the pipeline's own memory and CPU are measured in the process that
-//! runs it, the fakes' in theirs. Each size runs in a fresh driver process (`drive N`) so its
-//! peak (`VmHWM`) is its own. Knack answers every request after 150 ms, as a far-away API does,
+//! runs it, the fakes' in theirs. Each phase runs in a fresh driver process (`drive PHASE`)
+//! so its peak (`VmHWM`) is its own, not pages the allocator kept from an earlier phase. Knack answers every request after 150 ms, as a far-away API does,
 //! and answers 429 above 10 requests in any second, as Knack does.
 //!
 //! Phases: Knack read alone (a dry run, so the fetch rate shows without a sink behind it), then
@@ -59,7 +59,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("serve") => serve(count(&args)),
-        Some("drive") => drive(count(&args)),
+        Some("drive") => drive(&args[1..]),
         other => {
             let sizes: Vec<usize> = other
                 .unwrap_or("20000,100000")
@@ -220,6 +220,7 @@ impl Fakes {
     }
 }
 
+/// What one phase measured in its own process.
 struct Phase {
     seconds: f64,
     cpu: f64,
@@ -227,39 +228,26 @@ struct Phase {
     peak: f64,
     heap_peak: f64,
     allocations: u64,
-    knack: (u64, u64, f64),
-    fakes_rss: f64,
 }
 
 impl Phase {
     fn line(&self) -> String {
         format!(
-            "{:.3} {:.3} {} {:.1} {:.1} {} {} {} {:.3} {:.1}",
-            self.seconds,
-            self.cpu,
-            self.written,
-            self.peak,
-            self.heap_peak,
-            self.allocations,
-            self.knack.0,
-            self.knack.1,
-            self.knack.2,
-            self.fakes_rss
+            "{:.3} {:.3} {} {:.1} {:.1} {}",
+            self.seconds, self.cpu, self.written, self.peak, self.heap_peak, self.allocations,
         )
     }
 }
 
-/// Runs one pipeline with the peaks reset first, and reads time, CPU, memory, allocations and
-/// Knack's requests.
+/// Runs one pipeline with the peaks reset first, and reads time, CPU, memory and allocations.
 async fn measure(
-    fakes: &mut Fakes,
     name: &str,
     pipeline: impl std::future::Future<Output = Result<RunReport, RunFailure>>,
 ) -> Phase {
-    // Resets VmHWM to the current RSS and the heap peak to zero: the peaks are the phase's own.
+    // Resets VmHWM to the current RSS and the heap peak to zero: the peaks are the phase's own,
+    // not its setup's.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     HEAP.reset_peak_memory();
-    fakes.knack_requests();
     let allocs_before = allocations();
     let cpu = cpu_seconds();
     let started = Instant::now();
@@ -272,8 +260,6 @@ async fn measure(
         peak: mem("self", "VmHWM"),
         heap_peak: HEAP.get_peak_memory() as f64 / (1024.0 * 1024.0),
         allocations: allocations() - allocs_before,
-        knack: fakes.knack_requests(),
-        fakes_rss: mem(&fakes.pid, "VmRSS"),
     }
 }
 
@@ -287,31 +273,13 @@ const PHASES: [&str; 7] = [
     "PostgREST → AGOL ⁺",
 ];
 
-/// One size: starts the fakes' process, runs every phase, prints one result line per phase.
-fn drive(n: usize) {
-    let exe = std::env::current_exe().unwrap();
-    let mut child = Command::new(exe)
-        .args(["serve", &n.to_string()])
-        // The fakes parse and drop multi-megabyte bodies among the records they keep. glibc
-        // raises its mmap threshold after the first such body is freed, so later ones come
-        // from the heap and leave it fragmented (about twice what the stores hold, too much
-        // for a million records). A fixed threshold keeps big buffers in mmap, returned on
-        // free; two arenas limit per-thread slack. Only the fakes' process is affected.
-        .env("MALLOC_MMAP_THRESHOLD_", "131072")
-        .env("MALLOC_ARENA_MAX", "2")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the fakes' process");
-    let mut fakes = Fakes {
-        pid: child.id().to_string(),
-        stdin: child.stdin.take().unwrap(),
-        stdout: BufReader::new(child.stdout.take().unwrap()),
-    };
-    let mut addresses = String::new();
-    fakes.stdout.read_line(&mut addresses).unwrap();
-    let addresses: Vec<String> = addresses.split_whitespace().map(String::from).collect();
-
+/// One phase in a process of its own, so that its peaks are its own and not what the
+/// allocator kept from an earlier phase: connects to the fakes at `args[1..5]`, writes the
+/// metadata, prints `ready`, waits for a line on stdin (the table process resets Knack's
+/// request count meanwhile), runs phase `args[0]` and prints its result line.
+fn drive(args: &[String]) {
+    let index: usize = args[0].parse().expect("a phase index");
+    let addresses = &args[1..5];
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -345,11 +313,17 @@ fn drive(n: usize) {
         pipelines::metadata_to_postgrest(&knack, &pg, false)
             .await
             .unwrap();
-        let replace = RunOptions::default();
         // Every record (the fixture's dates are all later), upserted: no set of written keys.
-        let upsert = RunOptions {
-            since: Some("2000-01-01T00:00:00Z".parse().unwrap()),
-            ..RunOptions::default()
+        let options = match index {
+            0 => RunOptions {
+                dry_run: true,
+                ..RunOptions::default()
+            },
+            2 | 4 | 6 => RunOptions {
+                since: Some("2000-01-01T00:00:00Z".parse().unwrap()),
+                ..RunOptions::default()
+            },
+            _ => RunOptions::default(),
         };
         let publication = Publication {
             app_id: APP_ID.into(),
@@ -367,53 +341,103 @@ fn drive(n: usize) {
             batch_size: AGOL_BATCH,
             shared_with: Vec::new(),
         };
-        // Knack alone (read, nothing written): how fast the pipeline fetches with no sink behind.
-        let dry_run = RunOptions {
-            dry_run: true,
-            ..RunOptions::default()
-        };
-        // `BENCH_PHASES` (indexes into `PHASES`, e.g. `1,3,4,5,6`) runs only some phases, so a
-        // million-record run can leave out what it need not repeat; staging (1) is what the
-        // publishers read.
-        let wanted = phases_wanted();
-        for (i, options) in [&dry_run, &replace, &upsert].into_iter().enumerate() {
-            if wanted.contains(&i) {
+        println!("ready");
+        std::io::stdout().flush().unwrap();
+        let mut go = String::new();
+        std::io::stdin().read_line(&mut go).unwrap();
+        let name = PHASES[index];
+        let phase = match index {
+            0..=2 => {
                 let run =
-                    pipelines::records_to_postgrest(&knack, &pg, &view, Some("field_21"), options);
-                report(i, measure(&mut fakes, "Knack → PostgREST", run).await);
+                    pipelines::records_to_postgrest(&knack, &pg, &view, Some("field_21"), &options);
+                measure(name, run).await
             }
-        }
-        fakes.drop_store("knack");
-        for (i, options) in [(3, &replace), (4, &upsert)] {
-            if wanted.contains(&i) {
+            3 | 4 => {
                 let run = pipelines::records_to_socrata(
                     &pg,
                     &socrata,
                     &publication,
                     &socrata_target,
-                    options,
+                    &options,
                 );
-                report(i, measure(&mut fakes, "PostgREST → Socrata", run).await);
+                measure(name, run).await
             }
-        }
-        fakes.drop_store("socrata");
-        for (i, options) in [(5, &replace), (6, &upsert)] {
-            if wanted.contains(&i) {
+            _ => {
                 let run =
-                    pipelines::records_to_agol(&pg, &agol, &publication, &agol_target, options);
-                report(i, measure(&mut fakes, "PostgREST → AGOL", run).await);
+                    pipelines::records_to_agol(&pg, &agol, &publication, &agol_target, &options);
+                measure(name, run).await
             }
-        }
+        };
+        println!("{}", phase.line());
+        std::io::stdout().flush().unwrap();
     });
-    drop(fakes.stdin);
-    let _ = child.wait();
 }
 
-/// Prints a phase's result line at once (its index in `PHASES` first), so a long run shows its
-/// phases as they end.
-fn report(index: usize, phase: Phase) {
-    println!("{index} {}", phase.line());
-    std::io::stdout().flush().unwrap();
+/// Starts the fakes' process for `n` records and reads their addresses.
+fn start_fakes(n: usize) -> (std::process::Child, Fakes, Vec<String>) {
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new(exe)
+        .args(["serve", &n.to_string()])
+        // The fakes parse and drop multi-megabyte bodies among the records they keep. glibc
+        // raises its mmap threshold after the first such body is freed, so later ones come
+        // from the heap and leave it fragmented (about twice what the stores hold, too much
+        // for a million records). A fixed threshold keeps big buffers in mmap, returned on
+        // free; two arenas limit per-thread slack. Only the fakes' process is affected.
+        .env("MALLOC_MMAP_THRESHOLD_", "131072")
+        .env("MALLOC_ARENA_MAX", "2")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the fakes' process");
+    let mut fakes = Fakes {
+        pid: child.id().to_string(),
+        stdin: child.stdin.take().unwrap(),
+        stdout: BufReader::new(child.stdout.take().unwrap()),
+    };
+    let mut addresses = String::new();
+    fakes.stdout.read_line(&mut addresses).unwrap();
+    let addresses = addresses.split_whitespace().map(String::from).collect();
+    (child, fakes, addresses)
+}
+
+/// Runs phase `index` in its own driver process; returns its result line's numbers, then
+/// Knack's requests, 429s and span, and the fakes' RSS.
+fn run_phase(fakes: &mut Fakes, n: usize, index: usize, addresses: &[String]) -> Vec<f64> {
+    let exe = std::env::current_exe().unwrap();
+    let mut driver = Command::new(exe)
+        .args(["drive", &index.to_string()])
+        .args(addresses)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("run a driver");
+    let mut stdin = driver.stdin.take().unwrap();
+    let mut stdout = BufReader::new(driver.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "ready", "phase {index} did not start");
+    fakes.knack_requests();
+    writeln!(stdin, "go").unwrap();
+    stdin.flush().unwrap();
+    line.clear();
+    stdout.read_line(&mut line).unwrap();
+    assert!(
+        driver.wait().unwrap().success(),
+        "phase {index} of the {n}-record run failed"
+    );
+    let mut numbers: Vec<f64> = line
+        .split_whitespace()
+        .map(|x| x.parse().unwrap())
+        .collect();
+    let (requests, limited, span) = fakes.knack_requests();
+    numbers.extend([
+        requests as f64,
+        limited as f64,
+        span,
+        mem(&fakes.pid, "VmRSS"),
+    ]);
+    numbers
 }
 
 /// The phases `BENCH_PHASES` names (every phase when it is not set).
@@ -427,9 +451,9 @@ fn phases_wanted() -> Vec<usize> {
     }
 }
 
-/// Runs every size in its own driver process and prints the table.
+/// Runs every size with a fakes' process of its own, each phase in its own driver process,
+/// and prints the table.
 fn table(sizes: &[usize]) {
-    let exe = std::env::current_exe().unwrap();
     println!(
         "{:<22} {:>8} {:>7} {:>7} {:>9} {:>9} {:>9} {:>8} {:>6} {:>7} {:>6} {:>9}",
         "pipeline",
@@ -445,22 +469,22 @@ fn table(sizes: &[usize]) {
         "429s",
         "fakes RSS"
     );
+    let wanted = phases_wanted();
     for &n in sizes {
-        let mut driver = Command::new(&exe)
-            .args(["drive", &n.to_string()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("run a driver");
-        let lines = BufReader::new(driver.stdout.take().unwrap()).lines();
-        for line in lines {
-            let line = line.unwrap();
-            let (index, line) = line.split_once(' ').expect("a phase line");
-            let name = PHASES[index.parse::<usize>().expect("a phase index")];
-            let f: Vec<f64> = line
-                .split_whitespace()
-                .map(|x| x.parse().unwrap())
-                .collect();
+        let (mut child, mut fakes, addresses) = start_fakes(n);
+        for (index, name) in PHASES.iter().enumerate() {
+            // A store the remaining phases do not read is emptied, so that a million records
+            // in four stores at once fit in memory.
+            if index == 3 {
+                fakes.drop_store("knack");
+            }
+            if index == 5 {
+                fakes.drop_store("socrata");
+            }
+            if !wanted.contains(&index) {
+                continue;
+            }
+            let f = run_phase(&mut fakes, n, index, &addresses);
             let (secs, cpu, written) = (f[0], f[1], f[2]);
             let (requests, limited, span) = (f[6], f[7], f[8]);
             // Requests per second over the span from the first to the last request.
@@ -484,15 +508,14 @@ fn table(sizes: &[usize]) {
                 limited,
                 f[9]
             );
+            std::io::stdout().flush().unwrap();
         }
-        assert!(
-            driver.wait().unwrap().success(),
-            "the {n}-record run failed"
-        );
+        drop(fakes.stdin);
+        let _ = child.wait();
     }
     println!("CPU s: user + system of the pipeline's process (/proc/self/stat), the reliable column on a");
     println!("  shared machine; wall time also counts waits for the fakes and other processes.");
-    println!("RSS peak: VmHWM of the pipeline's process, reset before each phase. heap peak: the");
+    println!("RSS peak: VmHWM of the phase's own process, reset after its setup. heap peak: the");
     println!("  most heap it held above its level at the phase's start. allocs/r: allocations per");
     println!("  record written.");
     println!("Knack: requests Knack received in the phase; req/s from the first to the last");

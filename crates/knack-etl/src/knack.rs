@@ -55,6 +55,10 @@ impl Source<RawRecord> for RawKnackSource {
             .map_err(Error::from);
         Ok(pages.boxed())
     }
+
+    fn read_ahead_bytes(&self) -> usize {
+        self.0.client.read_ahead_bytes()
+    }
 }
 
 #[async_trait]
@@ -70,5 +74,9 @@ impl Source<Record> for KnackSource {
             .map_ok(|page| page.records)
             .map_err(Error::from);
         Ok(pages.boxed())
+    }
+
+    fn read_ahead_bytes(&self) -> usize {
+        self.client.read_ahead_bytes()
     }
 }

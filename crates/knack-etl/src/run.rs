@@ -11,11 +11,11 @@ use crate::reject::log_rejections;
 use crate::stage::{Sink, Source, Weigh, WriteMode};
 use crate::{Error, RunReport};
 
-/// How many bytes of batches the reader may hold ahead of the writer (read and not yet
-/// written). Bounded in bytes, not batches, so memory stays the same whatever the record size;
-/// 8 MiB is three Knack pages of 1,000 full-size records (~2.5 MB each), enough to keep Knack
-/// busy at its rate limit while the sink writes. A batch bigger than the whole budget is still
-/// read, alone.
+/// How many bytes of batches may be read ahead of the writer (read and not yet written),
+/// counting what the source itself fetches ahead ([`Source::read_ahead_bytes`]). Bounded in
+/// bytes, not batches, so memory stays the same whatever the record size; 8 MiB is three Knack
+/// pages of 1,000 full-size records (~2.5 MB each), enough to keep Knack busy at its rate limit
+/// while the sink writes. One batch is always let through, however big.
 const READ_AHEAD_BYTES: usize = 8 << 20;
 
 /// A run that failed, with the report of what had happened until then.
@@ -106,7 +106,12 @@ where
     // The reader runs on its own task so pages keep coming (up to the source's own rate
     // limit) while the sink writes; each batch holds permits for its bytes until it is
     // written. Dropping `rx` on a write failure stops the reader.
-    let budget = Arc::new(Semaphore::new(READ_AHEAD_BYTES));
+    // A source that fetches ahead on its own (Knack) leaves the driver one batch: the reader
+    // holds the next while the writer writes.
+    let bound = READ_AHEAD_BYTES
+        .saturating_sub(source.read_ahead_bytes())
+        .max(1);
+    let budget = Arc::new(Semaphore::new(bound));
     let (tx, mut rx) = mpsc::unbounded_channel::<(Result<Vec<S>, Error>, OwnedSemaphorePermit)>();
     let reader = tokio::spawn(async move {
         while let Some(batch) = batches.next().await {
@@ -114,7 +119,7 @@ where
                 Ok(items) => items.iter().map(Weigh::weight).sum::<usize>(),
                 Err(_) => 0,
             };
-            let permits = u32::try_from(bytes.clamp(1, READ_AHEAD_BYTES)).unwrap_or(u32::MAX);
+            let permits = u32::try_from(bytes.clamp(1, bound)).unwrap_or(u32::MAX);
             let Ok(permit) = Arc::clone(&budget).acquire_many_owned(permits).await else {
                 break;
             };
