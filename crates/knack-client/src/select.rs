@@ -340,4 +340,45 @@ mod tests {
         assert!(selector.read("[1]").is_err());
         assert!(selector.read(r#"{"id":"r1","x":[}"#).is_err());
     }
+
+    #[test]
+    fn a_date_is_formatted_from_its_stamp_as_a_full_parse_formats_it() {
+        let metadata = Metadata::from_json(serde_json::json!({"application": {
+            "id": "app", "name": "A", "settings": {"timezone": "America/Chicago"},
+            "objects": [{"key": "object_1", "name": "O", "fields": [
+                {"key": "field_1", "name": "When", "type": "date_time"}
+            ]}],
+            "scenes": []
+        }}))
+        .unwrap();
+        let formatter = Formatter::new(&metadata, &Container::object("object_1").unwrap()).unwrap();
+        let selector = formatter.selector(&[]);
+        let date = |stamps: &str| {
+            format!(
+                r#"{{"id":"r1","field_1":"<b>x</b>","field_1_raw":{{"date":"05/01/2024",
+                "hours":"10","am_pm":"AM",{stamps},"timestamp":"05/01/2024 10:00 am"}}}}"#
+            )
+        };
+        let iso = Value::from("2024-05-01T10:00:00-05:00");
+        for (text, formatted) in [
+            (date(r#""unix_timestamp":1714557600000"#), &iso),
+            // Twice: the last one wins, as in a full parse.
+            (
+                date(r#""unix_timestamp":1,"unix_timestamp":1714557600000"#),
+                &iso,
+            ),
+            // Not a number: the object is kept as it is, by both paths.
+            (
+                date(r#""unix_timestamp":"1714557600000""#),
+                &serde_json::from_str::<Value>(&date(r#""unix_timestamp":"1714557600000""#))
+                    .unwrap()["field_1_raw"],
+            ),
+        ] {
+            let full: Record = serde_json::from_str(&text).unwrap();
+            let expected: Vec<Value> = formatter.format(&full).unwrap().into_values().collect();
+            let values = selector.format(&text).unwrap().values;
+            assert_eq!(values, expected, "{text}");
+            assert_eq!(&values[1], formatted);
+        }
+    }
 }

@@ -10,12 +10,14 @@
 //! The fakes keep every record in memory, so they run in a separate process (this program
 //! started with `serve N`): the pipeline's own memory and CPU are measured in the process that
 //! runs it, the fakes' in theirs. Each phase runs in a fresh driver process (`drive PHASE`)
-//! so its peak (`VmHWM`) is its own, not pages the allocator kept from an earlier phase. Knack answers every request after 150 ms, as a far-away API does,
-//! and answers 429 above 10 requests in any second, as Knack does.
+//! so its peak (`VmHWM`) is its own, not pages the allocator kept from an earlier phase. Knack
+//! answers every request after 150 ms, as a far-away API does, and answers 429 above 10
+//! requests in any second, as Knack does.
 //!
 //! Phases: Knack read alone (a dry run, so the fetch rate shows without a sink behind it), then
 //! each stage as a full replace and as an upsert of every record: Knack → PostgREST,
-//! PostgREST → Socrata, PostgREST → ArcGIS Online.
+//! PostgREST → Socrata, PostgREST → ArcGIS Online; and the copy again into a store slower than
+//! Knack (250 ms an answer), so the read-ahead is full all along: its peak is the bound.
 
 use std::alloc::System;
 use std::io::{BufRead, BufReader, Write};
@@ -90,7 +92,7 @@ fn records(n: usize) -> impl Iterator<Item = Value> {
 
 /// The fakes' process: starts them, prints their addresses, then answers `knack` on stdin with
 /// Knack's request count, 429 count and the span from first to last request (and forgets them),
-/// until stdin closes.
+/// and `ok` to the commands of [`Fakes::command`], until stdin closes.
 fn serve(n: usize) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -133,6 +135,11 @@ fn serve(n: usize) {
             // in four stores at once do not exceed the machine's memory.
             if command == "drop knack" {
                 knack.set_records(&view, Vec::new());
+                println!("ok");
+                std::io::stdout().flush().unwrap();
+            }
+            if let Some(ms) = command.strip_prefix("pg latency ") {
+                pg.set_latency(Duration::from_millis(ms.parse().unwrap()));
                 println!("ok");
                 std::io::stdout().flush().unwrap();
             }
@@ -198,9 +205,10 @@ struct Fakes {
 }
 
 impl Fakes {
-    /// Empties a store the remaining phases do not read (`knack` or `socrata`).
-    fn drop_store(&mut self, store: &str) {
-        writeln!(self.stdin, "drop {store}").unwrap();
+    /// Sends a command answered by `ok`: `drop knack` / `drop socrata` (empties a store the
+    /// remaining phases do not read), `pg latency MS` (the store's answer time).
+    fn command(&mut self, command: &str) {
+        writeln!(self.stdin, "{command}").unwrap();
         self.stdin.flush().unwrap();
         let mut line = String::new();
         self.stdout.read_line(&mut line).unwrap();
@@ -263,7 +271,7 @@ async fn measure(
     }
 }
 
-const PHASES: [&str; 7] = [
+const PHASES: [&str; 8] = [
     "Knack (dry run)",
     "Knack → PostgREST",
     "Knack → PostgREST ⁺",
@@ -271,7 +279,16 @@ const PHASES: [&str; 7] = [
     "PostgREST → Socrata ⁺",
     "PostgREST → AGOL",
     "PostgREST → AGOL ⁺",
+    "Knack → slow PostgREST",
 ];
+
+/// The order phases run in: the copy to a slow store (7) needs Knack's records, which are
+/// dropped before the publishers (3 to 6).
+const RUN_ORDER: [usize; 8] = [0, 1, 2, 7, 3, 4, 5, 6];
+
+/// How long the store takes to answer in phase 7: longer than Knack's 105 ms between pages, so
+/// pages wait for the writer and the read-ahead is full from the first pages to the last.
+const SLOW_STORE_MS: u64 = 250;
 
 /// One phase in a process of its own, so that its peaks are its own and not what the
 /// allocator kept from an earlier phase: connects to the fakes at `args[1..5]`, writes the
@@ -347,7 +364,7 @@ fn drive(args: &[String]) {
         std::io::stdin().read_line(&mut go).unwrap();
         let name = PHASES[index];
         let phase = match index {
-            0..=2 => {
+            0..=2 | 7 => {
                 let run =
                     pipelines::records_to_postgrest(&knack, &pg, &view, Some("field_21"), &options);
                 measure(name, run).await
@@ -472,19 +489,26 @@ fn table(sizes: &[usize]) {
     let wanted = phases_wanted();
     for &n in sizes {
         let (mut child, mut fakes, addresses) = start_fakes(n);
-        for (index, name) in PHASES.iter().enumerate() {
+        for index in RUN_ORDER {
+            let name = PHASES[index];
             // A store the remaining phases do not read is emptied, so that a million records
             // in four stores at once fit in memory.
             if index == 3 {
-                fakes.drop_store("knack");
+                fakes.command("drop knack");
             }
             if index == 5 {
-                fakes.drop_store("socrata");
+                fakes.command("drop socrata");
             }
             if !wanted.contains(&index) {
                 continue;
             }
+            if index == 7 {
+                fakes.command(&format!("pg latency {SLOW_STORE_MS}"));
+            }
             let f = run_phase(&mut fakes, n, index, &addresses);
+            if index == 7 {
+                fakes.command("pg latency 0");
+            }
             let (secs, cpu, written) = (f[0], f[1], f[2]);
             let (requests, limited, span) = (f[6], f[7], f[8]);
             // Requests per second over the span from the first to the last request.
