@@ -13,10 +13,13 @@ use crate::{Error, RunReport};
 
 /// How many bytes of batches may be read ahead of the writer (read and not yet written),
 /// counting what the source itself fetches ahead ([`Source::read_ahead_bytes`]). Bounded in
-/// bytes, not batches, so memory stays the same whatever the record size; 8 MiB is three Knack
-/// pages of 1,000 full-size records (~2.5 MB each), enough to keep Knack busy at its rate limit
-/// while the sink writes. One batch is always let through, however big.
-const READ_AHEAD_BYTES: usize = 8 << 20;
+/// bytes, not batches, so memory stays the same whatever the record size. 3 MiB is about one
+/// page of 1,000 full-size records (~2.5 MB): the next page is read while the writer writes
+/// this one, which is all the overlap a source read when asked (PostgREST) needs; every further
+/// page would only pile up behind a slow sink, 2.5 MB more at the peak each. A source that must
+/// be read further ahead to keep its API busy (Knack at 10 requests/s) fetches ahead itself.
+/// One batch is always let through, however big.
+const READ_AHEAD_BYTES: usize = 3 << 20;
 
 /// A run that failed, with the report of what had happened until then.
 #[derive(Debug, thiserror::Error)]

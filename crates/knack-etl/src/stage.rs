@@ -142,8 +142,8 @@ pub trait Source<T: Send + 'static>: Send + Sync {
 
     /// The most bytes of batches the source itself fetches ahead of the driver (pages in
     /// flight or waiting to be taken, like a Knack client's read-ahead). The driver counts
-    /// them against its own read-ahead bound, so the two do not add up. 0, the default, for a
-    /// source that reads only when asked.
+    /// them against its own read-ahead bound (3 MiB), so the two do not add up. 0, the default,
+    /// for a source that reads only when asked.
     fn read_ahead_bytes(&self) -> usize {
         0
     }
