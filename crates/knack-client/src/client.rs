@@ -462,9 +462,11 @@ impl ClientBuilder {
 
     /// The most bytes of record pages fetched ahead of the stream's consumer (in flight or
     /// waiting to be taken), default [`DEFAULT_READ_AHEAD_BYTES`]. Pages are counted at the
-    /// largest page seen so far, and one page is always allowed, so a slow consumer holds at
-    /// most this much (or one page) whatever the record size; `page_concurrency` still caps
-    /// the count.
+    /// largest page seen so far, by the size of Knack's answer, and one page is always allowed,
+    /// so a slow consumer holds at most this much (or one page) whatever the record size;
+    /// `page_concurrency` still caps the count. Pages parsed into [`crate::Record`]s
+    /// ([`Client::pages`]) take a few times their answer's size; raw pages
+    /// ([`Client::raw_pages`]) about the same.
     pub fn read_ahead_bytes(mut self, bytes: usize) -> Self {
         self.read_ahead_bytes = bytes;
         self

@@ -177,13 +177,12 @@ fn lenient_u64<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<u6
 impl Client {
     /// The records of a container, in Knack's order, as a stream.
     ///
-    /// Page 1 is fetched first to learn `total_pages`; the rest are fetched
-    /// ahead of the consumer, up to `page_concurrency` pages and `read_ahead_bytes` at a time
+    /// Page 1 is fetched first to learn `total_pages`; the rest are fetched ahead of the
+    /// consumer, up to `page_concurrency` pages and `read_ahead_bytes` at a time
     /// ([`ClientBuilder::read_ahead_bytes`](crate::ClientBuilder::read_ahead_bytes)), and
-    /// yielded in order. Paging stops
-    /// at `total_pages` or on the first empty page, whichever comes first
-    /// (`total_records` is only an estimate; knackpy looped forever on it
-    /// once). The stream ends after the first error.
+    /// yielded in order. Paging stops at `total_pages` or on the first empty page, whichever
+    /// comes first (`total_records` is only an estimate; knackpy looped forever on it once). The
+    /// stream ends after the first error.
     pub fn records(
         &self,
         container: &Container,
