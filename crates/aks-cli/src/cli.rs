@@ -218,10 +218,10 @@ pub struct BackupArgs {
     /// Application environment.
     #[arg(short = 'e', long = "env", value_enum, value_name = "ENV")]
     pub env: Env,
-    /// Snapshots of the dataset to keep, newest first (default: [backup] keep, else 30).
+    /// Snapshots of the dataset to keep, newest first (default: `[backup]` keep, else 30).
     #[arg(long = "keep", value_name = "N")]
     pub keep: Option<usize>,
-    /// Where snapshots go: a directory, file:///dir or s3://bucket/prefix (default: [backup] to,
+    /// Where snapshots go: a directory, file:///dir or s3://bucket/prefix (default: `[backup]` to,
     /// else ./backups).
     #[arg(long = "to", value_name = "URL")]
     pub to: Option<String>,

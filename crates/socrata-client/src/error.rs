@@ -22,7 +22,7 @@ pub enum Error {
     #[error("invalid dataset id {0:?}: expected a Socrata 4x4 id such as \"abcd-1234\"")]
     InvalidDatasetId(String),
 
-    /// Socrata answered 400 "Illegal field name sent: <field>": a row holds a key that is not a
+    /// Socrata answered 400 `"Illegal field name sent: <field>"`: a row holds a key that is not a
     /// column of the dataset (Socrata stopped ignoring unknown keys in 2019).
     #[error(
         "Socrata rejected field {field:?} of dataset {dataset}: it is not a column of the dataset \

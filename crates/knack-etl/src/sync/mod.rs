@@ -6,7 +6,7 @@
 //! whole run stays within them however many containers run at once.
 //!
 //! A container with Knack destinations is then copied into each destination app
-//! ([`knack`]): the destination's staged rows are refreshed first, so a record the previous run
+//! (`sync/knack.rs`): the destination's staged rows are refreshed first, so a record the previous run
 //! created is seen there and never created twice.
 
 mod knack;
