@@ -142,47 +142,6 @@ pub struct ConfigUrl {
 }
 
 impl Config {
-    /// The top-level endpoints merged with `[env.<env>]` (the per-env table wins).
-    pub fn endpoints(&self, env: Env) -> Endpoints {
-        let mut merged = self.top_level();
-        for service in [
-            Service::Knack,
-            Service::Postgrest,
-            Service::Socrata,
-            Service::Agol,
-        ] {
-            let found = self.endpoint(Some(env), service);
-            let (url, allow) = (found.url, found.allow_insecure_http);
-            match service {
-                Service::Knack => {
-                    merged.knack = KnackEndpoint {
-                        api_url: url,
-                        allow_insecure_http: allow,
-                    }
-                }
-                Service::Postgrest => {
-                    merged.postgrest = PostgrestEndpoint {
-                        endpoint: url,
-                        allow_insecure_http: allow,
-                    }
-                }
-                Service::Socrata => {
-                    merged.socrata = PortalEndpoint {
-                        url,
-                        allow_insecure_http: allow,
-                    }
-                }
-                Service::Agol => {
-                    merged.agol = PortalEndpoint {
-                        url,
-                        allow_insecure_http: allow,
-                    }
-                }
-            }
-        }
-        merged
-    }
-
     /// `service`'s URL and opt-in from `[env.<env>.<table>]`, else from the top-level table
     /// (`env` `None`: the top-level table only, as `config check` reads it), each with where it
     /// was written.

@@ -66,15 +66,19 @@ fn example_config_parses_and_is_valid() {
 fn per_env_endpoints_override_top_level() {
     let c = parse(EXAMPLE).unwrap();
     assert_eq!(
-        c.endpoints(Env::Dev).postgrest.endpoint.as_deref(),
+        c.endpoint(Some(Env::Dev), Service::Postgrest)
+            .url
+            .as_deref(),
         Some("http://localhost:3000")
     );
     assert_eq!(
-        c.endpoints(Env::Prod).postgrest.endpoint.as_deref(),
+        c.endpoint(Some(Env::Prod), Service::Postgrest)
+            .url
+            .as_deref(),
         Some("https://atd-knack-services.austinmobility.io")
     );
     assert_eq!(
-        c.endpoints(Env::Dev).socrata.url.as_deref(),
+        c.endpoint(Some(Env::Dev), Service::Socrata).url.as_deref(),
         Some("https://datahub.austintexas.gov")
     );
 }
@@ -252,4 +256,26 @@ fn knack_destination_maps_are_checked_at_load() {
     );
     let e = parse(&typo).unwrap_err().to_string();
     assert!(e.contains("unknown field `pk`"), "{e}");
+}
+
+#[test]
+fn an_env_table_url_is_checked_with_the_opt_in_a_run_uses_for_it() {
+    let text = |top_allows: bool| {
+        format!(
+            "[postgrest]\nendpoint = \"https://pg.example\"\nallow_insecure_http = {top_allows}\n\
+             [env.dev.postgrest]\nendpoint = \"http://pg.internal:3000\"\n"
+        )
+    };
+    // The top-level opt-in covers the env table's URL, as a run with `-e dev` accepts it.
+    let c = parse(&text(true)).unwrap();
+    let dev = c.endpoint(Some(Env::Dev), Service::Postgrest);
+    assert_eq!(dev.allow_insecure_http, Some(true));
+    assert!(
+        dev.allow_origin
+            .starts_with("[postgrest] allow_insecure_http"),
+        "{dev:?}"
+    );
+    // Without it, the plain-http URL is refused, naming its table.
+    let err = parse(&text(false)).unwrap_err().to_string();
+    assert!(err.contains("env.dev.postgrest"), "{err}");
 }

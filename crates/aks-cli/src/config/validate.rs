@@ -1,6 +1,9 @@
 //! Value-level checks of a parsed config; serde has already refused unknown keys and wrong types.
 
-use super::{Config, ContainerConfig, Endpoints, KnackEndpoint, PortalEndpoint, PostgrestEndpoint};
+use super::{
+    Config, ContainerConfig, Endpoints, KnackEndpoint, PortalEndpoint, PostgrestEndpoint, Service,
+};
+use crate::cli::Env;
 use crate::endpoint::parse_base_url;
 
 /// `prefix` followed by one or more ASCII digits, e.g. `field_12`.
@@ -37,10 +40,14 @@ pub(super) fn problems(config: &Config) -> Vec<String> {
     // An env table's URL is checked with the opt-in a run uses for it: its own, else the
     // top-level table's (see `Config::endpoints`).
     if let Some(e) = &config.env.dev {
-        endpoints(&mut out, "env.dev.", &inherit_opt_ins(e, config));
+        endpoints(&mut out, "env.dev.", &inherit_opt_ins(e, config, Env::Dev));
     }
     if let Some(e) = &config.env.prod {
-        endpoints(&mut out, "env.prod.", &inherit_opt_ins(e, config));
+        endpoints(
+            &mut out,
+            "env.prod.",
+            &inherit_opt_ins(e, config, Env::Prod),
+        );
     }
     for (name, app) in &config.apps {
         if name.is_empty() || name.chars().any(char::is_whitespace) {
@@ -64,25 +71,15 @@ pub(super) fn problems(config: &Config) -> Vec<String> {
     out
 }
 
-/// `e` with each unset `allow_insecure_http` taken from the top-level table.
-fn inherit_opt_ins(e: &Endpoints, config: &Config) -> Endpoints {
+/// `e` with each `allow_insecure_http` a run uses with `env` ([`Config::endpoint`]: the env
+/// table's own, else the top-level table's).
+fn inherit_opt_ins(e: &Endpoints, config: &Config, env: Env) -> Endpoints {
+    let allow = |service| config.endpoint(Some(env), service).allow_insecure_http;
     let mut e = e.clone();
-    e.knack.allow_insecure_http = e
-        .knack
-        .allow_insecure_http
-        .or(config.knack.allow_insecure_http);
-    e.postgrest.allow_insecure_http = e
-        .postgrest
-        .allow_insecure_http
-        .or(config.postgrest.allow_insecure_http);
-    e.socrata.allow_insecure_http = e
-        .socrata
-        .allow_insecure_http
-        .or(config.socrata.allow_insecure_http);
-    e.agol.allow_insecure_http = e
-        .agol
-        .allow_insecure_http
-        .or(config.agol.allow_insecure_http);
+    e.knack.allow_insecure_http = allow(Service::Knack);
+    e.postgrest.allow_insecure_http = allow(Service::Postgrest);
+    e.socrata.allow_insecure_http = allow(Service::Socrata);
+    e.agol.allow_insecure_http = allow(Service::Agol);
     e
 }
 
