@@ -174,7 +174,8 @@ impl Classify for Error {
     /// 429 (as HTTP status or as `error.code` inside a 200) is a rate limit, with the wait
     /// `Retry-After` asked for; 5xx statuses and `error.code` 500/502/503/504, timeouts and
     /// dropped connections are transient; a connection that never opened is unreachable
-    /// (surely not applied, retried on a smaller budget); everything else (4xx, 498/499 after renewal, bad data) is permanent.
+    /// (surely not applied, retried on a smaller budget); everything else (4xx, 498/499 after
+    /// renewal, bad data) is permanent.
     fn retry_class(&self) -> RetryClass {
         match self {
             Error::Api {
