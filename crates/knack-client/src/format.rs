@@ -335,7 +335,7 @@ fn member(value: &Value, key: &str) -> Value {
     }
 }
 
-fn string_or_null(parts: Vec<String>) -> Value {
+pub(crate) fn string_or_null(parts: Vec<String>) -> Value {
     if parts.is_empty() {
         Value::Null
     } else {
@@ -348,7 +348,7 @@ fn join(parts: impl Iterator<Item = String>) -> String {
 }
 
 /// Python truthiness, which knackpy's address formatter filters on.
-fn is_truthy(v: &Value) -> bool {
+pub(crate) fn is_truthy(v: &Value) -> bool {
     match v {
         Value::Null => false,
         Value::Bool(b) => *b,
@@ -360,7 +360,7 @@ fn is_truthy(v: &Value) -> bool {
 }
 
 /// Python's `str()` of a JSON value, as knackpy's joins produce it.
-fn python_str(v: &Value) -> String {
+pub(crate) fn python_str(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => python_repr(other),

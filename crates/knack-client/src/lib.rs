@@ -36,6 +36,7 @@ mod error;
 mod field_type;
 mod filter;
 mod format;
+mod format_text;
 mod metadata;
 mod prefetch;
 mod quota;

@@ -12,10 +12,8 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use chrono_tz::Tz;
-
-use crate::format::{date_time_of_stamp, format_owned};
-use crate::{Error, FieldType, Formatter, Record};
+use crate::format_text::format_text;
+use crate::{Error, Formatter, Record};
 
 /// Reads, out of a record's JSON text, a [`Record`] holding only the keys that
 /// [`Formatter::format`] reads and, for each extra field, the key `raw_field_value`-style
@@ -187,28 +185,6 @@ pub struct FormattedValues {
     /// Per extra field given to [`Formatter::selector`]: `field_N_raw`, else `field_N`, as
     /// stored (unformatted); `None` when the record has neither.
     pub extras: Vec<Option<Value>>,
-}
-
-/// One value formatted from its JSON text. A date's `unix_timestamp` is read without building
-/// the rest of its object; every other value is parsed, then formatted without copies.
-fn format_text(field_type: &FieldType, text: &str, tz: Tz) -> serde_json::Result<Value> {
-    if *field_type == FieldType::DateTime && text.starts_with('{') {
-        #[derive(serde::Deserialize)]
-        struct Date {
-            unix_timestamp: Option<Value>,
-        }
-        // A duplicate key (an error here) or an unreadable stamp takes the general path.
-        if let Ok(Date {
-            unix_timestamp: Some(stamp),
-        }) = serde_json::from_str::<Date>(text)
-        {
-            if let Some(formatted) = date_time_of_stamp(&stamp, tz) {
-                return Ok(formatted);
-            }
-        }
-    }
-    let value: Value = serde_json::from_str(text)?;
-    Ok(format_owned(field_type, value, tz))
 }
 
 /// `field_N` → `(N, 0)`, `field_N_raw` → `(N, 1)`, for N written without leading zeros (so

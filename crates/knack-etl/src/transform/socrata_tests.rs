@@ -141,6 +141,37 @@ fn floating_timestamps_keep_local_wall_clock_without_offset() {
 }
 
 #[test]
+fn floating_text_is_chronos_format_for_every_year_and_second() {
+    let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    let cases = [
+        day(2024, 3, 10).and_hms_opt(2, 30, 0).unwrap(),
+        day(1, 1, 1).and_hms_opt(0, 0, 0).unwrap(),
+        day(0, 12, 31).and_hms_opt(23, 59, 59).unwrap(),
+        day(9999, 12, 31)
+            .and_hms_nano_opt(23, 59, 59, 999_999_999)
+            .unwrap(),
+        // Outside 0..=9999 and a leap second: chrono's own spelling (`+10000`, `-0001`, `:60`).
+        day(10000, 1, 1).and_hms_opt(0, 0, 0).unwrap(),
+        day(-1, 6, 15).and_hms_opt(12, 0, 0).unwrap(),
+        day(2016, 12, 31)
+            .and_hms_milli_opt(23, 59, 59, 1_500)
+            .unwrap(),
+    ];
+    for dt in cases {
+        assert_eq!(
+            floating_text(&dt),
+            dt.format(FLOATING_FORMAT).to_string(),
+            "{dt:?}"
+        );
+    }
+    assert_eq!(
+        floating_text(&cases[6]),
+        "2016-12-31T23:59:60",
+        "a leap second keeps its :60"
+    );
+}
+
+#[test]
 fn unparseable_floating_timestamp_is_an_error_naming_the_column() {
     let t = transform(
         &[("install_date", "calendar_date")],
