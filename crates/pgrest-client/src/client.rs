@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use knack_services_core::{
     base_url, describe_transport, retry, retry_after, surely_not_sent, Idempotency, RetryPolicy,
     SensitiveHeader, Timeouts,
@@ -205,14 +206,16 @@ pub(crate) struct Call {
     /// `knack` or `rpc/fn`, unencoded.
     pub(crate) path: String,
     pub(crate) query: String,
-    pub(crate) body: Option<Vec<u8>>,
+    /// Shared, so a retry sends the same buffer again instead of a copy.
+    pub(crate) body: Option<Bytes>,
     pub(crate) prefer: Vec<String>,
     pub(crate) idempotent: bool,
 }
 
 /// A successful answer, read whole.
 pub(crate) struct Answer {
-    pub(crate) body: Vec<u8>,
+    /// As hyper collected it: pages of megabytes are not copied again.
+    pub(crate) body: Bytes,
     /// The `Content-Range` header (`0-9/42`, `*/42`), when sent: where a count arrives.
     pub(crate) content_range: Option<String>,
 }
@@ -274,11 +277,7 @@ impl Client {
             .get(reqwest::header::CONTENT_RANGE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| self.transport(e, call))?
-            .to_vec();
+        let body = resp.bytes().await.map_err(|e| self.transport(e, call))?;
         if (200..300).contains(&status) {
             Ok(Answer {
                 body,

@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use futures::future;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use reqwest::Method;
@@ -105,8 +106,10 @@ pub struct UpsertedBatch<R> {
     pub returned: Vec<R>,
 }
 
-fn to_json<T: Serialize + ?Sized>(v: &T) -> Result<Vec<u8>> {
-    serde_json::to_vec(v).map_err(Error::Encode)
+fn to_json<T: Serialize + ?Sized>(v: &T) -> Result<Bytes> {
+    serde_json::to_vec(v)
+        .map(Bytes::from)
+        .map_err(Error::Encode)
 }
 
 fn decode<R: DeserializeOwned>(path: &str, answer: &Answer) -> Result<R> {
@@ -170,7 +173,7 @@ impl Client {
         decode(table, &self.post_rows(table, rows, true).await?)
     }
 
-    fn upsert_call(&self, table: &str, body: Vec<u8>, opts: &Upsert, representation: bool) -> Call {
+    fn upsert_call(&self, table: &str, body: Bytes, opts: &Upsert, representation: bool) -> Call {
         let resolution = if opts.ignore_duplicates {
             "resolution=ignore-duplicates"
         } else {
@@ -297,7 +300,7 @@ impl Client {
         method: Method,
         table: &str,
         filter: &Query,
-        body: Option<Vec<u8>>,
+        body: Option<Bytes>,
         repr: bool,
     ) -> Result<Call> {
         if !filter.has_filters() {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
+use bytes::Bytes;
 use knack_services_core::{
     base_url, describe_transport, retry, retry_after, surely_not_sent, Idempotency, RetryPolicy,
     SensitiveHeader, Timeouts,
@@ -107,9 +108,9 @@ impl Client {
         operation: &str,
         method: Method,
         url: Url,
-        body: Option<Arc<Vec<u8>>>,
+        body: Option<Bytes>,
         idempotency: Idempotency,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<Bytes> {
         let timeouts = Timeouts {
             total: if method == Method::GET {
                 self.inner.timeouts.total
@@ -138,10 +139,10 @@ impl Client {
         operation: &str,
         method: Method,
         url: Url,
-        body: Option<Arc<Vec<u8>>>,
+        body: Option<Bytes>,
         timeouts: Timeouts,
         n: u32,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<Bytes> {
         let mut req = self.inner.http.request(method, url).timeout(timeouts.total);
         if let Some(token) = &self.inner.app_token {
             req = req.header("X-App-Token", token.value());
@@ -150,9 +151,7 @@ impl Client {
             req = req.header(AUTHORIZATION, auth.value());
         }
         if let Some(body) = body {
-            req = req
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.as_ref().clone());
+            req = req.header(CONTENT_TYPE, "application/json").body(body);
         }
         let transport = |e| self.transport(operation, e, &timeouts);
         let resp = req.send().await.map_err(transport)?;
@@ -166,7 +165,7 @@ impl Client {
             });
         }
         if status.is_success() {
-            return Ok(bytes.to_vec());
+            return Ok(bytes);
         }
         let body = ApiErrorBody::parse(&String::from_utf8_lossy(&bytes));
         if status == StatusCode::BAD_REQUEST {

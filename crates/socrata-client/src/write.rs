@@ -2,8 +2,8 @@
 //! sent in batches bounded by row count and body size.
 
 use std::ops::AddAssign;
-use std::sync::Arc;
 
+use bytes::Bytes;
 use futures::future;
 use futures::stream::{self, BoxStream, StreamExt};
 use reqwest::Method;
@@ -88,22 +88,41 @@ pub(crate) fn batch_bodies<R: Serialize>(
     let mut bodies = Vec::new();
     let mut cur: Vec<u8> = Vec::new();
     let mut n = 0usize;
-    for row in rows {
-        let json = serde_json::to_vec(row).map_err(|e| {
+    let mut written = 0usize;
+    for (i, row) in rows.iter().enumerate() {
+        // Each row is written straight into the body, and the body sized up front from the rows
+        // so far: a body of megabytes grown by doubling is copied a dozen times.
+        let start = cur.len();
+        cur.push(if n == 0 { b'[' } else { b',' });
+        serde_json::to_writer(&mut cur, row).map_err(|e| {
             Error::InvalidValue(format!("a row could not be serialised to JSON: {e}"))
         })?;
+        let len = cur.len() - start - 1;
+        written += len;
         // "[" + rows joined by "," + "]"
-        let would_be = cur.len().max(1) + json.len() + 1;
+        let would_be = start.max(1) + len + 1;
         if n > 0 && (n >= max_rows || would_be > max_bytes) {
+            let row_text = cur.split_off(start + 1);
+            cur.truncate(start);
             cur.push(b']');
             bodies.push(Body {
                 rows: n,
                 json: std::mem::take(&mut cur),
             });
+            cur.reserve(body_capacity(
+                written / (i + 1),
+                rows.len() - i,
+                max_rows,
+                max_bytes,
+            ));
+            cur.push(b'[');
+            cur.extend_from_slice(&row_text);
             n = 0;
+        } else if i == 0 {
+            cur.reserve(
+                body_capacity(len, rows.len(), max_rows, max_bytes).saturating_sub(cur.len()),
+            );
         }
-        cur.push(if n == 0 { b'[' } else { b',' });
-        cur.extend_from_slice(&json);
         n += 1;
     }
     if n > 0 {
@@ -111,6 +130,14 @@ pub(crate) fn batch_bodies<R: Serialize>(
         bodies.push(Body { rows: n, json: cur });
     }
     Ok(bodies)
+}
+
+/// Bytes to reserve for a body of rows averaging `row_len` bytes, with `left` rows still to
+/// write: an eighth over the estimate, and never more than the cap allows.
+fn body_capacity(row_len: usize, left: usize, max_rows: usize, max_bytes: usize) -> usize {
+    let ahead = left.min(max_rows.max(1));
+    let estimate = (row_len + 1).saturating_mul(ahead + ahead / 8) + 2;
+    estimate.min(max_bytes.saturating_add(row_len + 2))
 }
 
 impl Client {
@@ -329,7 +356,7 @@ impl Client {
         let url = self.url(&format!("resource/{dataset}.json"));
         let op = format!("{verb} to {dataset}");
         let resp = self
-            .send(&op, method, url, Some(Arc::new(body)), idempotency)
+            .send(&op, method, url, Some(Bytes::from(body)), idempotency)
             .await?;
         let mut counts: WriteSummary =
             serde_json::from_slice(&resp).map_err(|e| Error::Decode {
