@@ -25,8 +25,7 @@ pub(crate) async fn read_response(
 ) -> Result<Value, Error> {
     let status = resp.status();
     let retry_after = knack_services_core::retry_after(resp.headers(), SystemTime::now());
-    let bytes = resp
-        .bytes()
+    let bytes = knack_services_core::read_body(resp)
         .await
         .map_err(|e| Error::transport(operation, &e, timeouts))?;
     let body: Option<Value> = serde_json::from_slice(&bytes).ok();

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use knack_services_core::{
-    base_url, describe_transport, lock, retry, surely_not_sent, Idempotency, RetryPolicy,
-    SensitiveHeader, Timeouts,
+    base_url, describe_transport, lock, read_body, retry, surely_not_sent, Idempotency,
+    RetryPolicy, SensitiveHeader, Timeouts,
 };
 use reqwest::header::CONTENT_TYPE;
 use reqwest::Method;
@@ -243,8 +243,7 @@ impl Client {
             *lock(&inner.quota) = Some(q);
         }
         if status.is_success() {
-            return resp
-                .bytes()
+            return read_body(resp)
                 .await
                 .map_err(|e| self.transport_error(e, call));
         }

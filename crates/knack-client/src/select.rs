@@ -131,7 +131,9 @@ impl RecordSelector {
     /// Formats a record straight from its JSON text: what [`Formatter::format`] gives for the
     /// parsed record, as one value per [`Formatter::fields`] entry (in that order, without the
     /// labels), and the extra fields' values as [`RecordSelector::read`] keeps them. Values the
-    /// formatter does not read are never parsed, and a date is read without building its tree.
+    /// formatter does not read are never parsed, and the usual shapes of a date, address,
+    /// connection, choice list or one-member type (email, link, phone, ...) are read member by
+    /// member, without building the value's tree.
     ///
     /// # Errors
     /// [`Error::Decode`] when `text` is not a JSON object; [`Error::MissingField`] as

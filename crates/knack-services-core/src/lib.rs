@@ -36,6 +36,7 @@
 //! ```
 
 mod base_url;
+mod body;
 mod paging;
 mod retry;
 mod secret;
@@ -44,6 +45,7 @@ pub mod testkit;
 mod transport;
 
 pub use base_url::{base_url, is_loopback};
+pub use body::{read_body, MAX_BODY_PREALLOCATION};
 pub use paging::paginate;
 pub use retry::{retry, Backoff, Classify, Idempotency, Jitter, RetryClass, RetryPolicy};
 pub use secrecy::SecretString;

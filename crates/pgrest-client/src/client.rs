@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use knack_services_core::{
-    base_url, describe_transport, retry, retry_after, surely_not_sent, Idempotency, RetryPolicy,
-    SensitiveHeader, Timeouts,
+    base_url, describe_transport, read_body, retry, retry_after, surely_not_sent, Idempotency,
+    RetryPolicy, SensitiveHeader, Timeouts,
 };
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::Method;
@@ -277,7 +277,7 @@ impl Client {
             .get(reqwest::header::CONTENT_RANGE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = resp.bytes().await.map_err(|e| self.transport(e, call))?;
+        let body = read_body(resp).await.map_err(|e| self.transport(e, call))?;
         if (200..300).contains(&status) {
             Ok(Answer {
                 body,

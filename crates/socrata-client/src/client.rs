@@ -8,8 +8,8 @@ use std::time::Duration;
 use base64::Engine;
 use bytes::Bytes;
 use knack_services_core::{
-    base_url, describe_transport, retry, retry_after, surely_not_sent, Idempotency, RetryPolicy,
-    SensitiveHeader, Timeouts,
+    base_url, describe_transport, read_body, retry, retry_after, surely_not_sent, Idempotency,
+    RetryPolicy, SensitiveHeader, Timeouts,
 };
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
@@ -157,7 +157,7 @@ impl Client {
         let resp = req.send().await.map_err(transport)?;
         let status = resp.status();
         let retry_after = retry_after(resp.headers(), std::time::SystemTime::now());
-        let bytes = resp.bytes().await.map_err(transport)?;
+        let bytes = read_body(resp).await.map_err(transport)?;
         if status == StatusCode::ACCEPTED {
             return Err(Error::StillProcessing {
                 operation: operation.to_string(),
