@@ -234,6 +234,7 @@ impl Client {
                 .body(body.to_string());
         }
         inner.limiter.acquire().await;
+        crate::prefetch::took_limiter_slot();
         let resp = req
             .send()
             .await

@@ -1,11 +1,13 @@
 //! Pages fetched ahead of their consumer on their own tasks, bounded in count and in bytes.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use futures::Stream;
+use tokio::sync::oneshot;
 
 use crate::{Error, Result};
 
@@ -24,16 +26,40 @@ pub(crate) struct Prefetch<P> {
     // u64, so `last` may be u32::MAX without `next` overflowing past it.
     next: u64,
     last: u64,
-    start: Box<dyn FnMut(u32) -> Fetch<P> + Send>,
+    /// Spawns page `n`'s fetch, which waits for `previous` before it asks the rate limiter and
+    /// fires `mine` when it has its slot.
+    #[allow(clippy::type_complexity)]
+    start: Box<dyn FnMut(u32, oneshot::Receiver<()>, oneshot::Sender<()>) -> Fetch<P> + Send>,
     queue: VecDeque<Fetch<P>>,
     concurrency: usize,
     budget: usize,
     largest: usize,
+    /// Resolves when the last page started has taken its slot of the rate limiter.
+    turn: oneshot::Receiver<()>,
+}
+
+tokio::task_local! {
+    /// Set on a page's fetch task: fired when it takes its slot of the rate limiter
+    /// ([`took_limiter_slot`]), which lets the next page take the next one.
+    static NEXT_TURN: RefCell<Option<oneshot::Sender<()>>>;
+}
+
+/// Called by the request path when a request has its rate-limiter slot. On a page's fetch task
+/// it lets the next page's fetch go to the limiter; elsewhere, and on a retry, it does nothing.
+pub(crate) fn took_limiter_slot() {
+    let next = NEXT_TURN
+        .try_with(|turn| turn.borrow_mut().take())
+        .ok()
+        .flatten();
+    if let Some(next) = next {
+        let _ = next.send(());
+    }
 }
 
 impl<P: Send + 'static> Prefetch<P> {
     /// Pages `first..=last`; `fetch(n)` fetches page `n`, returning its size in bytes and the
-    /// page. `largest` is the size of a page already seen (page 1), the first estimate.
+    /// page. `largest` is the size of a page already seen (page 1), the first estimate. The
+    /// first fetches start at once, on the current Tokio runtime.
     pub(crate) fn new<F, Fut>(
         first: u32,
         last: u32,
@@ -46,15 +72,32 @@ impl<P: Send + 'static> Prefetch<P> {
         F: FnMut(u32) -> Fut + Send + 'static,
         Fut: Future<Output = Result<(usize, P)>> + Send + 'static,
     {
-        Self {
+        let (_, turn) = oneshot::channel();
+        let mut prefetch = Self {
             next: u64::from(first),
             last: u64::from(last),
-            start: Box::new(move |n| AbortOnDrop(tokio::spawn(fetch(n)))),
+            start: Box::new(move |n, previous: oneshot::Receiver<()>, mine| {
+                let fetch = fetch(n);
+                // Pages take the limiter's slots in page order. Tasks spawned together start in
+                // no set order (Tokio runs the last one spawned first) and the limiter is not
+                // fair, so page 4 could take the first slot and page 2 the third, leaving the
+                // consumer to wait on page 2 with 3 and 4 done. A page whose predecessor ended
+                // without a slot (an error, an abort) goes on: its `previous` is closed.
+                AbortOnDrop(tokio::spawn(async move {
+                    let _ = previous.await;
+                    NEXT_TURN.scope(RefCell::new(Some(mine)), fetch).await
+                }))
+            }),
             queue: VecDeque::new(),
             concurrency: concurrency.max(1),
             budget,
             largest,
-        }
+            turn,
+        };
+        // Start now: the stream is built when page 1 arrives, and its first poll comes only after
+        // the consumer is done with page 1, which would leave the limiter's slots unused.
+        prefetch.fill();
+        prefetch
     }
 
     /// Whether one more page may be started.
@@ -67,7 +110,9 @@ impl<P: Send + 'static> Prefetch<P> {
     fn fill(&mut self) {
         while self.next <= self.last && self.has_room() {
             // `next <= last`, which is a u32.
-            let fetch = (self.start)(self.next as u32);
+            let (mine, next_turn) = oneshot::channel();
+            let previous = std::mem::replace(&mut self.turn, next_turn);
+            let fetch = (self.start)(self.next as u32, previous, mine);
             self.queue.push_back(fetch);
             self.next += 1;
         }
@@ -158,6 +203,55 @@ mod tests {
         assert_eq!(stream.next().await.unwrap().unwrap(), 3);
         settle().await;
         assert_eq!(started.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn the_first_fetches_start_before_the_stream_is_polled() {
+        // Built when page 1 arrives; the consumer may hold page 1 a while before polling.
+        let (stream, started) = pages(1_000, 4, 8 << 20);
+        assert_eq!(started.load(Ordering::SeqCst), 4);
+        let (_big, started) = pages(3_000_000, 4, 8 << 20);
+        assert_eq!(started.load(Ordering::SeqCst), 2, "still within the budget");
+        drop(stream);
+    }
+
+    /// Each page waits a little before it "asks the limiter", later pages less: started at once,
+    /// they would take their slots in reverse. The chain makes them take them in page order.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pages_take_the_limiters_slots_in_page_order() {
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = Arc::clone(&order);
+        let mut stream = Prefetch::new(2, 9, 4, usize::MAX, 1, move |n| {
+            let log = Arc::clone(&log);
+            async move {
+                tokio::time::sleep(Duration::from_millis(u64::from(20 - 2 * n))).await;
+                log.lock().unwrap().push(n);
+                took_limiter_slot();
+                Ok((1, n))
+            }
+        });
+        let mut pages = Vec::new();
+        while let Some(page) = stream.next().await {
+            pages.push(page.unwrap());
+        }
+        assert_eq!(pages, (2..=9).collect::<Vec<_>>());
+        assert_eq!(*order.lock().unwrap(), (2..=9).collect::<Vec<_>>());
+    }
+
+    /// A page that ends without a slot (an error before its request) does not hold up the next.
+    #[tokio::test]
+    async fn a_page_that_fails_before_its_slot_lets_the_next_go() {
+        let mut stream = Prefetch::new(2, 4, 4, usize::MAX, 1, |n| async move {
+            if n == 2 {
+                return Err(Error::InvalidQuery("no slot taken".into()));
+            }
+            took_limiter_slot();
+            Ok((1, n))
+        });
+        assert!(stream.next().await.unwrap().is_err());
+        assert_eq!(stream.next().await.unwrap().unwrap(), 3);
+        assert_eq!(stream.next().await.unwrap().unwrap(), 4);
+        assert!(stream.next().await.is_none());
     }
 
     #[tokio::test]
