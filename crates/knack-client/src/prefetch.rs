@@ -14,6 +14,10 @@ use crate::{Error, Result};
 /// A fetch in flight: the page's size in bytes and the page.
 type Fetch<P> = AbortOnDrop<Result<(usize, P)>>;
 
+/// Spawns page `n`'s fetch, which waits for `previous` before it asks the rate limiter and
+/// fires `mine` when it has its slot.
+type Start<P> = Box<dyn FnMut(u32, oneshot::Receiver<()>, oneshot::Sender<()>) -> Fetch<P> + Send>;
+
 /// Pages `next..=last`, each fetched on its own task and yielded in order.
 ///
 /// Fetches run on tasks so they go on (up to the client's rate limiter) while the consumer is
@@ -21,15 +25,14 @@ type Fetch<P> = AbortOnDrop<Result<(usize, P)>>;
 /// with it. What is started and not yet taken is bounded twice: at most `concurrency` pages,
 /// and no more pages than fit in `budget` bytes at the largest page seen so far (always at
 /// least one). The bytes bound is what keeps memory flat when the consumer is slower than
-/// Knack: pages of large records would otherwise pile up `concurrency` deep.
+/// Knack: pages of large records would otherwise pile up `concurrency` deep. Pages take the
+/// rate limiter's slots in page order, so the page the consumer needs next is never the one
+/// sent last.
 pub(crate) struct Prefetch<P> {
     // u64, so `last` may be u32::MAX without `next` overflowing past it.
     next: u64,
     last: u64,
-    /// Spawns page `n`'s fetch, which waits for `previous` before it asks the rate limiter and
-    /// fires `mine` when it has its slot.
-    #[allow(clippy::type_complexity)]
-    start: Box<dyn FnMut(u32, oneshot::Receiver<()>, oneshot::Sender<()>) -> Fetch<P> + Send>,
+    start: Start<P>,
     queue: VecDeque<Fetch<P>>,
     concurrency: usize,
     budget: usize,
