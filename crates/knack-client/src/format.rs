@@ -154,6 +154,22 @@ impl Formatter {
     }
 }
 
+/// The address parts knackpy joins, in its order.
+pub(crate) const ADDRESS_PARTS: [&str; 6] =
+    ["street", "street2", "city", "state", "zip", "country"];
+
+/// The one member knackpy keeps of a type stored as an object (`value[key]`), or `None` for
+/// the other types.
+pub(crate) fn member_key(field_type: &FieldType) -> Option<&'static str> {
+    match field_type {
+        FieldType::Email => Some("email"),
+        FieldType::Link | FieldType::File | FieldType::Image => Some("url"),
+        FieldType::Phone => Some("full"),
+        FieldType::Signature => Some("base30"),
+        _ => None,
+    }
+}
+
 /// One value by knackpy's per-type rules. A value a rule cannot read (a list
 /// where a dict is expected, and so on) is returned unchanged, as knackpy's
 /// `AttributeError` fallback does.
@@ -166,10 +182,13 @@ pub(crate) fn format_value(field_type: &FieldType, value: &Value, tz: Tz) -> Val
     }
     let value = correct_timestamp(value, tz);
     let value = value.as_ref();
+    if let Some(key) = member_key(field_type) {
+        return member(value, key);
+    }
     match field_type {
         FieldType::Address => match value {
             Value::Object(map) => {
-                let parts: Vec<String> = ["street", "street2", "city", "state", "zip", "country"]
+                let parts: Vec<String> = ADDRESS_PARTS
                     .iter()
                     .filter_map(|k| map.get(*k).filter(|v| is_truthy(v)))
                     .map(python_str)
@@ -198,11 +217,6 @@ pub(crate) fn format_value(field_type: &FieldType, value: &Value, tz: Tz) -> Val
             }
             _ => value.clone(),
         },
-        FieldType::Email => member(value, "email"),
-        FieldType::Link => member(value, "url"),
-        FieldType::Phone => member(value, "full"),
-        FieldType::Signature => member(value, "base30"),
-        FieldType::File | FieldType::Image => member(value, "url"),
         FieldType::Timer => match value {
             Value::String(s) => Value::String(
                 s.replace("<span>", "")

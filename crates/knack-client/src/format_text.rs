@@ -14,11 +14,10 @@ use chrono_tz::Tz;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use crate::format::{date_time_of_stamp, format_owned, is_truthy, string_or_null};
+use crate::format::{
+    date_time_of_stamp, format_owned, is_truthy, member_key, string_or_null, ADDRESS_PARTS,
+};
 use crate::FieldType;
-
-/// The address parts knackpy joins, in its order.
-const ADDRESS_PARTS: [&str; 6] = ["street", "street2", "city", "state", "zip", "country"];
 
 /// `field_type`'s formatted value of the JSON `text`.
 ///
@@ -85,14 +84,7 @@ fn by_members(field_type: &FieldType, text: &str, tz: Tz) -> Option<Value> {
 
 /// The member a one-member type keeps (knackpy's `value[key]`), or null when absent.
 fn one_member(text: &str, field_type: &FieldType) -> Option<Value> {
-    let key = match field_type {
-        FieldType::Email => "email",
-        FieldType::Link | FieldType::File | FieldType::Image => "url",
-        FieldType::Phone => "full",
-        FieldType::Signature => "base30",
-        _ => return None,
-    };
-    let [value] = members(text, [key])?;
+    let [value] = members(text, [member_key(field_type)?])?;
     Some(value.unwrap_or(Value::Null))
 }
 

@@ -214,7 +214,7 @@ pub(crate) struct Call {
 
 /// A successful answer, read whole.
 pub(crate) struct Answer {
-    /// As hyper collected it: pages of megabytes are not copied again.
+    /// As `read_body` collected it: a page of megabytes is not copied again.
     pub(crate) body: Bytes,
     /// The `Content-Range` header (`0-9/42`, `*/42`), when sent: where a count arrives.
     pub(crate) content_range: Option<String>,
