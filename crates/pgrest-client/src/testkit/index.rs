@@ -1,9 +1,11 @@
 //! Row positions by key, so an upsert finds its conflict row without scanning the table.
 //!
 //! The pipeline benchmarks upsert 200,000 rows through the fake; a scan per row made that
-//! quadratic and measured the fake instead of the client.
+//! quadratic and measured the fake instead of the client. The maps are B-trees, as the database's
+//! own indexes are: a hash map doubles all at once, and at a million rows that pause (about half
+//! a second) filled the client's read-ahead, so the benchmark measured the fake's rehash.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
@@ -13,7 +15,7 @@ use super::store::Row;
 /// use and kept current by appends and merges. Anything else that moves rows clears them.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct KeyIndexes {
-    by_columns: HashMap<Vec<String>, HashMap<String, usize>>,
+    by_columns: HashMap<Vec<String>, BTreeMap<String, usize>>,
 }
 
 /// A key's values as one hashable string. `Value` equality (what the scan compared) and
@@ -35,7 +37,7 @@ impl KeyIndexes {
     /// The position of the first row whose `cols` equal `key`.
     pub(crate) fn find(&mut self, rows: &[Row], cols: &[String], key: &[Value]) -> Option<usize> {
         let index = self.by_columns.entry(cols.to_vec()).or_insert_with(|| {
-            let mut index = HashMap::with_capacity(rows.len());
+            let mut index = BTreeMap::new();
             for (i, row) in rows.iter().enumerate() {
                 index.entry(key_text(row, cols)).or_insert(i);
             }

@@ -1,9 +1,11 @@
 //! Row positions by row identifier and by `:id`, so an upsert finds its row without a scan.
 //!
 //! The pipeline benchmarks upsert 200,000 rows through the fake; a scan per row made that
-//! quadratic and measured the fake instead of the client.
+//! quadratic and measured the fake instead of the client. The maps are B-trees: a hash map
+//! doubles all at once, and at a million rows that pause filled the client's read-ahead, so the
+//! benchmark measured the fake's rehash.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 
@@ -15,8 +17,8 @@ use crate::Row;
 /// that deleted).
 #[derive(Debug, Default)]
 pub(crate) struct RowIndex {
-    by_identifier: HashMap<String, usize>,
-    by_sid: HashMap<String, usize>,
+    by_identifier: BTreeMap<String, usize>,
+    by_sid: BTreeMap<String, usize>,
 }
 
 /// A value as a hashable key; equal JSON values give equal text.
