@@ -34,6 +34,12 @@ impl KeyIndexes {
         self.by_columns.clear();
     }
 
+    /// Whether no index is built.
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.by_columns.is_empty()
+    }
+
     /// The position of the first row whose `cols` equal `key`.
     pub(crate) fn find(&mut self, rows: &[Row], cols: &[String], key: &[Value]) -> Option<usize> {
         let index = self.by_columns.entry(cols.to_vec()).or_insert_with(|| {
