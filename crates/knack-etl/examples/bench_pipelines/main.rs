@@ -14,6 +14,10 @@
 //! answers every request after 150 ms, as a far-away API does, and answers 429 above 10
 //! requests in any second, as Knack does.
 //!
+//! Each driver runs with `MALLOC_ARENA_MAX=1`, as `aks` does in its image (`deploy/Dockerfile`),
+//! unless the environment sets it: `MALLOC_ARENA_MAX=16 cargo run ...` measures glibc's default on
+//! two cores (8 arenas a core).
+//!
 //! Phases: Knack read alone (a dry run, so the fetch rate shows without a sink behind it), then
 //! each stage as a full replace and as an upsert of every record: Knack → PostgREST,
 //! PostgREST → Socrata, PostgREST → ArcGIS Online; and the copy again into a store slower than
@@ -278,7 +282,12 @@ fn drive(args: &[String]) {
 /// Knack's requests, 429s and span, and the fakes' RSS.
 fn run_phase(fakes: &mut Fakes, n: usize, index: usize, addresses: &[String]) -> Vec<f64> {
     let exe = std::env::current_exe().unwrap();
-    let mut driver = Command::new(exe)
+    let mut driver = Command::new(exe);
+    // As `aks` runs in its image (deploy/Dockerfile): one glibc arena, unless the caller chose.
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        driver.env("MALLOC_ARENA_MAX", "1");
+    }
+    let mut driver = driver
         .args(["drive", &index.to_string()])
         .args(addresses)
         .stdin(Stdio::piped())
