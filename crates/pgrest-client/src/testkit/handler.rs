@@ -485,8 +485,12 @@ fn update(
             }
         }
     }
+    // Rows stay where they are, so the key indexes follow each changed row instead of being
+    // rebuilt over the whole table by the next upsert.
+    for &i in &idx {
+        work.keys.changed(i, &table.rows[i], &work.rows[i]);
+    }
     *table = work;
-    table.keys.clear();
     if representation {
         let rows: Vec<&Row> = idx.iter().map(|&i| &table.rows[i]).collect();
         rows_response(200, table, &rows, p)
@@ -588,5 +592,17 @@ mod tests {
         );
         let cols = vec!["id".to_string()];
         assert_eq!(table.find_key(&cols, &[json!(2)]), Some(1));
+    }
+
+    #[test]
+    fn an_update_keeps_the_key_indexes_current() {
+        let mut table = table_with_index();
+        let row = parse_query(Some("id=eq.1")).unwrap();
+        update(&mut table, &row, json!({"id": 7}), false, "now").unwrap();
+        assert!(!table.keys.is_empty(), "no row moved, so the index holds");
+        let cols = vec!["id".to_string()];
+        assert_eq!(table.find_key(&cols, &[json!(7)]), Some(1));
+        assert_eq!(table.find_key(&cols, &[json!(1)]), None);
+        assert_eq!(table.find_key(&cols, &[json!(2)]), Some(2));
     }
 }

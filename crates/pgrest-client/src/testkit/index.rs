@@ -12,13 +12,13 @@ use serde_json::Value;
 use super::store::Row;
 
 /// One map per column set that was looked up (conflict targets, the primary key), built on first
-/// use and kept current by appends and merges. Anything else that moves rows clears them.
+/// use and kept current by appends, merges and updates. A delete that moves rows clears them.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct KeyIndexes {
     by_columns: HashMap<Vec<String>, BTreeMap<String, usize>>,
 }
 
-/// A key's values as one hashable string. `Value` equality (what the scan compared) and
+/// A key's values as one string. `Value` equality (what the scan compared) and
 /// equality of the serialised text agree for the scalars keys hold.
 fn key_text(row: &Row, cols: &[String]) -> String {
     let values: Vec<&Value> = cols

@@ -21,7 +21,7 @@ pub(crate) struct RowIndex {
     by_sid: BTreeMap<String, usize>,
 }
 
-/// A value as a hashable key; equal JSON values give equal text.
+/// A value as an index key; equal JSON values give equal text.
 fn key(v: &Value) -> String {
     v.to_string()
 }
