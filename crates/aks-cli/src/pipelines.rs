@@ -36,8 +36,8 @@ pub(crate) fn knack(
 
 pub(crate) fn postgrest(settings: &Settings) -> Result<pgrest_client::Client, RunError> {
     pgrest_client::Client::builder()
-        .endpoint(settings.postgrest.endpoint.as_str())
-        .jwt(settings.postgrest.jwt.expose_secret())
+        .base_url(settings.postgrest.endpoint.as_str())
+        .jwt(settings.postgrest.jwt.clone())
         .allow_insecure_http(is_insecure(&settings.postgrest.endpoint))
         .build()
         .map_err(|e| {
