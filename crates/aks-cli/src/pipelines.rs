@@ -76,11 +76,8 @@ pub(crate) fn knack_container(
 pub(crate) fn socrata(socrata: &SocrataSettings) -> Result<socrata_client::Client, RunError> {
     socrata_client::Client::builder()
         .domain(socrata.url.as_str())
-        .api_key(
-            socrata.api_key_id.expose_secret(),
-            socrata.api_key_secret.expose_secret(),
-        )
-        .app_token(socrata.app_token.expose_secret())
+        .api_key(socrata.api_key_id.clone(), socrata.api_key_secret.clone())
+        .app_token(socrata.app_token.clone())
         .allow_insecure_http(is_insecure(&socrata.url))
         .build()
         .map_err(|e| RunError::Message(build_failed("Socrata", &socrata.url_origin, &e)))
