@@ -7,7 +7,7 @@ use knack_etl::agol_client;
 use knack_etl::pipelines::{self, AgolTarget, Publication, RunOptions, SocrataTarget};
 use knack_etl::watermark::{Destination, Since, Watermarks};
 use knack_etl::{knack_client, pgrest_client, socrata_client, RunFailure};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use crate::config::ContainerKind;
 use crate::diagnose::{build_failed, explain};
@@ -87,7 +87,7 @@ pub(crate) fn socrata(socrata: &SocrataSettings) -> Result<socrata_client::Clien
 pub(crate) fn agol(agol: &AgolSettings) -> Result<agol_client::Client, RunError> {
     agol_client::Client::builder()
         .portal_url(agol.url.as_str())
-        .credentials(agol.username.clone(), agol.password.expose_secret())
+        .credentials(agol.username.clone(), agol.password.clone())
         .allow_insecure_http(is_insecure(&agol.url))
         .build()
         .map_err(|e| RunError::Message(build_failed("ArcGIS Online", &agol.url_origin, &e)))
