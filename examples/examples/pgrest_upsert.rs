@@ -5,7 +5,7 @@
 //! ```
 //!
 //! Runs against the fake PostgREST of `pgrest-client`'s `testkit` feature;
-//! against a real one, build the client with `.endpoint(..).jwt(..).schema(..)`.
+//! against a real one, build the client with `.base_url(..).jwt(..).schema(..)`.
 
 use std::io::Write;
 

@@ -92,7 +92,7 @@ pub async fn run(out: &mut impl Write) -> Result<Summary> {
     let pgrest_fake = FakePostgrest::staging("demo-jwt").await;
     let socrata_fake = FakeSocrata::start().await;
     let agol_fake = FakeAgol::start().await;
-    writeln!(out, "  Knack      {}", knack_fake.base_url())?;
+    writeln!(out, "  Knack      {}", knack_fake.uri())?;
     writeln!(
         out,
         "  PostgREST  {} (api.knack, api.knack_metadata)",

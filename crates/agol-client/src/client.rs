@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::response::read_response;
 
 /// The portal the original publishes to.
-pub const DEFAULT_PORTAL: &str = "https://austin.maps.arcgis.com";
+pub const DEFAULT_PORTAL_URL: &str = "https://austin.maps.arcgis.com";
 
 /// How the client proves who it is.
 #[derive(Clone)]
@@ -95,7 +95,7 @@ impl fmt::Debug for ClientBuilder {
 impl Default for ClientBuilder {
     fn default() -> Self {
         ClientBuilder {
-            portal: DEFAULT_PORTAL.to_string(),
+            portal: DEFAULT_PORTAL_URL.to_string(),
             credentials: Credentials::Anonymous,
             timeouts: Timeouts {
                 connect: Duration::from_secs(15),
@@ -167,8 +167,8 @@ impl ClientBuilder {
 
     /// When and how often failed calls are tried again (default [`RetryPolicy::default`]: 10
     /// retries within 3 minutes; see the crate README's table).
-    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
         self
     }
 
@@ -283,7 +283,7 @@ impl fmt::Debug for Client {
 }
 
 impl Client {
-    /// Starts a builder (portal defaults to [`DEFAULT_PORTAL`], anonymous access).
+    /// Starts a builder (portal defaults to [`DEFAULT_PORTAL_URL`], anonymous access).
     pub fn builder() -> ClientBuilder {
         ClientBuilder::default()
     }

@@ -212,6 +212,12 @@ impl Error {
         self.retry_class() != RetryClass::Permanent
     }
 
+    /// The HTTP status, when the service answered with an error (200 for an error inside a
+    /// successful response).
+    pub fn status(&self) -> Option<u16> {
+        Classify::status(self)
+    }
+
     /// A transport error of `operation`, described by its root cause.
     pub(crate) fn transport(
         operation: &str,

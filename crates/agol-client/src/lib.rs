@@ -39,17 +39,23 @@ mod types;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use client::{BatchSizes, Client, ClientBuilder, DEFAULT_PORTAL};
+pub use client::{BatchSizes, Client, ClientBuilder, DEFAULT_PORTAL_URL};
 pub use edits::sql_quote;
 pub use error::{EditFailure, EditKind, Error};
-pub use knack_services_core::{Idempotency, Jitter, RetryPolicy};
+/// The retry policy and its jitter, from the shared core (one vocabulary for every client).
+pub use knack_services_core::{Jitter, RetryPolicy};
 pub use layer::{Layer, Query, QueryPage};
+/// The type every secret of the builder is held in (password, token, API key).
+pub use secrecy::SecretString;
 pub use service::{LayerSelector, Service};
 pub use types::{
     epoch_millis, from_epoch_millis, AdvancedQueryCapabilities, EditResult, EditResultError,
     EditResults, Edits, Feature, Field, Geometry, Item, LayerInfo, LayerRef, ServiceInfo,
     SpatialReference, TruncateOutcome, WGS84,
 };
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The README's Rust examples, compiled as doc tests so they cannot drift from the API.
 #[cfg(doctest)]

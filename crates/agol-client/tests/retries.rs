@@ -1,6 +1,6 @@
 //! The retry tests every client has (issue #12), on the fake ArcGIS Online: rate limits with and
 //! without `Retry-After`, 5xx bursts, writes that must not be repeated, broken
-//! connections named by their cause, and the base URL rule. The stalled answer is in `fake.rs`
+//! connections named by their cause, and the base URL rule. The stalled answer is in `testkit.rs`
 //! (`a_stalled_answer_is_retried_for_queries_and_unknown_for_adds`).
 #![cfg(feature = "testkit")]
 

@@ -1,4 +1,4 @@
-//! Wire-level behaviour against hand-written wiremock responses (catch-all mounted last).
+//! ArcGIS's wire format against hand-written wiremock answers (catch-all mounted last).
 
 use std::time::Duration;
 

@@ -77,10 +77,10 @@ pub fn is_network(error: &knack_etl::Error) -> bool {
     // variants are named here; the others are recognised by the reqwest error they carry.
     match innermost(error) {
         knack_etl::Error::Knack(
-            knack_client::Error::Timeout { .. } | knack_client::Error::Connection { .. },
+            knack_client::Error::Timeout { .. } | knack_client::Error::Transport { .. },
         )
         | knack_etl::Error::Postgrest(
-            pgrest_client::Error::Timeout { .. } | pgrest_client::Error::Connection { .. },
+            pgrest_client::Error::Timeout { .. } | pgrest_client::Error::Transport { .. },
         )
         | knack_etl::Error::Agol(agol_client::Error::Transport { .. }) => return true,
         knack_etl::Error::Socrata(e) if socrata_unanswered(e) => return true,

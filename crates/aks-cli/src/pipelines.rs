@@ -7,7 +7,7 @@ use knack_etl::agol_client;
 use knack_etl::pipelines::{self, AgolTarget, Publication, RunOptions, SocrataTarget};
 use knack_etl::watermark::{Destination, Since, Watermarks};
 use knack_etl::{knack_client, pgrest_client, socrata_client, RunFailure};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use crate::config::ContainerKind;
 use crate::diagnose::{build_failed, explain};
@@ -36,8 +36,8 @@ pub(crate) fn knack(
 
 pub(crate) fn postgrest(settings: &Settings) -> Result<pgrest_client::Client, RunError> {
     pgrest_client::Client::builder()
-        .endpoint(settings.postgrest.endpoint.as_str())
-        .jwt(settings.postgrest.jwt.expose_secret())
+        .base_url(settings.postgrest.endpoint.as_str())
+        .jwt(settings.postgrest.jwt.clone())
         .allow_insecure_http(is_insecure(&settings.postgrest.endpoint))
         .build()
         .map_err(|e| {
@@ -76,11 +76,8 @@ pub(crate) fn knack_container(
 pub(crate) fn socrata(socrata: &SocrataSettings) -> Result<socrata_client::Client, RunError> {
     socrata_client::Client::builder()
         .domain(socrata.url.as_str())
-        .api_key(
-            socrata.api_key_id.expose_secret(),
-            socrata.api_key_secret.expose_secret(),
-        )
-        .app_token(socrata.app_token.expose_secret())
+        .api_key(socrata.api_key_id.clone(), socrata.api_key_secret.clone())
+        .app_token(socrata.app_token.clone())
         .allow_insecure_http(is_insecure(&socrata.url))
         .build()
         .map_err(|e| RunError::Message(build_failed("Socrata", &socrata.url_origin, &e)))
@@ -90,7 +87,7 @@ pub(crate) fn socrata(socrata: &SocrataSettings) -> Result<socrata_client::Clien
 pub(crate) fn agol(agol: &AgolSettings) -> Result<agol_client::Client, RunError> {
     agol_client::Client::builder()
         .portal_url(agol.url.as_str())
-        .credentials(agol.username.clone(), agol.password.expose_secret())
+        .credentials(agol.username.clone(), agol.password.clone())
         .allow_insecure_http(is_insecure(&agol.url))
         .build()
         .map_err(|e| RunError::Message(build_failed("ArcGIS Online", &agol.url_origin, &e)))

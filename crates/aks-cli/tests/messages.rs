@@ -166,7 +166,7 @@ async fn unreachable_agol_names_agol_url() {
 async fn a_failure_names_the_config_key_when_the_url_came_from_the_file() {
     let fakes = Fakes::start().await;
     let text = std::fs::read_to_string(&fakes.config).unwrap();
-    let text = text.replacen(&fakes.knack.base_url(), "http://127.0.0.1:9/v1", 1);
+    let text = text.replacen(&fakes.knack.uri(), "http://127.0.0.1:9/v1", 1);
     std::fs::write(&fakes.config, text).unwrap();
     let (lines, _) = failing(&fakes, &[], METADATA).await;
     let message = lines.last().unwrap()["message"]

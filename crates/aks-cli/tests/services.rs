@@ -62,7 +62,7 @@ const TO_KNACK: &[&str] = &[
 #[tokio::test(flavor = "multi_thread")]
 async fn records_to_knack_plans_creates_then_a_rerun_writes_nothing() {
     let (fakes, dest) = with_destination().await;
-    let url = dest.base_url();
+    let url = dest.uri();
     let env = [
         ("KNACK_API_URL", url.as_str()),
         ("KNACK_API_KEY_DEST", DEST_KEY),
@@ -117,7 +117,7 @@ async fn records_to_knack_plans_creates_then_a_rerun_writes_nothing() {
 async fn records_to_knack_without_the_destination_key_is_exit_2_before_any_request() {
     let (fakes, dest) = with_destination().await;
     fakes.pg.clear_requests();
-    let url = dest.base_url();
+    let url = dest.uri();
     let out = fakes
         .run_with(&[("KNACK_API_URL", url.as_str())], TO_KNACK)
         .await;

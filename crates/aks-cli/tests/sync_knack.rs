@@ -16,7 +16,7 @@ const STAGE: &str = "knack:smart-mobility";
 /// Runs `args` with the destination's variables set; checks the exit code and that no secret,
 /// the destination's key included, is printed.
 async fn run(fakes: &Fakes, dest: &FakeKnack, args: &[&str], code: i32) -> std::process::Output {
-    let url = dest.base_url();
+    let url = dest.uri();
     let env = [
         ("KNACK_API_URL_DEST", url.as_str()),
         ("KNACK_API_KEY_DEST", DEST_KEY),

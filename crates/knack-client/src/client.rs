@@ -164,7 +164,7 @@ impl Client {
         let body = self.execute_bytes(call).await?;
         serde_json::from_slice(&body).map_err(|e| Error::Decode {
             path: call.path.clone(),
-            detail: format!("the body is not JSON ({e})"),
+            message: format!("the body is not JSON ({e})"),
         })
     }
 
@@ -286,7 +286,7 @@ impl Client {
             }
         } else {
             let base = &self.inner.base_url;
-            Error::Connection {
+            Error::Transport {
                 app_id,
                 method,
                 path,

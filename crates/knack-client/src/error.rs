@@ -88,7 +88,7 @@ pub enum Error {
     },
     /// The connection to Knack failed (DNS, TCP, TLS, reset).
     #[error("could not reach Knack at {host} for {method} {path} (app {app_id}): {cause}")]
-    Connection {
+    Transport {
         /// The application id.
         app_id: String,
         /// The HTTP method.
@@ -105,12 +105,12 @@ pub enum Error {
         cause: String,
     },
     /// Knack answered 2xx with a body that is not what its API sends.
-    #[error("unexpected response from Knack for {path}: {detail}")]
+    #[error("unexpected response from Knack for {path}: {message}")]
     Decode {
         /// The request path.
         path: String,
         /// What was wrong.
-        detail: String,
+        message: String,
     },
 }
 
@@ -148,8 +148,8 @@ impl Classify for Error {
                 ..
             } => RetryClass::RateLimited { wait: *retry_after },
             Self::Api { status, .. } if (500..=599).contains(status) => RetryClass::Transient,
-            Self::Connection { not_sent: true, .. } => RetryClass::Unreachable,
-            Self::Timeout { .. } | Self::Connection { .. } => RetryClass::Transient,
+            Self::Transport { not_sent: true, .. } => RetryClass::Unreachable,
+            Self::Timeout { .. } | Self::Transport { .. } => RetryClass::Transient,
             _ => RetryClass::Permanent,
         }
     }

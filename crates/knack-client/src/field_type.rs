@@ -184,7 +184,7 @@ impl Serialize for FieldType {
 
 impl<'de> Deserialize<'de> for FieldType {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = crate::metadata::lenient_string(deserializer)?;
+        let name = crate::lenient::lenient_string(deserializer)?;
         Ok(Self::from(name.as_str()))
     }
 }

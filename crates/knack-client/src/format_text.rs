@@ -14,7 +14,7 @@ use chrono_tz::Tz;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use crate::format::{
+use crate::format_value::{
     date_time_of_stamp, format_owned, is_truthy, member_key, string_or_null, ADDRESS_PARTS,
 };
 use crate::FieldType;
@@ -92,7 +92,7 @@ fn one_member(text: &str, field_type: &FieldType) -> Option<Value> {
 fn into_python_str(value: Value) -> String {
     match value {
         Value::String(s) => s,
-        other => crate::format::python_str(&other),
+        other => crate::format_value::python_str(&other),
     }
 }
 
@@ -191,7 +191,7 @@ impl<'de> Visitor<'de> for Identifiers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::format_value;
+    use crate::format_value::format_value;
 
     /// Every fast path against the general one, on the shapes Knack sends and the ones it
     /// must leave to the general path.

@@ -37,6 +37,8 @@ mod field_type;
 mod filter;
 mod format;
 mod format_text;
+mod format_value;
+mod lenient;
 mod metadata;
 mod prefetch;
 mod quota;
@@ -55,7 +57,7 @@ pub use error::Error;
 pub use field_type::FieldType;
 pub use filter::{Filter, Match, Operator, RelativeUnit, Rule};
 pub use format::{FormatField, Formatter};
-pub use knack_services_core::{Idempotency, Jitter, RetryPolicy};
+pub use knack_services_core::{Jitter, RetryPolicy};
 pub use metadata::{
     Account, Application, Column, ColumnField, Field, Metadata, Object, Relationship, Scene,
     Settings, View, ViewSource,

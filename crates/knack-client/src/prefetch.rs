@@ -142,7 +142,7 @@ impl<P: Send + 'static> Stream for Prefetch<P> {
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(e) => Err(Error::Decode {
                 path: "a page of records".into(),
-                detail: format!("its fetch was cancelled ({e})"),
+                message: format!("its fetch was cancelled ({e})"),
             }),
         };
         // Start the next fetch now, not when the consumer is done with this page.

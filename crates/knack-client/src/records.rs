@@ -324,7 +324,7 @@ impl Client {
             .await?;
         let env = serde_json::from_slice(&body).map_err(|e| Error::Decode {
             path,
-            detail: format!("not a page of records ({e})"),
+            message: format!("not a page of records ({e})"),
         })?;
         Ok((body.len(), env))
     }

@@ -35,6 +35,16 @@ pub struct RecordSelector {
     rules: Vec<Vec<usize>>,
 }
 
+impl Formatter {
+    /// A reader of records' JSON text that parses only the values [`Formatter::format`] reads,
+    /// and for each of `extra_fields` (field keys) `field_N_raw`, else `field_N`: what a
+    /// publisher reads for a location field. Formatting what it reads gives exactly what
+    /// formatting the whole record gives, at a fraction of the parsing.
+    pub fn selector(&self, extra_fields: &[&str]) -> RecordSelector {
+        RecordSelector::new(self, extra_fields)
+    }
+}
+
 impl RecordSelector {
     fn slot(&mut self, key: String) -> usize {
         if let Some(slot) = self.lookup(&key) {
@@ -141,7 +151,7 @@ impl RecordSelector {
     pub fn format(&self, text: &str) -> crate::Result<FormattedValues> {
         let decode = |e: serde_json::Error| Error::Decode {
             path: "a record's JSON text".into(),
-            detail: e.to_string(),
+            message: e.to_string(),
         };
         let found = self.find(text).map_err(decode)?;
         let fields = self.formatter.fields();

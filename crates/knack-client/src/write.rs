@@ -98,7 +98,7 @@ impl Client {
         } else {
             Err(Error::Decode {
                 path: call.path,
-                detail: format!("expected {{\"delete\": true}}, got {answer}"),
+                message: format!("expected {{\"delete\": true}}, got {answer}"),
             })
         }
     }
@@ -130,7 +130,7 @@ fn record(v: Value, path: &str) -> Result<Record> {
         Value::Object(m) => Ok(Record::new(m)),
         other => Err(Error::Decode {
             path: path.to_string(),
-            detail: format!("expected a record object, got {other}"),
+            message: format!("expected a record object, got {other}"),
         }),
     }
 }

@@ -17,7 +17,7 @@ async fn the_detector_catches_a_burst() {
     let fake = FakeKnack::start().await;
     let http = reqwest::Client::new();
     for _ in 0..12 {
-        let url = format!("{}/objects/object_1/records", fake.base_url());
+        let url = format!("{}/objects/object_1/records", fake.uri());
         http.get(url)
             .header("X-Knack-Application-Id", fake.app_id())
             .header("X-Knack-REST-API-Key", fake.api_key())

@@ -1,309 +1,233 @@
-//! Retries, errors and writes against wiremock servers answering as Knack does.
+//! The retry tests every client has, on the fake Knack: issue #12's inputs (429 bursts, a
+//! spent daily quota, a reset minutes ahead), 5xx bursts, stalls, creates that must not be
+//! repeated, and an unreachable Knack named by its cause.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use knack_client::{Client, ClientBuilder, Container, Error, RetryPolicy};
+use futures::TryStreamExt;
+use knack_client::testkit::CapturedLogs;
+use knack_client::testkit::{refused_uri, FakeKnack, Fault};
+use knack_client::{Client, Container, Error, RecordsQuery, RetryPolicy};
 use serde_json::json;
-use wiremock::matchers::{any, body_json, header, method, path};
-use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 
-const APP: &str = "5f0000000000000000000201";
-const KEY: &str = "super-secret-api-key-123";
-const RECORDS: &str = "/v1/objects/object_1/records";
-
-fn fast_retries() -> RetryPolicy {
-    // Server waits up to 3 s are obeyed, so the X-RateLimit-Reset test can
-    // tell the header's wait from the 1–5 ms backoff.
-    RetryPolicy {
-        max_retries: 2,
-        min_backoff: Duration::from_millis(1),
-        max_backoff: Duration::from_millis(5),
-        max_server_wait: Duration::from_secs(3),
-        ..RetryPolicy::fast_for_tests()
-    }
+fn object() -> Container {
+    Container::object("object_1").unwrap()
 }
 
-fn builder(server: &MockServer) -> ClientBuilder {
-    Client::builder()
-        .app_id(APP)
-        .api_key(KEY)
-        .base_url(format!("{}/v1", server.uri()))
-        .retry_policy(fast_retries())
-}
-
-/// A mock for `<verb> <path>`.
-fn on(verb: &str, route: impl Into<String>) -> MockBuilder {
-    Mock::given(method(verb)).and(path(route))
-}
-
-async fn catch_all(server: &MockServer) {
-    Mock::given(any())
-        .respond_with(
-            ResponseTemplate::new(418).set_body_string("UNEXPECTED REQUEST: no mock for it"),
-        )
-        .mount(server)
-        .await;
-}
-
-fn page() -> serde_json::Value {
-    json!({"total_pages": 1, "current_page": 1, "total_records": 1, "records": [{"id": "5d7964422d7159001659b27a"}]})
+async fn fake_with(n: usize) -> FakeKnack {
+    let fake = FakeKnack::start().await;
+    let records = (0..n)
+        .map(|i| json!({"id": format!("5d7964422d7159001659{i:04x}"), "field_1": i}))
+        .collect();
+    fake.set_records(&object(), records);
+    fake
 }
 
 async fn read_all(client: &Client) -> knack_client::Result<Vec<knack_client::Record>> {
-    use futures::TryStreamExt;
     client
-        .records(&Container::object("object_1").unwrap(), Default::default())
+        .records(&object(), RecordsQuery::new().rows_per_page(10))
         .try_collect()
         .await
 }
 
-#[tokio::test]
-async fn a_429_is_retried_after_x_ratelimit_reset() {
-    let server = MockServer::start().await;
-    // Reset two epoch seconds ahead: at least one full second from now.
-    let reset = SystemTime::now()
+fn epoch_in(d: Duration) -> u64 {
+    (SystemTime::now() + d)
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
-        + 2;
-    on("GET", RECORDS)
-        .respond_with(
-            ResponseTemplate::new(429)
-                .insert_header("X-RateLimit-Limit", "10")
-                .insert_header("X-RateLimit-Remaining", "0")
-                .insert_header("X-RateLimit-Reset", reset.to_string().as_str())
-                .set_body_string("Rate limit exceeded"),
-        )
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    on("GET", RECORDS)
-        .respond_with(ResponseTemplate::new(200).set_body_json(page()))
-        .expect(1)
-        .mount(&server)
-        .await;
-    catch_all(&server).await;
-    let client = builder(&server).build().unwrap();
-    let started = std::time::Instant::now();
-    assert_eq!(read_all(&client).await.unwrap().len(), 1);
-    // The policy's own floor is 10 ms; only the header can explain a wait of
-    // a second or more (this asserts the wait happened, not a speed).
-    assert!(
-        started.elapsed() >= Duration::from_millis(900),
-        "the retry ignored X-RateLimit-Reset"
-    );
 }
 
-#[tokio::test]
-async fn a_5xx_is_retried_then_succeeds() {
-    let server = MockServer::start().await;
-    on("GET", RECORDS)
-        .respond_with(ResponseTemplate::new(502).set_body_string("<html>Bad Gateway</html>"))
-        .up_to_n_times(2)
-        .expect(2)
-        .mount(&server)
-        .await;
-    on("GET", RECORDS)
-        .respond_with(ResponseTemplate::new(200).set_body_json(page()))
-        .expect(1)
-        .mount(&server)
-        .await;
-    catch_all(&server).await;
+#[tokio::test(flavor = "current_thread")]
+async fn input_a_three_429s_then_two_502s_on_page_2_complete_the_run() {
+    let fake = fake_with(25).await;
+    fake.inject(Fault::status(429).times(3).on_path("page=2"));
+    fake.inject(
+        Fault::status(502)
+            .body("<html>502 Bad Gateway</html>")
+            .times(2)
+            .on_path("page=2"),
+    );
+    let client = fake.client_builder().page_concurrency(1).build().unwrap();
+    let records = read_all(&client).await.unwrap();
+    assert_eq!(records.len(), 25);
+    let ids: Vec<&str> = records.iter().map(|r| r.id()).collect();
+    let mut sorted = ids.clone();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 25, "no page twice");
+    let log = fake.requests();
+    let statuses: Vec<u16> = log.iter().map(|r| r.status).collect();
     assert_eq!(
-        read_all(&builder(&server).build().unwrap())
-            .await
-            .unwrap()
-            .len(),
-        1
+        statuses.iter().filter(|s| **s == 429).count(),
+        3,
+        "no extra rate-limit violations: {statuses:?}"
     );
+    assert_eq!(statuses.iter().filter(|s| **s == 502).count(), 2);
+    assert!(fake.max_requests_in_window(Duration::from_secs(1)) <= 10);
 }
 
-#[tokio::test]
-async fn persistent_5xx_gives_up_after_max_retries() {
-    let server = MockServer::start().await;
-    on("GET", RECORDS)
-        .respond_with(
-            ResponseTemplate::new(503)
-                .set_body_json(json!({"errors": [{"message": "Service Unavailable"}]})),
-        )
-        .expect(3)
-        .mount(&server)
-        .await;
-    catch_all(&server).await;
-    let err = read_all(&builder(&server).build().unwrap())
-        .await
-        .unwrap_err();
-    assert_eq!(err.status(), Some(503));
-    assert!(err.is_retryable());
-    assert!(err.to_string().contains("Service Unavailable"), "{err}");
-}
-
-#[tokio::test]
-async fn a_401_fails_at_once_with_an_actionable_message_and_no_secret() {
-    let server = MockServer::start().await;
-    on("GET", RECORDS)
-        .respond_with(
-            ResponseTemplate::new(401)
-                .set_body_json(json!({"errors": [{"message": "Invalid API key"}]})),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    catch_all(&server).await;
-    let client = builder(&server).build().unwrap();
-    let err = read_all(&client).await.unwrap_err();
-    let shown = err.to_string();
-    assert!(
-        shown.contains(&format!("Knack answered 401 for app {APP}")),
-        "{shown}"
-    );
-    assert!(
-        shown.contains("Invalid API key") && shown.contains("KNACK_API_KEY"),
-        "{shown}"
-    );
-    assert!(!err.is_retryable());
-    for text in [
-        shown,
-        format!("{err:?}"),
-        format!("{client:?}"),
-        format!("{:?}", builder(&server)),
-    ] {
-        assert!(!text.contains(KEY), "secret leaked: {text}");
+fn daily_429(reset: u64, plan_remaining: Option<u64>) -> Fault {
+    let f = Fault::status(429)
+        .header("X-RateLimit-Limit", 10)
+        .header("X-RateLimit-Remaining", 0)
+        .header("X-RateLimit-Reset", reset)
+        .body("Rate limit exceeded");
+    match plan_remaining {
+        Some(n) => f.header("X-PlanLimit-Remaining", n),
+        None => f,
     }
 }
 
-#[tokio::test]
-async fn a_create_is_not_retried_after_a_timeout_unless_asked() {
-    let server = MockServer::start().await;
-    on("POST", RECORDS)
-        .and(header("content-type", "application/json"))
-        .and(header("X-Knack-REST-API-Key", KEY))
-        .and(body_json(json!({"field_1": "x"})))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"id": "5d7964422d7159001659b27a", "field_1": "x"}))
-                .set_delay(Duration::from_millis(800)),
-        )
-        .mount(&server)
-        .await;
-    catch_all(&server).await;
-    let client = builder(&server)
+#[tokio::test(flavor = "current_thread")]
+async fn input_b_a_spent_daily_quota_fails_at_once_with_the_reset_time() {
+    let fake = fake_with(5).await;
+    fake.inject(daily_429(epoch_in(Duration::from_secs(6 * 3600)), Some(0)).times(100));
+    // The default policy: the 6 h wait must not be attempted at all.
+    let client = fake
+        .client_builder()
+        .retry_policy(RetryPolicy::default())
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let err = read_all(&client).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        matches!(
+            err,
+            Error::DailyLimitExceeded {
+                resets_at: Some(_),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("daily Knack API limit") && text.contains("(local time)"),
+        "{text}"
+    );
+    assert!(!err.is_retryable());
+    assert_eq!(fake.requests().len(), 1, "not retried");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn input_b_a_429_five_minutes_ahead_waits_a_capped_logged_time() {
+    let logs = CapturedLogs::default();
+    let _guard = logs.install();
+    let fake = fake_with(5).await;
+    fake.inject(daily_429(epoch_in(Duration::from_secs(300)), Some(4000)));
+    let policy = RetryPolicy {
+        max_server_wait: Duration::from_millis(300),
+        ..RetryPolicy::fast_for_tests()
+    };
+    let client = fake.client_builder().retry_policy(policy).build().unwrap();
+    let started = Instant::now();
+    assert_eq!(read_all(&client).await.unwrap().len(), 5);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(300) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    let text = logs.text();
+    let waits: Vec<&str> = text.lines().filter(|l| l.contains("retrying in")).collect();
+    assert_eq!(waits.len(), 1, "{text}");
+    assert!(
+        waits[0].contains("rate limited") && waits[0].contains("status=429"),
+        "{text}"
+    );
+    assert!(waits[0].contains("retry 1 of 20"), "{text}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_last_seen_quota_is_available() {
+    let fake = fake_with(5).await;
+    fake.set_plan_limit(5000, 1200);
+    let client = fake.client_builder().build().unwrap();
+    assert_eq!(client.quota(), None);
+    read_all(&client).await.unwrap();
+    let q = client.quota().unwrap();
+    assert_eq!((q.remaining, q.limit), (1199, Some(5000)));
+    assert!(q.resets_at.is_some());
+    // Spent: the fake answers 429 with X-PlanLimit-Remaining: 0.
+    fake.set_plan_limit(5000, 0);
+    let err = read_all(&client).await.unwrap_err();
+    assert!(matches!(err, Error::DailyLimitExceeded { .. }), "{err:?}");
+    assert_eq!(client.quota().unwrap().remaining, 0);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_429_without_headers_is_retried() {
+    let fake = fake_with(3).await;
+    fake.inject(Fault::status(429).body("Rate limit exceeded").times(2));
+    let client = fake.client_builder().build().unwrap();
+    assert_eq!(read_all(&client).await.unwrap().len(), 3);
+    assert_eq!(fake.requests().len(), 3);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_5xx_burst_longer_than_five_is_ridden_out_within_the_budget() {
+    let fake = fake_with(3).await;
+    fake.inject(Fault::status(503).times(7));
+    let client = fake.client_builder().build().unwrap();
+    assert_eq!(read_all(&client).await.unwrap().len(), 3);
+    assert_eq!(fake.requests().len(), 8);
+    // Past the budget it gives up with Knack's status.
+    fake.clear_requests();
+    fake.inject(Fault::status(502).times(20));
+    let err = read_all(&client).await.unwrap_err();
+    assert_eq!(err.status(), Some(502));
+    assert_eq!(fake.requests().len(), 11, "one attempt and 10 retries");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_stalled_answer_is_abandoned_and_retried() {
+    let fake = fake_with(3).await;
+    fake.inject(Fault::stall());
+    let client = fake
+        .client_builder()
         .timeout(Duration::from_millis(200))
         .build()
         .unwrap();
-    let object = Container::object("object_1").unwrap();
-    let err = client
-        .create(&object, &json!({"field_1": "x"}))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
-    assert_eq!(
-        server.received_requests().await.unwrap().len(),
-        1,
-        "a create must not be retried blindly"
-    );
-    // Opting in retries (and may duplicate: that is the caller's choice).
-    let err = client
-        .create_retrying(&object, &json!({"field_1": "x"}))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::Timeout { .. }));
-    assert_eq!(server.received_requests().await.unwrap().len(), 1 + 3);
+    assert_eq!(read_all(&client).await.unwrap().len(), 3);
+    assert_eq!(fake.requests().len(), 2);
 }
 
-#[tokio::test]
-async fn a_create_is_retried_after_a_429() {
-    let server = MockServer::start().await;
-    on("POST", RECORDS)
-        .respond_with(ResponseTemplate::new(429).set_body_string("Rate limit exceeded"))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    on("POST", RECORDS)
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"id": "5d7964422d7159001659b27a", "field_1": "x"})),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    catch_all(&server).await;
-    let rec = builder(&server)
-        .build()
-        .unwrap()
-        .create(
-            &Container::object("object_1").unwrap(),
-            &json!({"field_1": "x"}),
-        )
+#[tokio::test(flavor = "current_thread")]
+async fn a_create_is_not_repeated_after_a_5xx() {
+    let fake = fake_with(0).await;
+    fake.inject(Fault::status(502).on_method("POST"));
+    let client = fake.client_builder().build().unwrap();
+    let err = client
+        .create(&object(), &json!({"field_1": "x"}))
         .await
-        .unwrap();
-    assert_eq!(rec.id(), "5d7964422d7159001659b27a");
-}
-
-#[tokio::test]
-async fn update_and_delete_use_the_record_route() {
-    let server = MockServer::start().await;
-    let id = "5d7964422d7159001659b27a";
-    on(
-        "PUT",
-        format!("/v1/pages/scene_1/views/view_2/records/{id}"),
-    )
-    .and(body_json(json!({"field_2": 5})))
-    .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": id, "field_2": 5})))
-    .expect(1)
-    .mount(&server)
-    .await;
-    on("DELETE", format!("{RECORDS}/{id}"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"delete": true})))
-        .expect(1)
-        .mount(&server)
-        .await;
-    catch_all(&server).await;
-    let client = builder(&server).build().unwrap();
-    let view = Container::view("scene_1", "view_2").unwrap();
-    assert_eq!(
-        client
-            .update(&view, id, &json!({"field_2": 5}))
-            .await
-            .unwrap()
-            .display_value("field_2"),
-        Some(&json!(5))
-    );
+        .unwrap_err();
+    assert_eq!(err.status(), Some(502));
+    assert_eq!(fake.requests().len(), 1);
+    // A 429 surely was not applied: retried, created once.
+    fake.inject(Fault::status(429).on_method("POST"));
     client
-        .delete(&Container::object("object_1").unwrap(), id)
+        .create(&object(), &json!({"field_1": "y"}))
         .await
         .unwrap();
-    assert!(client
-        .delete(&Container::object("object_1").unwrap(), "../x")
-        .await
-        .is_err());
+    assert_eq!(fake.records(&object()).len(), 1);
 }
 
-#[tokio::test]
-async fn a_404_on_a_retried_delete_counts_as_deleted() {
-    let server = MockServer::start().await;
-    let id = "5d7964422d7159001659b27a";
-    let route = format!("{RECORDS}/{id}");
-    on("DELETE", route.as_str())
-        .respond_with(ResponseTemplate::new(500).set_body_string("boom"))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    on("DELETE", route.as_str())
-        .respond_with(
-            ResponseTemplate::new(404)
-                .set_body_json(json!({"errors": [{"message": "Record not found"}]})),
-        )
-        .mount(&server)
-        .await;
-    catch_all(&server).await;
-    let client = builder(&server).build().unwrap();
-    let object = Container::object("object_1").unwrap();
-    client.delete(&object, id).await.unwrap();
-    // Without a retry before it, a 404 is a real error.
-    let err = client.delete(&object, id).await.unwrap_err();
-    assert_eq!(err.status(), Some(404));
-    assert!(err.to_string().contains("record id"), "{err}");
+#[tokio::test(flavor = "current_thread")]
+async fn an_unreachable_knack_is_named_by_its_cause() {
+    let client = Client::builder()
+        .app_id("5f0000000000000000000001")
+        .api_key("k")
+        .base_url(format!("{}/v1", refused_uri()))
+        .retry_policy(RetryPolicy {
+            max_retries: 1,
+            ..RetryPolicy::fast_for_tests()
+        })
+        .build()
+        .unwrap();
+    let err = client.metadata_json().await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("connection refused"), "{text}");
+    assert!(
+        !text.contains("ClientBuilder") && !text.contains("error sending request"),
+        "{text}"
+    );
 }

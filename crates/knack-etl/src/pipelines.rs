@@ -169,7 +169,7 @@ fn labels(formatter: &Formatter) -> Vec<&str> {
 /// A staged record formatted straight from its text (see [`RecordSelector::format`]).
 fn format_staged(selector: &RecordSelector, staged: &RawRecord) -> Result<FormattedValues, Error> {
     selector.format(staged.raw().get()).map_err(|e| match e {
-        knack_client::Error::Decode { detail, .. } => Error::Staging(format!(
+        knack_client::Error::Decode { message: detail, .. } => Error::Staging(format!(
             "staged record {} is not a JSON object ({detail}): re-stage it with records-to-postgrest",
             staged.id()
         )),

@@ -37,7 +37,7 @@ pub struct Client {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("endpoint", &self.inner.base)
+            .field("base_url", &self.inner.base)
             .field("jwt", &self.inner.jwt)
             .field("schema", &self.inner.schema)
             .field("retry", &self.inner.retry)
@@ -48,7 +48,7 @@ impl std::fmt::Debug for Client {
 
 /// Builds a [`Client`]; all validation happens in [`ClientBuilder::build`].
 pub struct ClientBuilder {
-    endpoint: Option<String>,
+    base_url: Option<String>,
     jwt: Option<SecretString>,
     schema: Option<String>,
     headers: Vec<(String, String)>,
@@ -60,7 +60,7 @@ pub struct ClientBuilder {
 impl Default for ClientBuilder {
     fn default() -> Self {
         Self {
-            endpoint: None,
+            base_url: None,
             jwt: None,
             schema: None,
             headers: Vec::new(),
@@ -78,7 +78,7 @@ impl Default for ClientBuilder {
 impl std::fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientBuilder")
-            .field("endpoint", &self.endpoint)
+            .field("base_url", &self.base_url)
             .field("jwt", &self.jwt.as_ref().map(|_| "[redacted]"))
             .field("schema", &self.schema)
             .field(
@@ -96,11 +96,11 @@ impl ClientBuilder {
     /// Base URL of the PostgREST server, e.g. `https://pgrest.example.org` (tables hang below it).
     /// `https://`, or `http://` to this machine only (127.0.0.0/8, `::1`, `localhost`) unless
     /// [`ClientBuilder::allow_insecure_http`]. A bare host is refused: give the full URL.
-    pub fn endpoint(mut self, url: impl Into<String>) -> Self {
-        self.endpoint = Some(url.into());
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
         self
     }
-    /// Allows a plain `http://` endpoint off this machine (a sidecar or a private Docker network);
+    /// Allows a plain `http://` base URL off this machine (a sidecar or a private Docker network);
     /// the JWT then crosses that network unencrypted. Logged as a warning at build. Off by default.
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.allow_insecure_http = allow;
@@ -146,9 +146,9 @@ impl ClientBuilder {
     /// # Errors
     /// [`Error::Config`] naming the setting that is wrong and how to fix it.
     pub fn build(self) -> Result<Client> {
-        let endpoint = self.endpoint.ok_or_else(|| {
+        let endpoint = self.base_url.ok_or_else(|| {
             Error::Config(
-                "no endpoint: call .endpoint(\"https://your-postgrest-host\") (PGREST_ENDPOINT)"
+                "no endpoint: call .base_url(\"https://your-postgrest-host\") (PGREST_ENDPOINT)"
                     .into(),
             )
         })?;
@@ -226,8 +226,8 @@ impl Client {
         ClientBuilder::default()
     }
 
-    /// The endpoint this client talks to.
-    pub fn endpoint(&self) -> &str {
+    /// The base URL this client talks to (without a trailing `/`).
+    pub fn base_url(&self) -> &str {
         &self.inner.base
     }
 
@@ -319,10 +319,10 @@ impl Client {
                 after: self.inner.timeouts.total,
             }
         } else {
-            Error::Connection {
+            Error::Transport {
                 method,
                 path,
-                endpoint: self.inner.base.clone(),
+                base_url: self.inner.base.clone(),
                 not_sent: surely_not_sent(&e),
                 cause: describe_transport(&e, &self.inner.timeouts),
             }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 /// `code` is a `PGRSTxxx` code or a Postgres SQLSTATE (`23505`, `42501`…). Servers older than v10 may
 /// send only `message`, so every other field is optional.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-pub struct ApiError {
+pub struct ApiErrorBody {
     /// `PGRST301`, `23505`, … (absent on very old servers).
     #[serde(default)]
     pub code: Option<String>,
@@ -35,15 +35,15 @@ fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Strin
     })
 }
 
-impl ApiError {
+impl ApiErrorBody {
     /// Parses an error body; a body that is not PostgREST's JSON (a proxy's HTML page…) becomes the message.
     pub(crate) fn from_body(body: &[u8]) -> Self {
-        match serde_json::from_slice::<ApiError>(body) {
+        match serde_json::from_slice::<ApiErrorBody>(body) {
             Ok(e) if e.code.is_some() || !e.message.is_empty() => e,
             _ => {
                 let text = String::from_utf8_lossy(body);
                 let text: String = text.trim().chars().take(300).collect();
-                ApiError {
+                ApiErrorBody {
                     message: text,
                     ..Default::default()
                 }
@@ -52,7 +52,7 @@ impl ApiError {
     }
 }
 
-impl std::fmt::Display for ApiError {
+impl std::fmt::Display for ApiErrorBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if let Some(code) = &self.code {
             write!(f, "[{code}] ")?;
@@ -86,37 +86,37 @@ pub enum Error {
 
     /// 401 with `PGRST301`/`PGRST302`/`PGRST303`: the JWT is missing, invalid or expired.
     #[error(
-        "PostgREST rejected the JWT (HTTP {status}): {api}. Fix: set a valid, unexpired JWT signed with the \
+        "PostgREST rejected the JWT (HTTP {status}): {body}. Fix: set a valid, unexpired JWT signed with the \
          server's jwt-secret whose `role` claim names the API role"
     )]
     Unauthorized {
         /// HTTP status (401).
         status: u16,
         /// The parsed body.
-        api: Box<ApiError>,
+        body: Box<ApiErrorBody>,
     },
 
     /// 401/403 with SQLSTATE `42501`: the role has no privilege on the table.
     #[error(
-        "permission denied (HTTP {status}): {api}. Fix: grant the table to the JWT's role, or send a JWT \
+        "permission denied (HTTP {status}): {body}. Fix: grant the table to the JWT's role, or send a JWT \
          (without one PostgREST uses the anonymous role)"
     )]
     PermissionDenied {
         /// HTTP status (401 anonymous, 403 with a JWT).
         status: u16,
         /// The parsed body.
-        api: Box<ApiError>,
+        body: Box<ApiErrorBody>,
     },
 
     /// 409: a unique or foreign-key constraint was violated (`23505`, `23503`).
-    #[error("conflict (HTTP 409): {api}. Fix: use upsert, or remove the duplicate rows")]
+    #[error("conflict (HTTP 409): {body}. Fix: use upsert, or remove the duplicate rows")]
     Conflict {
         /// The parsed body.
-        api: Box<ApiError>,
+        body: Box<ApiErrorBody>,
     },
 
     /// Any other non-2xx answer.
-    #[error("PostgREST answered HTTP {status} to {method} /{path}: {api}")]
+    #[error("PostgREST answered HTTP {status} to {method} /{path}: {body}")]
     Api {
         /// HTTP status.
         status: u16,
@@ -125,7 +125,7 @@ pub enum Error {
         /// Table, view or `rpc/<function>` that was called.
         path: String,
         /// The parsed body.
-        api: Box<ApiError>,
+        body: Box<ApiErrorBody>,
         /// `Retry-After` when the server sent it, as on 503 during connection recovery.
         retry_after: Option<Duration>,
     },
@@ -146,16 +146,16 @@ pub enum Error {
     },
 
     /// Connecting or talking to the server failed below HTTP.
-    // No "check PGREST_ENDPOINT" here: the endpoint may have come from elsewhere (aks's config
+    // No "check PGREST_ENDPOINT" here: the base URL may have come from elsewhere (aks's config
     // file), and the caller names the setting it used (aks: `check: <setting> (<url>)`).
-    #[error("could not reach PostgREST at {endpoint} for {method} /{path}: {cause}")]
-    Connection {
+    #[error("could not reach PostgREST at {base_url} for {method} /{path}: {cause}")]
+    Transport {
         /// HTTP method of the request.
         method: String,
         /// Table, view or `rpc/<function>` that was called.
         path: String,
-        /// The endpoint (base URL; it holds no secret).
-        endpoint: String,
+        /// The base URL (it holds no secret).
+        base_url: String,
         /// The root cause: "connection refused", "dns error", "certificate error", ...
         cause: String,
         /// True when the request surely never left this machine (refused, DNS, TLS), so
@@ -198,12 +198,12 @@ impl Error {
     }
 
     /// PostgREST's parsed error body, when there was one.
-    pub fn api_error(&self) -> Option<&ApiError> {
+    pub fn error_body(&self) -> Option<&ApiErrorBody> {
         match self {
-            Error::Unauthorized { api, .. }
-            | Error::PermissionDenied { api, .. }
-            | Error::Conflict { api }
-            | Error::Api { api, .. } => Some(api.as_ref()),
+            Error::Unauthorized { body, .. }
+            | Error::PermissionDenied { body, .. }
+            | Error::Conflict { body }
+            | Error::Api { body, .. } => Some(body.as_ref()),
             _ => None,
         }
     }
@@ -235,26 +235,26 @@ impl Error {
         body: &[u8],
         retry_after: Option<Duration>,
     ) -> Self {
-        let api = Box::new(ApiError::from_body(body));
-        let code = api.code.as_deref().unwrap_or("");
+        let body = Box::new(ApiErrorBody::from_body(body));
+        let code = body.code.as_deref().unwrap_or("");
         if status == 401 && code.starts_with("PGRST3") {
-            return Error::Unauthorized { status, api };
+            return Error::Unauthorized { status, body };
         }
         if matches!(status, 401 | 403) && code == "42501" {
-            return Error::PermissionDenied { status, api };
+            return Error::PermissionDenied { status, body };
         }
         if status == 409 {
-            return Error::Conflict { api };
+            return Error::Conflict { body };
         }
         // Servers before v10 send a bare {"message": "JWT expired"} on 401.
-        if status == 401 && api.message.contains("JWT") {
-            return Error::Unauthorized { status, api };
+        if status == 401 && body.message.contains("JWT") {
+            return Error::Unauthorized { status, body };
         }
         Error::Api {
             status,
             method: method.to_string(),
             path: path.to_string(),
-            api,
+            body,
             retry_after,
         }
     }
@@ -275,11 +275,11 @@ impl Classify for Error {
         match self {
             Error::Api {
                 status,
-                api,
+                body,
                 retry_after,
                 ..
             } => {
-                let code = api.code.as_deref().unwrap_or("");
+                let code = body.code.as_deref().unwrap_or("");
                 match (*status, code) {
                     (429, _) => RetryClass::RateLimited { wait: *retry_after },
                     (503, _) if retry_after.is_some() => {
@@ -292,8 +292,8 @@ impl Classify for Error {
                     _ => RetryClass::Permanent,
                 }
             }
-            Error::Connection { not_sent: true, .. } => RetryClass::Unreachable,
-            Error::Timeout { .. } | Error::Connection { .. } => RetryClass::Transient,
+            Error::Transport { not_sent: true, .. } => RetryClass::Unreachable,
+            Error::Timeout { .. } | Error::Transport { .. } => RetryClass::Transient,
             _ => RetryClass::Permanent,
         }
     }
@@ -367,10 +367,10 @@ mod tests {
             after: Duration::from_secs(1),
         };
         assert_eq!(class(timeout), RetryClass::Transient);
-        let connection = |not_sent| Error::Connection {
+        let connection = |not_sent| Error::Transport {
             method: "GET".into(),
             path: "knack".into(),
-            endpoint: "http://127.0.0.1:9".into(),
+            base_url: "http://127.0.0.1:9".into(),
             not_sent,
             cause: "connection refused".into(),
         };

@@ -11,7 +11,7 @@
 //!
 //! # async fn run() -> Result<(), pgrest_client::Error> {
 //! let client = Client::builder()
-//!     .endpoint("https://pgrest.example.org")
+//!     .base_url("https://pgrest.example.org")
 //!     .jwt("eyJhbGciOi...")
 //!     .schema("api")
 //!     .build()?;
@@ -39,11 +39,13 @@ mod write;
 pub mod testkit;
 
 pub use client::{Client, ClientBuilder};
-pub use error::{ApiError, Error, Result};
+pub use error::{ApiErrorBody, Error, Result};
 /// The retry policy every knack-services client shares (from `knack-services-core`).
 pub use knack_services_core::{Jitter, RetryPolicy};
 pub use query::{Direction, FilterValue, IsValue, Query};
 pub use read::Keyset;
+/// The type every secret of the builder is held in (`jwt`).
+pub use secrecy::SecretString;
 pub use write::{Upsert, UpsertSummary, UpsertedBatch};
 
 /// The README's Rust examples, compiled as doc tests so they cannot drift from the API.

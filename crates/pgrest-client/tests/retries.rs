@@ -38,7 +38,7 @@ async fn setup() -> (FakePostgrest, Client) {
 /// A client for a server that is not the fake (a refused port, a dropping server).
 fn direct(uri: &str, max_retries: u32) -> Client {
     Client::builder()
-        .endpoint(uri)
+        .base_url(uri)
         .jwt(JWT)
         .retry_policy(RetryPolicy {
             max_retries,
@@ -155,7 +155,7 @@ async fn an_insert_whose_connection_was_refused_is_retried_then_named() {
     let client = direct(&refused_uri(), 2);
     let err = client.insert("knack", &[row(2)]).await.unwrap_err();
     assert!(
-        matches!(err, Error::Connection { not_sent: true, .. }),
+        matches!(err, Error::Transport { not_sent: true, .. }),
         "{err:?}"
     );
     let shown = err.to_string();
@@ -176,7 +176,7 @@ async fn a_dropped_connection_stops_an_insert_but_not_a_read() {
     assert!(
         matches!(
             err,
-            Error::Connection {
+            Error::Transport {
                 not_sent: false,
                 ..
             }
@@ -188,6 +188,6 @@ async fn a_dropped_connection_stops_an_insert_but_not_a_read() {
         .select::<Value>("knack", &Query::new())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Connection { .. }), "{err:?}");
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
     assert!(logs.text().contains("retry 1 of 1"), "{}", logs.text());
 }

@@ -53,7 +53,7 @@ async fn keyset_stream_reads_every_row_once_under_a_max_rows_cap() {
     let ids: Vec<i64> = pages.iter().flatten().map(|r| r.id).collect();
     assert_eq!(ids, (1..=25).collect::<Vec<i64>>());
 
-    // The log holds decoded pairs; the encoding itself is pinned in tests/client.rs.
+    // The log holds decoded pairs; the encoding itself is pinned in tests/wire.rs.
     let queries: Vec<String> = fake
         .requests()
         .iter()
@@ -229,7 +229,7 @@ async fn delete_by_container_and_updated_at_and_patch_with_filters() {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.api_error().unwrap().code.as_deref(), Some("428C9"));
+    assert_eq!(err.error_body().unwrap().code.as_deref(), Some("428C9"));
 }
 
 #[tokio::test]
@@ -251,7 +251,7 @@ async fn metadata_upsert_on_primary_key_and_jwt_checks() {
     assert_eq!(prefer, "resolution=merge-duplicates,return=minimal");
 
     let wrong = pgrest_client::Client::builder()
-        .endpoint(fake.uri())
+        .base_url(fake.uri())
         .jwt("forged")
         .build()
         .unwrap();
@@ -261,7 +261,7 @@ async fn metadata_upsert_on_primary_key_and_jwt_checks() {
         .unwrap_err();
     assert!(err.is_jwt_error(), "{err:?}");
     let anon = pgrest_client::Client::builder()
-        .endpoint(fake.uri())
+        .base_url(fake.uri())
         .build()
         .unwrap();
     let err = anon
@@ -280,7 +280,7 @@ async fn metadata_upsert_on_primary_key_and_jwt_checks() {
         .select::<Value>("knack_metadata", &Query::new())
         .await
         .unwrap_err();
-    assert_eq!(err.api_error().unwrap().message, "JWT expired");
+    assert_eq!(err.error_body().unwrap().message, "JWT expired");
 }
 
 #[tokio::test]
@@ -382,7 +382,7 @@ async fn filters_order_limit_offset_and_rpc_in_the_fake() {
     let sum: i64 = c.rpc("add", &json!({"x": 2, "y": 40})).await.unwrap();
     assert_eq!(sum, 42);
     let err = c.rpc::<_, Value>("missing", &json!({})).await.unwrap_err();
-    assert_eq!(err.api_error().unwrap().code.as_deref(), Some("PGRST202"));
+    assert_eq!(err.error_body().unwrap().code.as_deref(), Some("PGRST202"));
 }
 
 #[tokio::test]
@@ -509,7 +509,7 @@ async fn sync_state_upsert_merges_only_sent_columns_stamps_updated_at_and_checks
         .upsert("knack_sync_state", &[bad], &on_key)
         .await
         .unwrap_err();
-    assert_eq!(err.api_error().unwrap().code.as_deref(), Some("23514"));
+    assert_eq!(err.error_body().unwrap().code.as_deref(), Some("23514"));
 }
 
 #[tokio::test]

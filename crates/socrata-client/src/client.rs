@@ -43,7 +43,7 @@ pub(crate) struct Inner {
     auth: Option<SensitiveHeader>,
     auth_kind: &'static str,
     app_token: Option<SensitiveHeader>,
-    /// `total` is the read timeout; writes use `write_timeout` instead.
+    /// `total` is every request's timeout but a write's, which is `write_timeout`.
     timeouts: Timeouts,
     pub(crate) write_timeout: Duration,
     pub(crate) retry: RetryPolicy,
@@ -215,7 +215,7 @@ pub struct ClientBuilder {
     domain: Option<String>,
     auth: Option<Auth>,
     app_token: Option<SecretString>,
-    read_timeout: Option<Duration>,
+    timeout: Option<Duration>,
     write_timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
     allow_insecure_http: bool,
@@ -232,7 +232,7 @@ impl fmt::Debug for ClientBuilder {
             .field("domain", &self.domain)
             .field("auth", &auth_kind(self.auth.as_ref()))
             .field("app_token", &self.app_token.as_ref().map(|_| "[redacted]"))
-            .field("read_timeout", &self.read_timeout)
+            .field("timeout", &self.timeout)
             .field("write_timeout", &self.write_timeout)
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("retry", &self.retry)
@@ -252,39 +252,51 @@ impl ClientBuilder {
         self
     }
 
-    /// HTTP Basic with an API key id and secret (Socrata's recommended way for scripts).
-    pub fn api_key(self, key_id: impl Into<String>, key_secret: impl Into<String>) -> Self {
+    /// HTTP Basic with an API key id and secret (Socrata's recommended way for scripts): each a
+    /// `String`, `&str` or [`SecretString`].
+    pub fn api_key(
+        self,
+        key_id: impl Into<SecretString>,
+        key_secret: impl Into<SecretString>,
+    ) -> Self {
         self.basic_auth(key_id, key_secret)
     }
 
-    /// HTTP Basic with a username and password.
-    pub fn basic_auth(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
+    /// HTTP Basic with a username and password (a `String`, `&str` or [`SecretString`] each).
+    pub fn basic_auth(
+        mut self,
+        username: impl Into<SecretString>,
+        password: impl Into<SecretString>,
+    ) -> Self {
         self.auth = Some(Auth::Basic {
-            user: SecretString::from(username.into()),
-            password: SecretString::from(password.into()),
+            user: username.into(),
+            password: password.into(),
         });
         self
     }
 
     /// An OAuth 2.0 access token, sent as `Authorization: OAuth <token>` (not `Bearer`).
-    pub fn oauth_token(mut self, token: impl Into<String>) -> Self {
-        self.auth = Some(Auth::OAuth(SecretString::from(token.into())));
+    pub fn oauth_token(mut self, token: impl Into<SecretString>) -> Self {
+        self.auth = Some(Auth::OAuth(token.into()));
         self
     }
 
     /// An app token, sent as `X-App-Token` (raises throttling limits; never put in the URL).
-    pub fn app_token(mut self, token: impl Into<String>) -> Self {
-        self.app_token = Some(SecretString::from(token.into()));
+    pub fn app_token(mut self, token: impl Into<SecretString>) -> Self {
+        self.app_token = Some(token.into());
         self
     }
 
-    /// Timeout of each read request (default 30 s).
-    pub fn read_timeout(mut self, timeout: Duration) -> Self {
-        self.read_timeout = Some(timeout);
+    /// The longest one attempt may take, body included, for every request but a write (default
+    /// 30 s): metadata, reads and counts. A stalled answer is abandoned then and retried within
+    /// the policy.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
         self
     }
 
-    /// Timeout of each write request (default 120 s; Socrata can take a minute on big batches).
+    /// The same for each write request (default 120 s; Socrata can take a minute on big
+    /// batches): Socrata's own setting beside [`ClientBuilder::timeout`].
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.write_timeout = Some(timeout);
         self
@@ -391,7 +403,7 @@ impl ClientBuilder {
             .map_err(Error::Config)?;
         let timeouts = Timeouts {
             connect: self.connect_timeout.unwrap_or(Duration::from_secs(10)),
-            total: self.read_timeout.unwrap_or(Duration::from_secs(30)),
+            total: self.timeout.unwrap_or(Duration::from_secs(30)),
         };
         let write_timeout = self.write_timeout.unwrap_or(Duration::from_secs(120));
         if write_timeout.is_zero() {

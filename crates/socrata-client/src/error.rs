@@ -5,7 +5,7 @@ use std::time::Duration;
 use knack_services_core::{Classify, RetryClass};
 use serde::Deserialize;
 
-use crate::write::WriteSummary;
+use crate::summary::WriteSummary;
 
 /// Everything that can go wrong talking to Socrata.
 ///

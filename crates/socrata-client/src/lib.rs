@@ -37,6 +37,7 @@ mod error;
 mod metadata;
 mod query;
 mod read;
+mod summary;
 pub mod values;
 mod write;
 
@@ -51,8 +52,11 @@ pub use error::{ApiErrorBody, Error};
 pub use knack_services_core::{Jitter, RetryPolicy};
 pub use metadata::{Column, DataType, DatasetMetadata};
 pub use query::{ident, literal, Query};
+/// The type every secret of the builder is held in (API key, OAuth token, app token).
+pub use secrecy::SecretString;
+pub use summary::WriteSummary;
 pub use values::Point;
-pub use write::{WriteSummary, WrittenBatch};
+pub use write::WrittenBatch;
 
 /// A row as SODA returns it: field name → JSON value.
 pub type Row = serde_json::Map<String, serde_json::Value>;

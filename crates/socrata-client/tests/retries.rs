@@ -158,7 +158,7 @@ async fn a_stalled_answer_is_abandoned_and_retried() {
     fake.inject(Fault::stall());
     let c = fake
         .client_builder()
-        .read_timeout(Duration::from_millis(200))
+        .timeout(Duration::from_millis(200))
         .build()
         .unwrap();
     assert_eq!(read_all(&c).await.unwrap().len(), 3);

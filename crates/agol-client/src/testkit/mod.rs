@@ -23,26 +23,28 @@
 //! # let _ = layer; Ok(()) }
 //! ```
 
-mod ops;
+mod server;
 mod sql;
 mod store;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use knack_services_core::testkit::{lock, Frame};
+use knack_services_core::lock;
+use knack_services_core::testkit::Frame;
 use serde_json::{json, Value};
 use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, MockServer};
 
 use crate::client::ClientBuilder;
 use crate::types::Feature;
 use crate::RetryPolicy;
-use store::FeatureStore;
+use server::{route, Responder};
+use store::{ApplyThenFail, FakeLayer, FeatureStore, State};
 
 pub use knack_services_core::testkit::{
-    refused_uri, CapturedLogs, DroppingServer, Fault, RecordedRequest,
+    max_in_window, refused_uri, CapturedLogs, DroppingServer, Fault, RecordedRequest,
 };
 
 /// The item id the fake knows (the fixture's).
@@ -129,46 +131,6 @@ impl std::ops::Deref for AgolRequest {
     }
 }
 
-pub(crate) struct FakeLayer {
-    pub(crate) id: u32,
-    pub(crate) name: String,
-    pub(crate) is_table: bool,
-    pub(crate) geometry_type: Option<String>,
-    pub(crate) fields: Vec<Value>,
-    pub(crate) max_record_count: u32,
-    pub(crate) supports_truncate: bool,
-    pub(crate) features: FeatureStore,
-    pub(crate) next_oid: i64,
-}
-
-/// Do the work, then answer `status` (ArcGIS-specific: the case where re-sending adds would
-/// duplicate them).
-struct ApplyThenFail {
-    operation: String,
-    status: u16,
-    remaining: usize,
-}
-
-pub(crate) struct State {
-    pub(crate) layers: Vec<FakeLayer>,
-    pub(crate) tokens: HashMap<String, u64>,
-    tokens_issued: u64,
-    token_ttl_ms: Option<u64>,
-    require_token: bool,
-    apply_then_fail: Vec<ApplyThenFail>,
-    /// Faults waiting for their turn: (path part, matching calls still to answer normally, fault).
-    deferred: Vec<(String, usize, Fault)>,
-    pub(crate) failures: Vec<FeatureFailure>,
-    pub(crate) edit_calls: usize,
-    no_log: bool,
-}
-
-impl State {
-    pub(crate) fn layer_mut(&mut self, id: u32) -> Option<&mut FakeLayer> {
-        self.layers.iter_mut().find(|l| l.id == id)
-    }
-}
-
 /// The fake server. Dropping it stops the server.
 pub struct FakeAgol {
     server: MockServer,
@@ -182,12 +144,6 @@ impl std::fmt::Debug for FakeAgol {
             .field("uri", &self.server.uri())
             .finish_non_exhaustive()
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn load_layers() -> Vec<FakeLayer> {
@@ -289,7 +245,7 @@ impl FakeAgol {
     pub fn seed(&self, layer: u32, features: impl IntoIterator<Item = Feature>) -> Vec<i64> {
         let mut st = self.state();
         let l = st.layer_mut(layer).expect("no such fake layer");
-        features.into_iter().map(|f| ops::insert(l, f)).collect()
+        features.into_iter().map(|f| l.insert(f)).collect()
     }
 
     /// The features stored in a layer, by object id.
@@ -427,185 +383,5 @@ impl FakeAgol {
             .into_iter()
             .filter(|r| r.operation == operation)
             .collect()
-    }
-}
-
-struct Responder {
-    state: Arc<Mutex<State>>,
-    frame: Arc<Frame>,
-    base: String,
-}
-
-fn error_body(code: i64, message: &str, details: &[&str]) -> ResponseTemplate {
-    ResponseTemplate::new(200)
-        .set_body_json(json!({"error": {"code": code, "message": message, "details": details}}))
-}
-
-/// Splits a path into (operation, layer id).
-fn route(path: &str) -> (String, Option<u32>) {
-    let service = format!("/{ORG_ID}/arcgis/rest/services/{SERVICE_NAME}/FeatureServer");
-    let admin = format!("/{ORG_ID}/arcgis/rest/admin/services/{SERVICE_NAME}/FeatureServer/");
-    if path == "/sharing/rest/generateToken" {
-        return ("generateToken".into(), None);
-    }
-    if path.starts_with("/sharing/rest/content/items/") {
-        return ("item".into(), None);
-    }
-    if path == service {
-        return ("service".into(), None);
-    }
-    if let Some(rest) = path.strip_prefix(&admin) {
-        if let Some((id, "truncate")) = rest.split_once('/') {
-            if let Ok(id) = id.parse() {
-                return ("truncate".into(), Some(id));
-            }
-        }
-    }
-    if let Some(rest) = path.strip_prefix(&format!("{service}/")) {
-        let (id, op) = rest.split_once('/').unwrap_or((rest, "layer"));
-        if let Ok(id) = id.parse() {
-            if matches!(
-                op,
-                "layer"
-                    | "query"
-                    | "addFeatures"
-                    | "updateFeatures"
-                    | "deleteFeatures"
-                    | "applyEdits"
-            ) {
-                return (op.into(), Some(id));
-            }
-        }
-    }
-    ("unknown".into(), None)
-}
-
-impl Respond for Responder {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        let at = Instant::now();
-        let target = match req.url.query() {
-            Some(q) => format!("{}?{q}", req.url.path()),
-            None => req.url.path().to_string(),
-        };
-        self.release_deferred(&target);
-        let fault = self.frame.take_fault(req.method.as_str(), &target);
-        let (resp, status) = match &fault {
-            Some(f) if f.status.is_some() => (f.respond(), f.status.unwrap_or(200)),
-            _ => self.answer(req),
-        };
-        if !lock(&self.state).no_log {
-            self.frame.record(req, at, status);
-        }
-        let extra = fault.filter(|f| f.status.is_none()).map(|f| f.delay);
-        resp.set_delay(self.frame.latency() + extra.unwrap_or_default())
-    }
-}
-
-impl Responder {
-    /// Counts this request against the deferred faults and queues those whose turn has come.
-    fn release_deferred(&self, target: &str) {
-        let mut st = lock(&self.state);
-        let mut due = Vec::new();
-        st.deferred.retain_mut(|(part, skip, fault)| {
-            if !target.contains(part.as_str()) {
-                return true;
-            }
-            if *skip == 0 {
-                due.push(fault.clone());
-                return false;
-            }
-            *skip -= 1;
-            true
-        });
-        drop(st);
-        for fault in due {
-            self.frame.inject(fault);
-        }
-    }
-
-    /// The fake's own answer and its status.
-    fn answer(&self, req: &Request) -> (ResponseTemplate, u16) {
-        let mut params: Vec<(String, String)> = req.url.query_pairs().into_owned().collect();
-        params.extend(url::form_urlencoded::parse(&req.body).into_owned());
-        let path = req.url.path().to_string();
-        let (operation, layer) = route(&path);
-        if operation == "unknown" {
-            let body = format!("FAKE AGOL: unexpected request {} {path}", req.method);
-            return (ResponseTemplate::new(418).set_body_string(body), 418);
-        }
-        let p = |name: &str| {
-            params
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        };
-        if p("f").as_deref() != Some("json") {
-            let body = "<html><body>ArcGIS REST (f=json missing)</body></html>";
-            return (ResponseTemplate::new(200).set_body_string(body), 200);
-        }
-        let mut st = lock(&self.state);
-        if operation == "generateToken" {
-            return (self.generate_token(&mut st, &p), 200);
-        }
-        if st.require_token {
-            let token = p("token").or_else(|| {
-                req.headers
-                    .get("x-esri-authorization")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.strip_prefix("Bearer "))
-                    .map(str::to_string)
-            });
-            match token {
-                None => return (error_body(499, "Token Required", &[]), 200),
-                Some(t) if st.tokens.get(&t).map_or(true, |exp| *exp <= now_ms()) => {
-                    return (error_body(498, "Invalid token.", &[]), 200)
-                }
-                Some(_) => {}
-            }
-        }
-        let resp = ops::handle(&mut st, &self.base, &operation, layer, &p);
-        let rule = st
-            .apply_then_fail
-            .iter_mut()
-            .find(|r| r.remaining > 0 && r.operation == operation);
-        match rule {
-            Some(rule) => {
-                rule.remaining -= 1;
-                let body = "<html>Gateway Time-out (injected, after applying)</html>";
-                let status = rule.status;
-                (ResponseTemplate::new(status).set_body_string(body), status)
-            }
-            None => (resp, 200),
-        }
-    }
-
-    fn generate_token(
-        &self,
-        st: &mut State,
-        p: &dyn Fn(&str) -> Option<String>,
-    ) -> ResponseTemplate {
-        if p("username").as_deref() != Some(USERNAME) || p("password").as_deref() != Some(PASSWORD)
-        {
-            return error_body(
-                400,
-                "Unable to generate token.",
-                &["Invalid username or password."],
-            );
-        }
-        if p("client").as_deref() == Some("referer") && p("referer").is_none() {
-            return error_body(
-                400,
-                "Unable to generate token.",
-                &["'referer' must be specified."],
-            );
-        }
-        let minutes: u64 = p("expiration").and_then(|m| m.parse().ok()).unwrap_or(60);
-        let ttl = st.token_ttl_ms.unwrap_or(minutes * 60_000);
-        st.tokens_issued += 1;
-        let token = format!("fake-token-{}-{:x}", st.tokens_issued, now_ms());
-        let expires = now_ms() + ttl;
-        st.tokens.insert(token.clone(), expires);
-        ResponseTemplate::new(200)
-            .set_body_json(json!({"token": token, "expires": expires, "ssl": true}))
     }
 }

@@ -1,14 +1,16 @@
-//! A layer's features, held compactly: each as its JSON text (a tree of values per feature
+//! What the fake holds: its layers and their features, the tokens it issued, its fault and
+//! failure rules. A layer's features are held compactly: each as its JSON text (a tree of values per feature
 //! would hold tens of kilobytes each, far too much for a million), parsed when read. Queries on
 //! `field = x` or `field IN (...)` use an index on that field, built the first time it is asked
 //! for and kept up to date, so an upsert's lookups cost what they find, not the layer's size.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use super::sql::Where;
-use crate::types::Feature;
+use super::{Fault, FeatureFailure, OBJECT_ID_FIELD};
+use crate::types::{Feature, Geometry};
 
 /// A value as the fake's `where` compares it: numbers by value, text exactly, nothing else.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -139,6 +141,64 @@ impl FeatureStore {
             self.indexes.insert(name.clone(), index);
         }
         &self.indexes[&name]
+    }
+}
+
+/// A layer or table of the fake service, with its features.
+pub(crate) struct FakeLayer {
+    pub(crate) id: u32,
+    pub(crate) name: String,
+    pub(crate) is_table: bool,
+    pub(crate) geometry_type: Option<String>,
+    pub(crate) fields: Vec<Value>,
+    pub(crate) max_record_count: u32,
+    pub(crate) supports_truncate: bool,
+    pub(crate) features: FeatureStore,
+    pub(crate) next_oid: i64,
+}
+
+/// Do the work, then answer `status` (ArcGIS-specific: the case where re-sending adds would
+/// duplicate them).
+pub(crate) struct ApplyThenFail {
+    pub(crate) operation: String,
+    pub(crate) status: u16,
+    pub(crate) remaining: usize,
+}
+
+/// Everything the fake holds: its layers, the tokens it issued, its fault and failure rules.
+pub(crate) struct State {
+    pub(crate) layers: Vec<FakeLayer>,
+    pub(crate) tokens: HashMap<String, u64>,
+    pub(crate) tokens_issued: u64,
+    pub(crate) token_ttl_ms: Option<u64>,
+    pub(crate) require_token: bool,
+    pub(crate) apply_then_fail: Vec<ApplyThenFail>,
+    /// Faults waiting for their turn: (path part, matching calls still to answer normally, fault).
+    pub(crate) deferred: Vec<(String, usize, Fault)>,
+    pub(crate) failures: Vec<FeatureFailure>,
+    pub(crate) edit_calls: usize,
+    pub(crate) no_log: bool,
+}
+
+impl State {
+    pub(crate) fn layer_mut(&mut self, id: u32) -> Option<&mut FakeLayer> {
+        self.layers.iter_mut().find(|l| l.id == id)
+    }
+}
+
+impl FakeLayer {
+    /// Stores a feature as an add does (the next object id, no shape for a table row or a
+    /// `"geometry": null`); returns its object id.
+    pub(crate) fn insert(&mut self, mut f: Feature) -> i64 {
+        let oid = self.next_oid;
+        self.next_oid += 1;
+        f.attributes.insert(OBJECT_ID_FIELD.into(), json!(oid));
+        // A `"geometry": null` add stores a feature without a shape, as a missing key does.
+        if self.is_table || f.geometry.as_ref().is_some_and(Geometry::is_null) {
+            f.geometry = None;
+        }
+        self.features.insert(oid, &f);
+        oid
     }
 }
 

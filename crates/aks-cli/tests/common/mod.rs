@@ -100,7 +100,7 @@ layer_id = 0
 item_type = "layer"
 upsert_matching_field = "id"
 "#,
-                knack = knack.base_url(),
+                knack = knack.uri(),
                 pg = pg.uri(),
                 socrata = socrata.uri(),
                 agol = agol.uri(),

@@ -30,6 +30,7 @@
 
 mod filters;
 mod server;
+mod store;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -41,16 +42,17 @@ use wiremock::matchers::any;
 use wiremock::{Mock, MockServer};
 
 use crate::{Client, ClientBuilder, Container, Record, RetryPolicy};
-use server::{Handler, State, Stored};
+use server::Handler;
+use store::{State, Stored};
 
 pub use knack_services_core::testkit::{
     max_in_window, refused_uri, CapturedLogs, DroppingServer, Fault, RecordedRequest,
 };
 
 /// The app id a [`FakeKnack`] serves unless told otherwise.
-pub const FAKE_APP_ID: &str = "5f0000000000000000000001";
+pub const APP_ID: &str = "5f0000000000000000000001";
 /// The API key a [`FakeKnack`] accepts unless told otherwise.
-pub const FAKE_API_KEY: &str = "fake-knack-api-key";
+pub const API_KEY: &str = "fake-knack-api-key";
 
 /// A running fake Knack API. Dropping it stops the server.
 pub struct FakeKnack {
@@ -68,10 +70,10 @@ impl std::fmt::Debug for FakeKnack {
 }
 
 impl FakeKnack {
-    /// Starts a fake for [`FAKE_APP_ID`] accepting [`FAKE_API_KEY`], with no
+    /// Starts a fake for [`APP_ID`] accepting [`API_KEY`], with no
     /// latency, the rate limit on, and empty metadata.
     pub async fn start() -> Self {
-        Self::start_for(FAKE_APP_ID, FAKE_API_KEY).await
+        Self::start_for(APP_ID, API_KEY).await
     }
 
     /// Starts a fake for a given app id and API key.
@@ -101,8 +103,9 @@ impl FakeKnack {
         lock(&self.state)
     }
 
-    /// The API root to give [`ClientBuilder::base_url`] (ends in `/v1`).
-    pub fn base_url(&self) -> String {
+    /// The fake's address, to give [`ClientBuilder::base_url`]: Knack's API root on it (ends
+    /// in `/v1`), where the other fakes' `uri()` is their server's root.
+    pub fn uri(&self) -> String {
         format!("{}/v1", self.server.uri())
     }
 
@@ -123,7 +126,7 @@ impl FakeKnack {
         Client::builder()
             .app_id(self.app_id())
             .api_key(self.api_key())
-            .base_url(self.base_url())
+            .base_url(self.uri())
             .retry_policy(RetryPolicy::fast_for_tests())
     }
 

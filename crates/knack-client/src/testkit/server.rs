@@ -1,6 +1,7 @@
-//! The fake's state and its one wiremock responder.
+//! The fake's HTTP side: its one wiremock responder, Knack's rate limit and daily quota,
+//! injected faults, routing, auth, and the answer of each route.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -11,97 +12,7 @@ use serde_json::{json, Map, Value};
 use wiremock::{Request, Respond, ResponseTemplate};
 
 use super::filters;
-
-pub(super) struct State {
-    pub(super) app_id: String,
-    pub(super) api_key: String,
-    pub(super) metadata: Option<Value>,
-    /// Records by container records path (`objects/object_1/records`).
-    pub(super) records: HashMap<String, Vec<Stored>>,
-    pub(super) overstated: HashMap<String, u64>,
-    pub(super) user_tokens: Vec<String>,
-    pub(super) rate_limit: Option<usize>,
-    /// The daily quota: (limit, remaining), when the fake sends it.
-    pub(super) plan: Option<(u64, u64)>,
-    arrivals: VecDeque<Instant>,
-    next_id: u64,
-    /// Indexes of the records a `filters` text matches, by (container, text): a filtered read
-    /// pages in O(page) after its first page. Any change to the records forgets them.
-    matches: HashMap<(String, String), Arc<Vec<usize>>>,
-}
-
-impl State {
-    pub(super) fn new(app_id: &str, api_key: &str) -> Self {
-        Self {
-            app_id: app_id.into(),
-            api_key: api_key.into(),
-            metadata: None,
-            records: HashMap::new(),
-            overstated: HashMap::new(),
-            user_tokens: Vec::new(),
-            rate_limit: Some(10),
-            plan: None,
-            arrivals: VecDeque::new(),
-            next_id: 0,
-            matches: HashMap::new(),
-        }
-    }
-
-    /// The records of `container` (none when it has never been given any).
-    fn records_of(&self, container: &str) -> &[Stored] {
-        self.records
-            .get(container)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-    }
-
-    /// The records of `container`, to change (forgets the cached filter matches).
-    pub(super) fn records_mut(&mut self, container: &str) -> &mut Vec<Stored> {
-        self.matches.clear();
-        self.records.entry(container.to_string()).or_default()
-    }
-
-    pub(super) fn with_id(&mut self, mut record: Value) -> Value {
-        if let Value::Object(m) = &mut record {
-            if !m.contains_key("id") {
-                m.insert("id".into(), Value::String(self.new_id()));
-            }
-        }
-        record
-    }
-
-    fn new_id(&mut self) -> String {
-        self.next_id += 1;
-        format!("f{:023x}", self.next_id)
-    }
-}
-
-/// A record as its JSON text (parsed when a filter or a write needs it), with its id: a million
-/// records held as trees of values would not fit in memory.
-pub(super) struct Stored {
-    id: Option<String>,
-    text: Box<RawValue>,
-}
-
-impl Stored {
-    pub(super) fn new(record: &Value) -> Self {
-        let text = serde_json::value::to_raw_value(record)
-            .unwrap_or_else(|_| RawValue::from_string("null".into()).unwrap_or_default());
-        Stored {
-            id: record.get("id").and_then(Value::as_str).map(str::to_owned),
-            text,
-        }
-    }
-
-    pub(super) fn value(&self) -> Value {
-        // Written by `new` from a value: always reads back.
-        serde_json::from_str(self.text.get()).unwrap_or_default()
-    }
-
-    fn text(&self) -> &RawValue {
-        &self.text
-    }
-}
+use super::store::{State, Stored};
 
 pub(super) struct Handler {
     pub(super) state: Arc<Mutex<State>>,

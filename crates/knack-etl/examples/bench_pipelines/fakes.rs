@@ -46,7 +46,7 @@ pub(crate) fn serve(n: usize) {
         agol.set_request_log(false);
         println!(
             "{} {} {} {}",
-            knack.base_url(),
+            knack.uri(),
             pg.uri(),
             socrata.uri(),
             agol.uri()

@@ -197,7 +197,7 @@ fn drive(args: &[String]) {
             .build()
             .unwrap();
         let pg = pgrest_client::Client::builder()
-            .endpoint(&addresses[1])
+            .base_url(&addresses[1])
             .schema("api")
             .jwt(JWT)
             .build()

@@ -43,7 +43,7 @@ struct Written {
 /// `21000` (two rows with one key in a statement), which is about the batch, not a row.
 fn refused_for_its_rows(e: &pgrest_client::Error) -> bool {
     e.status() == Some(400)
-        && e.api_error()
+        && e.error_body()
             .and_then(|a| a.code.as_deref())
             .is_some_and(|c| c.starts_with("22") || c.starts_with("23"))
 }
@@ -180,7 +180,7 @@ impl StagingSink {
                 }
                 Err(e) if refused_for_its_rows(&e) => {
                     let row = &part[0];
-                    let api = e.api_error();
+                    let api = e.error_body();
                     let code = api.and_then(|a| a.code.clone());
                     let reason = match api {
                         Some(a) => match &a.details {

@@ -1,6 +1,7 @@
 //! The frame the clients' fake servers share (cargo feature `testkit`):
 //! a request log, fault injection, latency, stalls, dropped and refused
-//! connections, and poison-tolerant locking. One vocabulary for the four fakes.
+//! connections. One vocabulary for the four fakes (poison-tolerant locking is
+//! [`crate::lock`], one path for fakes and clients alike).
 //!
 //! A fake keeps a [`Frame`] next to its own state; its wiremock responder
 //! asks [`Frame::take_fault`] first, answers, then calls [`Frame::record`].
@@ -22,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use wiremock::ResponseTemplate;
 
-pub use crate::lock;
+use crate::lock;
 pub use logs::{CaptureGuard, CapturedLogs};
 pub use net::{refused_uri, DroppingServer};
 

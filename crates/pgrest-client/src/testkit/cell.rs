@@ -3,9 +3,10 @@
 use std::borrow::Cow;
 
 use serde_json::value::RawValue;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use super::store::Row;
+/// A row as stored: column → cell (see [`pack`]).
+pub(crate) type Row = Map<String, Value>;
 
 /// Marks a stored cell holding a JSON object or array as its text (a character from Unicode's
 /// private use area, which no test value starts with).

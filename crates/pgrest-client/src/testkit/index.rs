@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
-use super::store::Row;
+use super::cell::Row;
 
 /// One map per column set that was looked up (conflict targets, the primary key), built on first
 /// use and kept current by appends, merges and updates. A delete that moves rows clears them.

@@ -41,28 +41,28 @@
 //! ```
 
 mod cell;
-mod handler;
 mod index;
+mod server;
 mod store;
 
 pub use knack_services_core::testkit::{
-    refused_uri, CapturedLogs, DroppingServer, Fault, RecordedRequest,
+    max_in_window, refused_uri, CapturedLogs, DroppingServer, Fault, RecordedRequest,
 };
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer};
 
-use knack_services_core::testkit::{lock, Frame};
-use knack_services_core::RetryPolicy;
+use knack_services_core::testkit::Frame;
+use knack_services_core::{lock, RetryPolicy};
 
 use crate::ClientBuilder;
-use store::Table;
+use store::{State, Table};
 
 /// The rules of one fake table. Only `name` is required.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -250,41 +250,6 @@ impl PostgrestFault for Fault {
     }
 }
 
-type RpcFn = Arc<dyn Fn(&Value) -> Result<Value, (u16, String)> + Send + Sync>;
-
-pub(crate) struct State {
-    tables: HashMap<String, Table>,
-    jwt: Option<String>,
-    jwt_expired: bool,
-    schema: String,
-    max_rows: Option<usize>,
-    logging: bool,
-    fixed_now: Option<DateTime<Utc>>,
-    last_now: Option<DateTime<Utc>>,
-    rpcs: HashMap<String, RpcFn>,
-}
-
-impl State {
-    /// "now()" for one statement: the fixed time if set, else wall-clock time, strictly increasing so
-    /// that every write is ordered after the previous one.
-    fn clock_tick(&mut self) -> String {
-        let now = match self.fixed_now {
-            Some(t) => t,
-            None => {
-                let mut t = Utc::now();
-                if let Some(last) = self.last_now {
-                    if t <= last {
-                        t = last + chrono::Duration::microseconds(1);
-                    }
-                }
-                t
-            }
-        };
-        self.last_now = Some(now);
-        now.to_rfc3339_opts(SecondsFormat::Micros, false)
-    }
-}
-
 /// Configures a [`FakePostgrest`] before it starts.
 pub struct FakeBuilder {
     state: State,
@@ -324,7 +289,7 @@ impl FakeBuilder {
         let state = Arc::new(Mutex::new(self.state));
         let frame = Arc::new(Frame::new(&["authorization"]));
         Mock::given(any())
-            .respond_with(handler::Handler {
+            .respond_with(server::Handler {
                 state: state.clone(),
                 frame: frame.clone(),
             })
@@ -397,7 +362,7 @@ impl FakePostgrest {
     pub fn client_builder(&self) -> ClientBuilder {
         let st = self.lock();
         let mut b = crate::Client::builder()
-            .endpoint(self.uri())
+            .base_url(self.uri())
             .schema(st.schema.clone())
             .retry_policy(RetryPolicy::fast_for_tests());
         if let Some(j) = &st.jwt {

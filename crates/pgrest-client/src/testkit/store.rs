@@ -1,13 +1,52 @@
-//! In-memory tables and the PostgREST query semantics the fake implements.
+//! What the fake holds (its state: tables, JWT, clock, functions) and the PostgREST query
+//! semantics it applies to the tables.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
-use super::cell::{pack, unpack, unpack_row};
+use super::cell::{pack, unpack, unpack_row, Row};
 use super::index::KeyIndexes;
 use super::TableSpec;
+
+pub(crate) type RpcFn = Arc<dyn Fn(&Value) -> Result<Value, (u16, String)> + Send + Sync>;
+
+/// Everything the fake holds: its tables, the JWT it accepts, its clock, its functions.
+pub(crate) struct State {
+    pub(crate) tables: HashMap<String, Table>,
+    pub(crate) jwt: Option<String>,
+    pub(crate) jwt_expired: bool,
+    pub(crate) schema: String,
+    pub(crate) max_rows: Option<usize>,
+    pub(crate) logging: bool,
+    pub(crate) fixed_now: Option<DateTime<Utc>>,
+    pub(crate) last_now: Option<DateTime<Utc>>,
+    pub(crate) rpcs: HashMap<String, RpcFn>,
+}
+
+impl State {
+    /// "now()" for one statement: the fixed time if set, else wall-clock time, strictly increasing so
+    /// that every write is ordered after the previous one.
+    pub(crate) fn clock_tick(&mut self) -> String {
+        let now = match self.fixed_now {
+            Some(t) => t,
+            None => {
+                let mut t = Utc::now();
+                if let Some(last) = self.last_now {
+                    if t <= last {
+                        t = last + chrono::Duration::microseconds(1);
+                    }
+                }
+                t
+            }
+        };
+        self.last_now = Some(now);
+        now.to_rfc3339_opts(SecondsFormat::Micros, false)
+    }
+}
 
 /// An error the fake answers with: status and PostgREST's body fields.
 #[derive(Debug, Clone)]
@@ -32,8 +71,6 @@ impl Reject {
         self
     }
 }
-
-pub(crate) type Row = Map<String, Value>;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Table {

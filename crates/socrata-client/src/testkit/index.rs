@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::Stored;
 use crate::Row;
 
 /// Built from a dataset's rows when a write first needs it, kept current while that write
@@ -28,10 +27,10 @@ fn key(v: &Value) -> String {
 
 impl RowIndex {
     /// Indexes `rows` on `identifier` (the dataset's row identifier, if any) and `:id`.
-    pub(crate) fn build(rows: &[Stored], identifier: Option<&str>) -> Self {
+    pub(crate) fn build(rows: impl Iterator<Item = Row>, identifier: Option<&str>) -> Self {
         let mut index = RowIndex::default();
-        for (i, row) in rows.iter().enumerate() {
-            index.insert(&row.row(), i, identifier);
+        for (i, row) in rows.enumerate() {
+            index.insert(&row, i, identifier);
         }
         index
     }

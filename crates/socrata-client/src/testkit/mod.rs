@@ -34,11 +34,12 @@
 //! # Ok(()) }
 //! ```
 
-mod handler;
 mod index;
 mod read;
+mod reply;
+mod server;
+mod store;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use knack_services_core::lock;
@@ -47,6 +48,7 @@ use serde_json::{json, Map, Value};
 use wiremock::{matchers::any, Mock, MockServer};
 
 use crate::{ClientBuilder, RetryPolicy, Row};
+use store::{State, Stored, StoredDataset};
 
 pub use knack_services_core::testkit::{
     max_in_window, refused_uri, CapturedLogs, DroppingServer, Fault, RecordedRequest,
@@ -183,43 +185,6 @@ impl FakeDataset {
     }
 }
 
-#[derive(Default)]
-pub(crate) struct State {
-    datasets: HashMap<String, StoredDataset>,
-    basic: Option<String>,
-    require_auth: bool,
-    /// Off: requests are not logged (a benchmark's large loads).
-    no_log: bool,
-    next_sid: u64,
-}
-
-/// A stored row as its JSON text, parsed when read: a million rows held as trees of values
-/// would not fit in memory.
-pub(crate) struct Stored(Box<str>);
-
-impl Stored {
-    pub(crate) fn new(row: &Row) -> Self {
-        Stored(
-            serde_json::to_string(row)
-                .unwrap_or_default()
-                .into_boxed_str(),
-        )
-    }
-
-    pub(crate) fn row(&self) -> Row {
-        // Written by `new` from a row: always reads back.
-        serde_json::from_str(&self.0).unwrap_or_default()
-    }
-}
-
-pub(crate) struct StoredDataset {
-    spec: FakeDataset,
-    /// Rows in insertion order, each with its `:id`.
-    rows: Vec<Stored>,
-    /// Positions of `rows`, while no write moved them.
-    index: Option<index::RowIndex>,
-}
-
 /// The fake portal. Dropping it stops the server.
 pub struct FakeSocrata {
     server: MockServer,
@@ -240,7 +205,7 @@ impl FakeSocrata {
         // Secrets show as `[redacted]` in the log; their presence still shows.
         let frame = Arc::new(Frame::new(&["authorization", "x-app-token"]));
         Mock::given(any())
-            .respond_with(handler::Handler {
+            .respond_with(server::Handler {
                 state: state.clone(),
                 frame: frame.clone(),
             })
@@ -282,7 +247,7 @@ impl FakeSocrata {
         for row in rows {
             let sid = st.next_sid();
             let ds = st.datasets.get_mut(&dataset.id).expect("just inserted");
-            ds.rows.push(Stored::new(&handler::with_sid(row, sid)));
+            ds.rows.push(Stored::new(&server::with_sid(row, sid)));
         }
     }
 
@@ -309,7 +274,7 @@ impl FakeSocrata {
             .unwrap_or_else(|| panic!("fake Socrata has no dataset {dataset}"));
         ds.rows
             .iter()
-            .map(|stored| handler::without_system_fields(&stored.row()))
+            .map(|stored| server::without_system_fields(&stored.row()))
             .collect()
     }
 
@@ -347,12 +312,5 @@ impl std::ops::Deref for FakeSocrata {
 
     fn deref(&self) -> &Frame {
         &self.frame
-    }
-}
-
-impl State {
-    fn next_sid(&mut self) -> u64 {
-        self.next_sid += 1;
-        self.next_sid
     }
 }

@@ -6,8 +6,8 @@ use std::cmp::Ordering;
 use serde_json::Value;
 use wiremock::Request;
 
-use super::handler::{error, reply, Reply};
-use super::{Stored, StoredDataset};
+use super::reply::{error, reply, Reply};
+use super::store::{Stored, StoredDataset};
 use crate::Row;
 
 enum Cond {

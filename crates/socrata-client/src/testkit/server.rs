@@ -1,4 +1,5 @@
-//! The fake's request handling: faults, auth, metadata, reads, upserts, replaces.
+//! The fake's HTTP side: its one wiremock responder (faults, latency and the log from the
+//! shared frame), auth, routing, metadata, and the writes (upserts, replaces, deletes).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -11,28 +12,13 @@ use wiremock::{Request, Respond, ResponseTemplate};
 
 use super::index::RowIndex;
 use super::read::read;
-use super::{State, Stored};
+use super::reply::{error, reply, Reply};
+use super::store::{State, Stored};
 use crate::Row;
 
 pub(crate) struct Handler {
     pub(crate) state: Arc<Mutex<State>>,
     pub(crate) frame: Arc<Frame>,
-}
-
-pub(super) struct Reply {
-    status: u16,
-    body: Value,
-}
-
-pub(super) fn reply(status: u16, body: Value) -> Reply {
-    Reply { status, body }
-}
-
-pub(super) fn error(status: u16, code: &str, message: &str) -> Reply {
-    reply(
-        status,
-        json!({"code": code, "error": true, "message": message}),
-    )
 }
 
 /// The body Socrata sends with a status a fault injects without one.
@@ -212,7 +198,7 @@ fn write_rows(st: &mut State, id: &str, req: &Request, replace: bool) -> Reply {
     let mut index = ds
         .index
         .take()
-        .unwrap_or_else(|| RowIndex::build(&ds.rows, rid));
+        .unwrap_or_else(|| RowIndex::build(ds.rows.iter().map(Stored::row), rid));
     // Deleted rows leave the index at once but stay in `rows` until the end, so positions hold.
     let mut gone: HashSet<usize> = HashSet::new();
     for row in rows {

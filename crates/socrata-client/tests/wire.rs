@@ -1,4 +1,5 @@
-//! Builder validation, authentication headers and secret redaction, against plain wiremock.
+//! Socrata's wire format against plain wiremock: builder validation, authentication headers and
+//! secret redaction.
 
 use std::time::Duration;
 

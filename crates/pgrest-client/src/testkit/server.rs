@@ -1,16 +1,17 @@
-//! Answers one HTTP request the way PostgREST would.
+//! The fake's HTTP side: its one wiremock responder (faults, latency and the log from the
+//! shared frame), the JWT and profile checks, and each route's answer, as PostgREST would.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use knack_services_core::testkit::{lock, Frame};
+use knack_services_core::lock;
+use knack_services_core::testkit::Frame;
 use serde_json::{json, Value};
 use wiremock::{Request, ResponseTemplate};
 
-use super::cell::pack;
-use super::store::{decode, parse_query, Parsed, Reject, Row, Table};
-use super::State;
+use super::cell::{pack, Row};
+use super::store::{decode, parse_query, Parsed, Reject, State, Table};
 
 pub(crate) struct Handler {
     pub(crate) state: Arc<Mutex<State>>,

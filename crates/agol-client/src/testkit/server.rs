@@ -1,13 +1,205 @@
-//! What the fake does for each operation.
+//! The fake's HTTP side: its one wiremock responder (faults, latency and the log from the
+//! shared frame, and faults deferred to the Nth call), routing, tokens, and what the fake does
+//! for each operation.
 
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use knack_services_core::lock;
+use knack_services_core::testkit::Frame;
 use serde_json::{json, Value};
-use wiremock::ResponseTemplate;
+use wiremock::{Request, Respond, ResponseTemplate};
 
 use super::sql::Where;
-use super::{
-    error_body, FakeLayer, FeatureFailure, State, ITEM_ID, OBJECT_ID_FIELD, ORG_ID, SERVICE_NAME,
-};
+use super::store::{FakeLayer, State};
+use super::{FeatureFailure, ITEM_ID, OBJECT_ID_FIELD, ORG_ID, PASSWORD, SERVICE_NAME, USERNAME};
 use crate::types::{Feature, Geometry};
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+pub(crate) struct Responder {
+    pub(crate) state: Arc<Mutex<State>>,
+    pub(crate) frame: Arc<Frame>,
+    pub(crate) base: String,
+}
+
+fn error_body(code: i64, message: &str, details: &[&str]) -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .set_body_json(json!({"error": {"code": code, "message": message, "details": details}}))
+}
+
+/// Splits a path into (operation, layer id).
+pub(crate) fn route(path: &str) -> (String, Option<u32>) {
+    let service = format!("/{ORG_ID}/arcgis/rest/services/{SERVICE_NAME}/FeatureServer");
+    let admin = format!("/{ORG_ID}/arcgis/rest/admin/services/{SERVICE_NAME}/FeatureServer/");
+    if path == "/sharing/rest/generateToken" {
+        return ("generateToken".into(), None);
+    }
+    if path.starts_with("/sharing/rest/content/items/") {
+        return ("item".into(), None);
+    }
+    if path == service {
+        return ("service".into(), None);
+    }
+    if let Some(rest) = path.strip_prefix(&admin) {
+        if let Some((id, "truncate")) = rest.split_once('/') {
+            if let Ok(id) = id.parse() {
+                return ("truncate".into(), Some(id));
+            }
+        }
+    }
+    if let Some(rest) = path.strip_prefix(&format!("{service}/")) {
+        let (id, op) = rest.split_once('/').unwrap_or((rest, "layer"));
+        if let Ok(id) = id.parse() {
+            if matches!(
+                op,
+                "layer"
+                    | "query"
+                    | "addFeatures"
+                    | "updateFeatures"
+                    | "deleteFeatures"
+                    | "applyEdits"
+            ) {
+                return (op.into(), Some(id));
+            }
+        }
+    }
+    ("unknown".into(), None)
+}
+
+impl Respond for Responder {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let at = Instant::now();
+        let target = match req.url.query() {
+            Some(q) => format!("{}?{q}", req.url.path()),
+            None => req.url.path().to_string(),
+        };
+        self.release_deferred(&target);
+        let fault = self.frame.take_fault(req.method.as_str(), &target);
+        let (resp, status) = match &fault {
+            Some(f) if f.status.is_some() => (f.respond(), f.status.unwrap_or(200)),
+            _ => self.answer(req),
+        };
+        if !lock(&self.state).no_log {
+            self.frame.record(req, at, status);
+        }
+        let extra = fault.filter(|f| f.status.is_none()).map(|f| f.delay);
+        resp.set_delay(self.frame.latency() + extra.unwrap_or_default())
+    }
+}
+
+impl Responder {
+    /// Counts this request against the deferred faults and queues those whose turn has come.
+    fn release_deferred(&self, target: &str) {
+        let mut st = lock(&self.state);
+        let mut due = Vec::new();
+        st.deferred.retain_mut(|(part, skip, fault)| {
+            if !target.contains(part.as_str()) {
+                return true;
+            }
+            if *skip == 0 {
+                due.push(fault.clone());
+                return false;
+            }
+            *skip -= 1;
+            true
+        });
+        drop(st);
+        for fault in due {
+            self.frame.inject(fault);
+        }
+    }
+
+    /// The fake's own answer and its status.
+    fn answer(&self, req: &Request) -> (ResponseTemplate, u16) {
+        let mut params: Vec<(String, String)> = req.url.query_pairs().into_owned().collect();
+        params.extend(url::form_urlencoded::parse(&req.body).into_owned());
+        let path = req.url.path().to_string();
+        let (operation, layer) = route(&path);
+        if operation == "unknown" {
+            let body = format!("FAKE AGOL: unexpected request {} {path}", req.method);
+            return (ResponseTemplate::new(418).set_body_string(body), 418);
+        }
+        let p = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        if p("f").as_deref() != Some("json") {
+            let body = "<html><body>ArcGIS REST (f=json missing)</body></html>";
+            return (ResponseTemplate::new(200).set_body_string(body), 200);
+        }
+        let mut st = lock(&self.state);
+        if operation == "generateToken" {
+            return (self.generate_token(&mut st, &p), 200);
+        }
+        if st.require_token {
+            let token = p("token").or_else(|| {
+                req.headers
+                    .get("x-esri-authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .map(str::to_string)
+            });
+            match token {
+                None => return (error_body(499, "Token Required", &[]), 200),
+                Some(t) if st.tokens.get(&t).map_or(true, |exp| *exp <= now_ms()) => {
+                    return (error_body(498, "Invalid token.", &[]), 200)
+                }
+                Some(_) => {}
+            }
+        }
+        let resp = handle(&mut st, &self.base, &operation, layer, &p);
+        let rule = st
+            .apply_then_fail
+            .iter_mut()
+            .find(|r| r.remaining > 0 && r.operation == operation);
+        match rule {
+            Some(rule) => {
+                rule.remaining -= 1;
+                let body = "<html>Gateway Time-out (injected, after applying)</html>";
+                let status = rule.status;
+                (ResponseTemplate::new(status).set_body_string(body), status)
+            }
+            None => (resp, 200),
+        }
+    }
+
+    fn generate_token(
+        &self,
+        st: &mut State,
+        p: &dyn Fn(&str) -> Option<String>,
+    ) -> ResponseTemplate {
+        if p("username").as_deref() != Some(USERNAME) || p("password").as_deref() != Some(PASSWORD)
+        {
+            return error_body(
+                400,
+                "Unable to generate token.",
+                &["Invalid username or password."],
+            );
+        }
+        if p("client").as_deref() == Some("referer") && p("referer").is_none() {
+            return error_body(
+                400,
+                "Unable to generate token.",
+                &["'referer' must be specified."],
+            );
+        }
+        let minutes: u64 = p("expiration").and_then(|m| m.parse().ok()).unwrap_or(60);
+        let ttl = st.token_ttl_ms.unwrap_or(minutes * 60_000);
+        st.tokens_issued += 1;
+        let token = format!("fake-token-{}-{:x}", st.tokens_issued, now_ms());
+        let expires = now_ms() + ttl;
+        st.tokens.insert(token.clone(), expires);
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"token": token, "expires": expires, "ssl": true}))
+    }
+}
 
 type Params<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -17,18 +209,6 @@ fn ok(v: Value) -> ResponseTemplate {
 
 fn invalid(details: &str) -> ResponseTemplate {
     error_body(400, "Unable to complete operation.", &[details])
-}
-
-pub(crate) fn insert(layer: &mut FakeLayer, mut f: Feature) -> i64 {
-    let oid = layer.next_oid;
-    layer.next_oid += 1;
-    f.attributes.insert(OBJECT_ID_FIELD.into(), json!(oid));
-    // A `"geometry": null` add stores a feature without a shape, as a missing key does.
-    if layer.is_table || f.geometry.as_ref().is_some_and(Geometry::is_null) {
-        f.geometry = None;
-    }
-    layer.features.insert(oid, &f);
-    oid
 }
 
 pub(crate) fn handle(
@@ -419,7 +599,7 @@ fn edit(st: &mut State, layer_id: u32, op: &str, p: Params<'_>) -> ResponseTempl
     if !rolled_back {
         for (f, o) in adds.into_iter().zip(&add_out) {
             if o.error.is_none() {
-                insert(l, f);
+                l.insert(f);
             }
         }
         for (f, o) in updates.into_iter().zip(&upd_out) {

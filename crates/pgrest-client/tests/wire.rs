@@ -1,4 +1,4 @@
-//! Client behaviour against wiremock servers answering as PostgREST does.
+//! PostgREST's wire format against hand-written wiremock answers (catch-all mounted last).
 
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ fn fast_retry() -> RetryPolicy {
 
 fn client(server: &MockServer) -> Client {
     Client::builder()
-        .endpoint(server.uri())
+        .base_url(server.uri())
         .jwt(JWT)
         .schema("api")
         .retry_policy(fast_retry())
@@ -204,13 +204,13 @@ async fn connection_errors_are_retried_for_reads_only_then_reported() {
         format!("http://{}", l.local_addr().unwrap())
     };
     let c = Client::builder()
-        .endpoint(&uri)
+        .base_url(&uri)
         .retry_policy(fast_retry())
         .build()
         .unwrap();
     let err = c.select::<Value>("knack", &Query::new()).await.unwrap_err();
     assert!(
-        matches!(err, Error::Connection { not_sent: true, .. }),
+        matches!(err, Error::Transport { not_sent: true, .. }),
         "{err:?}"
     );
     assert!(err.is_retryable());
@@ -238,7 +238,7 @@ async fn jwt_errors_are_distinguishable_and_not_retried() {
         .unwrap_err();
     assert!(err.is_jwt_error(), "{err:?}");
     assert!(!err.is_retryable());
-    assert_eq!(err.api_error().unwrap().code.as_deref(), Some("PGRST301"));
+    assert_eq!(err.error_body().unwrap().code.as_deref(), Some("PGRST301"));
     assert!(err.to_string().contains("JWT expired") && err.to_string().contains("Fix:"));
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }
@@ -258,7 +258,7 @@ async fn conflict_409_is_distinguishable_with_details() {
         .unwrap_err();
     assert!(err.is_conflict());
     assert_eq!(
-        err.api_error().unwrap().details.as_deref(),
+        err.error_body().unwrap().details.as_deref(),
         Some("Key (app_id)=(a) already exists.")
     );
 }
@@ -468,7 +468,7 @@ async fn secrets_never_appear_in_debug_or_errors() {
     )
     .await;
     let builder = Client::builder()
-        .endpoint(server.uri())
+        .base_url(server.uri())
         .jwt(JWT)
         .header("X-Trace", "1");
     assert!(!format!("{builder:?}").contains(JWT));
@@ -478,7 +478,7 @@ async fn secrets_never_appear_in_debug_or_errors() {
     let err = c.select::<Value>("knack", &Query::new()).await.unwrap_err();
     assert!(!err.to_string().contains(JWT) && !format!("{err:?}").contains(JWT));
     let dead = Client::builder()
-        .endpoint("http://127.0.0.1:9")
+        .base_url("http://127.0.0.1:9")
         .jwt(JWT)
         .retry_policy(RetryPolicy::none())
         .build()
@@ -493,24 +493,24 @@ async fn secrets_never_appear_in_debug_or_errors() {
 #[test]
 fn builder_validates_with_clear_messages() {
     let err = Client::builder().build().unwrap_err();
-    assert!(err.to_string().contains(".endpoint("), "{err}");
+    assert!(err.to_string().contains(".base_url("), "{err}");
     let err = Client::builder()
-        .endpoint("pgrest.example.org")
+        .base_url("pgrest.example.org")
         .build()
         .unwrap_err();
     assert!(
         err.to_string().contains("PGREST_ENDPOINT") && err.to_string().contains("https://"),
         "{err}"
     );
-    let err = Client::builder().endpoint("ftp://x").build().unwrap_err();
+    let err = Client::builder().base_url("ftp://x").build().unwrap_err();
     assert!(err.to_string().contains("ftp"), "{err}");
     let err = Client::builder()
-        .endpoint("http://pgrest.internal:3000")
+        .base_url("http://pgrest.internal:3000")
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("allow_insecure_http"), "{err}");
     let err = Client::builder()
-        .endpoint("http://127.0.0.1:3000")
+        .base_url("http://127.0.0.1:3000")
         .jwt("  ")
         .build()
         .unwrap_err();
@@ -519,26 +519,26 @@ fn builder_validates_with_clear_messages() {
         "{err}"
     );
     let err = Client::builder()
-        .endpoint("http://localhost")
+        .base_url("http://localhost")
         .header("Authorization", "Bearer t")
         .build()
         .unwrap_err();
     assert!(err.to_string().contains(".jwt()"), "{err}");
     let err = Client::builder()
-        .endpoint("https://h.org")
+        .base_url("https://h.org")
         .timeout(Duration::ZERO)
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("timeouts"), "{err}");
     let c = Client::builder()
-        .endpoint("http://x:3000/")
+        .base_url("http://x:3000/")
         .allow_insecure_http(true)
         .build()
         .unwrap();
-    assert_eq!(c.endpoint(), "http://x:3000");
+    assert_eq!(c.base_url(), "http://x:3000");
     let c = Client::builder()
-        .endpoint("http://127.0.0.2:3000")
+        .base_url("http://127.0.0.2:3000")
         .build()
         .unwrap();
-    assert_eq!(c.endpoint(), "http://127.0.0.2:3000");
+    assert_eq!(c.base_url(), "http://127.0.0.2:3000");
 }

@@ -1,4 +1,4 @@
-//! Behaviour against the testkit's fake ArcGIS Online.
+//! The client against the testkit's fake ArcGIS Online, and the fake's own behaviour.
 #![cfg(feature = "testkit")]
 
 use std::time::Duration;
