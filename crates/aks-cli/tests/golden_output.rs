@@ -896,7 +896,7 @@ async fn quickstart_records_to_knack() {
     knack_etl::staging::store_metadata(&pg, DEST_ID, &dest_metadata())
         .await
         .unwrap();
-    let url = dest.base_url();
+    let url = dest.uri();
     let env = [
         ("KNACK_API_URL", url.as_str()),
         ("KNACK_API_KEY_DEST", DEST_KEY),
@@ -935,7 +935,7 @@ async fn quickstart_sync_with_a_knack_destination() {
     let dest = add_destination(&fakes).await;
     // As in quickstart_records_to_knack: no 429 from the fake, so no retry line.
     dest.set_rate_limit(None);
-    let url = dest.base_url();
+    let url = dest.uri();
     let env = [
         ("KNACK_API_URL_DEST", url.as_str()),
         ("KNACK_API_KEY_DEST", DEST_KEY),
@@ -1724,7 +1724,7 @@ fields = [
     scenarios.push(Box::pin(async move {
         let fakes = staged().await;
         let dest = add_destination(&fakes).await;
-        let url = dest.base_url();
+        let url = dest.uri();
         g.check(
             "knack-dest-missing-key",
             "records-to-knack without the destination's key, before any request (services.rs \
@@ -1782,7 +1782,7 @@ fields = [
                 .on_path("objects/object_26/records")
                 .times(1),
         );
-        let url = dest.base_url();
+        let url = dest.uri();
         g.check(
             "knack-dest-sync-refresh-failed",
             "the destination's staged rows cannot be refreshed: nothing written there, the others \
@@ -1923,7 +1923,7 @@ async fn unreachable_services() {
     }));
     scenarios.push(Box::pin(async move {
         let fakes = Fakes::start().await;
-        edit_config(&fakes, &fakes.knack.base_url(), "http://127.0.0.1:9/v1");
+        edit_config(&fakes, &fakes.knack.uri(), "http://127.0.0.1:9/v1");
         g.check(
             "unreachable-knack-from-config-file",
             "a URL from the config file is named by its table, key and file (messages.rs \
