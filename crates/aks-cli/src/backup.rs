@@ -10,7 +10,7 @@
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
-use knack_etl::backup::{self, BackupError, BackupTarget, DEFAULT_KEEP};
+use knack_etl::socrata::{self as backup, BackupError, BackupTarget, DEFAULT_KEEP};
 use knack_etl::socrata_client;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;

@@ -1,13 +1,12 @@
 //! `aks config check` (online): each container against the Knack app's
 //! metadata and against its destination's schema.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use knack_etl::agol_client;
 use knack_etl::knack_client::{self, Container, Formatter};
-use knack_etl::preflight;
 use knack_etl::socrata_client;
-use knack_etl::transform::field_key;
+use knack_etl::{agol, knack, socrata};
 
 use crate::config::{AppConfig, Config, ContainerConfig, Service};
 use url::Url;
@@ -191,14 +190,9 @@ async fn check_app(
                 continue;
             }
         };
-        let keys: BTreeSet<&str> = formatter.fields().iter().map(|f| f.key.as_str()).collect();
-        for field in c.modified_date_field_id.iter().chain(&c.location_fields) {
-            if !keys.contains(field.as_str()) {
-                out.push(format!(
-                    "{at}: field {field} is not in {container} (check the key in Knack)"
-                ));
-            }
-        }
+        let fields = c.modified_date_field_id.iter().chain(&c.location_fields);
+        let unknown = knack::unknown_fields(&formatter, &container, fields.map(String::as_str));
+        out.extend(unknown.into_iter().map(|p| format!("{at}: {p}")));
         if let (Some(base), Some(resource)) = (urls.socrata, &c.socrata_resource_id) {
             check_socrata(&at, base, resource, &formatter, out).await?;
         }
@@ -241,21 +235,9 @@ async fn check_socrata(
             return Ok(());
         }
     };
-    // The same checks a run makes before its first write.
-    for problem in preflight::socrata_problems(&dataset) {
+    // The same checks a run makes before its first write, and the columns it would drop.
+    for problem in socrata::dataset_problems(resource, &dataset, formatter) {
         out.push(format!("{at}: {problem}"));
-    }
-    let missing: Vec<String> = formatter
-        .fields()
-        .iter()
-        .map(|f| field_key(&f.label))
-        .filter(|k| !dataset.has_field(k))
-        .collect();
-    if !missing.is_empty() {
-        out.push(format!(
-            "{at}: Socrata dataset {resource} lacks columns {}; those fields will be dropped when publishing",
-            missing.join(", ")
-        ));
     }
     Ok(())
 }
@@ -289,23 +271,9 @@ async fn check_agol(
             return Ok(());
         }
     };
-    let has = |name: &str| layer.info().fields.iter().any(|f| f.name == name);
-    // The same checks a run makes before its first write.
-    for problem in preflight::agol_problems(layer.info(), c.matching_field()) {
+    // The same checks a run makes before its first write, and the fields it would not store.
+    for problem in agol::layer_problems(layer.info(), c.matching_field(), formatter) {
         out.push(format!("{at}: {problem}"));
-    }
-    let missing: Vec<String> = formatter
-        .fields()
-        .iter()
-        .map(|f| field_key(&f.label))
-        .filter(|k| !has(k))
-        .collect();
-    if !missing.is_empty() {
-        out.push(format!(
-            "{at}: layer {} lacks fields {}; ArcGIS will not store those attributes",
-            layer.info().name,
-            missing.join(", ")
-        ));
     }
     Ok(())
 }

@@ -6,13 +6,12 @@
 //! `app_id` under `[apps.<dest>]`, and its key from `KNACK_API_KEY_DEST` (as in the original);
 //! its API URL from `KNACK_API_URL_DEST`, else the source's (`KNACK_API_URL`).
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Instant;
 
 use knack_etl::knack_client;
-use knack_etl::knack_dest::{self, write_key, Action, KnackDestination, KnackReport};
-use knack_etl::pipelines::RunOptions;
+use knack_etl::knack_copy::{self, Action, KnackDestination, KnackReport};
+use knack_etl::RunOptions;
 use secrecy::SecretString;
 
 use crate::check::KnackApps;
@@ -237,7 +236,7 @@ pub async fn run(
         allow_empty_replace: false,
         dry_run: cli.dry_run,
     };
-    let report = knack_dest::records_to_knack(&pgrest, &knack, &p.destination, &options)
+    let report = knack_copy::records_to_knack(&pgrest, &knack, &p.destination, &options)
         .await
         .map_err(|failure| {
             // The one Knack this run talks to is the destination: its URL is the one to check.
@@ -337,19 +336,12 @@ pub(crate) async fn check(
                     continue;
                 }
             };
-            let source_keys: Option<BTreeSet<String>> =
-                knack_client::Container::parse(cid, c.scene_id.as_deref())
-                    .ok()
-                    .and_then(|k| knack_client::Formatter::new(&source, &k).ok())
-                    .map(|f| f.fields().iter().map(|f| f.key.clone()).collect());
+            let container = knack_client::Container::parse(cid, c.scene_id.as_deref()).ok();
             for (dest, d) in &c.knack_destinations {
                 let at = format!("{at} knack_destinations.{dest}");
-                if let Some(keys) = &source_keys {
-                    for src in d.fields.iter().filter_map(|f| f.src.as_deref()) {
-                        if !keys.contains(write_key(src)) {
-                            out.push(format!("{at}: src {src} is not a field of {cid}"));
-                        }
-                    }
+                if let Some(container) = &container {
+                    let problems = knack_copy::check_source(&source, container, &d.fields);
+                    out.extend(problems.into_iter().map(|p| format!("{at}: {p}")));
                 }
                 let dest_id = config
                     .apps
@@ -370,27 +362,14 @@ pub(crate) async fn check(
                         continue;
                     }
                 };
-                if target.object(&d.container).is_none()
-                    && target.view_by_key(&d.container).is_none()
-                {
-                    out.push(format!(
-                        "{at}: container {} is not in app {dest_id}",
-                        d.container
-                    ));
-                }
-                let Some(object) = target.object(&d.object) else {
-                    out.push(format!("{at}: object {} is not in app {dest_id}", d.object));
-                    continue;
-                };
-                for f in &d.fields {
-                    let key = write_key(&f.dest);
-                    if !object.fields.iter().any(|g| g.key == key) {
-                        out.push(format!(
-                            "{at}: dest {} is not a field of {}",
-                            f.dest, d.object
-                        ));
-                    }
-                }
+                let problems = knack_copy::check_destination(
+                    &target,
+                    dest_id,
+                    &d.container,
+                    &d.object,
+                    &d.fields,
+                );
+                out.extend(problems.into_iter().map(|p| format!("{at}: {p}")));
             }
         }
     }

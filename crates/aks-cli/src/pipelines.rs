@@ -3,10 +3,15 @@
 //! validation (config, container, date, environment), so the values are
 //! present and well-formed.
 
+use knack_etl::agol::{records_to_agol as agol_pipeline, AgolTarget};
 use knack_etl::agol_client;
-use knack_etl::pipelines::{self, AgolTarget, Publication, RunOptions, SocrataTarget};
-use knack_etl::watermark::{Destination, Since, Watermarks};
-use knack_etl::{knack_client, pgrest_client, socrata_client, RunFailure};
+use knack_etl::socrata::{records_to_socrata as socrata_pipeline, SocrataTarget};
+use knack_etl::staging::{
+    metadata_to_postgrest as metadata_pipeline, records_to_postgrest as staging_pipeline,
+    Publication,
+};
+use knack_etl::sync::{run_tracked, Destination};
+use knack_etl::{knack_client, pgrest_client, socrata_client, RunFailure, RunOptions};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::ContainerKind;
@@ -96,31 +101,6 @@ pub(crate) fn agol(agol: &AgolSettings) -> Result<agol_client::Client, RunError>
         .map_err(|e| RunError::Message(build_failed("ArcGIS Online", &agol.url_origin, &e)))
 }
 
-/// Runs one stage of `job` with its watermark recorded in `api.knack_sync_state` (so `aks sync`
-/// and the per-stage commands can be mixed): `--date` is used as given.
-async fn tracked<F, Fut>(
-    settings: &Settings,
-    pgrest: &pgrest_client::Client,
-    job: &RecordsJob,
-    destination: Destination,
-    stage: F,
-) -> Result<knack_etl::RunReport, RunFailure>
-where
-    F: FnOnce(Option<chrono::DateTime<chrono::Utc>>) -> Fut,
-    Fut: std::future::Future<Output = Result<knack_etl::RunReport, RunFailure>>,
-{
-    Watermarks::new(pgrest.clone(), &settings.app_id)
-        .tracked(
-            &job.container.id,
-            destination,
-            Since::Given(job.since),
-            settings.dry_run,
-            stage,
-        )
-        .await
-        .result
-}
-
 fn publication(settings: &Settings, job: &RecordsJob) -> Result<Publication, RunError> {
     Ok(Publication {
         app_id: settings.app_id.clone(),
@@ -176,7 +156,7 @@ pub async fn metadata_to_postgrest(settings: &Settings) -> Result<RunReport, Run
     let knack = knack(settings, settings.knack.api_key.as_ref())?;
     let pgrest = postgrest(settings)?;
     let mut run = report(
-        pipelines::metadata_to_postgrest(&knack, &pgrest, settings.dry_run).await,
+        metadata_pipeline(&knack, &pgrest, settings.dry_run).await,
         settings,
     )?;
     run.knack_quota = knack.quota();
@@ -193,8 +173,9 @@ pub async fn records_to_postgrest(
     let pgrest = postgrest(settings)?;
     let container = container(job)?;
     let opts = options(settings, job);
-    let result = tracked(settings, &pgrest, job, Destination::Postgrest, |_| {
-        pipelines::records_to_postgrest(
+    let (app_id, id) = (&settings.app_id, &job.container.id);
+    let result = run_tracked(&pgrest, app_id, id, Destination::Postgrest, &opts, || {
+        staging_pipeline(
             &knack,
             &pgrest,
             &container,
@@ -219,8 +200,9 @@ pub async fn records_to_socrata(
     let client = self::socrata(socrata)?;
     let publication = publication(settings, job)?;
     let opts = options(settings, job);
-    let result = tracked(settings, &pgrest, job, Destination::Socrata, |_| {
-        pipelines::records_to_socrata(&pgrest, &client, &publication, target, &opts)
+    let (app_id, id) = (&settings.app_id, &job.container.id);
+    let result = run_tracked(&pgrest, app_id, id, Destination::Socrata, &opts, || {
+        socrata_pipeline(&pgrest, &client, &publication, target, &opts)
     })
     .await;
     report(result, settings)
@@ -238,8 +220,9 @@ pub async fn records_to_agol(
     let client = self::agol(agol)?;
     let publication = publication(settings, job)?;
     let opts = options(settings, job);
-    let result = tracked(settings, &pgrest, job, Destination::Agol, |_| {
-        pipelines::records_to_agol(&pgrest, &client, &publication, target, &opts)
+    let (app_id, id) = (&settings.app_id, &job.container.id);
+    let result = run_tracked(&pgrest, app_id, id, Destination::Agol, &opts, || {
+        agol_pipeline(&pgrest, &client, &publication, target, &opts)
     })
     .await;
     report(result, settings)

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use knack_etl::backup::BackupError;
-use knack_etl::pipelines::{AgolTarget, SocrataTarget};
+use knack_etl::agol::AgolTarget;
+use knack_etl::socrata::{BackupError, SocrataTarget};
 
 use crate::cli::{Cli, Command, ConfigCommand, DbCommand, Env, RecordsArgs};
 use crate::config::{AppConfig, Config, ConfigError, Container, Service};
@@ -17,9 +17,6 @@ use crate::env::{EnvVars, Settings, Task};
 use crate::error::{CliError, RunError};
 use crate::report::{emit_stopped, emit_summary, Progress, RunReport};
 use crate::{check, db, pipelines, shared};
-
-/// Features per `applyEdits` call (the original sent 50 adds per call).
-const AGOL_BATCH: usize = 50;
 
 /// The config file used when neither `--config` nor `AKS_CONFIG` is given.
 pub const DEFAULT_CONFIG: &str = "knack.toml";
@@ -166,7 +163,8 @@ fn at(container: &Container) -> String {
 
 fn socrata_target(job: &RecordsJob, app: &AppConfig) -> Result<SocrataTarget, CliError> {
     let target = socrata_target_of(&job.container, app)?;
-    if target.no_replace && job.since.is_none() {
+    let mode = knack_etl::RunOptions::from_since(job.since, false).mode();
+    if target.check_mode(mode).is_err() {
         return Err(CliError::Usage(format!(
             "{} sets no_replace_socrata, and without --date records-to-socrata would replace the \
              whole dataset; pass --date (e.g. --date 1970-01-01 to upsert every record), or use \
@@ -210,11 +208,8 @@ pub(crate) fn agol_target_of(
     let c = &container.config;
     match (&c.service_id, c.layer_id, c.item_type) {
         (Some(s), Some(l), Some(t)) => Ok(AgolTarget {
-            service_id: s.clone(),
-            selector: t.selector(l),
-            matching_field: c.matching_field().to_owned(),
-            batch_size: AGOL_BATCH,
             shared_with: shared::agol_sharers(app, &container.id),
+            ..AgolTarget::new(s.clone(), t.selector(l), c.matching_field())
         }),
         _ => Err(ConfigError::NotUsable(format!(
             "{} needs service_id, layer_id and item_type (\"layer\" or \"table\") to publish to \

@@ -4,11 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use futures::StreamExt;
-use knack_etl::drift::{Drift, IdCheck, Staged};
-use knack_etl::knack_client::RecordsQuery;
-use knack_etl::sync::{SyncClients, SyncPlan};
-use knack_etl::watermark::{Destination, SyncState, Watermarks};
+use knack_etl::staging::Drift;
+use knack_etl::sync::{Destination, SyncClients, SyncPlan, SyncState, Watermarks};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -208,56 +205,19 @@ impl Verifier<'_> {
         plan: &SyncPlan,
         per_dest: &mut BTreeMap<String, StageStatus>,
     ) -> Result<bool, knack_etl::Error> {
-        let id = plan.container.id();
-        let first = self
-            .clients
-            .knack
-            .pages(
-                &plan.container,
-                RecordsQuery::new().rows_per_page(1).limit(1),
-            )
-            .boxed()
-            .next()
-            .await
-            .transpose()?;
-        let knack_total = first.map_or(0, |p| p.total_records);
-        let pgrest = &self.clients.pgrest;
-        let own = Staged {
-            pgrest,
-            app_id: &self.settings.app_id,
-            container_id: id,
-            shared_with: &[],
-        };
-        let staged = own.count().await?;
+        let v = knack_etl::sync::verify(&self.clients, &self.settings.app_id, plan).await?;
         let mut drift = false;
         if let Some(s) = per_dest.get_mut(Destination::Postgrest.as_str()) {
-            let d = knack_total != staged;
-            s.counts = Some(counts(&[("knack", knack_total), ("staging", staged)]));
+            let d = v.is_staging_drift();
+            s.counts = Some(counts(&[("knack", v.knack), ("staging", v.staged)]));
             s.drift = Some(d);
             drift |= d;
         }
-        if let (Some(target), Some(client)) = (&plan.socrata, &self.clients.socrata) {
-            let staged = Staged {
-                shared_with: &target.shared_with,
-                ..own
-            };
-            let found =
-                knack_etl::drift::socrata(&staged, client, &target.resource_id, IdCheck::Always)
-                    .await?;
-            drift |= record(per_dest, Destination::Socrata, &found);
+        if let Some(found) = &v.socrata {
+            drift |= record(per_dest, Destination::Socrata, found);
         }
-        if let (Some(target), Some(client)) = (&plan.agol, &self.clients.agol) {
-            let layer = client
-                .layer_from_item(&target.service_id, target.selector)
-                .await?;
-            let staged = Staged {
-                shared_with: &target.shared_with,
-                ..own
-            };
-            let found =
-                knack_etl::drift::agol(&staged, &layer, &target.matching_field, IdCheck::Always)
-                    .await?;
-            drift |= record(per_dest, Destination::Agol, &found);
+        if let Some(found) = &v.agol {
+            drift |= record(per_dest, Destination::Agol, found);
         }
         Ok(drift)
     }

@@ -16,7 +16,7 @@
 //! ]
 //! ```
 
-use knack_etl::knack_dest::{FieldMap, FieldMapping};
+use knack_etl::knack_copy::{FieldMap, FieldMapping};
 use serde::Deserialize;
 
 use super::validate::is_numbered;

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use knack_etl::knack_client::Container;
-use knack_etl::knack_dest::KnackDestination;
+use knack_etl::knack_copy::KnackDestination;
 use knack_etl::sync::{KnackPlan, SyncPlan};
 use secrecy::SecretString;
 

@@ -207,7 +207,7 @@ pub(super) fn totals_line(app: &str, report: &SyncReport, took: std::time::Durat
 mod tests {
     use super::*;
     use knack_etl::sync::StageResult;
-    use knack_etl::watermark::{Destination, Tracked};
+    use knack_etl::sync::{Destination, Tracked};
     use knack_etl::{Error, RunFailure};
     use std::time::Duration;
 
