@@ -28,12 +28,12 @@ pub struct Summary {
 /// Below this share of the daily Knack quota (or below
 /// [`LOW_QUOTA_CALLS`] when Knack sends no limit) the run warns: other
 /// programs of the app, and tomorrow's first runs, may soon get 429s.
-pub const LOW_QUOTA_SHARE: f64 = 0.10;
+pub(crate) const LOW_QUOTA_SHARE: f64 = 0.10;
 /// The low-quota threshold when the limit is unknown.
-pub const LOW_QUOTA_CALLS: u64 = 1_000;
+pub(crate) const LOW_QUOTA_CALLS: u64 = 1_000;
 
 /// Whether `q` is low enough to warn about.
-pub fn quota_is_low(q: &knack_etl::knack_client::Quota) -> bool {
+pub(crate) fn quota_is_low(q: &knack_etl::knack_client::Quota) -> bool {
     match q.limit {
         Some(limit) if limit > 0 => (q.remaining as f64) < limit as f64 * LOW_QUOTA_SHARE,
         _ => q.remaining < LOW_QUOTA_CALLS,
@@ -43,7 +43,7 @@ pub fn quota_is_low(q: &knack_etl::knack_client::Quota) -> bool {
 impl Summary {
     /// The counts of knack-etl's report of a run (what happened until it stopped, for a failed
     /// one); the duration is the dispatcher's to set.
-    pub fn counted(etl: &knack_etl::RunReport, dry_run: bool) -> Self {
+    pub(crate) fn counted(etl: &knack_etl::RunReport, dry_run: bool) -> Self {
         Summary {
             read: etl.read,
             // In a dry run, what would have been written (knack-etl's DryRun counts it so).
@@ -58,13 +58,13 @@ impl Summary {
     }
 
     /// A run that leaves failed or rejected records ends with exit code 1.
-    pub fn is_success(&self) -> bool {
+    pub(crate) fn is_success(&self) -> bool {
         self.failed == 0 && self.rejected == 0
     }
 }
 
 /// `records-to-socrata data-tracker/view_197: read 120, written 118, deleted 0, failed 2, rejected 1 in 3.4s`.
-pub fn summary_line(what: &str, r: &Summary) -> String {
+pub(crate) fn summary_line(what: &str, r: &Summary) -> String {
     let written = if r.dry_run {
         format!("would write {} (dry run)", r.written)
     } else {
@@ -88,7 +88,7 @@ pub fn summary_line(what: &str, r: &Summary) -> String {
 }
 
 /// `records-to-agol data-tracker/view_197: stopped after read 0, written 0, deleted 0, failed 0 in 7.1s`.
-pub fn stopped_line(what: &str, r: &Summary) -> String {
+pub(crate) fn stopped_line(what: &str, r: &Summary) -> String {
     let rest = summary_line("", r);
     format!("{what}: stopped after {}", rest.trim_start_matches(": "))
 }
@@ -103,15 +103,14 @@ static LAST_SUMMARY: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(No
 
 /// Keeps `line` (counts and duration, no secret) for [`failed_line`]: for a command whose summary
 /// is printed rather than logged (`sync`'s table).
-pub fn note_summary(line: String) {
+pub(crate) fn note_summary(line: String) {
     *LAST_SUMMARY.lock().unwrap_or_else(|e| e.into_inner()) = Some(line);
 }
 
 /// A failed command's last line in text mode, after `error: ...`: the facts the JSON log's
 /// summary event holds, in one line. `summary: <what>: stopped after read 0, written 0, ... in
-/// 7.1s; exit code 1` when the command logged a summary ([`emit_stopped`], or [`emit_summary`]
-/// before failed or rejected records failed it), else `summary: <command>: stopped after 0.4s;
-/// exit code 2`.
+/// 7.1s; exit code 1` when the command logged a summary (a run that stopped, or one whose failed
+/// or rejected records failed it), else `summary: <command>: stopped after 0.4s; exit code 2`.
 pub fn failed_line(command: &str, started: std::time::Instant, exit_code: u8) -> String {
     let last = LAST_SUMMARY
         .lock()
@@ -151,7 +150,7 @@ macro_rules! summary_event {
 /// Logs the summary of a run that stopped on an error (at ERROR; the error itself follows). Text
 /// logs leave it out (see [`super::logging::init`]): there it is the end line, after the error
 /// ([`failed_line`]).
-pub fn emit_stopped(what: &str, r: &Summary) {
+pub(crate) fn emit_stopped(what: &str, r: &Summary) {
     summary_event!(tracing::Level::ERROR, r, true, stopped_line(what, r));
 }
 
@@ -175,7 +174,7 @@ pub fn emit_failed(command: &str, started: std::time::Instant) {
 }
 
 /// Warns when the app's daily Knack quota is low ([`quota_is_low`]).
-pub fn warn_if_quota_low(quota: Option<&knack_etl::knack_client::Quota>) {
+pub(crate) fn warn_if_quota_low(quota: Option<&knack_etl::knack_client::Quota>) {
     if let Some(q) = quota.filter(|q| quota_is_low(q)) {
         tracing::warn!(
             remaining = q.remaining,
@@ -189,7 +188,7 @@ pub fn warn_if_quota_low(quota: Option<&knack_etl::knack_client::Quota>) {
 }
 
 /// Logs the summary once, with the counts as structured fields for `--log-format json`.
-pub fn emit_summary(what: &str, r: &Summary) {
+pub(crate) fn emit_summary(what: &str, r: &Summary) {
     warn_if_quota_low(r.knack_quota.as_ref());
     summary_event!(tracing::Level::INFO, r, false, summary_line(what, r));
 }

@@ -96,36 +96,49 @@ pub(crate) fn resolve_copy(
             e.invalid.extend(invalid.iter().cloned());
             e
         })?;
-    let dest_url = dest_url(vars, &settings.knack.api_url)
-        .map_err(|e| invalid.push(e))
-        .ok();
-    let (Some(dest_app_id), Some(dest_key), Some(dest_url), true) =
-        (dest_app_id, dest_key, dest_url, invalid.is_empty())
-    else {
-        return Err(SettingsError {
-            task: TASK.name(),
-            missing,
-            invalid,
-        }
-        .into());
-    };
+    let source_url = &settings.knack.api_url;
+    let dest_app = dest_app(
+        TASK.name(),
+        (dest_app_id, dest_key),
+        source_url,
+        vars,
+        missing,
+        invalid,
+    )?;
     let destination = KnackDestination {
         source_app_id: settings.app_id.clone(),
         source_container: container_id.to_owned(),
-        dest_app_id,
+        dest_app_id: dest_app.app_id.clone(),
         dest_container: dest.container.clone(),
         dest_object,
         fields,
     };
     Ok(Copy {
         settings,
-        dest: DestApp {
-            app_id: destination.dest_app_id.clone(),
-            key: dest_key,
-            url: dest_url,
-        },
+        dest: dest_app,
         destination,
     })
+}
+
+/// The destination app from its id and key (each resolved, or `None` with its problem recorded)
+/// and its URL (`KNACK_API_URL_DEST`, else `source`), or every problem in one error of `task`.
+fn dest_app(
+    task: &'static str,
+    (app_id, key): (Option<String>, Option<SecretString>),
+    source: &url::Url,
+    vars: &EnvVars,
+    missing: Vec<String>,
+    mut invalid: Vec<String>,
+) -> Result<DestApp, SettingsError> {
+    let url = dest_url(vars, source).map_err(|e| invalid.push(e)).ok();
+    match (app_id, key, url, invalid.is_empty()) {
+        (Some(app_id), Some(key), Some(url), true) => Ok(DestApp { app_id, key, url }),
+        _ => Err(SettingsError {
+            task,
+            missing,
+            invalid,
+        }),
+    }
 }
 
 /// A Knack destination app: id, key and API URL, resolved before any request.
@@ -259,24 +272,16 @@ pub(crate) fn sync_dest(
         return Ok(None);
     };
     let (mut missing, mut invalid) = (Vec::new(), Vec::new());
-    let dest = destination_settings(config, &names, vars, &mut missing, &mut invalid);
-    let url = dest_url(vars, &settings.knack.api_url)
-        .map_err(|e| invalid.push(e))
-        .ok();
-    let (Some((app_id, key)), Some(url), true) = (dest, url, invalid.is_empty()) else {
-        return Err(SettingsError {
-            task: "sync",
-            missing,
-            invalid,
-        });
-    };
+    let found = destination_settings(config, &names, vars, &mut missing, &mut invalid);
+    let source_url = &settings.knack.api_url;
+    let dest = dest_app("sync", found, source_url, vars, missing, invalid)?;
     for plan in plans.iter_mut() {
         for k in &mut plan.knack {
             k.destination.source_app_id = settings.app_id.clone();
-            k.destination.dest_app_id = app_id.clone();
+            k.destination.dest_app_id = dest.app_id.clone();
         }
     }
-    Ok(Some((name.clone(), DestApp { app_id, key, url })))
+    Ok(Some((name.clone(), dest)))
 }
 
 /// Adds to `error` (the source app's settings problems) what the destination apps of `plans`
@@ -300,15 +305,17 @@ fn destination_names(plans: &[SyncPlan]) -> BTreeSet<String> {
         .collect()
 }
 
-/// The destination app's id and key, or what is missing or wrong (one app per run).
+/// The destination app's id and key, each `None` with its problem recorded (one app per run).
 fn destination_settings(
     config: &Config,
     names: &BTreeSet<String>,
     vars: &EnvVars,
     missing: &mut Vec<String>,
     invalid: &mut Vec<String>,
-) -> Option<(String, SecretString)> {
-    let name = names.first()?;
+) -> (Option<String>, Option<SecretString>) {
+    let Some(name) = names.first() else {
+        return (None, None);
+    };
     if names.len() > 1 {
         invalid.push(format!(
             "the containers copy into {} Knack apps ({}), but KNACK_API_KEY_DEST holds one key:              sync them with -c in separate runs, one destination app each",
@@ -316,7 +323,8 @@ fn destination_settings(
             names.iter().cloned().collect::<Vec<_>>().join(", ")
         ));
     }
-    let app_id = dest_app_id(config, name, vars, missing, invalid);
-    let key = dest_key(vars, missing);
-    Some((app_id?, key?))
+    (
+        dest_app_id(config, name, vars, missing, invalid),
+        dest_key(vars, missing),
+    )
 }

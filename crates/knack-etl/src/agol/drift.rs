@@ -1,7 +1,7 @@
-//! An ArcGIS Online layer or table against the staging store: the comparison ([`compare_layer`], counts
-//! then ids on the matching field), and the repair `sync` makes after an incremental publish (the
-//! staged records the layer lacks re-published; features no container staged reported, never
-//! deleted).
+//! An ArcGIS Online layer or table against the staging store: the comparison
+//! ([`compare_layer`], counts then ids on the matching field), and the repair `sync` makes after
+//! an incremental publish (the staged records the layer lacks re-published; features no
+//! container staged reported, never deleted).
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;

@@ -1,6 +1,6 @@
-//! A Socrata dataset against the staging store: the comparison ([`compare_dataset`], counts then ids), and
-//! the repair `sync` makes after an incremental publish (the staged records the dataset lacks
-//! re-published, the rows no container staged deleted unless the dataset forbids it).
+//! A Socrata dataset against the staging store: the comparison ([`compare_dataset`], counts then
+//! ids), and the repair `sync` makes after an incremental publish (the staged records the dataset
+//! lacks re-published, the rows no container staged deleted unless the dataset forbids it).
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;

@@ -1,5 +1,5 @@
-//! Whether a destination is in step with the staging store, and the repair `sync` makes when it
-//! is not.
+//! Whether a destination is in step with the staging store: the comparison each destination's
+//! drift check makes ([`Staged`], [`Drift`]), and what their repairs share.
 //!
 //! An incremental publish only sends what was staged since its watermark, so rows removed from a
 //! destination behind `aks`'s back (a hand edit, a restore) stay missing until a full run. The
@@ -10,8 +10,8 @@
 //! A destination several containers publish to (`shared_with`) is compared with all their staged
 //! rows: a row one of them staged is neither missing nor foreign.
 //!
-//! This file holds the comparison ([`Staged`], [`Drift`]) and what both repairs share; each
-//! destination's own check and repair is in its room (`socrata/drift.rs`, `agol/drift.rs`).
+//! Each destination's own check and repair is in its room (`socrata/drift.rs`,
+//! `agol/drift.rs`).
 
 use std::collections::BTreeSet;
 
