@@ -9,11 +9,10 @@ use agol_client::LayerSelector;
 use chrono::{NaiveDateTime, Timelike, Utc};
 use knack_client::testkit::FakeKnack;
 use knack_client::Container;
-use knack_etl::pipelines::{
-    metadata_to_postgrest, records_to_agol, records_to_postgrest, records_to_socrata, AgolTarget,
-    Publication, RunOptions, SocrataTarget,
-};
-use knack_etl::RunReport;
+use knack_etl::agol::{records_to_agol, AgolTarget};
+use knack_etl::socrata::{records_to_socrata, SocrataTarget};
+use knack_etl::staging::{metadata_to_postgrest, records_to_postgrest, Publication};
+use knack_etl::{RunOptions, RunReport};
 use pgrest_client::testkit::FakePostgrest;
 use serde_json::{json, Value};
 use socrata_client::testkit::FakeSocrata;
@@ -138,11 +137,8 @@ pub async fn run(out: &mut impl Write) -> Result<Summary> {
         ..SocrataTarget::default()
     };
     let agol_target = AgolTarget {
-        service_id: ITEM_ID.to_string(),
-        selector: LayerSelector::LayerIndex(0),
-        matching_field: "id".to_string(),
         batch_size: 100,
-        shared_with: Vec::new(),
+        ..AgolTarget::new(ITEM_ID, LayerSelector::LayerIndex(0), "id")
     };
 
     writeln!(out, "\n== 3. Metadata → PostgREST")?;

@@ -1,11 +1,51 @@
-//! Command-line arguments, with the original scripts' flags.
+//! Command-line arguments, with the original scripts' flags, and their help texts.
 
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::date::parse_date;
+use crate::settings::date::parse_date;
+use crate::settings::Env;
+
+/// `aks sync --help`: what it runs and what its checks cost.
+const SYNC_LONG_ABOUT: &str = "\
+Sync a whole app: refresh its metadata once, then per container (at once, --concurrency) load \
+Knack -> api.knack and, only when that succeeded, publish to the container's Socrata dataset and \
+ArcGIS Online layer and copy it into each Knack app under knack_destinations. Every stage reads \
+from its own watermark in api.knack_sync_state (a full load and safe replace when it has none; \
+-d overrides for one run) and advances it only when it succeeded. One Knack client per app keeps \
+the whole run within Knack's 10 requests per second. Ends with one table (container x stage) and \
+the Knack quota left; exit 0 when every stage succeeded, 1 when one failed, 2 before any write.
+
+Drift repair: after an incremental publish, the destination is compared with the staging store: \
+1 PostgREST count (one more per container sharing the destination) and 1 Socrata count \
+(`count(*)`), or for ArcGIS Online 1 token, 2 item/layer look-ups and 1 count. Only when the \
+counts differ are the ids read (1 PostgREST request per 10,000 staged rows, 1 Socrata request per \
+1,000 rows, 1 ArcGIS request per page of features); the staged records the destination lacks are \
+then re-published, and Socrata rows no container staged are deleted (reported instead under \
+no_replace_socrata; ArcGIS features are reported, never deleted). A swap that keeps the count is \
+not seen: `aks status --verify` compares ids always.
+
+Knack destinations: before comparing, the destination container's staged rows are refreshed from \
+the destination app (incremental under its own postgrest watermark when [apps.<dest>.containers.\
+<container>] names its modified_date_field_id, else a full reload), so no record is created twice. \
+Needs KNACK_API_KEY_DEST, the destination app's id (KNACK_APP_ID_DEST or app_id under \
+[apps.<dest>]) and, when it is on another Knack API, KNACK_API_URL_DEST.";
+
+/// `aks status --help`: what it reads and how many requests that takes.
+const STATUS_LONG_ABOUT: &str = "\
+Show, per container and destination (postgrest, socrata, agol), the watermark the next `aks sync` \
+reads from, when the last run started and how it ended. Read-only.
+
+Requests: without --verify, one (PostgREST, api.knack_sync_state). With --verify, per container \
+also: 1 Knack request (total_records), 1 PostgREST count, and per destination 1 count request each \
+side plus the ids of both: 1 PostgREST request per 10,000 staged rows, 1 Socrata request per 1,000 \
+dataset rows, and for ArcGIS Online 1 token, 2 item/layer look-ups and 1 request per page of \
+features (the layer's maxRecordCount). Counts and ids are compared side by side (a destination \
+shared by several containers against all their staged rows) and up to 20 ids present in staging \
+but missing in a destination are listed; exit 3 when anything is out of step, 0 when nothing is. \
+A plain `aks sync` repairs what this finds.";
 
 /// Moves Knack records to the PostgREST staging store, Socrata and ArcGIS Online.
 #[derive(Debug, Parser)]
@@ -39,10 +79,10 @@ pub enum Command {
     RecordsToAgol(RecordsArgs),
     /// Sync a whole app: metadata once, then per container Knack -> PostgREST and (only on
     /// success) its publishers and Knack destinations, each stage from its own watermark.
-    #[command(long_about = crate::sync::LONG_ABOUT)]
+    #[command(long_about = SYNC_LONG_ABOUT)]
     Sync(SyncArgs),
     /// Show each container's watermarks and last runs; --verify compares counts and ids.
-    #[command(long_about = crate::status::LONG_ABOUT)]
+    #[command(long_about = STATUS_LONG_ABOUT)]
     Status(StatusArgs),
     /// Create or update a container's staged records in another Knack app (the field map under
     /// knack_destinations in the config).
@@ -227,25 +267,6 @@ pub struct BackupArgs {
     pub to: Option<String>,
 }
 
-/// `--env`: which deployment's endpoints and credentials are in use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Env {
-    /// Production.
-    Prod,
-    /// Development / staging.
-    Dev,
-}
-
-impl Env {
-    /// `prod` or `dev`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Env::Prod => "prod",
-            Env::Dev => "dev",
-        }
-    }
-}
-
 /// `--log-format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -375,6 +396,6 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(e.exit_code(), 2);
-        assert!(e.to_string().contains(crate::date::DATE_EXAMPLE));
+        assert!(e.to_string().contains(crate::settings::date::DATE_EXAMPLE));
     }
 }

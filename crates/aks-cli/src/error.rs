@@ -1,7 +1,8 @@
 //! The CLI's errors and the exit code each one maps to.
 
-use crate::config::ConfigError;
-use crate::env::SettingsError;
+use crate::output::summary::Summary;
+use crate::settings::config::ConfigError;
+use crate::settings::SettingsError;
 
 /// Exit code for usage and config errors (also what clap uses for bad arguments).
 pub const EXIT_USAGE: u8 = 2;
@@ -72,14 +73,14 @@ pub enum RunError {
     /// Any error from the pipeline (knack-etl, a client), displayed as is.
     #[error(transparent)]
     Pipeline(Box<dyn std::error::Error + Send + Sync + 'static>),
-    /// A pipeline stopped part-way: `message` says why (cause and setting to check included,
-    /// see [`crate::diagnose::explain`]); `report` is what happened before, for the summary.
+    /// A pipeline stopped part-way: `message` says why (its cause and the setting to check);
+    /// `report` is what happened before, for the summary.
     #[error("{message}")]
     Stopped {
         /// The explanation.
         message: String,
         /// Counts until the failure; the dispatcher sets the real duration.
-        report: Box<crate::report::RunReport>,
+        report: Box<Summary>,
     },
 }
 

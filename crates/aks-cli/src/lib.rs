@@ -1,16 +1,21 @@
-//! The `aks` ops CLI: arguments, config file, environment, logging, progress and exit codes.
+//! The `aks` ops CLI: arguments, settings (config file, environment), logging, progress and exit
+//! codes around knack-etl, which does the work.
 //!
-//! The pipelines themselves live in knack-etl; this crate validates everything a run needs before
-//! the first request and hands the pipeline only present, well-formed values.
+//! The rooms: `cli.rs` (clap arguments and their help texts), `settings/` (the config file,
+//! environment variables, endpoints and dates → one `Settings` value, and the knack-etl plans a
+//! container's config becomes), `clients.rs` (the one place settings become clients),
+//! `commands/` (one file per subcommand, each a few calls into knack-etl), `output/` (summary
+//! lines, tables, `sync`'s summary, `status`'s document, diagnoses, logging) and `error.rs`
+//! (errors and exit codes). Everything is validated before the first request; the library exposes
+//! only what the `aks` binary runs.
 //!
 //! ```no_run
-//! use aks_cli::{cli::Cli, env::EnvVars, run};
+//! use aks_cli::{cli::Cli, execute, EnvVars};
 //! use clap::Parser;
 //!
 //! # async fn demo() {
 //! let cli = Cli::parse_from(["aks", "--config", "knack.toml", "config", "check", "--offline"]);
-//! let vars = EnvVars::from_process();
-//! if let Err(e) = run::execute(&cli, &vars).await {
+//! if let Err(e) = execute(&cli, &EnvVars::from_process()).await {
 //!     eprintln!("error: {e}");
 //!     std::process::exit(e.exit_code().into());
 //! }
@@ -18,24 +23,14 @@
 //! ```
 #![warn(missing_docs)]
 
-pub mod backup;
-pub mod check;
 pub mod cli;
-pub mod config;
-pub mod date;
-pub mod db;
-pub mod diagnose;
-pub mod endpoint;
-pub mod env;
-pub mod error;
-pub mod knack_dest;
-pub mod logging;
-pub mod pipelines;
-pub mod report;
-pub mod run;
-pub mod shared;
-pub mod status;
-pub mod sync;
-pub mod table;
+mod clients;
+mod commands;
+mod error;
+mod output;
+mod settings;
 
-pub use error::{CliError, RunError};
+pub use commands::execute;
+pub use error::{CliError, EXIT_RUNTIME, EXIT_USAGE};
+pub use output::{logging, summary};
+pub use settings::EnvVars;

@@ -4,9 +4,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use aks_cli::cli::{Cli, LogFormat};
-use aks_cli::env::EnvVars;
-use aks_cli::error::{EXIT_RUNTIME, EXIT_USAGE};
-use aks_cli::{logging, report, run};
+use aks_cli::{execute, logging, summary, EnvVars, EXIT_RUNTIME, EXIT_USAGE};
 use clap::error::ErrorKind;
 use clap::Parser;
 
@@ -28,7 +26,7 @@ fn main() -> ExitCode {
         }
     };
     let started = Instant::now();
-    match runtime.block_on(run::execute(&cli, &vars)) {
+    match runtime.block_on(execute(&cli, &vars)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // Here, where every command's failure ends, so none can forget it: a summary, before
@@ -36,11 +34,11 @@ fn main() -> ExitCode {
             // reader looks).
             let (command, code) = (cli.command.name(), e.exit_code());
             if cli.log_format == LogFormat::Json {
-                report::emit_failed(command, started);
+                summary::emit_failed(command, started);
             }
             let exit = fail(cli.log_format, &e.to_string(), code);
             if cli.log_format == LogFormat::Text {
-                eprintln!("{}", report::failed_line(command, started, code));
+                eprintln!("{}", summary::failed_line(command, started, code));
             }
             exit
         }

@@ -981,12 +981,12 @@ async fn quickstart_sync_with_a_knack_destination() {
 
 /// The destination app's staged copy, as its own records-to-postgrest would make it.
 async fn stage_dest(fakes: &Fakes, dest: &FakeKnack) {
-    knack_etl::pipelines::records_to_postgrest(
+    knack_etl::staging::records_to_postgrest(
         &dest.client_builder().build().unwrap(),
         &fakes.pg.client_builder().build().unwrap(),
         &knack_etl::knack_client::Container::object(common::knack_dest::OBJECT).unwrap(),
         None,
-        &knack_etl::pipelines::RunOptions::default(),
+        &knack_etl::RunOptions::default(),
     )
     .await
     .unwrap();

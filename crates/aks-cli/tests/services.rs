@@ -11,8 +11,9 @@ use common::{stderr, Fakes, APP, APP_ID, DATASET, RECORDS, VIEW};
 use futures::TryStreamExt;
 use knack_etl::knack_client::testkit::FakeKnack;
 use knack_etl::knack_client::Container;
-use knack_etl::pipelines::{records_to_postgrest, RunOptions};
+use knack_etl::staging::records_to_postgrest;
 use knack_etl::testkit::S3Server;
+use knack_etl::RunOptions;
 use serde_json::json;
 
 /// The fixture app staged, a destination app staged (metadata only), and the config extended

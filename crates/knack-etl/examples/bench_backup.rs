@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Instant;
 
-use knack_etl::backup::{backup_socrata, BackupTarget};
+use knack_etl::socrata::{backup_socrata, BackupTarget};
 use knack_etl::socrata_client::{
     self,
     testkit::{FakeDataset, FakeSocrata},

@@ -74,3 +74,13 @@ impl Error {
         }
     }
 }
+
+/// `Ok` when nothing is wrong; else every problem in one [`Error::Preflight`]: a destination
+/// that cannot take the run is refused before its first write.
+pub(crate) fn refuse(problems: Vec<String>) -> Result<(), Error> {
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Preflight(problems.join("; ")))
+    }
+}

@@ -2,18 +2,31 @@
 //! Online — with the output of the Python `atd-knack-services` it replaces, because public datasets
 //! already hold that output.
 //!
-//! The pieces: [`Source`] and [`Sink`] traits and the [`run`] driver that streams batches between
-//! them; adapters for Knack, the PostgREST staging store, Socrata and ArcGIS Online; the
-//! [`transform`]s that turn a formatted Knack record (knack-client's formatter output: label → value)
-//! into a Socrata row or an AGOL feature; the original's four jobs in [`pipelines`]; a whole app in
-//! one run, each stage from its own [`watermark`], in [`sync`].
+//! The crate is laid out as rooms, one per system, over a shared engine; find a behaviour by the
+//! system's name, then the concept's:
+//!
+//! | room | what lives there |
+//! |---|---|
+//! | [`engine`] | the [`Source`] and [`Sink`] traits, the [`run`] driver and its read-ahead bound, [`RunReport`], rejections, [`DryRun`], [`RunOptions`] |
+//! | [`knack`] | Knack as a source (parsed or raw records), a container's fields checked against the metadata |
+//! | [`staging`] | the PostgREST staging store: tables, sink, source, metadata, the loads from Knack ([`staging::records_to_postgrest`]), what a publisher reads ([`staging::Publication`]), the drift comparison |
+//! | [`socrata`] | Knack record → row, the sink, preflight, drift repair, [`socrata::records_to_socrata`] and its target, CSV snapshots |
+//! | [`agol`] | Knack record → feature, matching keys, the sink, preflight, drift repair, [`agol::records_to_agol`] and its target |
+//! | [`knack_copy`] | Knack → Knack: field maps, canonical comparison, wall time, the plan, [`knack_copy::records_to_knack`], the map's check |
+//! | [`sync`] | a whole app in one run: plans, stages and their watermarks, single-stage tracking, `status --verify`'s comparison, shared destinations |
+//! | [`transform`] | what the Socrata and ArcGIS transforms share: field specs, output keys, coordinates |
+//!
+//! Rooms depend downwards only: `engine` and `transform` on nothing of the crate but [`Error`];
+//! `knack` and `staging` on them; `socrata`, `agol` and `knack_copy` on `staging`; `sync` on all.
 //!
 //! A pipeline, end to end (see `examples/` for one that runs against the fakes):
 //!
 //! ```no_run
 //! # async fn demo(pgrest: knack_etl::pgrest_client::Client, socrata: knack_etl::socrata_client::Client) -> Result<(), Box<dyn std::error::Error>> {
 //! use knack_etl::knack_client::Container;
-//! use knack_etl::pipelines::{records_to_socrata, Publication, RunOptions, SocrataTarget};
+//! use knack_etl::socrata::{records_to_socrata, SocrataTarget};
+//! use knack_etl::staging::Publication;
+//! use knack_etl::RunOptions;
 //!
 //! let publication = Publication {
 //!     app_id: "5d79512148c4af00106d1507".into(),
@@ -32,9 +45,9 @@
 //! The transforms alone:
 //!
 //! ```
-//! use knack_etl::transform::{
-//!     AgolOptions, AgolTransform, FieldSpec, SocrataColumns, SocrataOptions, SocrataTransform,
-//! };
+//! use knack_etl::agol::{AgolOptions, AgolTransform};
+//! use knack_etl::socrata::{SocrataColumns, SocrataOptions, SocrataTransform};
+//! use knack_etl::transform::FieldSpec;
 //! use serde_json::json;
 //!
 //! # fn main() -> Result<(), knack_etl::transform::TransformError> {
@@ -68,38 +81,23 @@
 //! ```
 #![warn(missing_docs)]
 
-mod agol;
-pub mod backup;
-pub mod drift;
-mod dry_run;
+pub mod agol;
+pub mod engine;
 mod error;
-mod keyset;
-mod knack;
-pub mod knack_dest;
-pub mod pipelines;
-pub mod preflight;
-mod reject;
-mod report;
-mod run;
-mod socrata;
-mod stage;
+pub mod knack;
+pub mod knack_copy;
+pub mod socrata;
 pub mod staging;
 pub mod sync;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod transform;
-pub mod watermark;
 
-pub use agol::AgolSink;
-pub use dry_run::DryRun;
+pub use engine::{
+    run, BatchOutcome, BatchStream, DryRun, Rejection, RunFailure, RunOptions, RunReport, Sink,
+    Source, Weigh, WriteMode,
+};
 pub use error::Error;
-pub use knack::{KnackSource, RawKnackSource};
-pub use reject::{log_rejections, Rejection, LOGGED_REJECTIONS};
-pub use report::RunReport;
-pub use run::{run, RunFailure};
-pub use socrata::{SocrataRow, SocrataSink};
-pub use stage::{BatchOutcome, BatchStream, Sink, Source, Weigh, WriteMode};
-pub use staging::{StagingRow, StagingSink, StagingSource};
 
 /// The client crates, re-exported so users build clients with the versions this crate uses.
 pub use {agol_client, knack_client, pgrest_client, socrata_client};

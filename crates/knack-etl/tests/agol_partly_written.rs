@@ -6,8 +6,9 @@ mod e2e_common;
 use async_trait::async_trait;
 use e2e_common::Env;
 use futures::StreamExt;
+use knack_etl::agol::AgolSink;
 use knack_etl::agol_client::{Feature, LayerSelector};
-use knack_etl::{run, AgolSink, BatchStream, Error, Source, WriteMode};
+use knack_etl::{run, BatchStream, Error, Source, WriteMode};
 use serde_json::json;
 
 /// Five features in one batch.

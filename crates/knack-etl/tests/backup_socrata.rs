@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use futures::TryStreamExt;
-use knack_etl::backup::{backup_socrata, cell, snapshot_path, BackupError, BackupTarget};
+use knack_etl::socrata::{backup_socrata, cell, snapshot_path, BackupError, BackupTarget};
 use knack_etl::socrata_client;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;

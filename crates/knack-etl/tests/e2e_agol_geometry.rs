@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use chrono::{TimeZone, Utc};
 use e2e_common::{fixture_records, Env, APP_ID, LOCATION_FIELD, VIEW};
 use knack_etl::agol_client::Geometry;
-use knack_etl::pipelines::RunOptions;
+use knack_etl::RunOptions;
 use serde_json::{json, Value};
 
 /// Replaces the staged rows: ids in `recent` staged in June 2024, the others in 2020.

@@ -3,7 +3,7 @@
 mod e2e_common;
 
 use e2e_common::{fixture, Env};
-use knack_etl::pipelines::RunOptions;
+use knack_etl::RunOptions;
 use serde_json::json;
 use socrata_client::testkit::FakeDataset;
 

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 
 use chrono::{TimeZone, Utc};
 use e2e_common::{fixture, fixture_records, synthetic_record, Env};
-use knack_etl::pipelines::RunOptions;
 use knack_etl::Error;
+use knack_etl::RunOptions;
 use pgrest_client::testkit::{Fault, PostgrestFault};
 use serde_json::json;
 use socrata_client::testkit::{FakeDataset, FakeSocrata};

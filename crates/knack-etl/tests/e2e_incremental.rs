@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use e2e_common::{fixture_records, Env, APP_ID, MODIFIED_FIELD, VIEW};
-use knack_etl::pipelines::RunOptions;
+use knack_etl::RunOptions;
 use serde_json::{json, Value};
 
 /// The local day of a Knack date_time display value (`02/29/2024 11:30pm`).

@@ -4,8 +4,8 @@
 mod e2e_common;
 
 use e2e_common::{synthetic_record, Env};
-use knack_etl::pipelines::RunOptions;
 use knack_etl::Error;
+use knack_etl::RunOptions;
 use serde_json::{json, Value};
 use socrata_client::testkit::Fault;
 
@@ -80,7 +80,7 @@ async fn socrata_failing_on_the_second_post_counts_the_first_as_written() {
     );
     env.socrata.inject(Fault::status(403).on_method("POST"));
 
-    let failure = knack_etl::pipelines::records_to_socrata(
+    let failure = knack_etl::socrata::records_to_socrata(
         &env.pg_client,
         &socrata,
         &env.publication(),

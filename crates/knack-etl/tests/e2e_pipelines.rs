@@ -6,7 +6,7 @@ mod e2e_common;
 use std::collections::BTreeMap;
 
 use e2e_common::{fixture, fixture_records, without_nulls, Env, APP_ID, VIEW};
-use knack_etl::pipelines::RunOptions;
+use knack_etl::RunOptions;
 use serde_json::{json, Value};
 
 /// The original sent string coordinates through; we send the numbers (README, fix 5).

@@ -3,7 +3,7 @@
 mod e2e_common;
 
 use e2e_common::{container, Env, APP_ID, VIEW};
-use knack_etl::pipelines::RunOptions;
+use knack_etl::RunOptions;
 
 #[tokio::test]
 async fn staged_records_are_the_bytes_knack_sent() {

@@ -6,14 +6,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use knack_client::testkit::{FakeKnack, Fault};
 use knack_client::Container;
-use knack_etl::knack_dest::{
+use knack_etl::knack_copy::{
     records_to_knack, Action, FieldMap, FieldMapping, KnackDestination, KnackReport,
 };
-use knack_etl::pipelines::{records_to_postgrest, RunOptions};
-use knack_etl::staging::{store_metadata, StagingRow, RECORDS_TABLE, RECORD_KEY};
-use knack_etl::{knack_client, pgrest_client};
+use knack_etl::staging::{records_to_postgrest, store_metadata, StagingRow, StagingSink};
+use knack_etl::RunOptions;
+use knack_etl::{knack_client, pgrest_client, Sink};
 use pgrest_client::testkit::FakePostgrest;
-use pgrest_client::Upsert;
 use serde_json::{json, Map, Value};
 
 const SRC_APP: &str = "5d0000000000000000000001";
@@ -106,8 +105,8 @@ impl World {
                 StagingRow::new(SRC_APP, SRC_VIEW, rec)
             })
             .collect();
-        self.pgc
-            .upsert(RECORDS_TABLE, &rows, &Upsert::on_conflict(RECORD_KEY))
+        StagingSink::new(self.pgc.clone(), SRC_APP, SRC_VIEW)
+            .write(rows)
             .await
             .unwrap();
     }

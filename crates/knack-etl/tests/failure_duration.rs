@@ -9,7 +9,7 @@ use std::time::Duration;
 use e2e_common::Env;
 use knack_etl::knack_client::testkit::Fault;
 use knack_etl::knack_client::{Jitter, RetryPolicy};
-use knack_etl::pipelines::RunOptions;
+use knack_etl::RunOptions;
 
 const RETRIES: u32 = 3;
 const WAIT: Duration = Duration::from_millis(40);

@@ -4,8 +4,8 @@
 mod common;
 
 use common::{diff, fixture, records, view_fields, CONTAINER, LOCATION_FIELD};
+use knack_etl::agol::{AgolOptions, AgolTransform};
 use knack_etl::agol_client::Geometry;
-use knack_etl::transform::{AgolOptions, AgolTransform};
 use serde_json::{json, Value};
 
 /// The original passed string coordinates through; we send the numbers they hold.

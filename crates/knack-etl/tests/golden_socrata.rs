@@ -3,7 +3,7 @@
 mod common;
 
 use common::{diff, fixture, records, view_fields, CONTAINER, LOCATION_FIELD};
-use knack_etl::transform::{SocrataColumns, SocrataOptions, SocrataTransform};
+use knack_etl::socrata::{SocrataColumns, SocrataOptions, SocrataTransform};
 
 #[test]
 fn every_record_matches_the_originals_socrata_row() {

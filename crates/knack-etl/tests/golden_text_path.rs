@@ -5,11 +5,10 @@
 mod common;
 
 use common::{diff, fixture, LOCATION_FIELD};
+use knack_etl::agol::{AgolFeatureBuilder, AgolOptions, AgolTransform};
 use knack_etl::knack_client::{Container, Formatter, Metadata, Record};
-use knack_etl::transform::{
-    AgolFeatureBuilder, AgolOptions, AgolTransform, FieldSpec, SocrataColumns, SocrataOptions,
-    SocrataRowWriter, SocrataTransform,
-};
+use knack_etl::socrata::{SocrataColumns, SocrataOptions, SocrataRowWriter, SocrataTransform};
+use knack_etl::transform::FieldSpec;
 use serde_json::{Map, Value};
 
 fn formatter() -> Formatter {

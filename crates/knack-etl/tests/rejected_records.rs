@@ -5,7 +5,7 @@ mod e2e_common;
 
 use chrono::{TimeZone, Utc};
 use e2e_common::{container, fixture, fixture_records, Env, DATASET, LAYER};
-use knack_etl::pipelines::RunOptions;
+use knack_etl::RunOptions;
 use knack_etl::{agol_client, socrata_client, Error};
 use serde_json::{json, Value};
 use socrata_client::testkit::FakeDataset;

@@ -5,9 +5,9 @@ mod e2e_common;
 
 use e2e_common::{container, fixture_records, Env, DATASET, VIEW};
 use knack_etl::knack_client::Container;
-use knack_etl::pipelines::{
-    records_to_postgrest, records_to_socrata, Publication, RunOptions, SocrataTarget,
-};
+use knack_etl::socrata::{records_to_socrata, SocrataTarget};
+use knack_etl::staging::{records_to_postgrest, Publication};
+use knack_etl::RunOptions;
 use knack_etl::{RunFailure, RunReport};
 
 const OTHER: &str = "object_1";

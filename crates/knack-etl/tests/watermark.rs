@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use knack_etl::pgrest_client::testkit::FakePostgrest;
-use knack_etl::watermark::{Destination, Since, Watermarks};
+use knack_etl::sync::{Destination, Since, Watermarks};
 use knack_etl::{Error, RunFailure, RunReport};
 
 const APP: &str = "app1";

@@ -1,4 +1,4 @@
-//! The four fake servers seeded with the generated fixture app, a config file pointing at them,
+//! The four fake servers of the fixture app (knack-etl's testkit), a config file pointing at them,
 //! and the real `aks` binary run against them.
 
 #![allow(dead_code)]
@@ -6,27 +6,20 @@
 pub mod knack_dest;
 pub mod sync;
 
+use std::ops::Deref;
 use std::path::PathBuf;
 use std::process::Output;
 
 use assert_cmd::Command;
-use knack_etl::agol_client::testkit::{FakeAgol, ITEM_ID, PASSWORD, USERNAME};
-use knack_etl::knack_client::testkit::FakeKnack;
-use knack_etl::knack_client::Container;
-use knack_etl::pgrest_client::testkit::FakePostgrest;
-use knack_etl::socrata_client::testkit::{FakeDataset, FakeSocrata};
+use knack_etl::agol_client::testkit::{ITEM_ID, PASSWORD, USERNAME};
+use knack_etl::testkit::FakeApp;
 use serde_json::Value;
 
-/// The generated app's id (the fixture metadata's `application.id`).
-pub const APP_ID: &str = "807d63882254235602b447c3";
+#[allow(unused_imports)]
+pub use knack_etl::testkit::{fixture, fixture_records, APP_ID, DATASET, RECORDS, VIEW};
+
 /// The app name used with `-a`.
 pub const APP: &str = "acc";
-/// The fixture view (in `scene_1`, over `object_1`).
-pub const VIEW: &str = "view_1";
-/// The fixture's Socrata dataset.
-pub const DATASET: &str = "acc1-0001";
-/// Records in `records_view_1.json`.
-pub const RECORDS: usize = 60;
 
 pub const KNACK_API_KEY: &str = "kk-7f3a9e-never-print";
 pub const PGREST_JWT: &str = "jwt-51c0de-never-print";
@@ -44,35 +37,27 @@ pub const SECRETS: &[(&str, &str)] = &[
     ("AGOL_PASSWORD", PASSWORD),
 ];
 
-pub fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {path}: {e}"))
-}
-
-/// Every fake, seeded, and a config file pointing at them.
+/// Every fake of the fixture app ([`knack_etl::testkit::FakeApp`]; `fakes.knack`, `fakes.pg`,
+/// ...), Socrata asking for the key pair, and a config file pointing at them.
 pub struct Fakes {
-    pub knack: FakeKnack,
-    pub pg: FakePostgrest,
-    pub socrata: FakeSocrata,
-    pub agol: FakeAgol,
+    pub app: FakeApp,
     pub config: PathBuf,
     _dir: tempfile::TempDir,
 }
 
+impl Deref for Fakes {
+    type Target = FakeApp;
+    fn deref(&self) -> &FakeApp {
+        &self.app
+    }
+}
+
 impl Fakes {
     pub async fn start() -> Self {
-        let knack = FakeKnack::start_for(APP_ID, KNACK_API_KEY).await;
-        knack.set_rate_limit(None);
-        knack.set_metadata(fixture("metadata.json"));
-        let records = fixture("records_view_1.json").as_array().unwrap().clone();
-        assert_eq!(records.len(), RECORDS);
-        knack.set_records(&Container::view("scene_1", VIEW).unwrap(), records);
-        let pg = FakePostgrest::staging(PGREST_JWT).await;
-        let socrata = FakeSocrata::start().await;
-        socrata.add_dataset(FakeDataset::from_metadata(&fixture("socrata_dataset.json")));
-        socrata.require_basic_auth(SOCRATA_API_KEY_ID, SOCRATA_API_KEY_SECRET);
-        let agol = FakeAgol::start().await;
+        assert_eq!(fixture_records().len(), RECORDS);
+        let app = FakeApp::start(KNACK_API_KEY, PGREST_JWT).await;
+        app.socrata
+            .require_basic_auth(SOCRATA_API_KEY_ID, SOCRATA_API_KEY_SECRET);
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("knack.toml");
         std::fs::write(
@@ -100,18 +85,15 @@ layer_id = 0
 item_type = "layer"
 upsert_matching_field = "id"
 "#,
-                knack = knack.uri(),
-                pg = pg.uri(),
-                socrata = socrata.uri(),
-                agol = agol.uri(),
+                knack = app.knack.uri(),
+                pg = app.pg.uri(),
+                socrata = app.socrata.uri(),
+                agol = app.agol.uri(),
             ),
         )
         .unwrap();
         Self {
-            knack,
-            pg,
-            socrata,
-            agol,
+            app,
             config,
             _dir: dir,
         }
@@ -144,33 +126,10 @@ upsert_matching_field = "id"
 
     /// Requests that change something, per destination: PostgREST, Socrata, AGOL.
     pub fn writes(&self) -> Vec<String> {
-        let pg = self
-            .pg
-            .requests()
-            .into_iter()
-            .filter(|r| r.method != "GET" && r.method != "HEAD")
-            .map(|r| format!("pgrest {} {}", r.method, r.path));
-        let socrata = self
-            .socrata
-            .requests()
-            .into_iter()
-            .filter(|r| r.method != "GET" && r.method != "HEAD")
-            .map(|r| format!("socrata {} {}", r.method, r.path));
-        let agol = self
-            .agol
-            .requests()
-            .into_iter()
-            .filter(|r| {
-                [
-                    "addFeatures",
-                    "updateFeatures",
-                    "deleteFeatures",
-                    "applyEdits",
-                    "truncate",
-                ]
-                .contains(&r.operation.as_str())
-            })
-            .map(|r| format!("agol {}", r.operation));
+        let (pg, socrata, agol) = self.app.writes();
+        let pg = pg.into_iter().map(|w| format!("pgrest {w}"));
+        let socrata = socrata.into_iter().map(|w| format!("socrata {w}"));
+        let agol = agol.into_iter().map(|w| format!("agol {w}"));
         pg.chain(socrata).chain(agol).collect()
     }
 
@@ -181,14 +140,6 @@ upsert_matching_field = "id"
             .into_iter()
             .filter(|w| w != "pgrest POST /knack_sync_state")
             .collect()
-    }
-
-    /// How many requests the four fakes received in all.
-    pub fn request_count(&self) -> usize {
-        self.knack.requests().len()
-            + self.pg.requests().len()
-            + self.socrata.requests().len()
-            + self.agol.requests().len()
     }
 
     /// Staged rows of the fixture view in `api.knack`.

@@ -31,7 +31,10 @@ use std::time::{Duration, Instant};
 use peakmem_alloc::{PeakMemAlloc, PeakMemAllocTrait};
 use stats_alloc::StatsAlloc;
 
-use knack_etl::pipelines::{self, AgolTarget, Publication, RunOptions, SocrataTarget};
+use knack_etl::agol::{records_to_agol, AgolTarget};
+use knack_etl::socrata::{records_to_socrata, SocrataTarget};
+use knack_etl::staging::{metadata_to_postgrest, records_to_postgrest, Publication};
+use knack_etl::RunOptions;
 use knack_etl::{agol_client, knack_client, pgrest_client, socrata_client, RunFailure, RunReport};
 
 mod fakes;
@@ -47,8 +50,6 @@ const SOCRATA_DATASET: &str = include_str!("../../tests/fixtures/socrata_dataset
 /// Knack's 150 ms answer time, and its limit of 10 requests in any second.
 const KNACK_LATENCY: Duration = Duration::from_millis(150);
 const KNACK_PER_SECOND: f64 = 10.0;
-/// What `aks` sends per applyEdits call.
-const AGOL_BATCH: usize = 50;
 
 /// Counts heap bytes (the peak of live bytes, peakmem-alloc) and allocations (stats_alloc,
 /// wrapped inside). RSS alone cannot tell whether memory grows with the dataset: the allocator
@@ -215,9 +216,7 @@ fn drive(args: &[String]) {
             .build()
             .unwrap();
         let view = knack_client::Container::view("scene_1", "view_1").unwrap();
-        pipelines::metadata_to_postgrest(&knack, &pg, false)
-            .await
-            .unwrap();
+        metadata_to_postgrest(&knack, &pg, false).await.unwrap();
         // Every record (the fixture's dates are all later), upserted: no set of written keys.
         let options = match index {
             0 => RunOptions {
@@ -239,13 +238,11 @@ fn drive(args: &[String]) {
             resource_id: DATASET.into(),
             ..SocrataTarget::default()
         };
-        let agol_target = AgolTarget {
-            service_id: agol_client::testkit::ITEM_ID.into(),
-            selector: agol_client::LayerSelector::LayerIndex(0),
-            matching_field: "id".into(),
-            batch_size: AGOL_BATCH,
-            shared_with: Vec::new(),
-        };
+        let agol_target = AgolTarget::new(
+            agol_client::testkit::ITEM_ID,
+            agol_client::LayerSelector::LayerIndex(0),
+            "id",
+        );
         println!("ready");
         std::io::stdout().flush().unwrap();
         let mut go = String::new();
@@ -253,23 +250,16 @@ fn drive(args: &[String]) {
         let name = PHASES[index];
         let phase = match index {
             0..=2 | 7 => {
-                let run =
-                    pipelines::records_to_postgrest(&knack, &pg, &view, Some("field_21"), &options);
+                let run = records_to_postgrest(&knack, &pg, &view, Some("field_21"), &options);
                 measure(name, run).await
             }
             3 | 4 => {
-                let run = pipelines::records_to_socrata(
-                    &pg,
-                    &socrata,
-                    &publication,
-                    &socrata_target,
-                    &options,
-                );
+                let run =
+                    records_to_socrata(&pg, &socrata, &publication, &socrata_target, &options);
                 measure(name, run).await
             }
             _ => {
-                let run =
-                    pipelines::records_to_agol(&pg, &agol, &publication, &agol_target, &options);
+                let run = records_to_agol(&pg, &agol, &publication, &agol_target, &options);
                 measure(name, run).await
             }
         };

@@ -8,15 +8,15 @@ use pgrest_client::{Client, Keyset, Query};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::RECORDS_TABLE;
-use crate::stage::{BatchStream, Source};
+use super::tables::RECORDS_TABLE;
+use crate::engine::{BatchStream, Source};
 use crate::Error;
 
 /// The Knack record ids staged for `container_id` of `app_id`, page by page (ids only).
 ///
 /// A replace of a destination that several containers publish to keeps every record one of
 /// them still has: this is how it knows.
-pub async fn record_ids(
+pub(crate) async fn record_ids(
     client: &Client,
     app_id: &str,
     container_id: &str,

@@ -1,5 +1,5 @@
 //! The Knack → Knack stage of a sync (`knack:<app name>`): a container's staged records copied
-//! into another Knack app through [`crate::knack_dest::records_to_knack`].
+//! into another Knack app through [`records_to_knack`].
 //!
 //! records-to-knack decides create or update by looking a record up in the destination
 //! container's **staged** rows. Were those stale, a record the previous run created would be
@@ -10,30 +10,16 @@
 //! modified in Knack after that refresh's watermark was opened, so the next refresh reads them.
 
 use chrono_tz::Tz;
-use knack_client::{Container, Metadata};
+use knack_client::Metadata;
 
-use super::{run_options, Stage, StageResult, SyncClients, SyncPlan};
-use crate::knack_dest::{records_to_knack, KnackDestination, KnackReport};
-use crate::pipelines;
-use crate::run::RunFailure;
-use crate::watermark::{Destination, Since, Watermarks, KNACK_CLOCK_MARGIN};
-use crate::{Error, Rejection, RunReport};
-
-/// A container's copy into another Knack app.
-#[derive(Debug, Clone)]
-pub struct KnackPlan {
-    /// The destination app's name in the config (`[apps.<name>]`): the stage is
-    /// `knack:<name>` and its client is `SyncClients::knack_dests[name]`.
-    pub app_name: String,
-    /// The field map and both sides' app and container ids.
-    pub destination: KnackDestination,
-    /// The destination container as Knack reads it (a view with its scene): its staged rows are
-    /// refreshed from it before they are compared.
-    pub dest_container: Container,
-    /// The destination container's modified-date field (`field_N`), when its app's config names
-    /// one: the refresh is then incremental from its watermark, else a full reload.
-    pub dest_modified_field: Option<String>,
-}
+use super::plan::{KnackPlan, SyncClients, SyncPlan};
+use super::report::{StageOutcome, StageResult};
+use super::stage::Stage;
+use super::watermark::{Destination, Since, Watermarks, KNACK_CLOCK_MARGIN};
+use crate::engine::{Rejection, RunFailure, RunOptions, RunReport};
+use crate::knack_copy::{records_to_knack, KnackReport};
+use crate::staging::{records_to_postgrest_in, refresh_metadata};
+use crate::Error;
 
 /// The metadata refresh of each destination app, with the metadata read.
 pub(super) type DestMetadata = Vec<(String, Result<(RunReport, Metadata), RunFailure>)>;
@@ -54,7 +40,7 @@ pub(super) async fn refresh_destinations(
     let mut out = Vec::new();
     for name in names {
         let refreshed = match clients.knack_dests.get(name) {
-            Some(knack) => pipelines::refresh_metadata(knack, &clients.pgrest, dry_run).await,
+            Some(knack) => refresh_metadata(knack, &clients.pgrest, dry_run).await,
             None => Err(RunFailure {
                 report: RunReport::default(),
                 error: Box::new(Error::Refused(format!(
@@ -85,7 +71,7 @@ pub(super) async fn run(
             return StageResult {
                 container_id: stage.container_id.to_string(),
                 destination,
-                outcome: super::StageOutcome::Skipped(format!(
+                outcome: StageOutcome::Skipped(format!(
                     "the metadata refresh of {} failed: {}",
                     plan.app_name, failure.error
                 )),
@@ -104,7 +90,7 @@ pub(super) async fn run(
                     &clients.pgrest,
                     knack,
                     &plan.destination,
-                    &run_options(since, dry_run),
+                    &RunOptions::from_since(since, dry_run),
                 )
                 .await?;
                 Ok(summarize(report, dry_run))
@@ -136,13 +122,13 @@ async fn refresh_staged(
             since,
             dry_run,
             |since| async move {
-                pipelines::records_to_postgrest_in(
+                records_to_postgrest_in(
                     knack,
                     &clients.pgrest,
                     &plan.dest_container,
                     plan.dest_modified_field.as_deref(),
                     timezone,
-                    &run_options(since, dry_run),
+                    &RunOptions::from_since(since, dry_run),
                 )
                 .await
             },

@@ -5,10 +5,11 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
-use super::{since_rule, StageOutcome, StageResult, SyncOptions};
-use crate::run::RunFailure;
-use crate::watermark::{Destination, Tracked, Watermarks};
-use crate::{Error, RunReport};
+use super::plan::SyncOptions;
+use super::report::{StageOutcome, StageResult};
+use super::watermark::{Destination, Since, Tracked, Watermarks, KNACK_CLOCK_MARGIN};
+use crate::engine::{RunFailure, RunOptions, RunReport};
+use crate::Error;
 
 /// One container's stages: each runs between its watermark's open and close.
 pub(crate) struct Stage<'a> {
@@ -74,4 +75,50 @@ fn missing_client(container_id: &str, destination: &Destination) -> StageOutcome
             ))),
         }),
     })
+}
+
+/// Where a stage starts: `-d` when given, else its watermark.
+fn since_rule(options: SyncOptions, destination: &Destination) -> Since {
+    match options.since {
+        Some(since) => Since::Given(Some(since)),
+        None if *destination == Destination::Postgrest => Since::Watermark {
+            margin: KNACK_CLOCK_MARGIN,
+        },
+        None => Since::Watermark {
+            margin: chrono::Duration::zero(),
+        },
+    }
+}
+
+/// Runs one stage of one container outside a sync (a per-stage command such as
+/// `records-to-socrata`) from `options.since` as given, and records where it got to in the
+/// stage's watermark, so per-stage commands and [`sync`](super::sync) can be mixed. `stage` runs
+/// the pipeline itself.
+///
+/// # Errors
+/// The pipeline's [`RunFailure`]; or, when the watermark cannot be opened or stored, a failure
+/// saying so (a success whose watermark was not stored is reported as a failure: the data is
+/// written, the next run repeats it).
+pub async fn run_tracked<F, Fut>(
+    pgrest: &pgrest_client::Client,
+    app_id: &str,
+    container_id: &str,
+    destination: Destination,
+    options: &RunOptions,
+    stage: F,
+) -> Result<RunReport, RunFailure>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<RunReport, RunFailure>>,
+{
+    Watermarks::new(pgrest.clone(), app_id)
+        .tracked(
+            container_id,
+            destination,
+            Since::Given(options.since),
+            options.dry_run,
+            |_| stage(),
+        )
+        .await
+        .result
 }

@@ -1,30 +1,21 @@
-//! Knack record → Socrata row and → ArcGIS Online feature, as atd-knack-services builds them.
+//! What the Socrata and ArcGIS transforms share: the [`FieldSpec`] of a container's field, the
+//! output key of a label, coordinates read from the raw record, HTML stripping,
+//! Python's formatting of values, and the [`TransformError`] both report.
 //!
-//! Both transforms start from a **formatted** record: knack-client's formatter output (knackpy's
-//! `Record.format()`), a label → value map in field order whose key `id` is the Knack record id and
-//! where a field labelled `id` already sits under `_id`. Location fields are read from the **raw**
-//! staging record (`field_N_raw`), because the formatted value of an address is only its text.
-//!
-//! Build a transform once per run (it checks the config against the dataset or layer and logs what
-//! it will drop), then call it for every record: [`SocrataTransform::row`], [`AgolTransform::feature`].
+//! Both transforms (`socrata/transform`, `agol/transform`) start from a **formatted** record:
+//! knack-client's formatter output (knackpy's `Record.format()`), a label → value map in field
+//! order whose key `id` is the Knack record id and where a field labelled `id` already sits under
+//! `_id`. Location fields are read from the **raw** staging record (`field_N_raw`), because the
+//! formatted value of an address is only its text.
 
-mod agol;
-mod agol_values;
-mod coords;
+pub(crate) mod coords;
 mod error;
-mod html;
-pub mod keys;
-mod pyfmt;
-mod socrata;
-mod socrata_text;
+pub(crate) mod html;
+pub(crate) mod keys;
+pub(crate) mod pyfmt;
 
-pub use agol::{AgolOptions, AgolTransform, Feature, RICH_TEXT_FIELD_TYPES, WKID_WGS84};
-pub use agol_values::AgolFeatureBuilder;
-pub use coords::raw_field_value;
 pub use error::TransformError;
-pub use keys::{field_key, normalize_keys, normalize_label};
-pub use socrata::{SocrataColumns, SocrataOptions, SocrataTransform, DEFAULT_TIMEZONE};
-pub use socrata_text::{SocrataRowWriter, TextRow};
+pub(crate) use keys::field_key;
 
 /// What a transform needs to know about one field of the container, from the Knack metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,14 +42,15 @@ impl FieldSpec {
         }
     }
 
-    /// The key this field's value has in every output ([`field_key`] of its label).
+    /// The key this field's value has in every output: its label lowercased with spaces and
+    /// dashes as `_`, and `_id` for a label that reads `id` (which would overwrite the record id).
     pub fn output_key(&self) -> String {
         field_key(&self.label)
     }
 }
 
 /// Finds the location field's spec, or says which config key is wrong.
-fn location_spec<'a>(
+pub(crate) fn location_spec<'a>(
     fields: &'a [FieldSpec],
     field_key: &str,
 ) -> Result<&'a FieldSpec, TransformError> {
@@ -71,7 +63,7 @@ fn location_spec<'a>(
 }
 
 /// Logs, once per transform, labels whose values would overwrite each other.
-fn warn_collisions(fields: &[FieldSpec]) {
+pub(crate) fn warn_collisions(fields: &[FieldSpec]) {
     for (key, labels) in keys::key_collisions(fields.iter().map(|f| f.label.as_str())) {
         tracing::warn!(key = %key, ?labels, "several Knack fields share one output key; the last one wins");
     }

@@ -3,16 +3,12 @@
 #![allow(dead_code)]
 
 use knack_etl::transform::FieldSpec;
+
+pub use knack_etl::testkit::fixture;
 use serde_json::{Map, Value};
 
 pub const CONTAINER: &str = "view_1";
 pub const LOCATION_FIELD: &str = "field_9";
-
-pub fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {path}: {e}"))
-}
 
 /// The container's fields as knackpy picks them: the object fields shown in the table view.
 pub fn view_fields(metadata: &Value, view: &str) -> Vec<FieldSpec> {

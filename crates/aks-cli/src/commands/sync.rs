@@ -1,0 +1,108 @@
+//! `aks sync`: a whole app in one run (knack-etl's [`knack_etl::sync`]), every destination
+//! checked first, summed up in one table at the end.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use knack_etl::sync::{self, SyncOptions};
+
+use crate::cli::{Cli, SyncArgs};
+use crate::clients;
+use crate::error::{CliError, RunError};
+use crate::output::diagnose;
+use crate::output::summary::{note_summary, warn_if_quota_low};
+use crate::output::sync_table::{
+    failures, log_outcome, notes, quota_line, summary_table, totals_line,
+};
+use crate::settings::knack_dest::{add_problems, sync_dest};
+use crate::settings::plans::{app_plans, AppPlans};
+use crate::settings::EnvVars;
+
+/// Runs `aks sync`.
+pub(super) async fn run(
+    cli: &Cli,
+    args: &SyncArgs,
+    path: &Path,
+    vars: &EnvVars,
+) -> Result<(), CliError> {
+    let args_of = (
+        args.app_name.as_str(),
+        &args.containers[..],
+        args.env,
+        cli.dry_run,
+    );
+    let AppPlans {
+        config,
+        mut plans,
+        settings,
+    } = app_plans(("sync", true), args_of, path, vars)?;
+    let settings = settings.map_err(|mut e| {
+        add_problems(&config, &plans, vars, &mut e);
+        e
+    })?;
+    let mut clients = clients::sync(&settings)?;
+    if let Some((name, dest)) = sync_dest(&config, &mut plans, &settings, vars)? {
+        clients.knack_dests = BTreeMap::from([(name, clients::dest_knack(&dest)?)]);
+    }
+    tracing::info!(
+        command = "sync",
+        app = %settings.app_name,
+        app_id = %settings.app_id,
+        env = settings.env.as_str(),
+        containers = plans.len(),
+        since = args.date.map(|d| d.to_rfc3339()),
+        concurrency = args.concurrency,
+        dry_run = settings.dry_run,
+        "starting"
+    );
+    settings.warn_insecure_http();
+    let options = SyncOptions {
+        since: args.date,
+        dry_run: cli.dry_run,
+        concurrency: usize::from(args.concurrency),
+    };
+    // Every destination is checked before the first write, so a mis-set one stops the whole
+    // run with exit 2 instead of failing after other containers were loaded.
+    if let Err(e) = sync::preflight(&clients, &settings.app_id, &plans).await {
+        return Err(match e {
+            knack_etl::Error::Preflight(message) => RunError::Preflight(message),
+            other => RunError::Message(format!(
+                "sync of {} could not start: {}",
+                args.app_name,
+                diagnose::explain(&other, &settings)
+            )),
+        }
+        .into());
+    }
+    let started = std::time::Instant::now();
+    let report = sync::sync(&clients, &settings.app_id, &plans, options).await;
+    print!("{}", summary_table(&report, cli.dry_run));
+    print!("{}", notes(&report));
+    // One Knack client served every container, so its last reading is the app's.
+    let quota = clients.knack.quota();
+    println!("{}", quota_line(quota.as_ref()));
+    log_outcome(&report);
+    warn_if_quota_low(quota.as_ref());
+    if report.is_success() {
+        return Ok(());
+    }
+    let took = started.elapsed();
+    note_summary(totals_line(&args.app_name, &report, took));
+    if let Err(f) = &report.metadata {
+        // Every stage waits on the metadata: none ran, and the message must not say otherwise.
+        return Err(RunError::Message(format!(
+            "sync of {}: the metadata refresh failed, so nothing else ran: {}",
+            args.app_name,
+            diagnose::explain(&f.error, &settings)
+        ))
+        .into());
+    }
+    let failed: Vec<String> = failures(&report);
+    Err(RunError::Message(format!(
+        "sync of {}: {} stage(s) failed or were skipped (every stage not listed ran): {}",
+        args.app_name,
+        failed.len(),
+        failed.join("; ")
+    ))
+    .into())
+}

@@ -1,0 +1,24 @@
+//! The engine every pipeline runs on: the [`Source`] and [`Sink`] traits, the batch driver
+//! ([`run`]) with its read-ahead bound ([`Weigh`]), the [`RunReport`] of a run, the records a
+//! destination rejected, the [`DryRun`] sink, and the compact id sets a replace keeps.
+//!
+//! Nothing here knows a system: the rooms `knack`, `staging`, `socrata`, `agol` and `knack_copy`
+//! implement the traits and compose the driver.
+
+mod driver;
+mod dry_run;
+pub(crate) mod keyset;
+mod options;
+pub(crate) mod reject;
+mod report;
+mod traits;
+mod weigh;
+
+pub use driver::{run, RunFailure};
+pub(crate) use driver::{setup, timed};
+pub use dry_run::DryRun;
+pub use options::RunOptions;
+pub use reject::Rejection;
+pub use report::RunReport;
+pub use traits::{BatchOutcome, BatchStream, Sink, Source, WriteMode};
+pub use weigh::Weigh;

@@ -1,0 +1,441 @@
+//! Where each stage got to: `api.knack_sync_state`, one row per (app, container, destination),
+//! read and written through PostgREST with the pipelines' own JWT.
+//!
+//! A watermark is a time by the **database's** clock, never the machine running the pipeline:
+//! opening a run upserts the stage's row, the table's trigger stamps `updated_at = now()`, and that
+//! stamp is the run's start. Every row of `api.knack` committed before it has an older
+//! `updated_at` (same clock), so a next run reading `updated_at >= watermark` skips nothing that was
+//! written before this run started, whatever the skew of the machine running `aks`. The stamp
+//! becomes the stage's watermark only when the run succeeded and covered everything since the
+//! previous watermark.
+
+use std::future::Future;
+
+use chrono::{DateTime, Duration, Utc};
+use pgrest_client::{Client, Query, Upsert};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::engine::{RunFailure, RunReport};
+use crate::Error;
+
+/// The table (in the staging store's schema).
+pub(crate) const SYNC_STATE_TABLE: &str = "knack_sync_state";
+/// Its primary key, the upserts' conflict target.
+pub(crate) const SYNC_STATE_KEY: [&str; 3] = ["app_id", "container_id", "destination"];
+
+/// How far before its watermark the Knack stage reads. Knack stamps modified dates with its own
+/// clock, not the database's; Knack filters by whole day anyway, so the margin only matters in the
+/// minutes after local midnight, where it absorbs a skew of up to this much between the two.
+pub(crate) const KNACK_CLOCK_MARGIN: Duration = Duration::minutes(15);
+
+/// The stage a watermark belongs to, named after where it writes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Destination {
+    /// Knack → `api.knack`.
+    Postgrest,
+    /// `api.knack` → the Socrata dataset.
+    Socrata,
+    /// `api.knack` → the ArcGIS Online layer or table.
+    Agol,
+    /// `api.knack` → another Knack app (records-to-knack); holds the stored name,
+    /// `knack:<destination app's name in the config>` ([`Destination::knack`]).
+    Knack(String),
+}
+
+impl Destination {
+    /// The copy into the Knack app configured as `[apps.<app_name>]`.
+    pub fn knack(app_name: &str) -> Self {
+        Destination::Knack(format!("{KNACK_PREFIX}{app_name}"))
+    }
+
+    /// `postgrest`, `socrata`, `agol` or `knack:<app name>`, as stored (the table's CHECK allows
+    /// only these).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Destination::Postgrest => "postgrest",
+            Destination::Socrata => "socrata",
+            Destination::Agol => "agol",
+            Destination::Knack(stored) => stored,
+        }
+    }
+
+    /// The stored name back as a destination; `None` for a name the table's CHECK refuses.
+    pub fn parse(stored: &str) -> Option<Self> {
+        match stored {
+            "postgrest" => Some(Destination::Postgrest),
+            "socrata" => Some(Destination::Socrata),
+            "agol" => Some(Destination::Agol),
+            knack if knack.len() > KNACK_PREFIX.len() && knack.starts_with(KNACK_PREFIX) => {
+                Some(Destination::Knack(knack.to_string()))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// What a Knack destination's stored name starts with.
+const KNACK_PREFIX: &str = "knack:";
+
+impl std::fmt::Display for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Destination {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Destination {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = String::deserialize(deserializer)?;
+        Destination::parse(&stored).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown destination `{stored}`: expected postgrest, socrata, agol or knack:<app>"
+            ))
+        })
+    }
+}
+
+/// One row of `api.knack_sync_state`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncState {
+    /// The Knack application id.
+    pub app_id: String,
+    /// The container (object or view key).
+    pub container_id: String,
+    /// The stage.
+    pub destination: Destination,
+    /// Database time from which the next incremental run reads; `None` before the first success.
+    #[serde(default)]
+    pub watermark: Option<DateTime<Utc>>,
+    /// Database time at which the last finished run started.
+    #[serde(default)]
+    pub last_run_at: Option<DateTime<Utc>>,
+    /// `running`, `succeeded` or `failed`.
+    #[serde(default)]
+    pub last_result: Option<String>,
+    /// The last run's report: counts, seconds, `since`, notes and the error, if any.
+    #[serde(default)]
+    pub last_report: Option<Value>,
+    /// Database time of the row's last write.
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// Which records a tracked stage reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Since {
+    /// Exactly this: `Some` is incremental, `None` a full run (the per-stage commands' `--date`).
+    Given(Option<DateTime<Utc>>),
+    /// From the stage's watermark less `margin`; a full run when it has none (`aks sync`).
+    Watermark {
+        /// Read this much before the watermark.
+        margin: Duration,
+    },
+}
+
+/// The opened run of one stage: its start by the database's clock and the watermark it found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Opened {
+    /// `updated_at` of the row the opening wrote: the run's start, the database's clock.
+    pub started: DateTime<Utc>,
+    /// The stage's watermark before this run.
+    pub previous: Option<DateTime<Utc>>,
+}
+
+/// A stage run through [`Watermarks::tracked`].
+#[derive(Debug)]
+pub struct Tracked {
+    /// What the stage was asked to read from (`None`: everything).
+    pub since: Option<DateTime<Utc>>,
+    /// The watermark after the run (`None`: none yet).
+    pub watermark: Option<DateTime<Utc>>,
+    /// The pipeline's outcome. A success whose watermark could not be stored is a failure
+    /// ([`Error::Staging`]) with the run's report: the data is written, the next run repeats it.
+    pub result: Result<RunReport, RunFailure>,
+}
+
+/// The watermarks of one app in the staging store.
+#[derive(Debug, Clone)]
+pub struct Watermarks {
+    client: Client,
+    app_id: String,
+}
+
+#[derive(Serialize)]
+struct Key<'a> {
+    app_id: &'a str,
+    container_id: &'a str,
+    destination: &'a Destination,
+}
+
+impl Watermarks {
+    /// The watermarks of `app_id`, through `client` (the staging store's PostgREST).
+    pub fn new(client: Client, app_id: &str) -> Self {
+        Self {
+            client,
+            app_id: app_id.to_string(),
+        }
+    }
+
+    /// Every row of the app, ordered by container and destination (one request).
+    ///
+    /// # Errors
+    /// [`Error::Postgrest`], e.g. a 404 `PGRST205` when the table is missing (`aks db init`
+    /// creates it).
+    pub async fn all(&self) -> Result<Vec<SyncState>, Error> {
+        let query = Query::new()
+            .eq("app_id", self.app_id.as_str())
+            .order_asc("container_id")
+            .order_asc("destination");
+        Ok(self.client.select(SYNC_STATE_TABLE, &query).await?)
+    }
+
+    /// The row of one stage, if any (one request).
+    ///
+    /// # Errors
+    /// As [`Watermarks::all`].
+    pub async fn get(
+        &self,
+        container_id: &str,
+        destination: Destination,
+    ) -> Result<Option<SyncState>, Error> {
+        let query = Query::new()
+            .eq("app_id", self.app_id.as_str())
+            .eq("container_id", container_id)
+            .eq("destination", destination.as_str())
+            .limit(1);
+        let mut rows: Vec<SyncState> = self.client.select(SYNC_STATE_TABLE, &query).await?;
+        Ok(rows.pop())
+    }
+
+    /// Marks the stage `running` and returns the database's time of that write and the watermark
+    /// the row held (one request; the upsert leaves the other columns as they were).
+    ///
+    /// # Errors
+    /// As [`Watermarks::all`].
+    pub(crate) async fn open(
+        &self,
+        container_id: &str,
+        destination: Destination,
+    ) -> Result<Opened, Error> {
+        #[derive(Serialize)]
+        struct Running<'a> {
+            #[serde(flatten)]
+            key: Key<'a>,
+            last_result: &'static str,
+        }
+        #[derive(Deserialize)]
+        struct Stamp {
+            watermark: Option<DateTime<Utc>>,
+            updated_at: DateTime<Utc>,
+        }
+        let row = Running {
+            key: self.key(container_id, &destination),
+            last_result: "running",
+        };
+        let upsert = Upsert::on_conflict(SYNC_STATE_KEY).returning(["watermark", "updated_at"]);
+        let mut stamps: Vec<Stamp> = self
+            .client
+            .upsert_returning(SYNC_STATE_TABLE, &[row], &upsert)
+            .await?;
+        let stamp = stamps.pop().ok_or_else(|| {
+            Error::Staging(format!(
+                "PostgREST returned no row for the {SYNC_STATE_TABLE} upsert of {container_id}/{destination}"
+            ))
+        })?;
+        Ok(Opened {
+            started: stamp.updated_at,
+            previous: stamp.watermark,
+        })
+    }
+
+    /// Records how the run opened by `opened` ended; `advance` moves the watermark to its start.
+    ///
+    /// # Errors
+    /// As [`Watermarks::all`].
+    pub(crate) async fn close(
+        &self,
+        container_id: &str,
+        destination: Destination,
+        opened: &Opened,
+        report: Value,
+        succeeded: bool,
+        advance: bool,
+    ) -> Result<(), Error> {
+        #[derive(Serialize)]
+        struct Closed<'a> {
+            #[serde(flatten)]
+            key: Key<'a>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            watermark: Option<DateTime<Utc>>,
+            last_run_at: DateTime<Utc>,
+            last_result: &'static str,
+            last_report: Value,
+        }
+        let row = Closed {
+            key: self.key(container_id, &destination),
+            watermark: advance.then_some(opened.started),
+            last_run_at: opened.started,
+            last_result: if succeeded { "succeeded" } else { "failed" },
+            last_report: report,
+        };
+        self.client
+            .upsert(
+                SYNC_STATE_TABLE,
+                &[row],
+                &Upsert::on_conflict(SYNC_STATE_KEY),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Runs one stage between the opening of its row (marked `running`) and its close: `stage` gets the
+    /// `since` to read from; the watermark advances to the run's start only when the run
+    /// succeeded with no failed or rejected record and read everything since the previous watermark (a full
+    /// run, or `since` at or before it). A dry run reads the watermark and writes nothing.
+    pub async fn tracked<F, Fut>(
+        &self,
+        container_id: &str,
+        destination: Destination,
+        since: Since,
+        dry_run: bool,
+        stage: F,
+    ) -> Tracked
+    where
+        F: FnOnce(Option<DateTime<Utc>>) -> Fut,
+        Fut: Future<Output = Result<RunReport, RunFailure>>,
+    {
+        // A watermark that cannot be opened (the store unreachable, retried) takes time too.
+        let started = std::time::Instant::now();
+        let opened = if dry_run {
+            self.get(container_id, destination.clone())
+                .await
+                .map(|row| Opened {
+                    started: Utc::now(),
+                    previous: row.and_then(|r| r.watermark),
+                })
+        } else {
+            self.open(container_id, destination.clone()).await
+        };
+        let opened = match opened {
+            Ok(opened) => opened,
+            Err(error) => {
+                return Tracked {
+                    since: None,
+                    watermark: None,
+                    result: Err(RunFailure {
+                        report: RunReport::default(),
+                        error: Box::new(explain_missing_table(error, container_id, &destination)),
+                    }
+                    .lasting_since(started)),
+                }
+            }
+        };
+        let since = match since {
+            Since::Given(since) => since,
+            Since::Watermark { margin } => opened.previous.map(|w| w - margin),
+        };
+        let result = stage(since).await;
+        if dry_run {
+            return Tracked {
+                since,
+                watermark: opened.previous,
+                result,
+            };
+        }
+        let succeeded = matches!(&result, Ok(r) if r.is_clean());
+        let covered = match (since, opened.previous) {
+            (None, _) => true,
+            (Some(s), Some(previous)) => s <= previous,
+            (Some(_), None) => false,
+        };
+        let advance = succeeded && covered;
+        let closed = self
+            .close(
+                container_id,
+                destination.clone(),
+                &opened,
+                report_json(since, &result),
+                succeeded,
+                advance,
+            )
+            .await;
+        let watermark = if advance {
+            Some(opened.started)
+        } else {
+            opened.previous
+        };
+        let result = match (result, closed) {
+            (Ok(report), Err(error)) => Err(RunFailure {
+                report,
+                error: Box::new(Error::Staging(format!(
+                    "the {destination} stage of {container_id} succeeded but its watermark could \
+                     not be stored ({error}); the next run repeats this one"
+                ))),
+            }),
+            (result, Err(error)) => {
+                tracing::warn!(container = container_id, %destination, %error,
+                    "the failed run could not be recorded in {SYNC_STATE_TABLE}");
+                result
+            }
+            (result, Ok(())) => result,
+        };
+        Tracked {
+            since,
+            watermark: if result.is_ok() {
+                watermark
+            } else {
+                opened.previous
+            },
+            result,
+        }
+    }
+
+    fn key<'a>(&'a self, container_id: &'a str, destination: &'a Destination) -> Key<'a> {
+        Key {
+            app_id: &self.app_id,
+            container_id,
+            destination,
+        }
+    }
+}
+
+/// A store without the table (an older staging schema) answers 404: say how to add it. Any other
+/// error (an expired JWT, a 503) is the store's own and says its own fix.
+fn explain_missing_table(error: Error, container_id: &str, destination: &Destination) -> Error {
+    match &error {
+        Error::Postgrest(e) if e.status() == Some(404) => Error::Staging(format!(
+            "cannot read or record the {destination} watermark of {container_id}: the staging \
+             store has no api.{SYNC_STATE_TABLE} ({e}); nothing was written. Apply the staging \
+             schema again (`aks db init`), which adds it"
+        )),
+        _ => error,
+    }
+}
+
+/// The `last_report` JSON: the counts, seconds, `since`, notes and, on failure, the error.
+pub(crate) fn report_json(
+    since: Option<DateTime<Utc>>,
+    result: &Result<RunReport, RunFailure>,
+) -> Value {
+    let (report, error) = match result {
+        Ok(report) => (report, None),
+        Err(failure) => (&failure.report, Some(failure.error.to_string())),
+    };
+    json!({
+        "since": since,
+        "read": report.read,
+        "written": report.written,
+        "deleted": report.deleted,
+        "skipped": report.skipped,
+        "failed": report.failed,
+        "seconds": report.duration.as_secs_f64(),
+        "notes": report.notes,
+        "error": error,
+    })
+}
