@@ -399,10 +399,14 @@ impl Airflow {
 
 impl Drop for Airflow {
     fn drop(&mut self) {
-        // The API server's workers are in its process group: stop them all.
-        let _ = Command::new("kill")
+        // The API server's workers are in its process group: stop them all (and at least the
+        // server itself should `kill` be missing).
+        let group = Command::new("kill")
             .args(["-TERM", "--", &format!("-{}", self.api_server.id())])
             .status();
+        if !group.is_ok_and(|s| s.success()) {
+            let _ = self.api_server.kill();
+        }
         let _ = self.api_server.wait();
     }
 }
