@@ -29,7 +29,7 @@ is masked wherever Airflow shows it (logs, the "Rendered Template" view):
 
     knack_<app>   login = Knack app id,          password = Knack API key    (KNACK_API_KEY,
                   or KNACK_APP_ID_DEST / KNACK_API_KEY_DEST for a destination app)
-    aks_pgrest    host  = PostgREST endpoint URL, password = PostgREST JWT    (PGREST_JWT)
+    aks_pgrest    the PostgREST URL (see endpoint_url), password = PostgREST JWT (PGREST_JWT)
     aks_socrata   login = API key id, password = API key secret, extra {"app_token": "..."}
     aks_agol      login = AGOL username,         password = AGOL password    (AGOL_PASSWORD)
     aks_s3        login = AWS access key id, password = AWS secret key, extra {"region": "..."}
@@ -41,17 +41,46 @@ Socrata key id (a login) is masked because the environment key it lands in, SOCR
 contains "api_key"; the AWS key id likewise (AWS_ACCESS_KEY_ID contains "access_key").
 Nothing secret is kept in Variables: `aks_image` (e.g.
 "atddocker/aks:production"), `aks_env` ("prod" or "dev") and `aks_backup_to`
-("s3://bucket/prefix") are plain settings. crates/aks-cli/tests/airflow_dag.rs checks all of this
-with Airflow's own DagBag.
+("s3://bucket/prefix") are plain settings.
+
+Each task runs the `aks` image (DockerOperator) unless AKS_DAG_RUNNER=local (see RUNNER below).
+Exit 0 is a successful task; 1, 2 and 3 each fail it.
+
+crates/aks-cli/tests/airflow_dag.rs checks all of this in a real Airflow: it loads this file with
+Airflow's own DagBag (production's DockerOperator), and runs the DAGs with `airflow dags test` and
+AKS_DAG_RUNNER=local against fake services: successful syncs, exit 1 and exit 3 failing their
+task, a URI-defined `aks_pgrest`, and no secret shown.
 """
 
+import os
+import shlex
 from datetime import datetime, timedelta
 
 try:  # Airflow 3
     from airflow.sdk import DAG
 except ImportError:  # Airflow 2
     from airflow import DAG
-from airflow.providers.docker.operators.docker import DockerOperator
+
+# How each task runs `aks`, read where the DAG is parsed (scheduler, DAG processor and workers
+# alike, so set it on all of them):
+#   AKS_DAG_RUNNER=docker (the default, production): the image of the Variable `aks_image`, with
+#       DockerOperator; nothing of the worker's environment reaches the container.
+#   AKS_DAG_RUNNER=local: the `aks` binary at AKS_DAG_BIN (default: `aks` on the PATH) on the
+#       worker itself, with BashOperator, for a development Airflow without Docker, and for the
+#       test that runs this DAG (crates/aks-cli/tests/airflow_dag.rs). The worker's environment is
+#       inherited (AKS_CONFIG, RUST_LOG, ...), then the credentials below are set over it.
+# Both fail a task on any non-zero exit of `aks` (1, 2 and 3 alike) and on nothing else.
+RUNNER = os.environ.get("AKS_DAG_RUNNER", "docker")
+if RUNNER not in ("docker", "local"):
+    raise ValueError("AKS_DAG_RUNNER must be docker or local, not %r" % RUNNER)
+if RUNNER == "docker":
+    from airflow.providers.docker.operators.docker import DockerOperator
+else:
+    try:  # Airflow 3 (the standard provider)
+        from airflow.providers.standard.operators.bash import BashOperator
+    except ImportError:  # Airflow 2
+        from airflow.operators.bash import BashOperator
+AKS_BIN = os.environ.get("AKS_DAG_BIN", "aks")
 
 # The apps to sync and the connection holding each one's Knack credentials. The containers of
 # each app are those of the config baked into the image (knack.toml).
@@ -67,8 +96,39 @@ KNACK_DESTINATIONS = {
     "data-tracker": "knack_smart_mobility",
 }
 
+
+
+def endpoint_url(conn):
+    """The full URL of a service from its Airflow connection, as `aks` requires it (scheme
+    included: a bare host name is refused).
+
+    A connection holds a URL in one of three ways, and each gives the same URL:
+    - the whole URL in `host` (a JSON-defined or UI connection): `https://pgrest.example.org`;
+    - defined by URI, `AIRFLOW_CONN_AKS_PGREST=https://:JWT@pgrest.example.org:8443/api`: Airflow
+      splits it into conn_type `https`, host `pgrest.example.org`, port 8443 and schema `api` (the
+      path), so the host alone would be a bare name;
+    - an HTTP connection of the UI: the protocol in `schema` (HttpHook's convention), host, port.
+    Login and password never enter the URL: aks refuses credentials in a URL.
+    """
+    host = conn.host or ""
+    if "://" in host:
+        return host
+    scheme, path = conn.conn_type or "", conn.schema or ""
+    if path in ("http", "https"):
+        scheme, path = path, ""
+    if scheme not in ("http", "https"):
+        # Any other type (or none): the only scheme aks accepts off loopback.
+        scheme = "https"
+    port = ":%s" % conn.port if conn.port else ""
+    path = "/" + path.strip("/") if path.strip("/") else ""
+    return "%s://%s%s%s" % (scheme, host, port, path)
+
+
+# Functions the templates may call (every DAG below gets them as user_defined_macros).
+MACROS = {"endpoint_url": endpoint_url}
+
 PGREST_ENV = {
-    "PGREST_ENDPOINT": "{{ conn.aks_pgrest.host }}",
+    "PGREST_ENDPOINT": "{{ endpoint_url(conn.aks_pgrest) }}",
     "PGREST_JWT": "{{ conn.aks_pgrest.password }}",
 }
 SOCRATA_ENV = {
@@ -99,8 +159,18 @@ def knack_env(connection):
 
 
 def aks_task(task_id, args, environment):
-    """One `aks` invocation in the image. Exit 2 (bad config or environment, nothing written),
-    1 (a stage failed; the others ran) and 3 (status --verify found drift) all fail the task."""
+    """One `aks` invocation, by the RUNNER above. Exit 0 is success; 1 (a stage failed, the
+    others ran; or records a destination rejected), 2 (usage, config or environment error,
+    nothing written) and 3 (status --verify found drift) all fail the task."""
+    if RUNNER == "local":
+        return BashOperator(
+            task_id=task_id,
+            bash_command="%s --log-format json %s" % (shlex.quote(AKS_BIN), args),
+            env=environment,
+            append_env=True,
+            # BashOperator skips a task that exits 99; aks has no such code, so none skips.
+            skip_on_exit_code=None,
+        )
     return DockerOperator(
         task_id=task_id,
         image="{{ var.value.aks_image }}",
@@ -136,6 +206,7 @@ def per_app_dag(dag_id, description, schedule, suffix, command):
         catchup=False,
         max_active_runs=1,
         tags=["knack", "aks"],
+        user_defined_macros=MACROS,
     ) as dag:
         for app in APPS:
             aks_task(
@@ -185,6 +256,7 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     tags=["knack", "aks"],
+    user_defined_macros=MACROS,
 ) as extras_dag:
     for app, container in BACKUPS:
         aks_task(

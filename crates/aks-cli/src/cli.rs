@@ -47,9 +47,22 @@ shared by several containers against all their staged rows) and up to 20 ids pre
 but missing in a destination are listed; exit 3 when anything is out of step, 0 when nothing is. \
 A plain `aks sync` repairs what this finds.";
 
+/// The exit codes (`crate::error`'s `EXIT_*`), as `aks --help` ends. The README and
+/// deploy/README.md repeat this block word for word, and tests/docs.rs checks that they do: an
+/// operator reading any of the three (or an Airflow task's failure) gets the same meaning.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  runtime failure: a service failed or could not be reached, or a destination rejected
+     records (each named in the log; every other record was written); sync still runs its
+     other stages
+  2  usage, config or environment error, found before any write: nothing was written
+     (config check: also when the config does not match Knack or a destination)
+  3  status --verify found drift: a destination out of step with the staging store";
+
 /// Moves Knack records to the PostgREST staging store, Socrata and ArcGIS Online.
 #[derive(Debug, Parser)]
-#[command(name = "aks", version, about, long_about = None)]
+#[command(name = "aks", version, about, long_about = None, after_help = EXIT_CODES)]
 pub struct Cli {
     /// Config file; else $AKS_CONFIG, else ./knack.toml.
     #[arg(long, global = true, value_name = "PATH")]
@@ -130,7 +143,7 @@ pub enum ConfigCommand {
 /// `aks db ...`.
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
-    /// Apply the staging schema (api.knack, api.knack_metadata).
+    /// Apply the staging schema (tables api.knack, api.knack_metadata, api.knack_sync_state).
     Init {
         /// Print the SQL for psql instead of applying it.
         #[arg(long)]

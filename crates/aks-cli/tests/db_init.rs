@@ -69,7 +69,7 @@ async fn applies_the_schema_twice_to_a_fresh_database() {
     let db = format!("aks_db_init_{}", std::process::id());
     let (admin, conn) = tokio_postgres::connect(ADMIN, tokio_postgres::NoTls)
         .await
-        .expect("PostgreSQL must be running on 127.0.0.1:5432 (.ci/run starts it)");
+        .unwrap_or_else(|e| panic!("{}: {e}", common::PG_HINT));
     tokio::spawn(conn);
     admin
         .batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
@@ -142,7 +142,7 @@ impl Scratch {
         let name = format!("aks_db_{tag}_{}", std::process::id());
         let (admin, conn) = tokio_postgres::connect(ADMIN, tokio_postgres::NoTls)
             .await
-            .expect("PostgreSQL must be running on 127.0.0.1:5432 (.ci/run starts it)");
+            .unwrap_or_else(|e| panic!("{}: {e}", common::PG_HINT));
         tokio::spawn(conn);
         for sql in [
             format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),

@@ -2189,7 +2189,7 @@ async fn admin() -> tokio_postgres::Client {
         tokio_postgres::NoTls,
     )
     .await
-    .expect("PostgreSQL must be running on 127.0.0.1:5432 (.ci/run starts it)");
+    .unwrap_or_else(|e| panic!("{}: {e}", common::PG_HINT));
     tokio::spawn(conn);
     admin
 }

@@ -3,7 +3,8 @@
 mod common;
 
 use common::sync::{
-    counts, mark_no_replace, row, run, socrata_client, socrata_upserted_ids, stdout, SYNC, VERIFY,
+    counts, delete_from_socrata, mark_no_replace, row, run, socrata_client, socrata_upserted_ids,
+    stdout, SYNC, VERIFY,
 };
 use common::{stderr, Fakes, APP, DATASET, VIEW};
 use serde_json::{json, Value};
@@ -27,14 +28,7 @@ async fn status_verify_shows_drift_after_rows_vanish_from_a_destination_and_none
     );
 
     // Three rows deleted from the dataset behind aks's back.
-    let gone: Vec<String> = fakes.socrata.rows(DATASET)[..3]
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_string())
-        .collect();
-    socrata_client(&fakes)
-        .delete(DATASET, "id", &gone)
-        .await
-        .unwrap();
+    let gone = delete_from_socrata(&fakes, 3).await;
     let out = run(&fakes, VERIFY, 3).await;
     let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(doc["drift"], true);

@@ -1,5 +1,6 @@
 //! The staging SQL against the real local PostgreSQL (127.0.0.1:5432, user postgres, trust auth).
-//! CI starts the server; if it is unreachable these tests fail loudly rather than pass.
+//! `scripts/test` (what CI runs) starts the server; if it is unreachable these tests fail loudly,
+//! saying how to start it, rather than pass.
 
 use std::time::Duration;
 
@@ -9,12 +10,15 @@ use tokio_postgres::{Client, NoTls};
 const ADMIN: &str = "host=127.0.0.1 port=5432 user=postgres dbname=postgres";
 
 async fn connect(conninfo: &str) -> Client {
-    let (client, conn) = tokio_postgres::connect(conninfo, NoTls).await.unwrap_or_else(|e| {
-        panic!(
-            "cannot connect to PostgreSQL ({conninfo}): {e}. These tests need a local server on 127.0.0.1:5432 \
-             with trust auth for user postgres; start it (e.g. `pg_ctlcluster 15 main start`)"
+    let (client, conn) = tokio_postgres::connect(conninfo, NoTls)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+            "cannot connect to PostgreSQL ({conninfo}): {e}. These tests need it on 127.0.0.1:5432 \
+             with trust auth for user postgres: scripts/test starts it, or run: \
+             pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
         )
-    });
+        });
     tokio::spawn(async move {
         let _ = conn.await;
     });

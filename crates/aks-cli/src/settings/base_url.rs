@@ -52,12 +52,35 @@ pub fn parse_base_url(origin: &str, raw: &str, allow_insecure_http: bool) -> Res
         "http" if host.is_some() && allow_insecure_http => Ok(url),
         "http" => Err(format!(
             "{origin} uses plain http:// for {shown}, which would send credentials unencrypted; \
-             use https:// (http:// is only allowed for localhost, 127.0.0.0/8 and ::1, or with \
-             allow_insecure_http = true in that endpoint's config table for a private network)"
+             use https:// (http:// is only allowed for localhost, 127.0.0.0/8 and ::1, or, for a \
+             private network, with {}=true in the environment or allow_insecure_http = true in \
+             that endpoint's config table)",
+            opt_in_var(origin)
         )),
         _ => Err(format!(
             "{origin} ({shown}) must be an https:// URL (http:// only for localhost)"
         )),
+    }
+}
+
+/// The environment variable that opts in the endpoint `origin` names, whether `origin` is its
+/// env var (`PGREST_ENDPOINT`) or a config key (`[env.prod.postgrest] endpoint in knack.toml`),
+/// so that a refusal names both opt-ins. The file name after " in " is left out: a path may
+/// hold any service's name.
+fn opt_in_var(origin: &str) -> &'static str {
+    let o = origin
+        .split(" in ")
+        .next()
+        .unwrap_or(origin)
+        .to_ascii_lowercase();
+    if o.contains("pgrest") || o.contains("postgrest") {
+        "PGREST_ALLOW_INSECURE_HTTP"
+    } else if o.contains("socrata") {
+        "SOCRATA_ALLOW_INSECURE_HTTP"
+    } else if o.contains("agol") {
+        "AGOL_ALLOW_INSECURE_HTTP"
+    } else {
+        "KNACK_ALLOW_INSECURE_HTTP"
     }
 }
 
@@ -219,6 +242,36 @@ mod tests {
         }
         let e = parse_base_url("PGREST_ENDPOINT", "http://pgrest:3000", false).unwrap_err();
         assert!(e.contains("allow_insecure_http = true"), "{e}");
+        assert!(e.contains("PGREST_ALLOW_INSECURE_HTTP=true"), "{e}");
+    }
+
+    #[test]
+    fn a_refusal_names_the_env_opt_in_of_its_own_endpoint() {
+        for (origin, var) in [
+            ("PGREST_ENDPOINT", "PGREST_ALLOW_INSECURE_HTTP"),
+            (
+                "[env.prod.postgrest] endpoint in knack.toml",
+                "PGREST_ALLOW_INSECURE_HTTP",
+            ),
+            ("KNACK_API_URL", "KNACK_ALLOW_INSECURE_HTTP"),
+            ("KNACK_API_URL_DEST", "KNACK_ALLOW_INSECURE_HTTP"),
+            ("[knack] api_url in knack.toml", "KNACK_ALLOW_INSECURE_HTTP"),
+            ("SOCRATA_URL", "SOCRATA_ALLOW_INSECURE_HTTP"),
+            ("[socrata] url in knack.toml", "SOCRATA_ALLOW_INSECURE_HTTP"),
+            ("AGOL_URL", "AGOL_ALLOW_INSECURE_HTTP"),
+            (
+                "[env.dev.agol] url in knack.toml",
+                "AGOL_ALLOW_INSECURE_HTTP",
+            ),
+            (
+                "[knack] api_url in /srv/socrata/knack.toml",
+                "KNACK_ALLOW_INSECURE_HTTP",
+            ),
+            ("default KNACK_API_URL", "KNACK_ALLOW_INSECURE_HTTP"),
+        ] {
+            let e = parse_base_url(origin, "http://10.0.0.7:3000", false).unwrap_err();
+            assert!(e.contains(&format!("{var}=true")), "{origin}: {e}");
+        }
     }
 
     #[test]

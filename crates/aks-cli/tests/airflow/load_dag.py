@@ -44,6 +44,31 @@ def template_context():
         }
 
 
+def endpoint_urls(dag):
+    """What the DAG's `endpoint_url` macro makes of each way a connection can hold a URL."""
+    try:  # Airflow 3: the connection a task's templates see
+        from airflow.sdk import Connection
+    except ImportError:  # Airflow 2
+        from airflow.models.connection import Connection
+
+    endpoint_url = dag.user_defined_macros["endpoint_url"]
+    forms = {
+        "uri-https": Connection.from_uri("https://:jwt@pgrest.example.org", conn_id="a"),
+        "uri-https-port-path": Connection.from_uri(
+            "https://:jwt@pgrest.example.org:8443/api/v1", conn_id="a"
+        ),
+        "uri-http-loopback": Connection.from_uri("http://:jwt@127.0.0.1:3000", conn_id="a"),
+        "host-full-url": Connection(
+            conn_id="a", conn_type="http", host="https://pgrest.example.org/api", password="jwt"
+        ),
+        "http-ui-schema-https": Connection(
+            conn_id="a", conn_type="http", host="pgrest.example.org", schema="https", port=8443
+        ),
+        "generic-bare-host": Connection(conn_id="a", conn_type="generic", host="pgrest.example.org"),
+    }
+    return {name: endpoint_url(conn) for name, conn in forms.items()}
+
+
 def main(path, report):
     kwargs = {}
     if "include_examples" in inspect.signature(DagBag.__init__).parameters:
@@ -57,6 +82,7 @@ def main(path, report):
             rendered = {f: getattr(task, f) for f in task.template_fields}
             tasks[task.task_id] = {
                 "operator": type(task).__name__,
+                "retries": task.retries,
                 "upstream": sorted(task.upstream_task_ids),
                 "downstream": sorted(task.downstream_task_ids),
                 # What the container receives (secrets included) ...
@@ -65,6 +91,7 @@ def main(path, report):
                 "shown": json.loads(json.dumps(redact(rendered), default=str)),
             }
         out["dags"][dag_id] = {"schedule": str(getattr(dag, "schedule", None)), "tasks": tasks}
+    out["endpoint_urls"] = endpoint_urls(bag.dags["knack_services"])
     with open(report, "w") as f:
         json.dump(out, f, indent=1, sort_keys=True)
 

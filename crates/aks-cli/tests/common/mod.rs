@@ -37,6 +37,29 @@ pub const SECRETS: &[(&str, &str)] = &[
     ("AGOL_PASSWORD", PASSWORD),
 ];
 
+/// What a test that needs the local PostgreSQL says when it cannot connect: how to get one
+/// (`scripts/test` starts it; the tests log in as `postgres` with no password).
+pub const PG_HINT: &str = "PostgreSQL must be running on 127.0.0.1:5432 with trust auth for user \
+     postgres: scripts/test starts it, or run: pg_ctlcluster --skip-systemctl-redirect \
+     $(ls /etc/postgresql) main start";
+
+/// The config table of the fixture view under app `app`: its scene, modified date, the fixture
+/// Socrata dataset and the AGOL fake's layer.
+pub fn fixture_container_toml(app: &str) -> String {
+    format!(
+        r#"[apps.{app}.containers.{VIEW}]
+scene_id = "scene_1"
+modified_date_field_id = "field_21"
+socrata_resource_id = "{DATASET}"
+location_fields = ["field_9"]
+service_id = "{ITEM_ID}"
+layer_id = 0
+item_type = "layer"
+upsert_matching_field = "id"
+"#
+    )
+}
+
 /// Every fake of the fixture app ([`knack_etl::testkit::FakeApp`]; `fakes.knack`, `fakes.pg`,
 /// ...), Socrata asking for the key pair, and a config file pointing at them.
 pub struct Fakes {
@@ -75,20 +98,12 @@ url = "{socrata}"
 [agol]
 url = "{agol}"
 
-[apps.{APP}.containers.{VIEW}]
-scene_id = "scene_1"
-modified_date_field_id = "field_21"
-socrata_resource_id = "{DATASET}"
-location_fields = ["field_9"]
-service_id = "{ITEM_ID}"
-layer_id = 0
-item_type = "layer"
-upsert_matching_field = "id"
-"#,
+{container}"#,
                 knack = app.knack.uri(),
                 pg = app.pg.uri(),
                 socrata = app.socrata.uri(),
                 agol = app.agol.uri(),
+                container = fixture_container_toml(APP),
             ),
         )
         .unwrap();

@@ -95,6 +95,19 @@ pub fn socrata_upserted_ids(fakes: &Fakes) -> BTreeSet<String> {
         .collect()
 }
 
+/// Deletes the first `n` rows of the fixture dataset behind aks's back (drift); their ids.
+pub async fn delete_from_socrata(fakes: &Fakes, n: usize) -> Vec<String> {
+    let gone: Vec<String> = fakes.socrata.rows(DATASET)[..n]
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    socrata_client(fakes)
+        .delete(DATASET, "id", &gone)
+        .await
+        .unwrap();
+    gone
+}
+
 pub fn socrata_client(fakes: &Fakes) -> knack_etl::socrata_client::Client {
     fakes
         .socrata

@@ -64,7 +64,7 @@ pub(super) async fn init(print: bool, dry_run: bool, vars: &EnvVars) -> Result<(
     client.batch_execute(STAGING_SQL).await.map_err(|e| {
         RunError::Message(format!("applying the staging schema failed: {}", cause(&e)))
     })?;
-    println!("staging schema applied (schema api: tables knack, knack_metadata; roles my_api_user, web_anon, authenticator)");
+    println!("staging schema applied (schema api: tables knack, knack_metadata, knack_sync_state; roles my_api_user, web_anon, authenticator)");
     Ok(())
 }
 
@@ -72,17 +72,19 @@ pub(super) async fn init(print: bool, dry_run: bool, vars: &EnvVars) -> Result<(
 async fn preview(client: &Client) -> Result<(), CliError> {
     let row = client
         .query_one(
-            "SELECT to_regclass('api.knack') IS NOT NULL, to_regclass('api.knack_metadata') IS NOT NULL",
+            "SELECT to_regclass('api.knack') IS NOT NULL, to_regclass('api.knack_metadata') IS NOT NULL, \
+             to_regclass('api.knack_sync_state') IS NOT NULL",
             &[],
         )
         .await
         .map_err(|e| RunError::Message(format!("reading the database failed: {}", cause(&e))))?;
     let state = |present: bool| if present { "present" } else { "absent" };
     print!("{STAGING_SQL}");
-    let (knack, metadata): (bool, bool) = (row.get(0), row.get(1));
+    let (knack, metadata, sync_state): (bool, bool, bool) = (row.get(0), row.get(1), row.get(2));
     tracing::info!(
         api_knack = state(knack),
         api_knack_metadata = state(metadata),
+        api_knack_sync_state = state(sync_state),
         "dry run: would apply the staging schema above (idempotent); nothing was applied"
     );
     Ok(())
