@@ -176,7 +176,7 @@ pub fn record(i: usize, modified: NaiveDateTime) -> Value {
     set(&mut r, "field_2", json!(notes), json!(notes));
     let lanes = 1 + (i / 3) % 6;
     set(&mut r, "field_3", json!(lanes.to_string()), json!(lanes));
-    let active = i % 7 != 0;
+    let active = !i.is_multiple_of(7);
     set(
         &mut r,
         "field_5",

@@ -312,9 +312,9 @@ impl Client {
         };
         let mut slot = self.inner.token.lock().await;
         if let Some(cached) = slot.as_ref() {
-            let fresh = cached.expires.map_or(true, |exp| {
-                SystemTime::now() + self.inner.refresh_margin < exp
-            });
+            let fresh = cached
+                .expires
+                .is_none_or(|exp| SystemTime::now() + self.inner.refresh_margin < exp);
             if fresh && !force_refresh {
                 return Ok(Some(cached.token.clone()));
             }

@@ -78,7 +78,7 @@ impl BatchCheck<'_> {
             && results.update_results.len() == self.updates
             && self
                 .deletes
-                .map_or(true, |d| d == results.delete_results.len());
+                .is_none_or(|d| d == results.delete_results.len());
         if !counts_ok {
             return Err(Error::Decode {
                 operation: self.operation.into(),

@@ -26,6 +26,8 @@
 //! layer.add_features(&[new], true).await?;
 //! # Ok(()) }
 //! ```
+// On docs.rs (nightly, `--cfg docsrs`), label each item that needs a feature, such as `testkit`.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod client;

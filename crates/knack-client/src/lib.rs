@@ -28,6 +28,8 @@
 //! (creates only when surely not applied). A 429 with the app's daily quota
 //! spent fails at once with [`Error::DailyLimitExceeded`]; [`Client::quota`]
 //! holds the quota Knack last reported.
+// On docs.rs (nightly, `--cfg docsrs`), label each item that needs a feature, such as `testkit`.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod client;

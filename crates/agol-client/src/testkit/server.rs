@@ -148,7 +148,7 @@ impl Responder {
             });
             match token {
                 None => return (error_body(499, "Token Required", &[]), 200),
-                Some(t) if st.tokens.get(&t).map_or(true, |exp| *exp <= now_ms()) => {
+                Some(t) if st.tokens.get(&t).is_none_or(|exp| *exp <= now_ms()) => {
                     return (error_body(498, "Invalid token.", &[]), 200)
                 }
                 Some(_) => {}
@@ -333,7 +333,7 @@ fn query(l: &mut FakeLayer, p: Params<'_>) -> ResponseTemplate {
                 .filter(|(k, _)| {
                     wanted
                         .as_ref()
-                        .map_or(true, |w| w.contains(&k.to_ascii_lowercase()))
+                        .is_none_or(|w| w.contains(&k.to_ascii_lowercase()))
                 })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();

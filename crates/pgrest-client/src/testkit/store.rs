@@ -581,7 +581,7 @@ impl Table {
             return Err(Reject::new(400, "23514", message));
         }
         for c in self.spec.primary_key.iter().chain(&self.spec.not_null) {
-            if row.get(c).map_or(true, Value::is_null) {
+            if row.get(c).is_none_or(Value::is_null) {
                 return Err(Reject::new(
                     400,
                     "23502",
@@ -617,7 +617,7 @@ impl Table {
     pub(crate) fn insert_new(&mut self, row: Row, now: &str, seeding: bool) {
         let mut row: Row = row.into_iter().map(|(k, v)| (k, pack(v))).collect();
         if let Some(id) = &self.spec.identity {
-            if row.get(id).map_or(true, Value::is_null) {
+            if row.get(id).is_none_or(Value::is_null) {
                 row.insert(id.clone(), Value::from(self.next_identity));
                 self.next_identity += 1;
             } else if let Some(n) = row.get(id).and_then(Value::as_i64) {
@@ -625,7 +625,7 @@ impl Table {
             }
         }
         if let Some(t) = &self.spec.auto_now {
-            if !seeding || row.get(t).map_or(true, Value::is_null) {
+            if !seeding || row.get(t).is_none_or(Value::is_null) {
                 row.insert(t.clone(), Value::from(now));
             }
         }

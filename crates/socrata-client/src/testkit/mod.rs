@@ -135,7 +135,7 @@ impl FakeDataset {
     pub(crate) fn may_write(&self) -> bool {
         self.rights
             .as_ref()
-            .map_or(true, |r| r.iter().any(|x| x == "write"))
+            .is_none_or(|r| r.iter().any(|x| x == "write"))
     }
 
     /// Whether column `field`'s type takes `value` (null clears any column; unknown keys are

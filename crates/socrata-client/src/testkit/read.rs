@@ -122,7 +122,7 @@ pub(super) fn read(ds: &StoredDataset, req: &Request) -> Reply {
         };
         return reply(200, serde_json::json!([{"count": count.to_string()}]));
     }
-    let rows: Vec<Row> = if !filtered && order.as_deref().map_or(true, by_sid) {
+    let rows: Vec<Row> = if !filtered && order.as_deref().is_none_or(by_sid) {
         // Stored order (or, without `$order`, its reverse) and no filter: only the page's rows
         // are read.
         let page = |i: usize| ds.rows[i].row();
