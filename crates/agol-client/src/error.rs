@@ -84,7 +84,7 @@ pub enum Error {
     #[error("invalid ArcGIS client configuration: {0}")]
     Config(String),
     /// Token generation was refused (bad username or password, account locked…).
-    #[error("ArcGIS sign-in failed for user `{username}`: {message}{}; check the username and password (AGOL_USERNAME / AGOL_PASSWORD)", details_suffix(.details))]
+    #[error("ArcGIS sign-in failed for user `{username}`: {message}{}; check the username and password (ClientBuilder::credentials)", details_suffix(.details))]
     Auth {
         /// The user that tried to sign in (not a secret).
         username: String,

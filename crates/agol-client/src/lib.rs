@@ -10,7 +10,7 @@
 //!
 //! # async fn run() -> Result<(), agol_client::Error> {
 //! let client = Client::builder()
-//!     .portal_url("https://austin.maps.arcgis.com")
+//!     .portal_url("https://myorg.maps.arcgis.com")
 //!     .credentials("user", "password")
 //!     .build()?;
 //! let layer = client

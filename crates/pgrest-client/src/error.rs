@@ -146,8 +146,8 @@ pub enum Error {
     },
 
     /// Connecting or talking to the server failed below HTTP.
-    // No "check PGREST_ENDPOINT" here: the base URL may have come from elsewhere (aks's config
-    // file), and the caller names the setting it used (aks: `check: <setting> (<url>)`).
+    // No "check the base URL" here: the caller knows where the URL came from (an environment
+    // variable, a config file) and names that setting (aks: `check: <setting> (<url>)`).
     #[error("could not reach PostgREST at {base_url} for {method} /{path}: {cause}")]
     Transport {
         /// HTTP method of the request.

@@ -493,13 +493,16 @@ async fn secrets_never_appear_in_debug_or_errors() {
 #[test]
 fn builder_validates_with_clear_messages() {
     let err = Client::builder().build().unwrap_err();
-    assert!(err.to_string().contains(".base_url("), "{err}");
+    assert!(
+        err.to_string().contains("ClientBuilder::base_url("),
+        "{err}"
+    );
     let err = Client::builder()
         .base_url("pgrest.example.org")
         .build()
         .unwrap_err();
     assert!(
-        err.to_string().contains("PGREST_ENDPOINT") && err.to_string().contains("https://"),
+        err.to_string().contains("ClientBuilder::base_url") && err.to_string().contains("https://"),
         "{err}"
     );
     let err = Client::builder().base_url("ftp://x").build().unwrap_err();
@@ -515,7 +518,8 @@ fn builder_validates_with_clear_messages() {
         .build()
         .unwrap_err();
     assert!(
-        err.to_string().contains("JWT (PGREST_JWT) is empty"),
+        err.to_string()
+            .contains("JWT (ClientBuilder::jwt) is empty"),
         "{err}"
     );
     let err = Client::builder()

@@ -117,7 +117,7 @@ fn hint(status: u16) -> &'static str {
         401 => " (check the API key id and secret, or username and password)",
         403 => " (the credentials lack permission on this dataset, or none were given for a write)",
         404 => " (check the dataset id and the domain)",
-        429 => " (rate limited; send an app token (SOCRATA_APP_TOKEN) to raise the limit)",
+        429 => " (rate limited; send an app token (ClientBuilder::app_token) to raise the limit)",
         413 => " (request too large; lower the batch size or the batch byte cap)",
         _ => "",
     }

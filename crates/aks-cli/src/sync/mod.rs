@@ -231,7 +231,7 @@ pub async fn execute(
         "sync of {}: {} stage(s) failed or were skipped (every stage not listed ran): {}",
         args.app_name,
         failed.len(),
-        failed.join("; ")
+        diagnose::env_hints(&failed.join("; "))
     ))
     .into())
 }
