@@ -62,6 +62,10 @@ pub enum Error {
         dataset: String,
         /// The summed counts of every batch sent so far, including the failing one.
         summary: WriteSummary,
+        /// Which rows of the caller's input the failing request carried (`start..end`, 0-based):
+        /// Socrata's answer counts the errors (`"Errors": n`) but never says which rows they
+        /// were, so these are the candidates to check or send again one by one.
+        rows: std::ops::Range<usize>,
     },
 
     /// Socrata kept answering 202 "Request Processing" for longer than the retry policy allows.

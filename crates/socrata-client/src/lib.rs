@@ -37,6 +37,7 @@
 mod client;
 mod error;
 mod metadata;
+pub mod number;
 mod query;
 mod read;
 mod summary;
