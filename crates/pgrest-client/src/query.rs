@@ -128,7 +128,7 @@ enum Filter {
 }
 
 /// One test of one column, for [`Query::filter`], [`Query::not`] and [`Query::or`]; built like
-/// the query's own filters (`Condition::eq("lanes", 4)`), negated with [`Condition::not`].
+/// the query's own filters (`Condition::eq("lanes", 4)`), negated with `!` (`std::ops::Not`).
 ///
 /// ```
 /// use pgrest_client::{Condition, IsValue, Query};
@@ -195,11 +195,6 @@ impl Condition {
     pub fn is(column: &str, value: IsValue) -> Self {
         Self::of(column, Filter::Is(value))
     }
-    /// The opposite test: PostgREST's `not.` prefix (`status=not.eq.retired`).
-    pub fn not(mut self) -> Self {
-        self.negated = !self.negated;
-        self
-    }
 
     /// `key=value` as a parameter of its own (ANDed with the others).
     fn parameter(&self) -> String {
@@ -232,6 +227,16 @@ impl Condition {
         };
         let not = if self.negated { "not." } else { "" };
         format!("{not}{rhs}")
+    }
+}
+
+/// `!condition`: the opposite test, PostgREST's `not.` prefix (`status=not.eq.retired`).
+impl std::ops::Not for Condition {
+    type Output = Condition;
+
+    fn not(mut self) -> Condition {
+        self.negated = !self.negated;
+        self
     }
 }
 
@@ -285,7 +290,7 @@ impl Query {
 
     /// Rows where `condition` does not hold: `column=not.op.value`.
     pub fn not(self, condition: Condition) -> Self {
-        self.filter(condition.not())
+        self.filter(!condition)
     }
 
     /// Rows where any of `conditions` holds: PostgREST's `or=(a.lt.2,a.is.null)`, ANDed with

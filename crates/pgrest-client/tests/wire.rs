@@ -583,7 +583,7 @@ fn or_and_not_render_as_postgrest_logic() {
         .eq("app_id", "a")
         .or([
             Condition::eq("container_id", "view_1,x"),
-            Condition::in_("record_id", ["r1", "r2"]).not(),
+            !Condition::in_("record_id", ["r1", "r2"]),
         ])
         .not(Condition::is("record", IsValue::Null));
     assert_eq!(
