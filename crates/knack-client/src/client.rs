@@ -536,11 +536,16 @@ impl ClientBuilder {
             .map_err(Error::Config)?
             .build()
             .map_err(|e| Error::Config(format!("could not build the HTTP client: {e}")))?;
+        let limiter = limiter_for(
+            &base_url.origin().ascii_serialization(),
+            &app_id,
+            per_second,
+        );
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
                 base_url,
-                limiter: limiter_for(&app_id, per_second),
+                limiter,
                 app_id,
                 api_key,
                 user_token,

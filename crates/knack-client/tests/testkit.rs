@@ -2,8 +2,11 @@
 //! formatter reads, so a test needs no hand-written JSON.
 
 use chrono::NaiveDate;
+use futures::TryStreamExt;
 use knack_client::testkit::{AppMetadata, FakeKnack, ObjectSpec, RecordBuilder};
-use knack_client::{Container, FieldType, Formatter, Record};
+use knack_client::{
+    Container, Error, FieldType, Filter, Formatter, Operator, Record, RecordsQuery, Rule,
+};
 use serde_json::json;
 
 #[tokio::test]
@@ -62,4 +65,69 @@ async fn built_metadata_and_records_are_read_and_formatted_like_knacks() {
     // The local wall time, corrected once with the app's zone (CDT, UTC-5, on that day).
     assert_eq!(formatted["Modified"], "2024-03-27T14:05:00-05:00");
     assert!(!formatted.contains_key("Lanes"), "not a column of the view");
+}
+
+/// Rules take field keys; `field_key` finds one by its label, and `Rule::date` writes the day
+/// as Knack reads it (`MM/DD/YYYY`), so a caller formats nothing by hand.
+#[tokio::test]
+async fn a_rule_by_label_and_date_filters_on_the_fake() {
+    let fake = FakeKnack::start().await;
+    let object = ObjectSpec::new("object_1", "Signal")
+        .field("field_1", "Signal ID", FieldType::ShortText)
+        .field("field_3", "Installed", FieldType::DateTime);
+    fake.set_metadata(AppMetadata::new(fake.app_id()).object(object).to_json());
+    let container = Container::object("object_1").unwrap();
+    let day = |d: u32| {
+        NaiveDate::from_ymd_opt(2024, 3, d)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap()
+    };
+    let records = (1..=9).map(|d| {
+        RecordBuilder::new(format!("{d:024x}"))
+            .field("field_1", format!("SIG-{d}"))
+            .date_time("field_3", day(d), false)
+            .into()
+    });
+    fake.set_records_from(&container, records);
+    let client = fake.client_builder().build().unwrap();
+    let metadata = client.metadata().await.unwrap();
+
+    let installed = metadata.field_key(&container, "Installed").unwrap();
+    assert_eq!(installed, "field_3");
+    let after = Rule::date(installed, Operator::IsAfter, day(6).date());
+    let query = RecordsQuery::new().filter(Filter::and([after]));
+    let found: Vec<_> = client
+        .records(&container, query)
+        .try_collect()
+        .await
+        .unwrap();
+    let ids: Vec<_> = found
+        .iter()
+        .map(|r| r.display_value("field_1").cloned().unwrap())
+        .collect();
+    assert_eq!(ids, ["SIG-7", "SIG-8", "SIG-9"]);
+
+    let err = metadata.field_key(&container, "Lanes").unwrap_err();
+    assert!(
+        matches!(err, Error::Metadata(_)) && err.to_string().contains("Signal ID"),
+        "{err}"
+    );
+}
+
+/// A table view that shows no field formats to ids alone: an error, not a silent `{"id"}`.
+#[test]
+fn a_view_with_no_field_column_is_an_error() {
+    let json = AppMetadata::new("5f0000000000000000000001")
+        .object(ObjectSpec::new("object_1", "Signal").field(
+            "field_1",
+            "Signal ID",
+            FieldType::ShortText,
+        ))
+        .view("scene_1", "view_1", "object_1", &[])
+        .to_json();
+    let metadata = knack_client::Metadata::from_json(json).unwrap();
+    let view = Container::view("scene_1", "view_1").unwrap();
+    let err = Formatter::new(&metadata, &view).unwrap_err();
+    assert!(err.to_string().contains("shows no field column"), "{err}");
 }
