@@ -80,7 +80,10 @@ async fn the_fake_serves_a_service_of_your_own() {
     // Edits are checked against your fields: a text longer than its `length` is refused.
     let mut long = serde_json::Map::new();
     long.insert("bridge_id".into(), "B".repeat(30).into());
-    let err = layer.add_features(&[Feature::new(long)], false).await.unwrap_err();
+    let err = layer
+        .add_features(&[Feature::new(long)], false)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("1016"), "{err}");
     assert_eq!(fake.features(0).len(), 1);
 }
