@@ -5,6 +5,7 @@
 //! Everything is deterministic (no randomness) so tests can count on it.
 
 use chrono::{Duration, NaiveDateTime};
+use knack_client::testkit::RecordBuilder;
 use serde_json::{json, Map, Value};
 use socrata_client::testkit::FakeDataset;
 
@@ -123,28 +124,13 @@ pub fn record_id(i: usize) -> String {
     format!("64a0{i:020x}")
 }
 
-/// Knack's two forms of a date_time value: the display text and the raw
-/// object. Knack stores the app's local wall time and labels it UTC, so
-/// `unix_timestamp` is the local time read as if it were UTC.
+/// Knack's two forms of a date_time value (display text, raw object), as the testkit's
+/// [`RecordBuilder::date_time`] writes them: local wall time labelled UTC, as Knack does.
 fn date_time(local: NaiveDateTime, with_time: bool) -> (Value, Value) {
-    let display = if with_time {
-        local.format("%m/%d/%Y %-I:%M%P").to_string()
-    } else {
-        local.format("%m/%d/%Y").to_string()
-    };
-    let raw = json!({
-        "date": local.format("%m/%d/%Y").to_string(),
-        "date_formatted": local.format("%m/%d/%Y").to_string(),
-        "hours": local.format("%I").to_string(),
-        "minutes": local.format("%M").to_string(),
-        "am_pm": local.format("%p").to_string(),
-        "unix_timestamp": local.and_utc().timestamp_millis(),
-        "iso_timestamp": local.and_utc().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-        "timestamp": local.format("%m/%d/%Y %I:%M %P").to_string(),
-        "time": local.format("%H").to_string().parse::<i64>().unwrap_or(0) * 60
-            + local.format("%M").to_string().parse::<i64>().unwrap_or(0),
-    });
-    (Value::String(display), raw)
+    let record = RecordBuilder::new("")
+        .date_time("f", local, with_time)
+        .to_json();
+    (record["f"].clone(), record["f_raw"].clone())
 }
 
 fn set(record: &mut Map<String, Value>, key: &str, display: Value, raw: Value) {
@@ -176,7 +162,7 @@ pub fn record(i: usize, modified: NaiveDateTime) -> Value {
     set(&mut r, "field_2", json!(notes), json!(notes));
     let lanes = 1 + (i / 3) % 6;
     set(&mut r, "field_3", json!(lanes.to_string()), json!(lanes));
-    let active = i % 7 != 0;
+    let active = !i.is_multiple_of(7);
     set(
         &mut r,
         "field_5",

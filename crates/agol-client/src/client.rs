@@ -12,8 +12,10 @@ use serde_json::Value;
 use crate::error::Error;
 use crate::response::read_response;
 
-/// The portal the original publishes to.
-pub const DEFAULT_PORTAL_URL: &str = "https://austin.maps.arcgis.com";
+/// ArcGIS Online's own portal, the default of [`ClientBuilder::portal_url`]: it signs in every
+/// ArcGIS Online user, of any organisation. An organisation's portal
+/// (`https://<org>.maps.arcgis.com`) or an ArcGIS Enterprise portal is set with `portal_url`.
+pub const DEFAULT_PORTAL_URL: &str = "https://www.arcgis.com";
 
 /// How the client proves who it is.
 #[derive(Clone)]
@@ -111,7 +113,8 @@ impl Default for ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// The portal root, e.g. `https://austin.maps.arcgis.com` (default) or `https://www.arcgis.com`.
+    /// The portal root: [`DEFAULT_PORTAL_URL`] (`https://www.arcgis.com`, the default), an
+    /// organisation's `https://<org>.maps.arcgis.com`, or an Enterprise portal's root.
     /// It must be a full `https://` URL; plain `http://` is accepted only to this machine
     /// (127.0.0.0/8, `::1`, `localhost`) unless [`ClientBuilder::allow_insecure_http`] is set.
     pub fn portal_url(mut self, url: impl Into<String>) -> Self {
@@ -191,7 +194,7 @@ impl ClientBuilder {
             "the ArcGIS portal URL",
             self.allow_insecure_http,
         )
-        .map_err(|e| Error::Config(format!("{e} (such as https://austin.maps.arcgis.com)")))?;
+        .map_err(|e| Error::Config(format!("{e} (such as {DEFAULT_PORTAL_URL})")))?;
         if portal.query().is_some() {
             return Err(Error::Config(
                 "portal URL must not carry a query string (tokens never go in URLs)".into(),
@@ -203,7 +206,7 @@ impl ClientBuilder {
                 if username.trim().is_empty() || password.expose_secret().is_empty() =>
             {
                 return Err(Error::Config(
-                    "username and password must both be non-empty (AGOL_USERNAME / AGOL_PASSWORD)"
+                    "username and password must both be non-empty: ClientBuilder::credentials(username, password)"
                         .into(),
                 ));
             }
@@ -312,9 +315,9 @@ impl Client {
         };
         let mut slot = self.inner.token.lock().await;
         if let Some(cached) = slot.as_ref() {
-            let fresh = cached.expires.map_or(true, |exp| {
-                SystemTime::now() + self.inner.refresh_margin < exp
-            });
+            let fresh = cached
+                .expires
+                .is_none_or(|exp| SystemTime::now() + self.inner.refresh_margin < exp);
             if fresh && !force_refresh {
                 return Ok(Some(cached.token.clone()));
             }

@@ -20,6 +20,10 @@ pub fn sql_quote(value: &str) -> String {
 struct BatchCheck<'a> {
     operation: &'a str,
     batch: usize,
+    /// Where this batch starts in the caller's input (so a failure's index is the caller's).
+    offset: usize,
+    /// What earlier batches applied: carried into `EditsFailed::applied`.
+    earlier: Option<&'a EditResults>,
     rollback: bool,
     adds: usize,
     updates: usize,
@@ -27,7 +31,8 @@ struct BatchCheck<'a> {
 }
 
 impl BatchCheck<'_> {
-    /// Reads all three result lists and turns every `success: false` into one error.
+    /// Reads all three result lists and turns every `success: false` into one error, which keeps
+    /// what was applied: earlier batches, and this batch's successes unless it was rolled back.
     fn check(&self, body: Value) -> Result<EditResults, Error> {
         if body.get("success").and_then(Value::as_bool) == Some(false) {
             return Err(Error::Api {
@@ -51,7 +56,7 @@ impl BatchCheck<'_> {
                 |(index, r): (usize, &EditResult)| {
                     EditFailure {
                         kind,
-                        index,
+                        index: self.offset + index,
                         object_id: r.object_id.filter(|id| *id >= 0),
                         global_id: r.global_id.clone(),
                         code: r.error.as_ref().and_then(|e| e.code),
@@ -66,19 +71,24 @@ impl BatchCheck<'_> {
         }
         let sent = self.adds + self.updates + self.deletes.unwrap_or(0);
         if !failures.is_empty() {
+            let mut applied = self.earlier.cloned().unwrap_or_default();
+            if !self.rollback {
+                applied.extend(results.successes());
+            }
             return Err(Error::EditsFailed {
                 operation: self.operation.into(),
                 batch: self.batch,
                 sent,
                 rolled_back: self.rollback,
                 failures,
+                applied: Box::new(applied),
             });
         }
         let counts_ok = results.add_results.len() == self.adds
             && results.update_results.len() == self.updates
             && self
                 .deletes
-                .map_or(true, |d| d == results.delete_results.len());
+                .is_none_or(|d| d == results.delete_results.len());
         if !counts_ok {
             return Err(Error::Decode {
                 operation: self.operation.into(),
@@ -121,6 +131,8 @@ impl Layer {
         BatchCheck {
             operation: op,
             batch: 1,
+            offset: 0,
+            earlier: None,
             rollback: edits.rollback_on_failure,
             adds: edits.adds.len(),
             updates: edits.updates.len(),
@@ -176,6 +188,8 @@ impl Layer {
             let results = BatchCheck {
                 operation: op,
                 batch: i + 1,
+                offset: i * size,
+                earlier: Some(&all),
                 rollback,
                 adds: if is_add { chunk.len() } else { 0 },
                 updates: if is_add { 0 } else { chunk.len() },
@@ -194,12 +208,15 @@ impl Layer {
         rollback_on_failure: bool,
     ) -> Result<EditResults, Error> {
         let mut all = EditResults::default();
-        for (i, chunk) in ids.chunks(self.client.batch_sizes().deletes).enumerate() {
+        let size = self.client.batch_sizes().deletes;
+        for (i, chunk) in ids.chunks(size).enumerate() {
             let params = vec![
                 ("objectIds", join_ids(chunk)),
                 ("rollbackOnFailure", rollback_on_failure.to_string()),
             ];
-            all.extend(self.delete_call(params, i + 1, Some(chunk.len())).await?);
+            let batch = (i + 1, i * size, &all);
+            let results = self.delete_call(params, batch, Some(chunk.len())).await?;
+            all.extend(results);
         }
         Ok(all)
     }
@@ -211,8 +228,13 @@ impl Layer {
                 "an empty where clause deletes nothing on some servers and everything on others; pass `1=1` to delete all".into(),
             ));
         }
-        self.delete_call(vec![("where", where_clause.to_string())], 1, None)
-            .await
+        let none = EditResults::default();
+        self.delete_call(
+            vec![("where", where_clause.to_string())],
+            (1, 0, &none),
+            None,
+        )
+        .await
     }
 
     /// Deletes rows whose `field` is one of `values` (strings), as the original's incremental mode
@@ -228,22 +250,28 @@ impl Layer {
             )));
         }
         let mut all = EditResults::default();
-        for (i, chunk) in values.chunks(self.client.batch_sizes().deletes).enumerate() {
+        let size = self.client.batch_sizes().deletes;
+        for (i, chunk) in values.chunks(size).enumerate() {
             let list = chunk
                 .iter()
                 .map(|v| sql_quote(v))
                 .collect::<Vec<_>>()
                 .join(",");
             let params = vec![("where", format!("{field} IN ({list})"))];
-            all.extend(self.delete_call(params, i + 1, None).await?);
+            let results = self
+                .delete_call(params, (i + 1, i * size, &all), None)
+                .await?;
+            all.extend(results);
         }
         Ok(all)
     }
 
+    /// One `deleteFeatures` call; `batch` is (1-based number, offset in the caller's input,
+    /// what earlier batches deleted).
     async fn delete_call(
         &self,
         params: Vec<(&'static str, String)>,
-        batch: usize,
+        batch: (usize, usize, &EditResults),
         expected: Option<usize>,
     ) -> Result<EditResults, Error> {
         let op = "deleteFeatures";
@@ -253,7 +281,9 @@ impl Layer {
             .await?;
         BatchCheck {
             operation: op,
-            batch,
+            batch: batch.0,
+            offset: batch.1,
+            earlier: Some(batch.2),
             rollback: params
                 .iter()
                 .any(|(k, v)| *k == "rollbackOnFailure" && v == "true"),

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use knack_services_core::{Classify, RetryClass};
 
+use crate::types::EditResults;
+
 /// Which list of an edit response a result came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EditKind {
@@ -31,7 +33,9 @@ impl fmt::Display for EditKind {
 pub struct EditFailure {
     /// Which result list it came from.
     pub kind: EditKind,
-    /// Position of the feature in the batch that was sent (0-based).
+    /// Position of the feature in the caller's input (0-based), across batches: the input's
+    /// third feature is index 2 whatever batch carried it. For `applyEdits`, the position in
+    /// that kind's list (`adds`, `updates` or `deletes`).
     pub index: usize,
     /// The object id, when the service gave one (failed adds often carry none, or -1).
     pub object_id: Option<i64>,
@@ -84,7 +88,7 @@ pub enum Error {
     #[error("invalid ArcGIS client configuration: {0}")]
     Config(String),
     /// Token generation was refused (bad username or password, account locked…).
-    #[error("ArcGIS sign-in failed for user `{username}`: {message}{}; check the username and password (AGOL_USERNAME / AGOL_PASSWORD)", details_suffix(.details))]
+    #[error("ArcGIS sign-in failed for user `{username}`: {message}{}; check the username and password (ClientBuilder::credentials)", details_suffix(.details))]
     Auth {
         /// The user that tried to sign in (not a secret).
         username: String,
@@ -134,6 +138,9 @@ pub enum Error {
         rolled_back: bool,
         /// Every failed feature.
         failures: Vec<EditFailure>,
+        /// What was applied all the same: every earlier batch's results, plus this batch's
+        /// successes when it was not rolled back (their object ids, such as new features').
+        applied: Box<EditResults>,
     },
     /// A non-idempotent call (adds) failed in a way that does not prove the service did not apply
     /// it (a timeout, a 5xx after sending). It is not re-sent, since that could duplicate features.

@@ -10,7 +10,7 @@
 //!
 //! # async fn run() -> Result<(), agol_client::Error> {
 //! let client = Client::builder()
-//!     .portal_url("https://austin.maps.arcgis.com")
+//!     .portal_url("https://myorg.maps.arcgis.com")
 //!     .credentials("user", "password")
 //!     .build()?;
 //! let layer = client
@@ -26,6 +26,8 @@
 //! layer.add_features(&[new], true).await?;
 //! # Ok(()) }
 //! ```
+// On docs.rs (nightly, `--cfg docsrs`), label each item that needs a feature, such as `testkit`.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod client;

@@ -95,15 +95,45 @@ pub(crate) async fn read_response(
             return Err(api_error(Some(code), message, vec![]));
         }
     }
-    if matches!(
-        body.get("status").and_then(Value::as_str),
-        Some("failed" | "failure")
-    ) {
-        return Err(api_error(
-            None,
-            "the job reported status failed".into(),
-            vec![],
-        ));
+    // restjs compares "failed" / "failure" exactly; any case is taken here ("Failed" is seen too).
+    let status_word = body
+        .get("status")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if ["failed", "failure"]
+        .iter()
+        .any(|w| status_word.eq_ignore_ascii_case(w))
+    {
+        return Err(job_failed(&body, api_error));
     }
     Ok(body)
+}
+
+/// An async job's failure (`status: "failed"`) with the job's own words: `statusMessage` is
+/// either plain text or JSON text holding `code` and `message`, read as Esri's arcgis-rest-js
+/// reads it (`checkForErrors` in packages/arcgis-rest-request/src/request.ts); `message` is the
+/// fallback.
+fn job_failed(
+    body: &Value,
+    api_error: impl Fn(Option<i64>, String, Vec<String>) -> Error,
+) -> Error {
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+    let status_message = text(body.get("statusMessage"));
+    let inner = status_message
+        .as_deref()
+        .and_then(|m| serde_json::from_str::<Value>(m).ok())
+        .filter(Value::is_object);
+    let (code, message) = match &inner {
+        Some(json) => (
+            json.get("code").and_then(Value::as_i64),
+            text(json.get("message")),
+        ),
+        None => (None, status_message.or_else(|| text(body.get("message")))),
+    };
+    let message = message.unwrap_or_else(|| "no statusMessage".into());
+    api_error(
+        code,
+        format!("the job reported status failed: {message}"),
+        vec![],
+    )
 }

@@ -335,6 +335,16 @@ impl EditResults {
         self.delete_results.extend(other.delete_results);
     }
 
+    /// Only the results that succeeded (what a batch applied when it was not rolled back).
+    pub(crate) fn successes(self) -> EditResults {
+        let keep = |list: Vec<EditResult>| list.into_iter().filter(|r| r.success).collect();
+        EditResults {
+            add_results: keep(self.add_results),
+            update_results: keep(self.update_results),
+            delete_results: keep(self.delete_results),
+        }
+    }
+
     /// The object ids the adds were given, in order.
     pub fn added_object_ids(&self) -> Vec<i64> {
         self.add_results
@@ -344,8 +354,9 @@ impl EditResults {
     }
 }
 
-/// The edits of one `applyEdits` call.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// The edits of one `applyEdits` call. [`Edits::default`] is empty with `rollback_on_failure`
+/// on, as hosted feature services default it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Edits {
     /// Features to add (not idempotent: never re-sent after an unknown outcome).
     pub adds: Vec<Feature>,
@@ -353,8 +364,22 @@ pub struct Edits {
     pub updates: Vec<Feature>,
     /// Object ids to delete.
     pub deletes: Vec<i64>,
-    /// All-or-nothing when true (the hosted default); the original used false.
+    /// All-or-nothing when true (the hosted default, and [`Edits::default`]'s); the original
+    /// used false.
     pub rollback_on_failure: bool,
+}
+
+impl Default for Edits {
+    /// No edits, `rollback_on_failure: true`: ArcGIS Online's own default for applyEdits
+    /// (<https://developers.arcgis.com/rest/services-reference/enterprise/apply-edits-feature-service/>).
+    fn default() -> Self {
+        Self {
+            adds: Vec::new(),
+            updates: Vec::new(),
+            deletes: Vec::new(),
+            rollback_on_failure: true,
+        }
+    }
 }
 
 /// What [`Layer::truncate`](crate::Layer::truncate) did.

@@ -154,7 +154,7 @@ async fn a_dropped_connection_is_retried_for_reads_and_named() {
 #[test]
 fn the_portal_must_be_a_full_https_url() {
     let err = Client::builder()
-        .portal_url("austin.maps.arcgis.com")
+        .portal_url("myorg.maps.arcgis.com")
         .build()
         .unwrap_err();
     assert!(

@@ -306,10 +306,10 @@ async fn builder_validates_its_settings() {
         assert!(matches!(bad, Err(Error::Config(_))));
     }
     let c = Client::builder()
-        .portal_url("https://austin.maps.arcgis.com/")
+        .portal_url("https://myorg.maps.arcgis.com/")
         .build()
         .unwrap();
-    assert_eq!(c.portal_url(), "https://austin.maps.arcgis.com");
+    assert_eq!(c.portal_url(), "https://myorg.maps.arcgis.com");
     assert!(matches!(c.item("../etc").await, Err(Error::Config(_))));
 }
 

@@ -213,7 +213,7 @@ impl Client {
             Auth::Object => {
                 let key = inner.api_key.as_ref().ok_or_else(|| {
                     Error::Config(
-                        "object requests need an API key: set ClientBuilder::api_key (KNACK_API_KEY)".into(),
+                        "object requests need an API key: set ClientBuilder::api_key".into(),
                     )
                 })?;
                 req = req.header("X-Knack-REST-API-Key", key.value());
@@ -382,13 +382,13 @@ impl fmt::Debug for ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// The application id (`KNACK_APP_ID`). Required.
+    /// The application id (24 hex characters, from the app's URL or settings). Required.
     pub fn app_id(mut self, app_id: impl Into<String>) -> Self {
         self.app_id = Some(app_id.into());
         self
     }
 
-    /// The REST API key (`KNACK_API_KEY`): a `String`, `&str` or
+    /// The REST API key (Knack: Settings > API & Code): a `String`, `&str` or
     /// [`SecretString`]. Needed for object routes; without it only public
     /// views can be read.
     pub fn api_key(mut self, key: impl Into<SecretString>) -> Self {
@@ -487,16 +487,14 @@ impl ClientBuilder {
             .app_id
             .filter(|a| !a.trim().is_empty())
             .ok_or_else(|| {
-                Error::Config(
-                    "the app id is missing: set ClientBuilder::app_id (KNACK_APP_ID)".into(),
-                )
+                Error::Config("the app id is missing: set ClientBuilder::app_id".into())
             })?;
         if !app_id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
             return Err(Error::Config(format!(
-                "the app id {app_id:?} is not a Knack application id (24 hex characters): check KNACK_APP_ID"
+                "the app id {app_id:?} is not a Knack application id (24 hex characters): check ClientBuilder::app_id"
             )));
         }
         let header = |what, secret: &Option<SecretString>| {
@@ -506,8 +504,11 @@ impl ClientBuilder {
                 .transpose()
                 .map_err(Error::Config)
         };
-        let api_key = header("the API key (KNACK_API_KEY)", &self.api_key)?;
-        let user_token = header("the user token", &self.user_token)?;
+        let api_key = header("the API key (ClientBuilder::api_key)", &self.api_key)?;
+        let user_token = header(
+            "the user token (ClientBuilder::user_token)",
+            &self.user_token,
+        )?;
         let base_url = base_url(
             &self.base_url,
             "the Knack base URL",
@@ -535,11 +536,16 @@ impl ClientBuilder {
             .map_err(Error::Config)?
             .build()
             .map_err(|e| Error::Config(format!("could not build the HTTP client: {e}")))?;
+        let limiter = limiter_for(
+            &base_url.origin().ascii_serialization(),
+            &app_id,
+            per_second,
+        );
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
                 base_url,
-                limiter: limiter_for(&app_id, per_second),
+                limiter,
                 app_id,
                 api_key,
                 user_token,
@@ -582,9 +588,10 @@ mod tests {
         };
         assert!(ok().build().is_ok());
         let msg = |b: ClientBuilder| b.build().unwrap_err().to_string();
-        assert!(msg(Client::builder().api_key("k")).contains("KNACK_APP_ID"));
-        assert!(msg(ok().app_id("a/b")).contains("KNACK_APP_ID"));
-        assert!(msg(ok().api_key(" ")).contains("KNACK_API_KEY"));
+        // Messages name the builder's settings: the caller may not use environment variables.
+        assert!(msg(Client::builder().api_key("k")).contains("ClientBuilder::app_id"));
+        assert!(msg(ok().app_id("a/b")).contains("ClientBuilder::app_id"));
+        assert!(msg(ok().api_key(" ")).contains("ClientBuilder::api_key"));
         assert!(msg(ok().base_url("ftp://x")).contains("base URL"));
         assert!(msg(ok().requests_per_second(11)).contains("1 to 10"));
         assert!(msg(ok().requests_per_second(0)).contains("1 to 10"));

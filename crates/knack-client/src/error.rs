@@ -116,7 +116,7 @@ pub enum Error {
 
 fn status_hint(status: u16) -> &'static str {
     match status {
-        401 | 403 => "Check KNACK_API_KEY and KNACK_APP_ID (for view requests with a user token: tokens expire after 48 hours, log in again)",
+        401 | 403 => "Check ClientBuilder::api_key and ClientBuilder::app_id (for view requests with a user token: tokens expire after 48 hours, log in again)",
         404 => "Check the app id, the container key (object_N, or scene_N with view_N) and the record id",
         400 => "Knack refused the request: check the filter operators, field keys and field values",
         429 => "Knack's limit of 10 requests per second (or the plan's daily limit) was exceeded even after retries; lower the request rate or buy more API calls",

@@ -80,10 +80,10 @@ impl Filter {
         tz: chrono_tz::Tz,
     ) -> Self {
         let field = field_key.into();
-        let day = instant.with_timezone(&tz).format("%m/%d/%Y").to_string();
+        let day = instant.with_timezone(&tz).date_naive();
         Self::or([
-            Rule::new(field.clone(), Operator::Is, day.clone()),
-            Rule::new(field, Operator::IsAfter, day),
+            Rule::date(field.clone(), Operator::Is, day),
+            Rule::date(field, Operator::IsAfter, day),
         ])
     }
 
@@ -212,6 +212,20 @@ impl Rule {
             range: None,
             unit: None,
         }
+    }
+
+    /// A rule comparing a date_time `field` with a calendar day, sent as Knack writes dates in
+    /// filters, `MM/DD/YYYY` (so no caller formats it by hand). Knack compares by whole day in
+    /// the app's timezone (see [`Filter::modified_since`]).
+    ///
+    /// ```
+    /// use chrono::NaiveDate;
+    /// use knack_client::{Operator, Rule};
+    /// let rule = Rule::date("field_12", Operator::IsAfter, NaiveDate::from_ymd_opt(2024, 3, 7).unwrap());
+    /// assert_eq!(rule.value(), Some(&serde_json::json!("03/07/2024")));
+    /// ```
+    pub fn date(field: impl Into<String>, operator: Operator, day: chrono::NaiveDate) -> Self {
+        Self::new(field, operator, day.format("%m/%d/%Y").to_string())
     }
 
     /// A rule that takes no value (`is blank`, `is not blank`, `is today`):

@@ -193,7 +193,7 @@ pub(crate) fn python_isoformat(dt: &DateTime<Tz>) -> String {
     let sign = if offset < 0 { '-' } else { '+' };
     let abs = offset.unsigned_abs();
     let _ = write!(s, "{sign}{:02}:{:02}", abs / 3600, abs / 60 % 60);
-    if abs % 60 != 0 {
+    if !abs.is_multiple_of(60) {
         let _ = write!(s, ":{:02}", abs % 60);
     }
     s

@@ -8,7 +8,7 @@
 //! # async fn run() -> knack_client::Result<()> {
 //! let client = Client::builder()
 //!     .app_id("5d79512148c4af00106d1507")
-//!     .api_key(std::env::var("KNACK_API_KEY").unwrap_or_default())
+//!     .api_key("your-api-key")
 //!     .build()?;
 //! let metadata = client.metadata().await?;
 //! let since = chrono::Utc::now() - chrono::Duration::days(1);
@@ -28,6 +28,8 @@
 //! (creates only when surely not applied). A 429 with the app's daily quota
 //! spent fails at once with [`Error::DailyLimitExceeded`]; [`Client::quota`]
 //! holds the quota Knack last reported.
+// On docs.rs (nightly, `--cfg docsrs`), label each item that needs a feature, such as `testkit`.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod client;

@@ -388,9 +388,10 @@ impl Metadata {
     /// of its columns (labels remain the object field names, as in knackpy).
     ///
     /// # Errors
-    /// [`Error::Metadata`] when the container is not in this app, or is a view
+    /// [`Error::Metadata`] when the container is not in this app, is a view
     /// other than a table (knackpy knows no fields for those and formats their
-    /// records to `{}`).
+    /// records to `{}`), or is a table view with no field column (its records would
+    /// format to their id alone, which is never what was meant).
     pub fn fields_of(&self, container: &Container) -> crate::Result<Vec<&Field>> {
         match container {
             Container::Object { object } => self
@@ -411,6 +412,14 @@ impl Metadata {
                     )));
                 }
                 let shown: std::collections::HashSet<&str> = v.column_field_keys().collect();
+                if shown.is_empty() {
+                    return Err(Error::Metadata(format!(
+                        "{container} of app {} shows no field column: its records would format \
+                         to their id alone; add columns to the view, or read its object ({})",
+                        self.describe(),
+                        v.source_object().unwrap_or("its source object"),
+                    )));
+                }
                 Ok(self
                     .app
                     .objects
@@ -420,6 +429,26 @@ impl Metadata {
                     .collect())
             }
         }
+    }
+
+    /// The key (`field_N`) of the field labelled `label` in `container`, for filter rules,
+    /// which Knack takes by key only: `Rule::new(metadata.field_key(&c, "Signal Type")?, ..)`.
+    /// Labels are compared as they are; Knack keeps them unique within an object.
+    ///
+    /// # Errors
+    /// As [`Metadata::fields_of`], and [`Error::Metadata`] listing the labels there are when
+    /// none is `label`.
+    pub fn field_key(&self, container: &Container, label: &str) -> crate::Result<&str> {
+        let fields = self.fields_of(container)?;
+        if let Some(field) = fields.iter().find(|f| f.label() == label) {
+            return Ok(field.key.as_str());
+        }
+        let labels: Vec<&str> = fields.iter().map(|f| f.label()).collect();
+        Err(Error::Metadata(format!(
+            "{container} of app {} has no field labelled {label:?}; its labels: {}",
+            self.describe(),
+            labels.join(", ")
+        )))
     }
 
     fn not_found(&self, container: &Container) -> Error {

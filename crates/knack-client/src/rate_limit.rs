@@ -49,16 +49,18 @@ impl Limiter {
     }
 }
 
-/// The limiter for `app_id` at `per_second`, created on first use. Clients of
-/// the same app (and limit) share it, so two clients cannot add up to 20 req/s.
-pub(crate) fn limiter_for(app_id: &str, per_second: NonZeroU32) -> Arc<Limiter> {
-    type Registry = Mutex<HashMap<(String, u32), Arc<Limiter>>>;
+/// The limiter for `app_id` on the Knack API at `origin` (scheme, host and port of the base
+/// URL) at `per_second`, created on first use. Clients of the same app on the same API (and
+/// limit) share it, so two clients cannot add up to 20 req/s; the same app id served by two
+/// servers (two fakes in one test binary) is two apps, each with its own 10 req/s.
+pub(crate) fn limiter_for(origin: &str, app_id: &str, per_second: NonZeroU32) -> Arc<Limiter> {
+    type Registry = Mutex<HashMap<(String, String, u32), Arc<Limiter>>>;
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
     let mut map = REGISTRY
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    map.entry((app_id.to_string(), per_second.get()))
+    map.entry((origin.to_string(), app_id.to_string(), per_second.get()))
         .or_insert_with(|| Arc::new(Limiter::new(per_second)))
         .clone()
 }
@@ -76,10 +78,14 @@ mod tests {
     #[test]
     fn clients_of_one_app_share_a_limiter() {
         let ten = NonZeroU32::new(10).unwrap();
-        let a = limiter_for("app-shared-test", ten);
-        let b = limiter_for("app-shared-test", ten);
-        let c = limiter_for("app-other-test", ten);
+        let knack = "https://api.knack.com";
+        let a = limiter_for(knack, "app-shared-test", ten);
+        let b = limiter_for(knack, "app-shared-test", ten);
+        let c = limiter_for(knack, "app-other-test", ten);
+        // The same app id on another server (a second fake) is another app.
+        let d = limiter_for("http://127.0.0.1:4001", "app-shared-test", ten);
         assert!(Arc::ptr_eq(&a, &b));
         assert!(!Arc::ptr_eq(&a, &c));
+        assert!(!Arc::ptr_eq(&a, &d));
     }
 }

@@ -109,3 +109,34 @@ async fn writes_change_the_fakes_records() {
     let err = client.delete(&object, created.id()).await.unwrap_err();
     assert_eq!(err.status(), Some(404));
 }
+
+/// Knack limits each app on its own server: two fakes serving the same app id in one test
+/// binary are two apps, and each gets its own 10 requests per second (they used to share one
+/// limiter per app id, so each test ran at half speed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_fakes_of_one_app_id_do_not_share_the_limit() {
+    let (one, two) = (FakeKnack::start().await, FakeKnack::start().await);
+    assert_eq!(one.app_id(), two.app_id());
+    let object = Container::object("object_1").unwrap();
+    let read = |fake: &FakeKnack| {
+        let client = fake.client_builder().build().unwrap();
+        let object = object.clone();
+        async move {
+            for _ in 0..15 {
+                let query = RecordsQuery::new().rows_per_page(1);
+                let _: Vec<_> = client.records(&object, query).try_collect().await.unwrap();
+            }
+        }
+    };
+    tokio::join!(read(&one), read(&two));
+    let second = Duration::from_secs(1);
+    // Each fake saw Knack's limit kept; together they saw more than one app's 10 a second.
+    assert!(one.max_requests_in_window(second) <= 10);
+    assert!(two.max_requests_in_window(second) <= 10);
+    let both: Vec<_> = [one.requests(), two.requests()]
+        .concat()
+        .iter()
+        .map(|r| r.at)
+        .collect();
+    assert!(knack_client::testkit::max_in_window(&both, second) > 10);
+}

@@ -160,7 +160,7 @@ async fn a_401_fails_at_once_with_an_actionable_message_and_no_secret() {
         "{shown}"
     );
     assert!(
-        shown.contains("Invalid API key") && shown.contains("KNACK_API_KEY"),
+        shown.contains("Invalid API key") && shown.contains("ClientBuilder::api_key"),
         "{shown}"
     );
     assert!(!err.is_retryable());

@@ -79,6 +79,8 @@
 //! # Ok(())
 //! # }
 //! ```
+// On docs.rs (nightly, `--cfg docsrs`), label each item that needs a feature, such as `testkit`.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 pub mod agol;

@@ -14,7 +14,7 @@ use url::{Host, Url};
 ///
 /// # Errors
 /// A message naming `setting` (the user-facing name, such as
-/// `PGREST_ENDPOINT`), the value, and the fix.
+/// `ClientBuilder::base_url`), the value, and the fix.
 pub fn base_url(raw: &str, setting: &str, allow_insecure_http: bool) -> Result<Url, String> {
     let trimmed = raw.trim();
     let mut text = trimmed.trim_end_matches('/').to_string();
@@ -79,9 +79,14 @@ mod tests {
             base_url("https://h.org/v1", "X", false).unwrap().as_str(),
             "https://h.org/v1/"
         );
-        let err = base_url("http://pgrest.internal:3000", "PGREST_ENDPOINT", false).unwrap_err();
+        let err = base_url(
+            "http://pgrest.internal:3000",
+            "ClientBuilder::base_url",
+            false,
+        )
+        .unwrap_err();
         assert!(
-            err.contains("PGREST_ENDPOINT") && err.contains("allow_insecure_http"),
+            err.contains("ClientBuilder::base_url") && err.contains("allow_insecure_http"),
             "{err}"
         );
         assert!(base_url("http://pgrest.internal:3000", "X", true).is_ok());
@@ -95,9 +100,9 @@ mod tests {
             "pgrest.example.org/v1",
             "",
         ] {
-            let err = base_url(bare, "PGREST_ENDPOINT", false).unwrap_err();
+            let err = base_url(bare, "ClientBuilder::base_url", false).unwrap_err();
             assert!(
-                err.contains("PGREST_ENDPOINT") && err.contains("https://"),
+                err.contains("ClientBuilder::base_url") && err.contains("https://"),
                 "{bare}: {err}"
             );
         }

@@ -34,6 +34,8 @@
 //! assert_eq!(answer.unwrap(), "things");
 //! # }
 //! ```
+// On docs.rs (nightly, `--cfg docsrs`), label each item that needs a feature, such as `testkit`.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod base_url;
 mod body;

@@ -15,7 +15,7 @@ impl SensitiveHeader {
     /// The secret as a header value, optionally prefixed (`"Bearer "`).
     ///
     /// # Errors
-    /// A message naming `what` (such as `the API key (KNACK_API_KEY)`) when
+    /// A message naming `what` (such as `the API key (ClientBuilder::api_key)`) when
     /// the secret is empty or holds characters a header cannot carry; the
     /// message never contains the secret.
     pub fn new(what: &str, prefix: &str, secret: &SecretString) -> Result<Self, String> {

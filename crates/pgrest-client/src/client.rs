@@ -148,23 +148,30 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client> {
         let endpoint = self.base_url.ok_or_else(|| {
             Error::Config(
-                "no endpoint: call .base_url(\"https://your-postgrest-host\") (PGREST_ENDPOINT)"
-                    .into(),
+                "no endpoint: call ClientBuilder::base_url(\"https://your-postgrest-host\")".into(),
             )
         })?;
-        let url = base_url(&endpoint, "PGREST_ENDPOINT", self.allow_insecure_http)
-            .map_err(Error::Config)?;
+        let url = base_url(
+            &endpoint,
+            "ClientBuilder::base_url",
+            self.allow_insecure_http,
+        )
+        .map_err(Error::Config)?;
         if url.query().is_some() || url.fragment().is_some() {
             return Err(Error::Config(format!(
-                "PGREST_ENDPOINT {endpoint:?} must not carry a query or fragment; pass only the base URL"
+                "ClientBuilder::base_url {endpoint:?} must not carry a query or fragment; pass only the base URL"
             )));
         }
         let jwt = self
             .jwt
             .as_ref()
-            .map(|t| SensitiveHeader::new("the JWT (PGREST_JWT)", "Bearer ", t))
+            .map(|t| SensitiveHeader::new("the JWT (ClientBuilder::jwt)", "Bearer ", t))
             .transpose()
-            .map_err(|e| Error::Config(format!("{e}; set a bare token or leave .jwt() out")))?;
+            .map_err(|e| {
+                Error::Config(format!(
+                    "{e}; set a bare token or leave ClientBuilder::jwt out"
+                ))
+            })?;
         let mut headers = HeaderMap::new();
         for (k, v) in &self.headers {
             let name = HeaderName::from_bytes(k.as_bytes())

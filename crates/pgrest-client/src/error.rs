@@ -146,8 +146,8 @@ pub enum Error {
     },
 
     /// Connecting or talking to the server failed below HTTP.
-    // No "check PGREST_ENDPOINT" here: the base URL may have come from elsewhere (aks's config
-    // file), and the caller names the setting it used (aks: `check: <setting> (<url>)`).
+    // No "check the base URL" here: the caller knows where the URL came from (an environment
+    // variable, a config file) and names that setting (aks: `check: <setting> (<url>)`).
     #[error("could not reach PostgREST at {base_url} for {method} /{path}: {cause}")]
     Transport {
         /// HTTP method of the request.
@@ -246,8 +246,10 @@ impl Error {
         if status == 409 {
             return Error::Conflict { body };
         }
-        // Servers before v10 send a bare {"message": "JWT expired"} on 401.
-        if status == 401 && body.message.contains("JWT") {
+        // Servers before v10 send no code: a bare {"message": "JWT expired"}, or the JWT
+        // library's own words for a malformed token ("JWSError (CompactDecodeError ...)",
+        // PostgREST v9.0.1's test/spec/Feature/AuthSpec.hs). A 401 without a code is the JWT's.
+        if status == 401 && (body.code.is_none() || body.message.contains("JWT")) {
             return Error::Unauthorized { status, body };
         }
         Error::Api {

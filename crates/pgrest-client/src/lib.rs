@@ -26,6 +26,8 @@
 //! }
 //! # Ok(()) }
 //! ```
+// On docs.rs (nightly, `--cfg docsrs`), label each item that needs a feature, such as `testkit`.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod client;
@@ -42,7 +44,7 @@ pub use client::{Client, ClientBuilder};
 pub use error::{ApiErrorBody, Error, Result};
 /// The retry policy every knack-services client shares (from `knack-services-core`).
 pub use knack_services_core::{Jitter, RetryPolicy};
-pub use query::{Direction, FilterValue, IsValue, Query};
+pub use query::{Condition, Direction, FilterValue, IsValue, Query};
 pub use read::Keyset;
 /// The type every secret of the builder is held in (`jwt`).
 pub use secrecy::SecretString;

@@ -127,6 +127,126 @@ enum Filter {
     Is(IsValue),
 }
 
+/// One test of one column, for [`Query::filter`], [`Query::not`] and [`Query::or`]; built like
+/// the query's own filters (`Condition::eq("lanes", 4)`), negated with `!` (`std::ops::Not`).
+///
+/// ```
+/// use pgrest_client::{Condition, IsValue, Query};
+/// let q = Query::new()
+///     .or([Condition::lt("lanes", 2), Condition::is("lanes", IsValue::Null)])
+///     .not(Condition::eq("status", "retired"));
+/// assert_eq!(
+///     q.to_query_string(),
+///     "or=(lanes.lt.%222%22,lanes.is.null)&status=not.eq.retired"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    column: String,
+    negated: bool,
+    filter: Filter,
+}
+
+impl Condition {
+    fn op(column: &str, op: &'static str, value: impl FilterValue) -> Self {
+        Self::of(column, Filter::Op(op, value.to_filter_value()))
+    }
+    fn of(column: &str, filter: Filter) -> Self {
+        Self {
+            column: column.to_string(),
+            negated: false,
+            filter,
+        }
+    }
+    /// `column = value`
+    pub fn eq(column: &str, value: impl FilterValue) -> Self {
+        Self::op(column, "eq", value)
+    }
+    /// `column <> value`
+    pub fn neq(column: &str, value: impl FilterValue) -> Self {
+        Self::op(column, "neq", value)
+    }
+    /// `column > value`
+    pub fn gt(column: &str, value: impl FilterValue) -> Self {
+        Self::op(column, "gt", value)
+    }
+    /// `column >= value`
+    pub fn gte(column: &str, value: impl FilterValue) -> Self {
+        Self::op(column, "gte", value)
+    }
+    /// `column < value`
+    pub fn lt(column: &str, value: impl FilterValue) -> Self {
+        Self::op(column, "lt", value)
+    }
+    /// `column <= value`
+    pub fn lte(column: &str, value: impl FilterValue) -> Self {
+        Self::op(column, "lte", value)
+    }
+    /// `column LIKE pattern` (`*` for SQL's `%`).
+    pub fn like(column: &str, pattern: impl FilterValue) -> Self {
+        Self::op(column, "like", pattern)
+    }
+    /// `column IN (values…)`.
+    pub fn in_<V: FilterValue>(column: &str, values: impl IntoIterator<Item = V>) -> Self {
+        let values = values.into_iter().map(|v| v.to_filter_value()).collect();
+        Self::of(column, Filter::In(values))
+    }
+    /// `column IS NULL/TRUE/FALSE/UNKNOWN`
+    pub fn is(column: &str, value: IsValue) -> Self {
+        Self::of(column, Filter::Is(value))
+    }
+
+    /// `key=value` as a parameter of its own (ANDed with the others).
+    fn parameter(&self) -> String {
+        format!("{}={}", encode(&column(&self.column)), self.test(false))
+    }
+
+    /// `column.op.value` inside a logic tree.
+    fn in_tree(&self) -> String {
+        format!("{}.{}", encode(&column(&self.column)), self.test(true))
+    }
+
+    /// `[not.]op.value`. In a logic tree `,` `.` `:` and parentheses are syntax, so every value
+    /// is double-quoted there, as PostgREST's grammar asks
+    /// (<https://docs.postgrest.org/en/v12/references/api/tables_views.html#logical-operators>).
+    fn test(&self, in_tree: bool) -> String {
+        let value = |v: &str| {
+            if in_tree {
+                encode(&quote(v))
+            } else {
+                encode(v)
+            }
+        };
+        let rhs = match &self.filter {
+            Filter::Op(op, v) => format!("{op}.{}", value(v)),
+            Filter::Is(v) => format!("is.{}", v.as_str()),
+            Filter::In(vs) => {
+                let items: Vec<String> = vs.iter().map(|v| encode(&quote(v))).collect();
+                format!("in.({})", items.join(","))
+            }
+        };
+        let not = if self.negated { "not." } else { "" };
+        format!("{not}{rhs}")
+    }
+}
+
+/// `!condition`: the opposite test, PostgREST's `not.` prefix (`status=not.eq.retired`).
+impl std::ops::Not for Condition {
+    type Output = Condition;
+
+    fn not(mut self) -> Condition {
+        self.negated = !self.negated;
+        self
+    }
+}
+
+/// A row test: one condition, or conditions any of which may hold (`or=(…)`).
+#[derive(Debug, Clone, PartialEq)]
+enum Part {
+    One(Condition),
+    Or(Vec<Condition>),
+}
+
 /// Select, filters, order, limit and offset for one table or view.
 ///
 /// ```
@@ -140,7 +260,7 @@ enum Filter {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Query {
     select: Option<String>,
-    filters: Vec<(String, Filter)>,
+    filters: Vec<Part>,
     order: Vec<(String, Direction)>,
     limit: Option<u64>,
     offset: Option<u64>,
@@ -158,9 +278,28 @@ impl Query {
         self
     }
 
-    fn op(mut self, column: &str, op: &'static str, value: impl FilterValue) -> Self {
-        self.filters
-            .push((column.to_string(), Filter::Op(op, value.to_filter_value())));
+    fn op(self, column: &str, op: &'static str, value: impl FilterValue) -> Self {
+        self.filter(Condition::op(column, op, value))
+    }
+
+    /// Adds a condition (ANDed with the others), such as a negated one.
+    pub fn filter(mut self, condition: Condition) -> Self {
+        self.filters.push(Part::One(condition));
+        self
+    }
+
+    /// Rows where `condition` does not hold: `column=not.op.value`.
+    pub fn not(self, condition: Condition) -> Self {
+        self.filter(!condition)
+    }
+
+    /// Rows where any of `conditions` holds: PostgREST's `or=(a.lt.2,a.is.null)`, ANDed with
+    /// the other filters. An empty list adds nothing.
+    pub fn or(mut self, conditions: impl IntoIterator<Item = Condition>) -> Self {
+        let conditions: Vec<Condition> = conditions.into_iter().collect();
+        if !conditions.is_empty() {
+            self.filters.push(Part::Or(conditions));
+        }
         self
     }
 
@@ -193,19 +332,12 @@ impl Query {
         self.op(column, "like", pattern)
     }
     /// `column IN (values…)`; each value is quoted, so commas and parentheses inside values are safe.
-    pub fn in_<V: FilterValue>(
-        mut self,
-        column: &str,
-        values: impl IntoIterator<Item = V>,
-    ) -> Self {
-        let values = values.into_iter().map(|v| v.to_filter_value()).collect();
-        self.filters.push((column.to_string(), Filter::In(values)));
-        self
+    pub fn in_<V: FilterValue>(self, column: &str, values: impl IntoIterator<Item = V>) -> Self {
+        self.filter(Condition::in_(column, values))
     }
     /// `column IS NULL/TRUE/FALSE/UNKNOWN`
-    pub fn is(mut self, column: &str, value: IsValue) -> Self {
-        self.filters.push((column.to_string(), Filter::Is(value)));
-        self
+    pub fn is(self, column: &str, value: IsValue) -> Self {
+        self.filter(Condition::is(column, value))
     }
     /// Adds a sort key (keys apply in the order they are added).
     pub fn order(mut self, column: &str, direction: Direction) -> Self {
@@ -250,16 +382,14 @@ impl Query {
         if let Some(s) = &self.select {
             parts.push(format!("select={}", encode(s)));
         }
-        for (col, f) in &self.filters {
-            let rhs = match f {
-                Filter::Op(op, v) => format!("{op}.{}", encode(v)),
-                Filter::Is(v) => format!("is.{}", v.as_str()),
-                Filter::In(vs) => {
-                    let items: Vec<String> = vs.iter().map(|v| encode(&quote(v))).collect();
-                    format!("in.({})", items.join(","))
+        for part in &self.filters {
+            parts.push(match part {
+                Part::One(condition) => condition.parameter(),
+                Part::Or(any) => {
+                    let items: Vec<String> = any.iter().map(Condition::in_tree).collect();
+                    format!("or=({})", items.join(","))
                 }
-            };
-            parts.push(format!("{}={rhs}", encode(&column(col))));
+            });
         }
         if !self.order.is_empty() {
             let keys: Vec<String> = self

@@ -243,6 +243,34 @@ async fn jwt_errors_are_distinguishable_and_not_retried() {
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }
 
+/// PostgREST 9 (no PGRST codes yet) on a malformed token, as its own test suite records it:
+/// test/spec/Feature/AuthSpec.hs at tag v9.0.1 (github.com/PostgREST/postgrest,
+/// 39e32466236489d1f5165343e36bb177a3c11224), "hides tables from users with invalid JWT".
+#[tokio::test]
+async fn a_postgrest_9_malformed_token_is_unauthorized() {
+    let message = "JWSError (CompactDecodeError Invalid number of parts: Expected 3 parts; got 2)";
+    let server = answering(
+        "GET",
+        ResponseTemplate::new(401)
+            .set_body_json(json!({ "message": message }))
+            .insert_header(
+                "WWW-Authenticate",
+                format!("Bearer error=\"invalid_token\", error_description=\"{message}\"").as_str(),
+            ),
+    )
+    .await;
+    let err = client(&server)
+        .select::<Value>("knack", &Query::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Unauthorized { status: 401, .. }),
+        "{err:?}"
+    );
+    assert!(err.is_jwt_error() && !err.is_retryable());
+    assert!(err.to_string().contains("CompactDecodeError"), "{err}");
+}
+
 #[tokio::test]
 async fn conflict_409_is_distinguishable_with_details() {
     let server = answering(
@@ -493,13 +521,16 @@ async fn secrets_never_appear_in_debug_or_errors() {
 #[test]
 fn builder_validates_with_clear_messages() {
     let err = Client::builder().build().unwrap_err();
-    assert!(err.to_string().contains(".base_url("), "{err}");
+    assert!(
+        err.to_string().contains("ClientBuilder::base_url("),
+        "{err}"
+    );
     let err = Client::builder()
         .base_url("pgrest.example.org")
         .build()
         .unwrap_err();
     assert!(
-        err.to_string().contains("PGREST_ENDPOINT") && err.to_string().contains("https://"),
+        err.to_string().contains("ClientBuilder::base_url") && err.to_string().contains("https://"),
         "{err}"
     );
     let err = Client::builder().base_url("ftp://x").build().unwrap_err();
@@ -515,7 +546,8 @@ fn builder_validates_with_clear_messages() {
         .build()
         .unwrap_err();
     assert!(
-        err.to_string().contains("JWT (PGREST_JWT) is empty"),
+        err.to_string()
+            .contains("JWT (ClientBuilder::jwt) is empty"),
         "{err}"
     );
     let err = Client::builder()
@@ -541,4 +573,23 @@ fn builder_validates_with_clear_messages() {
         .build()
         .unwrap();
     assert_eq!(c.base_url(), "http://127.0.0.2:3000");
+}
+
+#[test]
+fn or_and_not_render_as_postgrest_logic() {
+    use pgrest_client::Condition;
+    // Values in a logic tree are double-quoted: `,` `.` `:` and parentheses are its syntax.
+    let q = Query::new()
+        .eq("app_id", "a")
+        .or([
+            Condition::eq("container_id", "view_1,x"),
+            !Condition::in_("record_id", ["r1", "r2"]),
+        ])
+        .not(Condition::is("record", IsValue::Null));
+    assert_eq!(
+        q.to_query_string(),
+        "app_id=eq.a&or=(container_id.eq.%22view_1%2Cx%22,record_id.not.in.(%22r1%22,%22r2%22))\
+         &record=not.is.null"
+    );
+    assert!(Query::new().or([]).to_query_string().is_empty());
 }

@@ -351,11 +351,13 @@ impl ClientBuilder {
     /// Checks every setting and builds the client.
     pub fn build(self) -> Result<Client> {
         let raw = self.domain.ok_or_else(|| {
-            Error::Config("no domain set; call .domain(\"https://data.example.gov\")".into())
+            Error::Config(
+                "no domain set; call ClientBuilder::domain(\"https://data.example.gov\")".into(),
+            )
         })?;
         let mut base = base_url(
             &raw,
-            "the Socrata domain (SOCRATA_URL)",
+            "the Socrata domain (ClientBuilder::domain)",
             self.allow_insecure_http,
         )
         .map_err(Error::Config)?;
@@ -378,14 +380,14 @@ impl ClientBuilder {
             Some(Auth::Basic { user, password }) => {
                 if user.expose_secret().contains(':') {
                     return Err(Error::Config(
-                        "the API key id (SOCRATA_API_KEY_ID) must not contain ':'; check the key id"
+                        "the API key id (ClientBuilder::api_key) must not contain ':'; check the key id"
                             .into(),
                     ));
                 }
                 let pair = format!("{}:{}", user.expose_secret(), password.expose_secret());
                 let encoded =
                     SecretString::from(base64::engine::general_purpose::STANDARD.encode(pair));
-                let what = "the API key id and secret (SOCRATA_API_KEY_ID, SOCRATA_API_KEY_SECRET)";
+                let what = "the API key id and secret (ClientBuilder::api_key)";
                 let header = SensitiveHeader::new(what, "Basic ", &encoded);
                 (Some(header.map_err(Error::Config)?), "basic [redacted]")
             }
@@ -398,7 +400,7 @@ impl ClientBuilder {
         let app_token = self
             .app_token
             .as_ref()
-            .map(|t| SensitiveHeader::new("the app token (SOCRATA_APP_TOKEN)", "", t))
+            .map(|t| SensitiveHeader::new("the app token (ClientBuilder::app_token)", "", t))
             .transpose()
             .map_err(Error::Config)?;
         let timeouts = Timeouts {

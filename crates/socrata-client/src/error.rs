@@ -62,6 +62,10 @@ pub enum Error {
         dataset: String,
         /// The summed counts of every batch sent so far, including the failing one.
         summary: WriteSummary,
+        /// Which rows of the caller's input the failing request carried (`start..end`, 0-based):
+        /// Socrata's answer counts the errors (`"Errors": n`) but never says which rows they
+        /// were, so these are the candidates to check or send again one by one.
+        rows: std::ops::Range<usize>,
     },
 
     /// Socrata kept answering 202 "Request Processing" for longer than the retry policy allows.
@@ -117,7 +121,7 @@ fn hint(status: u16) -> &'static str {
         401 => " (check the API key id and secret, or username and password)",
         403 => " (the credentials lack permission on this dataset, or none were given for a write)",
         404 => " (check the dataset id and the domain)",
-        429 => " (rate limited; send an app token (SOCRATA_APP_TOKEN) to raise the limit)",
+        429 => " (rate limited; send an app token (ClientBuilder::app_token) to raise the limit)",
         413 => " (request too large; lower the batch size or the batch byte cap)",
         _ => "",
     }

@@ -29,12 +29,15 @@
 //! # Ok(()) }
 //! ```
 //!
-//! With the `testkit` feature, [`testkit::FakeSocrata`] is a fake portal for tests.
+//! With the `testkit` feature, `testkit::FakeSocrata` is a fake portal for tests.
+// On docs.rs (nightly, `--cfg docsrs`), label each item that needs a feature, such as `testkit`.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod client;
 mod error;
 mod metadata;
+pub mod number;
 mod query;
 mod read;
 mod summary;

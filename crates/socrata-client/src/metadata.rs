@@ -166,7 +166,7 @@ impl DatasetMetadata {
     pub fn writable(&self) -> bool {
         self.rights
             .as_ref()
-            .map_or(true, |r| r.iter().any(|x| x == "write"))
+            .is_none_or(|r| r.iter().any(|x| x == "write"))
     }
 
     /// The column with this field name.

@@ -164,6 +164,19 @@ impl Query {
         }
     }
 
+    /// The parameters of a count of what this query matches: `$select=count(*)` with its
+    /// `$where` and `$q`; its select, order, limit and offset do not change a count.
+    pub fn count_params(&self) -> Vec<(&'static str, String)> {
+        let mut p = vec![("$select", "count(*)".to_string())];
+        if let Some(w) = &self.filter {
+            p.push(("$where", w.clone()));
+        }
+        if let Some(q) = &self.search {
+            p.push(("$q", q.clone()));
+        }
+        p
+    }
+
     /// The query parameters of one page (`$order` always present).
     pub fn page_params(&self, limit: u64, offset: u64) -> Vec<(&'static str, String)> {
         let mut p = Vec::with_capacity(6);

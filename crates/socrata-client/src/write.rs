@@ -133,26 +133,24 @@ impl Client {
             Ok(bodies) => bodies,
             Err(e) => return stream::once(future::ready(Err(e))).boxed(),
         };
-        // State: the bodies still to send and the counts so far; `None` once a request failed.
-        let start = Some((bodies.into_iter(), WriteSummary::default()));
+        // State: the bodies still to send, the counts so far and the input rows sent so far;
+        // `None` once a request failed.
+        let start = Some((bodies.into_iter(), WriteSummary::default(), 0));
         stream::unfold(start, move |state| async move {
-            let (mut bodies, mut total) = state?;
+            let (mut bodies, mut total, sent) = state?;
             let body = bodies.next()?;
+            let rows = body.rows;
             let item = self
                 .write_batch(
                     dataset,
-                    "upsert",
-                    Method::POST,
-                    body.json,
+                    ("upsert", Method::POST),
+                    (body, sent),
                     Idempotency::Idempotent,
                     &mut total,
                 )
                 .await
-                .map(|summary| WrittenBatch {
-                    rows: body.rows,
-                    summary,
-                });
-            let next = item.is_ok().then_some((bodies, total));
+                .map(|summary| WrittenBatch { rows, summary });
+            let next = item.is_ok().then_some((bodies, total, sent + rows));
             Some((item, next))
         })
         .boxed()
@@ -168,7 +166,7 @@ impl Client {
             dataset,
             "append",
             Idempotency::NotIdempotent,
-            bodies,
+            (bodies, 0),
             &mut total,
         )
         .await?;
@@ -192,11 +190,11 @@ impl Client {
             json: b"[]".to_vec(),
         });
         let mut total = WriteSummary::default();
+        let first_rows = first.rows;
         self.write_batch(
             dataset,
-            "replace",
-            Method::PUT,
-            first.json,
+            ("replace", Method::PUT),
+            (first, 0),
             Idempotency::NotIdempotent,
             &mut total,
         )
@@ -206,7 +204,7 @@ impl Client {
                 dataset,
                 "upsert",
                 Idempotency::Idempotent,
-                bodies,
+                (bodies, first_rows),
                 &mut total,
             )
             .await
@@ -249,7 +247,7 @@ impl Client {
             dataset,
             "delete",
             Idempotency::Idempotent,
-            bodies,
+            (bodies, 0),
             &mut total,
         )
         .await?;
@@ -257,41 +255,48 @@ impl Client {
     }
 
     /// POSTs `bodies` one after another, adding each one's counts to `total`; stops at the first
-    /// failure.
+    /// failure. `bodies.1` is how many input rows came before the first body.
     async fn write_bodies(
         &self,
         dataset: &str,
         verb: &str,
         idempotency: Idempotency,
-        bodies: impl IntoIterator<Item = Body>,
+        bodies: (impl IntoIterator<Item = Body>, usize),
         total: &mut WriteSummary,
     ) -> Result<()> {
+        let (bodies, mut sent) = bodies;
         for body in bodies {
-            self.write_batch(dataset, verb, Method::POST, body.json, idempotency, total)
+            let rows = body.rows;
+            let call = (verb, Method::POST);
+            self.write_batch(dataset, call, (body, sent), idempotency, total)
                 .await?;
+            sent += rows;
         }
         Ok(())
     }
 
-    /// Sends one batch, adds its counts to `total` and returns them; `Errors > 0` is
-    /// [`Error::RowErrors`] carrying `total`.
+    /// Sends one batch (`call`: verb and method; `body`: the body and how many input rows came
+    /// before it), adds its counts to `total` and returns them; `Errors > 0` is
+    /// [`Error::RowErrors`] carrying `total` and the batch's rows.
     async fn write_batch(
         &self,
         dataset: &str,
-        verb: &str,
-        method: Method,
-        body: Vec<u8>,
+        call: (&str, Method),
+        body: (Body, usize),
         idempotency: Idempotency,
         total: &mut WriteSummary,
     ) -> Result<WriteSummary> {
+        let ((verb, method), (body, first)) = (call, body);
+        let rows = first..first + body.rows;
         let counts = self
-            .send_batch(dataset, verb, method, body, idempotency)
+            .send_batch(dataset, verb, method, body.json, idempotency)
             .await?;
         *total += counts;
         if counts.errors > 0 {
             return Err(Error::RowErrors {
                 dataset: dataset.to_string(),
                 summary: *total,
+                rows,
             });
         }
         Ok(counts)

@@ -171,10 +171,16 @@ async fn row_errors_in_a_200_are_an_error_with_the_counts() {
         .upsert("abcd-1234", &[json!({"id": "1"})])
         .await
         .unwrap_err();
-    let Error::RowErrors { summary, dataset } = &e else {
+    let Error::RowErrors {
+        summary,
+        dataset,
+        rows,
+    } = &e
+    else {
         panic!("{e:?}")
     };
     assert_eq!(dataset, "abcd-1234");
+    assert_eq!(*rows, 0..1);
     assert_eq!(
         *summary,
         WriteSummary {
@@ -340,4 +346,42 @@ async fn no_retry_policy_means_one_attempt() {
         Some(503)
     );
     assert_eq!(fake.requests().len(), 1);
+}
+
+/// Socrata counts row errors without saying which rows; the error names the input rows the
+/// failing request carried (here the second batch of two: rows 2 and 3).
+#[tokio::test]
+async fn row_errors_name_the_input_rows_of_the_failing_request() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/resource/abcd-1234.json"))
+        .and(body_json(json!([{"id": "c"}, {"id": "d"}])))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"Rows Updated": 1, "Errors": 1})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/resource/abcd-1234.json"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"Rows Updated": 2, "Errors": 0})),
+        )
+        .mount(&server)
+        .await;
+    catch_all(&server).await;
+    let c = Client::builder()
+        .domain(server.uri())
+        .batch_size(2)
+        .build()
+        .unwrap();
+    let rows: Vec<Value> = ["a", "b", "c", "d", "e"].map(|id| json!({"id": id})).into();
+    let e = c.upsert("abcd-1234", &rows).await.unwrap_err();
+    let Error::RowErrors { rows, summary, .. } = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(*rows, 2..4);
+    assert_eq!(
+        (summary.rows_updated, summary.errors, summary.batches),
+        (3, 1, 2)
+    );
 }

@@ -146,8 +146,9 @@ impl std::fmt::Debug for FakeAgol {
     }
 }
 
-fn load_layers() -> Vec<FakeLayer> {
-    let fixture: Value = serde_json::from_str(FIXTURE).expect("bundled fixture is JSON");
+/// The layers and tables of a FeatureServer description (`{"layers": [...], "tables": [...]}`,
+/// each with `id`, `name`, `geometryType`, `fields`), each given the object id field.
+fn load_layers(fixture: &Value) -> Vec<FakeLayer> {
     let mut out = Vec::new();
     for (key, is_table) in [("layers", false), ("tables", true)] {
         for l in fixture[key].as_array().into_iter().flatten() {
@@ -174,13 +175,35 @@ fn load_layers() -> Vec<FakeLayer> {
 impl FakeAgol {
     /// Starts the fake with the fixture service, no features, and token checks on.
     pub async fn start() -> FakeAgol {
+        let fixture: Value = serde_json::from_str(FIXTURE).expect("bundled fixture is JSON");
+        Self::start_with_service(&fixture).await
+    }
+
+    /// Starts the fake serving your own feature service instead of the bundled one: its
+    /// description as ArcGIS answers `GET .../FeatureServer?f=json` with each layer's fields
+    /// (`{"layers": [{"id": 0, "name": "...", "geometryType": "esriGeometryPoint", "fields":
+    /// [{"name": "...", "type": "esriFieldTypeString", "length": 50}, ...]}], "tables": [...]}`),
+    /// so a copy of a real service's JSON works. Each layer gets the object id field
+    /// [`OBJECT_ID_FIELD`]; edits are checked against the fields.
+    ///
+    /// ```no_run
+    /// # async fn run() {
+    /// use agol_client::testkit::FakeAgol;
+    /// let fake = FakeAgol::start_with_service(&serde_json::json!({"layers": [{
+    ///     "id": 0, "name": "bridges", "geometryType": "esriGeometryPoint",
+    ///     "fields": [{"name": "bridge_id", "type": "esriFieldTypeString", "length": 20}],
+    /// }]}))
+    /// .await;
+    /// # }
+    /// ```
+    pub async fn start_with_service(service: &Value) -> FakeAgol {
         // Its own log keeps what tests read; wiremock's copy of every body would only grow.
         let server = MockServer::builder()
             .disable_request_recording()
             .start()
             .await;
         let state = Arc::new(Mutex::new(State {
-            layers: load_layers(),
+            layers: load_layers(service),
             tokens: HashMap::new(),
             tokens_issued: 0,
             token_ttl_ms: None,

@@ -39,6 +39,9 @@ pub(crate) fn route(path: &str) -> (String, Option<u32>) {
     if path == "/sharing/rest/generateToken" {
         return ("generateToken".into(), None);
     }
+    if path == "/sharing/rest/community/self" {
+        return ("self".into(), None);
+    }
     if path.starts_with("/sharing/rest/content/items/") {
         return ("item".into(), None);
     }
@@ -138,6 +141,9 @@ impl Responder {
         if operation == "generateToken" {
             return (self.generate_token(&mut st, &p), 200);
         }
+        if operation == "self" {
+            return (community_self(&st, p("token")), 200);
+        }
         if st.require_token {
             let token = p("token").or_else(|| {
                 req.headers
@@ -148,7 +154,7 @@ impl Responder {
             });
             match token {
                 None => return (error_body(499, "Token Required", &[]), 200),
-                Some(t) if st.tokens.get(&t).map_or(true, |exp| *exp <= now_ms()) => {
+                Some(t) if st.tokens.get(&t).is_none_or(|exp| *exp <= now_ms()) => {
                     return (error_body(498, "Invalid token.", &[]), 200)
                 }
                 Some(_) => {}
@@ -333,7 +339,7 @@ fn query(l: &mut FakeLayer, p: Params<'_>) -> ResponseTemplate {
                 .filter(|(k, _)| {
                     wanted
                         .as_ref()
-                        .map_or(true, |w| w.contains(&k.to_ascii_lowercase()))
+                        .is_none_or(|w| w.contains(&k.to_ascii_lowercase()))
                 })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
@@ -635,4 +641,39 @@ fn edit(st: &mut State, layer_id: u32, op: &str, p: Params<'_>) -> ResponseTempl
             "deleteResults": list(&del_out),
         }),
     })
+}
+
+/// `/sharing/rest/community/self`: the signed-in user, which Esri's arcgis-rest-js asks for
+/// right after `generateToken` (`ArcGISIdentityManager.signIn`); shaped as its recorded mock
+/// `GroupMemberUserResponse` (packages/arcgis-rest-portal/test/mocks/users/user.ts, at
+/// 8ab270bbb9cdf55b0127993f5bd01bc3538034e8). It always needs a token: 499 without, 498 for
+/// one the fake did not issue or that expired, both inside a 200 as ArcGIS answers.
+fn community_self(st: &State, token: Option<String>) -> ResponseTemplate {
+    let Some(token) = token else {
+        return error_body(499, "Token Required", &[]);
+    };
+    if st.tokens.get(&token).is_none_or(|exp| *exp <= now_ms()) {
+        return error_body(498, "Invalid token.", &[]);
+    }
+    ResponseTemplate::new(200).set_body_json(json!({
+        "username": USERNAME,
+        "fullName": "Agol Tester",
+        "firstName": "Agol",
+        "lastName": "Tester",
+        "description": "The fake's only user.",
+        "email": "agol-tester@example.org",
+        "orgId": ORG_ID,
+        "role": "org_publisher",
+        "privileges": ["portal:user:createItem", "features:user:edit"],
+        "level": "2",
+        "disabled": false,
+        "access": "org",
+        "culture": "en",
+        "region": "US",
+        "units": "metric",
+        "provider": "arcgis",
+        "created": 1_258_501_046_000_i64,
+        "modified": 1_290_625_562_000_i64,
+        "groups": [],
+    }))
 }

@@ -101,7 +101,7 @@ impl FeatureStore {
     /// The object ids of the features `w` matches (among `ids`, when given), in order. Only
     /// features `w` may match are read: none for `1=1`, the index's hits for `field IN (...)`.
     pub(crate) fn matching_ids(&mut self, w: &Where, ids: Option<&[i64]>) -> Vec<i64> {
-        let keep = |oid: &i64| ids.map_or(true, |ids| ids.contains(oid));
+        let keep = |oid: &i64| ids.is_none_or(|ids| ids.contains(oid));
         let candidates: Vec<i64> = match w.indexable() {
             Some((field, values)) => {
                 let index = self.index(field);

@@ -102,7 +102,7 @@ pub(super) async fn run(
         "sync of {}: {} stage(s) failed or were skipped (every stage not listed ran): {}",
         args.app_name,
         failed.len(),
-        failed.join("; ")
+        diagnose::env_hints(&failed.join("; "))
     ))
     .into())
 }

@@ -41,20 +41,54 @@ pub fn unreachable(error: &(dyn StdError + 'static), origin: &str, url: &Url) ->
     with_causes(error) + &check_line(origin, url)
 }
 
-/// `error`, then `\n  cause: ...` with the causes its message does not already say.
+/// `error`, then `\n  cause: ...` with the causes its message does not already say, with the
+/// clients' builder methods named by aks's environment variables ([`env_hints`]).
 fn with_causes(error: &(dyn StdError + 'static)) -> String {
     let mut text = error.to_string();
     let causes = causes(error, &text);
     if !causes.is_empty() {
         text.push_str(&format!("\n  cause: {}", causes.join(": ")));
     }
-    text
+    env_hints(&text)
+}
+
+/// What the clients' messages tell a library user to check (a builder method), and what aks's
+/// user sets instead: the environment variable. Each phrase is one client's own, so the same
+/// method name in two clients (`ClientBuilder::api_key`) is never confused.
+const ENV_HINTS: &[(&str, &str)] = &[
+    // knack-client, on a 401 or 403.
+    (
+        "Check ClientBuilder::api_key and ClientBuilder::app_id",
+        "Check KNACK_API_KEY and KNACK_APP_ID",
+    ),
+    // socrata-client, on a 429.
+    (
+        "send an app token (ClientBuilder::app_token)",
+        "send an app token (SOCRATA_APP_TOKEN)",
+    ),
+    // agol-client, when generateToken refuses the credentials.
+    (
+        "check the username and password (ClientBuilder::credentials)",
+        "check the username and password (AGOL_USERNAME / AGOL_PASSWORD)",
+    ),
+];
+
+/// A client's message with the builder methods it names replaced by aks's environment variables.
+pub fn env_hints(message: &str) -> String {
+    ENV_HINTS
+        .iter()
+        .fold(message.to_owned(), |text, (library, aks)| {
+            text.replace(library, aks)
+        })
 }
 
 /// A client's builder refusing a value aks already validated (kept for defence in depth):
 /// names the setting the value came from.
 pub fn build_failed(system: &str, origin: &str, error: &dyn StdError) -> String {
-    format!("cannot set up the {system} client from {origin}: {error}")
+    format!(
+        "cannot set up the {system} client from {origin}: {}",
+        env_hints(&error.to_string())
+    )
 }
 
 /// The messages below `error` in its `source()` chain that `top` does not already contain.

@@ -28,6 +28,7 @@
 //! # }
 //! ```
 
+mod build;
 mod filters;
 mod server;
 mod store;
@@ -45,6 +46,7 @@ use crate::{Client, ClientBuilder, Container, Record, RetryPolicy};
 use server::Handler;
 use store::{State, Stored};
 
+pub use build::{AppMetadata, ObjectSpec, RecordBuilder};
 pub use knack_services_core::testkit::{
     max_in_window, refused_uri, CapturedLogs, DroppingServer, Fault, RecordedRequest,
 };

@@ -162,11 +162,11 @@ impl Fault {
     }
 
     fn matches(&self, method: &str, path: &str) -> bool {
-        self.method.as_deref().map_or(true, |m| m == method)
+        self.method.as_deref().is_none_or(|m| m == method)
             && self
                 .path_contains
                 .as_deref()
-                .map_or(true, |p| path.contains(p))
+                .is_none_or(|p| path.contains(p))
     }
 
     /// The wiremock answer for a fault with a status (JSON content type when

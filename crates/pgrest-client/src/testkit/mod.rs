@@ -44,10 +44,13 @@ mod cell;
 mod index;
 mod server;
 mod store;
+mod types;
 
 pub use knack_services_core::testkit::{
     max_in_window, refused_uri, CapturedLogs, DroppingServer, Fault, RecordedRequest,
 };
+
+pub use types::ColumnType;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -74,6 +77,7 @@ pub struct TableSpec {
     pub(crate) not_null: Vec<String>,
     pub(crate) columns: Option<Vec<String>>,
     pub(crate) one_of: Vec<(String, Vec<String>)>,
+    pub(crate) types: Vec<(String, ColumnType)>,
 }
 
 impl TableSpec {
@@ -87,6 +91,7 @@ impl TableSpec {
             not_null: vec![],
             columns: None,
             one_of: vec![],
+            types: vec![],
         }
     }
     /// Primary key columns (the default upsert conflict target; also not null).
@@ -120,6 +125,13 @@ impl TableSpec {
     ) -> Self {
         self.one_of
             .push((col.into(), values.into_iter().map(Into::into).collect()));
+        self
+    }
+    /// Gives `col` a Postgres type: a written value it cannot read as that type is 400 `22P02`
+    /// (`invalid input syntax for type integer: "not a number"`), as Postgres answers through
+    /// PostgREST. Columns with no type take any JSON value.
+    pub fn column_type(mut self, col: impl Into<String>, kind: ColumnType) -> Self {
+        self.types.push((col.into(), kind));
         self
     }
     /// Closes the column list: any other column in a filter, select, order or payload is an error, as
@@ -186,6 +198,20 @@ impl TableSpec {
     }
 
     /// The message of the first `CHECK (col IN ...)` that `row` violates.
+    /// Postgres's message for the first value of `row` its column's type cannot read.
+    pub(crate) fn violated_type(&self, row: &serde_json::Map<String, Value>) -> Option<String> {
+        self.types.iter().find_map(|(col, kind)| {
+            let v = row.get(col).filter(|v| !v.is_null())?;
+            let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+            (!kind.accepts(v)).then(|| {
+                format!(
+                    "invalid input syntax for type {}: \"{text}\"",
+                    kind.pg_name()
+                )
+            })
+        })
+    }
+
     pub(crate) fn violated_check(&self, row: &serde_json::Map<String, Value>) -> Option<String> {
         self.one_of.iter().find_map(|(col, allowed)| {
             let v = row.get(col).filter(|v| !v.is_null())?;

@@ -153,11 +153,15 @@ fn handle(st: &mut State, req: &Request) -> Result<Reply, Reject> {
         .unwrap_or_default();
     let representation = prefer.iter().any(|p| p == "return=representation");
     match method.as_str() {
-        "GET" => select(
+        // HEAD answers GET's status and headers with no body, as PostgREST does (its
+        // EmbedInnerJoinSpec at v12.0.2: `HEAD ...` with `Prefer: count=exact` is 200 with
+        // `Content-Range: 0-3/4` and an empty body).
+        "GET" | "HEAD" => select(
             table,
             &parsed,
             max_rows,
             prefer.iter().any(|p| p == "count=exact"),
+            method == "HEAD",
         ),
         "POST" => {
             let resolution = prefer
@@ -232,6 +236,7 @@ fn select(
     p: &Parsed,
     max_rows: Option<usize>,
     count: bool,
+    head: bool,
 ) -> Result<Reply, Reject> {
     let offset = p.offset.unwrap_or(0);
     let mut take = p.limit.unwrap_or(usize::MAX);
@@ -260,13 +265,30 @@ fn select(
     } else {
         "*".to_string()
     };
+    if count && offset > 0 && offset >= total {
+        // An offset past the last row, with a count: 416 PGRST103 naming both, and the total
+        // in Content-Range (PostgREST's RangeSpec at v12.0.2, "refuses a range requesting
+        // start past last item").
+        let reject_416 = Reject::new(416, "PGRST103", "Requested range not satisfiable").details(
+            format!("An offset of {offset} was requested, but there are only {total} rows."),
+        );
+        let t = reject(reject_416).insert_header("Content-Range", format!("*/{total}"));
+        return Ok((t, 416));
+    }
     let range = if page.is_empty() {
         format!("*/{total_s}")
     } else {
         format!("{}-{}/{total_s}", offset, offset + page.len() - 1)
     };
     let partial = count && page.len() < total;
-    let (t, status) = rows_response(if partial { 206 } else { 200 }, table, &page, p)?;
+    let status = if partial { 206 } else { 200 };
+    let (t, status) = if head {
+        let t = ResponseTemplate::new(status)
+            .insert_header("Content-Type", "application/json; charset=utf-8");
+        (t, status)
+    } else {
+        rows_response(status, table, &page, p)?
+    };
     Ok((t.insert_header("Content-Range", range), status))
 }
 

@@ -91,6 +91,8 @@ pub(crate) enum Cond {
     In(String, Vec<String>),
     Is(String, String),
     Like(String, String),
+    /// `col=not.op.value`.
+    Not(Box<Cond>),
 }
 
 /// A parsed query string.
@@ -227,38 +229,60 @@ pub(crate) fn parse_query(raw: Option<&str>) -> Result<Parsed, Reject> {
             }
             "on_conflict" => p.on_conflict = Some(v.split(',').map(str::to_string).collect()),
             "columns" => p.other.push((k, v)),
-            _ => {
-                let (op, val) = v
-                    .split_once('.')
-                    .ok_or_else(|| bad(format!("failed to parse filter ({v})")))?;
-                let cond = match op {
-                    "eq" | "neq" | "gt" | "gte" | "lt" | "lte" => {
-                        let op: &'static str = match op {
-                            "eq" => "eq",
-                            "neq" => "neq",
-                            "gt" => "gt",
-                            "gte" => "gte",
-                            "lt" => "lt",
-                            _ => "lte",
-                        };
-                        Cond::Cmp(k, op, val.to_string())
-                    }
-                    "in" => Cond::In(k, parse_list(val)?),
-                    "is" if matches!(val, "null" | "true" | "false" | "unknown") => {
-                        Cond::Is(k, val.to_string())
-                    }
-                    "like" => Cond::Like(k, val.to_string()),
-                    _ => {
-                        return Err(bad(format!(
-                            "the fake does not support the filter {op:?} ({k}={v})"
-                        )))
-                    }
-                };
-                p.conds.push(cond);
-            }
+            _ => p.conds.push(parse_filter(k, &v)?),
         }
     }
     Ok(p)
+}
+
+/// `PGRST100` for a filter value with no operator, in PostgREST's words (its QuerySpec at
+/// v12.0.2, "fails if an operator is not given": `id=0` is `"failed to parse filter (0)" (line
+/// 1, column 1)` with details `unexpected "0" expecting "not" or operator (eq, gt, ...)`).
+fn no_operator(v: &str) -> Reject {
+    let first = v
+        .chars()
+        .next()
+        .map_or("end of input".into(), |c| format!("\"{c}\""));
+    bad(format!(
+        "\"failed to parse filter ({v})\" (line 1, column 1)"
+    ))
+    .details(format!(
+        "unexpected {first} expecting \"not\" or operator (eq, gt, ...)"
+    ))
+}
+
+/// One `column=[not.]op.value` filter.
+fn parse_filter(k: String, v: &str) -> Result<Cond, Reject> {
+    if let Some(rest) = v.strip_prefix("not.") {
+        return Ok(Cond::Not(Box::new(parse_filter(k, rest)?)));
+    }
+    let (op, val) = v.split_once('.').ok_or_else(|| no_operator(v))?;
+    let cond = match op {
+        "eq" | "neq" | "gt" | "gte" | "lt" | "lte" => {
+            let op: &'static str = match op {
+                "eq" => "eq",
+                "neq" => "neq",
+                "gt" => "gt",
+                "gte" => "gte",
+                "lt" => "lt",
+                _ => "lte",
+            };
+            Cond::Cmp(k, op, val.to_string())
+        }
+        "in" => Cond::In(k, parse_list(val)?),
+        "is" if matches!(val, "null" | "true" | "false" | "unknown") => {
+            Cond::Is(k, val.to_string())
+        }
+        "like" => Cond::Like(k, val.to_string()),
+        "cs" | "cd" | "ov" | "ilike" | "match" | "imatch" | "fts" | "plfts" | "phfts" | "wfts"
+        | "isdistinct" | "sl" | "sr" | "nxl" | "nxr" | "adj" => {
+            return Err(bad(format!(
+                "the fake does not support the filter {op:?} ({k}={v})"
+            )))
+        }
+        _ => return Err(no_operator(v)),
+    };
+    Ok(cond)
 }
 
 fn timestamp(s: &str) -> Option<DateTime<Utc>> {
@@ -353,6 +377,7 @@ impl Cond {
     pub(crate) fn column(&self) -> &str {
         match self {
             Cond::Cmp(c, ..) | Cond::In(c, _) | Cond::Is(c, _) | Cond::Like(c, _) => c,
+            Cond::Not(inner) => inner.column(),
         }
     }
 
@@ -380,6 +405,7 @@ impl Cond {
                 _ => v.is_null(),
             },
             Cond::Like(_, pat) => v.as_str().is_some_and(|s| like(s, pat)),
+            Cond::Not(inner) => !inner.matches(row),
         }
     }
 }
@@ -577,11 +603,14 @@ impl Table {
 
     /// Not-null columns and `CHECK (col IN ...)` constraints.
     pub(crate) fn check_not_null(&self, row: &Row) -> Result<(), Reject> {
+        if let Some(message) = self.spec.violated_type(row) {
+            return Err(Reject::new(400, "22P02", message));
+        }
         if let Some(message) = self.spec.violated_check(row) {
             return Err(Reject::new(400, "23514", message));
         }
         for c in self.spec.primary_key.iter().chain(&self.spec.not_null) {
-            if row.get(c).map_or(true, Value::is_null) {
+            if row.get(c).is_none_or(Value::is_null) {
                 return Err(Reject::new(
                     400,
                     "23502",
@@ -617,7 +646,7 @@ impl Table {
     pub(crate) fn insert_new(&mut self, row: Row, now: &str, seeding: bool) {
         let mut row: Row = row.into_iter().map(|(k, v)| (k, pack(v))).collect();
         if let Some(id) = &self.spec.identity {
-            if row.get(id).map_or(true, Value::is_null) {
+            if row.get(id).is_none_or(Value::is_null) {
                 row.insert(id.clone(), Value::from(self.next_identity));
                 self.next_identity += 1;
             } else if let Some(n) = row.get(id).and_then(Value::as_i64) {
@@ -625,7 +654,7 @@ impl Table {
             }
         }
         if let Some(t) = &self.spec.auto_now {
-            if !seeding || row.get(t).map_or(true, Value::is_null) {
+            if !seeding || row.get(t).is_none_or(Value::is_null) {
                 row.insert(t.clone(), Value::from(now));
             }
         }

@@ -6,13 +6,14 @@
 //! | request | answer |
 //! |---|---|
 //! | `GET /api/views/{id}.json` | real-shaped metadata: `columns[]` with numeric `id`, `fieldName`, `dataTypeName`, `name`, and `rowIdentifierColumnId` |
-//! | `GET /resource/{id}.json` | a bare JSON array; `$select` (plain field list), `$where` (`f = 'v'` / `f IN (…)` joined by `AND`), `$q`, `$order`, `$limit` (default 1000), `$offset`; `$select=count(*)` answers `[{"count": "N"}]`. Null fields are left out and numbers come back as strings, as SODA 2 does. **Without `$order` the rows come back in reverse insertion order**, so a client that forgets to order is caught. |
+//! | `GET /resource/{id}.json` | a bare JSON array; `$select` (plain field list), `$where` (SoQL comparisons `= != <> < <= > >=` with or without spaces, `IN`/`NOT IN`, `IS [NOT] NULL`, `AND`/`OR`/`NOT`, parentheses), simple filters (`?field=value`), `$q`, `$order`, `$limit` (default 1000), `$offset`; `$select=count(*)` answers `[{"count": "N"}]`. Null fields are left out and numbers come back as strings, as SODA 2 does; `X-SODA2-Fields` and `X-SODA2-Types` name the result's columns and types. **Without `$order` the rows come back in reverse insertion order**, so a client that forgets to order is caught. |
 //! | `POST /resource/{id}.json` | upsert by row identifier (or `:id`); `":deleted": true` deletes; answers `{"Rows Created", "Rows Updated", "Rows Deleted", "Errors", "By RowIdentifier", "By SID"}`; deleting a missing row counts in `Errors` |
 //! | `PUT /resource/{id}.json` | replace: every row dropped, the body loaded |
 //! | a key that is not a column | 400 `{"code":"invalid_request","error":true,"message":"Illegal field name sent: <key>"}`, nothing applied |
 //! | a write without credentials, when [`FakeSocrata::require_basic_auth`] is set | 403 `{"message":"You must be logged in to access this resource","error":true}` |
 //! | wrong Basic credentials (on any request) | 401 `{"code":"authentication_failed","error":true,"message":"Invalid username or password"}` (shape assumed: Socrata does not document it) |
-//! | an unknown dataset | 404 `{"code":"not_found","error":true,"message":"…"}` |
+//! | `DELETE /resource/{id}/{row id}.json` | deletes one row by its row identifier: 200 with no body; 404 when it is not there |
+//! | an unknown dataset | 404 `{"code":"dataset.missing","error":true,"message":"Not found","data":{"id":"…"}}` (soda-ruby's recorded `404.response`); `/api/views/{id}.json` keeps its `not_found` |
 //! | any other path | 418 with a loud body, so an unexpected request fails the test |
 //!
 //! ```no_run
@@ -38,6 +39,7 @@ mod index;
 mod read;
 mod reply;
 mod server;
+mod soql;
 mod store;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -110,6 +112,13 @@ impl FakeDataset {
         self
     }
 
+    /// Each column's field name and `dataTypeName`, in order.
+    pub(super) fn column_types(&self) -> impl Iterator<Item = (String, String)> + '_ {
+        self.columns
+            .iter()
+            .map(|(name, kind, _)| (name.clone(), kind.clone()))
+    }
+
     /// Sets the row identifier (must be one of the columns).
     pub fn row_identifier(mut self, field_name: &str) -> Self {
         self.row_identifier = Some(field_name.into());
@@ -135,7 +144,7 @@ impl FakeDataset {
     pub(crate) fn may_write(&self) -> bool {
         self.rights
             .as_ref()
-            .map_or(true, |r| r.iter().any(|x| x == "write"))
+            .is_none_or(|r| r.iter().any(|x| x == "write"))
     }
 
     /// Whether column `field`'s type takes `value` (null clears any column; unknown keys are

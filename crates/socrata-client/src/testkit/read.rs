@@ -1,5 +1,6 @@
-//! The fake's reads: `GET /resource/{id}.json` with `$where`, `$q`, `$order`, `$select`
-//! (`count(*)` too), `$limit` and `$offset`.
+//! The fake's reads: `GET /resource/{id}.json` with `$where` (the SoQL of `soql.rs`), simple
+//! filters (`?field=value`), `$q`, `$order`, `$select` (`count(*)` too), `$limit` and `$offset`;
+//! answered with SODA 2.1's `X-SODA2-Fields` and `X-SODA2-Types` headers.
 
 use std::cmp::Ordering;
 
@@ -7,64 +8,9 @@ use serde_json::Value;
 use wiremock::Request;
 
 use super::reply::{error, reply, Reply};
+use super::soql::{self, Expr, Literal};
 use super::store::{Stored, StoredDataset};
 use crate::Row;
-
-enum Cond {
-    Eq(String, String),
-    In(String, Vec<String>),
-}
-
-fn parse_literals(s: &str) -> Option<Vec<String>> {
-    let mut out = Vec::new();
-    let mut chars = s.trim().chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace() || *c == ',') {
-            chars.next();
-        }
-        match chars.next() {
-            None => return Some(out),
-            Some('\'') => {}
-            Some(_) => return None,
-        }
-        let mut lit = String::new();
-        loop {
-            match chars.next()? {
-                '\'' if chars.peek() == Some(&'\'') => {
-                    chars.next();
-                    lit.push('\'');
-                }
-                '\'' => break,
-                c => lit.push(c),
-            }
-        }
-        out.push(lit);
-    }
-}
-
-fn parse_where(w: &str) -> Option<Vec<Cond>> {
-    w.split(" AND ")
-        .map(|c| {
-            let c = c
-                .trim()
-                .trim_start_matches('(')
-                .trim_end_matches(')')
-                .trim();
-            if let Some((f, rest)) = c.split_once(" IN ") {
-                let list = rest.trim().strip_prefix('(')?.strip_suffix(')')?;
-                Some(Cond::In(
-                    f.trim().trim_matches('`').to_string(),
-                    parse_literals(list)?,
-                ))
-            } else {
-                let (f, v) = c.split_once(" = ")?;
-                let v = parse_literals(v)?;
-                (v.len() == 1)
-                    .then(|| Cond::Eq(f.trim().trim_matches('`').to_string(), v[0].clone()))
-            }
-        })
-        .collect()
-}
 
 fn text(v: Option<&Value>) -> Option<String> {
     match v? {
@@ -105,7 +51,8 @@ pub(super) fn read(ds: &StoredDataset, req: &Request) -> Reply {
     let by_sid = |o: &str| o.trim() == ":id" || o.trim().eq_ignore_ascii_case(":id asc");
     let num = |k: &str, d: usize| param(k).and_then(|v| v.parse::<usize>().ok()).unwrap_or(d);
     let (offset, limit) = (num("$offset", 0), num("$limit", 1000));
-    let filtered = param("$where").is_some() || param("$q").is_some();
+    let filtered =
+        param("$where").is_some() || param("$q").is_some() || !simple_filters(req).is_empty();
     let select = param("$select");
     if select
         .as_deref()
@@ -113,7 +60,7 @@ pub(super) fn read(ds: &StoredDataset, req: &Request) -> Reply {
     {
         // SODA 2.1's aggregate: one row, the count as text.
         let count = if filtered {
-            match filter_and_order(ds, &param, None) {
+            match filter_and_order(ds, req, &param, None) {
                 Ok(rows) => rows.len(),
                 Err(reply) => return reply,
             }
@@ -122,7 +69,7 @@ pub(super) fn read(ds: &StoredDataset, req: &Request) -> Reply {
         };
         return reply(200, serde_json::json!([{"count": count.to_string()}]));
     }
-    let rows: Vec<Row> = if !filtered && order.as_deref().map_or(true, by_sid) {
+    let rows: Vec<Row> = if !filtered && order.as_deref().is_none_or(by_sid) {
         // Stored order (or, without `$order`, its reverse) and no filter: only the page's rows
         // are read.
         let page = |i: usize| ds.rows[i].row();
@@ -137,7 +84,7 @@ pub(super) fn read(ds: &StoredDataset, req: &Request) -> Reply {
             Some(_) => (offset..ds.rows.len()).take(limit).map(page).collect(),
         }
     } else {
-        match filter_and_order(ds, &param, order.as_deref()) {
+        match filter_and_order(ds, req, &param, order.as_deref()) {
             Ok(rows) => rows.into_iter().skip(offset).take(limit).collect(),
             Err(reply) => return reply,
         }
@@ -174,29 +121,70 @@ pub(super) fn read(ds: &StoredDataset, req: &Request) -> Reply {
             Value::Object(m)
         })
         .collect();
-    reply(200, Value::Array(out))
+    let mut answer = reply(200, Value::Array(out));
+    answer.headers = soda2_headers(ds, fields.as_deref(), system);
+    answer
+}
+
+/// `X-SODA2-Fields` and `X-SODA2-Types`: the result's columns and their types as JSON arrays,
+/// as SODA 2.1 sends them with every read (soda-ruby's recorded
+/// test/resources/earthquakes_where_gt_5.response, github.com/socrata/soda-ruby at
+/// a2b3e4790701555418e3ade96468526edfa98727).
+fn soda2_headers(
+    ds: &StoredDataset,
+    selected: Option<&[String]>,
+    system: bool,
+) -> Vec<(&'static str, String)> {
+    let mut columns: Vec<(String, String)> = ds
+        .spec
+        .column_types()
+        .filter(|(name, _)| selected.is_none_or(|s| s.contains(name)))
+        .collect();
+    if system {
+        for name in [":id", ":created_at", ":updated_at"] {
+            columns.push((name.to_string(), "meta_data".to_string()));
+        }
+    }
+    let names: Vec<&str> = columns.iter().map(|c| c.0.as_str()).collect();
+    let types: Vec<&str> = columns.iter().map(|c| c.1.as_str()).collect();
+    vec![
+        ("X-SODA2-Fields", Value::from(names).to_string()),
+        ("X-SODA2-Types", Value::from(types).to_string()),
+    ]
+}
+
+/// SODA's simple filters: every parameter not starting with `$` is `field = 'value'`
+/// (<https://dev.socrata.com/docs/filtering.html>).
+fn simple_filters(req: &Request) -> Vec<Expr> {
+    req.url
+        .query_pairs()
+        .filter(|(k, _)| !k.starts_with('$'))
+        .map(|(k, v)| Expr::Cmp(k.into_owned(), "=".into(), Literal::Text(v.into_owned())))
+        .collect()
 }
 
 /// Every row `$where` and `$q` keep, in `$order` (each stored row is read).
 fn filter_and_order(
     ds: &StoredDataset,
+    req: &Request,
     param: &dyn Fn(&str) -> Option<String>,
     order: Option<&str>,
 ) -> Result<Vec<Row>, Reply> {
     let mut rows: Vec<Row> = ds.rows.iter().map(Stored::row).collect();
+    let mut conditions = simple_filters(req);
     if let Some(w) = param("$where") {
-        let Some(conds) = parse_where(&w) else {
-            return Err(error(400, "query.compiler.malformed", &format!(
-                "fake Socrata understands only `field = 'v'` and `field IN ('a', …)` joined by AND; got {w:?}"
-            )));
-        };
-        rows.retain(|r| {
-            conds.iter().all(|c| match c {
-                Cond::Eq(f, v) => text(r.get(f)).as_deref() == Some(v),
-                Cond::In(f, vs) => text(r.get(f)).is_some_and(|t| vs.contains(&t)),
-            })
-        });
+        match soql::parse(&w) {
+            Ok(expr) => conditions.push(expr),
+            Err(why) => {
+                return Err(error(
+                    400,
+                    "query.compiler.malformed",
+                    &format!("Could not parse SoQL query \"{w}\": {why}"),
+                ))
+            }
+        }
     }
+    rows.retain(|r| conditions.iter().all(|c| soql::matches(c, r)));
     if let Some(q) = param("$q") {
         let q = q.to_lowercase();
         rows.retain(|r| {

@@ -12,7 +12,7 @@ use wiremock::{Request, Respond, ResponseTemplate};
 
 use super::index::RowIndex;
 use super::read::read;
-use super::reply::{error, reply, Reply};
+use super::reply::{dataset_missing, error, reply, Reply};
 use super::store::{State, Stored};
 use crate::Row;
 
@@ -51,10 +51,14 @@ impl Respond for Handler {
             other => {
                 extra = other.map_or(Duration::ZERO, |f| f.delay);
                 let r = handle(&mut lock(&self.state), req);
-                (
-                    ResponseTemplate::new(r.status).set_body_json(r.body),
-                    r.status,
-                )
+                let mut resp = ResponseTemplate::new(r.status);
+                if let Some(body) = r.body {
+                    resp = resp.set_body_json(body);
+                }
+                for (name, value) in r.headers {
+                    resp = resp.insert_header(name, value.as_str());
+                }
+                (resp, r.status)
             }
         };
         if !lock(&self.state).no_log {
@@ -99,19 +103,33 @@ fn handle(st: &mut State, req: &Request) -> Reply {
             None => error(404, "not_found", &format!("Cannot find view with id {id}")),
         };
     }
-    let Some(id) = path
+    let Some(resource) = path
         .strip_prefix("/resource/")
         .and_then(|p| p.strip_suffix(".json"))
     else {
         return unexpected(req);
     };
-    let id = id.to_string();
-    let Some(ds) = st.datasets.get(&id) else {
-        return error(404, "not_found", &format!("Dataset {id} not found"));
+    // `/resource/{id}.json`, or one row: `/resource/{id}/{row id}.json`.
+    let (id, row_id) = match resource.split_once('/') {
+        Some((id, row)) => {
+            // The row id as the client percent-encoded it into the path.
+            let decoded = url::form_urlencoded::parse(format!("r={row}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned());
+            (id.to_string(), decoded)
+        }
+        None => (resource.to_string(), None),
     };
-    match method.as_str() {
-        "GET" => read(ds, req),
-        "POST" | "PUT" => write_rows(st, &id, req, method == "PUT"),
+    let Some(ds) = st.datasets.get(&id) else {
+        return dataset_missing(&id);
+    };
+    match (method.as_str(), row_id) {
+        ("GET", None) => read(ds, req),
+        ("POST" | "PUT", None) => match parse_rows(&req.body) {
+            Ok(rows) => write_rows(st, &id, rows, method == "PUT"),
+            Err(reply) => reply,
+        },
+        ("DELETE", Some(row_id)) => delete_row(st, &id, &row_id),
         _ => unexpected(req),
     }
 }
@@ -140,25 +158,59 @@ pub(crate) fn without_system_fields(row: &Row) -> Row {
         .collect()
 }
 
-fn write_rows(st: &mut State, id: &str, req: &Request, replace: bool) -> Reply {
-    let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(&req.body) else {
-        return error(
+/// A write's body: a JSON array of row objects.
+fn parse_rows(body: &[u8]) -> Result<Vec<Row>, Reply> {
+    let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(body) else {
+        return Err(error(
             400,
             "invalid_request",
             "Request body must be a JSON array of row objects",
-        );
+        ));
     };
-    let mut rows = Vec::with_capacity(items.len());
-    for item in items {
-        let Value::Object(row) = item else {
-            return error(
+    items
+        .into_iter()
+        .map(|item| match item {
+            Value::Object(row) => Ok(row),
+            _ => Err(error(
                 400,
                 "invalid_request",
                 "Every element of the array must be a row object",
-            );
-        };
-        rows.push(row);
+            )),
+        })
+        .collect()
+}
+
+/// `DELETE /resource/{id}/{row id}.json`: one row by its row identifier (`:id` on a dataset
+/// without one), as dev.socrata.com's "Manipulating Rows Directly" describes; applied as the
+/// upsert of `{"<row identifier>": id, ":deleted": true}` it is, answered `200` with no body.
+/// A row that is not there is a 404 (its exact body is not recorded anywhere we know of).
+fn delete_row(st: &mut State, id: &str, row_id: &str) -> Reply {
+    let ds = st.datasets.get(id).expect("checked by caller");
+    let key = ds
+        .spec
+        .row_identifier
+        .clone()
+        .unwrap_or_else(|| ":id".into());
+    let mut row = Row::new();
+    row.insert(key, Value::String(row_id.to_string()));
+    row.insert(":deleted".into(), Value::Bool(true));
+    let answer = write_rows(st, id, vec![row], false);
+    match answer
+        .body
+        .as_ref()
+        .and_then(|b| b["Rows Deleted"].as_u64())
+    {
+        Some(1) => Reply {
+            status: 200,
+            body: None,
+            headers: Vec::new(),
+        },
+        Some(_) => error(404, "not_found", &format!("Row {row_id} not found in {id}")),
+        None => answer,
     }
+}
+
+fn write_rows(st: &mut State, id: &str, rows: Vec<Row>, replace: bool) -> Reply {
     let ds = st.datasets.get(id).expect("checked by caller");
     for row in &rows {
         for key in row.keys() {
