@@ -42,6 +42,7 @@ mod format_text;
 mod format_value;
 mod lenient;
 mod metadata;
+mod one;
 mod prefetch;
 mod quota;
 mod rate_limit;

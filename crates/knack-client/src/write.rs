@@ -116,7 +116,7 @@ fn body(fields: &impl Serialize) -> Result<Value> {
     }
 }
 
-fn record_path(container: &Container, record_id: &str) -> Result<String> {
+pub(crate) fn record_path(container: &Container, record_id: &str) -> Result<String> {
     if record_id.is_empty() || !record_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(Error::InvalidQuery(format!(
             "{record_id:?} is not a Knack record id (24 hex characters)"

@@ -96,8 +96,8 @@ pub mod testkit;
 pub mod transform;
 
 pub use engine::{
-    run, BatchOutcome, BatchStream, DryRun, Rejection, RunFailure, RunOptions, RunReport, Sink,
-    Source, Weigh, WriteMode,
+    run, BatchOutcome, BatchStream, DryRun, Finished, Rejection, RunFailure, RunOptions, RunReport,
+    Sink, Source, Weigh, WriteMode,
 };
 pub use error::Error;
 

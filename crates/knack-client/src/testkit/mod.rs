@@ -2,12 +2,16 @@
 //!
 //! It answers like Knack: application metadata, records of objects and views
 //! with real paging (`rows_per_page`, `page`, `total_pages`,
-//! `total_records`), `filters` on date_time fields (`is`, `is after`,
-//! `is before`) and plain values, auth headers (401 on a wrong key or token),
+//! `total_records`), each page computed from the records as they are when it is asked for,
+//! `filters` on date_time fields (`is`, `is after`,
+//! `is before`) and plain values, `sort_field` / `sort_order` (and a view's own sort, see
+//! [`FakeKnack::sort_by`]), one record by id (404 when it is not there),
+//! auth headers (401 on a wrong key or token),
 //! Knack's rolling-window rate limit (429 "Rate limit exceeded" once more than
 //! 10 requests arrive within any one second), creates, updates and deletes (a written
 //! `field_N` is stored as `field_N` and `field_N_raw`, as Knack answers both).
-//! Tests add latency, inject faults, and read the request log.
+//! Tests add latency, inject faults, change the records between two pages of a read
+//! ([`FakeKnack::before_page`]), and read the request log.
 //!
 //! ```no_run
 //! # async fn run() -> knack_client::Result<()> {
@@ -29,6 +33,7 @@
 //! ```
 
 mod build;
+mod edit;
 mod filters;
 mod server;
 mod store;
@@ -42,11 +47,12 @@ use serde_json::Value;
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer};
 
-use crate::{Client, ClientBuilder, Container, Record, RetryPolicy};
+use crate::{Client, ClientBuilder, Container, Record, RetryPolicy, SortOrder};
 use server::Handler;
-use store::{State, Stored};
+use store::{PageHook, Sort, State, Stored};
 
 pub use build::{AppMetadata, ObjectSpec, RecordBuilder};
+pub use edit::RecordsEdit;
 pub use knack_services_core::testkit::{
     max_in_window, refused_uri, CapturedLogs, DroppingServer, Fault, RecordedRequest,
 };
@@ -182,6 +188,51 @@ impl FakeKnack {
         self.state()
             .overstated
             .insert(container.records_path(), extra);
+    }
+
+    /// Orders `container`'s reads by `field_key` when a request names no `sort_field`, as a view
+    /// configured in the Builder to sort by a field does (a view sorted by its modified date,
+    /// descending, moves every edited record to the front). Equal values keep the stored order.
+    pub fn sort_by(&self, container: &Container, field_key: &str, order: SortOrder) {
+        self.state().sorts.insert(
+            container.records_path(),
+            Sort {
+                field: field_key.to_string(),
+                descending: order == SortOrder::Desc,
+            },
+        );
+    }
+
+    /// Runs `hook` on `container`'s records once, just before the fake computes its answer to
+    /// a request for page `page` of the container (any filter or sort): as if a person deleted,
+    /// created or edited records while a read was under way. Pages answered earlier saw the
+    /// records before, every page answered after sees them changed. Hooks set for one page run
+    /// one a request, in the order they were set (one for each read of the container).
+    pub fn before_page(
+        &self,
+        container: &Container,
+        page: u32,
+        hook: impl FnOnce(&mut RecordsEdit<'_>) + Send + 'static,
+    ) {
+        self.state().hooks.push(PageHook {
+            container: container.records_path(),
+            page: u64::from(page),
+            run: Box::new(hook),
+        });
+    }
+
+    /// Changes `container`'s records now (see [`RecordsEdit`]).
+    pub fn edit<R>(
+        &self,
+        container: &Container,
+        change: impl FnOnce(&mut RecordsEdit<'_>) -> R,
+    ) -> R {
+        let mut st = self.state();
+        let mut edit = RecordsEdit {
+            state: &mut *st,
+            path: container.records_path(),
+        };
+        change(&mut edit)
     }
 
     /// Accepts `token` in `Authorization` for view requests (user tokens).

@@ -11,8 +11,9 @@ use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use wiremock::{Request, Respond, ResponseTemplate};
 
+use super::edit::{sorted, RecordsEdit};
 use super::filters;
-use super::store::{State, Stored};
+use super::store::{Sort, State, Stored};
 
 pub(super) struct Handler {
     pub(super) state: Arc<Mutex<State>>,
@@ -232,7 +233,7 @@ fn records_route(
 
 /// Knack answers every field twice, `field_N` and `field_N_raw`; the fake does not format, so a
 /// written `field_N` is stored under both keys (unless the body sent the `_raw` key too).
-fn with_raw_twins(fields: Map<String, Value>) -> Map<String, Value> {
+pub(super) fn with_raw_twins(fields: Map<String, Value>) -> Map<String, Value> {
     let mut out = fields.clone();
     for (k, v) in fields {
         let raw = format!("{k}_raw");
@@ -264,47 +265,48 @@ fn list(st: &mut State, req: &Request, container: &str) -> (ResponseTemplate, u1
         Some(Ok(n)) if n >= 1 => n,
         Some(_) => return (knack_error(400, "page must be a positive number"), 400),
     };
+    let sort = match requested_sort(&q) {
+        Ok(Some(sort)) => Some(sort),
+        Ok(None) => st.sorts.get(container).cloned(),
+        Err(e) => return (knack_error(400, &e), 400),
+    };
+    // Knack computes every page when it is asked for: a test's change to the records made
+    // before this page (`FakeKnack::before_page`) shows in it and in every later page.
+    run_hooks(st, container, page);
     let start = ((page - 1) * rows) as usize;
-    // Unfiltered, a page is a slice; filtered, the matches are found once per filter text.
-    let (matched, records): (usize, Vec<&RawValue>) = match q.get("filters") {
-        None => {
-            let all = st.records_of(container);
-            (
-                all.len(),
-                all.iter()
-                    .skip(start)
-                    .take(rows as usize)
-                    .map(Stored::text)
-                    .collect(),
-            )
-        }
-        Some(text) => {
-            let key = (container.to_string(), text.clone());
-            let hits = match st.matches.get(&key) {
-                Some(hits) => Arc::clone(hits),
-                None => {
-                    let all = st.records_of(container);
-                    let parsed = match filters::parse(text) {
-                        Ok(p) => p,
-                        Err(e) => return (knack_error(400, &e), 400),
-                    };
-                    let mut hits = Vec::new();
-                    for (i, r) in all.iter().enumerate() {
-                        match parsed.matches_text(r.text().get()) {
-                            Ok(true) => hits.push(i),
-                            Ok(false) => {}
-                            Err(e) => return (knack_error(400, &e), 400),
-                        }
-                    }
-                    let hits = Arc::new(hits);
-                    st.matches.insert(key, Arc::clone(&hits));
-                    hits
-                }
-            };
-            let all = st.records_of(container);
-            let page = hits.iter().skip(start).take(rows as usize);
-            (hits.len(), page.map(|&i| all[i].text()).collect())
-        }
+    let filter = q.get("filters");
+    // Unfiltered and unsorted, a page is a slice; otherwise the read's order is found once per
+    // (filter, sort) and kept until the records change.
+    let (matched, records): (usize, Vec<&RawValue>) = if filter.is_none() && sort.is_none() {
+        let all = st.records_of(container);
+        (
+            all.len(),
+            all.iter()
+                .skip(start)
+                .take(rows as usize)
+                .map(Stored::text)
+                .collect(),
+        )
+    } else {
+        let key = (
+            container.to_string(),
+            filter.cloned().unwrap_or_default(),
+            sort.clone(),
+        );
+        let hits = match st.matches.get(&key) {
+            Some(hits) => Arc::clone(hits),
+            None => {
+                let hits = match read_order(st.records_of(container), filter, sort.as_ref()) {
+                    Ok(hits) => Arc::new(hits),
+                    Err(e) => return (knack_error(400, &e), 400),
+                };
+                st.matches.insert(key, Arc::clone(&hits));
+                hits
+            }
+        };
+        let all = st.records_of(container);
+        let page = hits.iter().skip(start).take(rows as usize);
+        (hits.len(), page.map(|&i| all[i].text()).collect())
     };
     let total_records = matched as u64 + st.overstated.get(container).copied().unwrap_or(0);
     let total_pages = total_records.div_ceil(rows);
@@ -328,4 +330,64 @@ fn list(st: &mut State, req: &Request, container: &str) -> (ResponseTemplate, u1
         ResponseTemplate::new(200).set_body_raw(body, "application/json"),
         200,
     )
+}
+
+/// The sort a request names (`sort_field`, `sort_order` `asc` by default), if any.
+fn requested_sort(q: &HashMap<String, String>) -> Result<Option<Sort>, String> {
+    let Some(field) = q.get("sort_field") else {
+        return Ok(None);
+    };
+    let descending = match q.get("sort_order").map(String::as_str) {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(other) => return Err(format!("sort_order must be asc or desc, not {other:?}")),
+    };
+    Ok(Some(Sort {
+        field: field.clone(),
+        descending,
+    }))
+}
+
+/// Runs the first hook a test set for `page` of `container` (several for one page run one a
+/// request, in the order they were set: one per read of the container).
+fn run_hooks(st: &mut State, container: &str, page: u64) {
+    let Some(at) = st
+        .hooks
+        .iter()
+        .position(|h| h.container == container && h.page == page)
+    else {
+        return;
+    };
+    let hook = st.hooks.remove(at);
+    let mut edit = RecordsEdit {
+        state: st,
+        path: container.to_string(),
+    };
+    (hook.run)(&mut edit);
+}
+
+/// The indexes of the records a read shows, in its order: those `filter` matches, sorted by
+/// `sort`.
+fn read_order(
+    all: &[Stored],
+    filter: Option<&String>,
+    sort: Option<&Sort>,
+) -> Result<Vec<usize>, String> {
+    let hits = match filter {
+        None => (0..all.len()).collect(),
+        Some(text) => {
+            let parsed = filters::parse(text)?;
+            let mut hits = Vec::new();
+            for (i, r) in all.iter().enumerate() {
+                if parsed.matches_text(r.text().get())? {
+                    hits.push(i);
+                }
+            }
+            hits
+        }
+    };
+    Ok(match sort {
+        Some(sort) => sorted(all, hits, sort),
+        None => hits,
+    })
 }

@@ -1,5 +1,6 @@
-//! What the fake holds: the app, its records (each as its JSON text) and the counters the
-//! server reads (arrivals for the rate limit, the daily quota, cached filter matches).
+//! What the fake holds: the app, its records (each as its JSON text), each container's own sort,
+//! the hooks run before a page is answered, and the counters the server reads (arrivals for the
+//! rate limit, the daily quota, cached filter matches and sort orders).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -21,9 +22,30 @@ pub(super) struct State {
     pub(super) plan: Option<(u64, u64)>,
     pub(super) arrivals: VecDeque<Instant>,
     next_id: u64,
-    /// Indexes of the records a `filters` text matches, by (container, text): a filtered read
-    /// pages in O(page) after its first page. Any change to the records forgets them.
-    pub(super) matches: HashMap<(String, String), Arc<Vec<usize>>>,
+    /// Indexes of the records a read shows, in its order, by (container, `filters` text, sort):
+    /// a filtered or sorted read pages in O(page) after its first page. Any change to the records
+    /// forgets them, so every page is computed from the records as they are when it is asked for.
+    pub(super) matches: HashMap<(String, String, Option<Sort>), Arc<Vec<usize>>>,
+    /// A container's own order when a request names none (a view's configured sort), by records
+    /// path.
+    pub(super) sorts: HashMap<String, Sort>,
+    /// Run once, before the page they name of their container is answered.
+    pub(super) hooks: Vec<PageHook>,
+}
+
+/// An order of records: the field (`field_N`, read from `field_N_raw` when there is one) and
+/// whether it is descending.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) struct Sort {
+    pub(super) field: String,
+    pub(super) descending: bool,
+}
+
+/// What a test runs against a container's records before a page of it is answered.
+pub(super) struct PageHook {
+    pub(super) container: String,
+    pub(super) page: u64,
+    pub(super) run: Box<dyn FnOnce(&mut super::RecordsEdit<'_>) + Send>,
 }
 
 impl State {
@@ -40,6 +62,8 @@ impl State {
             arrivals: VecDeque::new(),
             next_id: 0,
             matches: HashMap::new(),
+            sorts: HashMap::new(),
+            hooks: Vec::new(),
         }
     }
 

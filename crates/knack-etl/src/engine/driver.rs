@@ -202,6 +202,13 @@ where
             return Ok(());
         }
     }
-    report.deleted = sink.finish(mode).await?;
+    let deleted = sink.finish(mode).await;
+    // What the finish wrote again counts even when it then failed.
+    let finished = sink.finished();
+    report.written += finished.recovered;
+    report.recovered += finished.recovered;
+    report.rejected.extend(finished.rejected);
+    report.notes.extend(finished.notes);
+    report.deleted = deleted?;
     Ok(())
 }

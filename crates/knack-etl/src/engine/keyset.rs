@@ -79,6 +79,23 @@ impl KeySet {
         sorted.binary_search(p).is_ok() || rest.contains(p)
     }
 
+    /// The ids inserted here that `other` lacks (both sealed first for speed).
+    pub(crate) fn not_in(&mut self, other: &mut KeySet) -> Vec<String> {
+        self.seal();
+        other.seal();
+        let knack = self
+            .knack
+            .iter()
+            .filter(|p| !other.contains_packed(p))
+            .map(|p| p.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        let rest = self
+            .other
+            .iter()
+            .filter(|id| !other.contains(id))
+            .map(|id| id.to_string());
+        knack.chain(rest).collect()
+    }
+
     #[cfg(test)]
     pub(crate) fn len(&mut self) -> usize {
         self.seal();
@@ -164,6 +181,20 @@ mod tests {
         );
         assert!(!set.contains("5f1a2b3c4d5e6f7081920a1"));
         assert!(!set.contains(""));
+        let mut other = KeySet::new();
+        other.insert("5f1a2b3c4d5e6f7081920a1b");
+        other.insert("row-8");
+        let mut lacking = set.not_in(&mut other);
+        lacking.sort();
+        assert_eq!(
+            lacking,
+            [
+                "00000000000000000000000a",
+                "5F1A2B3C4D5E6F7081920A1C",
+                "row-7"
+            ],
+            "a packed id reads back as the text it was"
+        );
     }
 
     #[test]

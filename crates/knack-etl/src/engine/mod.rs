@@ -20,5 +20,5 @@ pub use dry_run::DryRun;
 pub use options::RunOptions;
 pub use reject::Rejection;
 pub use report::RunReport;
-pub use traits::{BatchOutcome, BatchStream, Sink, Source, WriteMode};
+pub use traits::{BatchOutcome, BatchStream, Finished, Sink, Source, WriteMode};
 pub use weigh::Weigh;

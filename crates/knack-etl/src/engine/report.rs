@@ -13,8 +13,13 @@ pub struct RunReport {
     pub read: u64,
     /// Items written to the destination; in a dry run, items that would have been written.
     pub written: u64,
-    /// Items deleted from the destination (a replace's clean-up).
+    /// Items deleted from the destination (a replace's clean-up). For the staging store, each
+    /// one confirmed gone from Knack first, never inferred from a read that lacked it.
     pub deleted: u64,
+    /// Items the read lacked that the source still had (missing only because a page shifted
+    /// under the read), found while a replace confirmed its deletes and written: counted in
+    /// `written` too.
+    pub recovered: u64,
     /// Items deliberately not written.
     pub skipped: u64,
     /// Items that failed to be written because the run stopped (not counted in `rejected`).
@@ -49,9 +54,15 @@ impl fmt::Display for RunReport {
         } else {
             format!("written {}", self.written)
         };
+        // Shown only when there were some: most runs (every upsert) cannot recover anything.
+        let recovered = if self.recovered > 0 {
+            format!(", recovered {}", self.recovered)
+        } else {
+            String::new()
+        };
         write!(
             f,
-            "read {}, {written}, deleted {}, skipped {}, failed {}, rejected {} in {:.1}s",
+            "read {}, {written}, deleted {}{recovered}, skipped {}, failed {}, rejected {} in {:.1}s",
             self.read,
             self.deleted,
             self.skipped,
@@ -81,5 +92,13 @@ mod tests {
         );
         r.dry_run = false;
         assert!(r.to_string().starts_with("read 60, written 60,"), "{r}");
+        assert!(!r.to_string().contains("recovered"), "{r}");
+        r.recovered = 2;
+        r.deleted = 1;
+        assert!(
+            r.to_string()
+                .starts_with("read 60, written 60, deleted 1, recovered 2, skipped 0"),
+            "{r}"
+        );
     }
 }

@@ -52,6 +52,21 @@ pub struct BatchOutcome {
     pub rejected: Vec<Rejection>,
 }
 
+/// What a sink's [`Sink::finish`] did besides deleting, handed over by [`Sink::finished`]: a
+/// replace that confirms its deletes with the source (the staging store's, see
+/// `StagingSink`) finds some of the items it was about to delete still there, and writes them
+/// again instead.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Finished {
+    /// Items the run's read lacked that the source still had (a page that shifted under the
+    /// read), found while confirming the deletes and written.
+    pub recovered: u64,
+    /// Items of those the destination refused; their previous version stays.
+    pub rejected: Vec<Rejection>,
+    /// Things a person should know (how the deletes were confirmed, what was kept and why).
+    pub notes: Vec<String>,
+}
+
 /// Where items come from.
 #[async_trait]
 pub trait Source<T: Send + 'static>: Send + Sync {
@@ -113,4 +128,11 @@ pub trait Sink<T: Send + 'static>: Send {
     /// [`WriteMode::Replace`] it deletes what the source no longer has and
     /// returns how many items it deleted.
     async fn finish(&mut self, mode: WriteMode) -> Result<u64, Error>;
+
+    /// What [`Sink::finish`] did besides deleting (items found still at the source and written
+    /// again, notes), taken by the driver once `finish` returned, whether it succeeded or not.
+    /// Nothing, by default.
+    fn finished(&mut self) -> Finished {
+        Finished::default()
+    }
 }

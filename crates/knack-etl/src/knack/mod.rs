@@ -3,6 +3,7 @@
 //! container's configured fields against the app's metadata ([`unknown_fields`]).
 
 mod check;
+pub(crate) mod seen;
 mod source;
 
 pub use check::unknown_fields;

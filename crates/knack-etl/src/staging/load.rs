@@ -1,13 +1,17 @@
 //! Knack → the staging store: an app's metadata into `api.knack_metadata`, and a container's
 //! records, untouched, into `api.knack` (an upsert with `since`, a safe replace without).
 
+use std::sync::{Arc, Mutex};
+
 use chrono_tz::Tz;
 use knack_client::{Container, Filter, RawRecord, RecordsQuery, MAX_ROWS_PER_PAGE};
 
+use super::confirm::Confirmation;
 use super::metadata::store_metadata;
 use super::preflight;
 use super::sink::StagingSink;
 use crate::engine::{run, setup, timed, DryRun, RunFailure, RunOptions, RunReport, Sink};
+use crate::knack::seen::ReadSeen;
 use crate::knack::KnackSource;
 
 /// Metadata → `api.knack_metadata`: the app's whole metadata JSON, upserted on `app_id`.
@@ -63,7 +67,11 @@ pub(crate) async fn refresh_metadata(
 ///
 /// With `since`, Knack's whole-day filter on `modified_date_field` in the
 /// app's timezone, then an upsert; without, a full reload that deletes the
-/// container's rows Knack no longer has only after every upsert succeeded.
+/// container's rows Knack no longer has only after every upsert succeeded, and only those
+/// Knack confirmed gone: a staged record the read did not return is looked up in Knack (or
+/// the container read again), and staged again when Knack still has it (the report's
+/// `recovered`). The confirmation's requests go through `knack`, its rate limit and the app's
+/// daily quota, and are logged with their number.
 pub async fn records_to_postgrest(
     knack: &knack_client::Client,
     pgrest: &pgrest_client::Client,
@@ -98,11 +106,19 @@ pub(crate) async fn records_to_postgrest_in(
         if !options.dry_run {
             setup(preflight::staging(pgrest, knack.app_id()).await)?;
         }
-        // Records move as the JSON text Knack sent: only their ids are read.
-        let source = KnackSource::new(knack.clone(), container.clone(), query).raw();
+        // Records move as the JSON text Knack sent: only their ids are read. A replace notes
+        // what the read saw, to confirm its deletes with Knack.
+        let seen = Arc::new(Mutex::new(ReadSeen::default()));
+        let mut source = KnackSource::new(knack.clone(), container.clone(), query.clone()).raw();
         let (app_id, container_id) = (knack.app_id(), container.id());
         let mut sink: Box<dyn Sink<RawRecord>> = if options.dry_run {
             Box::new(DryRun::new(format!("PostgREST knack ({container_id})")))
+        } else if options.mode().is_replace() {
+            source = source.observed(Arc::clone(&seen));
+            let confirmation = Confirmation::new(knack.clone(), container.clone(), query, seen);
+            Box::new(
+                StagingSink::new(pgrest.clone(), app_id, container_id).confirming(confirmation),
+            )
         } else {
             Box::new(StagingSink::new(pgrest.clone(), app_id, container_id))
         };

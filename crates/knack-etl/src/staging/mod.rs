@@ -1,9 +1,11 @@
 //! The PostgREST staging store: its tables and keys, the loads from Knack into it (the app's
-//! metadata, a container's records), the [`StagingSink`] they write with and the
+//! metadata, a container's records), the [`StagingSink`] they write with (and the confirmation
+//! with Knack of a full reload's deletes), and the
 //! [`StagingSource`] the publishers read from, the [`Publication`] a publisher reads, the
 //! preflight of both tables, and the comparison of a destination with what is staged
 //! ([`Drift`]).
 
+mod confirm;
 pub(crate) mod drift;
 mod load;
 mod metadata;

@@ -432,6 +432,7 @@ pub(crate) fn report_json(
         "read": report.read,
         "written": report.written,
         "deleted": report.deleted,
+        "recovered": report.recovered,
         "skipped": report.skipped,
         "failed": report.failed,
         "seconds": report.duration.as_secs_f64(),

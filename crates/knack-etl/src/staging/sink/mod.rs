@@ -1,6 +1,6 @@
 //! The staging store as a [`Sink`] of Knack records ([`StagingSink`]): upserted on the record
-//! key in `api.knack`, and for a replace, the container's rows the run did not write deleted by
-//! the database's own clock.
+//! key in `api.knack`, and for a replace, the container's rows the run did not write (judged by
+//! the database's own clock) confirmed gone from Knack, then deleted.
 
 use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset};
@@ -11,14 +11,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+mod replace;
+
+use super::confirm::Confirmation;
 use super::tables::{RECORDS_TABLE, RECORD_KEY, UPDATED_AT};
 use crate::engine::reject::{field_named_in, Isolation};
-use crate::engine::{BatchOutcome, Rejection, Sink, WriteMode};
+use crate::engine::{BatchOutcome, Finished, Rejection, Sink, WriteMode};
 use crate::Error;
-
-/// The most rejected records a replace keeps by naming them in its delete's filter (one
-/// `record_id=neq.` each, in the URL).
-const MAX_KEPT_BY_FILTER: usize = 200;
 
 /// The row a write returns: what the store's trigger stamped.
 #[derive(Deserialize)]
@@ -64,11 +63,18 @@ impl StagingRow {
 
 /// Writes raw Knack records into `api.knack`.
 ///
-/// A replace upserts every record and then deletes the container's rows this
-/// run did not write. "Did not write" is judged by the database's own clock:
-/// the trigger stamps `updated_at = now()` on every write, so the earliest
-/// stamp this run received is a watermark below which every row is stale.
-/// The local clock is never compared with the database's.
+/// A replace upserts every record, then finds the container's rows this run did not write.
+/// "Did not write" is judged by the database's own clock: the trigger stamps `updated_at =
+/// now()` on every write, so the earliest stamp this run received is a watermark below which a
+/// row was not written. The local clock is never compared with the database's.
+///
+/// Those rows are candidates, not facts: a record Knack still has can be missing from a read
+/// whose pages shifted under it (Knack pages by number). Built by
+/// [`records_to_postgrest`](super::records_to_postgrest), the sink confirms each with Knack
+/// (one request per record, or another read of the container: see the crate README, "Safe
+/// replace"), stages again those Knack still has, and deletes only those confirmed gone. A sink
+/// made with [`StagingSink::new`] has no Knack to ask, so its replace deletes nothing and says
+/// so in the report.
 #[derive(Debug)]
 pub struct StagingSink {
     client: Client,
@@ -78,6 +84,10 @@ pub struct StagingSink {
     watermark: Option<DateTime<FixedOffset>>,
     /// Records the store refused this run: their previous rows must survive a replace.
     rejected_ids: Vec<String>,
+    /// How a replace confirms its deletes with Knack.
+    confirmation: Option<Confirmation>,
+    /// What the replace's finish did besides deleting.
+    finished: Finished,
 }
 
 impl StagingSink {
@@ -91,7 +101,15 @@ impl StagingSink {
             upsert: Upsert::on_conflict(RECORD_KEY).returning([UPDATED_AT]),
             watermark: None,
             rejected_ids: Vec::new(),
+            confirmation: None,
+            finished: Finished::default(),
         }
+    }
+
+    /// Confirms a replace's deletes with Knack (see the type's docs).
+    pub(crate) fn confirming(mut self, confirmation: Confirmation) -> Self {
+        self.confirmation = Some(confirmation);
+        self
     }
 
     /// Changes the upsert's batch size and concurrency. Whatever `upsert` says
@@ -225,33 +243,11 @@ impl Sink<StagingRow> for StagingSink {
         let WriteMode::Replace { .. } = mode else {
             return Ok(0);
         };
-        if self.rejected_ids.len() > MAX_KEPT_BY_FILTER {
-            tracing::warn!(
-                rejected = self.rejected_ids.len(),
-                "too many rejected records to keep by filter: the replace's delete is skipped, \
-                 stale rows stay until a run with fewer rejections"
-            );
-            return Ok(0);
-        }
-        let mut filter = match self.watermark {
-            Some(watermark) => self
-                .container_query()
-                .lt("updated_at", watermark.to_rfc3339()),
-            // Nothing written (an empty replace the caller allowed): every
-            // row of the container is stale.
-            None => self.container_query(),
-        };
-        // A rejected record is still in Knack: its previous row stays.
-        for id in &self.rejected_ids {
-            filter = filter.neq("record_id", id.as_str());
-        }
-        #[derive(Deserialize)]
-        struct Deleted {}
-        let deleted: Vec<Deleted> = self
-            .client
-            .delete_returning(RECORDS_TABLE, &filter.select("record_id"))
-            .await?;
-        Ok(deleted.len() as u64)
+        self.finish_replace().await
+    }
+
+    fn finished(&mut self) -> Finished {
+        std::mem::take(&mut self.finished)
     }
 }
 
@@ -276,11 +272,23 @@ impl StagedRow for StagingRow {
 /// A row of `api.knack` that borrows its parts: the record goes into the request body as the
 /// text Knack sent, unparsed and unchanged.
 #[derive(Serialize, Clone, Copy)]
-struct RawRow<'a> {
+pub(super) struct RawRow<'a> {
     app_id: &'a str,
     container_id: &'a str,
     record_id: &'a str,
     record: &'a RawValue,
+}
+
+impl<'a> RawRow<'a> {
+    /// `record` as a row of `container_id` of `app_id`.
+    pub(super) fn of(app_id: &'a str, container_id: &'a str, record: &'a RawRecord) -> Self {
+        RawRow {
+            app_id,
+            container_id,
+            record_id: record.id(),
+            record: record.raw(),
+        }
+    }
 }
 
 impl StagedRow for RawRow<'_> {
@@ -306,17 +314,16 @@ impl Sink<RawRecord> for StagingSink {
         let (app_id, container_id) = (self.app_id.clone(), self.container_id.clone());
         let rows: Vec<RawRow<'_>> = batch
             .iter()
-            .map(|r| RawRow {
-                app_id: &app_id,
-                container_id: &container_id,
-                record_id: r.id(),
-                record: r.raw(),
-            })
+            .map(|r| RawRow::of(&app_id, &container_id, r))
             .collect();
         self.upsert_rows(&rows).await
     }
 
     async fn finish(&mut self, mode: WriteMode) -> Result<u64, Error> {
         <Self as Sink<StagingRow>>::finish(self, mode).await
+    }
+
+    fn finished(&mut self) -> Finished {
+        <Self as Sink<StagingRow>>::finished(self)
     }
 }
