@@ -218,9 +218,79 @@ impl Layer {
         decode("query", body)
     }
 
-    /// Every page of a query, requested one after another on `resultOffset` while the service
-    /// sets `exceededTransferLimit` (never by comparing row counts with the page size).
+    /// Every page of a query, requested one after another while the service sets
+    /// `exceededTransferLimit` (never by comparing row counts with the page size).
+    ///
+    /// A layer with an object id field is paged by keyset on it: each request asks for the
+    /// object ids above the last one read (`where … AND OBJECTID > n`, `orderByFields=OBJECTID`),
+    /// so a feature deleted or added while the read is under way cannot shift another out of the
+    /// result or into it twice, as `resultOffset` paging can (the object id is asked for even
+    /// when `out_fields` leaves it out, and then left out of the features). A query with its own
+    /// [`Query::order_by`], or a layer without an object id field, is paged on `resultOffset`.
     pub fn pages(&self, query: Query) -> impl Stream<Item = Result<Vec<Feature>, Error>> + Send {
+        let oid = self.info.object_id_field().map(str::to_string);
+        match oid.filter(|_| query.order_by.is_none()) {
+            Some(oid) => futures::future::Either::Left(self.pages_by_object_id(query, oid)),
+            None => futures::future::Either::Right(self.pages_by_offset(query)),
+        }
+    }
+
+    fn pages_by_object_id(
+        &self,
+        mut query: Query,
+        oid: String,
+    ) -> impl Stream<Item = Result<Vec<Feature>, Error>> + Send {
+        // The object id is asked for when the fields are listed without it, and taken out of
+        // the features again: the caller gets the fields it listed.
+        let added = !query.out_fields.is_empty()
+            && !query
+                .out_fields
+                .iter()
+                .any(|f| f.eq_ignore_ascii_case(&oid));
+        if added {
+            query.out_fields.push(oid.clone());
+        }
+        let layer = self.clone();
+        knack_services_core::paginate(layer, move |layer: Layer, last: Option<i64>| {
+            let (oid, mut query) = (oid.clone(), query.clone());
+            async move {
+                if let Some(last) = last {
+                    query = query.and_where(format!("{oid} > {last}"));
+                }
+                let page = layer.query_page(&query, 0).await?;
+                let next = if page.exceeded_transfer_limit {
+                    let highest = page.features.iter().filter_map(|f| f.integer(&oid)).max();
+                    match highest {
+                        Some(high) if last.is_none_or(|l| high > l) => Some(high),
+                        _ => {
+                            return Err(Error::Decode {
+                                operation: "query".into(),
+                                message: format!(
+                                    "exceededTransferLimit is true but the page holds no {oid} \
+                                     above {} to go on from",
+                                    last.unwrap_or_default()
+                                ),
+                            })
+                        }
+                    }
+                } else {
+                    None
+                };
+                let mut features = page.features;
+                if added {
+                    for feature in &mut features {
+                        feature.attributes.remove(&oid);
+                    }
+                }
+                Ok((features, layer, next))
+            }
+        })
+    }
+
+    fn pages_by_offset(
+        &self,
+        query: Query,
+    ) -> impl Stream<Item = Result<Vec<Feature>, Error>> + Send {
         let layer = self.clone();
         knack_services_core::paginate(layer, move |layer: Layer, offset: Option<u64>| {
             let query = query.clone();

@@ -87,21 +87,49 @@ async fn features_stream_pages_on_exceeded_transfer_limit() {
     assert_eq!(ids_of(&all), ids_of(&fixture_features()));
     let pages = fake.requests_for("query");
     assert_eq!(pages.len(), 9, "60 rows in pages of 7");
-    let offsets: Vec<&str> = pages
-        .iter()
-        .map(|r| r.param("resultOffset").unwrap())
-        .collect();
-    assert_eq!(offsets[..3], ["0", "7", "14"]);
-    assert!(pages
-        .iter()
-        .all(|r| r.param("resultRecordCount") == Some("7")
-            && r.param("orderByFields") == Some(OBJECT_ID_FIELD)
-            && r.method == "POST"));
+    // Keyset on the object id: each page starts above the last id read, never at an offset.
+    let wheres: Vec<&str> = pages.iter().map(|r| r.param("where").unwrap()).collect();
+    assert_eq!(
+        wheres[..3],
+        ["1=1", "OBJECTID > 7", "OBJECTID > 14"].map(|w| w.replace("OBJECTID", OBJECT_ID_FIELD))
+    );
+    assert!(pages.iter().all(|r| r.param("resultOffset") == Some("0")
+        && r.param("resultRecordCount") == Some("7")
+        && r.param("orderByFields") == Some(OBJECT_ID_FIELD)
+        && r.method == "POST"));
     // A point geometry with wkid 4326 survives the round trip.
     assert!(matches!(
         all[0].geometry,
         Some(Geometry::Point { spatial_reference: Some(sr), .. }) if sr.wkid == 4326
     ));
+}
+
+#[tokio::test]
+async fn a_feature_deleted_during_a_read_shifts_no_other_out_of_it() {
+    let fake = FakeAgol::start().await;
+    fake.set_max_record_count(0, 7);
+    let oids = fake.seed(0, fixture_features());
+    let client = fake.client_builder().build().unwrap();
+    let layer = client.layer(&fake.layer_url(0)).await.unwrap();
+    let mut pages = Box::pin(layer.pages(Query::new().return_geometry(false)));
+    let mut read = pages.try_next().await.unwrap().unwrap();
+    // Someone deletes a feature of the page already read: on `resultOffset` paging, the first
+    // feature of page 2 would move onto page 1 and be read by neither.
+    layer.delete_object_ids(&oids[..1], true).await.unwrap();
+    while let Some(page) = pages.try_next().await.unwrap() {
+        read.extend(page);
+    }
+    let mut ids = ids_of(&read);
+    ids.sort();
+    let before = ids.len();
+    ids.dedup();
+    assert_eq!(before, ids.len(), "no feature read twice");
+    assert_eq!(
+        ids.len(),
+        60,
+        "every feature read once, the deleted one on page 1 included"
+    );
+    assert_eq!(fake.features(0).len(), 59);
 }
 
 #[tokio::test]

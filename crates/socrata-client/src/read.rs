@@ -2,7 +2,9 @@
 //!
 //! SODA results have no implicit order, so every page carries `$order` (`:id` by default, or
 //! the caller's order with `:id` as a tiebreaker) and pages advance by `$offset`. The stream ends
-//! on a short page or when the query's `$limit` is reached.
+//! on a short page or when the query's `$limit` is reached. [`Client::pages_by_key`] pages by
+//! keyset on a unique column instead, for a read that must neither skip nor repeat a row while
+//! others write.
 
 use futures::future;
 use futures::stream::{self, Stream, StreamExt, TryStreamExt};
@@ -11,7 +13,7 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 
 use crate::client::{check_dataset_id, Client};
-use crate::{Error, Query, Result, Row};
+use crate::{ident, literal, Error, Query, Result, Row};
 
 /// Where the next page starts: the page token of the shared page stream.
 #[derive(Clone, Copy)]
@@ -147,6 +149,75 @@ impl Client {
             }
         })
         // An empty answer (or a `$limit` of 0) ends the stream without yielding a page.
+        .try_filter(|page| future::ready(!page.is_empty()))
+        .boxed()
+    }
+
+    /// Streams whole pages of the rows matching `query`, paging by keyset on `key`, a unique
+    /// text column (the row identifier): each request asks for the rows whose `key` is above the
+    /// last one read (`$where=(…) AND key > 'last'`, `$order=key`, `$offset=0`). Rows deleted or
+    /// added during the read then shift no other row out of it or into it twice, as `$offset`
+    /// paging can. `query` must not set an order, limit or offset.
+    ///
+    /// # Errors
+    /// As [`Client::rows`]; [`Error::Decode`] when a full page's last row has no text `key` to go
+    /// on from.
+    pub fn pages_by_key(
+        &self,
+        dataset: &str,
+        query: Query,
+        key: &str,
+    ) -> impl Stream<Item = Result<Vec<Row>>> + Send + 'static {
+        let client = self.clone();
+        let (dataset, key) = (dataset.to_string(), key.to_string());
+        let page_size = u64::from(self.inner.page_size);
+        let query = query.order(ident(&key));
+        paginate((), move |(), last: Option<String>| {
+            let (client, dataset, key) = (client.clone(), dataset.clone(), key.clone());
+            let mut query = query.clone();
+            async move {
+                check_dataset_id(&dataset)?;
+                if let Some(last) = &last {
+                    query = query.and_where(format!("{} > {}", ident(&key), literal(last)));
+                }
+                let mut url = client.url(&format!("resource/{dataset}.json"));
+                url.query_pairs_mut()
+                    .extend_pairs(query.page_params(page_size, 0));
+                let op = format!("read of {dataset}");
+                let body = client
+                    .send(&op, Method::GET, url, None, Idempotency::Idempotent)
+                    .await?;
+                let page: Vec<Row> = if body.iter().all(u8::is_ascii_whitespace) {
+                    Vec::new()
+                } else {
+                    serde_json::from_slice(&body).map_err(|e| Error::Decode {
+                        operation: op.clone(),
+                        message: e.to_string(),
+                    })?
+                };
+                // A short page is the last one.
+                let next = if (page.len() as u64) < page_size {
+                    None
+                } else {
+                    let after = page
+                        .last()
+                        .and_then(|row| row.get(&key))
+                        .and_then(|v| v.as_str());
+                    match after {
+                        Some(after) => Some(after.to_string()),
+                        None => {
+                            return Err(Error::Decode {
+                                operation: op,
+                                message: format!(
+                                    "the last row of a full page has no text `{key}` to page on"
+                                ),
+                            })
+                        }
+                    }
+                };
+                Ok((page, (), next))
+            }
+        })
         .try_filter(|page| future::ready(!page.is_empty()))
         .boxed()
     }

@@ -1,5 +1,6 @@
 //! The small subset of ArcGIS SQL the fake understands: `1=1`, `field = literal`,
-//! `field <> literal`, `field IN (literal, ...)`, joined by `AND`.
+//! `field <> literal`, `field IN (literal, ...)`, `field > number` (and `>=`, `<`, `<=`), joined
+//! by `AND`, each optionally in parentheses.
 
 use serde_json::{Map, Value};
 
@@ -97,6 +98,12 @@ enum Cond {
         negate: bool,
         values: Vec<Value>,
     },
+    /// `field > n` and the like: `op` is one of `>`, `>=`, `<`, `<=`.
+    Range {
+        field: String,
+        op: String,
+        value: f64,
+    },
 }
 
 /// A parsed `where` clause.
@@ -116,13 +123,29 @@ impl Where {
         let toks = tokenize(s)?;
         let mut conds = Vec::new();
         let mut i = 0;
+        // Only AND joins conditions, so parentheses around them change nothing: skipped.
+        let mut open = 0usize;
         loop {
+            while toks.get(i) == Some(&Tok::LParen) {
+                open += 1;
+                i += 1;
+            }
             match (toks.get(i), toks.get(i + 1), toks.get(i + 2)) {
                 (Some(Tok::Num(a)), Some(Tok::Op(op)), Some(Tok::Num(b))) if op == "=" => {
                     if a != b {
                         return Err("only 1=1 is supported as a constant condition".into());
                     }
                     conds.push(Cond::True);
+                    i += 3;
+                }
+                (Some(Tok::Ident(f)), Some(Tok::Op(op)), Some(Tok::Num(n)))
+                    if matches!(op.as_str(), ">" | ">=" | "<" | "<=") =>
+                {
+                    conds.push(Cond::Range {
+                        field: f.clone(),
+                        op: op.clone(),
+                        value: *n,
+                    });
                     i += 3;
                 }
                 (Some(Tok::Ident(f)), Some(Tok::Op(op)), _) => {
@@ -163,8 +186,13 @@ impl Where {
                 }
                 other => return Err(format!("cannot parse condition at {other:?}")),
             }
+            while open > 0 && toks.get(i) == Some(&Tok::RParen) {
+                open -= 1;
+                i += 1;
+            }
             match toks.get(i) {
-                None => break,
+                None if open == 0 => break,
+                None => return Err("unbalanced parentheses".into()),
                 Some(Tok::Ident(kw)) if kw.eq_ignore_ascii_case("and") => i += 1,
                 Some(other) => return Err(format!("expected AND, got {other:?}")),
             }
@@ -205,6 +233,18 @@ impl Where {
                 let hit = actual.is_some_and(|a| values.iter().any(|v| same(a, v)));
                 hit != *negate
             }
+            Cond::Range { field, op, value } => {
+                let actual = attributes
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(field))
+                    .and_then(|(_, v)| v.as_f64());
+                actual.is_some_and(|a| match op.as_str() {
+                    ">" => a > *value,
+                    ">=" => a >= *value,
+                    "<" => a < *value,
+                    _ => a <= *value,
+                })
+            }
         })
     }
 }
@@ -235,6 +275,13 @@ mod tests {
         assert!(Where::parse("id IN ('z','a''b')").unwrap().matches(&a));
         assert!(!Where::parse("id in ('z')").unwrap().matches(&a));
         assert!(Where::parse("n = 3 AND t <> 'y'").unwrap().matches(&a));
+        assert!(Where::parse("(n = 3) AND (n > 2)").unwrap().matches(&a));
+        assert!(Where::parse("n >= 3 AND n <= 3").unwrap().matches(&a));
+        assert!(!Where::parse("(id IN ('z')) AND (n > 3)")
+            .unwrap()
+            .matches(&a));
+        assert!(!Where::parse("n < 3").unwrap().matches(&a));
+        assert!(Where::parse("(n = 3").is_err());
         assert!(Where::parse("id LIKE 'a%'").is_err());
     }
 }

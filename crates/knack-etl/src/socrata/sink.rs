@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
 use serde_json::{Map, Value};
-use socrata_client::{Client, Query};
+use socrata_client::{ident, Client, Query};
 
 use super::text_row::TextRow;
 use crate::engine::keyset::KeySet;
@@ -98,12 +98,15 @@ impl SocrataSink {
         }
     }
 
+    /// The dataset's row ids this run did not write (nor keep). Read by keyset on the row
+    /// identifier, not by `$offset`: a row deleted or added by someone else during the read
+    /// cannot shift another out of it (a stale row left behind) or into it twice.
     async fn stale_ids(&mut self) -> Result<Vec<String>, Error> {
         self.written.seal();
-        let query = Query::new().select(self.id_field.clone());
+        let query = Query::new().select(ident(&self.id_field));
         let mut pages = Box::pin(
             self.client
-                .pages_as::<Map<String, Value>>(&self.dataset, query),
+                .pages_by_key(&self.dataset, query, &self.id_field),
         );
         let mut stale = Vec::new();
         while let Some(page) = pages.try_next().await? {
