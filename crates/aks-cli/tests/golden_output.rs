@@ -34,7 +34,9 @@ use std::sync::{LazyLock, Mutex};
 
 use chrono::{Duration as ChronoDuration, Local, Utc};
 use common::knack_dest::{add_destination, append_config, dest_metadata, DEST, DEST_ID, DEST_KEY};
-use common::sync::{change_in_knack, mark_no_replace, socrata_client};
+use common::sync::{
+    busy_view, change_in_knack, delete_before_page, mark_no_replace, socrata_client, staged_ids,
+};
 use common::{
     aks, assert_no_secret, backup_keeping_two, fixture, Fakes, APP, APP_ID, DATASET, SECRETS, VIEW,
 };
@@ -880,6 +882,45 @@ async fn quickstart_sync() {
         Stderr::Sorted,
     )
     .await;
+    g.finish();
+}
+
+/// A full reload while someone deletes a record: the record the deletion shifted onto a page
+/// already read is confirmed in Knack and staged again, the deleted one confirmed gone
+/// (confirmed_deletions.rs in knack-etl has the cases).
+#[tokio::test(flavor = "multi_thread")]
+async fn full_reload_of_a_busy_view() {
+    let g = Goldens::new();
+    let single = Fakes::start().await;
+    let ids = busy_view(&single, 1_000);
+    setup(&single, METADATA).await;
+    setup(&single, TO_PGREST).await;
+    delete_before_page(&single, 2, &ids[5]);
+    g.check(
+        "reload-01-records-to-postgrest-shifted-page",
+        "a record of page 1 deleted while page 2 is asked for: every other record stays staged \
+        (knack-etl confirmed_deletions.rs)",
+        Invocation::fakes(&single, &[], TO_PGREST),
+        Stderr::Exact,
+    )
+    .await;
+    let mut want: Vec<String> = ids.iter().filter(|id| **id != ids[5]).cloned().collect();
+    want.sort();
+    assert_eq!(staged_ids(&single), want);
+
+    let first_sync = Fakes::start().await;
+    let ids = busy_view(&first_sync, 1_000);
+    delete_before_page(&first_sync, 2, &ids[5]);
+    g.check(
+        "reload-02-sync-shifted-page",
+        "the first sync (a full load) of a view a person edits meanwhile: the shifted record \
+        is staged and published, the deleted one is not (knack-etl confirmed_deletions.rs)",
+        Invocation::fakes(&first_sync, &[], SYNC),
+        Stderr::Sorted,
+    )
+    .await;
+    assert_eq!(staged_ids(&first_sync), want);
+    assert_eq!(first_sync.socrata_rows().len(), want.len());
     g.finish();
 }
 

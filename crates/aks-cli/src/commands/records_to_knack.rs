@@ -84,6 +84,7 @@ pub(super) async fn run(
             report.run.written
         },
         deleted: 0,
+        recovered: 0,
         // Every failure is a record Knack refused, named above; the others were written.
         failed: 0,
         rejected: report.run.failed,

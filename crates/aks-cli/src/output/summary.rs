@@ -11,8 +11,12 @@ pub struct Summary {
     pub read: u64,
     /// Records written (or, in a dry run, that would have been written).
     pub written: u64,
-    /// Records deleted at the destination (full replace, AGOL simulated upsert).
+    /// Records deleted at the destination (full replace, AGOL simulated upsert); in the staging
+    /// store, each one confirmed gone from Knack first.
     pub deleted: u64,
+    /// Records the read of Knack lacked only because a page shifted under it, found while a
+    /// full reload confirmed its deletes and staged again (shown when there are any).
+    pub recovered: u64,
     /// Records that could not be transformed or written.
     pub failed: u64,
     /// Records the destination refused (named in the log); every other record was written.
@@ -49,6 +53,7 @@ impl Summary {
             // In a dry run, what would have been written (knack-etl's DryRun counts it so).
             written: etl.written,
             deleted: etl.deleted,
+            recovered: etl.recovered,
             failed: etl.failed,
             rejected: etl.rejected.len() as u64,
             duration: etl.duration,
@@ -63,7 +68,8 @@ impl Summary {
     }
 }
 
-/// `records-to-socrata data-tracker/view_197: read 120, written 118, deleted 0, failed 2, rejected 1 in 3.4s`.
+/// `records-to-socrata data-tracker/view_197: read 120, written 118, deleted 0, failed 2, rejected 1 in 3.4s`
+/// (after `deleted`, `recovered N` when a full reload staged again records a shifted page hid).
 pub(crate) fn summary_line(what: &str, r: &Summary) -> String {
     let written = if r.dry_run {
         format!("would write {} (dry run)", r.written)
@@ -78,13 +84,24 @@ pub(crate) fn summary_line(what: &str, r: &Summary) -> String {
         None => String::new(),
     };
     format!(
-        "{what}: read {}, {written}, deleted {}, failed {}, rejected {} in {:.1}s{quota}",
+        "{what}: read {}, {written}, deleted {}{}, failed {}, rejected {} in {:.1}s{quota}",
         r.read,
         r.deleted,
+        recovered_part(r.recovered),
         r.failed,
         r.rejected,
         r.duration.as_secs_f64()
     )
+}
+
+/// `, recovered N` when N > 0: most runs (every upsert, every publisher) recover nothing, and
+/// their lines stay as they were.
+pub(crate) fn recovered_part(recovered: u64) -> String {
+    if recovered > 0 {
+        format!(", recovered {recovered}")
+    } else {
+        String::new()
+    }
 }
 
 /// `records-to-agol data-tracker/view_197: stopped after read 0, written 0, deleted 0, failed 0 in 7.1s`.
@@ -135,6 +152,7 @@ macro_rules! summary_event {
             read = $r.read,
             written = $r.written,
             deleted = $r.deleted,
+            recovered = ($r.recovered > 0).then_some($r.recovered),
             failed = $r.failed,
             rejected = $r.rejected,
             duration_ms = $r.duration.as_millis() as u64,
@@ -203,6 +221,7 @@ mod tests {
             read: 120,
             written: 118,
             deleted: 3,
+            recovered: 0,
             failed: 2,
             rejected: 1,
             duration: Duration::from_millis(3_450),
@@ -214,6 +233,19 @@ mod tests {
             "records-to-socrata data-tracker/view_197: read 120, written 118, deleted 3, failed 2, rejected 1 in 3.5s"
         );
         assert!(!r.is_success());
+        let recovered = Summary {
+            read: 29_999,
+            written: 30_000,
+            deleted: 1,
+            recovered: 1,
+            ..Summary::default()
+        };
+        assert!(
+            summary_line("x", &recovered)
+                .starts_with("x: read 29999, written 30000, deleted 1, recovered 1, failed 0"),
+            "{}",
+            summary_line("x", &recovered)
+        );
         let only_rejected = Summary {
             rejected: 1,
             ..Summary::default()

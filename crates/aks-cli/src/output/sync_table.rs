@@ -4,6 +4,8 @@ use knack_etl::knack_client::Quota;
 use knack_etl::sync::{StageOutcome, SyncReport};
 use knack_etl::RunReport;
 
+use super::summary::recovered_part;
+
 /// What the summary's `rejected` column shows for a stage: records the destination refused,
 /// each named in the log (knack-etl's README, "When a record is rejected").
 pub(crate) fn rejected(report: &RunReport) -> u64 {
@@ -73,15 +75,17 @@ pub(crate) fn log_outcome(report: &SyncReport) {
             read = r.read,
             written = r.written,
             deleted = r.deleted,
+            recovered = (r.recovered > 0).then_some(r.recovered),
             rejected = rejected(r),
             duration_ms = r.duration.as_millis() as u64,
             ok = s.outcome.is_success(),
-            "sync {}/{}: read {}, written {}, deleted {}, rejected {}",
+            "sync {}/{}: read {}, written {}, deleted {}{}, rejected {}",
             s.container_id,
             s.destination,
             r.read,
             r.written,
             r.deleted,
+            recovered_part(r.recovered),
             rejected(r)
         );
     }

@@ -126,3 +126,41 @@ pub fn mark_no_replace(fakes: &Fakes) {
     );
     std::fs::write(&fakes.config, config).unwrap();
 }
+
+/// Makes the fixture view a busy one: its 60 records and `copies` more (the fixture's, cycled,
+/// each under a new id), so a full read takes two pages of 1,000. Returns every id, in order.
+pub fn busy_view(fakes: &Fakes, copies: usize) -> Vec<String> {
+    let fixture = fixture("records_view_1.json").as_array().unwrap().clone();
+    let mut records = fixture.clone();
+    for n in 0..copies {
+        let mut copy = fixture[n % fixture.len()].clone();
+        copy["id"] = json!(format!("b{n:023x}"));
+        records.push(copy);
+    }
+    let ids = records
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    fakes
+        .knack
+        .set_records(&Container::view("scene_1", VIEW).unwrap(), records);
+    ids
+}
+
+/// Someone deletes record `id` just before Knack answers page `page` of the view: every later
+/// record moves up one place, and the first record of that page lands on a page already read.
+pub fn delete_before_page(fakes: &Fakes, page: u32, id: &str) {
+    let id = id.to_string();
+    fakes.knack.before_page(
+        &Container::view("scene_1", VIEW).unwrap(),
+        page,
+        move |records| {
+            assert!(records.delete(&id), "{id} is not in the view");
+        },
+    );
+}
+
+/// The ids staged for the fixture view, sorted.
+pub fn staged_ids(fakes: &Fakes) -> Vec<String> {
+    fakes.staged_records().into_keys().collect()
+}
