@@ -14,7 +14,7 @@ fn id(n: usize) -> String {
 /// Record `n`, its `field_2` = `rank`.
 fn record(n: usize, rank: i64) -> Value {
     RecordBuilder::new(id(n))
-        .field("field_1", if n % 2 == 0 { "even" } else { "odd" })
+        .field("field_1", if n.is_multiple_of(2) { "even" } else { "odd" })
         .field("field_2", rank)
         .to_json()
 }

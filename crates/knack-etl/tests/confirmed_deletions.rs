@@ -254,7 +254,7 @@ async fn records_edited_during_a_read_of_a_view_sorted_by_modified_date_are_all_
         );
     }
     assert_eq!(report.deleted, 0, "{report}");
-    assert_eq!(report.recovered, edited.len() as u64, "{report}");
+    assert_eq!(report.recovered as usize, edited.len(), "{report}");
     // A view is confirmed by a second read (Knack documents no single-record GET for views).
     assert_eq!(env.knack_requests(), (5 + 5, 0));
 }

@@ -120,25 +120,9 @@ impl Client {
                 if at.remaining == Some(0) {
                     return Ok((Vec::new(), (), None));
                 }
-                check_dataset_id(&dataset)?;
                 let limit = at.remaining.map_or(page_size, |r| r.min(page_size));
-                let mut url = client.url(&format!("resource/{dataset}.json"));
-                url.query_pairs_mut()
-                    .extend_pairs(query.page_params(limit, at.offset));
-                let op = format!("read of {dataset}");
-                let body = client
-                    .send(&op, Method::GET, url, None, Idempotency::Idempotent)
-                    .await?;
-                // A 200 with an empty body is SODA's "no rows" (soda-ruby records one,
-                // test/resources/empty_body.response), not a malformed answer.
-                let page: Vec<T> = if body.iter().all(u8::is_ascii_whitespace) {
-                    Vec::new()
-                } else {
-                    serde_json::from_slice(&body).map_err(|e| Error::Decode {
-                        operation: op,
-                        message: e.to_string(),
-                    })?
-                };
+                let params = query.page_params(limit, at.offset);
+                let page: Vec<T> = client.page(&dataset, params).await?;
                 let got = page.len() as u64;
                 // A short page is the last one.
                 let next = (got >= limit).then(|| NextPage {
@@ -176,25 +160,12 @@ impl Client {
             let (client, dataset, key) = (client.clone(), dataset.clone(), key.clone());
             let mut query = query.clone();
             async move {
-                check_dataset_id(&dataset)?;
                 if let Some(last) = &last {
                     query = query.and_where(format!("{} > {}", ident(&key), literal(last)));
                 }
-                let mut url = client.url(&format!("resource/{dataset}.json"));
-                url.query_pairs_mut()
-                    .extend_pairs(query.page_params(page_size, 0));
-                let op = format!("read of {dataset}");
-                let body = client
-                    .send(&op, Method::GET, url, None, Idempotency::Idempotent)
+                let page: Vec<Row> = client
+                    .page(&dataset, query.page_params(page_size, 0))
                     .await?;
-                let page: Vec<Row> = if body.iter().all(u8::is_ascii_whitespace) {
-                    Vec::new()
-                } else {
-                    serde_json::from_slice(&body).map_err(|e| Error::Decode {
-                        operation: op.clone(),
-                        message: e.to_string(),
-                    })?
-                };
                 // A short page is the last one.
                 let next = if (page.len() as u64) < page_size {
                     None
@@ -207,7 +178,7 @@ impl Client {
                         Some(after) => Some(after.to_string()),
                         None => {
                             return Err(Error::Decode {
-                                operation: op,
+                                operation: format!("read of {dataset}"),
                                 message: format!(
                                     "the last row of a full page has no text `{key}` to page on"
                                 ),
@@ -220,5 +191,29 @@ impl Client {
         })
         .try_filter(|page| future::ready(!page.is_empty()))
         .boxed()
+    }
+
+    /// One page: `GET /resource/{dataset}.json` with `params`, its rows read into `T`.
+    async fn page<T: DeserializeOwned>(
+        &self,
+        dataset: &str,
+        params: Vec<(&'static str, String)>,
+    ) -> Result<Vec<T>> {
+        check_dataset_id(dataset)?;
+        let mut url = self.url(&format!("resource/{dataset}.json"));
+        url.query_pairs_mut().extend_pairs(params);
+        let op = format!("read of {dataset}");
+        let body = self
+            .send(&op, Method::GET, url, None, Idempotency::Idempotent)
+            .await?;
+        // A 200 with an empty body is SODA's "no rows" (soda-ruby records one,
+        // test/resources/empty_body.response), not a malformed answer.
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Vec::new());
+        }
+        serde_json::from_slice(&body).map_err(|e| Error::Decode {
+            operation: op,
+            message: e.to_string(),
+        })
     }
 }

@@ -53,7 +53,7 @@ impl Summary {
             // In a dry run, what would have been written (knack-etl's DryRun counts it so).
             written: etl.written,
             deleted: etl.deleted,
-            recovered: etl.recovered,
+            recovered: u64::from(etl.recovered),
             failed: etl.failed,
             rejected: etl.rejected.len() as u64,
             duration: etl.duration,

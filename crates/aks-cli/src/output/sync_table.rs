@@ -85,7 +85,7 @@ pub(crate) fn log_outcome(report: &SyncReport) {
             r.read,
             r.written,
             r.deleted,
-            recovered_part(r.recovered),
+            recovered_part(u64::from(r.recovered)),
             rejected(r)
         );
     }

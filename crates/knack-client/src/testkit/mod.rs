@@ -229,7 +229,7 @@ impl FakeKnack {
     ) -> R {
         let mut st = self.state();
         let mut edit = RecordsEdit {
-            state: &mut *st,
+            state: &mut st,
             path: container.records_path(),
         };
         change(&mut edit)

@@ -205,7 +205,7 @@ where
     let deleted = sink.finish(mode).await;
     // What the finish wrote again counts even when it then failed.
     let finished = sink.finished();
-    report.written += finished.recovered;
+    report.written += u64::from(finished.recovered);
     report.recovered += finished.recovered;
     report.rejected.extend(finished.rejected);
     report.notes.extend(finished.notes);

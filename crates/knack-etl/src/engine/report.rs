@@ -18,8 +18,11 @@ pub struct RunReport {
     pub deleted: u64,
     /// Items the read lacked that the source still had (missing only because a page shifted
     /// under the read), found while a replace confirmed its deletes and written: counted in
-    /// `written` too.
-    pub recovered: u64,
+    /// `written` too. A `u32` (a run's shifted records are few) so that a [`RunFailure`], which
+    /// carries this report, stays small enough to return by value.
+    ///
+    /// [`RunFailure`]: crate::RunFailure
+    pub recovered: u32,
     /// Items deliberately not written.
     pub skipped: u64,
     /// Items that failed to be written because the run stopped (not counted in `rejected`).

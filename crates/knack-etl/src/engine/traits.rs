@@ -60,7 +60,7 @@ pub struct BatchOutcome {
 pub struct Finished {
     /// Items the run's read lacked that the source still had (a page that shifted under the
     /// read), found while confirming the deletes and written.
-    pub recovered: u64,
+    pub recovered: u32,
     /// Items of those the destination refused; their previous version stays.
     pub rejected: Vec<Rejection>,
     /// Things a person should know (how the deletes were confirmed, what was kept and why).

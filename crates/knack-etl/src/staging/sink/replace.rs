@@ -71,7 +71,8 @@ impl StagingSink {
                 .map(|r| RawRow::of(&app_id, &container_id, r))
                 .collect();
             let outcome = self.upsert_rows(&rows).await?;
-            self.finished.recovered += outcome.written;
+            let written = u32::try_from(outcome.written).unwrap_or(u32::MAX);
+            self.finished.recovered = self.finished.recovered.saturating_add(written);
             self.finished.rejected.extend(outcome.rejected);
         }
         let deleted = self.delete_gone(&verdict.gone).await?;
