@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use knack_etl::engine::parse_since;
 
-use crate::settings::date::parse_date;
 use crate::settings::Env;
 
 /// `aks sync --help`: what it runs and what its checks cost.
@@ -177,25 +177,22 @@ pub struct RecordsArgs {
     /// Only records modified at or after this ISO-8601 date (UTC when no offset is given);
     /// without it every record is processed: a full replace for the records-to-* loads and
     /// publishers, while records-to-knack only creates and updates (it never deletes).
-    #[arg(short = 'd', long = "date", value_name = "DATE", value_parser = parse_date)]
+    #[arg(short = 'd', long = "date", value_name = "DATE", value_parser = parse_since)]
     pub date: Option<DateTime<Utc>>,
 }
 
 /// `aks sync -a APP -e ENV [-c CONTAINER]... [-d DATE] [--concurrency N]`.
 #[derive(Debug, Clone, Args)]
 pub struct SyncArgs {
-    /// App name as in the config file, e.g. data-tracker.
-    #[arg(short = 'a', long = "app-name", value_name = "APP")]
-    pub app_name: String,
-    /// Application environment.
-    #[arg(short = 'e', long = "env", value_enum, value_name = "ENV")]
-    pub env: Env,
+    /// `-a APP -e ENV`.
+    #[command(flatten)]
+    pub app: AppArgs,
     /// Only these containers (repeat the flag); default: every container of the app.
     #[arg(short = 'c', long = "container", value_name = "CONTAINER")]
     pub containers: Vec<String>,
     /// Read every stage from this ISO-8601 date instead of its watermark (UTC when no offset is
     /// given); e.g. `-d 1970-01-01` re-publishes everything as an upsert.
-    #[arg(short = 'd', long = "date", value_name = "DATE", value_parser = parse_date)]
+    #[arg(short = 'd', long = "date", value_name = "DATE", value_parser = parse_since)]
     pub date: Option<DateTime<Utc>>,
     /// Containers synced at once; they share one Knack client, so Knack never sees more than
     /// 10 requests in any second whatever this is.
@@ -206,12 +203,9 @@ pub struct SyncArgs {
 /// `aks status -a APP -e ENV [--verify] [--format json]`.
 #[derive(Debug, Clone, Args)]
 pub struct StatusArgs {
-    /// App name as in the config file, e.g. data-tracker.
-    #[arg(short = 'a', long = "app-name", value_name = "APP")]
-    pub app_name: String,
-    /// Application environment.
-    #[arg(short = 'e', long = "env", value_enum, value_name = "ENV")]
-    pub env: Env,
+    /// `-a APP -e ENV`.
+    #[command(flatten)]
+    pub app: AppArgs,
     /// Also count records in Knack, the staging store, Socrata and ArcGIS Online, and list ids
     /// staged but missing in a destination; exit 3 when anything is out of step.
     #[arg(long)]
@@ -409,6 +403,6 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(e.exit_code(), 2);
-        assert!(e.to_string().contains(crate::settings::date::DATE_EXAMPLE));
+        assert!(e.to_string().contains(knack_etl::engine::SINCE_EXAMPLE));
     }
 }

@@ -1,13 +1,12 @@
 //! The `aks` ops CLI: arguments, settings (config file, environment), logging, progress and exit
 //! codes around knack-etl, which does the work.
 //!
-//! The rooms: `cli.rs` (clap arguments and their help texts), `settings/` (the config file,
-//! environment variables, endpoints and dates → one `Settings` value, and the knack-etl plans a
-//! container's config becomes), `clients.rs` (the one place settings become clients),
-//! `commands/` (one file per subcommand, each a few calls into knack-etl), `output/` (summary
-//! lines, tables, `sync`'s summary, `status`'s document, diagnoses, logging) and `error.rs`
-//! (errors and exit codes). Everything is validated before the first request; the library exposes
-//! only what the `aks` binary runs.
+//! The rooms: `cli.rs` (clap arguments and their help texts), `settings/` (the config file, which
+//! embeds knack-etl's model of an app's containers, environment variables and endpoints → one
+//! `Settings` value), `clients.rs` (the one place settings become clients), `commands/` (one file
+//! per subcommand, each a few calls into knack-etl), `output/` (summary lines, tables, `sync`'s
+//! summary, diagnoses, logging) and `error.rs` (errors and exit codes). Everything is validated
+//! before the first request; the library exposes only what the `aks` binary runs.
 //!
 //! ```no_run
 //! use aks_cli::{cli::Cli, execute, EnvVars};

@@ -1,5 +1,7 @@
 //! The error of a pipeline: which system failed, with the client's own error inside.
 
+use std::error::Error as StdError;
+
 use crate::transform::TransformError;
 
 /// What stopped a pipeline. Each client's error is kept whole (status, API
@@ -60,6 +62,51 @@ impl Error {
         }
     }
 
+    /// Whether the request got no answer at all: refused, reset, timed out, DNS or TLS failure.
+    /// Such a service may be down or mis-addressed; it has not judged the request, so the error
+    /// says nothing about the records or the settings it was sent with.
+    pub fn is_unanswered(&self) -> bool {
+        // The clients keep a transport failure's cause as text (no `source()`), so their
+        // transport variants are named here; an I/O error below any other is one too.
+        match self.innermost() {
+            Self::Knack(
+                knack_client::Error::Timeout { .. } | knack_client::Error::Transport { .. },
+            )
+            | Self::Postgrest(
+                pgrest_client::Error::Timeout { .. } | pgrest_client::Error::Transport { .. },
+            )
+            | Self::Agol(agol_client::Error::Transport { .. }) => return true,
+            Self::Socrata(e) if socrata_unanswered(e) => return true,
+            _ => {}
+        }
+        let mut chain =
+            std::iter::successors(Some(self as &(dyn StdError + 'static)), |&s| s.source());
+        chain.any(|e| e.is::<std::io::Error>())
+    }
+
+    /// The error a [`Error::PartlyWritten`] wraps (however deep), or this one.
+    pub fn innermost(&self) -> &Error {
+        match self {
+            Self::PartlyWritten { error, .. } => error.innermost(),
+            other => other,
+        }
+    }
+
+    /// The messages of this error's `source()` chain that `said` (a message already showing the
+    /// error) does not contain, each once, in order: the root cause a one-line message leaves out.
+    pub fn causes(&self, said: &str) -> Vec<String> {
+        let mut seen = said.to_owned();
+        let mut out = Vec::new();
+        for source in std::iter::successors(self.source(), |&s| s.source()) {
+            let s = source.to_string();
+            if !s.is_empty() && !seen.contains(&s) {
+                seen.push_str(&s);
+                out.push(s);
+            }
+        }
+        out
+    }
+
     /// `error`, wrapped in [`Error::PartlyWritten`] when `written` items of the batch were
     /// written first; a sink's way to report a batch that failed part-way.
     pub fn after_writing(written: u64, error: impl Into<Error>) -> Self {
@@ -75,6 +122,14 @@ impl Error {
     }
 }
 
+/// Whether a Socrata request got no answer (connection, DNS, TLS, timeout).
+pub(crate) fn socrata_unanswered(e: &socrata_client::Error) -> bool {
+    matches!(
+        e,
+        socrata_client::Error::Timeout { .. } | socrata_client::Error::Transport { .. }
+    )
+}
+
 /// `Ok` when nothing is wrong; else every problem in one [`Error::Preflight`]: a destination
 /// that cannot take the run is refused before its first write.
 pub(crate) fn refuse(problems: Vec<String>) -> Result<(), Error> {
@@ -82,5 +137,46 @@ pub(crate) fn refuse(problems: Vec<String>) -> Result<(), Error> {
         Ok(())
     } else {
         Err(Error::Preflight(problems.join("; ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unreachable_socrata() -> Error {
+        Error::Socrata(socrata_client::Error::Transport {
+            operation: "metadata".into(),
+            host: "https://data.example".into(),
+            not_sent: true,
+            cause: "connection refused".into(),
+        })
+    }
+
+    #[test]
+    fn a_transport_failure_is_unanswered_also_after_part_of_a_batch() {
+        assert!(unreachable_socrata().is_unanswered());
+        let partly = Error::after_writing(3, unreachable_socrata());
+        assert!(partly.is_unanswered());
+        assert!(matches!(partly.innermost(), Error::Socrata(_)));
+        assert!(!Error::Refused("no".into()).is_unanswered());
+    }
+
+    #[test]
+    fn causes_are_what_the_message_does_not_already_say() {
+        let json = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
+        let e = Error::Postgrest(pgrest_client::Error::Decode {
+            path: "knack".into(),
+            source: json,
+        });
+        let said = e.to_string();
+        assert!(
+            e.causes(&said).is_empty(),
+            "the decode message already names its cause"
+        );
+        // Below a shorter message: the client's error, whose text already holds serde's.
+        let causes = e.causes("PostgREST failed");
+        assert_eq!(causes.len(), 1, "{causes:?}");
+        assert!(causes[0].starts_with("could not decode PostgREST's response from /knack: EOF"));
     }
 }

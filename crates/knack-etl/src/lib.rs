@@ -7,13 +7,13 @@
 //!
 //! | room | what lives there |
 //! |---|---|
-//! | [`engine`] | the [`Source`] and [`Sink`] traits, the [`run`] driver and its read-ahead bound, [`RunReport`], rejections, [`DryRun`], [`RunOptions`] |
-//! | [`knack`] | Knack as a source (parsed or raw records), a container's fields checked against the metadata |
-//! | [`staging`] | the PostgREST staging store: tables, sink, source, metadata, the loads from Knack ([`staging::records_to_postgrest`]), what a publisher reads ([`staging::Publication`]), the drift comparison |
-//! | [`socrata`] | Knack record → row, the sink, preflight, drift repair, [`socrata::records_to_socrata`] and its target, CSV snapshots |
+//! | [`engine`] | the [`Source`] and [`Sink`] traits, the [`run`] driver and its read-ahead bound, [`RunReport`], rejections, [`DryRun`], [`RunOptions`] and [`engine::parse_since`] |
+//! | [`knack`] | Knack as a source (parsed or raw records), a container's fields checked against the metadata, the daily quota's low mark |
+//! | [`staging`] | the PostgREST staging store: tables, sink, source, metadata, the loads from Knack ([`staging::records_to_postgrest`]), what a publisher reads ([`staging::Publication`]), the drift comparison; with feature `db`, the schema applied to its database |
+//! | [`socrata`] | Knack record → row, the sink, preflight, drift repair, [`socrata::records_to_socrata`] and its target, CSV snapshots and where they go |
 //! | [`agol`] | Knack record → feature, matching keys, the sink, preflight, drift repair, [`agol::records_to_agol`] and its target |
 //! | [`knack_copy`] | Knack → Knack: field maps, canonical comparison, wall time, the plan, [`knack_copy::records_to_knack`], the map's check |
-//! | [`sync`] | a whole app in one run: plans, stages and their watermarks, single-stage tracking, `status --verify`'s comparison, shared destinations |
+//! | [`sync`] | a whole app in one run: plans, stages and their watermarks, one stage alone ([`sync::run_stage`]), the app's status and `status --verify`'s comparison, shared destinations, and the config of an app's containers ([`sync::config`]: its checks, its plans, its check against the services) |
 //! | [`transform`] | what the Socrata and ArcGIS transforms share: field specs, output keys, coordinates |
 //!
 //! Rooms depend downwards only: `engine` and `transform` on nothing of the crate but [`Error`];

@@ -12,6 +12,7 @@ mod sync;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use knack_etl::sync::Destination::{Agol, Postgrest, Socrata};
 use knack_etl::RunFailure;
 
 use crate::cli::{Cli, Command, ConfigCommand, DbCommand};
@@ -35,9 +36,9 @@ pub async fn execute(cli: &Cli, vars: &EnvVars) -> Result<(), CliError> {
     let path = config_path(cli.config.as_deref(), vars);
     match &cli.command {
         Command::MetadataToPostgrest(a) => records::metadata(cli, a, &path, vars).await,
-        Command::RecordsToPostgrest(a) => records::to_postgrest(cli, a, &path, vars).await,
-        Command::RecordsToSocrata(a) => records::to_socrata(cli, a, &path, vars).await,
-        Command::RecordsToAgol(a) => records::to_agol(cli, a, &path, vars).await,
+        Command::RecordsToPostgrest(a) => records::stage(cli, a, &path, vars, Postgrest).await,
+        Command::RecordsToSocrata(a) => records::stage(cli, a, &path, vars, Socrata).await,
+        Command::RecordsToAgol(a) => records::stage(cli, a, &path, vars, Agol).await,
         Command::RecordsToKnack(a) => records_to_knack::run(cli, a, &path, vars).await,
         Command::BackupSocrata(a) => backup::run(cli, a, &path, vars).await,
         // Only reads (the file, and online Knack and the destinations), so a dry run is the same.
@@ -61,22 +62,16 @@ fn failed(failure: &RunFailure, settings: &Settings) -> RunError {
     }
     RunError::Stopped {
         message: explain(&failure.error, settings),
-        report: Box::new(Summary::counted(&failure.report, settings.dry_run)),
+        report: Box::new(Summary::counted(&failure.report, settings.dry_run, None)),
     }
 }
 
 /// A run's failure as the error to exit with; a [`RunError::Stopped`] logs its summary first, with
 /// the real duration since `started` (retries included).
-fn stopped(what: &str, started: Instant, error: RunError) -> CliError {
-    match error {
-        RunError::Stopped {
-            message,
-            mut report,
-        } => {
-            report.duration = report.duration.max(started.elapsed());
-            emit_stopped(what, &report);
-            RunError::Stopped { message, report }.into()
-        }
-        e => e.into(),
+fn stopped(what: &str, started: Instant, mut error: RunError) -> CliError {
+    if let RunError::Stopped { report, .. } = &mut error {
+        report.duration = report.duration.max(started.elapsed());
+        emit_stopped(what, report);
     }
+    error.into()
 }

@@ -1,16 +1,16 @@
-//! `metadata-to-postgrest`, `records-to-postgrest`, `records-to-socrata` and `records-to-agol`:
-//! the config, the container, its destination keys and the environment checked before any
-//! request, then one knack-etl pipeline with its watermark recorded, then the summary.
+//! `metadata-to-postgrest`, and `records-to-postgrest`, `records-to-socrata` and
+//! `records-to-agol` (one stage of one container): the config, the container, its destination
+//! keys and the environment checked before any request, then one knack-etl pipeline with its
+//! watermark recorded, then the summary.
 
 use std::future::Future;
 use std::path::Path;
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
-use knack_etl::agol::records_to_agol;
-use knack_etl::socrata::records_to_socrata;
-use knack_etl::staging::{metadata_to_postgrest, records_to_postgrest, Publication};
-use knack_etl::sync::{run_tracked, Destination};
+use knack_etl::knack_client::Quota;
+use knack_etl::staging::metadata_to_postgrest;
+use knack_etl::sync::config::container_at;
+use knack_etl::sync::{run_stage, Destination, StageClients};
 use knack_etl::{RunFailure, RunOptions, RunReport};
 
 use super::{failed, stopped};
@@ -19,43 +19,22 @@ use crate::clients;
 use crate::error::{CliError, RunError};
 use crate::output::progress::Progress;
 use crate::output::summary::{emit_summary, Summary};
-use crate::settings::config::{AppConfig, Config, Container};
-use crate::settings::plans::{agol_target, at, knack_container, socrata_target};
+use crate::settings::config::{Config, ConfigError};
 use crate::settings::{EnvVars, Settings, Task};
-
-/// One container to move, and from when.
-struct Job {
-    /// The validated container.
-    container: Container,
-    /// `--date`: only records modified at or after it; `None` means everything (full replace).
-    since: Option<DateTime<Utc>>,
-}
-
-impl Job {
-    fn options(&self, settings: &Settings) -> RunOptions {
-        RunOptions::from_since(self.since, settings.dry_run)
-    }
-
-    fn publication(&self, settings: &Settings) -> Result<Publication, RunError> {
-        Ok(Publication {
-            app_id: settings.app_id.clone(),
-            container: knack_container(&self.container)?,
-            location_fields: self.container.config.location_fields.clone(),
-        })
-    }
-}
 
 /// knack-etl's outcome as the summary's counts, the run's notes logged. A failure keeps the
 /// counts of what happened before it, for the summary, and is explained for the user.
+/// `quota` is Knack's last reading, for a run that read Knack.
 fn summary(
     result: Result<RunReport, RunFailure>,
     settings: &Settings,
+    quota: Option<Quota>,
 ) -> Result<Summary, RunError> {
     let etl = result.map_err(|failure| failed(&failure, settings))?;
     for note in &etl.notes {
         tracing::info!("{note}");
     }
-    Ok(Summary::counted(&etl, settings.dry_run))
+    Ok(Summary::counted(&etl, settings.dry_run, quota))
 }
 
 /// `metadata-to-postgrest`: Knack metadata of the app → `api.knack_metadata`.
@@ -66,160 +45,101 @@ pub(super) async fn metadata(
     vars: &EnvVars,
 ) -> Result<(), CliError> {
     let config = Config::load(path)?;
-    let app = config.app(path, &a.app_name)?;
+    let app = config.app(&a.app_name)?;
     let task = Task::MetadataToPostgrest;
     let settings = Settings::resolve(task, &a.app_name, app, a.env, &config, vars, cli.dry_run)?;
     let what = format!("{} {}", task.name(), a.app_name);
-    log_start(task, &settings, None);
-    let progress = Progress::for_terminal(&what, cli.log_format);
-    let started = Instant::now();
-    let result = async {
-        let knack = clients::knack(&settings, settings.knack.api_key.as_ref())?;
+    let pipeline = async {
+        let knack = clients::knack(&settings)?;
         let pgrest = clients::postgrest(&settings)?;
         let etl = metadata_to_postgrest(&knack, &pgrest, settings.dry_run).await;
-        let mut run = summary(etl, &settings)?;
-        run.knack_quota = knack.quota();
-        Ok(run)
+        summary(etl, &settings, knack.quota())
     };
-    finish(&what, &progress, started, result.await)
+    run(cli, (task, &what), &settings, None, pipeline).await
 }
 
-/// `records-to-postgrest`: Knack records of the container → `api.knack`; a full (safe) reload
-/// without `--date`.
-pub(super) async fn to_postgrest(
+/// One stage of container `-c`, from `--date` (without it, everything: a safe full reload of
+/// `api.knack`; a safe replace of the Socrata dataset, which a `no_replace_socrata` dataset
+/// refuses before any request; an ArcGIS upsert by matching field, the features the source no
+/// longer has deleted last).
+pub(super) async fn stage(
     cli: &Cli,
     a: &RecordsArgs,
     path: &Path,
     vars: &EnvVars,
+    destination: Destination,
 ) -> Result<(), CliError> {
-    let task = Task::RecordsToPostgrest;
-    let (settings, job, ()) = prepare(task, cli, a, path, vars, |_, _| Ok(()))?;
-    let key =
-        settings.knack.api_key.clone().ok_or_else(|| {
-            CliError::Usage("records-to-postgrest needs KNACK_API_KEY".to_owned())
-        })?;
-    let pipeline = async {
-        let knack = clients::knack(&settings, Some(&key))?;
-        let pgrest = clients::postgrest(&settings)?;
-        let container = knack_container(&job.container)?;
-        let field = Some(job.container.modified_date_field_id.as_str());
-        let opts = job.options(&settings);
-        let (app_id, id) = (&settings.app_id, &job.container.id);
-        let result = run_tracked(&pgrest, app_id, id, Destination::Postgrest, &opts, || {
-            records_to_postgrest(&knack, &pgrest, &container, field, &opts)
-        })
-        .await;
-        let mut run = summary(result, &settings)?;
-        run.knack_quota = knack.quota();
-        Ok(run)
-    };
-    run(cli, task, &settings, &job, pipeline).await
-}
-
-/// `records-to-socrata`: staged records of the container → its Socrata dataset (upsert; safe
-/// replace without `--date`, which a `no_replace_socrata` dataset refuses before any request).
-pub(super) async fn to_socrata(
-    cli: &Cli,
-    a: &RecordsArgs,
-    path: &Path,
-    vars: &EnvVars,
-) -> Result<(), CliError> {
-    let task = Task::RecordsToSocrata;
-    let (settings, job, target) = prepare(task, cli, a, path, vars, |job, app| {
-        let target = socrata_target(&job.container, app)?;
-        if target
-            .check_mode(RunOptions::from_since(job.since, false).mode())
-            .is_err()
-        {
-            return Err(CliError::Usage(format!(
-                "{} sets no_replace_socrata, and without --date records-to-socrata would replace \
-                 the whole dataset; pass --date (e.g. --date 1970-01-01 to upsert every record), \
-                 or use `aks sync`, which upserts every record when the dataset has no watermark \
-                 yet",
-                at(&job.container)
-            )));
-        }
-        Ok(target)
-    })?;
-    let socrata = settings.socrata.clone().ok_or_else(|| {
-        CliError::Usage("records-to-socrata needs the SOCRATA_* variables".to_owned())
-    })?;
-    let pipeline = async {
-        let pgrest = clients::postgrest(&settings)?;
-        let client = clients::socrata(&socrata)?;
-        let publication = job.publication(&settings)?;
-        let opts = job.options(&settings);
-        let (app_id, id) = (&settings.app_id, &job.container.id);
-        let result = run_tracked(&pgrest, app_id, id, Destination::Socrata, &opts, || {
-            records_to_socrata(&pgrest, &client, &publication, &target, &opts)
-        })
-        .await;
-        summary(result, &settings)
-    };
-    run(cli, task, &settings, &job, pipeline).await
-}
-
-/// `records-to-agol`: staged records of the container → its ArcGIS Online layer or table (upsert
-/// by matching field; without `--date`, the features the source no longer has deleted last).
-pub(super) async fn to_agol(
-    cli: &Cli,
-    a: &RecordsArgs,
-    path: &Path,
-    vars: &EnvVars,
-) -> Result<(), CliError> {
-    let task = Task::RecordsToAgol;
-    let (settings, job, target) = prepare(task, cli, a, path, vars, |job, app| {
-        agol_target(&job.container, app)
-    })?;
-    let agol = settings
-        .agol
-        .clone()
-        .ok_or_else(|| CliError::Usage("records-to-agol needs the AGOL_* variables".to_owned()))?;
-    let pipeline = async {
-        let pgrest = clients::postgrest(&settings)?;
-        let client = clients::agol(&agol)?;
-        let publication = job.publication(&settings)?;
-        let opts = job.options(&settings);
-        let (app_id, id) = (&settings.app_id, &job.container.id);
-        let result = run_tracked(&pgrest, app_id, id, Destination::Agol, &opts, || {
-            records_to_agol(&pgrest, &client, &publication, &target, &opts)
-        })
-        .await;
-        summary(result, &settings)
-    };
-    run(cli, task, &settings, &job, pipeline).await
-}
-
-/// Config, container, the command's destination keys (`target`), then environment: all before
-/// any request, and a config problem before a missing variable.
-fn prepare<T>(
-    task: Task,
-    cli: &Cli,
-    a: &RecordsArgs,
-    path: &Path,
-    vars: &EnvVars,
-    target: impl FnOnce(&Job, &AppConfig) -> Result<T, CliError>,
-) -> Result<(Settings, Job, T), CliError> {
+    // Config, container, the command's destination keys, then environment: all before any
+    // request, and a config problem before a missing variable.
+    let (name, id) = (a.app_name.as_str(), a.container.as_str());
     let config = Config::load(path)?;
-    let app = config.app(path, &a.app_name)?;
-    let container = config.container(path, &a.app_name, &a.container)?;
-    let job = Job {
-        container,
-        since: a.date,
+    let app = config.app(name)?;
+    let container = config.container(name, id)?;
+    let plan = container.staging_plan(name, id);
+    let mut plan = plan.map_err(ConfigError::NotUsable)?;
+    let task = match destination {
+        Destination::Socrata => {
+            let target = app.socrata_target(name, id);
+            let target = target.map_err(ConfigError::NotUsable)?;
+            let mode = RunOptions::from_since(a.date, false).mode();
+            if target.check_mode(mode).is_err() {
+                return Err(CliError::Usage(format!(
+                    "{} sets no_replace_socrata, and without --date records-to-socrata would \
+                     replace the whole dataset; pass --date (e.g. --date 1970-01-01 to upsert \
+                     every record), or use `aks sync`, which upserts every record when the \
+                     dataset has no watermark yet",
+                    container_at(name, id)
+                )));
+            }
+            plan.socrata = Some(target);
+            Task::RecordsToSocrata
+        }
+        Destination::Agol => {
+            plan.agol = Some(app.agol_target(name, id).map_err(ConfigError::NotUsable)?);
+            Task::RecordsToAgol
+        }
+        _ => Task::RecordsToPostgrest,
     };
-    let target = target(&job, app)?;
-    let settings = Settings::resolve(task, &a.app_name, app, a.env, &config, vars, cli.dry_run)?;
-    Ok((settings, job, target))
+    let settings = Settings::resolve(task, name, app, a.env, &config, vars, cli.dry_run)?;
+    let what = format!("{} {name}/{id}", task.name());
+    let pipeline = async {
+        let pgrest = clients::postgrest(&settings)?;
+        // Each credential was resolved only for the task that needs it: Knack's key for the
+        // staging load, a publisher's for its own stage.
+        let staging = destination == Destination::Postgrest;
+        let knack = staging.then(|| clients::knack(&settings)).transpose()?;
+        let (socrata, agol) = (settings.socrata.as_ref(), settings.agol.as_ref());
+        let socrata = socrata.map(clients::socrata).transpose()?;
+        let agol = agol.map(clients::agol).transpose()?;
+        let clients = StageClients {
+            pgrest: &pgrest,
+            knack: knack.as_ref(),
+            socrata: socrata.as_ref(),
+            agol: agol.as_ref(),
+        };
+        let opts = RunOptions::from_since(a.date, settings.dry_run);
+        let result = run_stage(clients, &settings.app_id, &plan, destination, &opts).await;
+        summary(result, &settings, knack.and_then(|k| k.quota()))
+    };
+    run(cli, (task, &what), &settings, Some(a), pipeline).await
 }
 
-fn log_start(task: Task, s: &Settings, job: Option<&Job>) {
+/// Logs the start, runs `pipeline` with a progress bar and the clock, and sums it up: the
+/// summary line, and the error to exit with when records failed or were rejected.
+async fn run(
+    cli: &Cli,
+    (task, what): (Task, &str),
+    s: &Settings,
+    records: Option<&RecordsArgs>,
+    pipeline: impl Future<Output = Result<Summary, RunError>>,
+) -> Result<(), CliError> {
     tracing::info!(
         command = task.name(),
         app = %s.app_name,
         app_id = %s.app_id,
         env = s.env.as_str(),
-        container = job.map(|j| j.container.id.as_str()),
-        since = job.and_then(|j| j.since).map(|d| d.to_rfc3339()),
+        container = records.map(|a| a.container.as_str()),
+        since = records.and_then(|a| a.date).map(|d| d.to_rfc3339()),
         dry_run = s.dry_run,
         "starting"
     );
@@ -227,52 +147,16 @@ fn log_start(task: Task, s: &Settings, job: Option<&Job>) {
         tracing::info!("dry run: nothing will be written");
     }
     s.warn_insecure_http();
-}
-
-/// Logs the start, runs `pipeline` with a progress bar and the clock, and sums it up.
-async fn run(
-    cli: &Cli,
-    task: Task,
-    settings: &Settings,
-    job: &Job,
-    pipeline: impl Future<Output = Result<Summary, RunError>>,
-) -> Result<(), CliError> {
-    let what = format!(
-        "{} {}/{}",
-        task.name(),
-        job.container.app_name,
-        job.container.id
-    );
-    log_start(task, settings, Some(job));
-    let progress = Progress::for_terminal(&what, cli.log_format);
+    let progress = Progress::for_terminal(what, cli.log_format);
     let started = Instant::now();
-    finish(&what, &progress, started, pipeline.await)
-}
-
-fn finish(
-    what: &str,
-    progress: &Progress,
-    started: Instant,
-    result: Result<Summary, RunError>,
-) -> Result<(), CliError> {
+    let result = pipeline.await;
     progress.finish();
-    let mut report = match result {
-        Ok(report) => report,
-        Err(e) => return Err(stopped(what, started, e)),
-    };
+    let mut report = result.map_err(|e| stopped(what, started, e))?;
     report.duration = started.elapsed();
     emit_summary(what, &report);
-    if report.failed > 0 {
-        Err(RunError::RecordsFailed {
-            failed: report.failed,
-        }
-        .into())
-    } else if report.rejected > 0 {
-        Err(RunError::RecordsRejected {
-            rejected: report.rejected,
-        }
-        .into())
-    } else {
-        Ok(())
+    match (report.failed, report.rejected) {
+        (0, 0) => Ok(()),
+        (0, rejected) => Err(RunError::RecordsRejected { rejected }.into()),
+        (failed, _) => Err(RunError::RecordsFailed { failed }.into()),
     }
 }

@@ -16,7 +16,6 @@ use super::{failed, stopped};
 use crate::cli::{Cli, KnackDestArgs};
 use crate::clients;
 use crate::error::{CliError, RunError};
-use crate::output::knack_plan::print_plan;
 use crate::output::summary::{emit_summary, Summary};
 use crate::settings::knack_dest::resolve_copy;
 use crate::settings::EnvVars;
@@ -28,45 +27,42 @@ pub(super) async fn run(
     path: &Path,
     vars: &EnvVars,
 ) -> Result<(), CliError> {
-    let r = &a.records;
-    let p = resolve_copy(
-        (&r.app_name, &r.container),
-        &a.dest,
-        r.env,
-        cli.dry_run,
-        path,
-        vars,
-    )?;
+    let (settings, dest, destination) = resolve_copy(a, cli.dry_run, path, vars)?;
     let what = format!(
         "records-to-knack {}/{} -> {}/{}",
-        a.records.app_name, a.records.container, a.dest, p.destination.dest_object
+        a.records.app_name, a.records.container, a.dest, destination.dest_object
     );
     tracing::info!(
         command = "records-to-knack",
         app = %a.records.app_name,
         container = %a.records.container,
         dest = %a.dest,
-        dest_app_id = %p.destination.dest_app_id,
+        dest_app_id = %destination.dest_app_id,
         since = a.records.date.map(|d| d.to_rfc3339()),
         dry_run = cli.dry_run,
         "starting"
     );
-    p.settings.warn_insecure_http();
+    settings.warn_insecure_http();
     let started = Instant::now();
-    let pgrest = clients::postgrest(&p.settings)?;
-    let knack = clients::dest_knack(&p.dest)?;
+    let pgrest = clients::postgrest(&settings)?;
+    let knack = clients::dest_knack(&dest)?;
     let options = RunOptions::from_since(a.records.date, cli.dry_run);
-    let report = knack_copy::records_to_knack(&pgrest, &knack, &p.destination, &options)
+    let report = knack_copy::records_to_knack(&pgrest, &knack, &destination, &options)
         .await
         .map_err(|failure| {
             // The one Knack this run talks to is the destination: its URL is the one to check.
-            let mut settings = p.settings.clone();
-            settings.knack.api_url = p.dest.url.url.clone();
-            settings.knack.api_url_origin = p.dest.url.origin.clone();
+            let mut settings = settings.clone();
+            settings.knack_url = dest.url.clone();
             stopped(&what, started, failed(&failure, &settings))
         })?;
     if cli.dry_run {
-        print_plan(&report);
+        for planned in &report.plan {
+            println!("{planned}");
+        }
+        println!(
+            "plan: {} to create, {} to update, {} unchanged (dry run: nothing was written)",
+            report.created, report.updated, report.unchanged
+        );
     }
     for f in &report.failures {
         tracing::error!(
@@ -76,29 +72,25 @@ pub(super) async fn run(
             "Knack refused {f}"
         );
     }
+    let planned = report.created + report.updated;
     let summary = Summary {
-        read: report.run.read,
         written: if cli.dry_run {
-            report.created + report.updated
+            planned
         } else {
             report.run.written
         },
-        deleted: 0,
-        recovered: 0,
         // Every failure is a record Knack refused, named above; the others were written.
         failed: 0,
         rejected: report.run.failed,
         duration: started.elapsed(),
-        dry_run: cli.dry_run,
-        knack_quota: knack.quota(),
+        ..Summary::counted(&report.run, cli.dry_run, knack.quota())
     };
     emit_summary(&what, &summary);
-    if summary.is_success() {
-        Ok(())
-    } else {
-        Err(RunError::RecordsFailed {
+    match summary.is_success() {
+        true => Ok(()),
+        false => Err(RunError::RecordsFailed {
             failed: summary.rejected,
         }
-        .into())
+        .into()),
     }
 }

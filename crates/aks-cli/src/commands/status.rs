@@ -3,14 +3,14 @@
 
 use std::path::Path;
 
-use knack_etl::sync::{verify, Watermarks};
+use knack_etl::sync::Status;
 
 use crate::cli::{Cli, OutputFormat, StatusArgs};
 use crate::clients;
 use crate::error::{CliError, RunError};
 use crate::output::diagnose;
-use crate::output::status::{text, Status};
-use crate::settings::plans::{app_plans, AppPlans};
+use crate::output::table::render;
+use crate::settings::plans::app_plans;
 use crate::settings::EnvVars;
 
 /// Runs `aks status`.
@@ -20,33 +20,21 @@ pub(super) async fn run(
     path: &Path,
     vars: &EnvVars,
 ) -> Result<(), CliError> {
-    let args_of = (args.app_name.as_str(), &[][..], args.env, cli.dry_run);
-    let AppPlans {
-        plans, settings, ..
-    } = app_plans(("status", args.verify), args_of, path, vars)?;
+    let (_, plans, settings) = app_plans(("status", args.verify), &args.app, &[], cli, path, vars)?;
     let settings = settings?;
     settings.warn_insecure_http();
     let pgrest = clients::postgrest(&settings)?;
-    let states = Watermarks::new(pgrest.clone(), &settings.app_id)
-        .all()
-        .await
-        .map_err(|e| RunError::Message(diagnose::explain(&e, &settings)))?;
-    let mut status = Status::new(&args.app_name, &settings.app_id, &plans, &states);
+    let (app, app_id) = (&args.app.app_name, &settings.app_id);
+    let status = Status::read(&pgrest, app, app_id, &plans).await;
+    let mut status = status.map_err(|e| RunError::Message(diagnose::explain(&e, &settings)))?;
     if args.verify {
         let clients = clients::sync(&settings)?;
-        let mut any = false;
-        for plan in &plans {
-            let id = plan.container.id();
-            // The container's id, then the error as every command reports it (its cause and,
-            // for a service that gave no answer, the `check:` line).
-            let v = verify(&clients, &settings.app_id, plan)
-                .await
-                .map_err(|e| {
-                    RunError::Message(format!("{id}: {}", diagnose::explain(&e, &settings)))
-                })?;
-            any |= status.verified(id, &v);
-        }
-        status.drift = Some(any);
+        // The container's id, then the error as every command reports it (its cause and, for a
+        // service that gave no answer, the `check:` line).
+        let verified = status.verify(&clients, app_id, &plans).await;
+        verified.map_err(|(id, e)| {
+            RunError::Message(format!("{id}: {}", diagnose::explain(&e, &settings)))
+        })?;
     }
     match args.format {
         OutputFormat::Json => println!(
@@ -62,9 +50,63 @@ pub(super) async fn run(
              sync -a {} -e {}`, which re-publishes the staged records a destination lacks and \
              deletes from a Socrata dataset the rows no container staged (unless \
              no_replace_socrata)",
-            args.app_name,
-            args.env.as_str()
+            args.app.app_name,
+            args.app.env.as_str()
         ))),
         _ => Ok(()),
     }
+}
+
+/// The text table: one line per container and destination, then the last errors and the ids a
+/// destination lacks.
+fn text(status: &Status) -> String {
+    let verify = status.drift.is_some();
+    let header = [
+        "container",
+        "destination",
+        "watermark",
+        "last run",
+        "result",
+    ];
+    let mut rows = vec![header.map(String::from).to_vec()];
+    if verify {
+        rows[0].extend(["counts".into(), "drift".into()]);
+    }
+    for (container, per_dest) in &status.containers {
+        for (dest, s) in per_dest {
+            let mut row = vec![
+                container.clone(),
+                dest.clone(),
+                s.watermark.clone().unwrap_or_else(|| "-".into()),
+                s.last_run.clone().unwrap_or_else(|| "-".into()),
+                s.result.clone(),
+            ];
+            if verify {
+                let counts = s.counts.iter().flatten().map(|(k, v)| format!("{k}={v}"));
+                row.push(counts.collect::<Vec<_>>().join(" "));
+                row.push(match s.drift {
+                    Some(true) => "DRIFT".into(),
+                    Some(false) => "none".into(),
+                    None => "-".into(),
+                });
+            }
+            rows.push(row);
+        }
+    }
+    let mut out = render(&rows, &[]);
+    for (container, per_dest) in &status.containers {
+        for (dest, s) in per_dest {
+            if let Some(error) = &s.error {
+                out.push_str(&format!("{container}/{dest} last error: {error}\n"));
+            }
+            if let Some(ids) = s.missing_ids.as_ref().filter(|i| !i.is_empty()) {
+                out.push_str(&format!(
+                    "{container}/{dest} missing (first {}): {}\n",
+                    ids.len(),
+                    ids.join(", ")
+                ));
+            }
+        }
+    }
+    out
 }

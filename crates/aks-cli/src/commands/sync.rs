@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use knack_etl::knack::quota_left;
 use knack_etl::sync::{self, SyncOptions};
 
 use crate::cli::{Cli, SyncArgs};
@@ -11,11 +12,9 @@ use crate::clients;
 use crate::error::{CliError, RunError};
 use crate::output::diagnose;
 use crate::output::summary::{note_summary, warn_if_quota_low};
-use crate::output::sync_table::{
-    failures, log_outcome, notes, quota_line, summary_table, totals_line,
-};
+use crate::output::sync_table::{log_outcome, summary_table, totals_line};
 use crate::settings::knack_dest::{add_problems, sync_dest};
-use crate::settings::plans::{app_plans, AppPlans};
+use crate::settings::plans::app_plans;
 use crate::settings::EnvVars;
 
 /// Runs `aks sync`.
@@ -25,17 +24,9 @@ pub(super) async fn run(
     path: &Path,
     vars: &EnvVars,
 ) -> Result<(), CliError> {
-    let args_of = (
-        args.app_name.as_str(),
-        &args.containers[..],
-        args.env,
-        cli.dry_run,
-    );
-    let AppPlans {
-        config,
-        mut plans,
-        settings,
-    } = app_plans(("sync", true), args_of, path, vars)?;
+    let app_name = &args.app.app_name;
+    let (config, mut plans, settings) =
+        app_plans(("sync", true), &args.app, &args.containers, cli, path, vars)?;
     let settings = settings.map_err(|mut e| {
         add_problems(&config, &plans, vars, &mut e);
         e
@@ -63,46 +54,43 @@ pub(super) async fn run(
     };
     // Every destination is checked before the first write, so a mis-set one stops the whole
     // run with exit 2 instead of failing after other containers were loaded.
-    if let Err(e) = sync::preflight(&clients, &settings.app_id, &plans).await {
-        return Err(match e {
-            knack_etl::Error::Preflight(message) => RunError::Preflight(message),
-            other => RunError::Message(format!(
-                "sync of {} could not start: {}",
-                args.app_name,
-                diagnose::explain(&other, &settings)
-            )),
-        }
-        .into());
-    }
+    let preflight = sync::preflight(&clients, &settings.app_id, &plans).await;
+    preflight.map_err(|e| match e {
+        knack_etl::Error::Preflight(message) => RunError::Preflight(message),
+        other => RunError::Message(format!(
+            "sync of {app_name} could not start: {}",
+            diagnose::explain(&other, &settings)
+        )),
+    })?;
     let started = std::time::Instant::now();
     let report = sync::sync(&clients, &settings.app_id, &plans, options).await;
     print!("{}", summary_table(&report, cli.dry_run));
-    print!("{}", notes(&report));
+    // What a run repaired or dropped, seen without reading the log.
+    for note in report.notes() {
+        println!("{note}");
+    }
     // One Knack client served every container, so its last reading is the app's.
     let quota = clients.knack.quota();
-    println!("{}", quota_line(quota.as_ref()));
+    println!("{}", quota_left(quota.as_ref()));
     log_outcome(&report);
     warn_if_quota_low(quota.as_ref());
     if report.is_success() {
         return Ok(());
     }
     let took = started.elapsed();
-    note_summary(totals_line(&args.app_name, &report, took));
+    note_summary(totals_line(app_name, &report, took));
     if let Err(f) = &report.metadata {
         // Every stage waits on the metadata: none ran, and the message must not say otherwise.
-        return Err(RunError::Message(format!(
-            "sync of {}: the metadata refresh failed, so nothing else ran: {}",
-            args.app_name,
-            diagnose::explain(&f.error, &settings)
-        ))
-        .into());
+        let why = diagnose::explain(&f.error, &settings);
+        let message =
+            format!("sync of {app_name}: the metadata refresh failed, so nothing else ran: {why}");
+        return Err(RunError::Message(message).into());
     }
-    let failed: Vec<String> = failures(&report);
-    Err(RunError::Message(format!(
-        "sync of {}: {} stage(s) failed or were skipped (every stage not listed ran): {}",
-        args.app_name,
-        failed.len(),
-        diagnose::env_hints(&failed.join("; "))
-    ))
-    .into())
+    let failed = report.failures();
+    let (n, listed) = (failed.len(), diagnose::env_hints(&failed.join("; ")));
+    let message = format!(
+        "sync of {app_name}: {n} stage(s) failed or were skipped (every stage not listed ran): \
+         {listed}"
+    );
+    Err(RunError::Message(message).into())
 }

@@ -4,6 +4,7 @@
 use std::io::{IsTerminal, Write};
 
 use chrono::{SecondsFormat, Utc};
+use clap::ValueEnum;
 use serde_json::{Map, Value as JsonValue};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
@@ -72,10 +73,8 @@ pub fn format_in_args<I: IntoIterator<Item = std::ffi::OsString>>(args: I) -> Lo
             Some(rest) => rest.strip_prefix('='),
             None => None,
         };
-        match value {
-            Some("json") => format = LogFormat::Json,
-            Some("text") => format = LogFormat::Text,
-            _ => {}
+        if let Some(f) = value.and_then(|v| LogFormat::from_str(v, false).ok()) {
+            format = f;
         }
     }
     format

@@ -4,6 +4,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use knack_etl::knack::{quota_is_low, quota_left};
+use knack_etl::knack_client::Quota;
+
 /// What a command's run did, for its summary line: knack-etl's report of the run, counted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
@@ -26,28 +29,13 @@ pub struct Summary {
     /// Whether this was a `--dry-run`.
     pub dry_run: bool,
     /// The app's daily Knack API quota after the run, when Knack reported it.
-    pub knack_quota: Option<knack_etl::knack_client::Quota>,
-}
-
-/// Below this share of the daily Knack quota (or below
-/// [`LOW_QUOTA_CALLS`] when Knack sends no limit) the run warns: other
-/// programs of the app, and tomorrow's first runs, may soon get 429s.
-pub(crate) const LOW_QUOTA_SHARE: f64 = 0.10;
-/// The low-quota threshold when the limit is unknown.
-pub(crate) const LOW_QUOTA_CALLS: u64 = 1_000;
-
-/// Whether `q` is low enough to warn about.
-pub(crate) fn quota_is_low(q: &knack_etl::knack_client::Quota) -> bool {
-    match q.limit {
-        Some(limit) if limit > 0 => (q.remaining as f64) < limit as f64 * LOW_QUOTA_SHARE,
-        _ => q.remaining < LOW_QUOTA_CALLS,
-    }
+    pub knack_quota: Option<Quota>,
 }
 
 impl Summary {
     /// The counts of knack-etl's report of a run (what happened until it stopped, for a failed
-    /// one); the duration is the dispatcher's to set.
-    pub(crate) fn counted(etl: &knack_etl::RunReport, dry_run: bool) -> Self {
+    /// one), with Knack's last `quota` reading; the duration is the dispatcher's to set.
+    pub(crate) fn counted(etl: &knack_etl::RunReport, dry_run: bool, quota: Option<Quota>) -> Self {
         Summary {
             read: etl.read,
             // In a dry run, what would have been written (knack-etl's DryRun counts it so).
@@ -58,7 +46,7 @@ impl Summary {
             rejected: etl.rejected.len() as u64,
             duration: etl.duration,
             dry_run,
-            knack_quota: None,
+            knack_quota: quota,
         }
     }
 
@@ -76,13 +64,11 @@ pub(crate) fn summary_line(what: &str, r: &Summary) -> String {
     } else {
         format!("written {}", r.written)
     };
-    let quota = match r.knack_quota {
-        Some(q) => match q.limit {
-            Some(limit) => format!(", Knack quota left {} of {limit}", q.remaining),
-            None => format!(", Knack quota left {}", q.remaining),
-        },
-        None => String::new(),
-    };
+    let quota = r
+        .knack_quota
+        .as_ref()
+        .map(|q| format!(", {}", quota_left(Some(q))));
+    let quota = quota.unwrap_or_default();
     format!(
         "{what}: read {}, {written}, deleted {}{}, failed {}, rejected {} in {:.1}s{quota}",
         r.read,
@@ -94,11 +80,10 @@ pub(crate) fn summary_line(what: &str, r: &Summary) -> String {
     )
 }
 
-/// `, recovered N` when N > 0: most runs (every upsert, every publisher) recover nothing, and
-/// their lines stay as they were.
-pub(crate) fn recovered_part(recovered: u64) -> String {
-    if recovered > 0 {
-        format!(", recovered {recovered}")
+/// `, recovered N` when N > 0 (most runs recover nothing, and their lines stay as they were).
+pub(crate) fn recovered_part(n: u64) -> String {
+    if n > 0 {
+        format!(", recovered {n}")
     } else {
         String::new()
     }
@@ -191,8 +176,8 @@ pub fn emit_failed(command: &str, started: std::time::Instant) {
     );
 }
 
-/// Warns when the app's daily Knack quota is low ([`quota_is_low`]).
-pub(crate) fn warn_if_quota_low(quota: Option<&knack_etl::knack_client::Quota>) {
+/// Warns when the app's daily Knack quota is low (knack-etl's [`quota_is_low`]).
+pub(crate) fn warn_if_quota_low(quota: Option<&Quota>) {
     if let Some(q) = quota.filter(|q| quota_is_low(q)) {
         tracing::warn!(
             remaining = q.remaining,
@@ -257,7 +242,7 @@ mod tests {
     }
 
     #[test]
-    fn summary_shows_the_quota_left_and_low_quotas_are_spotted() {
+    fn summary_shows_the_quota_left() {
         use knack_etl::knack_client::Quota;
         let q = |remaining, limit| Quota {
             remaining,
@@ -269,10 +254,6 @@ mod tests {
             ..Summary::default()
         };
         assert!(summary_line("x", &r).ends_with(", Knack quota left 1199 of 5000"));
-        assert!(!quota_is_low(&q(1199, Some(5000))));
-        assert!(quota_is_low(&q(499, Some(5000))));
-        assert!(quota_is_low(&q(999, None)));
-        assert!(!quota_is_low(&q(1000, None)));
     }
 
     #[test]

@@ -1,65 +1,11 @@
 //! The end of `aks sync`: the summary table, the quota line, the failures and the log lines.
 
-use knack_etl::knack_client::Quota;
 use knack_etl::sync::{StageOutcome, SyncReport};
 use knack_etl::RunReport;
 
 use super::summary::recovered_part;
 
-/// What the summary's `rejected` column shows for a stage: records the destination refused,
-/// each named in the log (knack-etl's README, "When a record is rejected").
-pub(crate) fn rejected(report: &RunReport) -> u64 {
-    report.rejected.len() as u64
-}
-
-/// `Knack quota left 1199 of 5000`, or that Knack did not say.
-pub(crate) fn quota_line(quota: Option<&Quota>) -> String {
-    match quota {
-        Some(Quota {
-            remaining,
-            limit: Some(limit),
-            ..
-        }) => format!("Knack quota left {remaining} of {limit}"),
-        Some(q) => format!("Knack quota left {}", q.remaining),
-        None => "Knack quota left: not reported by Knack".to_string(),
-    }
-}
-
-pub(crate) fn failures(report: &SyncReport) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Err(f) = &report.metadata {
-        out.push(format!("metadata: {}", f.error));
-    }
-    for (name, refreshed) in &report.dest_metadata {
-        if let Err(f) = refreshed {
-            out.push(format!("metadata of {name}: {}", f.error));
-        }
-    }
-    for s in &report.stages {
-        match &s.outcome {
-            StageOutcome::Ran(t) => match &t.result {
-                Err(f) => out.push(format!("{}/{}: {}", s.container_id, s.destination, f.error)),
-                Ok(r) if !r.is_clean() => out.push(format!(
-                    "{}/{}: {} record(s) failed, {} rejected",
-                    s.container_id,
-                    s.destination,
-                    r.failed,
-                    r.rejected.len()
-                )),
-                Ok(_) => {}
-            },
-            StageOutcome::Skipped(why) if report.metadata.is_ok() => {
-                out.push(format!(
-                    "{}/{}: skipped, {why}",
-                    s.container_id, s.destination
-                ));
-            }
-            StageOutcome::Skipped(_) => {}
-        }
-    }
-    out
-}
-
+/// Logs each stage's notes and its summary event.
 pub(crate) fn log_outcome(report: &SyncReport) {
     for s in &report.stages {
         let Some(r) = s.outcome.report() else {
@@ -76,7 +22,7 @@ pub(crate) fn log_outcome(report: &SyncReport) {
             written = r.written,
             deleted = r.deleted,
             recovered = (r.recovered > 0).then_some(r.recovered),
-            rejected = rejected(r),
+            rejected = r.rejected.len(),
             duration_ms = r.duration.as_millis() as u64,
             ok = s.outcome.is_success(),
             "sync {}/{}: read {}, written {}, deleted {}{}, rejected {}",
@@ -86,75 +32,41 @@ pub(crate) fn log_outcome(report: &SyncReport) {
             r.written,
             r.deleted,
             recovered_part(u64::from(r.recovered)),
-            rejected(r)
+            r.rejected.len()
         );
     }
-}
-
-/// The stages' notes, one line each under the table (`view_197/socrata: repaired: 3 staged
-/// record(s) missing from dataset p53x-x73x, re-published`), so what a run repaired or dropped is
-/// seen without reading the log.
-pub(crate) fn notes(report: &SyncReport) -> String {
-    let mut out = String::new();
-    for s in &report.stages {
-        for note in s.outcome.report().map_or(&[][..], |r| &r.notes[..]) {
-            out.push_str(&format!("{}/{}: {note}\n", s.container_id, s.destination));
-        }
-    }
-    out
 }
 
 /// The end-of-run table: container × stage with since, read, written, deleted, rejected, seconds
 /// and the result.
 pub(crate) fn summary_table(report: &SyncReport, dry_run: bool) -> String {
-    let mut rows = vec![[
-        "container",
-        "stage",
-        "since",
-        "read",
-        "written",
-        "deleted",
-        "rejected",
-        "seconds",
-        "result",
-    ]
-    .map(String::from)
-    .to_vec()];
+    let header = "container stage since read written deleted rejected seconds result";
+    let mut rows = vec![header.split(' ').map(String::from).collect()];
     let ok = if dry_run { "ok (dry run)" } else { "ok" };
-    match &report.metadata {
-        Ok(r) => rows.push(row("(app)", "metadata", "-", r, ok.into())),
-        Err(f) => rows.push(row("(app)", "metadata", "-", &f.report, "FAILED".into())),
+    let dest_apps = report.dest_metadata.iter();
+    let apps = dest_apps.map(|(name, r)| (format!("({name})"), r));
+    for (app, refreshed) in std::iter::once(("(app)".to_owned(), &report.metadata)).chain(apps) {
+        let (r, result) = match refreshed {
+            Ok(r) => (r, ok),
+            Err(f) => (&f.report, "FAILED"),
+        };
+        rows.push(row(&app, "metadata", "-", r, result.into()));
     }
-    for (name, refreshed) in &report.dest_metadata {
-        let app = format!("({name})");
-        match refreshed {
-            Ok(r) => rows.push(row(&app, "metadata", "-", r, ok.into())),
-            Err(f) => rows.push(row(&app, "metadata", "-", &f.report, "FAILED".into())),
-        }
-    }
+    let none = RunReport::default();
     for s in &report.stages {
         let (container, stage) = (s.container_id.as_str(), s.destination.as_str());
-        match &s.outcome {
-            StageOutcome::Skipped(_) => rows.push(row(
-                container,
-                stage,
-                "-",
-                &RunReport::default(),
-                "skipped".into(),
-            )),
-            StageOutcome::Ran(t) => {
-                let since = t
-                    .since
-                    .map_or_else(|| "full".to_string(), |d| d.to_rfc3339());
-                let result = match &t.result {
-                    Ok(r) if r.is_clean() => ok.to_string(),
-                    Ok(_) => "FAILED (records)".to_string(),
-                    Err(_) => "FAILED".to_string(),
-                };
-                let report = s.outcome.report().cloned().unwrap_or_default();
-                rows.push(row(container, stage, &since, &report, result));
-            }
-        }
+        let StageOutcome::Ran(t) = &s.outcome else {
+            rows.push(row(container, stage, "-", &none, "skipped".into()));
+            continue;
+        };
+        let since = t.since.map_or_else(|| "full".into(), |d| d.to_rfc3339());
+        let result = match &t.result {
+            Ok(r) if r.is_clean() => ok,
+            Ok(_) => "FAILED (records)",
+            Err(_) => "FAILED",
+        };
+        let r = s.outcome.report().unwrap_or(&none);
+        rows.push(row(container, stage, &since, r, result.into()));
     }
     // Counts and seconds read best right-aligned.
     super::table::render(&rows, &[3, 4, 5, 6, 7])
@@ -170,7 +82,8 @@ fn row(container: &str, stage: &str, since: &str, r: &RunReport, result: String)
         r.read.to_string(),
         written.to_string(),
         r.deleted.to_string(),
-        rejected(r).to_string(),
+        // Records the destination refused, each named in the log.
+        r.rejected.len().to_string(),
         format!("{:.1}", r.duration.as_secs_f64()),
         result,
     ]
@@ -180,29 +93,17 @@ fn row(container: &str, stage: &str, since: &str, r: &RunReport, result: String)
 /// rejected 0 in 12.3s`: a failed sync's totals over the stages that ran, for the end line of a
 /// text log (the JSON log's summary event names only the command and the duration).
 pub(crate) fn totals_line(app: &str, report: &SyncReport, took: std::time::Duration) -> String {
-    let (mut read, mut written, mut deleted, mut failed, mut rejected) = (0, 0, 0, 0, 0);
-    let mut not_ok = 0;
-    for s in &report.stages {
-        if !s.outcome.is_success() {
-            not_ok += 1;
-        }
-        let StageOutcome::Ran(t) = &s.outcome else {
-            continue;
-        };
-        let r = match &t.result {
-            Ok(r) => r,
-            Err(f) => &f.report,
-        };
-        read += r.read;
-        written += r.written;
-        deleted += r.deleted;
-        failed += r.failed;
-        rejected += r.rejected.len();
-    }
+    let t = report.totals();
     format!(
-        "sync {app}: {not_ok} of {} stage(s) failed or skipped; read {read}, written {written}, \
-         deleted {deleted}, failed {failed}, rejected {rejected} in {:.1}s",
-        report.stages.len(),
+        "sync {app}: {} of {} stage(s) failed or skipped; read {}, written {}, deleted {}, \
+         failed {}, rejected {} in {:.1}s",
+        t.not_ok,
+        t.stages,
+        t.read,
+        t.written,
+        t.deleted,
+        t.failed,
+        t.rejected,
         took.as_secs_f64()
     )
 }
@@ -310,6 +211,6 @@ mod tests {
         );
         assert!(lines[4].contains("2024-03-27T05:00:00+00:00") && lines[4].ends_with("FAILED"));
         assert!(!report.is_success());
-        assert_eq!(failures(&report).len(), 2);
+        assert_eq!(report.failures().len(), 2);
     }
 }

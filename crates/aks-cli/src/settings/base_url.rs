@@ -15,9 +15,15 @@ use super::vars::EnvVars;
 /// endpoint's explicit, logged opt-in, for a sidecar or a private network) is set. A bare host
 /// (`pg.example.com`, `pg.example.com:3000`) is refused with the full URL it needs. User info in
 /// the URL is refused because a URL ends up in logs and error messages. `origin` names where the
-/// value came from (an env var or a config key) so the error points at the thing to fix. The error
-/// never repeats the full value.
-pub fn parse_base_url(origin: &str, raw: &str, allow_insecure_http: bool) -> Result<Url, String> {
+/// value came from (an env var or a config key) so the error points at the thing to fix, and a
+/// refusal of plain http names the env opt-in of `var`, the endpoint's variable. The error never
+/// repeats the full value.
+pub fn parse_base_url(
+    origin: &str,
+    var: &str,
+    raw: &str,
+    allow_insecure_http: bool,
+) -> Result<Url, String> {
     let raw = raw.trim();
     // `host:3000` parses as scheme `host` with path `3000`, so a missing `://` is checked first.
     if !raw.contains("://") {
@@ -55,32 +61,11 @@ pub fn parse_base_url(origin: &str, raw: &str, allow_insecure_http: bool) -> Res
              use https:// (http:// is only allowed for localhost, 127.0.0.0/8 and ::1, or, for a \
              private network, with {}=true in the environment or allow_insecure_http = true in \
              that endpoint's config table)",
-            opt_in_var(origin)
+            insecure_var(var)
         )),
         _ => Err(format!(
             "{origin} ({shown}) must be an https:// URL (http:// only for localhost)"
         )),
-    }
-}
-
-/// The environment variable that opts in the endpoint `origin` names, whether `origin` is its
-/// env var (`PGREST_ENDPOINT`) or a config key (`[env.prod.postgrest] endpoint in knack.toml`),
-/// so that a refusal names both opt-ins. The file name after " in " is left out: a path may
-/// hold any service's name.
-fn opt_in_var(origin: &str) -> &'static str {
-    let o = origin
-        .split(" in ")
-        .next()
-        .unwrap_or(origin)
-        .to_ascii_lowercase();
-    if o.contains("pgrest") || o.contains("postgrest") {
-        "PGREST_ALLOW_INSECURE_HTTP"
-    } else if o.contains("socrata") {
-        "SOCRATA_ALLOW_INSECURE_HTTP"
-    } else if o.contains("agol") {
-        "AGOL_ALLOW_INSECURE_HTTP"
-    } else {
-        "KNACK_ALLOW_INSECURE_HTTP"
     }
 }
 
@@ -151,7 +136,7 @@ pub fn base_url(
             from_config.allow_origin.clone(),
         ),
     };
-    Some(parse_base_url(origin, raw, allow).map(|url| {
+    Some(parse_base_url(origin, var, raw, allow).map(|url| {
         let insecure = is_insecure(&url).then(|| {
             format!(
                 "{origin} uses plain http:// to {}, allowed by {allowed_by}: credentials travel \
@@ -181,7 +166,7 @@ mod tests {
             "http://127.3.4.5",
             "http://[::1]:3000",
         ] {
-            assert!(parse_base_url("X", ok, false).is_ok(), "{ok}");
+            assert!(parse_base_url("X", "X", ok, false).is_ok(), "{ok}");
         }
         for bad in [
             "http://example.com",
@@ -192,13 +177,14 @@ mod tests {
             "not a url",
             "https://user:pw@example.com",
         ] {
-            assert!(parse_base_url("X", bad, false).is_err(), "{bad}");
+            assert!(parse_base_url("X", "X", bad, false).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn errors_name_the_origin_and_never_echo_secrets_in_the_url() {
         let e = parse_base_url(
+            "PGREST_ENDPOINT",
             "PGREST_ENDPOINT",
             "http://db.example.com/?token=s3cr3t",
             false,
@@ -207,31 +193,42 @@ mod tests {
         assert!(e.contains("PGREST_ENDPOINT"), "{e}");
         assert!(e.contains("http://db.example.com"), "{e}");
         assert!(!e.contains("s3cr3t"), "{e}");
-        let e =
-            parse_base_url("SOCRATA_URL", "https://u:hunter2@data.example.com", false).unwrap_err();
+        let e = parse_base_url(
+            "SOCRATA_URL",
+            "SOCRATA_URL",
+            "https://u:hunter2@data.example.com",
+            false,
+        )
+        .unwrap_err();
         assert!(!e.contains("hunter2"), "{e}");
     }
 
     #[test]
     fn a_bare_host_asks_for_a_full_https_url() {
         for bare in ["pg.example.com", "pg.example.com:3000", "10.0.0.5:3000/api"] {
-            let e = parse_base_url("PGREST_ENDPOINT", bare, false).unwrap_err();
+            let e = parse_base_url("PGREST_ENDPOINT", "PGREST_ENDPOINT", bare, false).unwrap_err();
             assert!(e.starts_with("PGREST_ENDPOINT must be a full URL"), "{e}");
             assert!(e.contains("https://"), "{e}");
             assert!(!e.contains("relative URL without a base"), "{e}");
         }
-        let e = parse_base_url("PGREST_ENDPOINT", "pg.example.com:3000", false).unwrap_err();
+        let e = parse_base_url(
+            "PGREST_ENDPOINT",
+            "PGREST_ENDPOINT",
+            "pg.example.com:3000",
+            false,
+        )
+        .unwrap_err();
         assert!(e.contains("https://pg.example.com:3000"), "{e}");
     }
 
     #[test]
     fn allow_insecure_http_opens_plain_http_to_any_host_and_nothing_else() {
         for url in ["http://pgrest:3000", "http://10.0.0.1", "http://[::2]"] {
-            assert!(parse_base_url("X", url, true).is_ok(), "{url}");
+            assert!(parse_base_url("X", "X", url, true).is_ok(), "{url}");
             assert!(is_insecure(&Url::parse(url).unwrap()), "{url}");
         }
-        assert!(parse_base_url("X", "ftp://pgrest", true).is_err());
-        assert!(parse_base_url("X", "http://u:pw@pgrest", true).is_err());
+        assert!(parse_base_url("X", "X", "ftp://pgrest", true).is_err());
+        assert!(parse_base_url("X", "X", "http://u:pw@pgrest", true).is_err());
         for local in [
             "http://127.0.0.9",
             "http://localhost",
@@ -240,37 +237,70 @@ mod tests {
         ] {
             assert!(!is_insecure(&Url::parse(local).unwrap()), "{local}");
         }
-        let e = parse_base_url("PGREST_ENDPOINT", "http://pgrest:3000", false).unwrap_err();
+        let e = parse_base_url(
+            "PGREST_ENDPOINT",
+            "PGREST_ENDPOINT",
+            "http://pgrest:3000",
+            false,
+        )
+        .unwrap_err();
         assert!(e.contains("allow_insecure_http = true"), "{e}");
         assert!(e.contains("PGREST_ALLOW_INSECURE_HTTP=true"), "{e}");
     }
 
     #[test]
     fn a_refusal_names_the_env_opt_in_of_its_own_endpoint() {
-        for (origin, var) in [
-            ("PGREST_ENDPOINT", "PGREST_ALLOW_INSECURE_HTTP"),
+        for (origin, var, opt_in) in [
             (
-                "[env.prod.postgrest] endpoint in knack.toml",
+                "PGREST_ENDPOINT",
+                "PGREST_ENDPOINT",
                 "PGREST_ALLOW_INSECURE_HTTP",
             ),
-            ("KNACK_API_URL", "KNACK_ALLOW_INSECURE_HTTP"),
-            ("KNACK_API_URL_DEST", "KNACK_ALLOW_INSECURE_HTTP"),
-            ("[knack] api_url in knack.toml", "KNACK_ALLOW_INSECURE_HTTP"),
-            ("SOCRATA_URL", "SOCRATA_ALLOW_INSECURE_HTTP"),
-            ("[socrata] url in knack.toml", "SOCRATA_ALLOW_INSECURE_HTTP"),
-            ("AGOL_URL", "AGOL_ALLOW_INSECURE_HTTP"),
+            (
+                "[env.prod.postgrest] endpoint in knack.toml",
+                "PGREST_ENDPOINT",
+                "PGREST_ALLOW_INSECURE_HTTP",
+            ),
+            (
+                "KNACK_API_URL",
+                "KNACK_API_URL",
+                "KNACK_ALLOW_INSECURE_HTTP",
+            ),
+            (
+                "KNACK_API_URL_DEST",
+                "KNACK_API_URL_DEST",
+                "KNACK_ALLOW_INSECURE_HTTP",
+            ),
+            (
+                "[knack] api_url in knack.toml",
+                "KNACK_API_URL",
+                "KNACK_ALLOW_INSECURE_HTTP",
+            ),
+            ("SOCRATA_URL", "SOCRATA_URL", "SOCRATA_ALLOW_INSECURE_HTTP"),
+            (
+                "[socrata] url in knack.toml",
+                "SOCRATA_URL",
+                "SOCRATA_ALLOW_INSECURE_HTTP",
+            ),
+            ("AGOL_URL", "AGOL_URL", "AGOL_ALLOW_INSECURE_HTTP"),
             (
                 "[env.dev.agol] url in knack.toml",
+                "AGOL_URL",
                 "AGOL_ALLOW_INSECURE_HTTP",
             ),
             (
                 "[knack] api_url in /srv/socrata/knack.toml",
+                "KNACK_API_URL",
                 "KNACK_ALLOW_INSECURE_HTTP",
             ),
-            ("default KNACK_API_URL", "KNACK_ALLOW_INSECURE_HTTP"),
+            (
+                "default KNACK_API_URL",
+                "KNACK_API_URL",
+                "KNACK_ALLOW_INSECURE_HTTP",
+            ),
         ] {
-            let e = parse_base_url(origin, "http://10.0.0.7:3000", false).unwrap_err();
-            assert!(e.contains(&format!("{var}=true")), "{origin}: {e}");
+            let e = parse_base_url(origin, var, "http://10.0.0.7:3000", false).unwrap_err();
+            assert!(e.contains(&format!("{opt_in}=true")), "{origin}: {e}");
         }
     }
 

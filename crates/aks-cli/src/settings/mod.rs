@@ -1,12 +1,11 @@
 //! Everything a command needs from outside the process, resolved and checked before the first
 //! request, every problem reported at once: the config file (`config/`), the environment
-//! ([`EnvVars`]), endpoints and the plain-http rule (`base_url.rs`), `--date` (`date.rs`), and
-//! the one [`Settings`] value of a command (`resolve.rs`); then what a container's config becomes
-//! for knack-etl (`plans.rs`) and a Knack destination app's settings (`knack_dest.rs`).
+//! ([`EnvVars`]), endpoints and the plain-http rule (`base_url.rs`), and the one [`Settings`]
+//! value of a command (`resolve.rs`); then an app's plans and settings for `sync` and `status`
+//! (`plans.rs`) and a Knack destination app's settings (`knack_dest.rs`).
 
 pub(crate) mod base_url;
 pub(crate) mod config;
-pub(crate) mod date;
 pub(crate) mod knack_dest;
 pub(crate) mod plans;
 mod resolve;
@@ -15,7 +14,7 @@ mod vars;
 use clap::ValueEnum;
 
 pub use resolve::{
-    AgolSettings, Settings, SettingsError, SocrataSettings, Task, DEFAULT_KNACK_API_URL,
+    endpoint, AgolSettings, Settings, SettingsError, SocrataSettings, Task, DEFAULT_KNACK_API_URL,
 };
 pub use vars::EnvVars;
 

@@ -2,13 +2,11 @@
 //! environment and the config file, every missing or unusable one reported in one error before
 //! any request.
 
-use std::fmt;
-
+use knack_etl::sync::config::AppConfig;
 use secrecy::SecretString;
-use url::Url;
 
 use super::base_url::{base_url, parse_base_url, BaseUrl};
-use super::config::{AppConfig, Config, Service};
+use super::config::{Config, Service};
 use super::vars::EnvVars;
 use super::Env;
 
@@ -26,6 +24,8 @@ pub enum Task {
     RecordsToSocrata,
     /// PostgREST → ArcGIS Online.
     RecordsToAgol,
+    /// PostgREST → another Knack app (the destination's variables are `knack_dest.rs`'s).
+    RecordsToKnack,
     /// A command over several containers (`sync`, `status`): it needs the Knack key, Socrata and
     /// ArcGIS Online only when asked.
     Composite {
@@ -43,72 +43,33 @@ pub enum Task {
 impl Task {
     /// The subcommand name.
     pub fn name(self) -> &'static str {
+        self.needs().0
+    }
+
+    /// The name, and whether `KNACK_API_KEY`, the `SOCRATA_*` and the `AGOL_*` variables are
+    /// needed.
+    fn needs(self) -> (&'static str, bool, bool, bool) {
         match self {
-            Task::MetadataToPostgrest => "metadata-to-postgrest",
-            Task::RecordsToPostgrest => "records-to-postgrest",
-            Task::RecordsToSocrata => "records-to-socrata",
-            Task::RecordsToAgol => "records-to-agol",
-            Task::Composite { name, .. } => name,
+            Task::MetadataToPostgrest => ("metadata-to-postgrest", false, false, false),
+            Task::RecordsToPostgrest => ("records-to-postgrest", true, false, false),
+            Task::RecordsToSocrata => ("records-to-socrata", false, true, false),
+            Task::RecordsToAgol => ("records-to-agol", false, false, true),
+            Task::RecordsToKnack => ("records-to-knack", false, false, false),
+            Task::Composite {
+                name,
+                knack_key,
+                socrata,
+                agol,
+            } => (name, knack_key, socrata, agol),
         }
     }
-
-    fn needs_knack_key(self) -> bool {
-        matches!(
-            self,
-            Task::RecordsToPostgrest
-                | Task::Composite {
-                    knack_key: true,
-                    ..
-                }
-        )
-    }
-
-    fn needs_socrata(self) -> bool {
-        matches!(
-            self,
-            Task::RecordsToSocrata | Task::Composite { socrata: true, .. }
-        )
-    }
-
-    fn needs_agol(self) -> bool {
-        matches!(
-            self,
-            Task::RecordsToAgol | Task::Composite { agol: true, .. }
-        )
-    }
-}
-
-/// Knack access. The key is `Some` for `records-to-postgrest` (and `sync`, `status --verify`): metadata is public and the
-/// publishers read from PostgREST.
-#[derive(Clone)]
-pub struct KnackSettings {
-    /// API base, e.g. `https://api.knack.com/v1`.
-    pub api_url: Url,
-    /// Where `api_url` came from (`KNACK_API_URL`, `[knack] api_url in knack.toml` or its `[env.<env>.knack]`, or the default), for messages.
-    pub api_url_origin: String,
-    /// `KNACK_API_KEY`.
-    pub api_key: Option<SecretString>,
-}
-
-/// The PostgREST staging store; every pipeline command needs it.
-#[derive(Clone)]
-pub struct PostgrestSettings {
-    /// Base URL.
-    pub endpoint: Url,
-    /// Where `endpoint` came from (`PGREST_ENDPOINT`, or the table, key and file, e.g.
-    /// `[env.prod.postgrest] endpoint in knack.toml`), for messages.
-    pub endpoint_origin: String,
-    /// `PGREST_JWT`.
-    pub jwt: SecretString,
 }
 
 /// Socrata publishing credentials.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct SocrataSettings {
-    /// Portal root, e.g. `https://datahub.austintexas.gov`.
-    pub url: Url,
-    /// Where `url` came from (`SOCRATA_URL`, or the table, key and file), for messages.
-    pub url_origin: String,
+    /// Portal root, e.g. `https://datahub.austintexas.gov`, with where it came from.
+    pub url: BaseUrl,
     /// `SOCRATA_APP_TOKEN` (sent as `X-App-Token`).
     pub app_token: SecretString,
     /// `SOCRATA_API_KEY_ID` (basic-auth user).
@@ -118,20 +79,19 @@ pub struct SocrataSettings {
 }
 
 /// ArcGIS Online credentials.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct AgolSettings {
-    /// Portal root, e.g. `https://austin.maps.arcgis.com`.
-    pub url: Url,
-    /// Where `url` came from (`AGOL_URL`, or the table, key and file), for messages.
-    pub url_origin: String,
+    /// Portal root, e.g. `https://austin.maps.arcgis.com`, with where it came from.
+    pub url: BaseUrl,
     /// `AGOL_USERNAME`.
     pub username: String,
     /// `AGOL_PASSWORD`.
     pub password: SecretString,
 }
 
-/// Everything a pipeline command needs from config and environment, validated.
-#[derive(Clone)]
+/// Everything a pipeline command needs from config and environment, validated. Its `Debug`
+/// shows no secret (`SecretString` prints `[REDACTED]`).
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// The app name (`-a`).
     pub app_name: String,
@@ -141,10 +101,18 @@ pub struct Settings {
     pub app_id: String,
     /// `--dry-run`: read and transform, write nothing.
     pub dry_run: bool,
-    /// Knack API.
-    pub knack: KnackSettings,
-    /// Staging store.
-    pub postgrest: PostgrestSettings,
+    /// Knack's API base, e.g. `https://api.knack.com/v1`, with where it came from
+    /// (`KNACK_API_URL`, `[knack] api_url in knack.toml` or its `[env.<env>.knack]`, or the
+    /// default).
+    pub knack_url: BaseUrl,
+    /// `KNACK_API_KEY`: `Some` for `records-to-postgrest` (and `sync`, `status --verify`), since
+    /// metadata is public and the publishers read from PostgREST.
+    pub knack_key: Option<SecretString>,
+    /// The staging store's PostgREST, with where it came from (`PGREST_ENDPOINT`, or the table,
+    /// key and file, e.g. `[env.prod.postgrest] endpoint in knack.toml`).
+    pub pgrest_url: BaseUrl,
+    /// `PGREST_JWT`.
+    pub jwt: SecretString,
     /// `Some` for `records-to-socrata` (and `sync`/`status --verify` of a container published there).
     pub socrata: Option<SocrataSettings>,
     /// `Some` for `records-to-agol` (and `sync`/`status --verify` of a container published there).
@@ -166,6 +134,17 @@ pub struct SettingsError {
     pub invalid: Vec<String>,
 }
 
+impl SettingsError {
+    /// No problem yet, for `task`.
+    pub(super) fn new(task: &'static str) -> Self {
+        Self {
+            task,
+            missing: Vec::new(),
+            invalid: Vec::new(),
+        }
+    }
+}
+
 fn render(missing: &[String], invalid: &[String]) -> String {
     let mut s = String::new();
     if !missing.is_empty() {
@@ -180,61 +159,105 @@ fn render(missing: &[String], invalid: &[String]) -> String {
     s
 }
 
+/// `name`'s value, or `None` with `name` recorded as missing.
+pub(super) fn var(vars: &EnvVars, name: &str, problems: &mut SettingsError) -> Option<String> {
+    let value = vars.get(name).map(str::to_owned);
+    if value.is_none() {
+        problems.missing.push(name.to_owned());
+    }
+    value
+}
+
+/// An app's id from env var `var`, else from `app_id` under `[apps.<app>]` (`configured`): both
+/// set and different is a problem, neither a missing variable.
+pub(super) fn app_id(
+    (vars, var): (&EnvVars, &str),
+    (app, configured): (&str, Option<&str>),
+    problems: &mut SettingsError,
+) -> Option<String> {
+    match (vars.get(var), configured) {
+        (Some(v), Some(c)) if v != c => {
+            problems.invalid.push(format!(
+                "{var}={v} disagrees with app_id = \"{c}\" under [apps.{app}]; unset one of \
+                 them or make them equal"
+            ));
+            None
+        }
+        (Some(v), _) => Some(v.to_owned()),
+        (None, Some(c)) => Some(c.to_owned()),
+        (None, None) => {
+            let missing = format!("{var} (or app_id under [apps.{app}])");
+            problems.missing.push(missing);
+            None
+        }
+    }
+}
+
 /// Collects every problem while resolving, so the error lists them all.
 struct Resolver<'a> {
     vars: &'a EnvVars,
     config: &'a Config,
     env: Env,
-    missing: Vec<String>,
-    invalid: Vec<String>,
+    problems: SettingsError,
     insecure: Vec<String>,
 }
 
-impl Resolver<'_> {
-    fn secret(&mut self, name: &str) -> Option<SecretString> {
-        match self.vars.get(name) {
-            Some(v) => Some(SecretString::from(v.to_owned())),
-            None => {
-                self.missing.push(name.to_owned());
-                None
-            }
+impl<'a> Resolver<'a> {
+    fn new(task: &'static str, vars: &'a EnvVars, config: &'a Config, env: Env) -> Self {
+        let (problems, insecure) = (SettingsError::new(task), Vec::new());
+        Self {
+            vars,
+            config,
+            env,
+            problems,
+            insecure,
         }
+    }
+
+    fn secret(&mut self, name: &str) -> Option<SecretString> {
+        var(self.vars, name, &mut self.problems).map(SecretString::from)
     }
 
     /// [`base_url`] of `service` (its env var, else `[env.<env>.<table>]`, else the top-level
     /// table), else `default`; a missing or unusable URL is recorded.
     fn url(&mut self, service: Service, default: Option<&str>) -> Option<BaseUrl> {
-        let var = service.var();
+        let (var, table, key) = service.names();
         let from_config = self.config.endpoint(Some(self.env), service);
         let found = base_url(self.vars, var, &from_config).or_else(|| {
-            default.map(|d| {
-                let origin = format!("default {var}");
-                parse_base_url(&origin, d, false).map(|url| BaseUrl {
-                    url,
-                    origin,
-                    insecure: None,
-                })
-            })
+            let origin = format!("default {var}");
+            let url = parse_base_url(&origin, var, default?, false);
+            Some(url.map(|url| BaseUrl {
+                url,
+                origin,
+                insecure: None,
+            }))
         });
         match found {
             Some(Ok(base)) => {
-                if let Some(note) = &base.insecure {
-                    self.insecure.push(note.clone());
-                }
-                Some(base)
+                self.insecure.extend(base.insecure.clone());
+                return Some(base);
             }
-            Some(Err(e)) => {
-                self.invalid.push(e);
-                None
-            }
+            Some(Err(e)) => self.problems.invalid.push(e),
             None => {
-                let (table, key) = (service.table(), service.key());
-                self.missing
-                    .push(format!("{var} (or {table}.{key} in the config file)"));
-                None
+                let missing = format!("{var} (or {table}.{key} in the config file)");
+                self.problems.missing.push(missing);
             }
         }
+        None
     }
+}
+
+/// `service`'s URL alone, for command `task` that needs nothing else from the settings; a
+/// missing or unusable one is `task`'s error.
+pub fn endpoint(
+    task: &'static str,
+    service: Service,
+    config: &Config,
+    env: Env,
+    vars: &EnvVars,
+) -> Result<BaseUrl, SettingsError> {
+    let mut r = Resolver::new(task, vars, config, env);
+    r.url(service, None).ok_or(r.problems)
 }
 
 impl Settings {
@@ -257,173 +280,58 @@ impl Settings {
         vars: &EnvVars,
         dry_run: bool,
     ) -> Result<Settings, SettingsError> {
-        let mut r = Resolver {
-            vars,
-            config,
-            env,
-            missing: Vec::new(),
-            invalid: Vec::new(),
-            insecure: Vec::new(),
-        };
-        let app_id = match (vars.get("KNACK_APP_ID"), app.app_id.as_deref()) {
-            (Some(v), Some(c)) if v != c => {
-                r.invalid.push(format!(
-                    "KNACK_APP_ID={v} disagrees with app_id = \"{c}\" under [apps.{app_name}]; \
-                     unset one of them or make them equal"
-                ));
-                None
-            }
-            (Some(v), _) => Some(v.to_owned()),
-            (None, Some(c)) => Some(c.to_owned()),
-            (None, None) => {
-                r.missing
-                    .push(format!("KNACK_APP_ID (or app_id under [apps.{app_name}])"));
-                None
-            }
-        };
+        let (name, knack_key, socrata, agol) = task.needs();
+        let mut r = Resolver::new(name, vars, config, env);
+        let this_app = (app_name, app.app_id.as_deref());
+        let app_id = app_id((vars, "KNACK_APP_ID"), this_app, &mut r.problems);
         let knack_url = r.url(Service::Knack, Some(DEFAULT_KNACK_API_URL));
-        let api_key = match task.needs_knack_key() {
-            true => r.secret("KNACK_API_KEY"),
-            false => None,
-        };
+        let api_key = knack_key.then(|| r.secret("KNACK_API_KEY"));
         let pg_url = r.url(Service::Postgrest, None);
         let jwt = r.secret("PGREST_JWT");
-        let socrata = if task.needs_socrata() {
+        // Each `None` below was recorded as a problem: the settings are built only without any.
+        let socrata = socrata.then(|| {
             let url = r.url(Service::Socrata, None);
             let app_token = r.secret("SOCRATA_APP_TOKEN");
-            let id = r.secret("SOCRATA_API_KEY_ID");
-            let secret = r.secret("SOCRATA_API_KEY_SECRET");
-            Some((url, app_token, id, secret))
-        } else {
-            None
-        };
-        let agol = if task.needs_agol() {
+            let key = (
+                r.secret("SOCRATA_API_KEY_ID"),
+                r.secret("SOCRATA_API_KEY_SECRET"),
+            );
+            Some(SocrataSettings {
+                url: url?,
+                app_token: app_token?,
+                api_key_id: key.0?,
+                api_key_secret: key.1?,
+            })
+        });
+        let agol = agol.then(|| {
             let url = r.url(Service::Agol, None);
-            let user = r.vars.get("AGOL_USERNAME").map(str::to_owned);
-            if user.is_none() {
-                r.missing.push("AGOL_USERNAME".to_owned());
-            }
+            let username = var(vars, "AGOL_USERNAME", &mut r.problems);
             let password = r.secret("AGOL_PASSWORD");
-            Some((url, user, password))
-        } else {
-            None
+            Some(AgolSettings {
+                url: url?,
+                username: username?,
+                password: password?,
+            })
+        });
+        let (problems, insecure_http) = (r.problems, r.insecure);
+        let settings = || {
+            Some(Settings {
+                app_name: app_name.to_owned(),
+                env,
+                app_id: app_id?,
+                dry_run,
+                knack_url: knack_url?,
+                knack_key: api_key.flatten(),
+                pgrest_url: pg_url?,
+                jwt: jwt?,
+                socrata: socrata.map(|s| s.ok_or(())).transpose().ok()?,
+                agol: agol.map(|a| a.ok_or(())).transpose().ok()?,
+                insecure_http,
+            })
         };
-        let fail = |r: Resolver<'_>| SettingsError {
-            task: task.name(),
-            missing: r.missing,
-            invalid: r.invalid,
-        };
-        if !r.missing.is_empty() || !r.invalid.is_empty() {
-            return Err(fail(r));
+        match problems.missing.is_empty() && problems.invalid.is_empty() {
+            true => settings().ok_or(problems),
+            false => Err(problems),
         }
-        // No problem was recorded, so every value below is present.
-        let (Some(app_id), Some(api_url), Some(endpoint), Some(jwt)) =
-            (app_id, knack_url, pg_url, jwt)
-        else {
-            return Err(fail(r));
-        };
-        let socrata = match socrata {
-            None => None,
-            Some((Some(url), Some(app_token), Some(api_key_id), Some(api_key_secret))) => {
-                Some(SocrataSettings {
-                    url: url.url,
-                    url_origin: url.origin,
-                    app_token,
-                    api_key_id,
-                    api_key_secret,
-                })
-            }
-            Some(_) => return Err(fail(r)),
-        };
-        let agol = match agol {
-            None => None,
-            Some((Some(url), Some(username), Some(password))) => Some(AgolSettings {
-                url: url.url,
-                url_origin: url.origin,
-                username,
-                password,
-            }),
-            Some(_) => return Err(fail(r)),
-        };
-        Ok(Settings {
-            app_name: app_name.to_owned(),
-            env,
-            app_id,
-            dry_run,
-            knack: KnackSettings {
-                api_url: api_url.url,
-                api_url_origin: api_url.origin,
-                api_key,
-            },
-            postgrest: PostgrestSettings {
-                endpoint: endpoint.url,
-                endpoint_origin: endpoint.origin,
-                jwt,
-            },
-            socrata,
-            agol,
-            insecure_http: r.insecure,
-        })
-    }
-}
-
-const REDACTED: &str = "[REDACTED]";
-
-fn redacted<T>(s: &Option<T>) -> Option<&'static str> {
-    s.as_ref().map(|_| REDACTED)
-}
-
-impl fmt::Debug for KnackSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KnackSettings")
-            .field("api_url", &self.api_url.as_str())
-            .field("api_key", &redacted(&self.api_key))
-            .finish()
-    }
-}
-
-impl fmt::Debug for PostgrestSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PostgrestSettings")
-            .field("endpoint", &self.endpoint.as_str())
-            .field("jwt", &REDACTED)
-            .finish()
-    }
-}
-
-impl fmt::Debug for SocrataSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SocrataSettings")
-            .field("url", &self.url.as_str())
-            .field("app_token", &REDACTED)
-            .field("api_key_id", &REDACTED)
-            .field("api_key_secret", &REDACTED)
-            .finish()
-    }
-}
-
-impl fmt::Debug for AgolSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AgolSettings")
-            .field("url", &self.url.as_str())
-            .field("username", &self.username)
-            .field("password", &REDACTED)
-            .finish()
-    }
-}
-
-impl fmt::Debug for Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Settings")
-            .field("app_name", &self.app_name)
-            .field("env", &self.env)
-            .field("app_id", &self.app_id)
-            .field("dry_run", &self.dry_run)
-            .field("knack", &self.knack)
-            .field("postgrest", &self.postgrest)
-            .field("socrata", &self.socrata)
-            .field("agol", &self.agol)
-            .field("insecure_http", &self.insecure_http)
-            .finish()
     }
 }

@@ -42,20 +42,17 @@ fn each_task_gets_exactly_its_credentials() {
     let c = config("");
     let v = full_env();
     let s = resolve(Task::MetadataToPostgrest, "no-id", &c, &v).unwrap();
-    assert!(s.knack.api_key.is_none() && s.socrata.is_none() && s.agol.is_none());
-    assert_eq!(s.knack.api_url.as_str(), "https://api.knack.com/v1");
+    assert!(s.knack_key.is_none() && s.socrata.is_none() && s.agol.is_none());
+    assert_eq!(s.knack_url.url.as_str(), "https://api.knack.com/v1");
     let s = resolve(Task::RecordsToPostgrest, "no-id", &c, &v).unwrap();
-    assert_eq!(
-        s.knack.api_key.unwrap().expose_secret(),
-        "knack-key-SECRET-1"
-    );
+    assert_eq!(s.knack_key.unwrap().expose_secret(), "knack-key-SECRET-1");
     let s = resolve(Task::RecordsToSocrata, "no-id", &c, &v).unwrap();
     let so = s.socrata.unwrap();
     assert_eq!(so.api_key_secret.expose_secret(), "keysecret-SECRET-5");
-    assert_eq!(so.url.as_str(), "https://data.example.com/");
+    assert_eq!(so.url.url.as_str(), "https://data.example.com/");
     let s = resolve(Task::RecordsToAgol, "no-id", &c, &v).unwrap();
     assert_eq!(s.agol.unwrap().username, "agol-user");
-    assert_eq!(s.postgrest.jwt.expose_secret(), "jwt-SECRET-2");
+    assert_eq!(s.jwt.expose_secret(), "jwt-SECRET-2");
 }
 
 #[test]
@@ -119,22 +116,19 @@ fn env_beats_per_env_config_beats_top_level() {
         true,
     )
     .unwrap();
-    assert_eq!(dev.postgrest.endpoint.as_str(), "http://127.0.0.1:3000/");
+    assert_eq!(dev.pgrest_url.url.as_str(), "http://127.0.0.1:3000/");
     assert_eq!(
-        dev.postgrest.endpoint_origin,
+        dev.pgrest_url.origin,
         "[env.dev.postgrest] endpoint in t.toml"
     );
     assert!(dev.dry_run);
     let prod = resolve(Task::MetadataToPostgrest, "no-id", &c, &v).unwrap();
-    assert_eq!(prod.postgrest.endpoint.as_str(), "https://top.example.com/");
-    assert_eq!(
-        prod.postgrest.endpoint_origin,
-        "[postgrest] endpoint in t.toml"
-    );
+    assert_eq!(prod.pgrest_url.url.as_str(), "https://top.example.com/");
+    assert_eq!(prod.pgrest_url.origin, "[postgrest] endpoint in t.toml");
     v.0.insert("PGREST_ENDPOINT".into(), "https://env.example.com".into());
     let prod = resolve(Task::MetadataToPostgrest, "no-id", &c, &v).unwrap();
-    assert_eq!(prod.postgrest.endpoint.as_str(), "https://env.example.com/");
-    assert_eq!(prod.postgrest.endpoint_origin, "PGREST_ENDPOINT");
+    assert_eq!(prod.pgrest_url.url.as_str(), "https://env.example.com/");
+    assert_eq!(prod.pgrest_url.origin, "PGREST_ENDPOINT");
 }
 
 /// Each URL's origin (what an unreachable-service hint tells the user to check) is exactly where
@@ -162,13 +156,13 @@ fn every_url_names_the_table_key_and_file_it_came_from() {
         agol: true,
     };
     let s = resolve(task, "no-id", &c, &v).unwrap();
-    assert_eq!(s.knack.api_url_origin, "[env.prod.knack] api_url in t.toml");
+    assert_eq!(s.knack_url.origin, "[env.prod.knack] api_url in t.toml");
     assert_eq!(
-        s.postgrest.endpoint_origin,
+        s.pgrest_url.origin,
         "[env.prod.postgrest] endpoint in t.toml"
     );
-    assert_eq!(s.socrata.unwrap().url_origin, "[socrata] url in t.toml");
-    assert_eq!(s.agol.unwrap().url_origin, "[env.prod.agol] url in t.toml");
+    assert_eq!(s.socrata.unwrap().url.origin, "[socrata] url in t.toml");
+    assert_eq!(s.agol.unwrap().url.origin, "[env.prod.agol] url in t.toml");
     assert_eq!(
         s.insecure_http,
         ["[env.prod.postgrest] endpoint in t.toml uses plain http:// to pg.internal, allowed by \
@@ -177,7 +171,7 @@ fn every_url_names_the_table_key_and_file_it_came_from() {
     );
     let bare = config("");
     let s = resolve(Task::MetadataToPostgrest, "no-id", &bare, &full_env()).unwrap();
-    assert_eq!(s.knack.api_url_origin, "default KNACK_API_URL");
+    assert_eq!(s.knack_url.origin, "default KNACK_API_URL");
 }
 
 #[test]

@@ -23,9 +23,7 @@ impl EnvVars {
             .map(String::as_str)
             .filter(|v| !v.trim().is_empty())
     }
-}
 
-impl EnvVars {
     /// The set variables whose names start with `prefix` (e.g. `AWS_`), in name order.
     pub fn with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> {
         self.0

@@ -17,7 +17,7 @@ mod weigh;
 pub use driver::{run, RunFailure};
 pub(crate) use driver::{setup, timed};
 pub use dry_run::DryRun;
-pub use options::RunOptions;
+pub use options::{parse_since, RunOptions, SINCE_EXAMPLE};
 pub use reject::Rejection;
 pub use report::RunReport;
 pub use traits::{BatchOutcome, BatchStream, Finished, Sink, Source, WriteMode};

@@ -54,6 +54,30 @@ pub struct Planned {
     pub action: Action,
 }
 
+impl std::fmt::Display for Planned {
+    /// The plan's line for this record: `create    source <id> (primary key <pk>)`, `update
+    /// source <id> -> <dest id> (primary key <pk>): <fields that differ>`, or `unchanged source
+    /// <id> = <dest id> (primary key <pk>)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (source, pk) = (&self.source_record_id, &self.primary_key);
+        match &self.action {
+            Action::Create => write!(f, "create    source {source} (primary key {pk})"),
+            Action::Update {
+                dest_record_id,
+                changed,
+            } => write!(
+                f,
+                "update    source {source} -> {dest_record_id} (primary key {pk}): {}",
+                changed.join(", ")
+            ),
+            Action::Unchanged { dest_record_id } => write!(
+                f,
+                "unchanged source {source} = {dest_record_id} (primary key {pk})"
+            ),
+        }
+    }
+}
+
 /// A record the destination refused; the others were still written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordFailure {
@@ -99,4 +123,39 @@ pub struct KnackReport {
     pub plan: Vec<Planned>,
     /// Every refused record.
     pub failures: Vec<RecordFailure>,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_planned_record_is_one_line_of_the_plan() {
+        let planned = |action| Planned {
+            source_record_id: "s1".into(),
+            primary_key: json!("A-1"),
+            action,
+        };
+        assert_eq!(
+            planned(Action::Create).to_string(),
+            r#"create    source s1 (primary key "A-1")"#
+        );
+        let update = Action::Update {
+            dest_record_id: "d1".into(),
+            changed: vec!["field_2".into(), "field_3".into()],
+        };
+        assert_eq!(
+            planned(update).to_string(),
+            r#"update    source s1 -> d1 (primary key "A-1"): field_2, field_3"#
+        );
+        let same = Action::Unchanged {
+            dest_record_id: "d1".into(),
+        };
+        assert_eq!(
+            planned(same).to_string(),
+            r#"unchanged source s1 = d1 (primary key "A-1")"#
+        );
+    }
 }

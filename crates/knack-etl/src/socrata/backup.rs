@@ -14,7 +14,6 @@
 //! Memory stays flat: each page is encoded and handed to the upload, which holds at most a few
 //! parts (5 MiB each) in flight.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::NaiveDate;
@@ -24,30 +23,13 @@ use object_store::{ObjectStore, WriteMultipart};
 use serde_json::{Map, Value};
 use socrata_client::Query;
 
+use super::backup_target::BackupTarget;
+
 /// Snapshots kept when nothing else is asked (the original kept 30).
 pub const DEFAULT_KEEP: usize = 30;
 
 /// Upload parts in flight at once; with 5 MiB parts, the most a run buffers.
 const PARTS_IN_FLIGHT: usize = 2;
-
-/// Where snapshots go: a store and a prefix inside it (may be empty).
-#[derive(Clone)]
-pub struct BackupTarget {
-    /// The object store (local directory, S3, ...).
-    pub store: Arc<dyn ObjectStore>,
-    /// The prefix under which `<4x4>/<date>.csv` is written.
-    pub prefix: Path,
-}
-
-impl std::fmt::Debug for BackupTarget {
-    // The store's own Debug may show its credentials; its Display names only the bucket or root.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BackupTarget")
-            .field("store", &self.store.to_string())
-            .field("prefix", &self.prefix.as_ref())
-            .finish()
-    }
-}
 
 /// What [`backup_socrata`] did.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,6 +71,14 @@ pub enum BackupError {
     /// The request cannot be carried out as asked.
     #[error("{0}")]
     Refused(String),
+}
+
+impl BackupError {
+    /// Whether Socrata gave no answer at all (refused, timed out, DNS, TLS): see
+    /// [`Error::is_unanswered`](crate::Error::is_unanswered).
+    pub fn is_unanswered(&self) -> bool {
+        matches!(self, BackupError::Socrata(e) if crate::error::socrata_unanswered(e))
+    }
 }
 
 /// The snapshot's object name for `dataset` on `date` (UTC).

@@ -54,6 +54,16 @@ impl SocrataTarget {
     }
 }
 
+/// Whether `s` is a Socrata dataset id, a four-by-four such as `abcd-1234`.
+pub fn is_dataset_id(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 9
+        && b[4] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || c.is_ascii_lowercase() || c.is_ascii_digit())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,10 +2,12 @@
 //! metadata, a container's records), the [`StagingSink`] they write with (and the confirmation
 //! with Knack of a full reload's deletes), and the
 //! [`StagingSource`] the publishers read from, the [`Publication`] a publisher reads, the
-//! preflight of both tables, and the comparison of a destination with what is staged
-//! ([`Drift`]).
+//! preflight of both tables, the comparison of a destination with what is staged ([`Drift`]),
+//! and (feature `db`) the schema applied to the store's database (`StagingDatabase`).
 
 mod confirm;
+#[cfg(feature = "db")]
+mod database;
 pub(crate) mod drift;
 mod load;
 mod metadata;
@@ -15,6 +17,8 @@ mod sink;
 mod source;
 mod tables;
 
+#[cfg(feature = "db")]
+pub use database::{ConnectProblem, DatabaseError, StagingDatabase, StagingTables};
 pub use drift::Drift;
 pub(crate) use drift::{IdCheck, Staged};
 pub use load::{metadata_to_postgrest, records_to_postgrest};

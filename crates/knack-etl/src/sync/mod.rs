@@ -10,24 +10,28 @@
 //! created is seen there and never created twice.
 //!
 //! The room: the plans and options (`plan.rs`), the run (`run.rs`), one stage between its
-//! watermark's open and close (`stage.rs`, also for a single-stage command: [`run_tracked`]), the
-//! Knack copy stage (`knack.rs`), the watermarks themselves (`watermark.rs`), the report
-//! (`report.rs`), `status --verify`'s comparison (`verify.rs`), and which containers share a
-//! destination (`shared.rs`).
+//! watermark's open and close (`stage.rs`, also for a single-stage command: [`run_stage`] over
+//! [`run_tracked`]), the Knack copy stage (`knack.rs`), the watermarks themselves
+//! (`watermark.rs`), the report (`report.rs`), `status --verify`'s comparison (`verify.rs`), the
+//! app's status document (`status.rs`), which containers share a destination (`shared.rs`), and
+//! the config of an app's containers that becomes the plans ([`config`]).
 
+pub mod config;
 mod knack;
 mod plan;
 mod report;
 mod run;
 mod shared;
 mod stage;
+mod status;
 mod verify;
 mod watermark;
 
 pub use plan::{KnackPlan, SyncClients, SyncOptions, SyncPlan};
-pub use report::{StageOutcome, StageResult, SyncReport};
+pub use report::{StageOutcome, StageResult, SyncReport, SyncTotals};
 pub use run::{preflight, sync};
 pub use shared::{share_destinations, shared_destinations, SharedDestination};
-pub use stage::run_tracked;
+pub use stage::{run_stage, run_tracked, StageClients};
+pub use status::{StageStatus, Status, MISSING_IDS_CAP};
 pub use verify::{verify, Verification};
 pub use watermark::{Destination, Since, SyncState, Tracked, Watermarks};

@@ -10,6 +10,7 @@ use super::watermark::Destination;
 use crate::agol::AgolTarget;
 use crate::knack_copy::KnackDestination;
 use crate::socrata::SocrataTarget;
+use crate::staging::Publication;
 
 /// One container of the app and where it is published.
 #[derive(Debug, Clone)]
@@ -45,6 +46,15 @@ pub struct KnackPlan {
 }
 
 impl SyncPlan {
+    /// What a publisher of this container reads: its rows staged under app `app_id`.
+    pub fn publication(&self, app_id: &str) -> Publication {
+        Publication {
+            app_id: app_id.to_string(),
+            container: self.container.clone(),
+            location_fields: self.location_fields.clone(),
+        }
+    }
+
     /// The stages of this container, in the order they run: postgrest, then its publishers.
     pub fn destinations(&self) -> Vec<Destination> {
         let mut all = vec![Destination::Postgrest];

@@ -10,7 +10,7 @@ use super::report::{StageOutcome, StageResult, SyncReport};
 use super::stage::Stage;
 use super::watermark::{Destination, Watermarks};
 use crate::engine::RunOptions;
-use crate::staging::{self, records_to_postgrest_in, refresh_metadata, Publication};
+use crate::staging::{self, records_to_postgrest_in, refresh_metadata};
 use crate::{agol, socrata, Error};
 
 /// Checks, before the first write of a sync, that the staging store and every destination the
@@ -158,11 +158,7 @@ async fn sync_container(
         .await;
     let staging_ok = staged.outcome.is_success();
     let mut results = vec![staged];
-    let publication = &Publication {
-        app_id: app_id.to_string(),
-        container: plan.container.clone(),
-        location_fields: plan.location_fields.clone(),
-    };
+    let publication = &plan.publication(app_id);
     let skipped = |destination| StageResult {
         container_id: id.to_string(),
         destination,

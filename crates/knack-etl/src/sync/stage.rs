@@ -1,14 +1,18 @@
-//! One stage of a container run between its watermark's open and close.
+//! One stage of a container run between its watermark's open and close: in a sync, or alone
+//! ([`run_stage`], what a per-stage command runs).
 
 use std::future::Future;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
-use super::plan::SyncOptions;
+use super::plan::{SyncOptions, SyncPlan};
 use super::report::{StageOutcome, StageResult};
 use super::watermark::{Destination, Since, Tracked, Watermarks, KNACK_CLOCK_MARGIN};
+use crate::agol::records_to_agol;
 use crate::engine::{RunFailure, RunOptions, RunReport};
+use crate::socrata::records_to_socrata;
+use crate::staging::records_to_postgrest;
 use crate::Error;
 
 /// One container's stages: each runs between its watermark's open and close.
@@ -121,4 +125,77 @@ where
         )
         .await
         .result
+}
+
+/// The clients one stage of a container needs: the staging store always, Knack for the staging
+/// load, the destination's client for a publisher.
+#[derive(Debug, Clone, Copy)]
+pub struct StageClients<'a> {
+    /// The staging store (and the watermarks).
+    pub pgrest: &'a pgrest_client::Client,
+    /// Knack, for the staging load.
+    pub knack: Option<&'a knack_client::Client>,
+    /// Socrata, for the Socrata stage.
+    pub socrata: Option<&'a socrata_client::Client>,
+    /// ArcGIS Online, for the ArcGIS stage.
+    pub agol: Option<&'a agol_client::Client>,
+}
+
+/// Runs stage `destination` of `plan` of app `app_id` outside a sync, as [`run_tracked`] does:
+/// the staging load ([`records_to_postgrest`](crate::staging::records_to_postgrest) of the
+/// plan's container), or the plan's Socrata or ArcGIS publisher. What a per-stage command runs.
+///
+/// # Errors
+/// As [`run_tracked`]; [`Error::Refused`] before any request when the plan has no such target or
+/// its client was not given (a Knack copy is not a stage of its own: it refreshes the
+/// destination's staged rows first, which [`sync`](super::sync) does).
+pub async fn run_stage(
+    clients: StageClients<'_>,
+    app_id: &str,
+    plan: &SyncPlan,
+    destination: Destination,
+    options: &RunOptions,
+) -> Result<RunReport, RunFailure> {
+    let (pgrest, id) = (clients.pgrest, plan.container.id());
+    let publication = plan.publication(app_id);
+    let refused = |destination: &Destination| {
+        Err(RunFailure {
+            report: RunReport::default(),
+            error: Box::new(Error::Refused(format!(
+                "stage {destination} of {id} cannot run: the plan names no such destination, or \
+                 its client was not given"
+            ))),
+        })
+    };
+    match &destination {
+        Destination::Postgrest => {
+            let Some(knack) = clients.knack else {
+                return refused(&destination);
+            };
+            let field = Some(plan.modified_date_field.as_str());
+            run_tracked(pgrest, app_id, id, destination, options, || {
+                records_to_postgrest(knack, pgrest, &plan.container, field, options)
+            })
+            .await
+        }
+        Destination::Socrata => {
+            let (Some(target), Some(client)) = (&plan.socrata, clients.socrata) else {
+                return refused(&destination);
+            };
+            run_tracked(pgrest, app_id, id, destination, options, || {
+                records_to_socrata(pgrest, client, &publication, target, options)
+            })
+            .await
+        }
+        Destination::Agol => {
+            let (Some(target), Some(client)) = (&plan.agol, clients.agol) else {
+                return refused(&destination);
+            };
+            run_tracked(pgrest, app_id, id, destination, options, || {
+                records_to_agol(pgrest, client, &publication, target, options)
+            })
+            .await
+        }
+        Destination::Knack(_) => refused(&destination),
+    }
 }

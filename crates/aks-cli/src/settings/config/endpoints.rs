@@ -13,8 +13,8 @@ use crate::settings::Env;
 pub struct KnackEndpoint {
     /// Knack API base, default `https://api.knack.com/v1`.
     pub api_url: Option<String>,
-    /// Allow plain `http://` to a host off loopback (a sidecar, a private network): credentials
-    /// then travel unencrypted, so the run logs a warning. Env equivalent: `KNACK_ALLOW_INSECURE_HTTP`.
+    /// Allow plain `http://` off loopback (logged: credentials travel unencrypted); env:
+    /// `KNACK_ALLOW_INSECURE_HTTP`.
     #[serde(default)]
     pub allow_insecure_http: Option<bool>,
 }
@@ -25,8 +25,8 @@ pub struct KnackEndpoint {
 pub struct PostgrestEndpoint {
     /// PostgREST base URL.
     pub endpoint: Option<String>,
-    /// Allow plain `http://` to a host off loopback (a sidecar, a private network): credentials
-    /// then travel unencrypted, so the run logs a warning. Env equivalent: `PGREST_ALLOW_INSECURE_HTTP`.
+    /// Allow plain `http://` off loopback (logged: credentials travel unencrypted); env:
+    /// `PGREST_ALLOW_INSECURE_HTTP`.
     #[serde(default)]
     pub allow_insecure_http: Option<bool>,
 }
@@ -37,8 +37,8 @@ pub struct PostgrestEndpoint {
 pub struct PortalEndpoint {
     /// Portal root URL.
     pub url: Option<String>,
-    /// Allow plain `http://` to a host off loopback (a sidecar, a private network): credentials
-    /// then travel unencrypted, so the run logs a warning. Env equivalent: `SOCRATA_ALLOW_INSECURE_HTTP / AGOL_ALLOW_INSECURE_HTTP`.
+    /// Allow plain `http://` off loopback (logged: credentials travel unencrypted); env:
+    /// `SOCRATA_ALLOW_INSECURE_HTTP` / `AGOL_ALLOW_INSECURE_HTTP`.
     #[serde(default)]
     pub allow_insecure_http: Option<bool>,
 }
@@ -85,36 +85,27 @@ pub enum Service {
 }
 
 impl Service {
-    /// The environment variable that wins over the file (`PGREST_ENDPOINT`).
-    pub fn var(self) -> &'static str {
+    /// Every service, in the order the file's tables are checked.
+    pub const ALL: [Service; 4] = [
+        Service::Knack,
+        Service::Postgrest,
+        Service::Socrata,
+        Service::Agol,
+    ];
+
+    /// Its environment variable (which wins over the file), its table and the URL's key there:
+    /// `("PGREST_ENDPOINT", "postgrest", "endpoint")`.
+    pub fn names(self) -> (&'static str, &'static str, &'static str) {
         match self {
-            Service::Knack => "KNACK_API_URL",
-            Service::Postgrest => "PGREST_ENDPOINT",
-            Service::Socrata => "SOCRATA_URL",
-            Service::Agol => "AGOL_URL",
+            Service::Knack => ("KNACK_API_URL", "knack", "api_url"),
+            Service::Postgrest => ("PGREST_ENDPOINT", "postgrest", "endpoint"),
+            Service::Socrata => ("SOCRATA_URL", "socrata", "url"),
+            Service::Agol => ("AGOL_URL", "agol", "url"),
         }
     }
 
-    /// The table name (`postgrest`).
-    pub fn table(self) -> &'static str {
-        match self {
-            Service::Knack => "knack",
-            Service::Postgrest => "postgrest",
-            Service::Socrata => "socrata",
-            Service::Agol => "agol",
-        }
-    }
-
-    /// The URL's key in its table (`endpoint`).
-    pub fn key(self) -> &'static str {
-        match self {
-            Service::Knack => "api_url",
-            Service::Postgrest => "endpoint",
-            Service::Socrata | Service::Agol => "url",
-        }
-    }
-
-    fn values(self, e: &Endpoints) -> (Option<&str>, Option<bool>) {
+    /// The URL and `allow_insecure_http` of its table among `e`.
+    pub(super) fn values(self, e: &Endpoints) -> (Option<&str>, Option<bool>) {
         match self {
             Service::Knack => (e.knack.api_url.as_deref(), e.knack.allow_insecure_http),
             Service::Postgrest => (
@@ -148,31 +139,28 @@ impl Config {
     pub fn endpoint(&self, env: Option<Env>, service: Service) -> ConfigUrl {
         let top_tables = self.top_level();
         let top = service.values(&top_tables);
+        let (_, table, key) = service.names();
         let over = env.and_then(|e| {
-            let table = match e {
+            let tables = match e {
                 Env::Dev => self.env.dev.as_ref(),
                 Env::Prod => self.env.prod.as_ref(),
             };
-            table.map(|t| {
-                (
-                    format!("env.{}.{}", e.as_str(), service.table()),
-                    service.values(t),
-                )
-            })
+            tables.map(|t| (format!("env.{}.{table}", e.as_str()), service.values(t)))
         });
         let file = match self.path.as_os_str().is_empty() {
             true => "the config file".to_owned(),
             false => self.path.display().to_string(),
         };
         let at = |table: &str, key: &str| format!("[{table}] {key} in {file}");
-        let top_at = |key: &str| at(service.table(), key);
         let (url, origin) = match &over {
-            Some((table, (Some(url), _))) => (Some(*url), at(table, service.key())),
-            _ => (top.0, top_at(service.key())),
+            Some((env_table, (Some(url), _))) => (Some(*url), at(env_table, key)),
+            _ => (top.0, at(table, key)),
         };
         let (allow, allow_origin) = match &over {
-            Some((table, (_, Some(allow)))) => (Some(*allow), at(table, "allow_insecure_http")),
-            _ => (top.1, top_at("allow_insecure_http")),
+            Some((env_table, (_, Some(allow)))) => {
+                (Some(*allow), at(env_table, "allow_insecure_http"))
+            }
+            _ => (top.1, at(table, "allow_insecure_http")),
         };
         ConfigUrl {
             url: url.map(str::to_owned),

@@ -10,35 +10,31 @@
 //! socrata_resource_id = "p53x-x73x"
 //! ```
 //!
-//! Every table denies unknown keys, so a typo fails with the key, the file and the line instead of
-//! being silently ignored. After parsing, [`Config::problems`] checks the values (container ids,
-//! field ids, which keys go together) and reports every problem at once.
+//! The `[apps.*]` tables are knack-etl's model of an app's containers
+//! ([`knack_etl::sync::config`]), the rest (endpoints, `[env.*]`, `[backup]`) is `aks`'s. Every
+//! table denies unknown keys, so a typo fails with the key, the file and the line instead of being
+//! silently ignored; then every value is checked and every problem reported at once.
 
 pub(crate) mod endpoints;
-mod services;
 mod validate;
 
-pub(crate) use validate::is_four_by_four;
-
-use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-use knack_etl::agol_client::LayerSelector;
+use knack_etl::sync::config::{AppConfig, Apps, ContainerConfig};
 use serde::Deserialize;
 
 pub use endpoints::{
     ConfigUrl, Endpoints, EnvOverrides, KnackEndpoint, PortalEndpoint, PostgrestEndpoint, Service,
 };
-pub use services::{BackupConfig, KnackDestinationConfig};
 
 /// The whole config file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Knack apps by their invented name (`data-tracker`), the `-a` argument.
+    /// Knack apps by their invented name (`data-tracker`), the `-a` argument: knack-etl's model
+    /// of an app's containers.
     #[serde(default)]
-    pub apps: BTreeMap<String, AppConfig>,
+    pub apps: Apps,
     /// Knack API base URL.
     #[serde(default)]
     pub knack: KnackEndpoint,
@@ -63,95 +59,15 @@ pub struct Config {
     pub path: PathBuf,
 }
 
-/// One Knack app.
+/// `[backup]`: defaults for `backup-socrata`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AppConfig {
-    /// The Knack application id; `KNACK_APP_ID` is used when absent.
-    pub app_id: Option<String>,
-    /// Containers (`object_N` / `view_N`) processed for this app.
-    #[serde(default)]
-    pub containers: BTreeMap<String, ContainerConfig>,
-}
-
-/// The keys of one container, as in the seed README's "Container properties".
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ContainerConfig {
-    /// The scene holding the view; required for views, refused for objects.
-    pub scene_id: Option<String>,
-    /// The Knack field (`field_N`) holding each record's modification time; required.
-    pub modified_date_field_id: Option<String>,
-    /// Free text, for whoever reads the file; accepted so that unknown keys stay errors.
-    #[allow(dead_code)]
-    pub description: Option<String>,
-    /// Destination Socrata dataset (`abcd-1234`); required by `records-to-socrata`.
-    pub socrata_resource_id: Option<String>,
-    /// Knack address fields turned into a Socrata location/point or an AGOL geometry.
-    #[serde(default)]
-    pub location_fields: Vec<String>,
-    /// Destination AGOL item id; required by `records-to-agol`.
-    pub service_id: Option<String>,
-    /// Index into the item's layers or tables list (see `item_type`), not the REST layer id.
-    pub layer_id: Option<u32>,
-    /// AGOL attribute that uniquely identifies a record.
-    pub upsert_matching_field: Option<String>,
-    /// Whether `layer_id` indexes the item's layers or its tables.
-    pub item_type: Option<ItemType>,
-    /// Refuse a Socrata full replace (a run without `--date`).
-    #[serde(default)]
-    pub no_replace_socrata: bool,
-    /// Add one run timestamp column to every Socrata row.
-    pub append_timestamps_socrata: Option<AppendTimestamp>,
-    /// Other Knack apps this container's records are copied into (`records-to-knack --dest`),
-    /// by destination app name.
-    #[serde(default)]
-    pub knack_destinations: BTreeMap<String, KnackDestinationConfig>,
-}
-
-/// Which list of an AGOL item `layer_id` indexes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ItemType {
-    /// `item.layers[layer_id]`.
-    Layer,
-    /// `item.tables[layer_id]`.
-    Table,
-}
-
-/// `append_timestamps_socrata = { key = "published_date" }`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AppendTimestamp {
-    /// The Socrata column that receives the run's local timestamp.
-    pub key: String,
-}
-
-/// Whether a container is read as an object or through a view in a scene.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ContainerKind {
-    /// `object_N`: read from `/objects/object_N/records`.
-    Object,
-    /// `view_N`: read from `/pages/{scene_id}/views/view_N/records`.
-    View {
-        /// The scene holding the view.
-        scene_id: String,
-    },
-}
-
-/// A container that passed validation: the keys every command needs are present.
-#[derive(Debug, Clone)]
-pub struct Container {
-    /// The app name (`-a`).
-    pub app_name: String,
-    /// `object_N` or `view_N` (`-c`).
-    pub id: String,
-    /// Object or view (with its scene).
-    pub kind: ContainerKind,
-    /// The `field_N` holding the modification time.
-    pub modified_date_field_id: String,
-    /// All keys as written, for the optional ones.
-    pub config: ContainerConfig,
+pub struct BackupConfig {
+    /// Where snapshots go when `--to` is not given: a directory, `file:///dir` or
+    /// `s3://bucket/prefix`.
+    pub to: Option<String>,
+    /// Snapshots kept per dataset when `--keep` is not given.
+    pub keep: Option<usize>,
 }
 
 /// Why a config file could not be used. Every variant is a usage/config error (exit 2).
@@ -214,10 +130,9 @@ pub enum ConfigError {
 }
 
 fn list(items: &[String]) -> String {
-    if items.is_empty() {
-        "(none)".to_owned()
-    } else {
-        items.join(", ")
+    match items.is_empty() {
+        true => "(none)".to_owned(),
+        false => items.join(", "),
     }
 }
 
@@ -231,101 +146,43 @@ impl Config {
         Self::parse(&text, path)
     }
 
-    /// Parses and validates config text; `path` is only used in messages.
+    /// Parses config text and checks every value ([`validate::problems`]); `path` is only used
+    /// in messages.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let path = path.to_owned();
         let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_owned(),
+            path: path.clone(),
             message: e.to_string().trim_end().to_owned(),
         })?;
-        config.path = path.to_owned();
-        let problems = config.problems();
-        if problems.is_empty() {
-            Ok(config)
-        } else {
-            Err(ConfigError::Invalid {
-                path: path.to_owned(),
-                problems,
-            })
+        config.path = path.clone();
+        let problems = validate::problems(&config);
+        match problems.is_empty() {
+            true => Ok(config),
+            false => Err(ConfigError::Invalid { path, problems }),
         }
     }
 
-    /// Every value-level problem in the file, each a full sentence naming where and how to fix it.
-    pub fn problems(&self) -> Vec<String> {
-        validate::problems(self)
-    }
-
     /// The app named by `-a`, or an error listing the known apps.
-    pub fn app(&self, path: &Path, app: &str) -> Result<&AppConfig, ConfigError> {
+    pub fn app(&self, app: &str) -> Result<&AppConfig, ConfigError> {
         self.apps.get(app).ok_or_else(|| ConfigError::UnknownApp {
-            path: path.to_owned(),
+            path: self.path.clone(),
             app: app.to_owned(),
             known: self.apps.keys().cloned().collect(),
         })
     }
 
-    /// The container named by `-c`, validated, or an error listing the app's containers.
-    pub fn container(&self, path: &Path, app: &str, id: &str) -> Result<Container, ConfigError> {
-        let app_cfg = self.app(path, app)?;
-        let cfg = app_cfg
+    /// The container named by `-c`, or an error listing the app's containers.
+    pub fn container(&self, app: &str, id: &str) -> Result<&ContainerConfig, ConfigError> {
+        let found = self.app(app)?;
+        found
             .containers
             .get(id)
             .ok_or_else(|| ConfigError::UnknownContainer {
-                path: path.to_owned(),
+                path: self.path.clone(),
                 app: app.to_owned(),
                 container: id.to_owned(),
-                known: app_cfg.containers.keys().cloned().collect(),
-            })?;
-        let at = format!("[apps.{app}.containers.{id}]");
-        let kind = if id.starts_with("object_") {
-            ContainerKind::Object
-        } else {
-            let scene_id = cfg.scene_id.clone().ok_or_else(|| {
-                ConfigError::NotUsable(format!(
-                    "{at} is a view and needs scene_id (the scene that holds the view, e.g. \
-                     scene_id = \"scene_73\")"
-                ))
-            })?;
-            ContainerKind::View { scene_id }
-        };
-        let modified_date_field_id = cfg.modified_date_field_id.clone().ok_or_else(|| {
-            ConfigError::NotUsable(format!(
-                "{at} needs modified_date_field_id (e.g. \"field_205\")"
-            ))
-        })?;
-        Ok(Container {
-            app_name: app.to_owned(),
-            id: id.to_owned(),
-            kind,
-            modified_date_field_id,
-            config: cfg.clone(),
-        })
-    }
-}
-
-impl ItemType {
-    /// The agol-client selector for entry `layer_id` of this list.
-    pub fn selector(self, layer_id: u32) -> LayerSelector {
-        let index = layer_id as usize;
-        match self {
-            ItemType::Layer => LayerSelector::LayerIndex(index),
-            ItemType::Table => LayerSelector::TableIndex(index),
-        }
-    }
-}
-
-impl ContainerConfig {
-    /// `upsert_matching_field`, else `id` (the Knack record id every feature carries).
-    pub fn matching_field(&self) -> &str {
-        self.upsert_matching_field.as_deref().unwrap_or("id")
-    }
-}
-
-impl fmt::Display for ItemType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ItemType::Layer => "layer",
-            ItemType::Table => "table",
-        })
+                known: found.containers.keys().cloned().collect(),
+            })
     }
 }
 

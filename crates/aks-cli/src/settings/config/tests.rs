@@ -1,5 +1,8 @@
 use std::path::Path;
 
+use knack_etl::knack_client::Container;
+use knack_etl::sync::config::ItemType;
+
 use super::*;
 use crate::settings::Env;
 
@@ -26,20 +29,17 @@ fn example_config_parses_and_is_valid() {
         c.apps.keys().collect::<Vec<_>>(),
         ["data-tracker", "signs-markings", "smart-mobility"]
     );
-    let v = c
-        .container(Path::new("x"), "data-tracker", "view_197")
-        .unwrap();
+    let v = c.container("data-tracker", "view_197").unwrap();
+    let plan = v.staging_plan("data-tracker", "view_197").unwrap();
     assert_eq!(
-        v.kind,
-        ContainerKind::View {
-            scene_id: "scene_73".into()
-        }
+        plan.container,
+        Container::view("scene_73", "view_197").unwrap()
     );
-    assert_eq!(v.modified_date_field_id, "field_205");
-    assert_eq!(v.config.location_fields, ["field_182"]);
-    assert_eq!(v.config.layer_id, Some(0));
-    assert_eq!(v.config.item_type, Some(ItemType::Layer));
-    let dest = &v.config.knack_destinations["smart-mobility"];
+    assert_eq!(plan.modified_date_field, "field_205");
+    assert_eq!(v.location_fields, ["field_182"]);
+    assert_eq!(v.layer_id, Some(0));
+    assert_eq!(v.item_type, Some(ItemType::Layer));
+    let dest = &v.knack_destinations["smart-mobility"];
     assert_eq!(
         (dest.container.as_str(), dest.object.as_str()),
         ("view_396", "object_26")
@@ -52,10 +52,9 @@ fn example_config_parses_and_is_valid() {
         inv.append_timestamps_socrata.as_ref().unwrap().key,
         "published_date"
     );
-    let o = c
-        .container(Path::new("x"), "data-tracker", "object_11")
-        .unwrap();
-    assert_eq!(o.kind, ContainerKind::Object);
+    let o = c.container("data-tracker", "object_11").unwrap();
+    let plan = o.staging_plan("data-tracker", "object_11").unwrap();
+    assert_eq!(plan.container, Container::object("object_11").unwrap());
     assert_eq!(
         c.apps["signs-markings"].containers["view_3096"].item_type,
         Some(ItemType::Table)
@@ -127,59 +126,6 @@ fn wrong_types_and_item_type_values_are_refused() {
 }
 
 #[test]
-fn value_problems_are_all_reported_with_their_place() {
-    let p = problems(
-        r#"
-[apps.a.containers.view_1]
-modified_date_field_id = "modified"
-[apps.a.containers.table_9]
-modified_date_field_id = "field_2"
-[apps.a.containers.object_2]
-scene_id = "scene_1"
-[apps.a.containers.object_3]
-modified_date_field_id = "field_3"
-socrata_resource_id = "not-a-4x4"
-location_fields = ["field_4", "lat"]
-service_id = "abc"
-"#,
-    );
-    let all = p.join("\n");
-    assert!(
-        all.contains("[apps.a.containers.view_1]: a view needs scene_id"),
-        "{all}"
-    );
-    assert!(all.contains("`modified` must look like field_N"), "{all}");
-    assert!(
-        all.contains("`table_9` must be a Knack object or view key"),
-        "{all}"
-    );
-    assert!(
-        all.contains("[apps.a.containers.object_2]: scene_id applies only to views"),
-        "{all}"
-    );
-    assert!(
-        all.contains("[apps.a.containers.object_2]: modified_date_field_id is required"),
-        "{all}"
-    );
-    assert!(all.contains("`not-a-4x4`"), "{all}");
-    assert!(all.contains("`lat` must look like field_N"), "{all}");
-    assert!(all.contains("add layer_id, item_type"), "{all}");
-    assert_eq!(p.len(), 8, "{all}");
-}
-
-#[test]
-fn socrata_only_keys_need_a_dataset() {
-    let p = problems(
-        "[apps.a.containers.object_1]\nmodified_date_field_id = \"field_1\"\nno_replace_socrata = true\nappend_timestamps_socrata = { key = \"Published Date\" }\n",
-    );
-    assert_eq!(p.len(), 3, "{p:?}");
-    assert!(p
-        .iter()
-        .any(|m| m.contains("no_replace_socrata has no effect")));
-    assert!(p.iter().any(|m| m.contains("`Published Date`")));
-}
-
-#[test]
 fn insecure_endpoints_in_config_are_refused() {
     let p = problems("[postgrest]\nendpoint = \"http://db.example.com\"\n[env.prod.socrata]\nurl = \"http://data.example.com\"\n");
     assert_eq!(p.len(), 2, "{p:?}");
@@ -196,14 +142,11 @@ fn bad_app_id_is_refused() {
 #[test]
 fn unknown_app_and_container_list_the_known_ones() {
     let c = parse(EXAMPLE).unwrap();
-    let e = c
-        .app(Path::new("k.toml"), "data-trackr")
-        .unwrap_err()
-        .to_string();
+    let e = c.app("data-trackr").unwrap_err().to_string();
     assert!(e.contains("unknown app `data-trackr`"), "{e}");
     assert!(e.contains("data-tracker, signs-markings"), "{e}");
     let e = c
-        .container(Path::new("k.toml"), "data-tracker", "view_1")
+        .container("data-tracker", "view_1")
         .unwrap_err()
         .to_string();
     assert!(e.contains("unknown container `view_1`"), "{e}");

@@ -1,19 +1,23 @@
-//! `aks status`'s document: per container and destination the watermark, the last run and its
-//! result, and with `--verify` the counts side by side and the ids a destination lacks; printed
-//! as one JSON document or as a table.
+//! An app's status, as `aks status` prints it: per container and destination the watermark, the
+//! last run and its result, and after [`verify`](super::verify) the counts side by side and the
+//! ids a destination lacks. Serializes as one JSON document.
 
 use std::collections::BTreeMap;
 
-use knack_etl::sync::{Destination, SyncPlan, SyncState, Verification};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::plan::{SyncClients, SyncPlan};
+use super::verify::{verify, Verification};
+use super::watermark::{Destination, SyncState, Watermarks};
+use crate::Error;
+
 /// Ids listed per destination when some are missing.
-pub(crate) const MISSING_IDS_CAP: usize = 20;
+pub const MISSING_IDS_CAP: usize = 20;
 
 /// One container × destination line of the status.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct StageStatus {
+pub struct StageStatus {
     /// The watermark (database time), `null` before the first success.
     pub watermark: Option<String>,
     /// When the last run started (database time).
@@ -58,7 +62,7 @@ impl StageStatus {
 
 /// The whole status document (`--format json`).
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct Status {
+pub struct Status {
     /// The app name (`-a`).
     pub app: String,
     /// The Knack application id.
@@ -72,7 +76,7 @@ pub(crate) struct Status {
 
 impl Status {
     /// The status of `plans` (one app's) from their rows in `api.knack_sync_state`.
-    pub(crate) fn new(app: &str, app_id: &str, plans: &[SyncPlan], states: &[SyncState]) -> Self {
+    pub fn new(app: &str, app_id: &str, plans: &[SyncPlan], states: &[SyncState]) -> Self {
         let mut containers = BTreeMap::new();
         for plan in plans {
             let id = plan.container.id();
@@ -93,9 +97,45 @@ impl Status {
         }
     }
 
+    /// The status of `plans` (app `app`'s, whose Knack id is `app_id`), from the watermarks in
+    /// the staging store: one request.
+    ///
+    /// # Errors
+    /// The staging store's.
+    pub async fn read(
+        pgrest: &pgrest_client::Client,
+        app: &str,
+        app_id: &str,
+        plans: &[SyncPlan],
+    ) -> Result<Self, Error> {
+        let states = Watermarks::new(pgrest.clone(), app_id).all().await?;
+        Ok(Self::new(app, app_id, plans, &states))
+    }
+
+    /// Compares each of `plans` ([`verify`](super::verify)) and adds what it found
+    /// ([`Status::verified`]), then whether anything is out of step (`drift`).
+    ///
+    /// # Errors
+    /// The first container whose comparison failed (its id, and the error).
+    pub async fn verify(
+        &mut self,
+        clients: &SyncClients,
+        app_id: &str,
+        plans: &[SyncPlan],
+    ) -> Result<(), (String, Error)> {
+        let mut any = false;
+        for plan in plans {
+            let id = plan.container.id();
+            let found = verify(clients, app_id, plan).await;
+            any |= self.verified(id, &found.map_err(|e| (id.to_owned(), e))?);
+        }
+        self.drift = Some(any);
+        Ok(())
+    }
+
     /// Adds `--verify`'s comparison of container `id`: counts, the first missing ids, drift.
     /// Whether anything of it is out of step.
-    pub(crate) fn verified(&mut self, id: &str, v: &Verification) -> bool {
+    pub fn verified(&mut self, id: &str, v: &Verification) -> bool {
         let Some(per_dest) = self.containers.get_mut(id) else {
             return false;
         };
@@ -127,59 +167,65 @@ fn counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
     pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
 }
 
-/// The text table: one line per container and destination.
-pub(crate) fn text(status: &Status) -> String {
-    let verify = status.drift.is_some();
-    let mut rows = vec![vec![
-        "container".to_string(),
-        "destination".into(),
-        "watermark".into(),
-        "last run".into(),
-        "result".into(),
-    ]];
-    if verify {
-        rows[0].extend(["counts".into(), "drift".into()]);
+#[cfg(test)]
+mod tests {
+    use knack_client::Container;
+
+    use super::*;
+    use crate::socrata::SocrataTarget;
+    use crate::staging::Drift;
+
+    #[test]
+    fn the_status_shows_each_stage_and_what_verify_found() {
+        let plan = SyncPlan {
+            container: Container::view("scene_1", "view_1").unwrap(),
+            modified_date_field: "field_1".into(),
+            location_fields: Vec::new(),
+            socrata: Some(SocrataTarget::default()),
+            agol: None,
+            knack: Vec::new(),
+        };
+        let state = SyncState {
+            app_id: "app".into(),
+            container_id: "view_1".into(),
+            destination: Destination::Postgrest,
+            watermark: None,
+            last_run_at: None,
+            last_result: Some("failed".into()),
+            last_report: Some(serde_json::json!({"error": "boom"})),
+            updated_at: None,
+        };
+        let mut status = Status::new("acc", "app", &[plan], &[state]);
+        let stages = &status.containers["view_1"];
+        assert_eq!(stages.keys().collect::<Vec<_>>(), ["postgrest", "socrata"]);
+        assert_eq!(stages["postgrest"].result, "failed");
+        assert_eq!(stages["postgrest"].error.as_deref(), Some("boom"));
+        assert_eq!(stages["socrata"].result, "never");
+        let missing: Vec<String> = (0..30).map(|i| format!("r{i}")).collect();
+        let drift = Drift {
+            staged: 30,
+            found: 0,
+            missing: Some(missing),
+            ..Drift::default()
+        };
+        let found = Verification {
+            knack: 30,
+            staged: 30,
+            socrata: Some(drift),
+            agol: None,
+        };
+        assert!(status.verified("view_1", &found));
+        let socrata = &status.containers["view_1"]["socrata"];
+        assert_eq!(
+            socrata.missing_ids.as_ref().map(Vec::len),
+            Some(MISSING_IDS_CAP)
+        );
+        assert_eq!(socrata.drift, Some(true));
+        assert_eq!(status.containers["view_1"]["postgrest"].drift, Some(false));
+        let json = serde_json::to_value(&status).unwrap();
+        assert_eq!(
+            json["containers"]["view_1"]["socrata"]["counts"]["socrata"],
+            0
+        );
     }
-    for (container, per_dest) in &status.containers {
-        for (dest, s) in per_dest {
-            let mut row = vec![
-                container.clone(),
-                dest.clone(),
-                s.watermark.clone().unwrap_or_else(|| "-".into()),
-                s.last_run.clone().unwrap_or_else(|| "-".into()),
-                s.result.clone(),
-            ];
-            if verify {
-                let counts = s.counts.as_ref().map_or_else(String::new, |c| {
-                    c.iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                });
-                row.push(counts);
-                row.push(match s.drift {
-                    Some(true) => "DRIFT".into(),
-                    Some(false) => "none".into(),
-                    None => "-".into(),
-                });
-            }
-            rows.push(row);
-        }
-    }
-    let mut out = super::table::render(&rows, &[]);
-    for (container, per_dest) in &status.containers {
-        for (dest, s) in per_dest {
-            if let Some(error) = &s.error {
-                out.push_str(&format!("{container}/{dest} last error: {error}\n"));
-            }
-            if let Some(ids) = s.missing_ids.as_ref().filter(|i| !i.is_empty()) {
-                out.push_str(&format!(
-                    "{container}/{dest} missing (first {}): {}\n",
-                    ids.len(),
-                    ids.join(", ")
-                ));
-            }
-        }
-    }
-    out
 }

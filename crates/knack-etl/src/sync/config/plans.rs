@@ -1,0 +1,247 @@
+//! What a container's config becomes for a run: the container as Knack reads it, its Socrata and
+//! ArcGIS targets (with the other containers of the app publishing to the same destination), its
+//! Knack copies, and its whole [`SyncPlan`]. Each refusal is one sentence naming the container's
+//! place and the key to add.
+
+use knack_client::Container;
+
+use super::{container_at, AppConfig, Apps, ContainerConfig, KnackDestinationConfig};
+use crate::agol::AgolTarget;
+use crate::knack_copy::KnackDestination;
+use crate::socrata::SocrataTarget;
+use crate::sync::plan::{KnackPlan, SyncPlan};
+use crate::sync::shared::{share_destinations, shared_destinations, SharedDestination};
+
+impl ContainerConfig {
+    /// Container `id`'s plan as far as Knack and the staging store go (its container, modified
+    /// date field and location fields; no destination): what `records-to-postgrest` needs, and
+    /// what a publisher reads ([`SyncPlan::publication`]).
+    ///
+    /// # Errors
+    /// A view without `scene_id`, no `modified_date_field_id`, or a malformed key; the message
+    /// names `[apps.<app>.containers.<id>]`.
+    pub fn staging_plan(&self, app: &str, id: &str) -> Result<SyncPlan, String> {
+        let at = container_at(app, id);
+        let scene = match id.starts_with("object_") {
+            true => None,
+            false => Some(self.scene_id.as_deref().ok_or_else(|| {
+                format!(
+                    "{at} is a view and needs scene_id (the scene that holds the view, e.g. \
+                     scene_id = \"scene_73\")"
+                )
+            })?),
+        };
+        let modified = self
+            .modified_date_field_id
+            .clone()
+            .ok_or_else(|| format!("{at} needs modified_date_field_id (e.g. \"field_205\")"))?;
+        Ok(SyncPlan {
+            container: Container::parse(id, scene).map_err(|e| e.to_string())?,
+            modified_date_field: modified,
+            location_fields: self.location_fields.clone(),
+            socrata: None,
+            agol: None,
+            knack: Vec::new(),
+        })
+    }
+}
+
+impl AppConfig {
+    /// Container `id`'s Socrata destination, shared with the app's other containers publishing
+    /// to the same dataset.
+    ///
+    /// # Errors
+    /// The container is not configured or has no `socrata_resource_id`.
+    pub fn socrata_target(&self, app: &str, id: &str) -> Result<SocrataTarget, String> {
+        let found = self.containers.get(id);
+        let Some((c, resource_id)) = found.and_then(|c| Some((c, c.socrata_resource_id.clone()?)))
+        else {
+            return Err(format!(
+                "{} has no socrata_resource_id; add the destination dataset id (e.g. \
+                 socrata_resource_id = \"p53x-x73x\") to publish it to Socrata",
+                container_at(app, id)
+            ));
+        };
+        Ok(SocrataTarget {
+            resource_id,
+            append_timestamp_key: c.append_timestamps_socrata.as_ref().map(|a| a.key.clone()),
+            no_replace: c.no_replace_socrata,
+            shared_with: self.sharers(id).0,
+        })
+    }
+
+    /// Container `id`'s ArcGIS Online layer or table, shared with the app's other containers
+    /// publishing to the same one.
+    ///
+    /// # Errors
+    /// The container is not configured or lacks `service_id`, `layer_id` or `item_type`.
+    pub fn agol_target(&self, app: &str, id: &str) -> Result<AgolTarget, String> {
+        match self.containers.get(id).and_then(agol_target) {
+            Some(target) => Ok(AgolTarget {
+                shared_with: self.sharers(id).1,
+                ..target
+            }),
+            None => Err(format!(
+                "{} needs service_id, layer_id and item_type (\"layer\" or \"table\") to publish \
+                 to ArcGIS Online",
+                container_at(app, id)
+            )),
+        }
+    }
+
+    /// The destinations more than one of the app's containers publishes to: a full replace of
+    /// one keeps the records the others have staged.
+    pub fn shared(&self) -> Vec<SharedDestination> {
+        shared_destinations(&self.destinations())
+    }
+
+    /// Every container of the app, only as far as where it publishes, with
+    /// [`share_destinations`] applied: who shares a dataset or a layer with whom.
+    fn destinations(&self) -> Vec<SyncPlan> {
+        let mut plans: Vec<SyncPlan> = self
+            .containers
+            .iter()
+            .filter_map(|(id, c)| {
+                Some(SyncPlan {
+                    container: Container::parse(id, c.scene_id.as_deref()).ok()?,
+                    modified_date_field: String::new(),
+                    location_fields: Vec::new(),
+                    socrata: c
+                        .socrata_resource_id
+                        .clone()
+                        .map(|resource_id| SocrataTarget {
+                            resource_id,
+                            ..SocrataTarget::default()
+                        }),
+                    agol: agol_target(c).map(|t| AgolTarget::new(t.service_id, t.selector, "id")),
+                    knack: Vec::new(),
+                })
+            })
+            .collect();
+        share_destinations(&mut plans);
+        plans
+    }
+
+    /// The other containers publishing to container `id`'s Socrata dataset and ArcGIS layer.
+    fn sharers(&self, id: &str) -> (Vec<String>, Vec<String>) {
+        let plans = self.destinations();
+        let plan = plans.into_iter().find(|p| p.container.id() == id);
+        let socrata = plan.as_ref().and_then(|p| p.socrata.as_ref());
+        let agol = plan.as_ref().and_then(|p| p.agol.as_ref());
+        (
+            socrata.map(|t| t.shared_with.clone()).unwrap_or_default(),
+            agol.map(|t| t.shared_with.clone()).unwrap_or_default(),
+        )
+    }
+
+    /// Container `id`'s copy into the Knack app `dest` (`records-to-knack`): both sides and the
+    /// field map. The app ids are left empty: where they come from is the caller's.
+    ///
+    /// # Errors
+    /// The container has no `knack_destinations.<dest>` (the message lists those it has), or its
+    /// map or object is unusable.
+    pub fn knack_destination(
+        &self,
+        app: &str,
+        id: &str,
+        dest: &str,
+    ) -> Result<KnackDestination, String> {
+        let at = container_at(app, id);
+        let dests = self.containers.get(id).map(|c| &c.knack_destinations);
+        let Some(d) = dests.and_then(|d| d.get(dest)) else {
+            let known: Vec<&str> = dests
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| k.as_str())
+                .collect();
+            return Err(format!(
+                "{at} has no knack_destinations.{dest}; known destinations: {known}; add \
+                 [apps.{app}.containers.{id}.knack_destinations.{dest}] with container, object \
+                 and fields",
+                known = if known.is_empty() {
+                    "(none)".to_owned()
+                } else {
+                    known.join(", ")
+                },
+            ));
+        };
+        copy(&format!("{at} knack_destinations.{dest}:"), id, d)
+    }
+}
+
+/// The ArcGIS target `c` names (not shared yet), when it has all three keys.
+fn agol_target(c: &ContainerConfig) -> Option<AgolTarget> {
+    match (&c.service_id, c.layer_id, c.item_type) {
+        (Some(s), Some(l), Some(t)) => Some(AgolTarget::new(
+            s.clone(),
+            t.selector(l),
+            c.matching_field(),
+        )),
+        _ => None,
+    }
+}
+
+/// The copy of `source_container` that `d` describes, app ids left empty; `at` begins each
+/// message.
+fn copy(
+    at: &str,
+    source_container: &str,
+    d: &KnackDestinationConfig,
+) -> Result<KnackDestination, String> {
+    let fields = d
+        .field_map()
+        .map_err(|p| format!("{at} {}", p.join("; ")))?;
+    let dest_object = Container::object(&d.object).map_err(|e| format!("{at} {e}"))?;
+    Ok(KnackDestination {
+        source_app_id: String::new(),
+        source_container: source_container.to_owned(),
+        dest_app_id: String::new(),
+        dest_container: d.container.clone(),
+        dest_object,
+        fields,
+    })
+}
+
+/// The whole plan of container `id` of app `app`: its staging plan, its Socrata and ArcGIS
+/// targets, and its Knack copies (each destination app's id from its `app_id`, empty when the
+/// config names none: a caller resolving it elsewhere sets it, as it sets the source app's id).
+///
+/// # Errors
+/// The first problem of the container, one sentence naming its place and the fix.
+pub fn plan(apps: &Apps, app: &str, id: &str) -> Result<SyncPlan, String> {
+    let (a, c) = apps
+        .get(app)
+        .and_then(|a| Some((a, a.containers.get(id)?)))
+        .ok_or_else(|| format!("{} is not in the config", container_at(app, id)))?;
+    let mut plan = c.staging_plan(app, id)?;
+    if c.socrata_resource_id.is_some() {
+        plan.socrata = Some(a.socrata_target(app, id)?);
+    }
+    if c.service_id.is_some() {
+        plan.agol = Some(a.agol_target(app, id)?);
+    }
+    for (name, d) in &c.knack_destinations {
+        let at = format!("[apps.{app}.containers.{id}.knack_destinations.{name}]:");
+        let mut destination = copy(&at, id, d)?;
+        let dest_app = apps.get(name);
+        let configured = dest_app.and_then(|a| a.containers.get(&d.container));
+        let scene = configured.and_then(|k| k.scene_id.as_deref());
+        if d.container.starts_with("view_") && scene.is_none() {
+            // The message's wide gaps are as `aks` has always printed them.
+            return Err(format!(
+                "{at} container {} is a view, and sync refreshes its staged rows from Knack                  before comparing, which needs its scene: add [apps.{name}.containers.{}] with                  scene_id and modified_date_field_id",
+                d.container, d.container
+            ));
+        }
+        let dest_container =
+            Container::parse(&d.container, scene).map_err(|e| format!("{at} {e}"))?;
+        destination.dest_app_id = dest_app.and_then(|a| a.app_id.clone()).unwrap_or_default();
+        plan.knack.push(KnackPlan {
+            app_name: name.clone(),
+            destination,
+            dest_container,
+            dest_modified_field: configured.and_then(|k| k.modified_date_field_id.clone()),
+        });
+    }
+    Ok(plan)
+}
