@@ -32,7 +32,9 @@ pub(super) async fn run(
         e
     })?;
     let mut clients = clients::sync(&settings)?;
-    if let Some((name, dest)) = sync_dest(&config, &mut plans, &settings, vars)? {
+    let dest = sync_dest(&config, &mut plans, &settings, vars)?;
+    let dest_app = dest.as_ref().map(|(_, d)| d.app_id.clone());
+    if let Some((name, dest)) = dest {
         clients.knack_dests = BTreeMap::from([(name, clients::dest_knack(&dest)?)]);
     }
     tracing::info!(
@@ -87,7 +89,10 @@ pub(super) async fn run(
         return Err(RunError::Message(message).into());
     }
     let failed = report.failures();
-    let (n, listed) = (failed.len(), diagnose::env_hints(&failed.join("; ")));
+    let listed = failed
+        .iter()
+        .map(|f| diagnose::env_hints_for(f, dest_app.as_deref()));
+    let (n, listed) = (failed.len(), listed.collect::<Vec<_>>().join("; "));
     let message = format!(
         "sync of {app_name}: {n} stage(s) failed or were skipped (every stage not listed ran): \
          {listed}"

@@ -70,6 +70,16 @@ const ENV_HINTS: &[(&str, &str)] = &[
     ),
 ];
 
+/// [`env_hints`] of one stage's failure; one about `dest_app` (`for app <id>`) names the
+/// destination app's variables (`KNACK_API_KEY_DEST`, `KNACK_APP_ID_DEST`) in the Knack hint.
+pub fn env_hints_for(message: &str, dest_app: Option<&str>) -> String {
+    let dest = "Check KNACK_API_KEY_DEST and KNACK_APP_ID_DEST";
+    match dest_app.filter(|id| message.contains(&format!("for app {id}"))) {
+        Some(_) => env_hints(&message.replace(ENV_HINTS[0].0, dest)),
+        None => env_hints(message),
+    }
+}
+
 /// A client's message with the builder methods it names replaced by aks's environment variables.
 pub fn env_hints(message: &str) -> String {
     ENV_HINTS
@@ -97,4 +107,21 @@ fn shown(url: &Url) -> String {
     u.set_query(None);
     u.set_fragment(None);
     u.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_key_names_the_variables_of_the_app_that_refused_it() {
+        let hint = ENV_HINTS[0].0;
+        let src = format!("Knack answered 403 for app src1 (GET x): no. {hint}");
+        let dst = format!("Knack answered 401 for app dst2 (GET y): no. {hint}");
+        let shown = env_hints_for(&dst, Some("dst2"));
+        assert!(shown.ends_with("no. Check KNACK_API_KEY_DEST and KNACK_APP_ID_DEST"));
+        let shown = env_hints_for(&src, Some("dst2"));
+        assert!(shown.ends_with("no. Check KNACK_API_KEY and KNACK_APP_ID"));
+        assert_eq!(env_hints_for(&dst, None), env_hints(&dst));
+    }
 }

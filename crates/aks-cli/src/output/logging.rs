@@ -62,10 +62,7 @@ pub fn init(format: LogFormat) {
 /// The `--log-format` given in raw arguments (`--log-format json` or `--log-format=json`), for
 /// reporting arguments that did not parse in the format asked for; text when absent or unclear.
 pub fn format_in_args<I: IntoIterator<Item = std::ffi::OsString>>(args: I) -> LogFormat {
-    let args: Vec<String> = args
-        .into_iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
+    let args = Vec::from_iter(args.into_iter().map(|a| a.to_string_lossy().into_owned()));
     let mut format = LogFormat::Text;
     for (i, arg) in args.iter().enumerate() {
         let value = match arg.strip_prefix("--log-format") {
@@ -99,16 +96,11 @@ where
     ) -> std::fmt::Result {
         let normalized = event.normalized_metadata();
         let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
-        let mut fields = Fields(Map::new());
-        fields.0.insert(
-            "timestamp".into(),
-            Utc::now()
-                .to_rfc3339_opts(SecondsFormat::Micros, true)
-                .into(),
-        );
-        fields
-            .0
-            .insert("level".into(), meta.level().as_str().into());
+        let now = Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true);
+        let mut fields = Fields(Map::from_iter([
+            ("timestamp".to_owned(), now.into()),
+            ("level".to_owned(), meta.level().as_str().into()),
+        ]));
         event.record(&mut fields);
         fields.0.insert("target".into(), meta.target().into());
         writeln!(writer, "{}", JsonValue::Object(fields.0))

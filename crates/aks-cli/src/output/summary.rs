@@ -38,7 +38,6 @@ impl Summary {
     pub(crate) fn counted(etl: &knack_etl::RunReport, dry_run: bool, quota: Option<Quota>) -> Self {
         Summary {
             read: etl.read,
-            // In a dry run, what would have been written (knack-etl's DryRun counts it so).
             written: etl.written,
             deleted: etl.deleted,
             recovered: u64::from(etl.recovered),
@@ -64,11 +63,8 @@ pub(crate) fn summary_line(what: &str, r: &Summary) -> String {
     } else {
         format!("written {}", r.written)
     };
-    let quota = r
-        .knack_quota
-        .as_ref()
-        .map(|q| format!(", {}", quota_left(Some(q))));
-    let quota = quota.unwrap_or_default();
+    let quota = r.knack_quota.as_ref().map(|q| quota_left(Some(q)));
+    let quota = quota.map(|q| format!(", {q}")).unwrap_or_default();
     format!(
         "{what}: read {}, {written}, deleted {}{}, failed {}, rejected {} in {:.1}s{quota}",
         r.read,
@@ -82,10 +78,9 @@ pub(crate) fn summary_line(what: &str, r: &Summary) -> String {
 
 /// `, recovered N` when N > 0 (most runs recover nothing, and their lines stay as they were).
 pub(crate) fn recovered_part(n: u64) -> String {
-    if n > 0 {
-        format!(", recovered {n}")
-    } else {
-        String::new()
+    match n {
+        0 => String::new(),
+        n => format!(", recovered {n}"),
     }
 }
 
@@ -118,10 +113,8 @@ pub fn failed_line(command: &str, started: std::time::Instant, exit_code: u8) ->
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
-    let line = last.unwrap_or_else(|| {
-        let secs = started.elapsed().as_secs_f64();
-        format!("{command}: stopped after {secs:.1}s")
-    });
+    let secs = started.elapsed().as_secs_f64();
+    let line = last.unwrap_or_else(|| format!("{command}: stopped after {secs:.1}s"));
     format!("summary: {line}; exit code {exit_code}")
 }
 

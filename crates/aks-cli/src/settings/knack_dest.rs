@@ -145,7 +145,8 @@ fn dest_settings(
     };
     if names.len() > 1 {
         problems.invalid.push(format!(
-            "the containers copy into {} Knack apps ({}), but KNACK_API_KEY_DEST holds one key:              sync them with -c in separate runs, one destination app each",
+            "the containers copy into {} Knack apps ({}), but KNACK_API_KEY_DEST holds one key: \
+             sync them with -c in separate runs, one destination app each",
             names.len(),
             names.iter().copied().collect::<Vec<_>>().join(", ")
         ));

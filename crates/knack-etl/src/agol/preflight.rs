@@ -10,7 +10,7 @@ use agol_client::{LayerInfo, LayerSelector};
 use knack_client::Formatter;
 
 use crate::error::refuse;
-use crate::transform::field_key;
+use crate::transform::output_keys;
 use crate::Error;
 
 /// ArcGIS field types a matching field may have: the values compared are Knack ids (text) or
@@ -86,10 +86,8 @@ pub fn layer_problems(
 ) -> Vec<String> {
     let mut problems = agol_problems(layer, matching_field);
     let has = |name: &str| layer.fields.iter().any(|f| f.name == name);
-    let missing: Vec<String> = formatter
-        .fields()
-        .iter()
-        .map(|f| field_key(&f.label))
+    let missing: Vec<String> = output_keys(formatter)
+        .into_iter()
         .filter(|k| !has(k))
         .collect();
     if !missing.is_empty() {

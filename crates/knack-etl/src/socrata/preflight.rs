@@ -10,7 +10,7 @@ use knack_client::Formatter;
 use socrata_client::{DataType, DatasetMetadata};
 
 use crate::error::refuse;
-use crate::transform::field_key;
+use crate::transform::output_keys;
 use crate::Error;
 
 /// The Socrata column that must be the row identifier: the text column `id`, holding the Knack
@@ -60,10 +60,8 @@ pub fn dataset_problems(
     formatter: &Formatter,
 ) -> Vec<String> {
     let mut problems = socrata_problems(dataset);
-    let missing: Vec<String> = formatter
-        .fields()
-        .iter()
-        .map(|f| field_key(&f.label))
+    let missing: Vec<String> = output_keys(formatter)
+        .into_iter()
         .filter(|k| !dataset.has_field(k))
         .collect();
     if !missing.is_empty() {

@@ -109,14 +109,32 @@ impl SyncReport {
     }
 
     /// The stages' notes (what a run repaired or dropped), one line each:
-    /// `<container>/<stage>: <note>`.
+    /// `<container>/<stage>: <note>`. In a dry run whose staging load would stage records, one
+    /// more line says the publishing stages' counts leave those out: a dry run stages nothing,
+    /// so they read what is staged now.
     pub fn notes(&self) -> Vec<String> {
         let stages = self.stages.iter();
         let reports = stages.filter_map(|s| Some((s, s.outcome.report()?)));
         let notes = reports.flat_map(|(s, r)| r.notes.iter().map(move |n| (s, n)));
-        notes
+        let mut out: Vec<String> = notes
             .map(|(s, note)| format!("{}/{}: {note}", s.container_id, s.destination))
-            .collect()
+            .collect();
+        for s in &self.stages {
+            let Some(r) = s.outcome.report() else {
+                continue;
+            };
+            let later = self.stages.iter().any(|o| {
+                o.container_id == s.container_id && o.destination != Destination::Postgrest
+            });
+            if s.destination == Destination::Postgrest && r.dry_run && r.written > 0 && later {
+                out.push(format!(
+                    "{}: dry run: the later stages read what is staged now, so their counts leave \
+                     out the {} record(s) the {} stage would stage",
+                    s.container_id, r.written, s.destination
+                ));
+            }
+        }
+        out
     }
 
     /// The stages' counts, summed over those that ran.

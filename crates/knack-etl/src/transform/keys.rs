@@ -30,6 +30,25 @@ pub fn field_key(label: &str) -> String {
     }
 }
 
+/// Every output key of a formatter's records, in output order, each once: the record id stays
+/// [`RECORD_ID_KEY`] (as [`normalize_keys`] keeps it), every other label goes through
+/// [`field_key`]. What a destination's preflight compares its columns or fields with.
+pub fn output_keys(formatter: &knack_client::Formatter) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::with_capacity(formatter.fields().len());
+    for (i, f) in formatter.fields().iter().enumerate() {
+        // The first label is always the record id (Formatter::fields).
+        let key = if i == 0 && f.label == RECORD_ID_KEY {
+            f.label.clone()
+        } else {
+            field_key(&f.label)
+        };
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    keys
+}
+
 /// Normalises every key of a formatted record (label → value) with [`field_key`], except the exact
 /// key `id`, which is the Knack record id and stays `id`.
 ///

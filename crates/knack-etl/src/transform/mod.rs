@@ -15,7 +15,7 @@ pub(crate) mod keys;
 pub(crate) mod pyfmt;
 
 pub use error::TransformError;
-pub(crate) use keys::field_key;
+pub(crate) use keys::{field_key, output_keys};
 
 /// What a transform needs to know about one field of the container, from the Knack metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]

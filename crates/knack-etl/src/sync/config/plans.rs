@@ -227,9 +227,10 @@ pub fn plan(apps: &Apps, app: &str, id: &str) -> Result<SyncPlan, String> {
         let configured = dest_app.and_then(|a| a.containers.get(&d.container));
         let scene = configured.and_then(|k| k.scene_id.as_deref());
         if d.container.starts_with("view_") && scene.is_none() {
-            // The message's wide gaps are as `aks` has always printed them.
             return Err(format!(
-                "{at} container {} is a view, and sync refreshes its staged rows from Knack                  before comparing, which needs its scene: add [apps.{name}.containers.{}] with                  scene_id and modified_date_field_id",
+                "{at} container {} is a view, and sync refreshes its staged rows from Knack \
+                 before comparing, which needs its scene: add [apps.{name}.containers.{}] with \
+                 scene_id and modified_date_field_id",
                 d.container, d.container
             ));
         }
