@@ -93,7 +93,11 @@ async fn find(
     // Knack's `is` may match loosely (case, formatting): the canonical key decides.
     Ok(candidates.into_iter().find(|r| {
         let raw = r.raw();
-        let value = raw.get(pk).or_else(|| raw.get(field));
+        // The raw value, as the staged rows compare it, when Knack sends one.
+        let value = raw
+            .get(&format!("{field}_raw"))
+            .or_else(|| raw.get(pk))
+            .or_else(|| raw.get(field));
         canonical::key(value.unwrap_or(&Value::Null)).as_deref() == Some(key)
     }))
 }

@@ -93,6 +93,8 @@ pub struct Fault {
     /// The answer never reaches the client: the connection closes instead (only through a
     /// [`LossProxy`]; see [`Fault::lose_answer`]).
     pub lost: bool,
+    /// The status answered after the fake applied the request (see [`Fault::applied_then`]).
+    pub applied_status: Option<u16>,
 }
 
 impl Fault {
@@ -108,6 +110,7 @@ impl Fault {
             path_contains: None,
             after: 0,
             lost: false,
+            applied_status: None,
         }
     }
 
@@ -165,9 +168,26 @@ impl Fault {
         self
     }
 
-    /// The fake's own answer to a request this fault let through (no status): marked lost when
-    /// the fault loses its answer, else as it is.
+    /// The fake applies the request, then answers `status` (with this fault's headers and body)
+    /// instead of its own answer: a 500 from a proxy or a server that failed after the commit.
+    pub fn applied_then(status: u16) -> Self {
+        Self {
+            applied_status: Some(status),
+            ..Self::slow(Duration::ZERO)
+        }
+    }
+
+    /// The fake's own answer to a request this fault let through (no status): replaced by
+    /// [`Fault::applied_then`]'s status, marked lost when the fault loses its answer, else as it
+    /// is.
     pub fn finish(&self, resp: ResponseTemplate) -> ResponseTemplate {
+        if let Some(status) = self.applied_status {
+            return Self {
+                status: Some(status),
+                ..self.clone()
+            }
+            .respond();
+        }
         if self.lost {
             resp.insert_header(LOST_HEADER, "1")
         } else {
