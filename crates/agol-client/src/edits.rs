@@ -202,6 +202,11 @@ impl Layer {
     }
 
     /// `deleteFeatures` by object ids, in batches of [`BatchSizes::deletes`](crate::BatchSizes).
+    ///
+    /// Repeated like any idempotent call after a transient failure. An id the layer no longer has
+    /// (ArcGIS code 1019, "Object is missing": an earlier attempt whose answer was lost deleted
+    /// it) counts as deleted: the batch is sent again without those ids, so the others are still
+    /// deleted when the refusal rolled the batch back.
     pub async fn delete_object_ids(
         &self,
         ids: &[i64],
@@ -210,13 +215,34 @@ impl Layer {
         let mut all = EditResults::default();
         let size = self.client.batch_sizes().deletes;
         for (i, chunk) in ids.chunks(size).enumerate() {
-            let params = vec![
-                ("objectIds", join_ids(chunk)),
-                ("rollbackOnFailure", rollback_on_failure.to_string()),
-            ];
-            let batch = (i + 1, i * size, &all);
-            let results = self.delete_call(params, batch, Some(chunk.len())).await?;
-            all.extend(results);
+            let mut pending = chunk.to_vec();
+            loop {
+                let params = vec![
+                    ("objectIds", join_ids(&pending)),
+                    ("rollbackOnFailure", rollback_on_failure.to_string()),
+                ];
+                let batch = (i + 1, i * size, &all);
+                let gone = match self.delete_call(params, batch, Some(pending.len())).await {
+                    Ok(results) => {
+                        all.extend(results);
+                        break;
+                    }
+                    Err(e) => match already_gone(&e) {
+                        Some(gone) => gone,
+                        None => return Err(e),
+                    },
+                };
+                pending.retain(|id| !gone.contains(id));
+                all.delete_results.extend(gone.iter().map(|id| EditResult {
+                    object_id: Some(*id),
+                    global_id: None,
+                    success: true,
+                    error: None,
+                }));
+                if pending.is_empty() {
+                    break;
+                }
+            }
         }
         Ok(all)
     }
@@ -330,4 +356,26 @@ impl Layer {
         self.delete_where("1=1").await?;
         Ok(TruncateOutcome::DeletedAll)
     }
+}
+
+/// ArcGIS's code for a delete of an object id the layer does not have.
+const OBJECT_MISSING: i64 = 1019;
+/// ArcGIS's code for "Operation rolled back.": failed only because another did.
+const ROLLED_BACK: i64 = 1003;
+
+/// The object ids a refused `deleteFeatures` names as missing, when missing ids are its only
+/// reason (the others failed only as rolled back); `None` for any other failure.
+fn already_gone(e: &Error) -> Option<Vec<i64>> {
+    let Error::EditsFailed { failures, .. } = e else {
+        return None;
+    };
+    let mut gone = Vec::new();
+    for f in failures {
+        match f.code {
+            Some(OBJECT_MISSING) => gone.push(f.object_id?),
+            Some(ROLLED_BACK) => {}
+            _ => return None,
+        }
+    }
+    (!gone.is_empty()).then_some(gone)
 }

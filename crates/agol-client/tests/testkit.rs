@@ -351,11 +351,13 @@ async fn updates_deletes_and_apply_edits() {
     assert_eq!(wheres, ["id IN ('t1','t2')", "id IN ('it''s')"]);
 
     table.delete_object_ids(&[ids[0]], true).await.unwrap();
-    let err = table.delete_object_ids(&[ids[0]], true).await.unwrap_err();
-    assert!(
-        matches!(err, Error::EditsFailed { .. }),
-        "deleting twice is a per-feature failure"
-    );
+    // Deleting again (as a repeat after a lost answer does) finds the id gone (1019): it counts as
+    // deleted, and nothing else is touched.
+    let before = fake.features(1).len();
+    let again = table.delete_object_ids(&[ids[0]], true).await.unwrap();
+    assert_eq!(again.delete_results.len(), 1, "{again:?}");
+    assert!(again.delete_results[0].success);
+    assert_eq!(fake.features(1).len(), before);
 
     let edits = Edits {
         adds: vec![feature("new")],
@@ -666,4 +668,29 @@ async fn values_the_layer_refuses_roll_the_call_back_or_fail_alone_as_arcgis_doe
         ]
     );
     assert_eq!(ids_of(&fake.features(0)), ["good", "brackets", "digits"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delete_whose_answer_was_lost_is_repeated_and_counts_the_gone_ids() {
+    use agol_client::testkit::Chaos;
+    let fake = FakeAgol::start().await;
+    // The proxy that plays lost answers (no random faults).
+    fake.set_chaos(Chaos { seed: 1, rate: 0.0 });
+    let ids = fake.seed(1, (0..3).map(|i| feature(&format!("t{i}"))));
+    let client = fake.client_builder().build().unwrap();
+    let table = client
+        .layer_from_item(ITEM_ID, LayerSelector::Id(1))
+        .await
+        .unwrap();
+    fake.inject(
+        Fault::slow(std::time::Duration::ZERO)
+            .lose_answer()
+            .on_path("deleteFeatures"),
+    );
+    let done = table.delete_object_ids(&ids[..2], true).await.unwrap();
+    assert_eq!(done.delete_results.len(), 2, "{done:?}");
+    assert!(done.delete_results.iter().all(|r| r.success));
+    assert_eq!(ids_of(&fake.features(1)), ["t2"]);
+    // The lost attempt, then its repeat, which found both gone.
+    assert_eq!(fake.requests_for("deleteFeatures").len(), 2);
 }

@@ -111,8 +111,9 @@ impl Client {
         self.inner.read_ahead_bytes
     }
 
-    /// The least time between two requests of this app (slightly over
-    /// `1 s / requests_per_second`, see the crate docs on the rate limit).
+    /// The average time between two requests of this app over a long run: 1.1 s divided by
+    /// `requests_per_second` (at most that many requests are sent in any 1.1 s, a margin for
+    /// Knack counting them as they arrive).
     pub fn request_interval(&self) -> Duration {
         self.inner.limiter.period()
     }

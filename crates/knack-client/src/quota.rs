@@ -49,21 +49,50 @@ fn epoch(headers: &HeaderMap, name: &str) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(i64::try_from(secs).ok()?, 0)
 }
 
+/// The longest wait a reset header read as a duration may name: a daily quota comes back within
+/// a day (one hour of slack).
+const MAX_RESET_DURATION: Duration = Duration::from_secs(25 * 3600);
+
+/// When the quota comes back, from header `name`, as seen at `now`: the instant it names when that
+/// is in the future; else, when it is a number that can be a wait in milliseconds (at most a
+/// day), `now` plus that wait (`21600000` is six hours, not a day in 1970); else `None`. Never an
+/// instant in the past.
+fn reset_at(headers: &HeaderMap, name: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if let Some(at) = epoch(headers, name).filter(|at| *at > now) {
+        return Some(at);
+    }
+    let ms: u64 = headers.get(name)?.to_str().ok()?.trim().parse().ok()?;
+    let wait = Duration::from_millis(ms);
+    if wait.is_zero() || wait > MAX_RESET_DURATION {
+        return None;
+    }
+    Some(now + chrono::Duration::from_std(wait).ok()?)
+}
+
 /// The quota headers of an answer, when it has them.
 pub(crate) fn quota(headers: &HeaderMap) -> Option<Quota> {
+    quota_at(headers, Utc::now())
+}
+
+fn quota_at(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Quota> {
     Some(Quota {
         remaining: number(headers, "x-planlimit-remaining")?,
         limit: number(headers, "x-planlimit-limit"),
-        resets_at: epoch(headers, "x-planlimit-reset"),
+        resets_at: reset_at(headers, "x-planlimit-reset", now),
     })
 }
 
 /// For a 429: `Some(resets_at)` when it is the daily quota that is spent
 /// (`X-PlanLimit-Remaining: 0`), with the reset from `X-PlanLimit-Reset`,
-/// else `X-RateLimit-Reset`.
+/// else `X-RateLimit-Reset` (see [`reset_at`]: never an instant in the past).
 pub(crate) fn daily_limit_spent(headers: &HeaderMap) -> Option<Option<DateTime<Utc>>> {
+    daily_limit_spent_at(headers, Utc::now())
+}
+
+fn daily_limit_spent_at(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Option<DateTime<Utc>>> {
     (number(headers, "x-planlimit-remaining")? == 0).then(|| {
-        epoch(headers, "x-planlimit-reset").or_else(|| epoch(headers, "x-ratelimit-reset"))
+        reset_at(headers, "x-planlimit-reset", now)
+            .or_else(|| reset_at(headers, "x-ratelimit-reset", now))
     })
 }
 
@@ -121,28 +150,49 @@ mod tests {
 
     #[test]
     fn reads_the_daily_quota() {
+        let now = DateTime::from_timestamp(1_699_990_000, 0).unwrap();
         let h = headers(&[
             ("X-PlanLimit-Limit", "5000"),
             ("X-PlanLimit-Remaining", "42"),
             ("X-PlanLimit-Reset", "1700000000"),
         ]);
         assert_eq!(
-            quota(&h),
+            quota_at(&h, now),
             Some(Quota {
                 remaining: 42,
                 limit: Some(5000),
                 resets_at: DateTime::from_timestamp(1_700_000_000, 0),
             })
         );
-        assert_eq!(daily_limit_spent(&h), None, "42 left is not spent");
+        assert_eq!(daily_limit_spent_at(&h, now), None, "42 left is not spent");
         assert_eq!(quota(&HeaderMap::new()), None);
         let spent = headers(&[
             ("X-PlanLimit-Remaining", "0"),
             ("X-RateLimit-Reset", "1700000000000"),
         ]);
         assert_eq!(
-            daily_limit_spent(&spent),
+            daily_limit_spent_at(&spent, now),
             Some(DateTime::from_timestamp(1_700_000_000, 0))
+        );
+    }
+
+    #[test]
+    fn a_reset_that_is_not_a_future_instant_is_a_wait_or_nothing() {
+        let now = DateTime::from_timestamp(1_765_000_000, 0).unwrap();
+        let spent = |reset: &str| {
+            let h = headers(&[("X-PlanLimit-Remaining", "0"), ("X-PlanLimit-Reset", reset)]);
+            daily_limit_spent_at(&h, now).expect("the quota is spent")
+        };
+        // 21600000 as epoch seconds is 1970-09-08: read as 6 hours in milliseconds.
+        assert_eq!(spent("21600000"), Some(now + chrono::Duration::hours(6)));
+        // A past instant that cannot be a wait of at most a day, and a past date: left out.
+        assert_eq!(spent("1700000000"), None);
+        assert_eq!(spent("Tue, 14 Nov 2023 22:13:20 GMT"), None);
+        assert_eq!(spent("0"), None);
+        // A future instant stays what it is.
+        assert_eq!(
+            spent("1765003600"),
+            DateTime::from_timestamp(1_765_003_600, 0)
         );
     }
 }

@@ -2,50 +2,75 @@
 //! the process.
 //!
 //! Knack allows 10 requests per second and reads it as a rolling window: the
-//! 11th request within any one second is answered 429. A token bucket with a
-//! burst of 10 breaks that (10 at t=0, then one every 100 ms: 19 in the first
-//! second). So the limiter is governor's GCRA with a burst of **one** and a
-//! period slightly longer than `1 s / limit`: any 11 consecutive requests then
-//! span more than one second. The margin absorbs jitter between the moment we
-//! send and the moment Knack counts the request.
+//! 11th request within any one second is answered 429. Knack counts requests
+//! as they **arrive**, and arrival times jitter (a request sent 100 ms after
+//! another may arrive 30 ms after it), so a limiter that allows exactly 10 in
+//! any second *as sent* still provokes 429s. This one allows at most `limit`
+//! requests in any window of [`WINDOW`] (1.1 s) as sent: any 11 consecutive
+//! requests span at least 1.1 s, so arrival jitter of up to 100 ms keeps them
+//! within Knack's limit. A long read still runs at `limit` per 1.1 s, within
+//! 1.1 × the ceiling.
+//!
+//! A sliding window (the send times of the last `limit` requests) rather than
+//! governor's GCRA: GCRA with a burst of `limit` lets `limit + 1` through in
+//! one window, and with a burst of one it spaces every request by
+//! `WINDOW / limit`, which costs a long read its first burst.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, Quota};
+use tokio::time::Instant;
 
-/// The slack added to the period between two requests.
-const MARGIN: Duration = Duration::from_millis(5);
+/// The window in which at most `limit` requests are sent: Knack's one second
+/// plus 10 % for arrival jitter.
+pub(crate) const WINDOW: Duration = Duration::from_millis(1100);
 
 /// A shared limiter: wait on it before every request.
 #[derive(Debug)]
 pub(crate) struct Limiter {
-    inner: DefaultDirectRateLimiter,
-    period: Duration,
+    limit: usize,
+    /// When the last `limit` requests were let through, oldest first.
+    sent: Mutex<VecDeque<Instant>>,
 }
 
 impl Limiter {
     fn new(per_second: NonZeroU32) -> Self {
-        let period = Duration::from_secs(1) / per_second.get() + MARGIN;
-        let quota = Quota::with_period(period)
-            .expect("period is never zero")
-            .allow_burst(NonZeroU32::MIN);
+        let limit = usize::try_from(per_second.get()).unwrap_or(usize::MAX);
         Self {
-            inner: DefaultDirectRateLimiter::direct(quota),
-            period,
+            limit,
+            sent: Mutex::new(VecDeque::with_capacity(limit)),
         }
     }
 
-    /// Resolves when one more request may be sent.
+    /// Resolves when one more request may be sent, and counts it as sent.
     pub(crate) async fn acquire(&self) {
-        self.inner.until_ready().await;
+        loop {
+            let wait = {
+                let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+                let now = Instant::now();
+                while sent
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= WINDOW)
+                {
+                    sent.pop_front();
+                }
+                match sent.front() {
+                    Some(oldest) if sent.len() >= self.limit => *oldest + WINDOW - now,
+                    _ => {
+                        sent.push_back(now);
+                        return;
+                    }
+                }
+            };
+            tokio::time::sleep(wait).await;
+        }
     }
 
-    /// The least time between two requests.
+    /// The average time between two requests over a long run (`WINDOW / limit`).
     pub(crate) fn period(&self) -> Duration {
-        self.period
+        WINDOW / u32::try_from(self.limit).unwrap_or(u32::MAX)
     }
 }
 
@@ -69,10 +94,25 @@ pub(crate) fn limiter_for(origin: &str, app_id: &str, per_second: NonZeroU32) ->
 mod tests {
     use super::*;
 
-    #[test]
-    fn eleven_requests_always_span_more_than_a_second() {
+    #[tokio::test(start_paused = true)]
+    async fn at_most_ten_in_any_window_and_ten_per_window_over_a_long_run() {
         let l = Limiter::new(NonZeroU32::new(10).unwrap());
-        assert!(l.period() * 10 > Duration::from_secs(1));
+        let start = Instant::now();
+        let mut at = Vec::new();
+        for _ in 0..100 {
+            l.acquire().await;
+            at.push(Instant::now());
+        }
+        for (i, t) in at.iter().enumerate().skip(10) {
+            assert!(
+                t.duration_since(at[i - 10]) >= WINDOW,
+                "requests {} and {i} within {WINDOW:?}",
+                i - 10
+            );
+        }
+        // 100 requests: 10 at once, then 10 per 1.1 s, the last at 9.9 s.
+        assert_eq!(at[99].duration_since(start), WINDOW * 9);
+        assert_eq!(l.period(), Duration::from_millis(110));
     }
 
     #[test]

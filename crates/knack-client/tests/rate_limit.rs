@@ -140,3 +140,53 @@ async fn two_fakes_of_one_app_id_do_not_share_the_limit() {
         .collect();
     assert!(knack_client::testkit::max_in_window(&both, second) > 10);
 }
+
+/// Knack counts requests as they arrive: with up to 90 ms of arrival jitter, a limiter that allows
+/// exactly 10 in any second as sent would be refused; 10 in any 1.1 s is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arrival_jitter_provokes_no_429_and_a_long_read_stays_within_1_1_times_the_ceiling() {
+    let fake = FakeKnack::start_for("5f0000000000000000000302", "k").await;
+    let object = Container::object("object_1").unwrap();
+    fake.set_records(&object, records(40));
+    fake.set_latency(Duration::from_millis(30));
+    fake.set_arrival_jitter(Duration::from_millis(90), 7);
+    let client = fake.client_builder().page_concurrency(8).build().unwrap();
+    let started = std::time::Instant::now();
+    let got: Vec<_> = client
+        .records(&object, RecordsQuery::new().rows_per_page(1))
+        .try_collect()
+        .await
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(got.len(), 40);
+    let log = fake.requests();
+    assert!(log.iter().all(|r| r.status != 429), "a 429 under jitter");
+    // 40 requests: 10 at once, then 10 per 1.1 s (the last at 3.3 s), never under the 3.0 s
+    // 10 req/s would take between the first and the last, and within 1.1 times it (plus the
+    // answer time of the last).
+    let span = log.last().unwrap().at.duration_since(log[0].at);
+    assert!(span >= Duration::from_millis(3_000), "{span:?}");
+    assert!(span <= Duration::from_millis(3_500), "{span:?}");
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+}
+
+#[tokio::test]
+async fn the_jittered_detector_catches_ten_a_second_as_sent() {
+    // Guards the guard: 11 requests evenly 100 ms apart as sent pass without jitter; with jitter,
+    // some arrive closer together and Knack's rolling second refuses one.
+    let fake = FakeKnack::start().await;
+    fake.set_arrival_jitter(Duration::from_millis(90), 3);
+    let http = reqwest::Client::new();
+    for _ in 0..25 {
+        let url = format!("{}/objects/object_1/records", fake.uri());
+        http.get(url)
+            .header("X-Knack-Application-Id", fake.app_id())
+            .header("X-Knack-REST-API-Key", fake.api_key())
+            .send()
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let refused = fake.requests().iter().filter(|r| r.status == 429).count();
+    assert!(refused > 0, "jitter must make 10/s as sent too many");
+}

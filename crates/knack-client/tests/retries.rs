@@ -110,6 +110,46 @@ async fn input_b_a_spent_daily_quota_fails_at_once_with_the_reset_time() {
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn a_quota_reset_of_21600000_reads_as_six_hours_not_a_date_in_1970() {
+    let fake = fake_with(5).await;
+    fake.inject(
+        Fault::status(429)
+            .header("X-PlanLimit-Remaining", 0)
+            .header("X-PlanLimit-Reset", 21_600_000)
+            .body("Plan limit exceeded"),
+    );
+    let client = fake.client_builder().build().unwrap();
+    let before = chrono::Utc::now();
+    let err = read_all(&client).await.unwrap_err();
+    let Error::DailyLimitExceeded {
+        resets_at: Some(at),
+        ..
+    } = &err
+    else {
+        panic!("{err:?}");
+    };
+    let six_hours = chrono::Duration::hours(6);
+    assert!(
+        *at >= before + six_hours && *at <= chrono::Utc::now() + six_hours,
+        "{at}"
+    );
+    let text = err.to_string();
+    assert!(!text.contains("1970"), "{text}");
+    // A reset in the past that cannot be a wait is left out of the message.
+    fake.inject(
+        Fault::status(429)
+            .header("X-PlanLimit-Remaining", 0)
+            .header("X-PlanLimit-Reset", 1_600_000_000)
+            .body("Plan limit exceeded"),
+    );
+    let text = read_all(&client).await.unwrap_err().to_string();
+    assert!(
+        text.contains("Knack did not say when") && !text.contains("2020"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn input_b_a_429_five_minutes_ahead_waits_a_capped_logged_time() {
     let logs = CapturedLogs::default();
     let _guard = logs.install();

@@ -315,7 +315,13 @@ async fn a_write_refused_part_way_is_reported_by_record_and_the_next_run_finishe
         ),
     );
     let report = w.run(false).await;
-    assert_eq!((report.created, report.run.failed), (11, 1), "{report:?}");
+    // Refused, not failed: the refusal is named in `failures`, `run.failed` counts only what
+    // could not be delivered this time.
+    assert_eq!(
+        (report.created, report.failures.len(), report.run.failed),
+        (11, 1, 0),
+        "{report:?}"
+    );
     let failure = &report.failures[0];
     assert_eq!(failure.source_record_id, "5e0000000000000000000003");
     assert_eq!(failure.fields, vec!["field_382".to_string()]);
@@ -359,4 +365,99 @@ async fn a_missing_destination_metadata_stops_before_any_write() {
         "{err}"
     );
     assert!(w.dest.requests().is_empty());
+}
+
+/// The destination container's staged rows (records-to-knack's write-through included).
+fn dest_staged(w: &World) -> usize {
+    w.pg.rows("knack")
+        .into_iter()
+        .filter(|r| r["app_id"] == DEST_APP && r["container_id"] == DEST_OBJECT)
+        .count()
+}
+
+#[tokio::test]
+async fn a_create_answered_500_after_it_was_applied_leaves_one_record() {
+    let w = World::start().await;
+    let records: Vec<Value> = (1..=3)
+        .map(|n| source_record(n, &format!("Signal {n}"), "2024-03-11T11:00:00Z"))
+        .collect();
+    w.stage_source(records).await;
+    w.stage_dest().await;
+    w.dest.clear_requests();
+    // The second create is applied, then answered 500: the record exists, the answer says not.
+    w.dest.inject(Fault::slow(Duration::ZERO).on_method("POST"));
+    w.dest.inject(Fault::applied_then(500).on_method("POST"));
+    let report = w.run(false).await;
+    assert_eq!(
+        (report.created, report.run.failed, report.failures.len()),
+        (3, 0, 0),
+        "{report:?}"
+    );
+    assert_eq!(w.dest_records().len(), 3, "no duplicate");
+    let posts = w.writes().iter().filter(|r| r.starts_with("POST")).count();
+    assert_eq!(posts, 3, "the lost create was looked up, not sent again");
+    let lookups = w
+        .dest
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.query_param("filters").is_some())
+        .count();
+    assert_eq!(lookups, 1);
+    assert_eq!(dest_staged(&w), 3, "written through");
+}
+
+#[tokio::test]
+async fn a_lost_create_that_never_landed_is_created_once() {
+    let w = World::start().await;
+    w.stage_source(vec![source_record(1, "Signal 1", "2024-03-11T11:00:00Z")])
+        .await;
+    w.stage_dest().await;
+    // A 502 from a proxy: the create may or may not have happened (here it did not).
+    w.dest.inject(Fault::status(502).on_method("POST"));
+    let report = w.run(false).await;
+    assert_eq!((report.created, report.run.failed), (1, 0), "{report:?}");
+    assert_eq!(w.dest_records().len(), 1);
+}
+
+#[tokio::test]
+async fn a_destination_without_a_modified_date_rule_never_doubles() {
+    let w = World::start().await;
+    let records: Vec<Value> = (1..=4)
+        .map(|n| source_record(n, &format!("Signal {n}"), "2024-03-11T11:00:00Z"))
+        .collect();
+    w.stage_source(records).await;
+    w.stage_dest().await;
+    // Three creates are applied but answered 500, as in the 200-record copy.
+    w.dest
+        .inject(Fault::applied_then(500).on_method("POST").times(3));
+    let first = w.run(false).await;
+    assert_eq!((first.created, first.run.failed), (4, 0), "{first:?}");
+    // No refresh of the destination's staged rows between the runs (an incremental refresh by a
+    // modified date the app never stamps reads nothing): the write-through alone shows the
+    // records created.
+    w.dest.clear_requests();
+    let second = w.run(false).await;
+    assert_eq!((second.created, second.unchanged), (0, 4), "{second:?}");
+    assert!(w.writes().is_empty(), "{:?}", w.writes());
+    assert_eq!(w.dest_records().len(), 4);
+}
+
+#[tokio::test]
+async fn a_transient_failure_past_its_retries_is_failed_not_rejected() {
+    let w = World::start().await;
+    w.stage_source(vec![source_record(1, "Signal 1", "2024-03-11T11:00:00Z")])
+        .await;
+    w.stage_dest().await;
+    // Every create of this run is answered 503 (the first and the three after its look-ups).
+    w.dest.inject(Fault::status(503).on_method("POST").times(4));
+    let report = w.run(false).await;
+    assert_eq!(
+        (report.created, report.run.failed, report.failures.len()),
+        (0, 1, 0),
+        "failed this time, not refused: {report:?}"
+    );
+    assert!(w.dest_records().is_empty());
+    let next = w.run(false).await;
+    assert_eq!((next.created, next.run.failed), (1, 0), "{next:?}");
+    assert_eq!(w.dest_records().len(), 1);
 }

@@ -290,7 +290,10 @@ impl Classify for Error {
                     (503, "PGRST000" | "PGRST002")
                     | (504, "PGRST003")
                     | (500, "40001" | "40P01") => RetryClass::NotApplied,
-                    (502..=504, _) => RetryClass::Transient,
+                    (500..=599, code) if is_data_error(code) => RetryClass::Permanent,
+                    // A 500 without a data error (no code, an internal error, a restart) is
+                    // like any other 5xx: it may pass when sent again.
+                    (500..=599, _) => RetryClass::Transient,
                     _ => RetryClass::Permanent,
                 }
             }
@@ -303,6 +306,18 @@ impl Classify for Error {
     fn status(&self) -> Option<u16> {
         Error::status(self)
     }
+}
+
+/// Whether a SQLSTATE says the request itself is wrong, so repeating it fails the same way:
+/// class 22 (data exception), 23 (integrity constraint violation, such as 23505 unique
+/// violation), 42 (syntax error or access rule violation), and P0 (an exception a function
+/// raised on purpose).
+///
+/// See <https://www.postgresql.org/docs/current/errcodes-appendix.html>.
+fn is_data_error(code: &str) -> bool {
+    ["22", "23", "42", "P0"]
+        .iter()
+        .any(|class| code.len() == 5 && code.starts_with(class))
 }
 
 /// Shorthand for this crate's results.
@@ -351,8 +366,19 @@ mod tests {
         }
         assert_eq!(class(api(503, "PGRST001", None)), RetryClass::Transient);
         assert_eq!(class(api(502, "", None)), RetryClass::Transient);
+        // A 500 with no code, or with one that is not about the data, may pass again.
+        for (status, code) in [(500, ""), (500, "XX000"), (500, "53300"), (503, "")] {
+            assert_eq!(
+                class(api(status, code, None)),
+                RetryClass::Transient,
+                "{status} {code}"
+            );
+        }
         for (status, code) in [
             (500, "P0001"),
+            (500, "23505"),
+            (500, "22P02"),
+            (500, "42501"),
             (400, "23502"),
             (409, "23505"),
             (401, "PGRST301"),

@@ -191,3 +191,47 @@ async fn a_dropped_connection_stops_an_insert_but_not_a_read() {
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
     assert!(logs.text().contains("retry 1 of 1"), "{}", logs.text());
 }
+
+#[tokio::test]
+async fn a_500_without_a_sqlstate_is_retried_on_a_read_and_on_an_upsert() {
+    use pgrest_client::testkit::PostgrestFault;
+    let (fake, client) = setup().await;
+    // PostgREST's 500 with no code (a crash, a proxy), then one with a non-data SQLSTATE.
+    fake.inject(Fault::status(500).on_method("GET"));
+    fake.inject(Fault::postgrest(500, "XX000", "internal error").on_method("GET"));
+    let rows: Vec<Value> = client.select("knack", &Query::new()).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(fake.requests().len(), 3, "two 500s, then the answer");
+
+    fake.clear_requests();
+    fake.inject(Fault::status(500).on_method("POST"));
+    client
+        .upsert("knack", &[row(2)], &Upsert::new())
+        .await
+        .unwrap();
+    let statuses: Vec<u16> = fake.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses.len(), 2, "{statuses:?}");
+    assert_eq!(statuses[0], 500);
+    assert_eq!(fake.rows("knack").len(), 2);
+}
+
+#[tokio::test]
+async fn a_500_with_sqlstate_23505_is_not_retried() {
+    use pgrest_client::testkit::PostgrestFault;
+    let (fake, client) = setup().await;
+    fake.inject(
+        Fault::postgrest(
+            500,
+            "23505",
+            "duplicate key value violates unique constraint \"knack_pkey\"",
+        )
+        .on_method("POST"),
+    );
+    let err = client
+        .upsert("knack", &[row(2)], &Upsert::new())
+        .await
+        .unwrap_err();
+    assert!(!err.is_retryable(), "{err}");
+    assert_eq!(err.status(), Some(500));
+    assert_eq!(fake.requests().len(), 1, "not repeated");
+}

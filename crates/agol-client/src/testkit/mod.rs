@@ -44,7 +44,8 @@ use server::{route, Responder};
 use store::{ApplyThenFail, FakeLayer, FeatureStore, State};
 
 pub use knack_services_core::testkit::{
-    max_in_window, refused_uri, CapturedLogs, DroppingServer, Fault, RecordedRequest,
+    max_in_window, refused_uri, CapturedLogs, Chaos, ChaosKind, DroppingServer, Fault,
+    RecordedRequest,
 };
 
 /// The item id the fake knows (the fixture's).
@@ -237,14 +238,31 @@ impl FakeAgol {
 
     /// The portal root (what [`ClientBuilder::portal_url`] takes).
     pub fn uri(&self) -> String {
-        self.server.uri()
+        self.frame.proxy_uri().unwrap_or_else(|| self.server.uri())
+    }
+
+    /// Turns on seeded random faults ([`Chaos`]: 500, 502, 503, 429, a connection dropped before
+    /// the request is read, the answer lost after applying) for every later request, and routes
+    /// [`Self::uri`] through the proxy that drops connections: build clients after this call.
+    pub fn set_chaos(&self, chaos: Chaos) {
+        self.frame.set_chaos(chaos, &self.server.uri());
+    }
+
+    /// Stops the random faults (clients built meanwhile keep working).
+    pub fn clear_chaos(&self) {
+        self.frame.clear_chaos();
+    }
+
+    /// How many faults of each kind chaos injected so far.
+    pub fn chaos_injected(&self) -> Vec<(ChaosKind, usize)> {
+        self.frame.chaos_injected()
     }
 
     /// The feature service root.
     pub fn service_url(&self) -> String {
         format!(
             "{}/{ORG_ID}/arcgis/rest/services/{SERVICE_NAME}/FeatureServer",
-            self.server.uri()
+            self.uri()
         )
     }
 

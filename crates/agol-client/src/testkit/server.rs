@@ -85,7 +85,11 @@ impl Respond for Responder {
         let fault = self.frame.take_fault(req.method.as_str(), &target);
         let (resp, status) = match &fault {
             Some(f) if f.status.is_some() => (f.respond(), f.status.unwrap_or(200)),
-            _ => self.answer(req),
+            Some(f) => {
+                let (resp, status) = self.answer(req);
+                (f.finish(resp), status)
+            }
+            None => self.answer(req),
         };
         if !lock(&self.state).no_log {
             self.frame.record(req, at, status);
@@ -160,7 +164,9 @@ impl Responder {
                 Some(_) => {}
             }
         }
-        let resp = handle(&mut st, &self.base, &operation, layer, &p);
+        // Links the fake hands out go through the chaos proxy once there is one.
+        let base = self.frame.proxy_uri().unwrap_or_else(|| self.base.clone());
+        let resp = handle(&mut st, &base, &operation, layer, &p);
         let rule = st
             .apply_then_fail
             .iter_mut()

@@ -79,9 +79,10 @@ pub(super) async fn run(
         } else {
             report.run.written
         },
-        // Every failure is a record Knack refused, named above; the others were written.
-        failed: 0,
-        rejected: report.run.failed,
+        // `failures` are the records Knack refused, named above; `failed` those not delivered
+        // this time (a transient failure past its retries), which the next run sends again.
+        failed: report.run.failed,
+        rejected: report.failures.len() as u64,
         duration: started.elapsed(),
         ..Summary::counted(&report.run, cli.dry_run, knack.quota())
     };
@@ -89,7 +90,7 @@ pub(super) async fn run(
     match summary.is_success() {
         true => Ok(()),
         false => Err(RunError::RecordsFailed {
-            failed: summary.rejected,
+            failed: summary.rejected + summary.failed,
         }
         .into()),
     }

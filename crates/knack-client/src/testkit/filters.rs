@@ -110,6 +110,11 @@ fn rule_matches(rule: &Value, record: &Value) -> Result<bool, String> {
             )),
         };
     }
+    // A record with no date there (a blank field: an app without a rule that stamps it) is
+    // neither before nor after any day, as in Knack.
+    if matches!(op, "is after" | "is before") && is_blank(raw) {
+        return Ok(false);
+    }
     let have = text(raw).to_lowercase();
     let want = text(value).to_lowercase();
     match op {

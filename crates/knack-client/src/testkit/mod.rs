@@ -54,7 +54,8 @@ use store::{PageHook, Sort, State, Stored};
 pub use build::{AppMetadata, ObjectSpec, RecordBuilder};
 pub use edit::RecordsEdit;
 pub use knack_services_core::testkit::{
-    max_in_window, refused_uri, CapturedLogs, DroppingServer, Fault, RecordedRequest,
+    max_in_window, refused_uri, CapturedLogs, Chaos, ChaosKind, DroppingServer, Fault,
+    RecordedRequest,
 };
 
 /// The app id a [`FakeKnack`] serves unless told otherwise.
@@ -114,7 +115,29 @@ impl FakeKnack {
     /// The fake's address, to give [`ClientBuilder::base_url`]: Knack's API root on it (ends
     /// in `/v1`), where the other fakes' `uri()` is their server's root.
     pub fn uri(&self) -> String {
-        format!("{}/v1", self.server.uri())
+        format!("{}/v1", self.root())
+    }
+
+    /// The server's root: the chaos proxy's once chaos is on, else wiremock's.
+    fn root(&self) -> String {
+        self.frame.proxy_uri().unwrap_or_else(|| self.server.uri())
+    }
+
+    /// Turns on seeded random faults ([`Chaos`]: 500, 502, 503, 429, a connection dropped before
+    /// the request is read, the answer lost after applying) for every later request, and routes
+    /// [`Self::uri`] through the proxy that drops connections: build clients after this call.
+    pub fn set_chaos(&self, chaos: Chaos) {
+        self.frame.set_chaos(chaos, &self.server.uri());
+    }
+
+    /// Stops the random faults (clients built meanwhile keep working).
+    pub fn clear_chaos(&self) {
+        self.frame.clear_chaos();
+    }
+
+    /// How many faults of each kind chaos injected so far.
+    pub fn chaos_injected(&self) -> Vec<(ChaosKind, usize)> {
+        self.frame.chaos_injected()
     }
 
     /// The app id served.
@@ -256,6 +279,15 @@ impl FakeKnack {
     /// Turns the rolling-window rate limit on (`Some(10)`, the default) or off.
     pub fn set_rate_limit(&self, per_second: Option<usize>) {
         self.state().rate_limit = per_second;
+    }
+
+    /// Counts each request for the rate limit as if it arrived up to `max` later than it did
+    /// (uniform, seeded by `seed`): Knack counts requests as they arrive, and network jitter
+    /// moves arrivals closer together than the sends were.
+    pub fn set_arrival_jitter(&self, max: Duration, seed: u64) {
+        let mut st = self.state();
+        st.arrival_jitter = max;
+        st.jitter_state = seed;
     }
 
     /// Queues a fault: the next matching requests (see [`Fault::times`],

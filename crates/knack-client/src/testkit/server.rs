@@ -1,7 +1,7 @@
 //! The fake's HTTP side: its one wiremock responder, Knack's rate limit and daily quota,
 //! injected faults, routing, auth, and the answer of each route.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -61,6 +61,42 @@ fn rate_limited(limit: u64, reset_secs: u64) -> ResponseTemplate {
         .set_body_string("Rate limit exceeded")
 }
 
+/// The lag of one request's counted arrival: uniform in `[0, arrival_jitter]`, from a SplitMix64
+/// generator (deterministic for a given request order).
+fn jitter(st: &mut State) -> Duration {
+    if st.arrival_jitter.is_zero() {
+        return Duration::ZERO;
+    }
+    st.jitter_state = st.jitter_state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = st.jitter_state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    #[allow(clippy::cast_precision_loss)]
+    let share = (z >> 11) as f64 / (1u64 << 53) as f64;
+    st.arrival_jitter.mul_f64(share)
+}
+
+/// The most counted arrivals in any one-second window `[s, s + 1 s)` that holds `t`, and the
+/// start of that window.
+fn busiest_second(arrivals: &VecDeque<Instant>, t: Instant) -> (usize, Instant) {
+    let second = Duration::from_secs(1);
+    let mut best = (0, t);
+    for start in arrivals
+        .iter()
+        .filter(|a| **a <= t && t.duration_since(**a) < second)
+    {
+        let n = arrivals
+            .iter()
+            .filter(|a| **a >= *start && a.duration_since(*start) < second)
+            .count();
+        if n > best.0 {
+            best = (n, *start);
+        }
+    }
+    best
+}
+
 /// The response, its status (for the log) and any extra delay.
 fn answer(
     st: &mut State,
@@ -68,19 +104,21 @@ fn answer(
     req: &Request,
     now: Instant,
 ) -> (ResponseTemplate, u16, Duration) {
-    // Knack counts every request, rejected ones too, in a rolling second.
-    st.arrivals.push_back(now);
+    // Knack counts every request, rejected ones too, in a rolling second, as it arrives: with
+    // jitter, a request is counted up to `arrival_jitter` after the fake received it.
+    let counted = now + jitter(st);
+    st.arrivals.push_back(counted);
     while st
         .arrivals
         .front()
-        .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        .is_some_and(|t| counted.saturating_duration_since(*t) >= Duration::from_secs(2))
     {
         st.arrivals.pop_front();
     }
     if let Some(limit) = st.rate_limit {
-        if st.arrivals.len() > limit {
-            let oldest = *st.arrivals.front().unwrap_or(&now);
-            let free_in = Duration::from_secs(1).saturating_sub(now.duration_since(oldest));
+        let (busiest, oldest) = busiest_second(&st.arrivals, counted);
+        if busiest > limit {
+            let free_in = Duration::from_secs(1).saturating_sub(counted.duration_since(oldest));
             let resp = rate_limited(limit as u64, epoch_secs(SystemTime::now() + free_in));
             return (resp, 429, Duration::ZERO);
         }
@@ -97,6 +135,7 @@ fn answer(
         None => req.url.path().to_string(),
     };
     let mut extra = Duration::ZERO;
+    let mut passed = None;
     if let Some(mut fault) = frame.take_fault(req.method.as_str(), &target) {
         if let Some(status) = fault.status {
             if fault.body.is_empty() {
@@ -106,8 +145,13 @@ fn answer(
             return (fault.respond(), status, fault.delay);
         }
         extra = fault.delay;
+        passed = Some(fault);
     }
     let (resp, status) = route(st, req);
+    let resp = match &passed {
+        Some(fault) => fault.finish(resp),
+        None => resp,
+    };
     (resp, status, extra)
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -20,7 +20,12 @@ pub(super) struct State {
     pub(super) rate_limit: Option<usize>,
     /// The daily quota: (limit, remaining), when the fake sends it.
     pub(super) plan: Option<(u64, u64)>,
+    /// When Knack counts each recent request (its arrival plus jitter), in arrival order.
     pub(super) arrivals: VecDeque<Instant>,
+    /// The most a request's counted arrival lags its real one (see
+    /// `FakeKnack::set_arrival_jitter`), and the state of the generator that draws the lag.
+    pub(super) arrival_jitter: Duration,
+    pub(super) jitter_state: u64,
     next_id: u64,
     /// Indexes of the records a read shows, in its order, by (container, `filters` text, sort):
     /// a filtered or sorted read pages in O(page) after its first page. Any change to the records
@@ -60,6 +65,8 @@ impl State {
             rate_limit: Some(10),
             plan: None,
             arrivals: VecDeque::new(),
+            arrival_jitter: Duration::ZERO,
+            jitter_state: 0,
             next_id: 0,
             matches: HashMap::new(),
             sorts: HashMap::new(),

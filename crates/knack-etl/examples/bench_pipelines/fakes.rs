@@ -35,6 +35,13 @@ pub(crate) fn serve(n: usize) {
         let view = knack_client::Container::view("scene_1", "view_1").unwrap();
         knack.set_records_from(&view, records(n));
         knack.set_latency(KNACK_LATENCY);
+        // Knack counts requests as they arrive, and arrivals jitter: each is counted up to
+        // KNACK_ARRIVAL_JITTER_MS (default 60) after the fake received it.
+        let jitter = std::env::var("KNACK_ARRIVAL_JITTER_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(60);
+        knack.set_arrival_jitter(Duration::from_millis(jitter), 25);
         let pg = pgrest_client::testkit::FakePostgrest::staging(JWT).await;
         pg.set_request_log(false);
         let socrata = socrata_client::testkit::FakeSocrata::start().await;

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::keys::{key_literal, key_of, raw_text, NUMERIC_TYPES};
 use super::preflight::agol_problems;
+use super::resolve;
 use crate::engine::keyset::{KeyMap, KeySet};
 use crate::engine::reject::{field_named_in, Isolation};
 use crate::engine::{BatchOutcome, Rejection, Sink, WriteMode};
@@ -90,7 +91,7 @@ impl AgolSink {
     }
 
     /// The object ids of the features whose matching value is one of `keys`.
-    async fn lookup(&self, keys: &[&str]) -> Result<KeyMap, Error> {
+    pub(super) async fn lookup(&self, keys: &[&str]) -> Result<KeyMap, Error> {
         let mut found = KeyMap::default();
         if keys.is_empty() {
             return Ok(found);
@@ -137,6 +138,7 @@ impl AgolSink {
         outcome: &mut BatchOutcome,
     ) -> Result<(), Error> {
         let mut parts = Isolation::new(edits);
+        let mut read_backs = 0;
         while let Some(mut part) = parts.next() {
             // The features move into the request and back out of it (a copy of each would cost
             // as much as building it), so a refused part can be split and named.
@@ -179,6 +181,19 @@ impl AgolSink {
                     }
                     continue;
                 }
+                // Lost or failed with adds: read back what landed, send the rest (resolve.rs).
+                Err(e)
+                    if read_backs < resolve::MAX_ROUNDS
+                        && part.iter().any(|e| e.add)
+                        && resolve::outcome_unknown(&e) =>
+                {
+                    read_backs += 1;
+                    resolve::read_back(self, &mut part, &e)
+                        .await
+                        .map_err(|e| Error::after_writing(outcome.written, e))?;
+                    parts.again(part);
+                    continue;
+                }
                 Err(e) => return Err(Error::after_writing(outcome.written, e)),
             };
             outcome.written += part.len() as u64;
@@ -202,7 +217,17 @@ impl AgolSink {
         Ok(())
     }
 
-    fn object_id_field(&self) -> String {
+    /// The matching field (`upsert_matching_field`).
+    pub(super) fn matching_field(&self) -> &str {
+        &self.matching_field
+    }
+
+    /// The layer's name, for logs.
+    pub(super) fn layer_name(&self) -> &str {
+        &self.layer.info().name
+    }
+
+    pub(super) fn object_id_field(&self) -> String {
         self.layer
             .info()
             .object_id_field()
@@ -212,10 +237,10 @@ impl AgolSink {
 }
 
 /// One feature of a batch, ready to send as an add or an update.
-struct Edit {
-    key: String,
-    feature: Feature,
-    add: bool,
+pub(super) struct Edit {
+    pub(super) key: String,
+    pub(super) feature: Feature,
+    pub(super) add: bool,
 }
 
 /// Whether ArcGIS refused an `applyEdits` because of the features it carried (per-feature

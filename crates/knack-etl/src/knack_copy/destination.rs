@@ -111,7 +111,9 @@ impl std::fmt::Display for RecordFailure {
 #[derive(Debug, Clone, Default)]
 pub struct KnackReport {
     /// Counts: `read` source records, `written` = created + updated, `skipped` = unchanged
-    /// (in a dry run: every record), `failed` = refused records.
+    /// (in a dry run: every record), `failed` = records not delivered this time (a transient
+    /// failure that outlived its retries; the next run sends them again). Refused records are in
+    /// [`KnackReport::failures`], not counted here.
     pub run: RunReport,
     /// Records created (in a dry run: to create).
     pub created: u64,

@@ -11,8 +11,10 @@
 //! Writes go through knack-client one record per request (Knack has no bulk write), so they are
 //! held to the client's 10 requests per second. A record Knack refuses is reported (source id,
 //! destination id, fields, Knack's message) and the others go on; a refused API key stops the run.
-//! A create is never retried after a lost answer (it may have happened); the next run, after the
-//! destination is staged again, sees the record and leaves it alone.
+//! A create is never sent blindly again after a lost answer (it may have happened): the record is
+//! looked up in the destination by the primary key and created only when absent; each record
+//! created is written through to the destination container's staged rows at once, so the next run
+//! sees it whether or not the destination app stamps a modified date on create (`create.rs`).
 //!
 //! Memory: the destination's primary keys and compared values are held (one small map per
 //! destination record); source records stream page by page.
@@ -25,6 +27,7 @@
 
 mod canonical;
 mod check;
+mod create;
 mod destination;
 mod map;
 mod plan;

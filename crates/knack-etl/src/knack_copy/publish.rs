@@ -9,6 +9,7 @@ use knack_client::Record;
 use serde_json::{Map, Value};
 
 use super::canonical;
+use super::create::{create_once, write_through};
 use super::destination::{Action, KnackDestination, KnackReport, Planned, RecordFailure};
 use super::map::write_key;
 use super::plan::{count, decide, dest_index, DestIndex};
@@ -73,7 +74,6 @@ pub async fn records_to_knack(
                     .map(|(k, v)| (k, wall_time::rezone(v, source_tz, dest_tz)))
                     .collect();
                 let Some(key) = canonical::key(mapped.get(&pk).unwrap_or(&Value::Null)) else {
-                    report.run.failed += 1;
                     report.failures.push(RecordFailure {
                         source_record_id: record.id().to_string(),
                         dest_record_id: None,
@@ -94,9 +94,14 @@ pub async fn records_to_knack(
                     });
                     continue;
                 }
-                write(
+                let target = Target {
+                    pgrest,
                     knack,
                     dest,
+                    pk: &pk,
+                };
+                write(
+                    &target,
                     record.id(),
                     mapped,
                     key,
@@ -121,11 +126,21 @@ pub async fn records_to_knack(
     .await
 }
 
-/// Sends one create or update and records its outcome.
-#[allow(clippy::too_many_arguments)]
+/// Where a copy writes: the staging store (for the write-through), the destination app, the
+/// copy, and the field map's primary key (a destination key).
+struct Target<'a> {
+    pgrest: &'a pgrest_client::Client,
+    knack: &'a knack_client::Client,
+    dest: &'a KnackDestination,
+    pk: &'a str,
+}
+
+/// Sends one create or update and records its outcome: a create lands once and is written
+/// through to the destination's staged rows (`create.rs`); a record Knack refused is a failure
+/// named in [`KnackReport::failures`]; one that could not be delivered this time (a transient
+/// failure that outlived its retries) is counted in `run.failed`, and the next run retries it.
 async fn write(
-    knack: &knack_client::Client,
-    dest: &KnackDestination,
+    target: &Target<'_>,
     source_id: &str,
     mapped: Map<String, Value>,
     key: String,
@@ -133,6 +148,7 @@ async fn write(
     index: &mut DestIndex,
     report: &mut KnackReport,
 ) -> Result<(), RunFailure> {
+    let dest = target.dest;
     // Knack takes writes under the plain key, never `field_N_raw`.
     let body: Map<String, Value> = mapped
         .iter()
@@ -144,9 +160,18 @@ async fn write(
             report.run.skipped += 1;
             return Ok(());
         }
-        Action::Create => (knack.create(&dest.dest_object, &body).await, None),
+        Action::Create => {
+            let created = create_once(target.knack, dest, target.pk, &key, &body).await;
+            if let Ok(record) = &created {
+                write_through(target.pgrest, dest, record).await;
+            }
+            (created, None)
+        }
         Action::Update { dest_record_id, .. } => (
-            knack.update(&dest.dest_object, dest_record_id, &body).await,
+            target
+                .knack
+                .update(&dest.dest_object, dest_record_id, &body)
+                .await,
             Some(dest_record_id.clone()),
         ),
     };
@@ -164,6 +189,17 @@ async fn write(
                 || matches!(e, knack_client::Error::DailyLimitExceeded { .. }) =>
         {
             Err(fail(report, e))
+        }
+        // Not refused, only not delivered this time: failed, and the next run sends it again.
+        Err(e) if e.is_retryable() => {
+            tracing::warn!(
+                source_record = %source_id,
+                dest_record = dest_id.as_deref(),
+                error = %e,
+                "a record could not be written to Knack this time; the next run retries it"
+            );
+            report.run.failed += 1;
+            Ok(())
         }
         Err(e) => {
             let reason = e.to_string();
@@ -183,7 +219,6 @@ async fn write(
                 reason,
             };
             tracing::warn!(%failure, "Knack refused a record; the others go on");
-            report.run.failed += 1;
             report.failures.push(failure);
             Ok(())
         }

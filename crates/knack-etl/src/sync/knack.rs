@@ -169,7 +169,7 @@ fn summarize(report: KnackReport, dry_run: bool) -> RunReport {
             code: None,
             reason: f.reason.clone(),
         }));
-    run.failed = 0;
+    // `failed` stays: records not delivered this time (transient), which the next run retries.
     run.written = report.created + report.updated;
     run.skipped = report.unchanged;
     run.dry_run = dry_run;
@@ -180,5 +180,11 @@ fn summarize(report: KnackReport, dry_run: bool) -> RunReport {
         report.updated,
         report.unchanged
     ));
+    if run.failed > 0 {
+        run.notes.push(format!(
+            "{} record(s) could not be written this time; the next run retries them",
+            run.failed
+        ));
+    }
     run
 }

@@ -15,6 +15,7 @@
 //! assert!(frame.take_fault("GET", "/v1/applications/x").is_none());
 //! ```
 
+mod chaos;
 mod logs;
 mod net;
 
@@ -24,6 +25,7 @@ use std::time::{Duration, Instant};
 use wiremock::ResponseTemplate;
 
 use crate::lock;
+pub use chaos::{Chaos, ChaosKind, LossProxy, LOST_HEADER};
 pub use logs::{CaptureGuard, CapturedLogs};
 pub use net::{refused_uri, DroppingServer};
 
@@ -88,6 +90,11 @@ pub struct Fault {
     /// How many matching requests still pass normally before the fault fires (default 0): to
     /// fail a run part-way, such as the third page of a read.
     pub after: usize,
+    /// The answer never reaches the client: the connection closes instead (only through a
+    /// [`LossProxy`]; see [`Fault::lose_answer`]).
+    pub lost: bool,
+    /// The status answered after the fake applied the request (see [`Fault::applied_then`]).
+    pub applied_status: Option<u16>,
 }
 
 impl Fault {
@@ -102,6 +109,8 @@ impl Fault {
             method: None,
             path_contains: None,
             after: 0,
+            lost: false,
+            applied_status: None,
         }
     }
 
@@ -149,6 +158,43 @@ impl Fault {
         self
     }
 
+    /// Loses the answer: the connection closes instead of answering. With a status, the request
+    /// is not applied (a connection dropped before the request was read); without one
+    /// ([`Fault::slow`]), the fake applies it first (the answer lost after applying). Takes effect
+    /// for clients that reach the fake through its [`LossProxy`] (the fakes start one with
+    /// chaos).
+    pub fn lose_answer(mut self) -> Self {
+        self.lost = true;
+        self
+    }
+
+    /// The fake applies the request, then answers `status` (with this fault's headers and body)
+    /// instead of its own answer: a 500 from a proxy or a server that failed after the commit.
+    pub fn applied_then(status: u16) -> Self {
+        Self {
+            applied_status: Some(status),
+            ..Self::slow(Duration::ZERO)
+        }
+    }
+
+    /// The fake's own answer to a request this fault let through (no status): replaced by
+    /// [`Fault::applied_then`]'s status, marked lost when the fault loses its answer, else as it
+    /// is.
+    pub fn finish(&self, resp: ResponseTemplate) -> ResponseTemplate {
+        if let Some(status) = self.applied_status {
+            return Self {
+                status: Some(status),
+                ..self.clone()
+            }
+            .respond();
+        }
+        if self.lost {
+            resp.insert_header(LOST_HEADER, "1")
+        } else {
+            resp
+        }
+    }
+
     /// Only for requests of this method.
     pub fn on_method(mut self, method: &str) -> Self {
         self.method = Some(method.to_ascii_uppercase());
@@ -183,6 +229,9 @@ impl Fault {
         for (k, v) in &self.headers {
             r = r.insert_header(k.as_str(), v.as_str());
         }
+        if self.lost {
+            r = r.insert_header(LOST_HEADER, "1");
+        }
         r.set_body_raw(self.body.clone().into_bytes(), ct)
             .set_delay(self.delay)
     }
@@ -193,6 +242,8 @@ struct FrameState {
     log: Vec<RecordedRequest>,
     faults: Vec<Fault>,
     latency: Duration,
+    chaos: Option<chaos::ChaosState>,
+    proxy: Option<std::sync::Arc<LossProxy>>,
 }
 
 /// The shared part of a fake server: log, faults, latency.
@@ -223,11 +274,49 @@ impl Frame {
         lock(&self.state).faults.push(fault);
     }
 
-    /// The first queued fault matching this request, counted as used.
+    /// Turns on seeded random faults for every later request (after the queued faults, which
+    /// come first), and starts the [`LossProxy`] in front of `upstream` (the fake's wiremock
+    /// URI) that plays the lost connections: clients must be given [`Frame::proxy_uri`]. Needs a
+    /// Tokio runtime.
+    pub fn set_chaos(&self, chaos: Chaos, upstream: &str) {
+        let mut st = lock(&self.state);
+        st.chaos = Some(chaos::ChaosState::new(chaos));
+        if st.proxy.is_none() {
+            st.proxy = Some(std::sync::Arc::new(LossProxy::start(upstream)));
+        }
+    }
+
+    /// Stops the random faults (the proxy stays, so clients built meanwhile keep working).
+    pub fn clear_chaos(&self) {
+        lock(&self.state).chaos = None;
+    }
+
+    /// The proxy's URI once chaos was turned on: the address to give clients.
+    pub fn proxy_uri(&self) -> Option<String> {
+        lock(&self.state)
+            .proxy
+            .as_ref()
+            .map(|p| p.uri().to_string())
+    }
+
+    /// How many faults of each kind chaos injected so far (every kind listed, zeros too).
+    pub fn chaos_injected(&self) -> Vec<(ChaosKind, usize)> {
+        lock(&self.state)
+            .chaos
+            .as_ref()
+            .map(|c| c.injected.clone())
+            .unwrap_or_default()
+    }
+
+    /// The first queued fault matching this request, counted as used; else, with chaos on, a
+    /// random one ([`Frame::set_chaos`]).
     /// `path` may carry the `?query` too, so that `on_path("page=2")` works.
     pub fn take_fault(&self, method: &str, path: &str) -> Option<Fault> {
         let mut st = lock(&self.state);
-        let i = st.faults.iter().position(|f| f.matches(method, path))?;
+        let Some(i) = st.faults.iter().position(|f| f.matches(method, path)) else {
+            let kind = st.chaos.as_mut()?.draw()?;
+            return Some(kind.fault());
+        };
         if st.faults[i].after > 0 {
             st.faults[i].after -= 1;
             return None;

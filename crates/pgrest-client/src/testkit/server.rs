@@ -80,6 +80,7 @@ impl Handler {
             None => req.url.path().to_string(),
         };
         let mut extra = Duration::ZERO;
+        let mut passed = None;
         if let Some(mut fault) = self.frame.take_fault(req.method.as_str(), &target) {
             if let Some(status) = fault.status {
                 if fault.body.is_empty() {
@@ -90,6 +91,7 @@ impl Handler {
                 return (fault.respond(), status, fault.delay);
             }
             extra = fault.delay;
+            passed = Some(fault);
         }
         let mut st = lock(&self.state);
         let (resp, status) = match handle(&mut st, req) {
@@ -98,6 +100,10 @@ impl Handler {
                 let status = r.status;
                 (reject(r), status)
             }
+        };
+        let resp = match &passed {
+            Some(fault) => fault.finish(resp),
+            None => resp,
         };
         (resp, status, extra)
     }

@@ -53,7 +53,8 @@ use crate::{ClientBuilder, RetryPolicy, Row};
 use store::{State, Stored, StoredDataset};
 
 pub use knack_services_core::testkit::{
-    max_in_window, refused_uri, CapturedLogs, DroppingServer, Fault, RecordedRequest,
+    max_in_window, refused_uri, CapturedLogs, Chaos, ChaosKind, DroppingServer, Fault,
+    RecordedRequest,
 };
 
 /// A dataset held by the fake: its columns, row identifier and rows.
@@ -229,7 +230,24 @@ impl FakeSocrata {
 
     /// The base URL, e.g. `http://127.0.0.1:41234`, to pass to [`ClientBuilder::domain`].
     pub fn uri(&self) -> String {
-        self.server.uri()
+        self.frame.proxy_uri().unwrap_or_else(|| self.server.uri())
+    }
+
+    /// Turns on seeded random faults ([`Chaos`]: 500, 502, 503, 429, a connection dropped before
+    /// the request is read, the answer lost after applying) for every later request, and routes
+    /// [`Self::uri`] through the proxy that drops connections: build clients after this call.
+    pub fn set_chaos(&self, chaos: Chaos) {
+        self.frame.set_chaos(chaos, &self.server.uri());
+    }
+
+    /// Stops the random faults (clients built meanwhile keep working).
+    pub fn clear_chaos(&self) {
+        self.frame.clear_chaos();
+    }
+
+    /// How many faults of each kind chaos injected so far.
+    pub fn chaos_injected(&self) -> Vec<(ChaosKind, usize)> {
+        self.frame.chaos_injected()
     }
 
     /// A builder pointed at the fake, with [`RetryPolicy::fast_for_tests`] (millisecond

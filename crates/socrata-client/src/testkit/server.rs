@@ -49,7 +49,7 @@ impl Respond for Handler {
                 (fault.respond(), status)
             }
             other => {
-                extra = other.map_or(Duration::ZERO, |f| f.delay);
+                extra = other.as_ref().map_or(Duration::ZERO, |f| f.delay);
                 let r = handle(&mut lock(&self.state), req);
                 let mut resp = ResponseTemplate::new(r.status);
                 if let Some(body) = r.body {
@@ -57,6 +57,9 @@ impl Respond for Handler {
                 }
                 for (name, value) in r.headers {
                     resp = resp.insert_header(name, value.as_str());
+                }
+                if let Some(fault) = &other {
+                    resp = fault.finish(resp);
                 }
                 (resp, r.status)
             }
