@@ -6,6 +6,7 @@ pub(crate) mod drift;
 mod keys;
 pub(crate) mod preflight;
 mod publish;
+mod send;
 mod sink;
 mod target;
 mod transform;
