@@ -15,6 +15,7 @@
 //! assert!(frame.take_fault("GET", "/v1/applications/x").is_none());
 //! ```
 
+mod cost;
 mod logs;
 mod net;
 
@@ -24,6 +25,7 @@ use std::time::{Duration, Instant};
 use wiremock::ResponseTemplate;
 
 use crate::lock;
+pub use cost::items_sent;
 pub use logs::{CaptureGuard, CapturedLogs};
 pub use net::{refused_uri, DroppingServer};
 
@@ -193,6 +195,7 @@ struct FrameState {
     log: Vec<RecordedRequest>,
     faults: Vec<Fault>,
     latency: Duration,
+    item_cost: Duration,
 }
 
 /// The shared part of a fake server: log, faults, latency.
@@ -248,6 +251,26 @@ impl Frame {
     /// The latency set.
     pub fn latency(&self) -> Duration {
         lock(&self.state).latency
+    }
+
+    /// Delays every answer by `cost` more for each item the request carries (see
+    /// [`items_sent`]: rows, records or features written), on top of the latency: a service's
+    /// answer time grows with the batch.
+    pub fn set_item_cost(&self, cost: Duration) {
+        lock(&self.state).item_cost = cost;
+    }
+
+    /// How long to delay the answer to `req`: the latency plus the cost of its items.
+    pub fn delay_for(&self, req: &wiremock::Request) -> Duration {
+        let (latency, cost) = {
+            let st = lock(&self.state);
+            (st.latency, st.item_cost)
+        };
+        if cost.is_zero() {
+            return latency;
+        }
+        let items = u32::try_from(items_sent(&req.body)).unwrap_or(u32::MAX);
+        latency + cost * items
     }
 
     /// Logs a request that arrived at `at` and was answered `status`.
