@@ -72,7 +72,9 @@ async fn run(n: usize) {
     app.knack.set_latency(KNACK_PAGE);
     app.pg.set_request_log(false);
     app.pg.set_latency(PGREST);
-    app.socrata.set_request_log(false);
+    // BENCH_REQUESTS=1: keep the Socrata log and print its requests per path after the sync.
+    let count_requests = std::env::var_os("BENCH_REQUESTS").is_some();
+    app.socrata.set_request_log(count_requests);
     app.socrata.set_latency(SOCRATA);
     app.agol.set_request_log(false);
     app.agol.set_latency(AGOL);
@@ -162,6 +164,15 @@ async fn run(n: usize) {
         "(whole sync, metadata included: {:.1} s)",
         total.as_secs_f64()
     );
+    if count_requests {
+        let mut per_path = std::collections::BTreeMap::<String, usize>::new();
+        for r in app.socrata.requests() {
+            *per_path
+                .entry(format!("{} {}", r.method, r.path))
+                .or_default() += 1;
+        }
+        println!("Socrata requests: {per_path:?}");
+    }
 
     // The same stage with the original's 50-feature batches, into an emptied layer, as the
     // sync's first run wrote into an empty one.
