@@ -20,9 +20,8 @@ use crate::Error;
 /// A feature ArcGIS refuses (a value too long for its field, text that looks like HTML, a word
 /// in a number field) is named in [`BatchOutcome::rejected`] with ArcGIS's own code and text and
 /// the field it names; every other feature of its batch is written, in a few more requests (see
-/// [`Bisection`](crate::engine::bisect::Bisection) and the crate README, "When a record is
-/// rejected"). In a replace, a rejected record's feature keeps its
-/// previous version and is never deleted.
+/// the bisection in `engine/bisect.rs` and the crate README, "When a record is rejected"). In a
+/// replace, a rejected record's feature keeps its previous version and is never deleted.
 ///
 /// The original deleted every feature (or every feature of the run's ids)
 /// and then added the new ones 50 at a time without rollback, so a failure
