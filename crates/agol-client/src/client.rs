@@ -397,6 +397,7 @@ impl Client {
     ) -> Result<Value, Error> {
         let label = format!("ArcGIS {operation} ({})", path_of(url));
         let attempt = |_| self.post_authed(operation, url, params);
+        let _waiting = knack_services_core::ledger::waiting("ArcGIS");
         match retry(&self.inner.retry, idempotency, &label, attempt).await {
             Err(e)
                 if idempotency == Idempotency::NotIdempotent

@@ -416,6 +416,12 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         Rule(rx(r"\b\d+\.\d+s\b"), "Ns"),
         Rule(rx(r"seconds=\d+(\.\d+)?"), "seconds=N"),
         Rule(rx(r"duration_ms=\d+"), "duration_ms=N"),
+        // A stage's time per service (`wait_knack_ms=120`, `"working_ms":3`).
+        Rule(rx(r"\b(wait_\w+_ms|working_ms|stage_ms)=\d+"), "$1=N"),
+        Rule(
+            rx(r#""(wait_\w+_ms|working_ms|stage_ms)":\d+"#),
+            r#""$1":N"#,
+        ),
         Rule(
             rx(r#""(seconds|duration_ms|elapsed_ms|took_ms)":\d+(\.\d+)?"#),
             r#""$1":N"#,

@@ -234,8 +234,14 @@ impl Client {
                 .header(CONTENT_TYPE, "application/json")
                 .body(body.to_string());
         }
-        inner.limiter.acquire().await;
+        {
+            // Time spent waiting for a slot of the app's rate limit, told apart from time spent
+            // waiting on Knack's answers (see `knack_services_core::ledger`).
+            let _limited = knack_services_core::ledger::waiting("Knack rate limit");
+            inner.limiter.acquire().await;
+        }
         crate::prefetch::took_limiter_slot();
+        let _waiting = knack_services_core::ledger::waiting("Knack");
         let resp = req
             .send()
             .await

@@ -92,8 +92,9 @@ async fn agol_failing_on_the_third_batch_of_a_replace_leaves_the_old_features() 
 async fn agol_feature_failure_is_named_and_the_rest_of_its_batch_written() {
     let env = Env::start().await.staged().await;
     let records = fixture_records();
-    // The 25th feature fails: batch 3 of 10 (features 21-30) is refused as a whole, then halved
-    // until the bad feature stands alone; the other 59 are written.
+    // The 25th feature fails: batch 3 of 10 (features 21-30) is refused as a whole, then its
+    // first half (21-25) is sent for ArcGIS to answer feature by feature (it names the 25th and
+    // writes the rest), then the second half; the other 59 are written.
     let bad = records[24]["id"].as_str().unwrap().to_string();
     env.agol
         .fail_when_attribute(e2e_common::LAYER, "id", json!(bad));
@@ -108,8 +109,11 @@ async fn agol_feature_failure_is_named_and_the_rest_of_its_batch_written() {
     let stored = env.agol_features();
     assert!(!stored.contains_key(&bad));
     assert_eq!(stored.len(), 59);
-    // The cost of isolating it: batch 3's one call became 9 (10 → 5+5 → 2+3 → 1+2 → 1+1).
-    assert_eq!(env.agol.requests_for("applyEdits").len(), 6 + 8);
+    // The cost of isolating it: batch 3's one call became 3 (10 → 5 named, 5 landed).
+    let edits = env.agol.requests_for("applyEdits");
+    assert_eq!(edits.len(), 6 + 2);
+    let rollback: Vec<_> = edits.iter().map(|r| r.param("rollbackOnFailure")).collect();
+    assert_eq!(rollback[2..5], [Some("true"), Some("false"), Some("false")]);
 }
 
 #[tokio::test]

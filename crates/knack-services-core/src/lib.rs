@@ -39,6 +39,7 @@
 
 mod base_url;
 mod body;
+pub mod ledger;
 mod paging;
 mod retry;
 mod secret;

@@ -311,6 +311,7 @@ impl Client {
             Idempotency::NotIdempotent
         };
         let label = format!("PostgREST {} /{}", call.method, call.path);
+        let _waiting = knack_services_core::ledger::waiting("PostgREST");
         retry(&self.inner.retry, idempotency, &label, |_| {
             self.send_once(call)
         })

@@ -121,6 +121,7 @@ impl Client {
         };
         // The label names the call, never a credential (those travel in headers).
         let label = format!("Socrata {method} {}", url.path());
+        let _waiting = knack_services_core::ledger::waiting("Socrata");
         retry(&self.inner.retry, idempotency, &label, |n| {
             self.attempt(
                 operation,

@@ -367,6 +367,12 @@ impl FakeAgol {
         self.frame.set_latency(latency);
     }
 
+    /// Delays every answer by `cost` more for each item the request carries (rows, records or
+    /// features sent; see `knack_services_core::testkit::items_sent`), on top of the latency.
+    pub fn set_item_cost(&self, cost: Duration) {
+        self.frame.set_item_cost(cost);
+    }
+
     /// Fails added/updated features of `layer` whose `field` equals `value` (code 1000).
     pub fn fail_when_attribute(&self, layer: u32, field: &str, value: Value) {
         self.state().failures.push(FeatureFailure::AttributeEquals {

@@ -95,7 +95,7 @@ impl Respond for Responder {
             self.frame.record(req, at, status);
         }
         let extra = fault.filter(|f| f.status.is_none()).map(|f| f.delay);
-        resp.set_delay(self.frame.latency() + extra.unwrap_or_default())
+        resp.set_delay(self.frame.delay_for(req) + extra.unwrap_or_default())
     }
 }
 

@@ -67,6 +67,7 @@ pub(super) async fn run(
     let started = std::time::Instant::now();
     let report = sync::sync(&clients, &settings.app_id, &plans, options).await;
     print!("{}", summary_table(&report, cli.dry_run));
+    print!("{}", report.time_lines());
     // What a run repaired or dropped, seen without reading the log.
     for note in report.notes() {
         println!("{note}");

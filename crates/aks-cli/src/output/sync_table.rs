@@ -8,7 +8,7 @@ use super::summary::recovered_part;
 /// Logs each stage's notes and its summary event.
 pub(crate) fn log_outcome(report: &SyncReport) {
     for s in &report.stages {
-        let Some(r) = s.outcome.report() else {
+        let (Some(r), t) = (s.outcome.report(), s.outcome.time()) else {
             continue;
         };
         for note in &r.notes {
@@ -24,6 +24,10 @@ pub(crate) fn log_outcome(report: &SyncReport) {
             recovered = (r.recovered > 0).then_some(r.recovered),
             rejected = r.rejected.len(),
             duration_ms = r.duration.as_millis() as u64,
+            wait_knack_ms = t.waited_ms("Knack"), wait_postgrest_ms = t.waited_ms("PostgREST"),
+            wait_knack_rate_limit_ms = t.waited_ms("Knack rate limit"),
+            wait_socrata_ms = t.waited_ms("Socrata"), wait_arcgis_ms = t.waited_ms("ArcGIS"),
+            working_ms = t.working().as_millis() as u64, stage_ms = t.wall.as_millis() as u64,
             ok = s.outcome.is_success(),
             "sync {}/{}: read {}, written {}, deleted {}{}, rejected {}",
             s.container_id,
@@ -129,6 +133,7 @@ mod tests {
         StageOutcome::Ran(Tracked {
             since: None,
             watermark: None,
+            time: Default::default(),
             result: Ok(RunReport {
                 read,
                 written,
@@ -166,6 +171,7 @@ mod tests {
                     outcome: StageOutcome::Ran(Tracked {
                         since: Some("2024-03-27T05:00:00Z".parse().unwrap()),
                         watermark: None,
+                        time: Default::default(),
                         result: Err(RunFailure {
                             report: RunReport::default(),
                             error: Box::new(Error::Refused("no".into())),

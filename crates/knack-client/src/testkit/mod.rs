@@ -268,6 +268,12 @@ impl FakeKnack {
         self.frame.set_latency(latency);
     }
 
+    /// Delays every answer by `cost` more for each item the request carries (rows, records or
+    /// features sent; see `knack_services_core::testkit::items_sent`), on top of the latency.
+    pub fn set_item_cost(&self, cost: Duration) {
+        self.frame.set_item_cost(cost);
+    }
+
     /// Sends the daily-quota headers (`X-PlanLimit-Limit`, `-Remaining`,
     /// `-Reset` a day ahead) on every answer, counting `remaining` down with
     /// each request; at zero every request is answered 429 as Knack does

@@ -39,7 +39,7 @@ impl Respond for Handler {
         }
         drop(st);
         self.frame.record(req, now, status);
-        let delay = self.frame.latency() + extra_delay;
+        let delay = self.frame.delay_for(req) + extra_delay;
         if !delay.is_zero() {
             resp = resp.set_delay(delay);
         }

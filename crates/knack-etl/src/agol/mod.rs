@@ -7,6 +7,7 @@ mod keys;
 pub(crate) mod preflight;
 mod publish;
 mod resolve;
+mod send;
 mod sink;
 mod target;
 mod transform;

@@ -88,6 +88,7 @@ pub(crate) async fn agol_records(
             )))
         } else {
             let mut sink = AgolSink::new(layer, &target.matching_field, target.batch_size)
+                .batch_bytes(target.batch_bytes)
                 .clear_missing_geometry(has_location);
             if options.mode().is_replace() {
                 let kept = setup(kept_ids(pgrest, publication, &target.shared_with).await)?;

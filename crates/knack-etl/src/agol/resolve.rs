@@ -12,7 +12,8 @@
 use serde_json::Value;
 
 use super::keys::raw_text;
-use super::sink::{AgolSink, Edit};
+use super::send::Edit;
+use super::sink::AgolSink;
 
 /// How often one batch's unknown outcome is read back before the error stops the stage: each
 /// round is itself a failed request after the client's own retries, so a third is a service in

@@ -1,16 +1,15 @@
 //! An ArcGIS Online layer or table as a [`Sink`] of features.
 
-use agol_client::{Edits, Feature, Layer, Query};
+use agol_client::{Feature, Layer, Query};
 use async_trait::async_trait;
 use futures::TryStreamExt;
 use serde_json::Value;
 
 use super::keys::{key_literal, key_of, raw_text, NUMERIC_TYPES};
 use super::preflight::agol_problems;
-use super::resolve;
+use super::send::Edit;
 use crate::engine::keyset::{KeyMap, KeySet};
-use crate::engine::reject::{field_named_in, Isolation};
-use crate::engine::{BatchOutcome, Rejection, Sink, WriteMode};
+use crate::engine::{BatchOutcome, Sink, Weigh, WriteMode};
 use crate::error::refuse;
 use crate::Error;
 
@@ -20,16 +19,18 @@ use crate::Error;
 ///
 /// A feature ArcGIS refuses (a value too long for its field, text that looks like HTML, a word
 /// in a number field) is named in [`BatchOutcome::rejected`] with ArcGIS's own code and text and
-/// the field it names; every other feature of its batch is written (the batch is halved until the
-/// bad feature stands alone; see the crate README, "When a record is rejected"). In a replace, a rejected record's feature keeps its
-/// previous version and is never deleted.
+/// the field it names; every other feature of its batch is written, in a few more requests (see
+/// the bisection in `engine/bisect.rs` and the crate README, "When a record is rejected"). In a
+/// replace, a rejected record's feature keeps its previous version and is never deleted.
 ///
 /// The original deleted every feature (or every feature of the run's ids)
 /// and then added the new ones 50 at a time without rollback, so a failure
 /// half-way left the public layer missing features. This sink instead looks
 /// up the features already there (all of them for a replace, which must
 /// know what to delete at the end; only each batch's own keys for an upsert,
-/// so an incremental run costs what it changes), sends each batch as one `applyEdits` with
+/// so an incremental run costs what it changes, in one `query` per batch), sends each batch
+/// (up to 1,000 features or 5 MB by default, see [`AgolTarget`](super::AgolTarget)) as one
+/// `applyEdits` with
 /// updates for known keys and adds for new ones and `rollbackOnFailure=true`
 /// (a batch applies fully or not at all), and, for a replace, deletes the
 /// features the run did not write only after every batch succeeded.
@@ -40,30 +41,49 @@ use crate::Error;
 /// no geometry sends `"geometry": null` to reach the same end state.
 #[derive(Debug)]
 pub struct AgolSink {
-    layer: Layer,
+    pub(super) layer: Layer,
     matching_field: String,
+    /// Features per `applyEdits`, never more than the layer's `maxRecordCount`.
     batch_size: usize,
+    /// Bytes of feature JSON per `applyEdits` (as [`Weigh`] counts them).
+    batch_bytes: usize,
     clear_missing_geometry: bool,
     /// Matching key → object id of every feature in the layer, for a replace.
-    existing: KeyMap,
+    pub(super) existing: KeyMap,
     /// Whether `existing` was loaded (a replace); an upsert looks up each
     /// batch's keys instead.
-    preloaded: bool,
-    written: KeySet,
+    pub(super) preloaded: bool,
+    pub(super) written: KeySet,
 }
 
 impl AgolSink {
-    /// A sink for `layer`, matching features on `matching_field`.
+    /// A sink for `layer`, matching features on `matching_field`, sending at most `batch_size`
+    /// features per `applyEdits` (at least 1, and never more than the layer's
+    /// [`maxRecordCount`](Layer::max_record_count), so that the look-up of a batch's existing
+    /// features fits in one `query` page) and at most [`AgolTarget::DEFAULT_BATCH_BYTES`] of
+    /// feature JSON unless [`AgolSink::batch_bytes`] says otherwise.
+    ///
+    /// [`AgolTarget::DEFAULT_BATCH_BYTES`]: super::AgolTarget::DEFAULT_BATCH_BYTES
     pub fn new(layer: Layer, matching_field: &str, batch_size: usize) -> Self {
+        let most = usize::try_from(layer.max_record_count()).unwrap_or(usize::MAX);
         Self {
+            batch_size: batch_size.clamp(1, most.max(1)),
+            batch_bytes: super::AgolTarget::DEFAULT_BATCH_BYTES,
             layer,
             matching_field: matching_field.to_string(),
-            batch_size: batch_size.max(1),
             clear_missing_geometry: false,
             existing: KeyMap::default(),
             preloaded: false,
             written: KeySet::new(),
         }
+    }
+
+    /// The most bytes of feature JSON one `applyEdits` carries (as [`Weigh`] counts them; a
+    /// batch holds at least one feature however big). ArcGIS documents no size limit for
+    /// `applyEdits`, but large requests are what hosted layers time out on or refuse.
+    pub fn batch_bytes(mut self, bytes: usize) -> Self {
+        self.batch_bytes = bytes.max(1);
+        self
     }
 
     /// Whether an update without a geometry clears the feature's stored
@@ -123,100 +143,6 @@ impl AgolSink {
         Ok(found)
     }
 
-    /// Sends `edits` as one `applyEdits`; when ArcGIS refuses it because of some of its features,
-    /// sends the halves again until every good feature is written and every bad one is named.
-    ///
-    /// Every request of more than one feature carries `rollbackOnFailure=true`, so each applies
-    /// whole or not at all and the count of written features is exact even when an answer is
-    /// lost. A single feature is sent with `rollbackOnFailure=false`: ArcGIS then answers with its
-    /// own per-feature reason (code, text naming the field) instead of "Unable to complete
-    /// operation." A failure that is not about the features (transient beyond the client's
-    /// retries, a token, a permission) stops the run as before.
-    async fn send_isolating(
-        &mut self,
-        edits: Vec<Edit>,
-        outcome: &mut BatchOutcome,
-    ) -> Result<(), Error> {
-        let mut parts = Isolation::new(edits);
-        let mut read_backs = 0;
-        while let Some(mut part) = parts.next() {
-            // The features move into the request and back out of it (a copy of each would cost
-            // as much as building it), so a refused part can be split and named.
-            let (mut adds, mut updates) = (Vec::new(), Vec::new());
-            for edit in &mut part {
-                let feature = std::mem::take(&mut edit.feature);
-                if edit.add {
-                    adds.push(feature);
-                } else {
-                    updates.push(feature);
-                }
-            }
-            let request = Edits {
-                adds,
-                updates,
-                rollback_on_failure: part.len() > 1,
-                ..Edits::default()
-            };
-            let answer = self.layer.apply_edits(&request).await;
-            let (mut adds, mut updates) = (request.adds.into_iter(), request.updates.into_iter());
-            for edit in &mut part {
-                let feature = if edit.add {
-                    adds.next()
-                } else {
-                    updates.next()
-                };
-                edit.feature = feature.unwrap_or_default();
-            }
-            let results = match answer {
-                Ok(results) => results,
-                Err(e) if refused_for_its_features(&e) => {
-                    if part.len() > 1 {
-                        parts.split(part);
-                    } else {
-                        let edit = &part[0];
-                        let rejection = rejection(edit, &e);
-                        // Still in the source: a replace must keep its previous version.
-                        self.written.insert(&edit.key);
-                        outcome.rejected.push(rejection);
-                    }
-                    continue;
-                }
-                // Lost or failed with adds: read back what landed, send the rest (resolve.rs).
-                Err(e)
-                    if read_backs < resolve::MAX_ROUNDS
-                        && part.iter().any(|e| e.add)
-                        && resolve::outcome_unknown(&e) =>
-                {
-                    read_backs += 1;
-                    resolve::read_back(self, &mut part, &e)
-                        .await
-                        .map_err(|e| Error::after_writing(outcome.written, e))?;
-                    parts.again(part);
-                    continue;
-                }
-                Err(e) => return Err(Error::after_writing(outcome.written, e)),
-            };
-            outcome.written += part.len() as u64;
-            if !self.preloaded {
-                // An upsert keeps nothing: a key seen again in a later batch is
-                // looked up again and found, since it is in the layer now.
-                continue;
-            }
-            // Remember what was added so a key seen again in this run
-            // becomes an update, not a duplicate.
-            let added = part.iter().filter(|e| e.add);
-            for (edit, result) in added.zip(&results.add_results) {
-                if let Some(oid) = result.object_id {
-                    self.existing.insert(&edit.key, oid);
-                }
-            }
-            for edit in &part {
-                self.written.insert(&edit.key);
-            }
-        }
-        Ok(())
-    }
-
     /// The matching field (`upsert_matching_field`).
     pub(super) fn matching_field(&self) -> &str {
         &self.matching_field
@@ -235,69 +161,6 @@ impl AgolSink {
             .to_string()
     }
 }
-
-/// One feature of a batch, ready to send as an add or an update.
-pub(super) struct Edit {
-    pub(super) key: String,
-    pub(super) feature: Feature,
-    pub(super) add: bool,
-}
-
-/// Whether ArcGIS refused an `applyEdits` because of the features it carried (per-feature
-/// failures, or the rolled-back batch's "Unable to complete operation."), as opposed to a failure
-/// of the service, the token or the request itself, which splitting cannot cure.
-fn refused_for_its_features(e: &agol_client::Error) -> bool {
-    match e {
-        agol_client::Error::EditsFailed { .. } => true,
-        agol_client::Error::Api { code, status, .. } => {
-            !e.is_retryable() && (*code == Some(400) || (code.is_none() && *status == 400))
-        }
-        _ => false,
-    }
-}
-
-/// A single refused feature, named with ArcGIS's own reason.
-fn rejection(edit: &Edit, e: &agol_client::Error) -> Rejection {
-    let (code, reason) = match e {
-        agol_client::Error::EditsFailed { failures, .. } => {
-            let first = failures
-                .iter()
-                .find(|f| f.code != Some(ROLLED_BACK))
-                .or(failures.first());
-            match first {
-                Some(f) => (f.code.map(|c| c.to_string()), f.description.clone()),
-                None => (None, e.to_string()),
-            }
-        }
-        agol_client::Error::Api {
-            code,
-            message,
-            details,
-            ..
-        } => {
-            let mut reason = message.clone();
-            if !details.is_empty() {
-                reason = format!("{reason} ({})", details.join("; "));
-            }
-            (code.map(|c| c.to_string()), reason)
-        }
-        other => (None, other.to_string()),
-    };
-    let record_id = match edit.feature.attributes.get("id") {
-        Some(Value::String(id)) if !id.is_empty() => id.clone(),
-        _ => edit.key.clone(),
-    };
-    let field = field_named_in(&reason, edit.feature.attributes.keys().map(String::as_str));
-    Rejection {
-        record_id,
-        field,
-        code,
-        reason,
-    }
-}
-
-/// ArcGIS's code for "Operation rolled back.": a feature that failed only because another did.
-const ROLLED_BACK: i64 = 1003;
 
 #[async_trait]
 impl Sink<Feature> for AgolSink {
@@ -338,8 +201,12 @@ impl Sink<Feature> for AgolSink {
         let mut outcome = BatchOutcome::default();
         let mut features = batch.into_iter().peekable();
         while features.peek().is_some() {
-            let mut chunk = Vec::new();
-            for feature in features.by_ref().take(self.batch_size) {
+            let (mut chunk, mut bytes) = (Vec::new(), 0usize);
+            while let Some(feature) = features.next_if(|f| {
+                chunk.is_empty()
+                    || (chunk.len() < self.batch_size && bytes + f.weight() <= self.batch_bytes)
+            }) {
+                bytes += feature.weight();
                 match key_of(feature.attributes.get(&self.matching_field)) {
                     Some(key) => chunk.push((key, feature)),
                     None => {
@@ -390,7 +257,7 @@ impl Sink<Feature> for AgolSink {
                     },
                 })
                 .collect();
-            self.send_isolating(edits, &mut outcome).await?;
+            self.send_bisecting(edits, &mut outcome).await?;
         }
         Ok(outcome)
     }

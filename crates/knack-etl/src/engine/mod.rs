@@ -5,6 +5,7 @@
 //! Nothing here knows a system: the rooms `knack`, `staging`, `socrata`, `agol` and `knack_copy`
 //! implement the traits and compose the driver.
 
+pub(crate) mod bisect;
 mod driver;
 mod dry_run;
 pub(crate) mod keyset;

@@ -81,11 +81,6 @@ impl<T> Isolation<T> {
         self.stack.pop()
     }
 
-    /// Puts a part back whole, to be sent next (after its outcome was read back, say).
-    pub(crate) fn again(&mut self, part: Vec<T>) {
-        self.stack.push(part);
-    }
-
     /// Puts the two halves of a refused part back, the first half to be sent first. A part of
     /// one record cannot be split: the caller names it instead.
     pub(crate) fn split(&mut self, mut part: Vec<T>) {

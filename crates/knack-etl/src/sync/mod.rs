@@ -24,6 +24,7 @@ mod run;
 mod shared;
 mod stage;
 mod status;
+mod time;
 mod verify;
 mod watermark;
 
@@ -33,5 +34,6 @@ pub use run::{preflight, sync};
 pub use shared::{share_destinations, shared_destinations, SharedDestination};
 pub use stage::{run_stage, run_tracked, StageClients};
 pub use status::{StageStatus, Status, MISSING_IDS_CAP};
+pub use time::StageTime;
 pub use verify::{verify, Verification};
 pub use watermark::{Destination, Since, SyncState, Tracked, Watermarks};

@@ -19,6 +19,14 @@ impl StageOutcome {
         matches!(self, StageOutcome::Ran(t) if matches!(&t.result, Ok(r) if r.is_clean()))
     }
 
+    /// Where the stage's time went; nothing when it was skipped.
+    pub fn time(&self) -> super::StageTime {
+        match self {
+            StageOutcome::Ran(t) => t.time.clone(),
+            StageOutcome::Skipped(_) => super::StageTime::default(),
+        }
+    }
+
     /// The stage's report: what it did, or what it did before failing; `None` when skipped.
     pub fn report(&self) -> Option<&RunReport> {
         match self {
@@ -73,6 +81,22 @@ pub struct SyncTotals {
 }
 
 impl SyncReport {
+    /// One line per stage that ran: `view_1/postgrest time: Knack 4.1s, Knack rate limit 0.3s,
+    /// PostgREST 0.9s, working 0.2s` (see [`StageTime`](super::StageTime)): where each stage's
+    /// seconds went, so the bottleneck shows.
+    pub fn time_lines(&self) -> String {
+        let ran = self.stages.iter().filter_map(|s| {
+            let StageOutcome::Ran(t) = &s.outcome else {
+                return None;
+            };
+            Some(format!(
+                "{}/{} time: {}\n",
+                s.container_id, s.destination, t.time
+            ))
+        });
+        ran.collect()
+    }
+
     /// One sentence per refresh or stage that did not succeed, naming it: `metadata: ...`,
     /// `metadata of <app>: ...`, `<container>/<stage>: <error>` (or its failed and rejected
     /// counts, or why it was skipped). Stages skipped because the metadata refresh failed are
@@ -180,6 +204,7 @@ mod tests {
                 since: None,
                 watermark: None,
                 result,
+                time: Default::default(),
             }),
         }
     }

@@ -71,6 +71,7 @@ fn missing_client(container_id: &str, destination: &Destination) -> StageOutcome
     StageOutcome::Ran(Tracked {
         since: None,
         watermark: None,
+        time: Default::default(),
         result: Err(RunFailure {
             report: RunReport::default(),
             error: Box::new(Error::Refused(format!(

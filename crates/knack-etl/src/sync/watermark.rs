@@ -16,6 +16,7 @@ use pgrest_client::{Client, Query, Upsert};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::StageTime;
 use crate::engine::{RunFailure, RunReport};
 use crate::Error;
 
@@ -157,6 +158,8 @@ pub struct Tracked {
     /// The pipeline's outcome. A success whose watermark could not be stored is a failure
     /// ([`Error::Staging`]) with the run's report: the data is written, the next run repeats it.
     pub result: Result<RunReport, RunFailure>,
+    /// Where the stage's time went (nothing for a stage whose watermark could not be opened).
+    pub time: StageTime,
 }
 
 /// The watermarks of one app in the staging store.
@@ -333,6 +336,7 @@ impl Watermarks {
                         error: Box::new(explain_missing_table(error, container_id, &destination)),
                     }
                     .lasting_since(started)),
+                    time: StageTime::default(),
                 }
             }
         };
@@ -340,12 +344,13 @@ impl Watermarks {
             Since::Given(since) => since,
             Since::Watermark { margin } => opened.previous.map(|w| w - margin),
         };
-        let result = stage(since).await;
+        let (result, time) = StageTime::measure(stage(since)).await;
         if dry_run {
             return Tracked {
                 since,
                 watermark: opened.previous,
                 result,
+                time,
             };
         }
         let succeeded = matches!(&result, Ok(r) if r.is_clean());
@@ -393,6 +398,7 @@ impl Watermarks {
                 opened.previous
             },
             result,
+            time,
         }
     }
 

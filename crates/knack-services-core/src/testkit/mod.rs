@@ -16,6 +16,7 @@
 //! ```
 
 mod chaos;
+mod cost;
 mod logs;
 mod net;
 
@@ -26,6 +27,7 @@ use wiremock::ResponseTemplate;
 
 use crate::lock;
 pub use chaos::{Chaos, ChaosKind, LossProxy, LOST_HEADER};
+pub use cost::items_sent;
 pub use logs::{CaptureGuard, CapturedLogs};
 pub use net::{refused_uri, DroppingServer};
 
@@ -244,6 +246,7 @@ struct FrameState {
     latency: Duration,
     chaos: Option<chaos::ChaosState>,
     proxy: Option<std::sync::Arc<LossProxy>>,
+    item_cost: Duration,
 }
 
 /// The shared part of a fake server: log, faults, latency.
@@ -337,6 +340,26 @@ impl Frame {
     /// The latency set.
     pub fn latency(&self) -> Duration {
         lock(&self.state).latency
+    }
+
+    /// Delays every answer by `cost` more for each item the request carries (see
+    /// [`items_sent`]: rows, records or features written), on top of the latency: a service's
+    /// answer time grows with the batch.
+    pub fn set_item_cost(&self, cost: Duration) {
+        lock(&self.state).item_cost = cost;
+    }
+
+    /// How long to delay the answer to `req`: the latency plus the cost of its items.
+    pub fn delay_for(&self, req: &wiremock::Request) -> Duration {
+        let (latency, cost) = {
+            let st = lock(&self.state);
+            (st.latency, st.item_cost)
+        };
+        if cost.is_zero() {
+            return latency;
+        }
+        let items = u32::try_from(items_sent(&req.body)).unwrap_or(u32::MAX);
+        latency + cost * items
     }
 
     /// Logs a request that arrived at `at` and was answered `status`.

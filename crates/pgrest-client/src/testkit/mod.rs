@@ -479,6 +479,11 @@ impl FakePostgrest {
     pub fn set_latency(&self, latency: Duration) {
         self.frame.set_latency(latency);
     }
+    /// Delays every answer by `cost` more for each item the request carries (rows, records or
+    /// features sent; see `knack_services_core::testkit::items_sent`), on top of the latency.
+    pub fn set_item_cost(&self, cost: Duration) {
+        self.frame.set_item_cost(cost);
+    }
     /// Changes the row cap (`None` = unlimited).
     pub fn set_max_rows(&self, n: Option<usize>) {
         self.lock().max_rows = n;

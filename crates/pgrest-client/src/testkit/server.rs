@@ -62,7 +62,7 @@ impl wiremock::Respond for Handler {
         if lock(&self.state).logging {
             self.frame.record(req, now, status);
         }
-        let delay = self.frame.latency() + extra;
+        let delay = self.frame.delay_for(req) + extra;
         if delay.is_zero() {
             resp
         } else {

@@ -329,7 +329,7 @@ impl FakeSocrata {
 }
 
 /// The fake-server vocabulary every fake shares comes from the core's frame: `inject(Fault)`,
-/// `requests()`, `clear_requests()`, `set_latency(d)`, `max_requests_in_window(w)`. Faults match in
+/// `requests()`, `clear_requests()`, `set_latency(d)`, `set_item_cost(d)`, `max_requests_in_window(w)`. Faults match in
 /// the order queued, by [`Fault::on_method`] and [`Fault::on_path`] (the path with its `?query`);
 /// a fault with a status and no body gets Socrata's JSON error body (`{"code", "error",
 /// "message"}`; for 202, `{"message": "Request is processing"}`). The log shows `Authorization`

@@ -67,7 +67,7 @@ impl Respond for Handler {
         if !lock(&self.state).no_log {
             self.frame.record(req, now, status);
         }
-        let delay = self.frame.latency() + extra;
+        let delay = self.frame.delay_for(req) + extra;
         if !delay.is_zero() {
             resp = resp.set_delay(delay);
         }

@@ -77,6 +77,10 @@ pub struct ContainerConfig {
     pub upsert_matching_field: Option<String>,
     /// Whether `layer_id` indexes the item's layers or its tables.
     pub item_type: Option<ItemType>,
+    /// Most features per ArcGIS `applyEdits` call (default
+    /// [`AgolTarget::DEFAULT_BATCH_SIZE`](crate::agol::AgolTarget::DEFAULT_BATCH_SIZE); the
+    /// layer's `maxRecordCount` caps it). At least 1.
+    pub agol_batch_size: Option<u32>,
     /// Refuse a Socrata full replace (a run without a start date).
     #[serde(default)]
     pub no_replace_socrata: bool,

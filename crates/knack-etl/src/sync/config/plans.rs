@@ -172,11 +172,13 @@ impl AppConfig {
 /// The ArcGIS target `c` names (not shared yet), when it has all three keys.
 fn agol_target(c: &ContainerConfig) -> Option<AgolTarget> {
     match (&c.service_id, c.layer_id, c.item_type) {
-        (Some(s), Some(l), Some(t)) => Some(AgolTarget::new(
-            s.clone(),
-            t.selector(l),
-            c.matching_field(),
-        )),
+        (Some(s), Some(l), Some(t)) => {
+            let mut target = AgolTarget::new(s.clone(), t.selector(l), c.matching_field());
+            if let Some(n) = c.agol_batch_size.filter(|n| *n > 0) {
+                target.batch_size = n as usize;
+            }
+            Some(target)
+        }
         _ => None,
     }
 }

@@ -170,6 +170,13 @@ fn agol_keys(out: &mut Vec<String>, at: &str, c: &ContainerConfig) {
             ));
         }
     }
+    if c.agol_batch_size == Some(0) {
+        out.push(format!(
+            "{at}: agol_batch_size must be at least 1 (features per applyEdits call; \
+             default {})",
+            crate::agol::AgolTarget::DEFAULT_BATCH_SIZE
+        ));
+    }
     if let Some(u) = &c.upsert_matching_field {
         if u.trim().is_empty() {
             out.push(format!(

@@ -234,3 +234,29 @@ fn knack_copies_name_both_sides_and_refuse_what_sync_cannot_refresh() {
         "{e}"
     );
 }
+
+#[test]
+fn agol_batch_size_sets_the_layers_batches_and_must_be_positive() {
+    let layer = |extra: serde_json::Value| {
+        let mut c = view(json!({"service_id": "item1", "layer_id": 0, "item_type": "layer"}));
+        c.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        c
+    };
+    let apps = apps(json!({"t": {"containers": {
+        "view_1": layer(json!({})),
+        "view_2": layer(json!({"agol_batch_size": 250})),
+        "view_3": layer(json!({"agol_batch_size": 0}))
+    }}}));
+    let app = &apps["t"];
+    let size = |id: &str| app.agol_target("t", id).unwrap().batch_size;
+    assert_eq!(size("view_1"), crate::agol::AgolTarget::DEFAULT_BATCH_SIZE);
+    assert_eq!(size("view_2"), 250);
+    let all = app_problems("t", app).join("\n");
+    assert!(
+        all.contains("[apps.t.containers.view_3]: agol_batch_size must be at least 1"),
+        "{all}"
+    );
+    assert!(!all.contains("view_2"), "{all}");
+}
