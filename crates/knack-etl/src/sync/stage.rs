@@ -23,12 +23,14 @@ pub(crate) struct Stage<'a> {
 }
 
 impl Stage<'_> {
-    /// Runs `stage` with `client` from the destination's watermark (or `-d`); without a client,
+    /// Runs `stage` with `client` from the destination's watermark (or `-d`); in full (and
+    /// saying why in its notes) when `full` gives a reason (a schema change); without a client,
     /// a failed stage.
     pub(crate) async fn run<'c, C, F, Fut>(
         &self,
         destination: Destination,
         client: Option<&'c C>,
+        full: Option<String>,
         stage: F,
     ) -> StageResult
     where
@@ -36,18 +38,40 @@ impl Stage<'_> {
         Fut: Future<Output = Result<RunReport, RunFailure>>,
     {
         let started = Instant::now();
+        let since = match full {
+            Some(_) => Since::Given(None),
+            None => since_rule(self.options, &destination),
+        };
         let outcome = match client {
-            Some(client) => StageOutcome::Ran(
-                self.watermarks
+            Some(client) => {
+                let mut tracked = self
+                    .watermarks
                     .tracked(
                         self.container_id,
                         destination.clone(),
-                        since_rule(self.options, &destination),
+                        since,
                         self.options.dry_run,
                         |since| stage(client, since),
                     )
-                    .await,
-            ),
+                    .await;
+                if let Some(why) = full {
+                    let (verb, dry) = match destination {
+                        Destination::Postgrest => ("reloaded", "reload"),
+                        _ => ("republished", "republish"),
+                    };
+                    let note = match self.options.dry_run {
+                        true => {
+                            format!("dry run: would {dry} in full after a schema change ({why})")
+                        }
+                        false => format!("{verb} in full after a schema change ({why})"),
+                    };
+                    match &mut tracked.result {
+                        Ok(report) => report.notes.push(note),
+                        Err(failure) => failure.report.notes.push(note),
+                    }
+                }
+                StageOutcome::Ran(tracked)
+            }
             None => missing_client(self.container_id, &destination),
         };
         tracing::info!(
