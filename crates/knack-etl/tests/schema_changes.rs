@@ -145,6 +145,15 @@ async fn a_renamed_field_and_its_new_socrata_column_reach_every_row_in_one_plain
         .find(|r| r.destination == Destination::Postgrest)
         .unwrap();
     assert_eq!(staging.last_change.as_deref(), Some(why));
+    // `aks status` shows it per stage.
+    let status = sync::Status::read(&env.pg_client, "app", APP_ID, &[plan(&env)])
+        .await
+        .unwrap();
+    let per_dest = &status.containers["view_1"];
+    let shown = per_dest["postgrest"].schema_change.as_deref().unwrap_or("");
+    assert!(shown.ends_with(&format!(": {why}")), "{shown}");
+    let shown = per_dest["socrata"].schema_change.as_deref().unwrap_or("");
+    assert!(shown.contains("gained column email"), "{shown}");
     let report = sync(&env).await;
     for dest in [
         Destination::Postgrest,
