@@ -353,3 +353,40 @@ async fn with_no_schema_change_an_incremental_sync_makes_the_same_requests_as_be
     assert_eq!(schema, ["GET"]);
     assert_eq!(env.pg.requests().len(), 21 + 1);
 }
+
+#[tokio::test]
+async fn a_per_stage_command_after_a_schema_change_runs_in_full_and_records_it() {
+    use knack_etl::sync::{run_stage, StageClients};
+    use knack_etl::RunOptions;
+    let env = Env::start().await;
+    sync(&env).await;
+    env.socrata.add_column(DATASET, "contact_email", "text");
+    let clients = StageClients {
+        pgrest: &env.pg_client,
+        knack: None,
+        socrata: Some(&env.socrata_client),
+        agol: None,
+    };
+    // `records-to-socrata -d <now>`: incremental as asked, but the new column needs every row.
+    let options = RunOptions {
+        since: Some(chrono::Utc::now()),
+        ..RunOptions::default()
+    };
+    let report = run_stage(clients, APP_ID, &plan(&env), Destination::Socrata, &options)
+        .await
+        .unwrap();
+    assert_eq!(report.written, knack_etl::testkit::RECORDS as u64);
+    assert!(report
+        .notes
+        .iter()
+        .any(|n| n.contains("gained column contact_email")));
+    let with_email = env
+        .socrata_rows()
+        .values()
+        .filter(|r| r.contains_key("contact_email"))
+        .count();
+    assert_eq!(with_email, emails().len());
+    // Stored: the next sync is incremental.
+    let report = sync(&env).await;
+    assert!(!ran(&report, Destination::Socrata).0);
+}

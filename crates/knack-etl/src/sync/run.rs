@@ -105,7 +105,8 @@ pub async fn sync(
                 .and_then(|m| Fingerprint::of_container(m, &plan.container).ok());
             let (stored, schemas) = (stored.as_deref(), &schemas);
             async move {
-                let dests = dest_schemas(clients, plan).await;
+                let dests =
+                    dest_schemas(clients.socrata.as_ref(), clients.agol.as_ref(), plan).await;
                 let check = SchemaCheck::new(plan.container.id(), stored, knack, &dests);
                 announce(&check, plan, options.dry_run);
                 let run = Container {
@@ -259,7 +260,7 @@ impl Container<'_> {
             destination,
             outcome: StageOutcome::Skipped(format!("the staging load of {id} failed")),
         };
-        let DestSchemas { dataset, layer } = dests;
+        let DestSchemas { dataset, layer, .. } = dests;
         if let Some(target) = &plan.socrata {
             let result = if !staging_ok {
                 skipped(Destination::Socrata)

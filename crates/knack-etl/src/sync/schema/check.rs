@@ -7,30 +7,44 @@
 use std::collections::BTreeMap;
 
 use super::{breaks, column_changes, field_changes, Fingerprint, SchemaRow};
-use crate::sync::plan::{SyncClients, SyncPlan};
+use crate::sync::plan::SyncPlan;
 use crate::sync::watermark::Destination;
 use crate::{agol, socrata};
 
 /// The destinations' metadata as read before a container's stages (`None` when the plan has no
-/// such destination, its client is missing or the read failed: the publisher then reads it
-/// itself, and fails as it always did).
+/// such destination, its client is missing or the read failed: in a sync the publisher then reads
+/// it itself, and fails as it always did; a per-stage command fails with `failed`).
 #[derive(Debug, Default)]
 pub(crate) struct DestSchemas {
     /// The Socrata dataset's metadata.
     pub(crate) dataset: Option<socrata_client::DatasetMetadata>,
     /// The ArcGIS layer, opened.
     pub(crate) layer: Option<agol_client::Layer>,
+    /// Why a read failed (the last one), for a caller that fails the stage with it rather than
+    /// have its publisher read (and retry) again.
+    pub(crate) failed: Option<crate::Error>,
 }
 
-/// Reads the plan's dataset and layer as their publishers read them (the same requests).
-pub(crate) async fn dest_schemas(clients: &SyncClients, plan: &SyncPlan) -> DestSchemas {
+/// Reads the plan's dataset (with `socrata`) and layer (with `agol`) as their publishers read
+/// them (the same requests).
+pub(crate) async fn dest_schemas(
+    socrata: Option<&socrata_client::Client>,
+    agol: Option<&agol_client::Client>,
+    plan: &SyncPlan,
+) -> DestSchemas {
     let mut out = DestSchemas::default();
-    if let (Some(t), Some(c)) = (&plan.socrata, &clients.socrata) {
-        out.dataset = socrata::preflight::dataset(c, &t.resource_id).await.ok();
+    if let (Some(t), Some(c)) = (&plan.socrata, socrata) {
+        match socrata::preflight::dataset(c, &t.resource_id).await {
+            Ok(dataset) => out.dataset = Some(dataset),
+            Err(error) => out.failed = Some(error),
+        }
     }
-    if let (Some(t), Some(c)) = (&plan.agol, &clients.agol) {
+    if let (Some(t), Some(c)) = (&plan.agol, agol) {
         let layer = agol::preflight::layer(c, &t.service_id, t.selector, &t.matching_field);
-        out.layer = layer.await.ok();
+        match layer.await {
+            Ok(layer) => out.layer = Some(layer),
+            Err(error) => out.failed = Some(error),
+        }
     }
     out
 }

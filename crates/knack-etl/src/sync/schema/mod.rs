@@ -1,7 +1,7 @@
 //! Schema fingerprints: what each stage's last successful run was computed from (the container's
 //! fields as the metadata defines them and, for a publisher, the destination's columns or
 //! fields), kept in `api.knack_schema` (`store.rs`), and how a sync tells what changed and what
-//! it therefore reloads or republishes in full (`check.rs`).
+//! it therefore reloads or republishes in full (`check.rs`; a per-stage command: `single.rs`).
 //!
 //! The seed README's "Dealing with schema changes" asks a person to run a full replacement after
 //! every schema change; a sync does it itself: a change on the Knack side of a container reloads
@@ -10,6 +10,7 @@
 //! incrementally with no request more to Knack, Socrata or ArcGIS than before.
 
 mod check;
+mod single;
 mod store;
 
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::transform::field_key;
 
 pub(crate) use check::{dest_schemas, DestSchemas, SchemaCheck};
+pub(crate) use single::Single;
 pub use store::{SchemaRow, Schemas, SCHEMA_TABLE};
 
 /// One field of a container as the metadata defines it.
