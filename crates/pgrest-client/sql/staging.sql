@@ -91,6 +91,26 @@ CREATE TRIGGER set_updated_at
     BEFORE INSERT OR UPDATE ON api.knack_sync_state
     FOR EACH ROW EXECUTE FUNCTION public.trigger_set_updated_at();
 
+-- What each stage's last successful run was computed from, per container and destination (the
+-- same names as knack_sync_state): the container's fields as the metadata defines them and, for a
+-- publisher, the destination's columns or fields. `aks sync` compares them on every run: a change
+-- reloads or republishes in full. `last_change` says what changed (null for the first record);
+-- the row is written only when something changed, so `updated_at` is when it was found.
+CREATE TABLE IF NOT EXISTS api.knack_schema (
+    app_id       text NOT NULL,
+    container_id text NOT NULL,
+    destination  text NOT NULL,
+    fingerprint  jsonb NOT NULL,
+    last_change  text,
+    updated_at   timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT knack_schema_pkey PRIMARY KEY (app_id, container_id, destination)
+);
+
+DROP TRIGGER IF EXISTS set_updated_at ON api.knack_schema;
+CREATE TRIGGER set_updated_at
+    BEFORE INSERT OR UPDATE ON api.knack_schema
+    FOR EACH ROW EXECUTE FUNCTION public.trigger_set_updated_at();
+
 -- PostgREST roles (cluster-wide, so created only when missing). Names match the original deployment,
 -- whose JWTs carry {"role": "my_api_user"}. Give the authenticator a password separately:
 --   ALTER ROLE authenticator PASSWORD '...';
@@ -128,7 +148,7 @@ END
 $$;
 
 GRANT USAGE ON SCHEMA api TO my_api_user, web_anon;
-GRANT SELECT, INSERT, UPDATE, DELETE ON api.knack, api.knack_metadata, api.knack_sync_state TO my_api_user;
+GRANT SELECT, INSERT, UPDATE, DELETE ON api.knack, api.knack_metadata, api.knack_sync_state, api.knack_schema TO my_api_user;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA api TO my_api_user;
 -- The anonymous role may see the schema but no table.
-REVOKE ALL ON api.knack, api.knack_metadata, api.knack_sync_state FROM web_anon;
+REVOKE ALL ON api.knack, api.knack_metadata, api.knack_sync_state, api.knack_schema FROM web_anon;

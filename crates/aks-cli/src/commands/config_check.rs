@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
-use knack_etl::sync::config::{check_config, CheckClients, CheckError};
+use knack_etl::sync::config::{
+    check_config, shared_lines, CheckClients, CheckError, OUTSIDE_PUBLISHERS,
+};
 use url::Url;
 
 use crate::clients;
@@ -12,7 +14,6 @@ use crate::error::{CliError, RunError};
 use crate::output::diagnose;
 use crate::settings::base_url::{base_url, BaseUrl};
 use crate::settings::config::{Config, Service};
-use crate::settings::plans::shared_lines;
 use crate::settings::{EnvVars, DEFAULT_KNACK_API_URL};
 
 /// Runs `config check`: the file (`offline`), else also every container against Knack and its
@@ -37,10 +38,12 @@ pub(super) async fn run(offline: bool, path: &Path, vars: &EnvVars) -> Result<()
     for p in &problems {
         println!("  - {p}");
     }
-    // Destinations several containers publish to: a replace of one keeps the others'.
-    for line in shared_lines(&config) {
+    // Destinations several containers publish to (of any app): a replace of one keeps the
+    // others'; then what the file cannot show (a publisher outside it) and how to declare one.
+    for line in shared_lines(&config.apps) {
         println!("shared: {line}");
     }
+    println!("note: {OUTSIDE_PUBLISHERS}");
     match n {
         0 => Ok(()),
         _ => Err(CliError::Usage(format!(

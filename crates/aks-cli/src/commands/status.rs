@@ -57,8 +57,8 @@ pub(super) async fn run(
     }
 }
 
-/// The text table: one line per container and destination, then the last errors and the ids a
-/// destination lacks.
+/// The text table: one line per container and destination, then the last errors, schema changes
+/// and the ids a destination lacks.
 fn text(status: &Status) -> String {
     let verify = status.drift.is_some();
     let header = [
@@ -98,6 +98,9 @@ fn text(status: &Status) -> String {
         for (dest, s) in per_dest {
             if let Some(error) = &s.error {
                 out.push_str(&format!("{container}/{dest} last error: {error}\n"));
+            }
+            if let Some(change) = &s.schema_change {
+                out.push_str(&format!("{container}/{dest} last schema change {change}\n"));
             }
             if let Some(ids) = s.missing_ids.as_ref().filter(|i| !i.is_empty()) {
                 out.push_str(&format!(

@@ -1,6 +1,5 @@
 //! What a command over an app (`sync`, `status`) needs before any request: the plans of its
-//! containers (knack-etl's [`plan`] of each) and its settings; and the destinations several
-//! containers share, as `config check` lists them.
+//! containers (knack-etl's [`plan`] of each) and its settings.
 
 use std::path::Path;
 
@@ -12,23 +11,6 @@ use super::vars::EnvVars;
 use super::{Settings, SettingsError, Task};
 use crate::cli::{AppArgs, Cli};
 use crate::error::CliError;
-
-/// One line per destination that more than one container of an app publishes to (`config
-/// check` prints them).
-pub(crate) fn shared_lines(config: &Config) -> Vec<String> {
-    let mut lines = Vec::new();
-    for (name, app) in &config.apps {
-        for shared in app.shared() {
-            lines.push(format!(
-                "[apps.{name}]: {} is shared by containers {}: a full replace of one keeps the \
-                 records the others have staged",
-                shared.destination,
-                shared.containers.join(", ")
-            ));
-        }
-    }
-    lines
-}
 
 /// A command's settings, or what they lack.
 type Resolved = Result<Settings, SettingsError>;
@@ -83,43 +65,4 @@ pub(crate) fn app_plans(
     };
     let settings = Settings::resolve(task, app_name, app, *env, &config, vars, cli.dry_run);
     Ok((config, plans, settings))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn containers_sharing_a_dataset_or_a_layer_are_listed_once() {
-        let c: Config = toml::from_str(
-            r#"
-            [apps.tracker.containers.view_1]
-            scene_id = "scene_1"
-            modified_date_field_id = "field_1"
-            socrata_resource_id = "abcd-1234"
-            [apps.tracker.containers.view_2]
-            scene_id = "scene_1"
-            modified_date_field_id = "field_1"
-            socrata_resource_id = "abcd-1234"
-            service_id = "item1"
-            layer_id = 0
-            item_type = "layer"
-            [apps.tracker.containers.view_3]
-            scene_id = "scene_1"
-            modified_date_field_id = "field_1"
-            socrata_resource_id = "wxyz-9876"
-            service_id = "item1"
-            layer_id = 0
-            item_type = "layer"
-            "#,
-        )
-        .expect("test config parses");
-        let lines = shared_lines(&c);
-        assert_eq!(lines.len(), 2, "{lines:?}");
-        assert!(
-            lines[0].contains("Socrata dataset abcd-1234 is shared by containers view_1, view_2")
-        );
-        assert!(lines[1]
-            .contains("ArcGIS layer 0 of item item1 is shared by containers view_2, view_3"));
-    }
 }

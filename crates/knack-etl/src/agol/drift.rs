@@ -40,7 +40,8 @@ pub(crate) async fn compare_layer(
 }
 
 /// The ArcGIS Online stage of a sync: [`records_to_agol`](super::records_to_agol) from `since`,
-/// then, after an incremental publish, the repair.
+/// then, after an incremental publish, the repair. `layer`: the layer when the sync already
+/// opened and checked it (its schema check), so it is not read twice.
 pub(crate) async fn publish(
     pgrest: &pgrest_client::Client,
     client: &agol_client::Client,
@@ -48,9 +49,11 @@ pub(crate) async fn publish(
     target: &AgolTarget,
     since: Option<DateTime<Utc>>,
     dry_run: bool,
+    layer: Option<agol_client::Layer>,
 ) -> Result<RunReport, RunFailure> {
     let options = RunOptions::from_since(since, dry_run);
-    let mut report = agol_records(pgrest, client, publication, target, &options, None).await?;
+    let mut report =
+        agol_records(pgrest, client, publication, target, &options, None, layer).await?;
     if since.is_some() {
         repair_agol(pgrest, client, publication, target, dry_run, &mut report).await?;
     }
@@ -96,7 +99,15 @@ pub(crate) async fn repair_agol(
             missing.len()
         );
         let options = upsert(dry_run);
-        let publish = agol_records(pgrest, client, publication, target, &options, Some(missing));
+        let publish = agol_records(
+            pgrest,
+            client,
+            publication,
+            target,
+            &options,
+            Some(missing),
+            None,
+        );
         republish(report, &what, dry_run, publish).await?;
     }
     if !extra.is_empty() {

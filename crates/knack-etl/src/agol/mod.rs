@@ -5,7 +5,7 @@
 pub(crate) mod drift;
 mod keys;
 pub(crate) mod preflight;
-mod publish;
+pub(crate) mod publish;
 mod resolve;
 mod send;
 mod sink;

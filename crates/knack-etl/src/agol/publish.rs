@@ -27,11 +27,12 @@ pub async fn records_to_agol(
     target: &AgolTarget,
     options: &RunOptions,
 ) -> Result<RunReport, RunFailure> {
-    agol_records(pgrest, agol, publication, target, options, None).await
+    agol_records(pgrest, agol, publication, target, options, None, None).await
 }
 
 /// [`records_to_agol`], reading only the staged records `only` names when given (a drift
-/// repair, `agol/drift.rs`).
+/// repair, `agol/drift.rs`), with `layer` when it was already opened and checked (a sync's
+/// schema check).
 pub(crate) async fn agol_records(
     pgrest: &pgrest_client::Client,
     agol: &agol_client::Client,
@@ -39,18 +40,22 @@ pub(crate) async fn agol_records(
     target: &AgolTarget,
     options: &RunOptions,
     only: Option<Vec<String>>,
+    layer: Option<agol_client::Layer>,
 ) -> Result<RunReport, RunFailure> {
     timed(async move {
         setup(staging(pgrest, &publication.app_id).await)?;
-        let layer = setup(
-            checked_layer(
-                agol,
-                &target.service_id,
-                target.selector,
-                &target.matching_field,
-            )
-            .await,
-        )?;
+        let layer = match layer {
+            Some(layer) => layer,
+            None => setup(
+                checked_layer(
+                    agol,
+                    &target.service_id,
+                    target.selector,
+                    &target.matching_field,
+                )
+                .await,
+            )?,
+        };
         if options.mode().is_replace() {
             let problems = agol_replace_problems(layer.info());
             if !problems.is_empty() {

@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 
 use super::preflight::SOCRATA_ROW_IDENTIFIER;
-use super::publish::socrata_records;
+use socrata_client::DatasetMetadata;
+
+use super::publish::{socrata_records, Read};
 use super::target::SocrataTarget;
 use crate::engine::{RunFailure, RunOptions, RunReport};
 use crate::staging::drift::{failure, first, republish, text_id, upsert, Drift, IdCheck, Staged};
@@ -39,7 +41,8 @@ pub(crate) async fn compare_dataset(
 /// The Socrata stage of a sync: [`records_to_socrata`](super::records_to_socrata) from `since`
 /// (a dataset that forbids a replace gets an upsert of every staged row instead of a full run:
 /// [`SocrataTarget::sync_since`]), then, after an incremental publish, which cannot see rows
-/// removed behind its back, the repair.
+/// removed behind its back, the repair. `dataset`: the dataset's metadata when the sync already
+/// read it (its schema check), so it is not read twice.
 pub(crate) async fn publish(
     pgrest: &pgrest_client::Client,
     client: &socrata_client::Client,
@@ -47,10 +50,15 @@ pub(crate) async fn publish(
     target: &SocrataTarget,
     since: Option<DateTime<Utc>>,
     dry_run: bool,
+    dataset: Option<DatasetMetadata>,
 ) -> Result<RunReport, RunFailure> {
     let since = target.sync_since(since);
     let options = RunOptions::from_since(since, dry_run);
-    let mut report = socrata_records(pgrest, client, publication, target, &options, None).await?;
+    let read = Read {
+        only: None,
+        dataset,
+    };
+    let mut report = socrata_records(pgrest, client, publication, target, &options, read).await?;
     if since.is_some() {
         repair_socrata(pgrest, client, publication, target, dry_run, &mut report).await?;
     }
@@ -93,7 +101,11 @@ pub(crate) async fn repair_socrata(
             target.resource_id
         );
         let options = upsert(dry_run);
-        let publish = socrata_records(pgrest, client, publication, target, &options, Some(missing));
+        let read = Read {
+            only: Some(missing),
+            dataset: None,
+        };
+        let publish = socrata_records(pgrest, client, publication, target, &options, read);
         republish(report, &what, dry_run, publish).await?;
     }
     if !extra.is_empty() {

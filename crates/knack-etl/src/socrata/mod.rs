@@ -8,7 +8,7 @@ mod backup;
 mod backup_target;
 pub(crate) mod drift;
 pub(crate) mod preflight;
-mod publish;
+pub(crate) mod publish;
 mod sink;
 mod target;
 mod text_row;

@@ -3,6 +3,7 @@
 //! `since`, replaced (safely) without.
 
 use knack_client::RawRecord;
+use socrata_client::DatasetMetadata;
 
 use super::preflight;
 use super::sink::SocrataSink;
@@ -25,22 +26,41 @@ pub async fn records_to_socrata(
     target: &SocrataTarget,
     options: &RunOptions,
 ) -> Result<RunReport, RunFailure> {
-    socrata_records(pgrest, socrata, publication, target, options, None).await
+    socrata_records(
+        pgrest,
+        socrata,
+        publication,
+        target,
+        options,
+        Read::default(),
+    )
+    .await
 }
 
-/// [`records_to_socrata`], reading only the staged records `only` names when given (a drift
-/// repair, `socrata/drift.rs`).
+/// What [`socrata_records`] reads.
+#[derive(Debug, Default)]
+pub(crate) struct Read {
+    /// Only the staged records these name (a drift repair, `socrata/drift.rs`).
+    pub(crate) only: Option<Vec<String>>,
+    /// The dataset's metadata, already read and checked (a sync's schema check): not read again.
+    pub(crate) dataset: Option<DatasetMetadata>,
+}
+
+/// [`records_to_socrata`], reading as `read` says.
 pub(crate) async fn socrata_records(
     pgrest: &pgrest_client::Client,
     socrata: &socrata_client::Client,
     publication: &Publication,
     target: &SocrataTarget,
     options: &RunOptions,
-    only: Option<Vec<String>>,
+    Read { only, dataset }: Read,
 ) -> Result<RunReport, RunFailure> {
     timed(async move {
         setup(staging(pgrest, &publication.app_id).await)?;
-        let dataset = setup(preflight::dataset(socrata, &target.resource_id).await)?;
+        let dataset = match dataset {
+            Some(dataset) => dataset,
+            None => setup(preflight::dataset(socrata, &target.resource_id).await)?,
+        };
         let (formatter, fields) = setup(formatter_for(pgrest, publication).await)?;
         let columns: SocrataColumns = dataset
             .columns

@@ -16,9 +16,10 @@ pub struct SocrataTarget {
     pub append_timestamp_key: Option<String>,
     /// `no_replace_socrata`: refuse a full replace.
     pub no_replace: bool,
-    /// The other containers (ids) of the same app that publish to this dataset. A full replace
-    /// deletes only rows none of them has staged, so one container's replace never empties
-    /// another's rows.
+    /// The other containers that publish to this dataset: `view_N`/`object_N` for one of the
+    /// same app, `<app id>/<container id>` for one of another app (its rows are staged under that
+    /// app's id). A full replace deletes only rows none of them has staged, so one container's
+    /// replace never empties another's rows, whichever app it belongs to.
     pub shared_with: Vec<String>,
 }
 

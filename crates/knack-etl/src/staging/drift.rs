@@ -7,8 +7,8 @@
 //! destination in step costs a few count requests. It cannot see a swap that keeps the count (one
 //! row missing, one foreign row added); `aks status --verify` compares ids always and does.
 //!
-//! A destination several containers publish to (`shared_with`) is compared with all their staged
-//! rows: a row one of them staged is neither missing nor foreign.
+//! A destination several containers publish to (`shared_with`, of this app or another) is
+//! compared with all their staged rows: a row one of them staged is neither missing nor foreign.
 //!
 //! Each destination's own check and repair is in its room (`socrata/drift.rs`,
 //! `agol/drift.rs`).
@@ -17,6 +17,7 @@ use std::collections::BTreeSet;
 
 use pgrest_client::Query;
 
+use super::publication::sharers;
 use super::source::record_ids;
 use super::tables::RECORDS_TABLE;
 use crate::engine::{RunFailure, RunOptions, RunReport};
@@ -65,26 +66,27 @@ pub(crate) struct Staged<'a> {
     pub(crate) app_id: &'a str,
     /// The container.
     pub(crate) container_id: &'a str,
-    /// The other containers publishing to the same destination.
+    /// The other containers publishing to the same destination (`container_id`, or
+    /// `<app id>/<container_id>` for another app's).
     pub(crate) shared_with: &'a [String],
 }
 
 impl Staged<'_> {
-    fn containers(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.container_id).chain(
-            self.shared_with
-                .iter()
-                .map(String::as_str)
-                .filter(|c| *c != self.container_id),
-        )
+    /// This container, then each sharing one, as (app, container).
+    fn containers(&self) -> impl Iterator<Item = (&str, &str)> {
+        std::iter::once((self.app_id, self.container_id)).chain(sharers(
+            self.app_id,
+            self.container_id,
+            self.shared_with,
+        ))
     }
 
     /// Staged rows of every container: one count request each.
     pub(crate) async fn count(&self) -> Result<u64, Error> {
         let mut total = 0;
-        for container in self.containers() {
+        for (app_id, container) in self.containers() {
             let query = Query::new()
-                .eq("app_id", self.app_id)
+                .eq("app_id", app_id)
                 .eq("container_id", container);
             total += self.pgrest.count(RECORDS_TABLE, &query).await?;
         }
@@ -98,8 +100,8 @@ impl Staged<'_> {
             .into_iter()
             .collect();
         let mut all = own.clone();
-        for container in self.containers().skip(1) {
-            all.extend(record_ids(self.pgrest, self.app_id, container).await?);
+        for (app_id, container) in self.containers().skip(1) {
+            all.extend(record_ids(self.pgrest, app_id, container).await?);
         }
         Ok((own, all))
     }

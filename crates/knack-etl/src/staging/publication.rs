@@ -60,19 +60,35 @@ pub(crate) async fn formatter_for(
     Ok((formatter, fields))
 }
 
-/// The record ids the other containers publishing to the same destination have staged: a
-/// replace keeps them.
+/// The app and container a `shared_with` entry names: `container_id` (a container of app
+/// `app_id`) or `<app id>/<container_id>` (a container of another app).
+pub(crate) fn sharer<'a>(app_id: &'a str, entry: &'a str) -> (&'a str, &'a str) {
+    entry.split_once('/').unwrap_or((app_id, entry))
+}
+
+/// The (app, container) pairs of `shared_with` other than (`app_id`, `container_id`) itself.
+pub(crate) fn sharers<'a>(
+    app_id: &'a str,
+    container_id: &'a str,
+    shared_with: &'a [String],
+) -> impl Iterator<Item = (&'a str, &'a str)> {
+    shared_with
+        .iter()
+        .map(move |e| sharer(app_id, e))
+        .filter(move |pair| *pair != (app_id, container_id))
+}
+
+/// The record ids the other containers publishing to the same destination have staged, whichever
+/// app they belong to: a replace keeps them.
 pub(crate) async fn kept_ids(
     pgrest: &pgrest_client::Client,
     publication: &Publication,
     shared_with: &[String],
 ) -> Result<Vec<String>, Error> {
     let mut ids = Vec::new();
-    for container in shared_with
-        .iter()
-        .filter(|c| *c != publication.container.id())
-    {
-        ids.extend(record_ids(pgrest, &publication.app_id, container).await?);
+    let own = (publication.app_id.as_str(), publication.container.id());
+    for (app, container) in sharers(own.0, own.1, shared_with) {
+        ids.extend(record_ids(pgrest, app, container).await?);
     }
     Ok(ids)
 }

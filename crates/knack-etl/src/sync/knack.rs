@@ -53,12 +53,14 @@ pub(super) async fn refresh_destinations(
     out
 }
 
-/// Runs one Knack destination of a container whose staging load succeeded.
+/// Runs one Knack destination of a container whose staging load succeeded; in full when `full`
+/// says why (a schema change of the container).
 pub(super) async fn run(
     clients: &SyncClients,
     stage: &Stage<'_>,
     plan: &KnackPlan,
     dest_metadata: &DestMetadata,
+    full: Option<String>,
 ) -> StageResult {
     let destination = Destination::knack(&plan.app_name);
     let refreshed = dest_metadata
@@ -84,6 +86,7 @@ pub(super) async fn run(
         .run(
             destination,
             clients.knack_dests.get(&plan.app_name),
+            full,
             |knack, since| async move {
                 refresh_staged(clients, knack, plan, timezone, dry_run).await?;
                 let report = records_to_knack(

@@ -21,6 +21,7 @@ mod knack;
 mod plan;
 mod report;
 mod run;
+pub mod schema;
 mod shared;
 mod stage;
 mod status;

@@ -7,6 +7,7 @@ use futures::stream::{self, StreamExt};
 use super::knack;
 use super::plan::{SyncClients, SyncOptions, SyncPlan};
 use super::report::{StageOutcome, StageResult, SyncReport};
+use super::schema::{dest_schemas, DestSchemas, Fingerprint, SchemaCheck, Schemas, SCHEMA_TABLE};
 use super::stage::Stage;
 use super::watermark::{Destination, Watermarks};
 use crate::engine::RunOptions;
@@ -58,7 +59,10 @@ pub async fn sync(
         .as_ref()
         .ok()
         .and_then(|(_, metadata)| metadata.timezone().ok());
-    let metadata = refreshed.map(|(report, _)| report);
+    let (metadata, knack_meta) = match refreshed {
+        Ok((report, meta)) => (Ok(report), Some(meta)),
+        Err(failure) => (Err(failure), None),
+    };
     if let Err(failure) = &metadata {
         let why = format!("the metadata refresh failed: {}", failure.error);
         let stages = plans
@@ -81,12 +85,38 @@ pub async fn sync(
     }
     let dest_metadata = knack::refresh_destinations(clients, plans, options.dry_run).await;
     let watermarks = Watermarks::new(clients.pgrest.clone(), app_id);
+    let schemas = Schemas::new(clients.pgrest.clone(), app_id);
+    // Read once for the whole app; unreadable (an older staging schema), the run goes on as
+    // before, detecting nothing and storing nothing.
+    let stored = schemas
+        .all()
+        .await
+        .map_err(|error| {
+            tracing::warn!(%error, "schema fingerprints cannot be read, so schema changes are \
+                not detected this run: apply the staging schema again (`aks db init`), which adds \
+                api.{SCHEMA_TABLE}");
+        })
+        .ok();
     let per_container: Vec<(usize, Vec<StageResult>)> = stream::iter(plans.iter().enumerate())
         .map(|(i, plan)| {
             let (watermarks, dest_metadata) = (&watermarks, &dest_metadata);
+            let knack = knack_meta
+                .as_ref()
+                .and_then(|m| Fingerprint::of_container(m, &plan.container).ok());
+            let (stored, schemas) = (stored.as_deref(), &schemas);
             async move {
-                let mut stages =
-                    sync_container(clients, watermarks, app_id, plan, timezone, options).await;
+                let dests =
+                    dest_schemas(clients.socrata.as_ref(), clients.agol.as_ref(), plan).await;
+                let check = SchemaCheck::new(plan.container.id(), stored, knack, &dests);
+                announce(&check, plan, options.dry_run);
+                let run = Container {
+                    clients,
+                    watermarks,
+                    schemas,
+                    check: &check,
+                    options,
+                };
+                let mut stages = run.sync(app_id, plan, timezone, dests).await;
                 let staged = stages.first().is_some_and(|s| s.outcome.is_success());
                 for dest in &plan.knack {
                     let stage = Stage {
@@ -94,8 +124,9 @@ pub async fn sync(
                         container_id: plan.container.id(),
                         options,
                     };
+                    let full = check.full(&Destination::knack(&dest.app_name));
                     stages.push(if staged {
-                        knack::run(clients, &stage, dest, dest_metadata).await
+                        knack::run(clients, &stage, dest, dest_metadata, full).await
                     } else {
                         StageResult {
                             container_id: plan.container.id().to_string(),
@@ -125,72 +156,165 @@ pub async fn sync(
     }
 }
 
-async fn sync_container(
-    clients: &SyncClients,
-    watermarks: &Watermarks,
-    app_id: &str,
-    plan: &SyncPlan,
-    timezone: Option<Tz>,
+/// Logs the one line naming what changed in a container's schema and what runs in full, and
+/// each column to add or drop.
+fn announce(check: &SchemaCheck, plan: &SyncPlan, dry_run: bool) {
+    let id = plan.container.id();
+    if let Some(line) = &check.line {
+        let stages = check.full_stages(plan).join(", ");
+        let verb = if dry_run { "would run" } else { "running" };
+        tracing::info!(
+            container = id,
+            "schema changed: {line}; {verb} in full: {stages}"
+        );
+    }
+    for (_, warning) in &check.warnings {
+        tracing::warn!(container = id, "schema change: {warning}");
+    }
+}
+
+/// One container's stages in a sync, with what they share.
+struct Container<'a> {
+    clients: &'a SyncClients,
+    watermarks: &'a Watermarks,
+    schemas: &'a Schemas,
+    check: &'a SchemaCheck,
     options: SyncOptions,
-) -> Vec<StageResult> {
-    let (id, dry_run) = (plan.container.id(), options.dry_run);
-    let stage = Stage {
-        watermarks,
-        container_id: id,
-        options,
-    };
-    let staged = stage
-        .run(
-            Destination::Postgrest,
-            Some(&clients.knack),
-            |knack, since| async move {
-                records_to_postgrest_in(
-                    knack,
-                    &clients.pgrest,
-                    &plan.container,
-                    Some(plan.modified_date_field.as_str()),
-                    timezone,
-                    &RunOptions::from_since(since, dry_run),
-                )
-                .await
-            },
-        )
-        .await;
-    let staging_ok = staged.outcome.is_success();
-    let mut results = vec![staged];
-    let publication = &plan.publication(app_id);
-    let skipped = |destination| StageResult {
-        container_id: id.to_string(),
-        destination,
-        outcome: StageOutcome::Skipped(format!("the staging load of {id} failed")),
-    };
-    if let Some(target) = &plan.socrata {
-        results.push(if !staging_ok {
-            skipped(Destination::Socrata)
-        } else {
-            stage
-                .run(
-                    Destination::Socrata,
-                    clients.socrata.as_ref(),
-                    |client, since| {
-                        let pgrest = &clients.pgrest;
-                        socrata::drift::publish(pgrest, client, publication, target, since, dry_run)
-                    },
-                )
-                .await
-        });
+}
+
+impl Container<'_> {
+    /// Adds the schema warnings about stage `result`'s destination to its notes, then stores
+    /// its fingerprint after it succeeded (not in a dry run), when it changed; a failure to store
+    /// is a warning: the next run repeats the full run.
+    async fn remember(&self, id: &str, mut result: StageResult) -> StageResult {
+        if let StageOutcome::Ran(tracked) = &mut result.outcome {
+            let notes = match &mut tracked.result {
+                Ok(report) => &mut report.notes,
+                Err(failure) => &mut failure.report.notes,
+            };
+            let warnings = self.check.warnings.iter();
+            let mine = warnings.filter(|(d, _)| *d == result.destination);
+            notes.extend(mine.map(|(_, w)| format!("schema change: {w}")));
+        }
+        self.store(id, &result).await;
+        result
     }
-    if let Some(target) = &plan.agol {
-        results.push(if !staging_ok {
-            skipped(Destination::Agol)
-        } else {
-            stage
-                .run(Destination::Agol, clients.agol.as_ref(), |client, since| {
-                    let pgrest = &clients.pgrest;
-                    agol::drift::publish(pgrest, client, publication, target, since, dry_run)
-                })
-                .await
-        });
+
+    async fn store(&self, id: &str, result: &StageResult) {
+        if self.options.dry_run || !result.outcome.is_success() {
+            return;
+        }
+        let Some((print, change)) = self.check.to_store(&result.destination) else {
+            return;
+        };
+        let stored = self
+            .schemas
+            .store(id, &result.destination, print, change.as_deref());
+        if let Err(error) = stored.await {
+            tracing::warn!(container = id, destination = %result.destination, %error,
+                "the schema fingerprint could not be stored; the next run repeats the full run");
+        }
     }
-    results
+
+    /// The staging load of `plan`, then (only when it succeeded) its publishers, each in full
+    /// when the schema check says so; each fingerprint stored after its stage succeeded.
+    async fn sync(
+        &self,
+        app_id: &str,
+        plan: &SyncPlan,
+        timezone: Option<Tz>,
+        dests: DestSchemas,
+    ) -> Vec<StageResult> {
+        let (clients, options) = (self.clients, self.options);
+        let (id, dry_run) = (plan.container.id(), options.dry_run);
+        let stage = Stage {
+            watermarks: self.watermarks,
+            container_id: id,
+            options,
+        };
+        let full = |d: &Destination| self.check.full(d);
+        let staged = stage
+            .run(
+                Destination::Postgrest,
+                Some(&clients.knack),
+                full(&Destination::Postgrest),
+                |knack, since| async move {
+                    records_to_postgrest_in(
+                        knack,
+                        &clients.pgrest,
+                        &plan.container,
+                        Some(plan.modified_date_field.as_str()),
+                        timezone,
+                        &RunOptions::from_since(since, dry_run),
+                    )
+                    .await
+                },
+            )
+            .await;
+        let staged = self.remember(id, staged).await;
+        let staging_ok = staged.outcome.is_success();
+        let mut results = vec![staged];
+        let publication = &plan.publication(app_id);
+        let skipped = |destination| StageResult {
+            container_id: id.to_string(),
+            destination,
+            outcome: StageOutcome::Skipped(format!("the staging load of {id} failed")),
+        };
+        let DestSchemas { dataset, layer, .. } = dests;
+        if let Some(target) = &plan.socrata {
+            let result = if !staging_ok {
+                skipped(Destination::Socrata)
+            } else {
+                let pgrest = &clients.pgrest;
+                let why = full(&Destination::Socrata);
+                stage
+                    .run(
+                        Destination::Socrata,
+                        clients.socrata.as_ref(),
+                        why,
+                        |client, since| {
+                            socrata::drift::publish(
+                                pgrest,
+                                client,
+                                publication,
+                                target,
+                                since,
+                                dry_run,
+                                dataset,
+                            )
+                        },
+                    )
+                    .await
+            };
+            results.push(self.remember(id, result).await);
+        }
+        if let Some(target) = &plan.agol {
+            let result = if !staging_ok {
+                skipped(Destination::Agol)
+            } else {
+                let pgrest = &clients.pgrest;
+                let why = full(&Destination::Agol);
+                stage
+                    .run(
+                        Destination::Agol,
+                        clients.agol.as_ref(),
+                        why,
+                        |client, since| {
+                            agol::drift::publish(
+                                pgrest,
+                                client,
+                                publication,
+                                target,
+                                since,
+                                dry_run,
+                                layer,
+                            )
+                        },
+                    )
+                    .await
+            };
+            results.push(self.remember(id, result).await);
+        }
+        results
+    }
 }

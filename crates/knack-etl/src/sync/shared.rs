@@ -17,7 +17,7 @@ pub struct SharedDestination {
 }
 
 /// Where a plan publishes: its dataset's key and its layer's, when it has them.
-fn keys(plan: &SyncPlan) -> [Option<String>; 2] {
+pub(crate) fn keys(plan: &SyncPlan) -> [Option<String>; 2] {
     [
         plan.socrata
             .as_ref()

@@ -8,10 +8,11 @@ use chrono::{DateTime, Utc};
 
 use super::plan::{SyncOptions, SyncPlan};
 use super::report::{StageOutcome, StageResult};
+use super::schema::Single;
 use super::watermark::{Destination, Since, Tracked, Watermarks, KNACK_CLOCK_MARGIN};
-use crate::agol::records_to_agol;
+use crate::agol::publish::agol_records;
 use crate::engine::{RunFailure, RunOptions, RunReport};
-use crate::socrata::records_to_socrata;
+use crate::socrata::publish::{socrata_records, Read};
 use crate::staging::records_to_postgrest;
 use crate::Error;
 
@@ -23,12 +24,14 @@ pub(crate) struct Stage<'a> {
 }
 
 impl Stage<'_> {
-    /// Runs `stage` with `client` from the destination's watermark (or `-d`); without a client,
+    /// Runs `stage` with `client` from the destination's watermark (or `-d`); in full (and
+    /// saying why in its notes) when `full` gives a reason (a schema change); without a client,
     /// a failed stage.
     pub(crate) async fn run<'c, C, F, Fut>(
         &self,
         destination: Destination,
         client: Option<&'c C>,
+        full: Option<String>,
         stage: F,
     ) -> StageResult
     where
@@ -36,18 +39,40 @@ impl Stage<'_> {
         Fut: Future<Output = Result<RunReport, RunFailure>>,
     {
         let started = Instant::now();
+        let since = match full {
+            Some(_) => Since::Given(None),
+            None => since_rule(self.options, &destination),
+        };
         let outcome = match client {
-            Some(client) => StageOutcome::Ran(
-                self.watermarks
+            Some(client) => {
+                let mut tracked = self
+                    .watermarks
                     .tracked(
                         self.container_id,
                         destination.clone(),
-                        since_rule(self.options, &destination),
+                        since,
                         self.options.dry_run,
                         |since| stage(client, since),
                     )
-                    .await,
-            ),
+                    .await;
+                if let Some(why) = full {
+                    let (verb, dry) = match destination {
+                        Destination::Postgrest => ("reloaded", "reload"),
+                        _ => ("republished", "republish"),
+                    };
+                    let note = match self.options.dry_run {
+                        true => {
+                            format!("dry run: would {dry} in full after a schema change ({why})")
+                        }
+                        false => format!("{verb} in full after a schema change ({why})"),
+                    };
+                    match &mut tracked.result {
+                        Ok(report) => report.notes.push(note),
+                        Err(failure) => failure.report.notes.push(note),
+                    }
+                }
+                StageOutcome::Ran(tracked)
+            }
             None => missing_client(self.container_id, &destination),
         };
         tracing::info!(
@@ -145,6 +170,9 @@ pub struct StageClients<'a> {
 /// Runs stage `destination` of `plan` of app `app_id` outside a sync, as [`run_tracked`] does:
 /// the staging load ([`records_to_postgrest`](crate::staging::records_to_postgrest) of the
 /// plan's container), or the plan's Socrata or ArcGIS publisher. What a per-stage command runs.
+/// Its schema fingerprint is compared as in a sync (from the stored metadata; two PostgREST
+/// requests more, the destination read once as before): after a change the stage runs in full
+/// whatever `options.since` says, and its fingerprint is stored after it succeeded.
 ///
 /// # Errors
 /// As [`run_tracked`]; [`Error::Refused`] before any request when the plan has no such target or
@@ -168,35 +196,58 @@ pub async fn run_stage(
             ))),
         })
     };
-    match &destination {
-        Destination::Postgrest => {
-            let Some(knack) = clients.knack else {
-                return refused(&destination);
-            };
-            let field = Some(plan.modified_date_field.as_str());
-            run_tracked(pgrest, app_id, id, destination, options, || {
-                records_to_postgrest(knack, pgrest, &plan.container, field, options)
-            })
-            .await
-        }
-        Destination::Socrata => {
-            let (Some(target), Some(client)) = (&plan.socrata, clients.socrata) else {
-                return refused(&destination);
-            };
-            run_tracked(pgrest, app_id, id, destination, options, || {
-                records_to_socrata(pgrest, client, &publication, target, options)
-            })
-            .await
-        }
-        Destination::Agol => {
-            let (Some(target), Some(client)) = (&plan.agol, clients.agol) else {
-                return refused(&destination);
-            };
-            run_tracked(pgrest, app_id, id, destination, options, || {
-                records_to_agol(pgrest, client, &publication, target, options)
-            })
-            .await
-        }
-        Destination::Knack(_) => refused(&destination),
+    let runs = match &destination {
+        Destination::Postgrest => clients.knack.is_some(),
+        Destination::Socrata => plan.socrata.is_some() && clients.socrata.is_some(),
+        Destination::Agol => plan.agol.is_some() && clients.agol.is_some(),
+        Destination::Knack(_) => false,
+    };
+    if !runs {
+        return refused(&destination);
     }
+    // A schema change since the stage's last success runs it in full (a dataset that forbids a
+    // replace: an upsert of everything), as a sync would.
+    let mut single = Single::read(clients, app_id, plan, &destination).await;
+    // The destination could not be read: the stage fails with that error, as its publisher's own
+    // read would have, without reading (and retrying) it again.
+    let failed = single.dests.failed.take();
+    let mut options = options.clone();
+    if single.check.full(&destination).is_some() {
+        options.since = match &plan.socrata {
+            Some(t) if destination == Destination::Socrata => t.sync_since(None),
+            _ => None,
+        };
+    }
+    let (options, dry_run) = (&options, options.dry_run);
+    let Single { dests, .. } = &single;
+    let tracked = run_tracked(pgrest, app_id, id, destination.clone(), options, || async {
+        if let Some(error) = failed {
+            return Err(RunFailure {
+                report: RunReport::default(),
+                error: Box::new(error),
+            });
+        }
+        match (&destination, clients.knack, clients.socrata, clients.agol) {
+            (Destination::Postgrest, Some(knack), _, _) => {
+                let field = Some(plan.modified_date_field.as_str());
+                records_to_postgrest(knack, pgrest, &plan.container, field, options).await
+            }
+            (Destination::Socrata, _, Some(client), _) => {
+                let target = plan.socrata.as_ref().expect("checked above");
+                let read = Read {
+                    only: None,
+                    dataset: dests.dataset.clone(),
+                };
+                socrata_records(pgrest, client, &publication, target, options, read).await
+            }
+            (Destination::Agol, _, _, Some(client)) => {
+                let target = plan.agol.as_ref().expect("checked above");
+                let layer = dests.layer.clone();
+                agol_records(pgrest, client, &publication, target, options, None, layer).await
+            }
+            _ => refused(&destination),
+        }
+    })
+    .await;
+    single.finish(id, &destination, dry_run, tracked).await
 }

@@ -1,5 +1,5 @@
 //! An app's status, as `aks status` prints it: per container and destination the watermark, the
-//! last run and its result, and after [`verify`](super::verify) the counts side by side and the
+//! last run and its result, the last schema change, and after [`verify`](super::verify) the counts side by side and the
 //! ids a destination lacks. Serializes as one JSON document.
 
 use std::collections::BTreeMap;
@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::plan::{SyncClients, SyncPlan};
+use super::schema::{SchemaRow, Schemas};
 use super::verify::{verify, Verification};
 use super::watermark::{Destination, SyncState, Watermarks};
 use crate::Error;
@@ -37,6 +38,10 @@ pub struct StageStatus {
     /// With `--verify`: whether this destination is out of step.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drift: Option<bool>,
+    /// The last schema change found for this stage and republished, as `<database time>:
+    /// <what changed>` (from `api.knack_schema`); absent when none was ever found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema_change: Option<String>,
 }
 
 impl StageStatus {
@@ -56,6 +61,7 @@ impl StageStatus {
             counts: None,
             missing_ids: None,
             drift: None,
+            schema_change: None,
         }
     }
 }
@@ -98,7 +104,7 @@ impl Status {
     }
 
     /// The status of `plans` (app `app`'s, whose Knack id is `app_id`), from the watermarks in
-    /// the staging store: one request.
+    /// the staging store and the last schema changes: two requests.
     ///
     /// # Errors
     /// The staging store's.
@@ -109,7 +115,27 @@ impl Status {
         plans: &[SyncPlan],
     ) -> Result<Self, Error> {
         let states = Watermarks::new(pgrest.clone(), app_id).all().await?;
-        Ok(Self::new(app, app_id, plans, &states))
+        let mut status = Self::new(app, app_id, plans, &states);
+        // A staging store without the table (an older schema) has no changes to show.
+        let schemas = Schemas::new(pgrest.clone(), app_id).all().await;
+        status.add_schema_changes(&schemas.unwrap_or_default());
+        Ok(status)
+    }
+
+    /// Adds each stage's last schema change from `rows` (`api.knack_schema`).
+    pub fn add_schema_changes(&mut self, rows: &[SchemaRow]) {
+        for row in rows {
+            let (Some(change), Some(per_dest)) = (
+                row.last_change.as_ref(),
+                self.containers.get_mut(&row.container_id),
+            ) else {
+                continue;
+            };
+            if let Some(stage) = per_dest.get_mut(row.destination.as_str()) {
+                let at = row.updated_at.map(|t| t.to_rfc3339());
+                stage.schema_change = Some(format!("{}: {change}", at.as_deref().unwrap_or("-")));
+            }
+        }
     }
 
     /// Compares each of `plans` ([`verify`](super::verify)) and adds what it found

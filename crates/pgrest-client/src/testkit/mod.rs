@@ -185,6 +185,23 @@ impl TableSpec {
             ])
     }
 
+    /// `api.knack_schema`: pk (app_id, container_id, destination), `fingerprint` not null,
+    /// `updated_at` set on every write.
+    pub fn knack_schema() -> Self {
+        Self::new("knack_schema")
+            .primary_key(["app_id", "container_id", "destination"])
+            .auto_now("updated_at")
+            .not_null(["fingerprint"])
+            .columns([
+                "app_id",
+                "container_id",
+                "destination",
+                "fingerprint",
+                "last_change",
+                "updated_at",
+            ])
+    }
+
     pub(crate) fn has_column(&self, col: &str) -> bool {
         match &self.columns {
             None => true,
@@ -363,14 +380,15 @@ impl FakePostgrest {
         }
     }
 
-    /// The staging store: schema `api` with [`TableSpec::knack`], [`TableSpec::knack_metadata`] and
-    /// [`TableSpec::knack_sync_state`], requiring `jwt`.
+    /// The staging store: schema `api` with [`TableSpec::knack`], [`TableSpec::knack_metadata`],
+    /// [`TableSpec::knack_sync_state`] and [`TableSpec::knack_schema`], requiring `jwt`.
     pub async fn staging(jwt: &str) -> Self {
         Self::builder()
             .jwt(jwt)
             .table(TableSpec::knack())
             .table(TableSpec::knack_metadata())
             .table(TableSpec::knack_sync_state())
+            .table(TableSpec::knack_schema())
             .start()
             .await
     }

@@ -278,6 +278,22 @@ impl FakeSocrata {
         }
     }
 
+    /// Adds a column to a dataset already added, keeping its rows (which hold no value in it), as
+    /// an owner adding a column on Socrata does.
+    ///
+    /// # Panics
+    /// If the dataset was never added.
+    pub fn add_column(&self, dataset: &str, field_name: &str, data_type: &str) {
+        let mut st = self.lock();
+        let ds = st
+            .datasets
+            .get_mut(dataset)
+            .unwrap_or_else(|| panic!("fake Socrata has no dataset {dataset}"));
+        ds.spec
+            .columns
+            .push((field_name.into(), data_type.into(), field_name.into()));
+    }
+
     /// Makes writes require HTTP Basic with these credentials (403 without any, 401 if wrong).
     /// Reads stay public, but wrong credentials on a read still get 401, as on Socrata.
     pub fn require_basic_auth(&self, username: &str, password: &str) {

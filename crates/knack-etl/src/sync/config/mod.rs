@@ -37,7 +37,7 @@ use serde::Deserialize;
 use crate::knack_copy::{FieldMap, FieldMapping};
 
 pub use check::{check_config, CheckClients, CheckError};
-pub use plans::plan;
+pub use plans::{plan, shared_lines, OUTSIDE_PUBLISHERS};
 pub use problems::{app_problems, destination_problems};
 
 /// The apps of a config by their name (the original's invented names, such as `data-tracker`).

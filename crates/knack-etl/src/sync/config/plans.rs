@@ -10,7 +10,7 @@ use crate::agol::AgolTarget;
 use crate::knack_copy::KnackDestination;
 use crate::socrata::SocrataTarget;
 use crate::sync::plan::{KnackPlan, SyncPlan};
-use crate::sync::shared::{share_destinations, shared_destinations, SharedDestination};
+use crate::sync::shared::{keys, share_destinations, shared_destinations, SharedDestination};
 
 impl ContainerConfig {
     /// Container `id`'s plan as far as Knack and the staging store go (its container, modified
@@ -222,6 +222,7 @@ pub fn plan(apps: &Apps, app: &str, id: &str) -> Result<SyncPlan, String> {
     if c.service_id.is_some() {
         plan.agol = Some(a.agol_target(app, id)?);
     }
+    share_across_apps(apps, app, &mut plan)?;
     for (name, d) in &c.knack_destinations {
         let at = format!("[apps.{app}.containers.{id}.knack_destinations.{name}]:");
         let mut destination = copy(&at, id, d)?;
@@ -248,3 +249,110 @@ pub fn plan(apps: &Apps, app: &str, id: &str) -> Result<SyncPlan, String> {
     }
     Ok(plan)
 }
+
+/// Every container of `apps` with where it publishes (its dataset's and its layer's key, as
+/// [`SharedDestination::destination`] words them): `(key, app name, container id)`.
+fn publishers(apps: &Apps) -> Vec<(String, &str, String)> {
+    let mut out = Vec::new();
+    for (name, app) in apps {
+        for plan in app.destinations() {
+            for key in keys(&plan).into_iter().flatten() {
+                out.push((key, name.as_str(), plan.container.id().to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// Adds to `plan`'s targets the containers of the config's other apps publishing to the same
+/// dataset or layer, as `<app id>/<container id>` (their rows are staged under their app's id).
+///
+/// # Errors
+/// Such an app has no `app_id` in the config: without it a full replace could not tell its rows
+/// apart, so the plan is refused, naming the key to add.
+fn share_across_apps(apps: &Apps, app: &str, plan: &mut SyncPlan) -> Result<(), String> {
+    let all = publishers(apps);
+    let mine = keys(plan);
+    for (which, key) in mine.iter().enumerate() {
+        let Some(key) = key else {
+            continue;
+        };
+        let mut entries = Vec::new();
+        for (_, other, container) in all.iter().filter(|p| p.0 == *key && p.1 != app) {
+            let Some(other_id) = apps.get(*other).and_then(|a| a.app_id.as_deref()) else {
+                return Err(format!(
+                    "{}: {key} is also published by [apps.{other}.containers.{container}], and \
+                     [apps.{other}] has no app_id: add it (app_id = \"<its Knack application \
+                     id>\"), so a full replace of either keeps the other's rows",
+                    container_at(app, plan.container.id())
+                ));
+            };
+            entries.push(format!("{other_id}/{container}"));
+        }
+        let shared_with = match which {
+            0 => plan.socrata.as_mut().map(|t| &mut t.shared_with),
+            _ => plan.agol.as_mut().map(|t| &mut t.shared_with),
+        };
+        if let Some(shared_with) = shared_with {
+            shared_with.extend(entries);
+        }
+    }
+    Ok(())
+}
+
+/// One line per destination more than one container of `apps` publishes to, as `aks config
+/// check` prints them: within one app `[apps.<app>]: <destination> is shared by containers
+/// <ids>: ...`; across apps `<destination> is shared by [apps.<a>] <id>, [apps.<b>] <id>: ...`.
+pub fn shared_lines(apps: &Apps) -> Vec<String> {
+    let all = publishers(apps);
+    let keys: Vec<&String> = all.iter().map(|p| &p.0).collect();
+    let mut seen: Vec<&String> = Vec::new();
+    let mut lines = Vec::new();
+    for key in keys {
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        let users: Vec<_> = all.iter().filter(|p| p.0 == *key).collect();
+        if users.len() < 2 {
+            continue;
+        }
+        let keeps = "a full replace of one keeps the records the others have staged";
+        if users.iter().all(|u| u.1 == users[0].1) {
+            let mut ids: Vec<&str> = users.iter().map(|u| u.2.as_str()).collect();
+            ids.sort_unstable();
+            let app = users[0].1;
+            lines.push(format!(
+                "[apps.{app}]: {key} is shared by containers {}: {keeps}",
+                ids.join(", ")
+            ));
+            continue;
+        }
+        let mut named: Vec<String> = users
+            .iter()
+            .map(|u| format!("[apps.{}] {}", u.1, u.2))
+            .collect();
+        named.sort();
+        let missing: Vec<String> = users
+            .iter()
+            .filter(|u| apps.get(u.1).is_some_and(|a| a.app_id.is_none()))
+            .map(|u| format!("[apps.{}]", u.1))
+            .collect();
+        let tail = match missing.is_empty() {
+            true => format!("{keeps}, whichever app it belongs to"),
+            false => format!(
+                "{} need(s) app_id, without which sync refuses these containers",
+                missing.join(", ")
+            ),
+        };
+        lines.push(format!("{key} is shared by {}: {tail}", named.join(", ")));
+    }
+    lines
+}
+
+/// What `aks config check` says after the shared destinations: the limit of what it can know.
+pub const OUTSIDE_PUBLISHERS: &str = "a dataset or layer also written by an app or container \
+    outside this config is not known here, and a full replace deletes its rows: declare each \
+    such publisher in this config, as [apps.<name>] with its app_id and the container with the \
+    same socrata_resource_id (or service_id, layer_id and item_type); sync runs only the app it \
+    is asked to";

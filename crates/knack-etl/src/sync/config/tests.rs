@@ -260,3 +260,80 @@ fn agol_batch_size_sets_the_layers_batches_and_must_be_positive() {
     );
     assert!(!all.contains("view_2"), "{all}");
 }
+
+#[test]
+fn a_dataset_or_layer_shared_across_apps_is_shared_by_app_id_and_listed_once() {
+    let layer = json!({"service_id": "item1", "layer_id": 0, "item_type": "layer"});
+    let mut with_layer = view(json!({"socrata_resource_id": "abcd-1234"}));
+    let layer_keys = layer.as_object().unwrap().clone();
+    with_layer
+        .as_object_mut()
+        .unwrap()
+        .extend(layer_keys.clone());
+    let mut other_layer = view(json!({}));
+    other_layer.as_object_mut().unwrap().extend(layer_keys);
+    let config = apps(json!({
+        "one": {"app_id": "aaaa", "containers": {
+            "view_1": with_layer,
+            "view_2": view(json!({"socrata_resource_id": "abcd-1234"}))
+        }},
+        "two": {"app_id": "bbbb", "containers": {
+            "view_9": view(json!({"socrata_resource_id": "abcd-1234"})),
+            "view_8": other_layer
+        }}
+    }));
+    let one = plan(&config, "one", "view_1").unwrap();
+    assert_eq!(one.socrata.unwrap().shared_with, ["view_2", "bbbb/view_9"]);
+    assert_eq!(one.agol.unwrap().shared_with, ["bbbb/view_8"]);
+    let two = plan(&config, "two", "view_9").unwrap();
+    assert_eq!(
+        two.socrata.unwrap().shared_with,
+        ["aaaa/view_1", "aaaa/view_2"]
+    );
+    let lines = shared_lines(&config);
+    assert_eq!(
+        lines,
+        [
+            "Socrata dataset abcd-1234 is shared by [apps.one] view_1, [apps.one] view_2, \
+             [apps.two] view_9: a full replace of one keeps the records the others have staged, \
+             whichever app it belongs to",
+            "ArcGIS layer 0 of item item1 is shared by [apps.one] view_1, [apps.two] view_8: a \
+             full replace of one keeps the records the others have staged, whichever app it \
+             belongs to"
+        ]
+    );
+
+    // Without the other app's id its rows cannot be told apart: the plan is refused.
+    let mut config = config;
+    config.get_mut("two").unwrap().app_id = None;
+    let e = plan(&config, "one", "view_1").unwrap_err();
+    assert!(e.contains("[apps.two] has no app_id: add it"), "{e}");
+    assert!(shared_lines(&config)[0]
+        .ends_with("[apps.two] need(s) app_id, without which sync refuses these containers"));
+}
+
+#[test]
+fn containers_of_one_app_sharing_a_destination_are_listed_as_before() {
+    let layer = json!({"service_id": "item1", "layer_id": 0, "item_type": "layer"});
+    let with = |dataset: &str| {
+        let mut c = view(json!({ "socrata_resource_id": dataset }));
+        c.as_object_mut()
+            .unwrap()
+            .extend(layer.as_object().unwrap().clone());
+        c
+    };
+    let config = apps(json!({"tracker": {"containers": {
+        "view_1": view(json!({"socrata_resource_id": "abcd-1234"})),
+        "view_2": with("abcd-1234"),
+        "view_3": with("wxyz-9876")
+    }}}));
+    assert_eq!(
+        shared_lines(&config),
+        [
+            "[apps.tracker]: Socrata dataset abcd-1234 is shared by containers view_1, view_2: a \
+             full replace of one keeps the records the others have staged",
+            "[apps.tracker]: ArcGIS layer 0 of item item1 is shared by containers view_2, view_3: \
+             a full replace of one keeps the records the others have staged"
+        ]
+    );
+}
