@@ -152,7 +152,8 @@ pub enum ConfigCommand {
 /// `aks db ...`.
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
-    /// Apply the staging schema (api.knack, knack_metadata, knack_sync_state, knack_schema).
+    /// Apply the staging schema (tables api.knack, api.knack_metadata, api.knack_sync_state,
+    /// api.knack_schema).
     Init {
         /// Print the SQL for psql instead of applying it.
         #[arg(long)]

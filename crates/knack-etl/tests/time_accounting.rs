@@ -69,7 +69,13 @@ async fn waits_on_each_service_and_the_rate_limit_plus_working_make_the_wall_tim
     assert!(knack_wait >= Duration::from_millis(300), "{}", time);
     assert!(limited >= Duration::from_millis(200), "{}", time);
     assert!(!pg.is_zero(), "{}", time);
-    // This run waits: working is the small remainder.
-    assert!(time.working() < wall / 2, "{}", time);
+    // This run does almost nothing but wait (6,000 small records), so the waits the ledger
+    // counted, each measured on its own, must account for the wall time within 10 %: working,
+    // the remainder, is what they leave unexplained.
+    assert!(
+        waited.as_secs_f64() >= wall.as_secs_f64() * 0.9,
+        "the waits explain too little of the wall time: {}",
+        time
+    );
     println!("{wall:?}: {}", time);
 }

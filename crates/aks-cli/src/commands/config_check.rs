@@ -4,9 +4,8 @@
 
 use std::path::Path;
 
-use knack_etl::sync::config::{
-    check_config, shared_lines, CheckClients, CheckError, OUTSIDE_PUBLISHERS,
-};
+use knack_etl::sync::config::OUTSIDE_PUBLISHERS;
+use knack_etl::sync::config::{check_config, shared_lines, CheckClients, CheckError};
 use url::Url;
 
 use crate::clients;
