@@ -128,14 +128,7 @@ pub async fn sync(
                     stages.push(if staged {
                         knack::run(clients, &stage, dest, dest_metadata, full).await
                     } else {
-                        StageResult {
-                            container_id: plan.container.id().to_string(),
-                            destination: Destination::knack(&dest.app_name),
-                            outcome: StageOutcome::Skipped(format!(
-                                "the staging load of {} failed",
-                                plan.container.id()
-                            )),
-                        }
+                        stage.skipped(Destination::knack(&dest.app_name))
                     });
                 }
                 (i, stages)
@@ -255,63 +248,38 @@ impl Container<'_> {
         let staging_ok = staged.outcome.is_success();
         let mut results = vec![staged];
         let publication = &plan.publication(app_id);
-        let skipped = |destination| StageResult {
-            container_id: id.to_string(),
-            destination,
-            outcome: StageOutcome::Skipped(format!("the staging load of {id} failed")),
-        };
-        let DestSchemas { dataset, layer, .. } = dests;
+        let (DestSchemas { dataset, layer, .. }, pgrest) = (dests, &clients.pgrest);
         if let Some(target) = &plan.socrata {
-            let result = if !staging_ok {
-                skipped(Destination::Socrata)
-            } else {
-                let pgrest = &clients.pgrest;
-                let why = full(&Destination::Socrata);
-                stage
-                    .run(
-                        Destination::Socrata,
-                        clients.socrata.as_ref(),
-                        why,
-                        |client, since| {
-                            socrata::drift::publish(
-                                pgrest,
-                                client,
-                                publication,
-                                target,
-                                since,
-                                dry_run,
-                                dataset,
-                            )
-                        },
+            let d = Destination::Socrata;
+            let result = if staging_ok {
+                let why = full(&d);
+                let publish = |client, since| {
+                    socrata::drift::publish(
+                        pgrest,
+                        client,
+                        publication,
+                        target,
+                        since,
+                        dry_run,
+                        dataset,
                     )
-                    .await
+                };
+                stage.run(d, clients.socrata.as_ref(), why, publish).await
+            } else {
+                stage.skipped(d)
             };
             results.push(self.remember(id, result).await);
         }
         if let Some(target) = &plan.agol {
-            let result = if !staging_ok {
-                skipped(Destination::Agol)
+            let d = Destination::Agol;
+            let result = if staging_ok {
+                let why = full(&d);
+                let publish = |client, since| {
+                    agol::drift::publish(pgrest, client, publication, target, since, dry_run, layer)
+                };
+                stage.run(d, clients.agol.as_ref(), why, publish).await
             } else {
-                let pgrest = &clients.pgrest;
-                let why = full(&Destination::Agol);
-                stage
-                    .run(
-                        Destination::Agol,
-                        clients.agol.as_ref(),
-                        why,
-                        |client, since| {
-                            agol::drift::publish(
-                                pgrest,
-                                client,
-                                publication,
-                                target,
-                                since,
-                                dry_run,
-                                layer,
-                            )
-                        },
-                    )
-                    .await
+                stage.skipped(d)
             };
             results.push(self.remember(id, result).await);
         }

@@ -24,6 +24,17 @@ pub(crate) struct Stage<'a> {
 }
 
 impl Stage<'_> {
+    /// The result of a publisher that did not run because the container's staging load failed
+    /// (it would have published stale rows).
+    pub(crate) fn skipped(&self, destination: Destination) -> StageResult {
+        let why = format!("the staging load of {} failed", self.container_id);
+        StageResult {
+            container_id: self.container_id.to_string(),
+            destination,
+            outcome: StageOutcome::Skipped(why),
+        }
+    }
+
     /// Runs `stage` with `client` from the destination's watermark (or `-d`); in full (and
     /// saying why in its notes) when `full` gives a reason (a schema change); without a client,
     /// a failed stage.

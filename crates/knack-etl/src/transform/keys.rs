@@ -35,9 +35,9 @@ pub fn field_key(label: &str) -> String {
 /// [`field_key`]. What a destination's preflight compares its columns or fields with.
 pub fn output_keys(formatter: &knack_client::Formatter) -> Vec<String> {
     let mut keys: Vec<String> = Vec::with_capacity(formatter.fields().len());
-    for (i, f) in formatter.fields().iter().enumerate() {
-        // The first label is always the record id (Formatter::fields).
-        let key = if i == 0 && f.label == RECORD_ID_KEY {
+    for f in formatter.fields() {
+        // The same rule as normalize_keys, so a preflight compares what is written.
+        let key = if f.label == RECORD_ID_KEY {
             f.label.clone()
         } else {
             field_key(&f.label)
