@@ -37,4 +37,4 @@ pub use stage::{run_stage, run_tracked, StageClients};
 pub use status::{StageStatus, Status, MISSING_IDS_CAP};
 pub use time::StageTime;
 pub use verify::{verify, Verification};
-pub use watermark::{Destination, Since, SyncState, Tracked, Watermarks};
+pub use watermark::{Destination, SchemaPlan, Since, SyncState, Tracked, Watermarks};

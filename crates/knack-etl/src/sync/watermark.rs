@@ -122,6 +122,16 @@ pub struct SyncState {
     /// The last run's report: counts, seconds, `since`, notes and the error, if any.
     #[serde(default)]
     pub last_report: Option<Value>,
+    /// What the stage's last successful run was computed from (a
+    /// [`Fingerprint`](super::schema::Fingerprint) as JSON); `None` before the first.
+    #[serde(default)]
+    pub schema_fingerprint: Option<Value>,
+    /// The last schema change found for the stage and republished, in words.
+    #[serde(default)]
+    pub schema_change: Option<String>,
+    /// Database time at which the run that found it started.
+    #[serde(default)]
+    pub schema_changed_at: Option<DateTime<Utc>>,
     /// Database time of the row's last write.
     #[serde(default)]
     pub updated_at: Option<DateTime<Utc>>,
@@ -139,13 +149,28 @@ pub enum Since {
     },
 }
 
-/// The opened run of one stage: its start by the database's clock and the watermark it found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The opened run of one stage: its start by the database's clock, the watermark and the schema
+/// fingerprint it found.
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Opened {
     /// `updated_at` of the row the opening wrote: the run's start, the database's clock.
     pub started: DateTime<Utc>,
     /// The stage's watermark before this run.
     pub previous: Option<DateTime<Utc>>,
+    /// The stage's schema fingerprint before this run.
+    pub fingerprint: Option<Value>,
+}
+
+/// What a stage does about its schema, decided by the caller of [`Watermarks::tracked`] from the
+/// fingerprint the stage's row held (the default: nothing, as the watermark says).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SchemaPlan {
+    /// Where to read from instead of the asked `since` after a schema change (`Some(None)`:
+    /// everything).
+    pub since: Option<Option<DateTime<Utc>>>,
+    /// The fingerprint to store with the close of a successful run (`None`: unchanged or
+    /// unknown), and what changed (`None` for a stage's first fingerprint).
+    pub store: Option<(Value, Option<String>)>,
 }
 
 /// A stage run through [`Watermarks::tracked`].
@@ -216,8 +241,9 @@ impl Watermarks {
         Ok(rows.pop())
     }
 
-    /// Marks the stage `running` and returns the database's time of that write and the watermark
-    /// the row held (one request; the upsert leaves the other columns as they were).
+    /// Marks the stage `running` and returns the database's time of that write, the watermark and
+    /// the schema fingerprint the row held (one request; the upsert leaves the other columns as
+    /// they were).
     ///
     /// # Errors
     /// As [`Watermarks::all`].
@@ -236,12 +262,15 @@ impl Watermarks {
         struct Stamp {
             watermark: Option<DateTime<Utc>>,
             updated_at: DateTime<Utc>,
+            #[serde(default)]
+            schema_fingerprint: Option<Value>,
         }
         let row = Running {
             key: self.key(container_id, &destination),
             last_result: "running",
         };
-        let upsert = Upsert::on_conflict(SYNC_STATE_KEY).returning(["watermark", "updated_at"]);
+        let returned = ["watermark", "updated_at", "schema_fingerprint"];
+        let upsert = Upsert::on_conflict(SYNC_STATE_KEY).returning(returned);
         let mut stamps: Vec<Stamp> = self
             .client
             .upsert_returning(SYNC_STATE_TABLE, &[row], &upsert)
@@ -254,10 +283,12 @@ impl Watermarks {
         Ok(Opened {
             started: stamp.updated_at,
             previous: stamp.watermark,
+            fingerprint: stamp.schema_fingerprint,
         })
     }
 
-    /// Records how the run opened by `opened` ended; `advance` moves the watermark to its start.
+    /// Records how the run opened by `opened` ended; `advance` moves the watermark to its start,
+    /// `schema` (a fingerprint and what changed) is stored with it, a change dated at that start.
     ///
     /// # Errors
     /// As [`Watermarks::all`].
@@ -269,6 +300,7 @@ impl Watermarks {
         report: Value,
         succeeded: bool,
         advance: bool,
+        schema: Option<(Value, Option<String>)>,
     ) -> Result<(), Error> {
         #[derive(Serialize)]
         struct Closed<'a> {
@@ -279,13 +311,24 @@ impl Watermarks {
             last_run_at: DateTime<Utc>,
             last_result: &'static str,
             last_report: Value,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            schema_fingerprint: Option<Value>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            schema_change: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            schema_changed_at: Option<DateTime<Utc>>,
         }
+        let (fingerprint, change) = schema.unzip();
+        let change = change.flatten();
         let row = Closed {
             key: self.key(container_id, &destination),
             watermark: advance.then_some(opened.started),
             last_run_at: opened.started,
             last_result: if succeeded { "succeeded" } else { "failed" },
             last_report: report,
+            schema_fingerprint: fingerprint,
+            schema_changed_at: change.as_ref().map(|_| opened.started),
+            schema_change: change,
         };
         self.client
             .upsert(
@@ -300,7 +343,9 @@ impl Watermarks {
     /// Runs one stage between the opening of its row (marked `running`) and its close: `stage` gets the
     /// `since` to read from; the watermark advances to the run's start only when the run
     /// succeeded with no failed or rejected record and read everything since the previous watermark (a full
-    /// run, or `since` at or before it). A dry run reads the watermark and writes nothing.
+    /// run, or `since` at or before it). A dry run reads the watermark and writes nothing. The
+    /// stage's schema fingerprint is left as it is ([`Watermarks::tracked_with_schema`] decides
+    /// about it).
     pub async fn tracked<F, Fut>(
         &self,
         container_id: &str,
@@ -313,6 +358,29 @@ impl Watermarks {
         F: FnOnce(Option<DateTime<Utc>>) -> Fut,
         Fut: Future<Output = Result<RunReport, RunFailure>>,
     {
+        let schema = |_: Option<&Value>| SchemaPlan::default();
+        self.tracked_with_schema(container_id, destination, since, dry_run, schema, stage)
+            .await
+    }
+
+    /// [`Watermarks::tracked`], with `schema` given the schema fingerprint the stage's row held
+    /// before `stage` starts: the [`SchemaPlan`] it returns may run the stage from elsewhere
+    /// (in full after a schema change) and names the fingerprint the close stores after a
+    /// success (no request of its own).
+    pub async fn tracked_with_schema<S, F, Fut>(
+        &self,
+        container_id: &str,
+        destination: Destination,
+        since: Since,
+        dry_run: bool,
+        schema: S,
+        stage: F,
+    ) -> Tracked
+    where
+        S: FnOnce(Option<&Value>) -> SchemaPlan,
+        F: FnOnce(Option<DateTime<Utc>>) -> Fut,
+        Fut: Future<Output = Result<RunReport, RunFailure>>,
+    {
         // A watermark that cannot be opened (the store unreachable, retried) takes time too.
         let started = std::time::Instant::now();
         let opened = if dry_run {
@@ -320,7 +388,8 @@ impl Watermarks {
                 .await
                 .map(|row| Opened {
                     started: Utc::now(),
-                    previous: row.and_then(|r| r.watermark),
+                    previous: row.as_ref().and_then(|r| r.watermark),
+                    fingerprint: row.and_then(|r| r.schema_fingerprint),
                 })
         } else {
             self.open(container_id, destination.clone()).await
@@ -340,9 +409,10 @@ impl Watermarks {
                 }
             }
         };
-        let since = match since {
-            Since::Given(since) => since,
-            Since::Watermark { margin } => opened.previous.map(|w| w - margin),
+        let plan = schema(opened.fingerprint.as_ref());
+        let since = match (plan.since, since) {
+            (Some(since), _) | (None, Since::Given(since)) => since,
+            (None, Since::Watermark { margin }) => opened.previous.map(|w| w - margin),
         };
         let (result, time) = StageTime::measure(stage(since)).await;
         if dry_run {
@@ -368,6 +438,7 @@ impl Watermarks {
                 report_json(since, &result),
                 succeeded,
                 advance,
+                plan.store.filter(|_| succeeded),
             )
             .await;
         let watermark = if advance {
@@ -411,17 +482,25 @@ impl Watermarks {
     }
 }
 
-/// A store without the table (an older staging schema) answers 404: say how to add it. Any other
-/// error (an expired JWT, a 503) is the store's own and says its own fix.
+/// A store without the table (an older staging schema) answers 404, one without its schema
+/// fingerprint columns 400 naming the column: say how to add them. Any other error (an expired
+/// JWT, a 503) is the store's own and says its own fix.
 fn explain_missing_table(error: Error, container_id: &str, destination: &Destination) -> Error {
-    match &error {
-        Error::Postgrest(e) if e.status() == Some(404) => Error::Staging(format!(
-            "cannot read or record the {destination} watermark of {container_id}: the staging \
-             store has no api.{SYNC_STATE_TABLE} ({e}); nothing was written. Apply the staging \
-             schema again (`aks db init`), which adds it"
-        )),
-        _ => error,
-    }
+    let (what, e) = match &error {
+        Error::Postgrest(e) if e.status() == Some(404) => (format!("no api.{SYNC_STATE_TABLE}"), e),
+        Error::Postgrest(e)
+            if e.status() == Some(400) && e.to_string().contains("schema_fingerprint") =>
+        {
+            let what = format!("no column schema_fingerprint in api.{SYNC_STATE_TABLE}");
+            (what, e)
+        }
+        _ => return error,
+    };
+    Error::Staging(format!(
+        "cannot read or record the {destination} watermark of {container_id}: the staging store \
+         has {what} ({e}); nothing was written. Apply the staging schema again (`aks db init`), \
+         which adds it"
+    ))
 }
 
 /// The `last_report` JSON: the counts, seconds, `since`, notes and, on failure, the error.
