@@ -358,8 +358,8 @@ fn sync_state_requests(env: &Env) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn a_sync_after_a_schema_change_reads_and_stores_fingerprints_only_in_its_stages_own_upserts(
-) {
+async fn a_sync_after_a_schema_change_reads_and_stores_fingerprints_only_in_its_stages_own_upserts()
+{
     let env = Env::start().await;
     sync(&env).await;
     sync(&env).await;
@@ -391,7 +391,11 @@ async fn a_sync_after_a_schema_change_reads_and_stores_fingerprints_only_in_its_
         assert!(labels.contains(&"Email"), "{}: {labels:?}", row.destination);
         let change = row.schema_change.as_deref().unwrap_or("");
         assert!(change.contains("renamed"), "{}: {change}", row.destination);
-        assert_eq!(row.schema_changed_at, row.last_run_at, "{}", row.destination);
+        assert_eq!(
+            row.schema_changed_at, row.last_run_at,
+            "{}",
+            row.destination
+        );
     }
 }
 

@@ -400,7 +400,13 @@ async fn the_previous_schema_table_is_folded_into_sync_state_keeping_the_fingerp
     };
     let moved = |s: &str| Some(s.to_string());
     let expected: Vec<Row> = vec![
-        ("view_1/postgrest".into(), moved(r#"{"fields": [1]}"#), None, None, true),
+        (
+            "view_1/postgrest".into(),
+            moved(r#"{"fields": [1]}"#),
+            None,
+            None,
+            true,
+        ),
         (
             "view_1/socrata".into(),
             moved(r#"{"fields": [2]}"#),

@@ -14,8 +14,8 @@ use knack_client::Metadata;
 
 use super::plan::{KnackPlan, SyncClients, SyncPlan};
 use super::report::{StageOutcome, StageResult};
-use super::stage::Stage;
 use super::schema::Decision;
+use super::stage::Stage;
 use super::watermark::{Destination, Since, Watermarks, KNACK_CLOCK_MARGIN};
 use crate::engine::{Rejection, RunFailure, RunOptions, RunReport};
 use crate::knack_copy::{records_to_knack, KnackReport};

@@ -229,7 +229,9 @@ impl Container<'_> {
                 let publish = |client, since| {
                     agol::drift::publish(pgrest, client, publication, target, since, dry_run, layer)
                 };
-                stage.run(d.clone(), clients.agol.as_ref(), decide(d), publish).await
+                stage
+                    .run(d.clone(), clients.agol.as_ref(), decide(d), publish)
+                    .await
             } else {
                 skipped(d)
             });

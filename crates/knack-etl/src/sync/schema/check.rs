@@ -247,7 +247,11 @@ mod tests {
         );
 
         let same = now("Contact Email").decide(&Destination::Postgrest, Some(&old), &[]);
-        assert_eq!(same, Decision::default(), "no change: nothing to do or store");
+        assert_eq!(
+            same,
+            Decision::default(),
+            "no change: nothing to do or store"
+        );
         assert_eq!(line("view_1", &[&same]), None);
         let first = now("Email").decide(&Destination::Postgrest, None, &[]);
         assert!(first.full.is_none());
