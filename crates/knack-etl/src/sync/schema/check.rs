@@ -13,7 +13,8 @@ use serde_json::Value;
 use super::{breaks, column_changes, field_changes, Fingerprint};
 use crate::engine::{RunFailure, RunReport};
 use crate::sync::plan::SyncPlan;
-use crate::sync::watermark::{Destination, SchemaPlan};
+use crate::sync::tracked::SchemaPlan;
+use crate::sync::watermark::Destination;
 use crate::{agol, socrata};
 /// The destinations' metadata as read before a container's stages (`None` when the plan has no
 /// such destination, its client is missing or the read failed: in a sync the publisher then reads
