@@ -27,13 +27,13 @@ then re-published, and Socrata rows no container staged are deleted (reported in
 no_replace_socrata; ArcGIS features are reported, never deleted). A swap that keeps the count is \
 not seen: `aks status --verify` compares ids always.
 
-Schema changes: each stage's last successful run stores what it was computed from in \
-api.knack_schema (the container's fields from the metadata; the dataset's columns, the layer's \
-fields). A change of the container's fields (renamed, added to or removed from the view, retyped) \
-reloads it from Knack and republishes it to every destination in full; a change of a \
+Schema changes: each stage's last successful run stores what it was computed from in its \
+api.knack_sync_state row (the container's fields from the metadata; the dataset's columns, the \
+layer's fields). A change of the container's fields (renamed, added to or removed from the view, \
+retyped) reloads it from Knack and republishes it to every destination in full; a change of a \
 destination's columns republishes that destination in full. One log line names the change; \
 columns a rename leaves unwritten are warnings naming the column to add or drop. No change: no \
-request more to Knack, Socrata or ArcGIS, one to PostgREST.
+request more to Knack, Socrata, ArcGIS or PostgREST.
 
 Knack destinations: before comparing, the destination container's staged rows are refreshed from \
 the destination app (incremental under its own postgrest watermark when [apps.<dest>.containers.\
@@ -46,8 +46,8 @@ const STATUS_LONG_ABOUT: &str = "\
 Show, per container and destination (postgrest, socrata, agol), the watermark the next `aks sync` \
 reads from, when the last run started and how it ended. Read-only.
 
-Requests: without --verify, two (PostgREST: api.knack_sync_state, and api.knack_schema for each \
-stage's last schema change). With --verify, per container \
+Requests: without --verify, one (PostgREST: api.knack_sync_state, with each stage's last schema \
+change). With --verify, per container \
 also: 1 Knack request (total_records), 1 PostgREST count, and per destination 1 count request each \
 side plus the ids of both: 1 PostgREST request per 10,000 staged rows, 1 Socrata request per 1,000 \
 dataset rows, and for ArcGIS Online 1 token, 2 item/layer look-ups and 1 request per page of \
@@ -152,8 +152,7 @@ pub enum ConfigCommand {
 /// `aks db ...`.
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
-    /// Apply the staging schema (tables api.knack, api.knack_metadata, api.knack_sync_state,
-    /// api.knack_schema).
+    /// Apply the staging schema (tables api.knack, api.knack_metadata, api.knack_sync_state).
     Init {
         /// Print the SQL for psql instead of applying it.
         #[arg(long)]

@@ -66,12 +66,7 @@ fn db_init_help_names_every_table_the_schema_creates() {
         .collect();
     assert_eq!(
         tables,
-        [
-            "api.knack",
-            "api.knack_metadata",
-            "api.knack_sync_state",
-            "api.knack_schema"
-        ]
+        ["api.knack", "api.knack_metadata", "api.knack_sync_state"]
     );
     let help = stdout_of(&["db", "init", "--help"]);
     let summary = stdout_of(&["db", "--help"]);

@@ -888,6 +888,36 @@ async fn quickstart_sync() {
         Stderr::Sorted,
     )
     .await;
+    // "Contact Email" renamed "Email" in Knack, and column `email` added to the dataset (knack-etl
+    // schema_changes.rs a_renamed_field_and_its_new_socrata_column_reach_every_row_in_one_plain_sync).
+    let mut metadata = fixture("metadata.json");
+    let fields = metadata["application"]["objects"][0]["fields"].as_array_mut();
+    let field = fields.unwrap().iter_mut().find(|f| f["key"] == "field_11");
+    field.unwrap()["name"] = json!("Email");
+    f.knack.set_metadata(metadata);
+    f.socrata.add_column(DATASET, "email", "text");
+    check(
+        "sync-11-schema-change",
+        "a field renamed in Knack and its new Socrata column: one line names the change, every \
+        stage runs in full, the layer's warning names the field to add (schema_changes.rs)",
+        SYNC.to_vec(),
+        Stderr::Sorted,
+    )
+    .await;
+    check(
+        "sync-12-status-schema-change",
+        "status shows each stage's last schema change (schema_changes.rs)",
+        STATUS.to_vec(),
+        Stderr::Exact,
+    )
+    .await;
+    check(
+        "sync-13-after-schema-change",
+        "the next sync is incremental again (schema_changes.rs)",
+        SYNC.to_vec(),
+        Stderr::Sorted,
+    )
+    .await;
     g.finish();
 }
 

@@ -6,9 +6,9 @@
 mod e2e_common;
 
 use e2e_common::{fixture, fixture_records, Env, APP_ID, DATASET, LOCATION_FIELD, MODIFIED_FIELD};
-use knack_etl::sync::schema::{Schemas, SCHEMA_TABLE};
 use knack_etl::sync::{
-    self, Destination, StageOutcome, SyncClients, SyncOptions, SyncPlan, SyncReport,
+    self, Destination, StageOutcome, SyncClients, SyncOptions, SyncPlan, SyncReport, SyncState,
+    Watermarks,
 };
 use serde_json::{json, Value};
 
@@ -65,6 +65,12 @@ fn ran(report: &SyncReport, dest: Destination) -> (bool, Vec<String>) {
         }
         other => panic!("{dest} did not run: {other:?}"),
     }
+}
+
+/// The app's rows of `api.knack_sync_state`, which hold each stage's fingerprint.
+async fn states(env: &Env) -> Vec<SyncState> {
+    let watermarks = Watermarks::new(env.pg_client.clone(), APP_ID);
+    watermarks.all().await.unwrap()
 }
 
 /// The fixture metadata with `change` applied to it.
@@ -136,15 +142,12 @@ async fn a_renamed_field_and_its_new_socrata_column_reach_every_row_in_one_plain
     );
 
     // The change is stored with the fingerprint, once: the next sync is incremental again.
-    let rows = Schemas::new(env.pg_client.clone(), APP_ID)
-        .all()
-        .await
-        .unwrap();
+    let rows = states(&env).await;
     let staging = rows
         .iter()
         .find(|r| r.destination == Destination::Postgrest)
         .unwrap();
-    assert_eq!(staging.last_change.as_deref(), Some(why));
+    assert_eq!(staging.schema_change.as_deref(), Some(why));
     // `aks status` shows it per stage.
     let status = sync::Status::read(&env.pg_client, "app", APP_ID, &[plan(&env)])
         .await
@@ -259,15 +262,12 @@ async fn a_column_added_to_the_dataset_republishes_only_that_destination_in_full
         "the layer is not republished"
     );
     assert!(env.agol.requests_for("applyEdits").is_empty());
-    let rows = Schemas::new(env.pg_client.clone(), APP_ID)
-        .all()
-        .await
-        .unwrap();
+    let rows = states(&env).await;
     let socrata = rows
         .iter()
         .find(|r| r.destination == Destination::Socrata)
         .unwrap();
-    assert_eq!(socrata.last_change.as_deref(), Some(why));
+    assert_eq!(socrata.schema_change.as_deref(), Some(why));
 }
 
 #[tokio::test]
@@ -291,12 +291,9 @@ async fn a_field_type_change_reloads_and_republishes_and_a_dry_run_says_so_first
             .any(|n| n.starts_with("dry run: would") && n.contains(why));
         assert!(full && said, "{dest}: {notes:?}");
     }
-    let stored = Schemas::new(env.pg_client.clone(), APP_ID)
-        .all()
-        .await
-        .unwrap();
+    let stored = states(&env).await;
     assert!(
-        stored.iter().all(|r| r.last_change.is_none()),
+        stored.iter().all(|r| r.schema_change.is_none()),
         "a dry run stores nothing"
     );
 
@@ -335,23 +332,71 @@ async fn with_no_schema_change_an_incremental_sync_makes_the_same_requests_as_be
     // scenario): Knack the metadata and one page of records; Socrata the preflight, the
     // publisher's read of the dataset and the repair's count; ArcGIS 10; the staging store 21.
     // The sync now reads the dataset and layer once before the stages and hands them to the
-    // publishers instead of their own read, so only the staging store sees one request more:
-    // the read of the app's fingerprints (all at once), and with nothing changed no write.
+    // publishers instead of their own read, and each stage's fingerprint comes back with the
+    // upsert that opens it: no request more anywhere, none to a table of fingerprints.
     let counts = (
         env.knack.requests().len(),
         env.socrata.requests().len(),
         env.agol.requests().len(),
     );
     assert_eq!(counts, (2, 3, 10), "knack, socrata, agol");
-    let schema: Vec<_> = env
-        .pg
-        .requests()
-        .into_iter()
-        .filter(|r| r.path == format!("/{SCHEMA_TABLE}"))
-        .map(|r| r.method)
-        .collect();
-    assert_eq!(schema, ["GET"]);
-    assert_eq!(env.pg.requests().len(), 21 + 1);
+    let paths: Vec<String> = env.pg.requests().into_iter().map(|r| r.path).collect();
+    assert!(
+        paths
+            .iter()
+            .all(|p| ["/knack", "/knack_metadata", "/knack_sync_state"].contains(&p.as_str())),
+        "{paths:?}"
+    );
+    assert_eq!(env.pg.requests().len(), 21);
+}
+
+/// The requests to `api.knack_sync_state` since the last clear, as `METHOD path`.
+fn sync_state_requests(env: &Env) -> Vec<String> {
+    let requests = env.pg.requests().into_iter();
+    let state = requests.filter(|r| r.path != "/knack" && r.path != "/knack_metadata");
+    state.map(|r| format!("{} {}", r.method, r.path)).collect()
+}
+
+#[tokio::test]
+async fn a_sync_after_a_schema_change_reads_and_stores_fingerprints_only_in_its_stages_own_upserts()
+{
+    let env = Env::start().await;
+    sync(&env).await;
+    sync(&env).await;
+    env.pg.clear_requests();
+    sync(&env).await;
+    let unchanged = sync_state_requests(&env);
+    // Each of the three stages: the upsert that opens it and the one that closes it.
+    assert_eq!(unchanged, vec!["POST /knack_sync_state"; 6]);
+
+    env.knack.set_metadata(metadata_with(|m| {
+        field(m, "field_11")["name"] = json!("Email");
+    }));
+    env.socrata.add_column(DATASET, "email", "text");
+    env.pg.clear_requests();
+    let report = sync(&env).await;
+    assert!(ran(&report, Destination::Postgrest).0 && ran(&report, Destination::Socrata).0);
+    assert_eq!(sync_state_requests(&env), unchanged, "no request more");
+    // The closes stored the new fingerprints and what changed.
+    let rows = states(&env).await;
+    assert_eq!(rows.len(), 3);
+    for row in &rows {
+        let print = row.schema_fingerprint.as_ref().unwrap();
+        let labels: Vec<&str> = print["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["label"].as_str())
+            .collect();
+        assert!(labels.contains(&"Email"), "{}: {labels:?}", row.destination);
+        let change = row.schema_change.as_deref().unwrap_or("");
+        assert!(change.contains("renamed"), "{}: {change}", row.destination);
+        assert_eq!(
+            row.schema_changed_at, row.last_run_at,
+            "{}",
+            row.destination
+        );
+    }
 }
 
 #[tokio::test]

@@ -221,3 +221,40 @@ async fn a_missing_table_stops_the_stage_before_it_runs_and_names_the_fix() {
         "{error}"
     );
 }
+
+/// A store whose `api.knack_sync_state` predates the schema fingerprint columns: the stage does
+/// not run, nothing is written, and the error names the column and `aks db init`.
+#[tokio::test]
+async fn a_sync_state_without_fingerprint_columns_stops_the_stage_and_names_the_fix() {
+    use knack_etl::pgrest_client::testkit::TableSpec;
+    let old = TableSpec::new("knack_sync_state")
+        .primary_key(["app_id", "container_id", "destination"])
+        .auto_now("updated_at")
+        .columns([
+            "app_id",
+            "container_id",
+            "destination",
+            "watermark",
+            "last_run_at",
+            "last_result",
+            "last_report",
+            "updated_at",
+        ]);
+    let fake = FakePostgrest::builder().jwt("jwt").table(old).start().await;
+    let marks = Watermarks::new(fake.client_builder().build().unwrap(), APP);
+    let tracked = marks
+        .tracked(
+            "view_1",
+            Destination::Socrata,
+            Since::Given(None),
+            false,
+            |_| async { panic!("the stage must not run") },
+        )
+        .await;
+    let error = tracked.result.unwrap_err().error.to_string();
+    assert!(
+        error.contains("no column schema_fingerprint") && error.contains("aks db init"),
+        "{error}"
+    );
+    assert!(fake.rows("knack_sync_state").is_empty(), "nothing written");
+}

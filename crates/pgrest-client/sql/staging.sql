@@ -91,25 +91,36 @@ CREATE TRIGGER set_updated_at
     BEFORE INSERT OR UPDATE ON api.knack_sync_state
     FOR EACH ROW EXECUTE FUNCTION public.trigger_set_updated_at();
 
--- What each stage's last successful run was computed from, per container and destination (the
--- same names as knack_sync_state): the container's fields as the metadata defines them and, for a
--- publisher, the destination's columns or fields. `aks sync` compares them on every run: a change
--- reloads or republishes in full. `last_change` says what changed (null for the first record);
--- the row is written only when something changed, so `updated_at` is when it was found.
-CREATE TABLE IF NOT EXISTS api.knack_schema (
-    app_id       text NOT NULL,
-    container_id text NOT NULL,
-    destination  text NOT NULL,
-    fingerprint  jsonb NOT NULL,
-    last_change  text,
-    updated_at   timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT knack_schema_pkey PRIMARY KEY (app_id, container_id, destination)
-);
+-- What each stage's last successful run was computed from (its schema fingerprint: the container's
+-- fields as the metadata defines them and, for a publisher, the destination's columns or fields),
+-- in the stage's own row, so a sync learns it from the upsert that opens the stage and stores it
+-- with the one that closes it: no request more. `aks sync` compares it on every run: a change
+-- reloads or republishes in full. `schema_change` says what changed last (null before any change)
+-- and `schema_changed_at` when (the start of the run that found it, by the database's clock).
+ALTER TABLE api.knack_sync_state
+    ADD COLUMN IF NOT EXISTS schema_fingerprint jsonb,
+    ADD COLUMN IF NOT EXISTS schema_change      text,
+    ADD COLUMN IF NOT EXISTS schema_changed_at  timestamptz;
 
-DROP TRIGGER IF EXISTS set_updated_at ON api.knack_schema;
-CREATE TRIGGER set_updated_at
-    BEFORE INSERT OR UPDATE ON api.knack_schema
-    FOR EACH ROW EXECUTE FUNCTION public.trigger_set_updated_at();
+-- The previous release kept the fingerprints in a table of their own, api.knack_schema, keyed as
+-- knack_sync_state: move them into the matching rows (a row already holding one keeps it), then
+-- drop that table. Applied again, there is no table left and nothing happens.
+DO $$
+BEGIN
+    IF to_regclass('api.knack_schema') IS NOT NULL THEN
+        UPDATE api.knack_sync_state s
+        SET schema_fingerprint = k.fingerprint,
+            schema_change = k.last_change,
+            schema_changed_at = CASE WHEN k.last_change IS NOT NULL THEN k.updated_at END
+        FROM api.knack_schema k
+        WHERE s.app_id = k.app_id
+          AND s.container_id = k.container_id
+          AND s.destination = k.destination
+          AND s.schema_fingerprint IS NULL;
+        DROP TABLE api.knack_schema;
+    END IF;
+END
+$$;
 
 -- PostgREST roles (cluster-wide, so created only when missing). Names match the original deployment,
 -- whose JWTs carry {"role": "my_api_user"}. Give the authenticator a password separately:
@@ -148,7 +159,7 @@ END
 $$;
 
 GRANT USAGE ON SCHEMA api TO my_api_user, web_anon;
-GRANT SELECT, INSERT, UPDATE, DELETE ON api.knack, api.knack_metadata, api.knack_sync_state, api.knack_schema TO my_api_user;
+GRANT SELECT, INSERT, UPDATE, DELETE ON api.knack, api.knack_metadata, api.knack_sync_state TO my_api_user;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA api TO my_api_user;
 -- The anonymous role may see the schema but no table.
-REVOKE ALL ON api.knack, api.knack_metadata, api.knack_sync_state, api.knack_schema FROM web_anon;
+REVOKE ALL ON api.knack, api.knack_metadata, api.knack_sync_state FROM web_anon;

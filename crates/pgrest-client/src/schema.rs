@@ -4,10 +4,11 @@
 //! and `api.knack_sync_state` (each stage's watermark per container and destination, primary key
 //! (`app_id`, `container_id`, `destination`), destination one of `postgrest`/`socrata`/`agol`), the
 //! trigger that sets `updated_at = now()` on every insert and update of `api.knack` and
-//! `api.knack_sync_state`, table `api.knack_schema` (what each stage's last successful run was
-//! computed from: the container's fields and the destination's columns, as JSON; primary key as
-//! `api.knack_sync_state`'s, `updated_at` set by the same trigger), and the PostgREST roles
-//! `authenticator` (login, noinherit), `my_api_user` (grants on the four tables) and `web_anon` (no table grants). Apply it with `psql -v ON_ERROR_STOP=1 -f sql/staging.sql` or `aks db init`.
+//! `api.knack_sync_state` (with each stage's schema fingerprint: `schema_fingerprint jsonb`, what
+//! its last successful run was computed from, `schema_change`, `schema_changed_at`; a store with
+//! the previous release's `api.knack_schema` has its fingerprints moved there and that table
+//! dropped), and the PostgREST roles `authenticator` (login, noinherit), `my_api_user` (grants on
+//! the three tables) and `web_anon` (no table grants). Apply it with `psql -v ON_ERROR_STOP=1 -f sql/staging.sql` or `aks db init`.
 
 /// The staging schema as one SQL script (several statements; run it with a simple-query call such as
 /// `tokio_postgres::Client::batch_execute` or `psql -f`).

@@ -363,3 +363,79 @@ async fn an_older_sync_state_table_is_widened_to_knack_destinations_in_place() {
         .get(0);
     assert_eq!(n, 2, "the old row kept");
 }
+
+/// A store of the previous release (fingerprints in `api.knack_schema`, no fingerprint columns in
+/// `api.knack_sync_state`) has them moved into the matching rows and that table dropped; applied
+/// twice in a row, the fingerprints stay and a row that already had one keeps its own.
+#[tokio::test]
+async fn the_previous_schema_table_is_folded_into_sync_state_keeping_the_fingerprints() {
+    let (_db, c) = staged().await;
+    c.batch_execute(
+        "ALTER TABLE api.knack_sync_state DROP COLUMN schema_fingerprint,
+             DROP COLUMN schema_change, DROP COLUMN schema_changed_at;
+         CREATE TABLE api.knack_schema (
+             app_id text NOT NULL, container_id text NOT NULL, destination text NOT NULL,
+             fingerprint jsonb NOT NULL, last_change text,
+             updated_at timestamptz NOT NULL DEFAULT now(),
+             CONSTRAINT knack_schema_pkey PRIMARY KEY (app_id, container_id, destination));
+         INSERT INTO api.knack_sync_state (app_id, container_id, destination, watermark) VALUES
+             ('a', 'view_1', 'postgrest', '2026-01-02T00:00:00Z'),
+             ('a', 'view_1', 'socrata', '2026-01-02T00:00:00Z'),
+             ('a', 'view_2', 'postgrest', NULL);
+         INSERT INTO api.knack_schema (app_id, container_id, destination, fingerprint, last_change, updated_at) VALUES
+             ('a', 'view_1', 'postgrest', '{\"fields\": [1]}', NULL, '2026-01-01T00:00:00Z'),
+             ('a', 'view_1', 'socrata', '{\"fields\": [2]}', 'field_1 renamed', '2026-01-01T00:00:00Z'),
+             ('a', 'view_9', 'agol', '{\"fields\": [3]}', NULL, '2026-01-01T00:00:00Z');",
+    )
+    .await
+    .unwrap();
+    let rows = "SELECT container_id || '/' || destination, schema_fingerprint::text, \
+                schema_change, schema_changed_at::text, watermark IS NOT NULL \
+                FROM api.knack_sync_state ORDER BY 1";
+    type Row = (String, Option<String>, Option<String>, Option<String>, bool);
+    let read = |rows: Vec<tokio_postgres::Row>| -> Vec<Row> {
+        rows.iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+            .collect()
+    };
+    let moved = |s: &str| Some(s.to_string());
+    let expected: Vec<Row> = vec![
+        (
+            "view_1/postgrest".into(),
+            moved(r#"{"fields": [1]}"#),
+            None,
+            None,
+            true,
+        ),
+        (
+            "view_1/socrata".into(),
+            moved(r#"{"fields": [2]}"#),
+            moved("field_1 renamed"),
+            moved("2026-01-01 00:00:00+00"),
+            true,
+        ),
+        ("view_2/postgrest".into(), None, None, None, false),
+    ];
+    c.batch_execute("SET TIME ZONE 'UTC'").await.unwrap();
+    for run in 0..2 {
+        c.batch_execute(STAGING_SQL).await.unwrap();
+        let got = read(c.query(rows, &[]).await.unwrap());
+        assert_eq!(got, expected, "after application {}", run + 1);
+        let gone: bool = c
+            .query_one("SELECT to_regclass('api.knack_schema') IS NULL", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert!(gone, "api.knack_schema dropped");
+    }
+    // A row that already holds a fingerprint keeps it when an old table is found again.
+    c.batch_execute(
+        "CREATE TABLE api.knack_schema (app_id text, container_id text, destination text,
+             fingerprint jsonb, last_change text, updated_at timestamptz);
+         INSERT INTO api.knack_schema VALUES ('a', 'view_1', 'postgrest', '{\"old\": true}', 'x', now());",
+    )
+    .await
+    .unwrap();
+    c.batch_execute(STAGING_SQL).await.unwrap();
+    assert_eq!(read(c.query(rows, &[]).await.unwrap()), expected);
+}

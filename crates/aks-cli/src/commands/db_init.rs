@@ -48,7 +48,6 @@ pub(super) async fn init(print: bool, dry_run: bool, vars: &EnvVars) -> Result<(
             api_knack = state(tables.knack),
             api_knack_metadata = state(tables.knack_metadata),
             api_knack_sync_state = state(tables.knack_sync_state),
-            api_knack_schema = state(tables.knack_schema),
             "dry run: would apply the staging schema above (idempotent); nothing was applied"
         );
         return Ok(());
@@ -56,7 +55,7 @@ pub(super) async fn init(print: bool, dry_run: bool, vars: &EnvVars) -> Result<(
     db.apply_schema()
         .await
         .map_err(failed("applying the staging schema"))?;
-    println!("staging schema applied (schema api: tables knack, knack_metadata, knack_sync_state, knack_schema; roles my_api_user, web_anon, authenticator)");
+    println!("staging schema applied (schema api: tables knack, knack_metadata, knack_sync_state; roles my_api_user, web_anon, authenticator)");
     Ok(())
 }
 

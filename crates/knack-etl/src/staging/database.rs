@@ -28,7 +28,7 @@ pub struct StagingDatabase {
 }
 
 /// Which staging tables a database has (`api.knack`, `api.knack_metadata`,
-/// `api.knack_sync_state`, `api.knack_schema`).
+/// `api.knack_sync_state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StagingTables {
     /// `api.knack`.
@@ -37,8 +37,6 @@ pub struct StagingTables {
     pub knack_metadata: bool,
     /// `api.knack_sync_state`.
     pub knack_sync_state: bool,
-    /// `api.knack_schema`.
-    pub knack_schema: bool,
 }
 
 /// Why the database could not be set up; each carries the server's message or the error with
@@ -137,8 +135,7 @@ impl StagingDatabase {
             .client
             .query_one(
                 "SELECT to_regclass('api.knack') IS NOT NULL, to_regclass('api.knack_metadata') IS NOT NULL, \
-                 to_regclass('api.knack_sync_state') IS NOT NULL, \
-                 to_regclass('api.knack_schema') IS NOT NULL",
+                 to_regclass('api.knack_sync_state') IS NOT NULL",
                 &[],
             )
             .await
@@ -147,7 +144,6 @@ impl StagingDatabase {
             knack: row.get(0),
             knack_metadata: row.get(1),
             knack_sync_state: row.get(2),
-            knack_schema: row.get(3),
         })
     }
 }

@@ -14,8 +14,10 @@ use knack_client::Metadata;
 
 use super::plan::{KnackPlan, SyncClients, SyncPlan};
 use super::report::{StageOutcome, StageResult};
+use super::schema::Decision;
 use super::stage::Stage;
-use super::watermark::{Destination, Since, Watermarks, KNACK_CLOCK_MARGIN};
+use super::tracked::Since;
+use super::watermark::{Destination, Watermarks, KNACK_CLOCK_MARGIN};
 use crate::engine::{Rejection, RunFailure, RunOptions, RunReport};
 use crate::knack_copy::{records_to_knack, KnackReport};
 use crate::staging::{records_to_postgrest_in, refresh_metadata};
@@ -53,15 +55,16 @@ pub(super) async fn refresh_destinations(
     out
 }
 
-/// Runs one Knack destination of a container whose staging load succeeded; in full when `full`
-/// says why (a schema change of the container).
+/// Runs one Knack destination of a container whose staging load succeeded; in full when
+/// `decide`, given the fingerprint the stage's row held, finds a schema change of the container.
+/// Returns what it decided (nothing when the stage did not open).
 pub(super) async fn run(
     clients: &SyncClients,
     stage: &Stage<'_>,
     plan: &KnackPlan,
     dest_metadata: &DestMetadata,
-    full: Option<String>,
-) -> StageResult {
+    decide: impl FnOnce(Option<&serde_json::Value>) -> Decision,
+) -> (StageResult, Decision) {
     let destination = Destination::knack(&plan.app_name);
     let refreshed = dest_metadata
         .iter()
@@ -70,14 +73,15 @@ pub(super) async fn run(
     let timezone = match refreshed {
         Some(Ok((_, metadata))) => metadata.timezone().ok(),
         Some(Err(failure)) => {
-            return StageResult {
+            let skipped = StageResult {
                 container_id: stage.container_id.to_string(),
                 destination,
                 outcome: StageOutcome::Skipped(format!(
                     "the metadata refresh of {} failed: {}",
                     plan.app_name, failure.error
                 )),
-            }
+            };
+            return (skipped, Decision::default());
         }
         None => None,
     };
@@ -86,7 +90,7 @@ pub(super) async fn run(
         .run(
             destination,
             clients.knack_dests.get(&plan.app_name),
-            full,
+            decide,
             |knack, since| async move {
                 refresh_staged(clients, knack, plan, timezone, dry_run).await?;
                 let report = records_to_knack(

@@ -12,9 +12,10 @@
 //! The room: the plans and options (`plan.rs`), the run (`run.rs`), one stage between its
 //! watermark's open and close (`stage.rs`, also for a single-stage command: [`run_stage`] over
 //! [`run_tracked`]), the Knack copy stage (`knack.rs`), the watermarks themselves
-//! (`watermark.rs`), the report (`report.rs`), `status --verify`'s comparison (`verify.rs`), the
-//! app's status document (`status.rs`), which containers share a destination (`shared.rs`), and
-//! the config of an app's containers that becomes the plans ([`config`]).
+//! (`watermark.rs`) and any run between their open and close (`tracked.rs`), the report
+//! (`report.rs`), `status --verify`'s comparison (`verify.rs`), the app's status document
+//! (`status.rs`), which containers share a destination (`shared.rs`), the schema fingerprints
+//! ([`schema`]), and the config of an app's containers that becomes the plans ([`config`]).
 
 pub mod config;
 mod knack;
@@ -26,6 +27,7 @@ mod shared;
 mod stage;
 mod status;
 mod time;
+mod tracked;
 mod verify;
 mod watermark;
 
@@ -36,5 +38,6 @@ pub use shared::{share_destinations, shared_destinations, SharedDestination};
 pub use stage::{run_stage, run_tracked, StageClients};
 pub use status::{StageStatus, Status, MISSING_IDS_CAP};
 pub use time::StageTime;
+pub use tracked::{SchemaPlan, Since, Tracked};
 pub use verify::{verify, Verification};
-pub use watermark::{Destination, Since, SyncState, Tracked, Watermarks};
+pub use watermark::{Destination, SyncState, Watermarks};

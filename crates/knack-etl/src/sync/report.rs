@@ -1,7 +1,8 @@
 //! What a sync did: per container and stage, the stage's result with the watermark it left, or
 //! why it was skipped; the metadata refreshes; and the run's verdict.
 
-use super::watermark::{Destination, Tracked};
+use super::tracked::Tracked;
+use super::watermark::Destination;
 use crate::engine::{RunFailure, RunReport};
 
 /// What happened to one stage of one container.

@@ -4,10 +4,12 @@
 use chrono_tz::Tz;
 use futures::stream::{self, StreamExt};
 
-use super::knack;
+use serde_json::Value;
+
+use super::knack::{self, DestMetadata};
 use super::plan::{SyncClients, SyncOptions, SyncPlan};
 use super::report::{StageOutcome, StageResult, SyncReport};
-use super::schema::{dest_schemas, DestSchemas, Fingerprint, SchemaCheck, Schemas, SCHEMA_TABLE};
+use super::schema::{dest_schemas, line, Decision, DestSchemas, Fingerprint, SchemaNow};
 use super::stage::Stage;
 use super::watermark::{Destination, Watermarks};
 use crate::engine::RunOptions;
@@ -85,52 +87,24 @@ pub async fn sync(
     }
     let dest_metadata = knack::refresh_destinations(clients, plans, options.dry_run).await;
     let watermarks = Watermarks::new(clients.pgrest.clone(), app_id);
-    let schemas = Schemas::new(clients.pgrest.clone(), app_id);
-    // Read once for the whole app; unreadable (an older staging schema), the run goes on as
-    // before, detecting nothing and storing nothing.
-    let stored = schemas
-        .all()
-        .await
-        .map_err(|error| {
-            tracing::warn!(%error, "schema fingerprints cannot be read, so schema changes are \
-                not detected this run: apply the staging schema again (`aks db init`), which adds \
-                api.{SCHEMA_TABLE}");
-        })
-        .ok();
     let per_container: Vec<(usize, Vec<StageResult>)> = stream::iter(plans.iter().enumerate())
         .map(|(i, plan)| {
             let (watermarks, dest_metadata) = (&watermarks, &dest_metadata);
             let knack = knack_meta
                 .as_ref()
                 .and_then(|m| Fingerprint::of_container(m, &plan.container).ok());
-            let (stored, schemas) = (stored.as_deref(), &schemas);
             async move {
                 let dests =
                     dest_schemas(clients.socrata.as_ref(), clients.agol.as_ref(), plan).await;
-                let check = SchemaCheck::new(plan.container.id(), stored, knack, &dests);
-                announce(&check, plan, options.dry_run);
                 let run = Container {
                     clients,
                     watermarks,
-                    schemas,
-                    check: &check,
+                    now: SchemaNow::new(knack, &dests, plan),
+                    dest_metadata,
                     options,
                 };
-                let mut stages = run.sync(app_id, plan, timezone, dests).await;
-                let staged = stages.first().is_some_and(|s| s.outcome.is_success());
-                for dest in &plan.knack {
-                    let stage = Stage {
-                        watermarks,
-                        container_id: plan.container.id(),
-                        options,
-                    };
-                    let full = check.full(&Destination::knack(&dest.app_name));
-                    stages.push(if staged {
-                        knack::run(clients, &stage, dest, dest_metadata, full).await
-                    } else {
-                        stage.skipped(Destination::knack(&dest.app_name))
-                    });
-                }
+                let (stages, decided) = run.sync(app_id, plan, timezone, dests).await;
+                announce(plan, &stages, &decided, options.dry_run);
                 (i, stages)
             }
         })
@@ -149,19 +123,23 @@ pub async fn sync(
     }
 }
 
-/// Logs the one line naming what changed in a container's schema and what runs in full, and
-/// each column to add or drop.
-fn announce(check: &SchemaCheck, plan: &SyncPlan, dry_run: bool) {
+/// Logs the one line naming what changed in a container's schema, as its stages found it, and
+/// which of them ran (in a dry run: would run) in full; then each column to add or drop.
+fn announce(plan: &SyncPlan, stages: &[StageResult], decided: &[Decision], dry_run: bool) {
     let id = plan.container.id();
-    if let Some(line) = &check.line {
-        let stages = check.full_stages(plan).join(", ");
-        let verb = if dry_run { "would run" } else { "running" };
+    if let Some(line) = line(id, &decided.iter().collect::<Vec<_>>()) {
+        let full = stages.iter().zip(decided).filter(|(_, d)| d.full.is_some());
+        let full: Vec<&str> = full.map(|(s, _)| s.destination.as_str()).collect();
+        let verb = if dry_run { "would run" } else { "ran" };
         tracing::info!(
             container = id,
-            "schema changed: {line}; {verb} in full: {stages}"
+            "schema changed: {line}; {verb} in full: {}",
+            full.join(", ")
         );
     }
-    for (_, warning) in &check.warnings {
+    let mut warnings: Vec<&String> = decided.iter().flat_map(|d| &d.warnings).collect();
+    warnings.dedup();
+    for warning in warnings {
         tracing::warn!(container = id, "schema change: {warning}");
     }
 }
@@ -170,67 +148,36 @@ fn announce(check: &SchemaCheck, plan: &SyncPlan, dry_run: bool) {
 struct Container<'a> {
     clients: &'a SyncClients,
     watermarks: &'a Watermarks,
-    schemas: &'a Schemas,
-    check: &'a SchemaCheck,
+    /// What its stages are computed from now.
+    now: SchemaNow,
+    dest_metadata: &'a DestMetadata,
     options: SyncOptions,
 }
 
 impl Container<'_> {
-    /// Adds the schema warnings about stage `result`'s destination to its notes, then stores
-    /// its fingerprint after it succeeded (not in a dry run), when it changed; a failure to store
-    /// is a warning: the next run repeats the full run.
-    async fn remember(&self, id: &str, mut result: StageResult) -> StageResult {
-        if let StageOutcome::Ran(tracked) = &mut result.outcome {
-            let notes = match &mut tracked.result {
-                Ok(report) => &mut report.notes,
-                Err(failure) => &mut failure.report.notes,
-            };
-            let warnings = self.check.warnings.iter();
-            let mine = warnings.filter(|(d, _)| *d == result.destination);
-            notes.extend(mine.map(|(_, w)| format!("schema change: {w}")));
-        }
-        self.store(id, &result).await;
-        result
-    }
-
-    async fn store(&self, id: &str, result: &StageResult) {
-        if self.options.dry_run || !result.outcome.is_success() {
-            return;
-        }
-        let Some((print, change)) = self.check.to_store(&result.destination) else {
-            return;
-        };
-        let stored = self
-            .schemas
-            .store(id, &result.destination, print, change.as_deref());
-        if let Err(error) = stored.await {
-            tracing::warn!(container = id, destination = %result.destination, %error,
-                "the schema fingerprint could not be stored; the next run repeats the full run");
-        }
-    }
-
-    /// The staging load of `plan`, then (only when it succeeded) its publishers, each in full
-    /// when the schema check says so; each fingerprint stored after its stage succeeded.
+    /// The staging load of `plan`, then (only when it succeeded) its publishers and Knack
+    /// copies, each in full when the fingerprint its row held says so (a publisher also when the
+    /// staging load found a Knack-side change), each new fingerprint stored by its stage's close.
+    /// Every stage's result, with what it decided.
     async fn sync(
         &self,
         app_id: &str,
         plan: &SyncPlan,
         timezone: Option<Tz>,
         dests: DestSchemas,
-    ) -> Vec<StageResult> {
-        let (clients, options) = (self.clients, self.options);
+    ) -> (Vec<StageResult>, Vec<Decision>) {
+        let (clients, options, now) = (self.clients, self.options, &self.now);
         let (id, dry_run) = (plan.container.id(), options.dry_run);
         let stage = Stage {
             watermarks: self.watermarks,
             container_id: id,
             options,
         };
-        let full = |d: &Destination| self.check.full(d);
-        let staged = stage
+        let (staged, decision) = stage
             .run(
                 Destination::Postgrest,
                 Some(&clients.knack),
-                full(&Destination::Postgrest),
+                |stored| now.decide(&Destination::Postgrest, stored, &[]),
                 |knack, since| async move {
                     records_to_postgrest_in(
                         knack,
@@ -244,15 +191,21 @@ impl Container<'_> {
                 },
             )
             .await;
-        let staged = self.remember(id, staged).await;
         let staging_ok = staged.outcome.is_success();
-        let mut results = vec![staged];
+        let knack_changed = &decision.changes.clone();
+        let decide =
+            |d: Destination| move |stored: Option<&Value>| now.decide(&d, stored, knack_changed);
+        let (mut results, mut decided) = (vec![staged], vec![decision]);
+        let mut push = |(result, decision): (StageResult, Decision)| {
+            results.push(result);
+            decided.push(decision);
+        };
+        let skipped = |d| (stage.skipped(d), Decision::default());
         let publication = &plan.publication(app_id);
         let (DestSchemas { dataset, layer, .. }, pgrest) = (dests, &clients.pgrest);
         if let Some(target) = &plan.socrata {
             let d = Destination::Socrata;
-            let result = if staging_ok {
-                let why = full(&d);
+            push(if staging_ok {
                 let publish = |client, since| {
                     socrata::drift::publish(
                         pgrest,
@@ -264,25 +217,33 @@ impl Container<'_> {
                         dataset,
                     )
                 };
-                stage.run(d, clients.socrata.as_ref(), why, publish).await
+                let socrata = clients.socrata.as_ref();
+                stage.run(d.clone(), socrata, decide(d), publish).await
             } else {
-                stage.skipped(d)
-            };
-            results.push(self.remember(id, result).await);
+                skipped(d)
+            });
         }
         if let Some(target) = &plan.agol {
             let d = Destination::Agol;
-            let result = if staging_ok {
-                let why = full(&d);
+            push(if staging_ok {
                 let publish = |client, since| {
                     agol::drift::publish(pgrest, client, publication, target, since, dry_run, layer)
                 };
-                stage.run(d, clients.agol.as_ref(), why, publish).await
+                stage
+                    .run(d.clone(), clients.agol.as_ref(), decide(d), publish)
+                    .await
             } else {
-                stage.skipped(d)
-            };
-            results.push(self.remember(id, result).await);
+                skipped(d)
+            });
         }
-        results
+        for dest in &plan.knack {
+            let d = Destination::knack(&dest.app_name);
+            push(if staging_ok {
+                knack::run(clients, &stage, dest, self.dest_metadata, decide(d)).await
+            } else {
+                skipped(d)
+            });
+        }
+        (results, decided)
     }
 }

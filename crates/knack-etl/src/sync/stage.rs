@@ -5,11 +5,13 @@ use std::future::Future;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 
 use super::plan::{SyncOptions, SyncPlan};
 use super::report::{StageOutcome, StageResult};
-use super::schema::Single;
-use super::watermark::{Destination, Since, Tracked, Watermarks, KNACK_CLOCK_MARGIN};
+use super::schema::{Decision, Single};
+use super::tracked::{Since, Tracked};
+use super::watermark::{Destination, Watermarks, KNACK_CLOCK_MARGIN};
 use crate::agol::publish::agol_records;
 use crate::engine::{RunFailure, RunOptions, RunReport};
 use crate::socrata::publish::{socrata_records, Read};
@@ -36,52 +38,37 @@ impl Stage<'_> {
     }
 
     /// Runs `stage` with `client` from the destination's watermark (or `-d`); in full (and
-    /// saying why in its notes) when `full` gives a reason (a schema change); without a client,
-    /// a failed stage.
-    pub(crate) async fn run<'c, C, F, Fut>(
+    /// saying why in its notes) when `decide`, given the schema fingerprint the stage's row held,
+    /// finds a schema change; without a client, a failed stage. Returns what `decide` decided
+    /// (nothing when the stage did not open).
+    pub(crate) async fn run<'c, C, D, F, Fut>(
         &self,
         destination: Destination,
         client: Option<&'c C>,
-        full: Option<String>,
+        decide: D,
         stage: F,
-    ) -> StageResult
+    ) -> (StageResult, Decision)
     where
+        D: FnOnce(Option<&Value>) -> Decision,
         F: FnOnce(&'c C, Option<DateTime<Utc>>) -> Fut,
         Fut: Future<Output = Result<RunReport, RunFailure>>,
     {
         let started = Instant::now();
-        let since = match full {
-            Some(_) => Since::Given(None),
-            None => since_rule(self.options, &destination),
-        };
+        let (since, dry_run) = (since_rule(self.options, &destination), self.options.dry_run);
+        let mut decided = Decision::default();
         let outcome = match client {
             Some(client) => {
-                let mut tracked = self
-                    .watermarks
-                    .tracked(
-                        self.container_id,
-                        destination.clone(),
-                        since,
-                        self.options.dry_run,
-                        |since| stage(client, since),
-                    )
+                let schema = |stored: Option<&Value>| {
+                    decided = decide(stored);
+                    decided.plan(None)
+                };
+                let (id, dest) = (self.container_id, destination.clone());
+                let stage = |since| stage(client, since);
+                let watermarks = self.watermarks;
+                let mut tracked = watermarks
+                    .tracked_with_schema(id, dest, since, dry_run, schema, stage)
                     .await;
-                if let Some(why) = full {
-                    let (verb, dry) = match destination {
-                        Destination::Postgrest => ("reloaded", "reload"),
-                        _ => ("republished", "republish"),
-                    };
-                    let note = match self.options.dry_run {
-                        true => {
-                            format!("dry run: would {dry} in full after a schema change ({why})")
-                        }
-                        false => format!("{verb} in full after a schema change ({why})"),
-                    };
-                    match &mut tracked.result {
-                        Ok(report) => report.notes.push(note),
-                        Err(failure) => failure.report.notes.push(note),
-                    }
-                }
+                decided.annotate(&destination, dry_run, &mut tracked.result);
                 StageOutcome::Ran(tracked)
             }
             None => missing_client(self.container_id, &destination),
@@ -93,11 +80,12 @@ impl Stage<'_> {
             ok = outcome.is_success(),
             "stage done"
         );
-        StageResult {
+        let result = StageResult {
             container_id: self.container_id.to_string(),
             destination,
             outcome,
-        }
+        };
+        (result, decided)
     }
 }
 
@@ -181,9 +169,10 @@ pub struct StageClients<'a> {
 /// Runs stage `destination` of `plan` of app `app_id` outside a sync, as [`run_tracked`] does:
 /// the staging load ([`records_to_postgrest`](crate::staging::records_to_postgrest) of the
 /// plan's container), or the plan's Socrata or ArcGIS publisher. What a per-stage command runs.
-/// Its schema fingerprint is compared as in a sync (from the stored metadata; two PostgREST
-/// requests more, the destination read once as before): after a change the stage runs in full
-/// whatever `options.since` says, and its fingerprint is stored after it succeeded.
+/// Its schema fingerprint is compared as in a sync (from the stored metadata, one PostgREST
+/// request more, and the fingerprint its row held when it opened; the destination read once as
+/// before): after a change the stage runs in full whatever `options.since` says, and its close
+/// stores the new fingerprint after it succeeded.
 ///
 /// # Errors
 /// As [`run_tracked`]; [`Error::Refused`] before any request when the plan has no such target or
@@ -222,23 +211,28 @@ pub async fn run_stage(
     // The destination could not be read: the stage fails with that error, as its publisher's own
     // read would have, without reading (and retrying) it again.
     let failed = single.dests.failed.take();
-    let mut options = options.clone();
-    if single.check.full(&destination).is_some() {
-        options.since = match &plan.socrata {
-            Some(t) if destination == Destination::Socrata => t.sync_since(None),
-            _ => None,
-        };
-    }
-    let (options, dry_run) = (&options, options.dry_run);
-    let Single { dests, .. } = &single;
-    let tracked = run_tracked(pgrest, app_id, id, destination.clone(), options, || async {
+    let full_since = match &plan.socrata {
+        Some(t) if destination == Destination::Socrata => t.sync_since(None),
+        _ => None,
+    };
+    let (dest, dry_run, dests) = (&destination, options.dry_run, &single.dests);
+    let mut decided = Decision::default();
+    let schema = |stored: Option<&Value>| {
+        decided = single.decide(id, dest, stored, dry_run);
+        decided.plan(full_since)
+    };
+    let stage = |since| async move {
         if let Some(error) = failed {
             return Err(RunFailure {
                 report: RunReport::default(),
                 error: Box::new(error),
             });
         }
-        match (&destination, clients.knack, clients.socrata, clients.agol) {
+        let options = &RunOptions {
+            since,
+            ..options.clone()
+        };
+        match (dest, clients.knack, clients.socrata, clients.agol) {
             (Destination::Postgrest, Some(knack), _, _) => {
                 let field = Some(plan.modified_date_field.as_str());
                 records_to_postgrest(knack, pgrest, &plan.container, field, options).await
@@ -256,9 +250,15 @@ pub async fn run_stage(
                 let layer = dests.layer.clone();
                 agol_records(pgrest, client, &publication, target, options, None, layer).await
             }
-            _ => refused(&destination),
+            _ => refused(dest),
         }
-    })
-    .await;
-    single.finish(id, &destination, dry_run, tracked).await
+    };
+    let watermarks = Watermarks::new(pgrest.clone(), app_id);
+    let since = Since::Given(options.since);
+    let tracked = watermarks
+        .tracked_with_schema(id, destination.clone(), since, dry_run, schema, stage)
+        .await;
+    let mut result = tracked.result;
+    decided.annotate(&destination, dry_run, &mut result);
+    result
 }

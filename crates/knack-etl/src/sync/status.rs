@@ -8,7 +8,6 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::plan::{SyncClients, SyncPlan};
-use super::schema::{SchemaRow, Schemas};
 use super::verify::{verify, Verification};
 use super::watermark::{Destination, SyncState, Watermarks};
 use crate::Error;
@@ -39,7 +38,8 @@ pub struct StageStatus {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drift: Option<bool>,
     /// The last schema change found for this stage and republished, as `<database time>:
-    /// <what changed>` (from `api.knack_schema`); absent when none was ever found.
+    /// <what changed>` (the row's `schema_changed_at` and `schema_change`); absent when none was
+    /// ever found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schema_change: Option<String>,
 }
@@ -61,7 +61,11 @@ impl StageStatus {
             counts: None,
             missing_ids: None,
             drift: None,
-            schema_change: None,
+            schema_change: state.and_then(|s| {
+                let at = s.schema_changed_at.map(|t| t.to_rfc3339());
+                let change = s.schema_change.as_ref()?;
+                Some(format!("{}: {change}", at.as_deref().unwrap_or("-")))
+            }),
         }
     }
 }
@@ -103,8 +107,8 @@ impl Status {
         }
     }
 
-    /// The status of `plans` (app `app`'s, whose Knack id is `app_id`), from the watermarks in
-    /// the staging store and the last schema changes: two requests.
+    /// The status of `plans` (app `app`'s, whose Knack id is `app_id`), from the watermarks and
+    /// last schema changes in the staging store: one request.
     ///
     /// # Errors
     /// The staging store's.
@@ -115,27 +119,7 @@ impl Status {
         plans: &[SyncPlan],
     ) -> Result<Self, Error> {
         let states = Watermarks::new(pgrest.clone(), app_id).all().await?;
-        let mut status = Self::new(app, app_id, plans, &states);
-        // A staging store without the table (an older schema) has no changes to show.
-        let schemas = Schemas::new(pgrest.clone(), app_id).all().await;
-        status.add_schema_changes(&schemas.unwrap_or_default());
-        Ok(status)
-    }
-
-    /// Adds each stage's last schema change from `rows` (`api.knack_schema`).
-    pub fn add_schema_changes(&mut self, rows: &[SchemaRow]) {
-        for row in rows {
-            let (Some(change), Some(per_dest)) = (
-                row.last_change.as_ref(),
-                self.containers.get_mut(&row.container_id),
-            ) else {
-                continue;
-            };
-            if let Some(stage) = per_dest.get_mut(row.destination.as_str()) {
-                let at = row.updated_at.map(|t| t.to_rfc3339());
-                stage.schema_change = Some(format!("{}: {change}", at.as_deref().unwrap_or("-")));
-            }
-        }
+        Ok(Self::new(app, app_id, plans, &states))
     }
 
     /// Compares each of `plans` ([`verify`](super::verify)) and adds what it found
@@ -219,6 +203,9 @@ mod tests {
             last_run_at: None,
             last_result: Some("failed".into()),
             last_report: Some(serde_json::json!({"error": "boom"})),
+            schema_fingerprint: None,
+            schema_change: Some("field_1 renamed".into()),
+            schema_changed_at: "2026-01-02T03:04:05Z".parse().ok(),
             updated_at: None,
         };
         let mut status = Status::new("acc", "app", &[plan], &[state]);
@@ -227,6 +214,11 @@ mod tests {
         assert_eq!(stages["postgrest"].result, "failed");
         assert_eq!(stages["postgrest"].error.as_deref(), Some("boom"));
         assert_eq!(stages["socrata"].result, "never");
+        assert_eq!(
+            stages["postgrest"].schema_change.as_deref(),
+            Some("2026-01-02T03:04:05+00:00: field_1 renamed")
+        );
+        assert_eq!(stages["socrata"].schema_change, None);
         let missing: Vec<String> = (0..30).map(|i| format!("r{i}")).collect();
         let drift = Drift {
             staged: 30,

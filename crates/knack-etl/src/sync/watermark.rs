@@ -9,15 +9,11 @@
 //! becomes the stage's watermark only when the run succeeded and covered everything since the
 //! previous watermark.
 
-use std::future::Future;
-
 use chrono::{DateTime, Duration, Utc};
 use pgrest_client::{Client, Query, Upsert};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::StageTime;
-use crate::engine::{RunFailure, RunReport};
 use crate::Error;
 
 /// The table (in the staging store's schema).
@@ -122,44 +118,43 @@ pub struct SyncState {
     /// The last run's report: counts, seconds, `since`, notes and the error, if any.
     #[serde(default)]
     pub last_report: Option<Value>,
+    /// What the stage's last successful run was computed from (a
+    /// [`Fingerprint`](super::schema::Fingerprint) as JSON); `None` before the first.
+    #[serde(default)]
+    pub schema_fingerprint: Option<Value>,
+    /// The last schema change found for the stage and republished, in words.
+    #[serde(default)]
+    pub schema_change: Option<String>,
+    /// Database time at which the run that found it started.
+    #[serde(default)]
+    pub schema_changed_at: Option<DateTime<Utc>>,
     /// Database time of the row's last write.
     #[serde(default)]
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-/// Which records a tracked stage reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Since {
-    /// Exactly this: `Some` is incremental, `None` a full run (the per-stage commands' `--date`).
-    Given(Option<DateTime<Utc>>),
-    /// From the stage's watermark less `margin`; a full run when it has none (`aks sync`).
-    Watermark {
-        /// Read this much before the watermark.
-        margin: Duration,
-    },
-}
-
-/// The opened run of one stage: its start by the database's clock and the watermark it found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The opened run of one stage: its start by the database's clock, the watermark and the schema
+/// fingerprint it found.
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Opened {
     /// `updated_at` of the row the opening wrote: the run's start, the database's clock.
     pub started: DateTime<Utc>,
     /// The stage's watermark before this run.
     pub previous: Option<DateTime<Utc>>,
+    /// The stage's schema fingerprint before this run.
+    pub fingerprint: Option<Value>,
 }
 
-/// A stage run through [`Watermarks::tracked`].
-#[derive(Debug)]
-pub struct Tracked {
-    /// What the stage was asked to read from (`None`: everything).
-    pub since: Option<DateTime<Utc>>,
-    /// The watermark after the run (`None`: none yet).
-    pub watermark: Option<DateTime<Utc>>,
-    /// The pipeline's outcome. A success whose watermark could not be stored is a failure
-    /// ([`Error::Staging`]) with the run's report: the data is written, the next run repeats it.
-    pub result: Result<RunReport, RunFailure>,
-    /// Where the stage's time went (nothing for a stage whose watermark could not be opened).
-    pub time: StageTime,
+/// How a stage's run ended, as [`Watermarks::close`] records it.
+pub(crate) struct Ending {
+    /// The `last_report` JSON ([`report_json`]).
+    pub report: Value,
+    /// Whether the run succeeded with no failed or rejected record.
+    pub succeeded: bool,
+    /// Whether the watermark moves to the run's start.
+    pub advance: bool,
+    /// The schema fingerprint to store and what changed (dated at the run's start).
+    pub schema: Option<(Value, Option<String>)>,
 }
 
 /// The watermarks of one app in the staging store.
@@ -216,8 +211,9 @@ impl Watermarks {
         Ok(rows.pop())
     }
 
-    /// Marks the stage `running` and returns the database's time of that write and the watermark
-    /// the row held (one request; the upsert leaves the other columns as they were).
+    /// Marks the stage `running` and returns the database's time of that write, the watermark and
+    /// the schema fingerprint the row held (one request; the upsert leaves the other columns as
+    /// they were).
     ///
     /// # Errors
     /// As [`Watermarks::all`].
@@ -236,12 +232,15 @@ impl Watermarks {
         struct Stamp {
             watermark: Option<DateTime<Utc>>,
             updated_at: DateTime<Utc>,
+            #[serde(default)]
+            schema_fingerprint: Option<Value>,
         }
         let row = Running {
             key: self.key(container_id, &destination),
             last_result: "running",
         };
-        let upsert = Upsert::on_conflict(SYNC_STATE_KEY).returning(["watermark", "updated_at"]);
+        let returned = ["watermark", "updated_at", "schema_fingerprint"];
+        let upsert = Upsert::on_conflict(SYNC_STATE_KEY).returning(returned);
         let mut stamps: Vec<Stamp> = self
             .client
             .upsert_returning(SYNC_STATE_TABLE, &[row], &upsert)
@@ -254,10 +253,11 @@ impl Watermarks {
         Ok(Opened {
             started: stamp.updated_at,
             previous: stamp.watermark,
+            fingerprint: stamp.schema_fingerprint,
         })
     }
 
-    /// Records how the run opened by `opened` ended; `advance` moves the watermark to its start.
+    /// Records how the run opened by `opened` ended (one request).
     ///
     /// # Errors
     /// As [`Watermarks::all`].
@@ -266,9 +266,7 @@ impl Watermarks {
         container_id: &str,
         destination: Destination,
         opened: &Opened,
-        report: Value,
-        succeeded: bool,
-        advance: bool,
+        ending: Ending,
     ) -> Result<(), Error> {
         #[derive(Serialize)]
         struct Closed<'a> {
@@ -279,13 +277,28 @@ impl Watermarks {
             last_run_at: DateTime<Utc>,
             last_result: &'static str,
             last_report: Value,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            schema_fingerprint: Option<Value>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            schema_change: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            schema_changed_at: Option<DateTime<Utc>>,
         }
+        let (fingerprint, change) = ending.schema.unzip();
+        let change = change.flatten();
         let row = Closed {
             key: self.key(container_id, &destination),
-            watermark: advance.then_some(opened.started),
+            watermark: ending.advance.then_some(opened.started),
             last_run_at: opened.started,
-            last_result: if succeeded { "succeeded" } else { "failed" },
-            last_report: report,
+            last_result: if ending.succeeded {
+                "succeeded"
+            } else {
+                "failed"
+            },
+            last_report: ending.report,
+            schema_fingerprint: fingerprint,
+            schema_changed_at: change.as_ref().map(|_| opened.started),
+            schema_change: change,
         };
         self.client
             .upsert(
@@ -297,111 +310,6 @@ impl Watermarks {
         Ok(())
     }
 
-    /// Runs one stage between the opening of its row (marked `running`) and its close: `stage` gets the
-    /// `since` to read from; the watermark advances to the run's start only when the run
-    /// succeeded with no failed or rejected record and read everything since the previous watermark (a full
-    /// run, or `since` at or before it). A dry run reads the watermark and writes nothing.
-    pub async fn tracked<F, Fut>(
-        &self,
-        container_id: &str,
-        destination: Destination,
-        since: Since,
-        dry_run: bool,
-        stage: F,
-    ) -> Tracked
-    where
-        F: FnOnce(Option<DateTime<Utc>>) -> Fut,
-        Fut: Future<Output = Result<RunReport, RunFailure>>,
-    {
-        // A watermark that cannot be opened (the store unreachable, retried) takes time too.
-        let started = std::time::Instant::now();
-        let opened = if dry_run {
-            self.get(container_id, destination.clone())
-                .await
-                .map(|row| Opened {
-                    started: Utc::now(),
-                    previous: row.and_then(|r| r.watermark),
-                })
-        } else {
-            self.open(container_id, destination.clone()).await
-        };
-        let opened = match opened {
-            Ok(opened) => opened,
-            Err(error) => {
-                return Tracked {
-                    since: None,
-                    watermark: None,
-                    result: Err(RunFailure {
-                        report: RunReport::default(),
-                        error: Box::new(explain_missing_table(error, container_id, &destination)),
-                    }
-                    .lasting_since(started)),
-                    time: StageTime::default(),
-                }
-            }
-        };
-        let since = match since {
-            Since::Given(since) => since,
-            Since::Watermark { margin } => opened.previous.map(|w| w - margin),
-        };
-        let (result, time) = StageTime::measure(stage(since)).await;
-        if dry_run {
-            return Tracked {
-                since,
-                watermark: opened.previous,
-                result,
-                time,
-            };
-        }
-        let succeeded = matches!(&result, Ok(r) if r.is_clean());
-        let covered = match (since, opened.previous) {
-            (None, _) => true,
-            (Some(s), Some(previous)) => s <= previous,
-            (Some(_), None) => false,
-        };
-        let advance = succeeded && covered;
-        let closed = self
-            .close(
-                container_id,
-                destination.clone(),
-                &opened,
-                report_json(since, &result),
-                succeeded,
-                advance,
-            )
-            .await;
-        let watermark = if advance {
-            Some(opened.started)
-        } else {
-            opened.previous
-        };
-        let result = match (result, closed) {
-            (Ok(report), Err(error)) => Err(RunFailure {
-                report,
-                error: Box::new(Error::Staging(format!(
-                    "the {destination} stage of {container_id} succeeded but its watermark could \
-                     not be stored ({error}); the next run repeats this one"
-                ))),
-            }),
-            (result, Err(error)) => {
-                tracing::warn!(container = container_id, %destination, %error,
-                    "the failed run could not be recorded in {SYNC_STATE_TABLE}");
-                result
-            }
-            (result, Ok(())) => result,
-        };
-        Tracked {
-            since,
-            watermark: if result.is_ok() {
-                watermark
-            } else {
-                opened.previous
-            },
-            result,
-            time,
-        }
-    }
-
     fn key<'a>(&'a self, container_id: &'a str, destination: &'a Destination) -> Key<'a> {
         Key {
             app_id: &self.app_id,
@@ -411,38 +319,27 @@ impl Watermarks {
     }
 }
 
-/// A store without the table (an older staging schema) answers 404: say how to add it. Any other
-/// error (an expired JWT, a 503) is the store's own and says its own fix.
-fn explain_missing_table(error: Error, container_id: &str, destination: &Destination) -> Error {
-    match &error {
-        Error::Postgrest(e) if e.status() == Some(404) => Error::Staging(format!(
-            "cannot read or record the {destination} watermark of {container_id}: the staging \
-             store has no api.{SYNC_STATE_TABLE} ({e}); nothing was written. Apply the staging \
-             schema again (`aks db init`), which adds it"
-        )),
-        _ => error,
-    }
-}
-
-/// The `last_report` JSON: the counts, seconds, `since`, notes and, on failure, the error.
-pub(crate) fn report_json(
-    since: Option<DateTime<Utc>>,
-    result: &Result<RunReport, RunFailure>,
-) -> Value {
-    let (report, error) = match result {
-        Ok(report) => (report, None),
-        Err(failure) => (&failure.report, Some(failure.error.to_string())),
+/// A store without the table (an older staging schema) answers 404, one without its schema
+/// fingerprint columns 400 naming the column: say how to add them. Any other error (an expired
+/// JWT, a 503) is the store's own and says its own fix.
+pub(super) fn explain_missing_table(
+    error: Error,
+    container_id: &str,
+    destination: &Destination,
+) -> Error {
+    let (what, e) = match &error {
+        Error::Postgrest(e) if e.status() == Some(404) => (format!("no api.{SYNC_STATE_TABLE}"), e),
+        Error::Postgrest(e)
+            if e.status() == Some(400) && e.to_string().contains("schema_fingerprint") =>
+        {
+            let what = format!("no column schema_fingerprint in api.{SYNC_STATE_TABLE}");
+            (what, e)
+        }
+        _ => return error,
     };
-    json!({
-        "since": since,
-        "read": report.read,
-        "written": report.written,
-        "deleted": report.deleted,
-        "recovered": report.recovered,
-        "skipped": report.skipped,
-        "failed": report.failed,
-        "seconds": report.duration.as_secs_f64(),
-        "notes": report.notes,
-        "error": error,
-    })
+    Error::Staging(format!(
+        "cannot read or record the {destination} watermark of {container_id}: the staging store \
+         has {what} ({e}); nothing was written. Apply the staging schema again (`aks db init`), \
+         which adds it"
+    ))
 }

@@ -167,7 +167,8 @@ impl TableSpec {
             .columns(["app_id", "metadata"])
     }
     /// `api.knack_sync_state`: pk (app_id, container_id, destination), `destination` one of
-    /// `postgrest`/`socrata`/`agol` or `knack:<app name>`, `updated_at` set on every write.
+    /// `postgrest`/`socrata`/`agol` or `knack:<app name>`, `updated_at` set on every write; with
+    /// the stage's schema fingerprint (`schema_fingerprint`, `schema_change`, `schema_changed_at`).
     pub fn knack_sync_state() -> Self {
         Self::new("knack_sync_state")
             .primary_key(["app_id", "container_id", "destination"])
@@ -181,23 +182,9 @@ impl TableSpec {
                 "last_run_at",
                 "last_result",
                 "last_report",
-                "updated_at",
-            ])
-    }
-
-    /// `api.knack_schema`: pk (app_id, container_id, destination), `fingerprint` not null,
-    /// `updated_at` set on every write.
-    pub fn knack_schema() -> Self {
-        Self::new("knack_schema")
-            .primary_key(["app_id", "container_id", "destination"])
-            .auto_now("updated_at")
-            .not_null(["fingerprint"])
-            .columns([
-                "app_id",
-                "container_id",
-                "destination",
-                "fingerprint",
-                "last_change",
+                "schema_fingerprint",
+                "schema_change",
+                "schema_changed_at",
                 "updated_at",
             ])
     }
@@ -381,14 +368,13 @@ impl FakePostgrest {
     }
 
     /// The staging store: schema `api` with [`TableSpec::knack`], [`TableSpec::knack_metadata`],
-    /// [`TableSpec::knack_sync_state`] and [`TableSpec::knack_schema`], requiring `jwt`.
+    /// and [`TableSpec::knack_sync_state`], requiring `jwt`.
     pub async fn staging(jwt: &str) -> Self {
         Self::builder()
             .jwt(jwt)
             .table(TableSpec::knack())
             .table(TableSpec::knack_metadata())
             .table(TableSpec::knack_sync_state())
-            .table(TableSpec::knack_schema())
             .start()
             .await
     }

@@ -361,6 +361,12 @@ fn insert(
     now: &str,
 ) -> Result<Reply, Reject> {
     let incoming = objects(body)?;
+    // The returned columns are part of the one statement: an unknown one fails it, writing nothing.
+    if representation {
+        for col in p.select.iter().flatten().filter(|c| *c != "*") {
+            table.check_column(col)?;
+        }
+    }
     // PostgreSQL's json/jsonb cannot hold U+0000: the whole statement fails (SQLSTATE 22P05).
     if incoming.iter().any(|row| row.values().any(holds_nul)) {
         let mut reject = Reject::new(400, "22P05", "unsupported Unicode escape sequence");

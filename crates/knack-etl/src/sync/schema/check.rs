@@ -1,16 +1,21 @@
-//! One container's schema check in a sync: its fields now (from the metadata the sync refreshed)
-//! and its destinations' columns now (read once before its stages and handed to the publishers,
-//! which read them themselves until now: no request more), against the stored fingerprints;
-//! which stages therefore run in full and why, the one line naming what changed, the warnings
-//! naming the columns to add or drop, and which fingerprints to store after a stage succeeded.
+//! One container's schema check: its fields now (from the metadata the sync refreshed, or the
+//! stored one for a per-stage command) and its destinations' columns now (read once before its
+//! stages and handed to the publishers, which read them themselves until now: no request more),
+//! and what each stage decides from the fingerprint its own row held when it opened: whether it
+//! runs in full and why, the phrases naming what changed, the warnings naming the columns to add
+//! or drop, and which fingerprint its close stores after it succeeded.
 
 use std::collections::BTreeMap;
 
-use super::{breaks, column_changes, field_changes, Fingerprint, SchemaRow};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::{breaks, column_changes, field_changes, Fingerprint};
+use crate::engine::{RunFailure, RunReport};
 use crate::sync::plan::SyncPlan;
+use crate::sync::tracked::SchemaPlan;
 use crate::sync::watermark::Destination;
 use crate::{agol, socrata};
-
 /// The destinations' metadata as read before a container's stages (`None` when the plan has no
 /// such destination, its client is missing or the read failed: in a sync the publisher then reads
 /// it itself, and fails as it always did; a per-stage command fails with `failed`).
@@ -49,121 +54,153 @@ pub(crate) async fn dest_schemas(
     out
 }
 
-/// What a sync does about one container's schema.
+/// What a container's stages are computed from now; empty when the container's fields are
+/// unknown (the metadata unreadable), so nothing is decided and nothing stored.
 #[derive(Debug, Default)]
-pub(crate) struct SchemaCheck {
-    /// What each stage is computed from now.
+pub(crate) struct SchemaNow {
     now: BTreeMap<Destination, Fingerprint>,
-    /// What each stage's last successful run was computed from.
-    stored: BTreeMap<Destination, Fingerprint>,
-    /// Why the Knack side changed (the staging load and every publisher run in full).
-    knack: Vec<String>,
-    /// Why each publisher runs in full.
-    why: BTreeMap<Destination, String>,
-    /// The one line naming what changed, with the container's id first.
-    pub(crate) line: Option<String>,
-    /// The columns to add or drop, one sentence each, with the destination they concern.
-    pub(crate) warnings: Vec<(Destination, String)>,
 }
 
-impl SchemaCheck {
-    /// The check of container `id` with `knack`'s fields (`None`: unknown) and `dests`'
-    /// columns, against `stored` (the app's rows; `None`: unreadable, so nothing is decided and
-    /// nothing stored).
-    pub(crate) fn new(
-        id: &str,
-        stored: Option<&[SchemaRow]>,
-        knack: Option<Fingerprint>,
-        dests: &DestSchemas,
-    ) -> Self {
-        let (Some(rows), Some(knack)) = (stored, knack) else {
+/// What one stage does about its schema, from the fingerprint its row held.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Decision {
+    /// What changed for this stage, one phrase each (its part of the container's line).
+    pub(crate) changes: Vec<String>,
+    /// Why the stage runs in full (`None`: as its watermark says).
+    pub(crate) full: Option<String>,
+    /// The columns to add or drop, one sentence each.
+    pub(crate) warnings: Vec<String>,
+    /// The fingerprint to store after the stage succeeded, and what changed.
+    store: Option<(Value, Option<String>)>,
+}
+
+impl SchemaNow {
+    /// The stages of `plan` with `knack`'s fields (`None`: unknown) and `dests`' columns; a
+    /// Knack copy's fingerprint is the container's fields.
+    pub(crate) fn new(knack: Option<Fingerprint>, dests: &DestSchemas, plan: &SyncPlan) -> Self {
+        let Some(knack) = knack else {
             return Self::default();
         };
-        let mut check = Self::default();
-        for row in rows.iter().filter(|r| r.container_id == id) {
-            check
-                .stored
-                .insert(row.destination.clone(), row.fingerprint.clone());
-        }
+        let mut now = BTreeMap::new();
         if let Some(d) = &dests.dataset {
             let columns = d.columns.iter();
             let columns = columns.map(|c| (c.field_name.clone(), c.data_type.name().to_string()));
-            let print = knack.at(format!("socrata {}", d.id), columns);
-            check.now.insert(Destination::Socrata, print);
+            now.insert(
+                Destination::Socrata,
+                knack.at(format!("socrata {}", d.id), columns),
+            );
         }
         if let Some(l) = &dests.layer {
             let fields = l.info().fields.iter();
             let fields = fields.map(|f| (f.name.clone(), f.field_type.clone()));
-            let print = knack.at(format!("agol {}", l.info().name), fields);
-            check.now.insert(Destination::Agol, print);
+            now.insert(
+                Destination::Agol,
+                knack.at(format!("agol {}", l.info().name), fields),
+            );
         }
-        if let Some(old) = check.stored.get(&Destination::Postgrest) {
-            check.knack = field_changes(&old.fields, &knack.fields);
+        for copy in &plan.knack {
+            now.insert(Destination::knack(&copy.app_name), knack.clone());
         }
-        check.now.insert(Destination::Postgrest, knack);
-        let mut parts = check.knack.clone();
-        for dest in [Destination::Socrata, Destination::Agol] {
-            let Some(now) = check.now.get(&dest) else {
-                continue;
-            };
-            let changes = match check.stored.get(&dest) {
-                Some(old) => {
-                    let mut c = field_changes(&old.fields, &now.fields);
-                    c.extend(column_changes(old, now));
-                    let warnings = breaks(&old.fields, now).into_iter();
-                    check.warnings.extend(warnings.map(|w| (dest.clone(), w)));
-                    c
+        now.insert(Destination::Postgrest, knack);
+        Self { now }
+    }
+
+    /// What stage `dest` does, given the fingerprint its row held (`stored`) and what this run's
+    /// staging load found changed on the Knack side (`knack`; empty outside a sync): a change
+    /// since its own fingerprint runs it in full, and so does a Knack-side change when it has
+    /// none yet (or its destination could not be read).
+    pub(crate) fn decide(
+        &self,
+        dest: &Destination,
+        stored: Option<&Value>,
+        knack: &[String],
+    ) -> Decision {
+        let old = stored.and_then(|v| serde_json::from_value::<Fingerprint>(v.clone()).ok());
+        let mut decision = Decision::default();
+        let now = self.now.get(dest);
+        decision.changes = match (&old, now) {
+            (Some(old), Some(now)) => {
+                let mut changes = field_changes(&old.fields, &now.fields);
+                if matches!(dest, Destination::Socrata | Destination::Agol) {
+                    changes.extend(column_changes(old, now));
+                    decision.warnings = breaks(&old.fields, now);
                 }
-                None => check.knack.clone(),
+                changes
+            }
+            _ => knack.to_vec(),
+        };
+        decision.full = match (decision.changes.is_empty(), knack.is_empty()) {
+            (false, _) => Some(decision.changes.join("; ")),
+            (true, false) => Some(knack.join("; ")),
+            (true, true) => None,
+        };
+        decision.store = match (old, now) {
+            (_, None) => None,
+            (Some(old), Some(now)) if old == *now => None,
+            (Some(_), Some(now)) => Some((json(now), decision.full.clone())),
+            (None, Some(now)) => Some((json(now), None)),
+        };
+        decision
+    }
+}
+
+fn json(print: &Fingerprint) -> Value {
+    serde_json::to_value(print).expect("a fingerprint is plain JSON")
+}
+
+impl Decision {
+    /// What the watermark does about it: read from `full_since` (everything, or for a dataset
+    /// that forbids a replace the epoch) when the stage runs in full, and store the fingerprint.
+    pub(crate) fn plan(&self, full_since: Option<DateTime<Utc>>) -> SchemaPlan {
+        SchemaPlan {
+            since: self.full.as_ref().map(|_| full_since),
+            store: self.store.clone(),
+        }
+    }
+
+    /// Adds to stage `dest`'s `result` why it ran (or would run) in full and the columns to add
+    /// or drop.
+    pub(crate) fn annotate(
+        &self,
+        dest: &Destination,
+        dry_run: bool,
+        result: &mut Result<RunReport, RunFailure>,
+    ) {
+        let notes = match result {
+            Ok(report) => &mut report.notes,
+            Err(failure) => &mut failure.report.notes,
+        };
+        if let Some(why) = &self.full {
+            let (verb, dry) = match dest {
+                Destination::Postgrest => ("reloaded", "reload"),
+                _ => ("republished", "republish"),
             };
-            for change in &changes {
-                if !parts.contains(change) {
-                    parts.push(change.clone());
-                }
-            }
-            if !changes.is_empty() {
-                check.why.insert(dest, changes.join("; "));
-            }
+            notes.push(match dry_run {
+                true => format!("dry run: would {dry} in full after a schema change ({why})"),
+                false => format!("{verb} in full after a schema change ({why})"),
+            });
         }
-        check.warnings.dedup();
-        if !parts.is_empty() {
-            check.line = Some(format!("{id}: {}", parts.join("; ")));
-        }
-        check
+        notes.extend(self.warnings.iter().map(|w| format!("schema change: {w}")));
     }
+}
 
-    /// Why stage `dest` runs in full (`None`: as the watermark says).
-    pub(crate) fn full(&self, dest: &Destination) -> Option<String> {
-        match self.why.get(dest) {
-            Some(why) => Some(why.clone()),
-            None if self.knack.is_empty() => None,
-            None => Some(self.knack.join("; ")),
+/// The one line naming what changed in container `id`'s schema, from what its stages decided
+/// (each phrase once); `None` when nothing changed.
+pub(crate) fn line(id: &str, decisions: &[&Decision]) -> Option<String> {
+    let mut parts: Vec<&String> = Vec::new();
+    for change in decisions.iter().flat_map(|d| &d.changes) {
+        if !parts.contains(&change) {
+            parts.push(change);
         }
     }
-
-    /// The stages that run in full, by name.
-    pub(crate) fn full_stages(&self, plan: &SyncPlan) -> Vec<String> {
-        let stages = plan.destinations().into_iter();
-        stages
-            .filter(|d| self.full(d).is_some())
-            .map(|d| d.to_string())
-            .collect()
-    }
-
-    /// The fingerprint to store after stage `dest` succeeded, with what changed: `None` when
-    /// the stored one is the same (no write), or nothing is known of it.
-    pub(crate) fn to_store(&self, dest: &Destination) -> Option<(&Fingerprint, Option<String>)> {
-        let now = self.now.get(dest)?;
-        match self.stored.get(dest) {
-            Some(old) if old == now => None,
-            Some(_) => Some((now, self.full(dest))),
-            None => Some((now, None)),
-        }
-    }
+    let parts: Vec<&str> = parts.into_iter().map(String::as_str).collect();
+    (!parts.is_empty()).then(|| format!("{id}: {}", parts.join("; ")))
 }
 
 #[cfg(test)]
 mod tests {
+    use knack_client::Container;
+
     use super::*;
     use crate::sync::schema::FieldPrint;
 
@@ -178,40 +215,49 @@ mod tests {
         }
     }
 
-    fn row(dest: Destination, fingerprint: Fingerprint) -> SchemaRow {
-        SchemaRow {
-            app_id: "app".into(),
-            container_id: "view_1".into(),
-            destination: dest,
-            fingerprint,
-            last_change: None,
-            updated_at: None,
-        }
+    fn now(label: &str) -> SchemaNow {
+        let plan = SyncPlan {
+            container: Container::view("scene_1", "view_1").unwrap(),
+            modified_date_field: "field_2".into(),
+            location_fields: Vec::new(),
+            socrata: None,
+            agol: None,
+            knack: Vec::new(),
+        };
+        SchemaNow::new(Some(fields(label)), &DestSchemas::default(), &plan)
     }
 
     #[test]
-    fn a_knack_change_runs_every_stage_in_full_and_no_change_none() {
-        let rows = [row(Destination::Postgrest, fields("Contact Email"))];
-        let dests = DestSchemas::default();
-        let check = SchemaCheck::new("view_1", Some(&rows), Some(fields("Email")), &dests);
+    fn a_stage_decides_from_its_own_fingerprint_and_a_knack_change_runs_every_stage_in_full() {
+        let old = json(&fields("Contact Email"));
         let why = r#"field_1 renamed "Contact Email" -> "Email""#;
-        assert_eq!(check.full(&Destination::Postgrest).as_deref(), Some(why));
-        assert_eq!(check.full(&Destination::Socrata).as_deref(), Some(why));
-        assert_eq!(check.line, Some(format!("view_1: {why}")));
+        let staging = now("Email").decide(&Destination::Postgrest, Some(&old), &[]);
+        assert_eq!(staging.full.as_deref(), Some(why));
+        assert_eq!(staging.changes, [why]);
+        let plan = staging.plan(None);
+        assert_eq!(plan.since, Some(None), "read everything");
+        assert_eq!(plan.store, Some((json(&fields("Email")), Some(why.into()))));
+        // A publisher whose destination was not read: the staging load's change decides.
+        let knack = staging.changes.clone();
+        let socrata = now("Email").decide(&Destination::Socrata, Some(&old), &knack);
+        assert_eq!(socrata.full.as_deref(), Some(why));
+        assert_eq!(socrata.plan(None).store, None, "nothing known to store");
         assert_eq!(
-            check.to_store(&Destination::Postgrest).map(|(_, w)| w),
-            Some(Some(why.to_string()))
+            line("view_1", &[&staging, &socrata]),
+            Some(format!("view_1: {why}"))
         );
-        let same = SchemaCheck::new("view_1", Some(&rows), Some(fields("Contact Email")), &dests);
-        assert!(same.full(&Destination::Postgrest).is_none() && same.line.is_none());
-        assert!(same.to_store(&Destination::Postgrest).is_none());
-        let first = SchemaCheck::new("view_1", Some(&[]), Some(fields("Email")), &dests);
-        assert!(first.full(&Destination::Postgrest).is_none());
+
+        let same = now("Contact Email").decide(&Destination::Postgrest, Some(&old), &[]);
         assert_eq!(
-            first.to_store(&Destination::Postgrest).map(|(_, w)| w),
-            Some(None)
+            same,
+            Decision::default(),
+            "no change: nothing to do or store"
         );
-        let unknown = SchemaCheck::new("view_1", None, Some(fields("Email")), &dests);
-        assert!(unknown.to_store(&Destination::Postgrest).is_none());
+        assert_eq!(line("view_1", &[&same]), None);
+        let first = now("Email").decide(&Destination::Postgrest, None, &[]);
+        assert!(first.full.is_none());
+        assert_eq!(first.plan(None).store, Some((json(&fields("Email")), None)));
+        let unknown = SchemaNow::default().decide(&Destination::Postgrest, Some(&old), &[]);
+        assert_eq!(unknown.plan(None), SchemaPlan::default());
     }
 }

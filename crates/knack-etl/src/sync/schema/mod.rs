@@ -1,7 +1,9 @@
 //! Schema fingerprints: what each stage's last successful run was computed from (the container's
 //! fields as the metadata defines them and, for a publisher, the destination's columns or
-//! fields), kept in `api.knack_schema` (`store.rs`), and how a sync tells what changed and what
-//! it therefore reloads or republishes in full (`check.rs`; a per-stage command: `single.rs`).
+//! fields), kept in the stage's own row of `api.knack_sync_state` (read by the upsert that opens
+//! the stage and written by the one that closes it: no request of its own), and how each stage
+//! tells what changed and what it therefore reloads or republishes in full (`check.rs`; a
+//! per-stage command: `single.rs`).
 //!
 //! The seed README's "Dealing with schema changes" asks a person to run a full replacement after
 //! every schema change; a sync does it itself: a change on the Knack side of a container reloads
@@ -11,15 +13,13 @@
 
 mod check;
 mod single;
-mod store;
 
 use serde::{Deserialize, Serialize};
 
 use crate::transform::field_key;
 
-pub(crate) use check::{dest_schemas, DestSchemas, SchemaCheck};
+pub(crate) use check::{dest_schemas, line, Decision, DestSchemas, SchemaNow};
 pub(crate) use single::Single;
-pub use store::{SchemaRow, Schemas, SCHEMA_TABLE};
 
 /// One field of a container as the metadata defines it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
