@@ -171,9 +171,9 @@ fn soda2_headers(
     ]
 }
 
-/// For a keyset read on the row identifier (`$order=<identifier>`, and no filter but an optional
-/// `$where=<identifier> > 'last'`), the value it reads after (`Some(None)` for the first page);
-/// `None` for any other read.
+/// For a keyset read on the row identifier (`$order=<identifier>` or `<identifier>, :id`, and no
+/// filter but an optional `$where=<identifier> > 'last'`), the value it reads after (`Some(None)`
+/// for the first page); `None` for any other read.
 fn keyset_after(
     ds: &StoredDataset,
     req: &Request,
@@ -182,12 +182,18 @@ fn keyset_after(
 ) -> Option<Option<String>> {
     let id = ds.spec.row_identifier.as_deref()?;
     let field = |f: &str| f.trim().trim_matches('`') == id;
-    let order = order?.trim();
-    let by_id = field(order)
-        || order
-            .strip_suffix(" asc")
-            .or_else(|| order.strip_suffix(" ASC"))
-            .is_some_and(field);
+    // `<id>` or `<id>, :id` ascending (`pages_by_key` breaks ties by `:id`, the stored order).
+    let terms: Vec<Vec<&str>> = order?
+        .split(',')
+        .map(|t| t.split_whitespace().collect())
+        .collect();
+    let ascending = |t: &[&str]| t.len() == 1 || (t.len() == 2 && t[1].eq_ignore_ascii_case("asc"));
+    let by_id = terms.iter().all(|t| ascending(t))
+        && match terms.as_slice() {
+            [first] => field(first[0]),
+            [first, then] => field(first[0]) && then[0] == ":id",
+            _ => false,
+        };
     if !by_id || id.starts_with(':') || param("$q").is_some() || !simple_filters(req).is_empty() {
         return None;
     }
