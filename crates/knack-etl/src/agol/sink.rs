@@ -28,8 +28,8 @@ use crate::Error;
 /// up the features already there (all of them for a replace, which must
 /// know what to delete at the end; only each batch's own keys for an upsert,
 /// so an incremental run costs what it changes, in one `query` per batch), sends each batch
-/// (up to 1,000 features or 5 MB by default, see [`AgolTarget`](super::AgolTarget)) as one
-/// `applyEdits` with
+/// (up to 1,000 features or 5 MB by default, 4 batches in flight at once, see
+/// [`AgolTarget`](super::AgolTarget)) as one `applyEdits` with
 /// updates for known keys and adds for new ones and `rollbackOnFailure=true`
 /// (a batch applies fully or not at all), and, for a replace, deletes the
 /// features the run did not write only after every batch succeeded.
@@ -44,7 +44,7 @@ pub struct AgolSink {
     matching_field: String,
     /// Features per `applyEdits`, never more than the layer's `maxRecordCount`.
     pub(super) batch_size: usize,
-    /// Bytes of feature JSON per `applyEdits` (as [`Weigh`] counts them).
+    /// Bytes of feature JSON per `applyEdits` (as [`Weigh`](crate::engine::Weigh) counts them).
     pub(super) batch_bytes: usize,
     /// Batches sent at once, 1 to [`AgolTarget::MAX_IN_FLIGHT`](super::AgolTarget::MAX_IN_FLIGHT).
     pub(super) in_flight: usize,
@@ -80,9 +80,10 @@ impl AgolSink {
         }
     }
 
-    /// The most bytes of feature JSON one `applyEdits` carries (as [`Weigh`] counts them; a
-    /// batch holds at least one feature however big). ArcGIS documents no size limit for
-    /// `applyEdits`, but large requests are what hosted layers time out on or refuse.
+    /// The most bytes of feature JSON one `applyEdits` carries (as
+    /// [`Weigh`](crate::engine::Weigh) counts them; a batch holds at least one feature however
+    /// big). ArcGIS documents no size limit for `applyEdits`, but large requests are what hosted
+    /// layers time out on or refuse.
     pub fn batch_bytes(mut self, bytes: usize) -> Self {
         self.batch_bytes = bytes.max(1);
         self
