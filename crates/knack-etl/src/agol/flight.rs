@@ -7,6 +7,12 @@
 //! Two batches in flight together never hold the same matching key: the first might add it while
 //! the second, which looked it up before that add landed, adds it again. A batch holding a key of
 //! a batch before it waits until that one is settled (see [`waves`]).
+//!
+//! A run that is dropped (its task cancelled, the process stopped) drops its requests in flight
+//! with it: each `applyEdits` of more than a few features carries `rollbackOnFailure=true` and
+//! applies whole or not at all, a replace has deleted nothing yet, and the next run finds what
+//! landed by its matching key and updates it, so the layer is never left with half a batch nor a
+//! feature twice.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};

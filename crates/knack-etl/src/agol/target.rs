@@ -65,8 +65,9 @@ impl AgolTarget {
     /// client may ask of a layer. A layer that serializes edits keeps only the batch-size gain.
     pub const DEFAULT_IN_FLIGHT: usize = 4;
 
-    /// The most batches in flight a target may ask for: 16. More would trade a little speed for
-    /// a lot of memory (16 × 5 MB bodies) and look like a flood to the layer's rate limits.
+    /// The most batches in flight a target may ask for: 16. Each holds its features and its
+    /// request body in memory (up to 5 MB of JSON, about twice that form-encoded), and a hosted
+    /// layer's gain from more parallel edits flattens while the load on it does not.
     pub const MAX_IN_FLIGHT: usize = 16;
 
     /// The layer or table `selector` of item `service_id`, matched on `matching_field`, in
