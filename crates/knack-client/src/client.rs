@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use knack_services_core::{
-    base_url, describe_transport, lock, read_body, retry, surely_not_sent, Idempotency,
-    RetryPolicy, SensitiveHeader, Timeouts,
+    base_url, describe_transport, lock, read_body, retry_counting_limit, surely_not_sent,
+    Idempotency, RetryPolicy, SensitiveHeader, Timeouts,
 };
 use reqwest::header::CONTENT_TYPE;
 use reqwest::Method;
@@ -178,11 +178,14 @@ impl Client {
             "Knack {} {} (app {})",
             call.method, call.path, self.inner.app_id
         );
-        let result = retry(&self.inner.retry, call.idempotency, &label, |_| {
-            attempts.fetch_add(1, Ordering::Relaxed);
-            self.attempt(call)
-        })
-        .await;
+        // A 429's backoff is time spent on Knack's rate limit, as the limiter's own waits are.
+        let limit = "Knack rate limit";
+        let result =
+            retry_counting_limit(&self.inner.retry, call.idempotency, &label, limit, |_| {
+                attempts.fetch_add(1, Ordering::Relaxed);
+                self.attempt(call)
+            })
+            .await;
         match result {
             Err(Error::Api { status: 404, .. })
                 if call.method == Method::DELETE && attempts.load(Ordering::Relaxed) > 1 =>

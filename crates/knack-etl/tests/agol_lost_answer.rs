@@ -31,8 +31,9 @@ impl Source<Feature> for Features {
 }
 
 /// The fake, reached through its chaos proxy (no random faults: rate 0) so that an answer can be
-/// lost, and a sink on its layer 0 sending `batch` features per `applyEdits`.
-async fn setup(batch: usize) -> (FakeAgol, AgolSink) {
+/// lost, and a sink on its layer 0 sending `batch` features per `applyEdits`, `in_flight` at
+/// once.
+async fn setup(batch: usize, in_flight: usize) -> (FakeAgol, AgolSink) {
     let agol = FakeAgol::start().await;
     agol.set_chaos(Chaos { seed: 1, rate: 0.0 });
     let client = agol.client_builder().build().unwrap();
@@ -40,7 +41,7 @@ async fn setup(batch: usize) -> (FakeAgol, AgolSink) {
         .layer_from_item(ITEM_ID, LayerSelector::LayerIndex(0))
         .await
         .unwrap();
-    (agol, AgolSink::new(layer, "id", batch))
+    (agol, AgolSink::new(layer, "id", batch).in_flight(in_flight))
 }
 
 fn ids(agol: &FakeAgol) -> Vec<String> {
@@ -71,7 +72,7 @@ fn count(json: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_apply_edits_answer_lost_after_applying_leaves_each_feature_once() {
-    let (agol, mut sink) = setup(3).await;
+    let (agol, mut sink) = setup(3, 1).await;
     // The second applyEdits (f4..f6) is applied, then its connection drops.
     agol.inject_after(
         "/applyEdits",
@@ -97,8 +98,28 @@ async fn an_apply_edits_answer_lost_after_applying_leaves_each_feature_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_answer_lost_with_batches_in_flight_leaves_each_feature_once() {
+    let (agol, mut sink) = setup(3, 4).await;
+    // The three batches go out together; the second to arrive is applied, then its answer lost.
+    agol.inject_after(
+        "/applyEdits",
+        1,
+        Fault::slow(std::time::Duration::ZERO).lose_answer(),
+    );
+    let report = run(&Features(7), |b| Ok((b, 0)), &mut sink, WriteMode::Upsert)
+        .await
+        .unwrap();
+    assert_eq!((report.read, report.written, report.failed), (7, 7, 0));
+    assert_eq!(ids(&agol), ["f1", "f2", "f3", "f4", "f5", "f6", "f7"]);
+    // Three batches sent, and the lost one once more, as updates of what it had added.
+    let edits = edits(&agol);
+    assert_eq!(edits.len(), 4, "{edits:?}");
+    assert!(edits[3].starts_with("0 adds, "), "{edits:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_apply_edits_answered_5xx_sends_again_only_what_is_absent() {
-    let (agol, mut sink) = setup(4).await;
+    let (agol, mut sink) = setup(4, 1).await;
     // A 502 that applied nothing: the read-back finds none, the adds go again.
     agol.inject(Fault::status(502).on_path("/applyEdits"));
     let report = run(&Features(4), |b| Ok((b, 0)), &mut sink, WriteMode::Upsert)

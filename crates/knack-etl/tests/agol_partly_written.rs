@@ -40,10 +40,11 @@ async fn calls_before_the_failed_one_count_as_written() {
         .layer_from_item(&target.service_id, LayerSelector::LayerIndex(0))
         .await
         .unwrap();
-    // Calls of 2, 2 and 1 features; the second is refused for a reason no split can cure (a
-    // permission), so the run stops there.
+    // Calls of 2, 2 and 1 features, one at a time; the second is refused for a reason no split
+    // can cure (a permission), so the run stops there. (Batches in flight together:
+    // tests/agol_in_flight.rs.)
     env.agol.inject_after("/applyEdits", 1, permission_denied());
-    let mut sink = AgolSink::new(layer, "id", 2);
+    let mut sink = AgolSink::new(layer, "id", 2).in_flight(1);
 
     let failure = run(&OneBatch, |b| Ok((b, 0)), &mut sink, WriteMode::Upsert)
         .await

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use chrono::{TimeZone, Utc};
 use e2e_common::{fixture, fixture_records, synthetic_record, Env};
+use knack_etl::agol::AgolTarget;
 use knack_etl::Error;
 use knack_etl::RunOptions;
 use pgrest_client::testkit::{Fault, PostgrestFault};
@@ -24,8 +25,27 @@ fn ids(records: &[serde_json::Value]) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn agol_failing_on_the_third_batch_of_a_replace_leaves_the_old_features() {
+    // One batch at a time: batches 1 and 2 applied, 3 refused, the rest never sent.
+    agol_failing_mid_replace(1, 3, (30, 20, 10)).await;
+    // The default, 4 in flight: a page of 4 batches goes out together; the third to arrive is
+    // refused, the other three land, the second page is never sent.
+    agol_failing_mid_replace(AgolTarget::DEFAULT_IN_FLIGHT, 4, (40, 30, 10)).await;
+}
+
+/// A replace of 60 features in batches of 10, `in_flight` at once, whose third `applyEdits` to
+/// arrive is refused: `sent` calls made, `(read, written, failed)` reported, nothing deleted,
+/// every old feature intact; the next good run finishes the replace.
+async fn agol_failing_mid_replace(in_flight: usize, sent: usize, counts: (u64, u64, u64)) {
     let env = Env::start().await.staged().await;
-    env.to_agol(10, &RunOptions::default()).await.unwrap();
+    let target = AgolTarget {
+        in_flight,
+        ..env.agol_target(10)
+    };
+    let publication = env.publication();
+    let options = RunOptions::default();
+    env.to_agol_with(&publication, &target, &options)
+        .await
+        .unwrap();
     let before = env.agol_features();
     assert_eq!(before.len(), 60);
 
@@ -49,11 +69,14 @@ async fn agol_failing_on_the_third_batch_of_a_replace_leaves_the_old_features() 
         .on_path("/applyEdits"),
     );
 
-    let failure = env.to_agol(10, &RunOptions::default()).await.unwrap_err();
+    let failure = env
+        .to_agol_with(&publication, &target, &options)
+        .await
+        .unwrap_err();
     assert!(matches!(*failure.error, Error::Agol(_)), "{failure}");
     assert_eq!(
         env.agol.requests_for("applyEdits").len(),
-        edit_calls + 3,
+        edit_calls + sent,
         "stopped at the failed batch"
     );
     assert!(env.agol.requests_for("deleteFeatures").is_empty());
@@ -62,8 +85,8 @@ async fn agol_failing_on_the_third_batch_of_a_replace_leaves_the_old_features() 
         "{:?}",
         failure.report.notes
     );
-    // Batches 1 and 2 were applied (they hold the same data, so the layer looks the same),
-    // batch 3 was rolled back, and the rest were never sent.
+    // The batches that landed hold the same data (the layer looks the same), the refused one
+    // was rolled back, and the rest were never sent.
     assert_eq!(
         (
             failure.report.read,
@@ -71,7 +94,7 @@ async fn agol_failing_on_the_third_batch_of_a_replace_leaves_the_old_features() 
             failure.report.failed,
             failure.report.deleted
         ),
-        (30, 20, 10, 0)
+        (counts.0, counts.1, counts.2, 0)
     );
     assert!(failure.to_string().contains("ArcGIS Online"), "{failure}");
 
@@ -83,7 +106,10 @@ async fn agol_failing_on_the_third_batch_of_a_replace_leaves_the_old_features() 
     assert!(lost.iter().all(|id| after.contains_key(id)));
 
     // The next good run finishes the replace.
-    let report = env.to_agol(10, &RunOptions::default()).await.unwrap();
+    let report = env
+        .to_agol_with(&publication, &target, &options)
+        .await
+        .unwrap();
     assert_eq!(report.deleted, 10);
     assert!(lost.iter().all(|id| !env.agol_features().contains_key(id)));
 }
@@ -109,11 +135,16 @@ async fn agol_feature_failure_is_named_and_the_rest_of_its_batch_written() {
     let stored = env.agol_features();
     assert!(!stored.contains_key(&bad));
     assert_eq!(stored.len(), 59);
-    // The cost of isolating it: batch 3's one call became 3 (10 → 5 named, 5 landed).
+    // The cost of isolating it: batch 3's one call became 3 (10 → 5 named, 5 landed), the
+    // halves sent feature by feature. (Batches are in flight 4 at once, so they arrive in any
+    // order.)
     let edits = env.agol.requests_for("applyEdits");
     assert_eq!(edits.len(), 6 + 2);
-    let rollback: Vec<_> = edits.iter().map(|r| r.param("rollbackOnFailure")).collect();
-    assert_eq!(rollback[2..5], [Some("true"), Some("false"), Some("false")]);
+    let per_feature = edits
+        .iter()
+        .filter(|r| r.param("rollbackOnFailure") == Some("false"))
+        .count();
+    assert_eq!(per_feature, 2);
 }
 
 #[tokio::test]

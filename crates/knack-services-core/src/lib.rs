@@ -50,7 +50,9 @@ mod transport;
 pub use base_url::{base_url, is_loopback};
 pub use body::{read_body, MAX_BODY_PREALLOCATION};
 pub use paging::paginate;
-pub use retry::{retry, Backoff, Classify, Idempotency, Jitter, RetryClass, RetryPolicy};
+pub use retry::{
+    retry, retry_counting_limit, Backoff, Classify, Idempotency, Jitter, RetryClass, RetryPolicy,
+};
 pub use secrecy::SecretString;
 pub use secret::SensitiveHeader;
 /// Locks a mutex, taking the data over from a thread that panicked while

@@ -268,6 +268,42 @@ pub async fn retry<T, E, F, Fut>(
     policy: &RetryPolicy,
     idempotency: Idempotency,
     label: &str,
+    op: F,
+) -> Result<T, E>
+where
+    E: Classify + fmt::Display,
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    retry_counting(policy, idempotency, label, None, op).await
+}
+
+/// [`retry`], counting each wait after a rate-limited answer (a 429) as a wait of `limit` in the
+/// [`ledger`](crate::ledger) (such as `"Knack rate limit"`), so a run's time accounting shows
+/// the service's rate limit, not work, as what it waited on.
+///
+/// # Errors
+/// The last error of `op`.
+pub async fn retry_counting_limit<T, E, F, Fut>(
+    policy: &RetryPolicy,
+    idempotency: Idempotency,
+    label: &str,
+    limit: &'static str,
+    op: F,
+) -> Result<T, E>
+where
+    E: Classify + fmt::Display,
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    retry_counting(policy, idempotency, label, Some(limit), op).await
+}
+
+async fn retry_counting<T, E, F, Fut>(
+    policy: &RetryPolicy,
+    idempotency: Idempotency,
+    label: &str,
+    limit: Option<&'static str>,
     mut op: F,
 ) -> Result<T, E>
 where
@@ -340,6 +376,9 @@ where
             server_asked_ms = server_wait.map(|w| u64::try_from(w.as_millis()).unwrap_or(u64::MAX)),
             "{reason}; retrying in {wait:.1?} (retry {used} of {budget})"
         );
+        let _limited = limit
+            .filter(|_| matches!(class, RetryClass::RateLimited { .. }))
+            .map(crate::ledger::waiting);
         tokio::time::sleep(wait).await;
     }
 }

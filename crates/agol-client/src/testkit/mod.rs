@@ -373,6 +373,13 @@ impl FakeAgol {
         self.frame.set_item_cost(cost);
     }
 
+    /// The most requests to a path containing `part` (`"applyEdits"`, `"query"`) whose answers
+    /// were pending at once: 1 for a client that waits for each answer before its next request,
+    /// more for one with several in flight. Needs a latency (or item cost) to see any overlap.
+    pub fn most_at_once(&self, part: &str) -> usize {
+        self.frame.most_at_once(part)
+    }
+
     /// Fails added/updated features of `layer` whose `field` equals `value` (code 1000).
     pub fn fail_when_attribute(&self, layer: u32, field: &str, value: Value) {
         self.state().failures.push(FeatureFailure::AttributeEquals {

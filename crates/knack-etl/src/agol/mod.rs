@@ -3,6 +3,7 @@
 //! check and repair, and the publish function [`records_to_agol`] with its [`AgolTarget`].
 
 pub(crate) mod drift;
+mod flight;
 mod keys;
 pub(crate) mod preflight;
 pub(crate) mod publish;

@@ -82,10 +82,12 @@ pub(crate) async fn agol_records(
         let has_location = agol_options.location_field.is_some();
         let agol_location = agol_options.location_field.clone();
         let transform = setup(AgolTransform::new(&fields, agol_options))?;
-        // One staged page per edit call, so the reader's pages and the edit calls line up (the
-        // sink also reports a bigger batch that fails part-way, as `Error::PartlyWritten`).
-        let source =
-            staged(pgrest, publication, options, only).page_size(target.batch_size.max(1) as u64);
+        // One staged page per `in_flight` edit calls, so the reader's pages and the edit calls
+        // line up and a page's batches go out together (the sink reports a page that fails
+        // part-way as `Error::PartlyWritten`).
+        let in_flight = target.in_flight.clamp(1, AgolTarget::MAX_IN_FLIGHT);
+        let page = target.batch_size.max(1).saturating_mul(in_flight);
+        let source = staged(pgrest, publication, options, only).page_size(page as u64);
         let mut sink: Box<dyn Sink<agol_client::Feature>> = if options.dry_run {
             Box::new(DryRun::new(format!(
                 "ArcGIS Online layer {}",
@@ -94,6 +96,7 @@ pub(crate) async fn agol_records(
         } else {
             let mut sink = AgolSink::new(layer, &target.matching_field, target.batch_size)
                 .batch_bytes(target.batch_bytes)
+                .in_flight(in_flight)
                 .clear_missing_geometry(has_location);
             if options.mode().is_replace() {
                 let kept = setup(kept_ids(pgrest, publication, &target.shared_with).await)?;

@@ -11,11 +11,12 @@
 use agol_client::{EditFailure, EditKind, EditResult, Edits, Feature};
 use serde_json::Value;
 
+use super::flight::Done;
 use super::resolve;
 use super::sink::AgolSink;
 use crate::engine::bisect::Bisection;
 use crate::engine::reject::field_named_in;
-use crate::engine::{BatchOutcome, Rejection};
+use crate::engine::Rejection;
 use crate::Error;
 
 /// Parts of a refused batch this size or smaller are sent with `rollbackOnFailure=false`, so that
@@ -54,9 +55,9 @@ impl AgolSink {
     /// more too). A failure that is not about the features (transient beyond the client's
     /// retries, a token, a permission) stops the run as before.
     pub(super) async fn send_bisecting(
-        &mut self,
+        &self,
         edits: Vec<Edit>,
-        outcome: &mut BatchOutcome,
+        done: &mut Done,
     ) -> Result<(), Error> {
         let mut part = edits;
         let mut per_feature = part.len() == 1;
@@ -72,16 +73,14 @@ impl AgolSink {
                         && resolve::outcome_unknown(&e) =>
                 {
                     read_backs += 1;
-                    resolve::read_back(self, &mut part, &e)
-                        .await
-                        .map_err(|e| Error::after_writing(outcome.written, e))?;
+                    resolve::read_back(self, &mut part, &e).await?;
                     continue;
                 }
                 other => other,
             };
-            match answer.map_err(|e| Error::after_writing(outcome.written, e))? {
+            match answer? {
                 Answer::Landed(adds) => {
-                    self.landed(&part, &adds, outcome);
+                    done.landed(&part, &adds, self.preloaded);
                     if let Some(b) = &mut bisection {
                         b.landed();
                     }
@@ -90,11 +89,13 @@ impl AgolSink {
                     let mut good = Vec::new();
                     for (at, edit) in part.into_iter().enumerate() {
                         match refused.iter().find(|(i, _, _)| *i == at) {
-                            Some((_, code, text)) => self.reject(&edit, *code, text, outcome),
+                            Some((_, code, text)) => {
+                                done.refused(&edit.key, rejection(&edit, *code, text));
+                            }
                             None => good.push(edit),
                         }
                     }
-                    self.landed(&good, &adds, outcome);
+                    done.landed(&good, &adds, self.preloaded);
                     match &mut bisection {
                         Some(b) => b.named(!refused.is_empty()),
                         None => break,
@@ -106,7 +107,7 @@ impl AgolSink {
                     });
                     if let Some(edit) = b.refused(part) {
                         let (code, reason) = reason_of(&e);
-                        self.reject(&edit, code, &reason, outcome);
+                        done.refused(&edit.key, rejection(&edit, code, &reason));
                     }
                 }
             }
@@ -171,33 +172,6 @@ impl AgolSink {
             Err(e) if refused_for_its_features(&e) => Ok(Answer::Refused(e)),
             Err(e) => Err(e),
         }
-    }
-
-    /// Counts `part` as written and, in a replace, remembers its keys and what its adds became
-    /// (`adds`: the add results of its adds, in order), so that a key seen again in this run is
-    /// an update, not a duplicate.
-    fn landed(&mut self, part: &[Edit], adds: &[EditResult], outcome: &mut BatchOutcome) {
-        outcome.written += part.len() as u64;
-        if !self.preloaded {
-            // An upsert keeps nothing: a key seen again in a later batch is looked up again and
-            // found, since it is in the layer now.
-            return;
-        }
-        for (edit, result) in part.iter().filter(|e| e.add).zip(adds) {
-            if let Some(oid) = result.object_id {
-                self.existing.insert(&edit.key, oid);
-            }
-        }
-        for edit in part {
-            self.written.insert(&edit.key);
-        }
-    }
-
-    /// Names a refused feature in `outcome`. It is still in the source, so a replace keeps its
-    /// previous version.
-    fn reject(&mut self, edit: &Edit, code: Option<i64>, reason: &str, outcome: &mut BatchOutcome) {
-        self.written.insert(&edit.key);
-        outcome.rejected.push(rejection(edit, code, reason));
     }
 }
 

@@ -5,11 +5,10 @@ use async_trait::async_trait;
 use futures::TryStreamExt;
 use serde_json::Value;
 
-use super::keys::{key_literal, key_of, raw_text, NUMERIC_TYPES};
+use super::keys::{key_literal, key_of, NUMERIC_TYPES};
 use super::preflight::agol_problems;
-use super::send::Edit;
 use crate::engine::keyset::{KeyMap, KeySet};
-use crate::engine::{BatchOutcome, Sink, Weigh, WriteMode};
+use crate::engine::{BatchOutcome, Sink, WriteMode};
 use crate::error::refuse;
 use crate::Error;
 
@@ -29,8 +28,8 @@ use crate::Error;
 /// up the features already there (all of them for a replace, which must
 /// know what to delete at the end; only each batch's own keys for an upsert,
 /// so an incremental run costs what it changes, in one `query` per batch), sends each batch
-/// (up to 1,000 features or 5 MB by default, see [`AgolTarget`](super::AgolTarget)) as one
-/// `applyEdits` with
+/// (up to 1,000 features or 5 MB by default, 4 batches in flight at once, see
+/// [`AgolTarget`](super::AgolTarget)) as one `applyEdits` with
 /// updates for known keys and adds for new ones and `rollbackOnFailure=true`
 /// (a batch applies fully or not at all), and, for a replace, deletes the
 /// features the run did not write only after every batch succeeded.
@@ -44,9 +43,11 @@ pub struct AgolSink {
     pub(super) layer: Layer,
     matching_field: String,
     /// Features per `applyEdits`, never more than the layer's `maxRecordCount`.
-    batch_size: usize,
-    /// Bytes of feature JSON per `applyEdits` (as [`Weigh`] counts them).
-    batch_bytes: usize,
+    pub(super) batch_size: usize,
+    /// Bytes of feature JSON per `applyEdits` (as [`Weigh`](crate::engine::Weigh) counts them).
+    pub(super) batch_bytes: usize,
+    /// Batches sent at once, 1 to [`AgolTarget::MAX_IN_FLIGHT`](super::AgolTarget::MAX_IN_FLIGHT).
+    pub(super) in_flight: usize,
     clear_missing_geometry: bool,
     /// Matching key → object id of every feature in the layer, for a replace.
     pub(super) existing: KeyMap,
@@ -69,6 +70,7 @@ impl AgolSink {
         Self {
             batch_size: batch_size.clamp(1, most.max(1)),
             batch_bytes: super::AgolTarget::DEFAULT_BATCH_BYTES,
+            in_flight: super::AgolTarget::DEFAULT_IN_FLIGHT,
             layer,
             matching_field: matching_field.to_string(),
             clear_missing_geometry: false,
@@ -78,11 +80,23 @@ impl AgolSink {
         }
     }
 
-    /// The most bytes of feature JSON one `applyEdits` carries (as [`Weigh`] counts them; a
-    /// batch holds at least one feature however big). ArcGIS documents no size limit for
-    /// `applyEdits`, but large requests are what hosted layers time out on or refuse.
+    /// The most bytes of feature JSON one `applyEdits` carries (as
+    /// [`Weigh`](crate::engine::Weigh) counts them; a batch holds at least one feature however
+    /// big). ArcGIS documents no size limit for `applyEdits`, but large requests are what hosted
+    /// layers time out on or refuse.
     pub fn batch_bytes(mut self, bytes: usize) -> Self {
         self.batch_bytes = bytes.max(1);
+        self
+    }
+
+    /// How many batches are sent at once (clamped to 1 ..=
+    /// [`AgolTarget::MAX_IN_FLIGHT`](super::AgolTarget::MAX_IN_FLIGHT); default
+    /// [`AgolTarget::DEFAULT_IN_FLIGHT`](super::AgolTarget::DEFAULT_IN_FLIGHT)). Each batch is
+    /// its look-up, its `applyEdits` and any bisection or read-back it needs; two batches in
+    /// flight never hold the same matching key, and a replace still deletes only after every
+    /// batch landed.
+    pub fn in_flight(mut self, n: usize) -> Self {
+        self.in_flight = n.clamp(1, super::AgolTarget::MAX_IN_FLIGHT);
         self
     }
 
@@ -106,7 +120,7 @@ impl AgolSink {
     }
 
     /// Tables have no `geometryType`, and must not be sent a geometry.
-    fn clears_geometry(&self) -> bool {
+    pub(super) fn clears_geometry(&self) -> bool {
         self.clear_missing_geometry && self.layer.info().geometry_type.is_some()
     }
 
@@ -196,70 +210,7 @@ impl Sink<Feature> for AgolSink {
     }
 
     async fn write(&mut self, batch: Vec<Feature>) -> Result<BatchOutcome, Error> {
-        let oid_field = self.object_id_field();
-        let clear_geometry = self.clears_geometry();
-        let mut outcome = BatchOutcome::default();
-        let mut features = batch.into_iter().peekable();
-        while features.peek().is_some() {
-            let (mut chunk, mut bytes) = (Vec::new(), 0usize);
-            while let Some(feature) = features.next_if(|f| {
-                chunk.is_empty()
-                    || (chunk.len() < self.batch_size && bytes + f.weight() <= self.batch_bytes)
-            }) {
-                bytes += feature.weight();
-                match key_of(feature.attributes.get(&self.matching_field)) {
-                    Some(key) => chunk.push((key, feature)),
-                    None => {
-                        tracing::warn!(field = %self.matching_field, "feature without a matching value skipped");
-                        outcome.skipped += 1;
-                    }
-                }
-            }
-            let looked_up = if self.preloaded {
-                KeyMap::default()
-            } else {
-                // The layer is asked for the values as sent (a text field holding "007" must be
-                // asked for "007"); what it answers is compared by canonical key.
-                let wanted: Vec<String> = chunk
-                    .iter()
-                    .filter_map(|(_, f)| raw_text(f.attributes.get(&self.matching_field)))
-                    .collect();
-                let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
-                self.lookup(&wanted)
-                    .await
-                    .map_err(|e| Error::after_writing(outcome.written, e))?
-            };
-            let existing = if self.preloaded {
-                &self.existing
-            } else {
-                &looked_up
-            };
-            let edits: Vec<Edit> = chunk
-                .into_iter()
-                .map(|(key, mut feature)| match existing.get(&key) {
-                    Some(oid) => {
-                        feature
-                            .attributes
-                            .insert(oid_field.clone(), Value::from(oid));
-                        if clear_geometry && feature.geometry.is_none() {
-                            feature = feature.with_null_geometry();
-                        }
-                        Edit {
-                            key,
-                            feature,
-                            add: false,
-                        }
-                    }
-                    None => Edit {
-                        key,
-                        feature,
-                        add: true,
-                    },
-                })
-                .collect();
-            self.send_bisecting(edits, &mut outcome).await?;
-        }
-        Ok(outcome)
+        self.write_page(batch).await
     }
 
     async fn finish(&mut self, mode: WriteMode) -> Result<u64, Error> {

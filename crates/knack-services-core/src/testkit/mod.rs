@@ -247,6 +247,10 @@ struct FrameState {
     chaos: Option<chaos::ChaosState>,
     proxy: Option<std::sync::Arc<LossProxy>>,
     item_cost: Duration,
+    /// Requests whose delayed answer is not due yet: path and when it is due.
+    pending: Vec<(String, Instant)>,
+    /// The most requests per path whose answers were pending at once.
+    most_pending: std::collections::BTreeMap<String, usize>,
 }
 
 /// The shared part of a fake server: log, faults, latency.
@@ -349,17 +353,41 @@ impl Frame {
         lock(&self.state).item_cost = cost;
     }
 
-    /// How long to delay the answer to `req`: the latency plus the cost of its items.
+    /// How long to delay the answer to `req`: the latency plus the cost of its items. Counts
+    /// the request as pending until then (see [`Frame::most_at_once`]).
     pub fn delay_for(&self, req: &wiremock::Request) -> Duration {
         let (latency, cost) = {
             let st = lock(&self.state);
             (st.latency, st.item_cost)
         };
-        if cost.is_zero() {
-            return latency;
-        }
-        let items = u32::try_from(items_sent(&req.body)).unwrap_or(u32::MAX);
-        latency + cost * items
+        let delay = if cost.is_zero() {
+            latency
+        } else {
+            let items = u32::try_from(items_sent(&req.body)).unwrap_or(u32::MAX);
+            latency + cost * items
+        };
+        let (now, path) = (Instant::now(), req.url.path());
+        let mut st = lock(&self.state);
+        st.pending.retain(|(_, due)| *due > now);
+        let at_once = 1 + st.pending.iter().filter(|(p, _)| p == path).count();
+        let most = st.most_pending.entry(path.to_string()).or_default();
+        *most = (*most).max(at_once);
+        st.pending.push((path.to_string(), now + delay));
+        delay
+    }
+
+    /// The most requests to a path containing `part` whose answers were pending at once (a
+    /// request arrived while others' delayed answers were not due yet): 1 for a client that
+    /// waits for each answer before its next request, more for one with several in flight. Only
+    /// answers delayed by a latency or an item cost overlap; counted whether the log is on or not.
+    pub fn most_at_once(&self, part: &str) -> usize {
+        lock(&self.state)
+            .most_pending
+            .iter()
+            .filter(|(p, _)| p.contains(part))
+            .map(|(_, n)| *n)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Logs a request that arrived at `at` and was answered `status`.

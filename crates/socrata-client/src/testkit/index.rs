@@ -1,11 +1,13 @@
-//! Row positions by row identifier and by `:id`, so an upsert finds its row without a scan.
+//! Row positions by row identifier and by `:id`, so an upsert finds its row without a scan; and
+//! in row identifier order ([`KeyOrder`]), so a keyset page is read without a sort.
 //!
 //! The pipeline benchmarks upsert 200,000 rows through the fake; a scan per row made that
 //! quadratic and measured the fake instead of the client. The maps are B-trees: a hash map
 //! doubles all at once, and at a million rows that pause filled the client's read-ahead, so the
 //! benchmark measured the fake's rehash.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 
 use serde_json::Value;
 
@@ -67,5 +69,39 @@ impl RowIndex {
     /// The position of the row whose `:id` is `v`.
     pub(crate) fn by_sid(&self, v: &Value) -> Option<usize> {
         self.by_sid.get(&key(v)).copied()
+    }
+}
+
+/// A dataset's row positions in the order of their row identifier, ties in stored order: the
+/// order `$order=<identifier>` sorts them in when every identifier is text, so a keyset read
+/// (`$where=<identifier> > 'last'`) takes its page from here in O(page · log n) instead of
+/// reading, filtering and sorting every stored row. Built when a read first needs it, dropped by
+/// any write.
+#[derive(Debug, Default)]
+pub(crate) struct KeyOrder(BTreeSet<(String, usize)>);
+
+impl KeyOrder {
+    /// Orders `rows` by their text `identifier`; `None` when a row has no text value in it (a
+    /// number, a null, none), which the fake's full sort orders by other rules.
+    pub(crate) fn build(rows: impl Iterator<Item = Row>, identifier: &str) -> Option<Self> {
+        rows.enumerate()
+            .try_fold(BTreeSet::new(), |mut set, (i, row)| {
+                let Some(Value::String(id)) = row.get(identifier) else {
+                    return None;
+                };
+                set.insert((id.clone(), i));
+                Some(set)
+            })
+            .map(KeyOrder)
+    }
+
+    /// The positions of the rows whose identifier is above `last` (all of them without one), in
+    /// identifier order.
+    pub(crate) fn after<'a>(&'a self, last: Option<&str>) -> impl Iterator<Item = usize> + 'a {
+        let from = match last {
+            Some(last) => Bound::Excluded((last.to_string(), usize::MAX)),
+            None => Bound::Unbounded,
+        };
+        self.0.range((from, Bound::Unbounded)).map(|(_, i)| *i)
     }
 }

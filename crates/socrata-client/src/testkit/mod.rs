@@ -269,6 +269,7 @@ impl FakeSocrata {
                 spec: dataset.clone(),
                 rows: Vec::new(),
                 index: None,
+                key_order: None,
             },
         );
         for row in rows {

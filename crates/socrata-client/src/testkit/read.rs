@@ -7,6 +7,7 @@ use std::cmp::Ordering;
 use serde_json::Value;
 use wiremock::Request;
 
+use super::index::KeyOrder;
 use super::reply::{error, reply, Reply};
 use super::soql::{self, Expr, Literal};
 use super::store::{Stored, StoredDataset};
@@ -40,7 +41,7 @@ fn sid(row: &Row) -> u64 {
         .unwrap_or(0)
 }
 
-pub(super) fn read(ds: &StoredDataset, req: &Request) -> Reply {
+pub(super) fn read(ds: &mut StoredDataset, req: &Request) -> Reply {
     let param = |k: &str| {
         req.url
             .query_pairs()
@@ -69,7 +70,24 @@ pub(super) fn read(ds: &StoredDataset, req: &Request) -> Reply {
         };
         return reply(200, serde_json::json!([{"count": count.to_string()}]));
     }
-    let rows: Vec<Row> = if !filtered && order.as_deref().is_none_or(by_sid) {
+    let keyset = keyset_after(ds, req, &param, order.as_deref());
+    let rows: Vec<Row> = if let Some(after) = keyset {
+        let page = key_order(ds).map(|index| {
+            let page: Vec<usize> = index
+                .after(after.as_deref())
+                .skip(offset)
+                .take(limit)
+                .collect();
+            page
+        });
+        match page {
+            Some(page) => page.into_iter().map(|i| ds.rows[i].row()).collect(),
+            None => match filter_and_order(ds, req, &param, order.as_deref()) {
+                Ok(rows) => rows.into_iter().skip(offset).take(limit).collect(),
+                Err(reply) => return reply,
+            },
+        }
+    } else if !filtered && order.as_deref().is_none_or(by_sid) {
         // Stored order (or, without `$order`, its reverse) and no filter: only the page's rows
         // are read.
         let page = |i: usize| ds.rows[i].row();
@@ -151,6 +169,50 @@ fn soda2_headers(
         ("X-SODA2-Fields", Value::from(names).to_string()),
         ("X-SODA2-Types", Value::from(types).to_string()),
     ]
+}
+
+/// For a keyset read on the row identifier (`$order=<identifier>` or `<identifier>, :id`, and no
+/// filter but an optional `$where=<identifier> > 'last'`), the value it reads after (`Some(None)`
+/// for the first page); `None` for any other read.
+fn keyset_after(
+    ds: &StoredDataset,
+    req: &Request,
+    param: &dyn Fn(&str) -> Option<String>,
+    order: Option<&str>,
+) -> Option<Option<String>> {
+    let id = ds.spec.row_identifier.as_deref()?;
+    let field = |f: &str| f.trim().trim_matches('`') == id;
+    // `<id>` or `<id>, :id` ascending (`pages_by_key` breaks ties by `:id`, the stored order).
+    let terms: Vec<Vec<&str>> = order?
+        .split(',')
+        .map(|t| t.split_whitespace().collect())
+        .collect();
+    let ascending = |t: &[&str]| t.len() == 1 || (t.len() == 2 && t[1].eq_ignore_ascii_case("asc"));
+    let by_id = terms.iter().all(|t| ascending(t))
+        && match terms.as_slice() {
+            [first] => field(first[0]),
+            [first, then] => field(first[0]) && then[0] == ":id",
+            _ => false,
+        };
+    if !by_id || id.starts_with(':') || param("$q").is_some() || !simple_filters(req).is_empty() {
+        return None;
+    }
+    match param("$where") {
+        None => Some(None),
+        Some(w) => match soql::parse(&w).ok()? {
+            Expr::Cmp(f, op, Literal::Text(last)) if op == ">" && field(&f) => Some(Some(last)),
+            _ => None,
+        },
+    }
+}
+
+/// The dataset's [`KeyOrder`], built on first use; `None` when a row's identifier is not text.
+fn key_order(ds: &mut StoredDataset) -> Option<&KeyOrder> {
+    if ds.key_order.is_none() {
+        let id = ds.spec.row_identifier.clone()?;
+        ds.key_order = KeyOrder::build(ds.rows.iter().map(Stored::row), &id);
+    }
+    ds.key_order.as_ref()
 }
 
 /// SODA's simple filters: every parameter not starting with `$` is `field = 'value'`

@@ -123,7 +123,7 @@ fn handle(st: &mut State, req: &Request) -> Reply {
         }
         None => (resource.to_string(), None),
     };
-    let Some(ds) = st.datasets.get(&id) else {
+    let Some(ds) = st.datasets.get_mut(&id) else {
         return dataset_missing(&id);
     };
     match (method.as_str(), row_id) {
@@ -245,6 +245,7 @@ fn write_rows(st: &mut State, id: &str, rows: Vec<Row>, replace: bool) -> Reply 
         (0, 0, 0, refused.len(), 0, 0);
     let mut next_sid = st.next_sid;
     let ds = st.datasets.get_mut(id).expect("checked");
+    ds.key_order = None;
     if replace {
         ds.rows.clear();
         ds.index = None;

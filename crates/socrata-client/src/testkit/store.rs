@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::index::RowIndex;
+use super::index::{KeyOrder, RowIndex};
 use super::FakeDataset;
 use crate::Row;
 
@@ -44,6 +44,8 @@ pub(crate) struct StoredDataset {
     pub(super) rows: Vec<Stored>,
     /// Positions of `rows`, while no write moved them.
     pub(super) index: Option<RowIndex>,
+    /// Positions of `rows` in row identifier order, for keyset reads; dropped by every write.
+    pub(super) key_order: Option<KeyOrder>,
 }
 
 impl State {

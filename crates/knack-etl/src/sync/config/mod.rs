@@ -81,6 +81,10 @@ pub struct ContainerConfig {
     /// [`AgolTarget::DEFAULT_BATCH_SIZE`](crate::agol::AgolTarget::DEFAULT_BATCH_SIZE); the
     /// layer's `maxRecordCount` caps it). At least 1.
     pub agol_batch_size: Option<u32>,
+    /// ArcGIS `applyEdits` batches sent at once (default
+    /// [`AgolTarget::DEFAULT_IN_FLIGHT`](crate::agol::AgolTarget::DEFAULT_IN_FLIGHT)), 1 to
+    /// [`AgolTarget::MAX_IN_FLIGHT`](crate::agol::AgolTarget::MAX_IN_FLIGHT).
+    pub agol_in_flight: Option<u32>,
     /// Refuse a Socrata full replace (a run without a start date).
     #[serde(default)]
     pub no_replace_socrata: bool,

@@ -177,6 +177,9 @@ fn agol_target(c: &ContainerConfig) -> Option<AgolTarget> {
             if let Some(n) = c.agol_batch_size.filter(|n| *n > 0) {
                 target.batch_size = n as usize;
             }
+            if let Some(n) = c.agol_in_flight {
+                target.in_flight = (n as usize).clamp(1, AgolTarget::MAX_IN_FLIGHT);
+            }
             Some(target)
         }
         _ => None,

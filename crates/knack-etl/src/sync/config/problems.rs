@@ -177,6 +177,14 @@ fn agol_keys(out: &mut Vec<String>, at: &str, c: &ContainerConfig) {
             crate::agol::AgolTarget::DEFAULT_BATCH_SIZE
         ));
     }
+    let most = crate::agol::AgolTarget::MAX_IN_FLIGHT;
+    if let Some(n) = c.agol_in_flight.filter(|n| *n == 0 || *n as usize > most) {
+        out.push(format!(
+            "{at}: agol_in_flight is {n}; it must be 1 to {most} (applyEdits batches sent at \
+             once; default {})",
+            crate::agol::AgolTarget::DEFAULT_IN_FLIGHT
+        ));
+    }
     if let Some(u) = &c.upsert_matching_field {
         if u.trim().is_empty() {
             out.push(format!(

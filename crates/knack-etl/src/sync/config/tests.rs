@@ -262,6 +262,37 @@ fn agol_batch_size_sets_the_layers_batches_and_must_be_positive() {
 }
 
 #[test]
+fn agol_in_flight_sets_the_batches_at_once_and_must_be_within_its_range() {
+    let layer = |extra: serde_json::Value| {
+        let mut c = view(json!({"service_id": "item1", "layer_id": 0, "item_type": "layer"}));
+        c.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        c
+    };
+    let apps = apps(json!({"t": {"containers": {
+        "view_1": layer(json!({})),
+        "view_2": layer(json!({"agol_in_flight": 1})),
+        "view_3": layer(json!({"agol_in_flight": 0})),
+        "view_4": layer(json!({"agol_in_flight": 17}))
+    }}}));
+    let app = &apps["t"];
+    let n = |id: &str| app.agol_target("t", id).unwrap().in_flight;
+    assert_eq!(n("view_1"), crate::agol::AgolTarget::DEFAULT_IN_FLIGHT);
+    assert_eq!(n("view_2"), 1);
+    let all = app_problems("t", app).join("\n");
+    for (view, n) in [("view_3", 0), ("view_4", 17)] {
+        assert!(
+            all.contains(&format!(
+                "[apps.t.containers.{view}]: agol_in_flight is {n}; it must be 1 to 16"
+            )),
+            "{all}"
+        );
+    }
+    assert!(!all.contains("view_2") && !all.contains("view_1]"), "{all}");
+}
+
+#[test]
 fn a_dataset_or_layer_shared_across_apps_is_shared_by_app_id_and_listed_once() {
     let layer = json!({"service_id": "item1", "layer_id": 0, "item_type": "layer"});
     let mut with_layer = view(json!({"socrata_resource_id": "abcd-1234"}));
