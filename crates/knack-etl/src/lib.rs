@@ -96,8 +96,8 @@ pub mod testkit;
 pub mod transform;
 
 pub use engine::{
-    run, BatchOutcome, BatchStream, DryRun, Finished, Rejection, RunFailure, RunOptions, RunReport,
-    Sink, Source, Weigh, WriteMode,
+    run, run_until, BatchOutcome, BatchStream, DryRun, Finished, Rejection, RunFailure, RunOptions,
+    RunReport, Sink, Source, Stop, Weigh, WriteMode,
 };
 pub use error::Error;
 

@@ -12,14 +12,16 @@ pub(crate) mod keyset;
 mod options;
 pub(crate) mod reject;
 mod report;
+mod stop;
 mod traits;
 mod weigh;
 
-pub use driver::{run, RunFailure};
-pub(crate) use driver::{setup, timed};
+pub use driver::{run, run_until, RunFailure};
+pub(crate) use driver::{setup, timed, unless_stopped};
 pub use dry_run::DryRun;
 pub use options::{parse_since, RunOptions, SINCE_EXAMPLE};
 pub use reject::Rejection;
 pub use report::RunReport;
+pub use stop::Stop;
 pub use traits::{BatchOutcome, BatchStream, Finished, Sink, Source, WriteMode};
 pub use weigh::Weigh;

@@ -12,7 +12,6 @@ use super::report::{StageOutcome, StageResult, SyncReport};
 use super::schema::{dest_schemas, line, Decision, DestSchemas, Fingerprint, SchemaNow};
 use super::stage::Stage;
 use super::watermark::{Destination, Watermarks};
-use crate::engine::RunOptions;
 use crate::staging::{self, records_to_postgrest_in, refresh_metadata};
 use crate::{agol, socrata, Error};
 
@@ -167,7 +166,7 @@ impl Container<'_> {
         dests: DestSchemas,
     ) -> (Vec<StageResult>, Vec<Decision>) {
         let (clients, options, now) = (self.clients, self.options, &self.now);
-        let (id, dry_run) = (plan.container.id(), options.dry_run);
+        let id = plan.container.id();
         let stage = Stage {
             watermarks: self.watermarks,
             container_id: id,
@@ -185,7 +184,7 @@ impl Container<'_> {
                         &plan.container,
                         Some(plan.modified_date_field.as_str()),
                         timezone,
-                        &RunOptions::from_since(since, dry_run),
+                        &options.run(since),
                     )
                     .await
                 },
@@ -212,8 +211,7 @@ impl Container<'_> {
                         client,
                         publication,
                         target,
-                        since,
-                        dry_run,
+                        options.run(since),
                         dataset,
                     )
                 };
@@ -227,7 +225,8 @@ impl Container<'_> {
             let d = Destination::Agol;
             push(if staging_ok {
                 let publish = |client, since| {
-                    agol::drift::publish(pgrest, client, publication, target, since, dry_run, layer)
+                    let options = options.run(since);
+                    agol::drift::publish(pgrest, client, publication, target, options, layer)
                 };
                 stage
                     .run(d.clone(), clients.agol.as_ref(), decide(d), publish)
