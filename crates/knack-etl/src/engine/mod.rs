@@ -1,6 +1,7 @@
 //! The engine every pipeline runs on: the [`Source`] and [`Sink`] traits, the batch driver
-//! ([`run`]) with its read-ahead bound ([`Weigh`]), the [`RunReport`] of a run, the records a
-//! destination rejected, the [`DryRun`] sink, and the compact id sets a replace keeps.
+//! ([`run`], [`run_until`]) with its read-ahead bound ([`Weigh`]) and its [`Stop`], the
+//! [`RunReport`] of a run, the records a destination rejected, the [`DryRun`] sink, and the
+//! compact id sets a replace keeps.
 //!
 //! Nothing here knows a system: the rooms `knack`, `staging`, `socrata`, `agol` and `knack_copy`
 //! implement the traits and compose the driver.
