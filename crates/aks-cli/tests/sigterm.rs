@@ -1,18 +1,20 @@
 //! `aks sync` stopped by SIGTERM (how Airflow stops a task) mid-run: it exits 143 soon after,
 //! saying so in one line, with no stage row left `running` in `api.knack_sync_state`, every
-//! destination whole (nothing deleted, nothing doubled), and the next sync completes.
+//! destination whole (nothing deleted, nothing doubled), and the next sync completes. A run that
+//! cannot end by itself is ended 20 s after the signal, or at once at a second one, with 143.
 
 mod common;
 
 use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use common::sync::{busy_view, socrata_client, SYNC};
 use common::{Fakes, DATASET};
 use serde_json::{json, Value};
 
-/// Ids of `rows` (their `key` field), asserting none is there twice.
+/// The ids in `rows`, asserting none is there twice.
 fn unique(rows: impl IntoIterator<Item = String>, what: &str) -> BTreeSet<String> {
     let mut ids = BTreeSet::new();
     for id in rows {
@@ -43,6 +45,45 @@ fn agol(fakes: &Fakes) -> BTreeSet<String> {
     unique(ids, "ArcGIS")
 }
 
+/// `aks sync` against the fakes, started; its stderr goes to the file returned (in the directory
+/// returned with it).
+fn spawn_sync(fakes: &Fakes) -> (Child, PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let err = dir.path().join("stderr");
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("aks"));
+    cmd.env_clear()
+        .arg("--config")
+        .arg(&fakes.config)
+        .args(SYNC)
+        .envs(fakes.env())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err).unwrap());
+    (cmd.spawn().unwrap(), err, dir)
+}
+
+fn sigterm(child: &Child) {
+    let pid = child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+}
+
+/// How `child` exited. Generous: aks exits within 20 s of a signal whatever happens, and a run
+/// that ends by itself sooner.
+async fn exited(child: &mut Child) -> ExitStatus {
+    let signalled = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(30),
+            "aks did not exit"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn sync_rows(fakes: &Fakes) -> Vec<Value> {
     fakes.pg.rows("knack_sync_state")
 }
@@ -59,18 +100,7 @@ async fn sigterm_mid_sync_exits_143_with_no_stage_left_running_and_every_destina
     // Slow enough that the staging load is still writing when the signal comes.
     fakes.pg.set_latency(Duration::from_millis(300));
 
-    let dir = tempfile::tempdir().unwrap();
-    let (out, err) = (dir.path().join("stdout"), dir.path().join("stderr"));
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("aks"));
-    cmd.env_clear()
-        .arg("--config")
-        .arg(&fakes.config)
-        .args(SYNC)
-        .envs(fakes.env())
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap());
-    let mut child = cmd.spawn().unwrap();
+    let (mut child, err, _dir) = spawn_sync(&fakes);
 
     // Mid-run: the first page of the staging load has reached PostgREST.
     let writing = || {
@@ -155,4 +185,55 @@ async fn sigterm_mid_sync_exits_143_with_no_stage_left_running_and_every_destina
     for row in sync_rows(&fakes) {
         assert_eq!(row["last_result"], "succeeded", "{row}");
     }
+}
+
+/// `aks sync` with every PostgREST answer a minute away (the run cannot end by itself here),
+/// sent SIGTERM once its stop line is logged; its stderr.
+async fn stuck_sync_stopped(fakes: &Fakes) -> (Child, PathBuf, tempfile::TempDir) {
+    fakes.pg.set_latency(Duration::from_secs(60));
+    let (child, err, dir) = spawn_sync(fakes);
+    // Handlers installed: the preflight's first request is waiting.
+    let waited = Instant::now();
+    while fakes.pg.requests().is_empty() {
+        assert!(waited.elapsed() < Duration::from_secs(60), "no request");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    sigterm(&child);
+    let waited = Instant::now();
+    while !read(&err).contains("SIGTERM: stopping after the requests in flight") {
+        assert!(waited.elapsed() < Duration::from_secs(30), "{}", read(&err));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    (child, err, dir)
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_sigterm_exits_at_once_with_143() {
+    let fakes = Fakes::start().await;
+    let (mut child, err, _dir) = stuck_sync_stopped(&fakes).await;
+    sigterm(&child);
+    let status = exited(&mut child).await;
+    assert_eq!(status.code(), Some(143), "{}", read(&err));
+    let said = read(&err);
+    assert!(
+        said.contains("SIGTERM again: exiting now with 143"),
+        "{said}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_that_does_not_end_20_s_after_sigterm_is_ended_with_143() {
+    let fakes = Fakes::start().await;
+    let (mut child, err, _dir) = stuck_sync_stopped(&fakes).await;
+    let status = exited(&mut child).await;
+    assert_eq!(status.code(), Some(143), "{}", read(&err));
+    let said = read(&err);
+    assert!(
+        said.contains("SIGTERM: the run had not ended 20s after it; exiting now with 143"),
+        "{said}"
+    );
 }
