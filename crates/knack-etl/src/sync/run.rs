@@ -46,7 +46,8 @@ pub async fn preflight(
 }
 
 /// Syncs `plans` of app `app_id`: see the module docs. Never stops early: a failed stage skips
-/// only the publishers of its own container.
+/// only the publishers of its own container. Only `options.stop` stops it: the stages running
+/// fail with [`Error::Stopped`] and every stage not started yet is skipped.
 pub async fn sync(
     clients: &SyncClients,
     app_id: &str,
