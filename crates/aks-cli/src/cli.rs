@@ -67,7 +67,9 @@ Exit codes:
      other stages
   2  usage, config or environment error, found before any write: nothing was written
      (config check: also when the config does not match Knack or a destination)
-  3  status --verify found drift: a destination out of step with the staging store";
+  3  status --verify found drift: a destination out of step with the staging store
+  143  stopped by SIGTERM (130: SIGINT): the requests in flight ended (20 s at most), nothing
+     deleted; the stopped stages failed, the next run repeats them; a 2nd signal exits at once";
 
 /// Moves Knack records to the PostgREST staging store, Socrata and ArcGIS Online.
 #[derive(Debug, Parser)]

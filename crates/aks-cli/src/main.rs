@@ -1,7 +1,7 @@
 //! The `aks` binary: parse, set up logging, run, map the outcome to an exit code.
 
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use aks_cli::cli::{Cli, LogFormat};
 use aks_cli::{execute, logging, summary, EnvVars, EXIT_RUNTIME, EXIT_USAGE};
@@ -15,24 +15,24 @@ fn main() -> ExitCode {
     };
     logging::init(cli.log_format);
     let vars = EnvVars::from_process();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
             let message = format!("cannot start the async runtime: {e}");
             return fail(cli.log_format, &message, EXIT_RUNTIME);
         }
     };
-    let started = Instant::now();
+    // SIGTERM (Airflow's stop; SIGKILL 60 s later) or SIGINT: the runs stop; exit within 20 s.
+    let (started, stop) = (Instant::now(), knack_etl::Stop::process());
+    runtime.block_on(async { stop.on_signals(Duration::from_secs(20)) });
     match runtime.block_on(execute(&cli, &vars)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => stop.exit_code().map_or(ExitCode::SUCCESS, ExitCode::from),
         Err(e) => {
             // Here, where every command's failure ends, so none can forget it: a summary, before
             // the ERROR event in JSON, after the error line in text (its last line, where a
             // reader looks).
-            let (command, code) = (cli.command.name(), e.exit_code());
+            let code = stop.exit_code().unwrap_or(e.exit_code());
+            let command = cli.command.name();
             if cli.log_format == LogFormat::Json {
                 summary::emit_failed(command, started);
             }

@@ -131,6 +131,7 @@ async fn run(n: usize) {
         since: None,
         dry_run: false,
         concurrency: 1,
+        stop: knack_etl::Stop::process(),
     };
 
     println!("whole-app sync of {n} full-size records, latency-modelled fakes (--release)");

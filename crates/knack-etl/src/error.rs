@@ -36,6 +36,11 @@ pub enum Error {
     /// The pipeline was asked for something it refuses to do.
     #[error("{0}")]
     Refused(String),
+    /// The run was stopped ([`Stop`](crate::Stop), e.g. by SIGTERM) before it finished: it read
+    /// no new page and started no new write after that, and deleted nothing. The message says
+    /// how many items were written; running it again completes it.
+    #[error("{0}")]
+    Stopped(String),
     /// A [`Sink::write`](crate::Sink::write) wrote part of its batch before `error` stopped it:
     /// destinations take a batch in several requests, and those that succeeded stay written.
     /// The driver counts `written` as written, the rest of the batch as failed, and reports the
@@ -59,6 +64,7 @@ impl Error {
             Self::Agol(e) => e.is_retryable(),
             Self::Transform(_) | Self::Staging(_) | Self::Refused(_) | Self::Preflight(_) => false,
             Self::PartlyWritten { error, .. } => error.is_retryable(),
+            Self::Stopped(_) => true,
         }
     }
 

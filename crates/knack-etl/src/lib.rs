@@ -7,7 +7,7 @@
 //!
 //! | room | what lives there |
 //! |---|---|
-//! | [`engine`] | the [`Source`] and [`Sink`] traits, the [`run`] driver and its read-ahead bound, [`RunReport`], rejections, [`DryRun`], [`RunOptions`] and [`engine::parse_since`] |
+//! | [`engine`] | the [`Source`] and [`Sink`] traits, the [`run`] driver and its read-ahead bound, the [`Stop`] it watches (SIGTERM), [`RunReport`], rejections, [`DryRun`], [`RunOptions`] and [`engine::parse_since`] |
 //! | [`knack`] | Knack as a source (parsed or raw records), a container's fields checked against the metadata, the daily quota's low mark |
 //! | [`staging`] | the PostgREST staging store: tables, sink, source, metadata, the loads from Knack ([`staging::records_to_postgrest`]), what a publisher reads ([`staging::Publication`]), the drift comparison; with feature `db`, the schema applied to its database |
 //! | [`socrata`] | Knack record → row, the sink, preflight, drift repair, [`socrata::records_to_socrata`] and its target, CSV snapshots and where they go |
@@ -96,8 +96,8 @@ pub mod testkit;
 pub mod transform;
 
 pub use engine::{
-    run, BatchOutcome, BatchStream, DryRun, Finished, Rejection, RunFailure, RunOptions, RunReport,
-    Sink, Source, Weigh, WriteMode,
+    run, run_until, BatchOutcome, BatchStream, DryRun, Finished, Rejection, RunFailure, RunOptions,
+    RunReport, Sink, Source, Stop, Weigh, WriteMode,
 };
 pub use error::Error;
 

@@ -254,6 +254,7 @@ async fn scenario(chaos: Option<Chaos>) -> (Value, Vec<String>, Scenario) {
         since: None,
         dry_run: false,
         concurrency: 2,
+        stop: knack_etl::Stop::process(),
     };
     let mut failures = Vec::new();
     for run in 0..RUNS {

@@ -461,3 +461,35 @@ async fn a_transient_failure_past_its_retries_is_failed_not_rejected() {
     assert_eq!((next.created, next.run.failed), (1, 0), "{next:?}");
     assert_eq!(w.dest_records().len(), 1);
 }
+
+#[tokio::test]
+async fn a_stopped_copy_writes_no_new_record_and_the_next_run_completes() {
+    let w = World::start().await;
+    w.stage_source(vec![
+        source_record(1, "Lamar / 5th", "2024-03-09T11:00:00Z"),
+        source_record(2, "Congress / 6th", "2024-03-11T11:00:00Z"),
+    ])
+    .await;
+    w.stage_dest().await;
+    w.dest.clear_requests();
+    let stop = knack_etl::Stop::new();
+    stop.request("SIGTERM");
+    let options = RunOptions {
+        stop,
+        ..RunOptions::default()
+    };
+    let failure = records_to_knack(&w.pgc, &w.destc, &destination(), &options)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&*failure.error, knack_etl::Error::Stopped(_)),
+        "{}",
+        failure.error
+    );
+    assert_eq!(failure.report.written, 0);
+    assert!(w.writes().is_empty(), "{:?}", w.writes());
+
+    let report = w.run(false).await;
+    assert_eq!((report.created, report.run.written), (2, 2), "{report:?}");
+    assert_eq!(w.dest_records().len(), 2);
+}

@@ -41,6 +41,7 @@ async fn sync_with(env: &Env, dry_run: bool) -> SyncReport {
         since: None,
         dry_run,
         concurrency: 1,
+        stop: knack_etl::Stop::process(),
     };
     let report = sync::sync(&clients, APP_ID, &plans, options).await;
     assert!(report.is_success(), "{:?}", report.failures());

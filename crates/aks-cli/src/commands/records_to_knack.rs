@@ -44,8 +44,7 @@ pub(super) async fn run(
     );
     settings.warn_insecure_http();
     let started = Instant::now();
-    let pgrest = clients::postgrest(&settings)?;
-    let knack = clients::dest_knack(&dest)?;
+    let (pgrest, knack) = (clients::postgrest(&settings)?, clients::dest_knack(&dest)?);
     let options = RunOptions::from_since(a.records.date, cli.dry_run);
     let report = knack_copy::records_to_knack(&pgrest, &knack, &destination, &options)
         .await

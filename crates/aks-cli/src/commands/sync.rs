@@ -53,6 +53,7 @@ pub(super) async fn run(
         since: args.date,
         dry_run: cli.dry_run,
         concurrency: usize::from(args.concurrency),
+        stop: knack_etl::Stop::process(),
     };
     // Every destination is checked before the first write, so a mis-set one stops the whole
     // run with exit 2 instead of failing after other containers were loaded.

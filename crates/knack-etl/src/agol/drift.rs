@@ -3,7 +3,6 @@
 //! an incremental publish (the staged records the layer lacks re-published; features no
 //! container staged reported, never deleted).
 
-use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 
 use super::publish::agol_records;
@@ -40,21 +39,21 @@ pub(crate) async fn compare_layer(
 }
 
 /// The ArcGIS Online stage of a sync: [`records_to_agol`](super::records_to_agol) from `since`,
-/// then, after an incremental publish, the repair. `layer`: the layer when the sync already
-/// opened and checked it (its schema check), so it is not read twice.
+/// then, after an incremental publish, the repair (not after a stop). `layer`: the layer when
+/// the sync already opened and checked it (its schema check), so it is not read twice.
 pub(crate) async fn publish(
     pgrest: &pgrest_client::Client,
     client: &agol_client::Client,
     publication: &Publication,
     target: &AgolTarget,
-    since: Option<DateTime<Utc>>,
-    dry_run: bool,
+    options: RunOptions,
     layer: Option<agol_client::Layer>,
 ) -> Result<RunReport, RunFailure> {
-    let options = RunOptions::from_since(since, dry_run);
+    let (since, dry_run) = (options.since, options.dry_run);
     let mut report =
         agol_records(pgrest, client, publication, target, &options, None, layer).await?;
     if since.is_some() {
+        report = crate::engine::unless_stopped(report, options.stop)?;
         repair_agol(pgrest, client, publication, target, dry_run, &mut report).await?;
     }
     Ok(report)

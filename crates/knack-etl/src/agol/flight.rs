@@ -72,9 +72,9 @@ impl Done {
 
 impl AgolSink {
     /// Writes `features`: batches of at most the sink's size and bytes, up to its `in_flight` at
-    /// once. A batch that fails stops the page: no batch starts after it, those already in
-    /// flight end (bounded by the client's timeout), and the error counts what every batch
-    /// wrote ([`Error::PartlyWritten`]).
+    /// once. A batch that fails stops the page, and so does the sink's [`Stop`](crate::Stop):
+    /// no batch starts after it, those already in flight end (bounded by the client's timeout),
+    /// and the error counts what every batch wrote ([`Error::PartlyWritten`]).
     pub(super) async fn write_page(
         &mut self,
         features: Vec<Feature>,
@@ -90,9 +90,14 @@ impl AgolSink {
                         let stop = &stop;
                         async move {
                             let mut done = Done::default();
-                            // Started only now: a batch after a failed one is not sent.
+                            // Started only now: a batch after a failed one is not sent,
+                            // nor one after a stop (the page then fails with what landed).
                             if stop.load(Ordering::SeqCst) {
                                 return (at, done, None);
+                            }
+                            if let Err(stopped) = this.stop.check() {
+                                stop.store(true, Ordering::SeqCst);
+                                return (at, done, Some(stopped));
                             }
                             let failed = this.send_batch(batch, &mut done).await.err();
                             if failed.is_some() {

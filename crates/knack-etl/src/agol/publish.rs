@@ -10,7 +10,7 @@ use super::sink::AgolSink;
 use super::target::AgolTarget;
 use super::transform::{AgolOptions, AgolTransform};
 use super::values::AgolFeatureBuilder;
-use crate::engine::{run, setup, timed, DryRun, RunFailure, RunOptions, RunReport, Sink};
+use crate::engine::{run_until, setup, timed, DryRun, RunFailure, RunOptions, RunReport, Sink};
 use crate::staging::preflight::staging;
 use crate::staging::publication::{format_staged, formatter_for, kept_ids, labels, staged};
 use crate::staging::Publication;
@@ -97,6 +97,7 @@ pub(crate) async fn agol_records(
             let mut sink = AgolSink::new(layer, &target.matching_field, target.batch_size)
                 .batch_bytes(target.batch_bytes)
                 .in_flight(in_flight)
+                .stop(options.stop)
                 .clear_missing_geometry(has_location);
             if options.mode().is_replace() {
                 let kept = setup(kept_ids(pgrest, publication, &target.shared_with).await)?;
@@ -116,7 +117,14 @@ pub(crate) async fn agol_records(
                 .collect::<Result<Vec<agol_client::Feature>, Error>>()?;
             Ok((features, 0))
         };
-        run(&source, features, sink.as_mut(), options.mode()).await
+        run_until(
+            &source,
+            features,
+            sink.as_mut(),
+            options.mode(),
+            options.stop,
+        )
+        .await
     })
     .await
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::keys::{key_literal, key_of, NUMERIC_TYPES};
 use super::preflight::agol_problems;
 use crate::engine::keyset::{KeyMap, KeySet};
-use crate::engine::{BatchOutcome, Sink, WriteMode};
+use crate::engine::{BatchOutcome, Sink, Stop, WriteMode};
 use crate::error::refuse;
 use crate::Error;
 
@@ -48,6 +48,8 @@ pub struct AgolSink {
     pub(super) batch_bytes: usize,
     /// Batches sent at once, 1 to [`AgolTarget::MAX_IN_FLIGHT`](super::AgolTarget::MAX_IN_FLIGHT).
     pub(super) in_flight: usize,
+    /// Watched before each batch starts: after a stop, no new batch is sent.
+    pub(super) stop: Stop,
     clear_missing_geometry: bool,
     /// Matching key → object id of every feature in the layer, for a replace.
     pub(super) existing: KeyMap,
@@ -71,6 +73,7 @@ impl AgolSink {
             batch_size: batch_size.clamp(1, most.max(1)),
             batch_bytes: super::AgolTarget::DEFAULT_BATCH_BYTES,
             in_flight: super::AgolTarget::DEFAULT_IN_FLIGHT,
+            stop: Stop::process(),
             layer,
             matching_field: matching_field.to_string(),
             clear_missing_geometry: false,
@@ -97,6 +100,15 @@ impl AgolSink {
     /// batch landed.
     pub fn in_flight(mut self, n: usize) -> Self {
         self.in_flight = n.clamp(1, super::AgolTarget::MAX_IN_FLIGHT);
+        self
+    }
+
+    /// The stop watched before each batch starts (default [`Stop::process`]): once asked, no new
+    /// batch is sent, those in flight end, and the write fails with what they wrote
+    /// ([`Error::PartlyWritten`](crate::Error::PartlyWritten) around
+    /// [`Error::Stopped`](crate::Error::Stopped)).
+    pub fn stop(mut self, stop: Stop) -> Self {
+        self.stop = stop;
         self
     }
 

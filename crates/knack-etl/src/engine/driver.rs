@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use super::reject::log_rejections;
 use super::report::RunReport;
+use super::stop::Stop;
 use super::traits::{Sink, Source, WriteMode};
 use super::weigh::Weigh;
 use crate::Error;
@@ -45,6 +46,18 @@ impl RunFailure {
     }
 }
 
+/// `report` of a step that finished, or, once `stop` was asked, a failure saying so: what a
+/// pipeline calls before a further step of its own (a publisher's repair after its run).
+pub(crate) fn unless_stopped(report: RunReport, stop: Stop) -> Result<RunReport, RunFailure> {
+    match stop.error(&report) {
+        Some(error) => Err(RunFailure {
+            report,
+            error: Box::new(error),
+        }),
+        None => Ok(report),
+    }
+}
+
 /// A pipeline's setup step (a preflight, loading the metadata): its error as a failure of a run
 /// that has done nothing yet.
 pub(crate) fn setup<T>(result: Result<T, impl Into<Error>>) -> Result<T, RunFailure> {
@@ -69,11 +82,32 @@ pub(crate) async fn timed<T>(
 /// was written, and never when the source was empty unless the mode allows it.
 ///
 /// `transform` returns the items to write and how many it skipped.
+///
+/// Watches the process's [`Stop`] ([`run_until`] takes another).
 pub async fn run<S, T, F>(
+    source: &dyn Source<S>,
+    transform: F,
+    sink: &mut dyn Sink<T>,
+    mode: WriteMode,
+) -> Result<RunReport, RunFailure>
+where
+    S: Weigh + Send + 'static,
+    T: Send + 'static,
+    F: FnMut(Vec<S>) -> Result<(Vec<T>, u64), Error> + Send,
+{
+    run_until(source, transform, sink, mode, Stop::process()).await
+}
+
+/// [`run`], watching `stop` between pages and batches: once it is asked, no new page is read
+/// and no new batch is written (a write already sent ends, and its answer counts as always), a
+/// replace never starts its deletions, and the run fails with [`Error::Stopped`] saying how many
+/// items were written.
+pub async fn run_until<S, T, F>(
     source: &dyn Source<S>,
     mut transform: F,
     sink: &mut dyn Sink<T>,
     mode: WriteMode,
+    stop: Stop,
 ) -> Result<RunReport, RunFailure>
 where
     S: Weigh + Send + 'static,
@@ -85,7 +119,7 @@ where
         dry_run: sink.is_dry_run(),
         ..RunReport::default()
     };
-    let outcome = drive(source, &mut transform, sink, mode, &mut report).await;
+    let outcome = drive(source, &mut transform, sink, (mode, stop), &mut report).await;
     report.duration = started.elapsed();
     log_rejections(&sink.describe(), &report.rejected);
     match outcome {
@@ -104,7 +138,7 @@ async fn drive<S, T, F>(
     source: &dyn Source<S>,
     transform: &mut F,
     sink: &mut dyn Sink<T>,
-    mode: WriteMode,
+    (mode, stop): (WriteMode, Stop),
     report: &mut RunReport,
 ) -> Result<(), Error>
 where
@@ -128,7 +162,11 @@ where
     let budget = Arc::new(Semaphore::new(bound));
     let (tx, mut rx) = mpsc::unbounded_channel::<(Result<Vec<S>, Error>, OwnedSemaphorePermit)>();
     let reader = tokio::spawn(async move {
-        while let Some(batch) = batches.next().await {
+        // After a stop no new page is asked for; one being read is dropped with the reader.
+        while stop.reason().is_none() {
+            let Some(batch) = batches.next().await else {
+                break;
+            };
             let bytes = match &batch {
                 Ok(items) => items.iter().map(Weigh::weight).sum::<usize>(),
                 Err(_) => 0,
@@ -145,7 +183,16 @@ where
     });
 
     let result = async {
-        while let Some((batch, _permit)) = rx.recv().await {
+        loop {
+            let next = tokio::select! {
+                next = rx.recv() => next,
+                () = stop.asked() => None,
+            };
+            let Some((batch, _permit)) = next else {
+                break;
+            };
+            // Asked while this batch waited: it is not written.
+            stop.check()?;
             let batch = batch?;
             report.read += batch.len() as u64;
             let (items, skipped) = transform(batch)?;
@@ -179,10 +226,15 @@ where
         }
         Ok(())
     }
-    .await;
+    .await
+    // Asked during the last write: the run is not finished (a replace deletes nothing).
+    .and_then(|()| stop.check());
     drop(rx);
     reader.abort();
-    if let Err(err) = result {
+    if let Err(mut err) = result {
+        if matches!(err.innermost(), Error::Stopped(_)) {
+            err = stop.error(report).unwrap_or(err);
+        }
         if mode.is_replace() {
             report.notes.push(format!(
                 "replace stopped before its deletes: {to} keeps its previous records"

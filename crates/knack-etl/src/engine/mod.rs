@@ -1,6 +1,7 @@
 //! The engine every pipeline runs on: the [`Source`] and [`Sink`] traits, the batch driver
-//! ([`run`]) with its read-ahead bound ([`Weigh`]), the [`RunReport`] of a run, the records a
-//! destination rejected, the [`DryRun`] sink, and the compact id sets a replace keeps.
+//! ([`run`], [`run_until`]) with its read-ahead bound ([`Weigh`]) and its [`Stop`], the
+//! [`RunReport`] of a run, the records a destination rejected, the [`DryRun`] sink, and the
+//! compact id sets a replace keeps.
 //!
 //! Nothing here knows a system: the rooms `knack`, `staging`, `socrata`, `agol` and `knack_copy`
 //! implement the traits and compose the driver.
@@ -12,14 +13,16 @@ pub(crate) mod keyset;
 mod options;
 pub(crate) mod reject;
 mod report;
+mod stop;
 mod traits;
 mod weigh;
 
-pub use driver::{run, RunFailure};
-pub(crate) use driver::{setup, timed};
+pub use driver::{run, run_until, RunFailure};
+pub(crate) use driver::{setup, timed, unless_stopped};
 pub use dry_run::DryRun;
 pub use options::{parse_since, RunOptions, SINCE_EXAMPLE};
 pub use reject::Rejection;
 pub use report::RunReport;
+pub use stop::Stop;
 pub use traits::{BatchOutcome, BatchStream, Finished, Sink, Source, WriteMode};
 pub use weigh::Weigh;

@@ -1,11 +1,12 @@
-//! [`RunOptions`]: what every run shares (incremental or full, and whether to write at all), the
+//! [`RunOptions`]: what every run shares (incremental or full, whether to write at all, its stop), the
 //! write mode it implies, and its `since` parsed as the original took it ([`parse_since`]).
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
+use super::stop::Stop;
 use super::traits::WriteMode;
 
-/// What every run shares: incremental or full, and whether to write at all.
+/// What every run shares: incremental or full, whether to write at all, and the stop it watches.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// Only records modified (Knack) or staged (publishers) on or after this
@@ -15,6 +16,9 @@ pub struct RunOptions {
     pub allow_empty_replace: bool,
     /// Read and transform, write nothing.
     pub dry_run: bool,
+    /// The stop the run watches between pages and batches ([`Stop::process`] by default): once
+    /// asked, the run fails with [`Error::Stopped`](crate::Error::Stopped) and deletes nothing.
+    pub stop: Stop,
 }
 
 impl RunOptions {
@@ -25,6 +29,7 @@ impl RunOptions {
             since,
             allow_empty_replace: false,
             dry_run,
+            stop: Stop::process(),
         }
     }
 

@@ -94,6 +94,10 @@ pub async fn records_to_knack(
                     });
                     continue;
                 }
+                // After a stop no new record is written (a copy never deletes).
+                if let Some(error) = options.stop.error(&report.run) {
+                    return Err(fail(&report, error));
+                }
                 let target = Target {
                     pgrest,
                     knack,

@@ -2,7 +2,6 @@
 //! ids), and the repair `sync` makes after an incremental publish (the staged records the dataset
 //! lacks re-published, the rows no container staged deleted unless the dataset forbids it).
 
-use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 
 use super::preflight::SOCRATA_ROW_IDENTIFIER;
@@ -48,18 +47,18 @@ pub(crate) async fn publish(
     client: &socrata_client::Client,
     publication: &Publication,
     target: &SocrataTarget,
-    since: Option<DateTime<Utc>>,
-    dry_run: bool,
+    options: RunOptions,
     dataset: Option<DatasetMetadata>,
 ) -> Result<RunReport, RunFailure> {
-    let since = target.sync_since(since);
-    let options = RunOptions::from_since(since, dry_run);
+    let (since, dry_run) = (target.sync_since(options.since), options.dry_run);
+    let options = RunOptions { since, ..options };
     let read = Read {
         only: None,
         dataset,
     };
     let mut report = socrata_records(pgrest, client, publication, target, &options, read).await?;
     if since.is_some() {
+        report = crate::engine::unless_stopped(report, options.stop)?;
         repair_socrata(pgrest, client, publication, target, dry_run, &mut report).await?;
     }
     Ok(report)

@@ -10,7 +10,7 @@ use super::sink::SocrataSink;
 use super::target::SocrataTarget;
 use super::text_row::{SocrataRowWriter, TextRow};
 use super::transform::{SocrataColumns, SocrataOptions, SocrataTransform};
-use crate::engine::{run, setup, timed, DryRun, RunFailure, RunOptions, RunReport, Sink};
+use crate::engine::{run_until, setup, timed, DryRun, RunFailure, RunOptions, RunReport, Sink};
 use crate::staging::preflight::staging;
 use crate::staging::publication::{format_staged, formatter_for, kept_ids, labels, staged};
 use crate::staging::Publication;
@@ -108,7 +108,7 @@ pub(crate) async fn socrata_records(
                 .collect::<Result<Vec<_>, Error>>()?;
             Ok((rows, 0))
         };
-        let mut report = run(&source, rows, sink.as_mut(), mode).await?;
+        let mut report = run_until(&source, rows, sink.as_mut(), mode, options.stop).await?;
         let dropped = writer.transform().dropped_fields();
         if !dropped.is_empty() {
             report.notes.push(format!(

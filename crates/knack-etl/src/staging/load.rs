@@ -10,7 +10,7 @@ use super::confirm::Confirmation;
 use super::metadata::store_metadata;
 use super::preflight;
 use super::sink::StagingSink;
-use crate::engine::{run, setup, timed, DryRun, RunFailure, RunOptions, RunReport, Sink};
+use crate::engine::{run_until, setup, timed, DryRun, RunFailure, RunOptions, RunReport, Sink};
 use crate::knack::seen::ReadSeen;
 use crate::knack::KnackSource;
 
@@ -123,7 +123,14 @@ pub(crate) async fn records_to_postgrest_in(
             Box::new(StagingSink::new(pgrest.clone(), app_id, container_id))
         };
         let transform = |batch: Vec<RawRecord>| Ok((batch, 0));
-        run(&source, transform, sink.as_mut(), options.mode()).await
+        run_until(
+            &source,
+            transform,
+            sink.as_mut(),
+            options.mode(),
+            options.stop,
+        )
+        .await
     })
     .await
 }

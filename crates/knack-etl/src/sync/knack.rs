@@ -12,13 +12,13 @@
 use chrono_tz::Tz;
 use knack_client::Metadata;
 
-use super::plan::{KnackPlan, SyncClients, SyncPlan};
+use super::plan::{KnackPlan, SyncClients, SyncOptions, SyncPlan};
 use super::report::{StageOutcome, StageResult};
 use super::schema::Decision;
 use super::stage::Stage;
 use super::tracked::Since;
 use super::watermark::{Destination, Watermarks, KNACK_CLOCK_MARGIN};
-use crate::engine::{Rejection, RunFailure, RunOptions, RunReport};
+use crate::engine::{Rejection, RunFailure, RunReport};
 use crate::knack_copy::{records_to_knack, KnackReport};
 use crate::staging::{records_to_postgrest_in, refresh_metadata};
 use crate::Error;
@@ -92,12 +92,12 @@ pub(super) async fn run(
             clients.knack_dests.get(&plan.app_name),
             decide,
             |knack, since| async move {
-                refresh_staged(clients, knack, plan, timezone, dry_run).await?;
+                refresh_staged(clients, knack, plan, timezone, stage.options).await?;
                 let report = records_to_knack(
                     &clients.pgrest,
                     knack,
                     &plan.destination,
-                    &RunOptions::from_since(since, dry_run),
+                    &stage.options.run(since),
                 )
                 .await?;
                 Ok(summarize(report, dry_run))
@@ -112,8 +112,9 @@ async fn refresh_staged(
     knack: &knack_client::Client,
     plan: &KnackPlan,
     timezone: Option<Tz>,
-    dry_run: bool,
+    options: SyncOptions,
 ) -> Result<(), RunFailure> {
+    let dry_run = options.dry_run;
     let dest = &plan.destination;
     let watermarks = Watermarks::new(clients.pgrest.clone(), &dest.dest_app_id);
     let since = match plan.dest_modified_field {
@@ -135,7 +136,7 @@ async fn refresh_staged(
                     &plan.dest_container,
                     plan.dest_modified_field.as_deref(),
                     timezone,
-                    &RunOptions::from_since(since, dry_run),
+                    &options.run(since),
                 )
                 .await
             },

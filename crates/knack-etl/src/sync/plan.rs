@@ -8,6 +8,7 @@ use knack_client::Container;
 
 use super::watermark::Destination;
 use crate::agol::AgolTarget;
+use crate::engine::{RunOptions, Stop};
 use crate::knack_copy::KnackDestination;
 use crate::socrata::SocrataTarget;
 use crate::staging::Publication;
@@ -94,4 +95,18 @@ pub struct SyncOptions {
     pub dry_run: bool,
     /// Containers synced at once (at least 1).
     pub concurrency: usize,
+    /// The stop the sync watches ([`Stop::process`] for a program's one sync): once asked, each
+    /// stage running fails with [`Error::Stopped`](crate::Error::Stopped) (its row closed as
+    /// failed, its watermark kept) and no further stage starts (each reported skipped).
+    pub stop: Stop,
+}
+
+impl SyncOptions {
+    /// The options of one stage's run from `since`.
+    pub(crate) fn run(&self, since: Option<DateTime<Utc>>) -> RunOptions {
+        RunOptions {
+            stop: self.stop,
+            ..RunOptions::from_since(since, self.dry_run)
+        }
+    }
 }

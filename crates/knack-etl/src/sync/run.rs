@@ -12,7 +12,6 @@ use super::report::{StageOutcome, StageResult, SyncReport};
 use super::schema::{dest_schemas, line, Decision, DestSchemas, Fingerprint, SchemaNow};
 use super::stage::Stage;
 use super::watermark::{Destination, Watermarks};
-use crate::engine::RunOptions;
 use crate::staging::{self, records_to_postgrest_in, refresh_metadata};
 use crate::{agol, socrata, Error};
 
@@ -47,7 +46,8 @@ pub async fn preflight(
 }
 
 /// Syncs `plans` of app `app_id`: see the module docs. Never stops early: a failed stage skips
-/// only the publishers of its own container.
+/// only the publishers of its own container. Only `options.stop` stops it: the stages running
+/// fail with [`Error::Stopped`] and every stage not started yet is skipped.
 pub async fn sync(
     clients: &SyncClients,
     app_id: &str,
@@ -167,7 +167,7 @@ impl Container<'_> {
         dests: DestSchemas,
     ) -> (Vec<StageResult>, Vec<Decision>) {
         let (clients, options, now) = (self.clients, self.options, &self.now);
-        let (id, dry_run) = (plan.container.id(), options.dry_run);
+        let id = plan.container.id();
         let stage = Stage {
             watermarks: self.watermarks,
             container_id: id,
@@ -185,7 +185,7 @@ impl Container<'_> {
                         &plan.container,
                         Some(plan.modified_date_field.as_str()),
                         timezone,
-                        &RunOptions::from_since(since, dry_run),
+                        &options.run(since),
                     )
                     .await
                 },
@@ -212,8 +212,7 @@ impl Container<'_> {
                         client,
                         publication,
                         target,
-                        since,
-                        dry_run,
+                        options.run(since),
                         dataset,
                     )
                 };
@@ -227,7 +226,8 @@ impl Container<'_> {
             let d = Destination::Agol;
             push(if staging_ok {
                 let publish = |client, since| {
-                    agol::drift::publish(pgrest, client, publication, target, since, dry_run, layer)
+                    let options = options.run(since);
+                    agol::drift::publish(pgrest, client, publication, target, options, layer)
                 };
                 stage
                     .run(d.clone(), clients.agol.as_ref(), decide(d), publish)

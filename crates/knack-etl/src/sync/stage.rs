@@ -27,9 +27,12 @@ pub(crate) struct Stage<'a> {
 
 impl Stage<'_> {
     /// The result of a publisher that did not run because the container's staging load failed
-    /// (it would have published stale rows).
+    /// (it would have published stale rows), or of any stage not started after a stop.
     pub(crate) fn skipped(&self, destination: Destination) -> StageResult {
-        let why = format!("the staging load of {} failed", self.container_id);
+        let why = match self.options.stop.reason() {
+            Some(why) => format!("not started: the sync was stopped by {why}"),
+            None => format!("the staging load of {} failed", self.container_id),
+        };
         StageResult {
             container_id: self.container_id.to_string(),
             destination,
@@ -39,8 +42,9 @@ impl Stage<'_> {
 
     /// Runs `stage` with `client` from the destination's watermark (or `-d`); in full (and
     /// saying why in its notes) when `decide`, given the schema fingerprint the stage's row held,
-    /// finds a schema change; without a client, a failed stage. Returns what `decide` decided
-    /// (nothing when the stage did not open).
+    /// finds a schema change; without a client, a failed stage; after a stop, a skipped one (not
+    /// started, its row untouched). Returns what `decide` decided (nothing when the stage did
+    /// not open).
     pub(crate) async fn run<'c, C, D, F, Fut>(
         &self,
         destination: Destination,
@@ -53,6 +57,9 @@ impl Stage<'_> {
         F: FnOnce(&'c C, Option<DateTime<Utc>>) -> Fut,
         Fut: Future<Output = Result<RunReport, RunFailure>>,
     {
+        if self.options.stop.reason().is_some() {
+            return (self.skipped(destination), Decision::default());
+        }
         let started = Instant::now();
         let (since, dry_run) = (since_rule(self.options, &destination), self.options.dry_run);
         let mut decided = Decision::default();
