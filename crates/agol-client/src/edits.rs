@@ -227,9 +227,14 @@ impl Layer {
                         all.extend(results);
                         break;
                     }
+                    // Only ids of this request count; naming none of them would resend the
+                    // same request forever.
                     Err(e) => match already_gone(&e) {
-                        Some(gone) => gone,
-                        None => return Err(e),
+                        Some(gone) if gone.iter().any(|id| pending.contains(id)) => gone
+                            .into_iter()
+                            .filter(|id| pending.contains(id))
+                            .collect::<Vec<_>>(),
+                        _ => return Err(e),
                     },
                 };
                 pending.retain(|id| !gone.contains(id));
@@ -360,8 +365,6 @@ impl Layer {
 
 /// ArcGIS's code for a delete of an object id the layer does not have.
 const OBJECT_MISSING: i64 = 1019;
-/// ArcGIS's code for "Operation rolled back.": failed only because another did.
-const ROLLED_BACK: i64 = 1003;
 
 /// The object ids a refused `deleteFeatures` names as missing, when missing ids are its only
 /// reason (the others failed only as rolled back); `None` for any other failure.
@@ -373,7 +376,7 @@ fn already_gone(e: &Error) -> Option<Vec<i64>> {
     for f in failures {
         match f.code {
             Some(OBJECT_MISSING) => gone.push(f.object_id?),
-            Some(ROLLED_BACK) => {}
+            _ if f.only_rolled_back() => {}
             _ => return None,
         }
     }

@@ -47,6 +47,18 @@ pub struct EditFailure {
     pub description: String,
 }
 
+impl EditFailure {
+    /// ArcGIS's code for "Operation rolled back.": the feature failed only because another
+    /// feature of the same request did (`rollbackOnFailure=true`).
+    pub const ROLLED_BACK: i64 = 1003;
+
+    /// Whether this feature failed only because another one of its request did (code
+    /// [`EditFailure::ROLLED_BACK`]), not for a reason of its own.
+    pub fn only_rolled_back(&self) -> bool {
+        self.code == Some(Self::ROLLED_BACK)
+    }
+}
+
 impl fmt::Display for EditFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} #{}", self.kind, self.index)?;

@@ -694,3 +694,26 @@ async fn a_delete_whose_answer_was_lost_is_repeated_and_counts_the_gone_ids() {
     // The lost attempt, then its repeat, which found both gone.
     assert_eq!(fake.requests_for("deleteFeatures").len(), 2);
 }
+
+#[tokio::test]
+async fn a_refused_delete_naming_only_ids_it_was_not_asked_is_an_error_not_a_repeat() {
+    let fake = FakeAgol::start().await;
+    let ids = fake.seed(1, (0..2).map(|i| feature(&format!("t{i}"))));
+    let client = fake.client_builder().build().unwrap();
+    let table = client.layer(&fake.layer_url(1)).await.unwrap();
+    // "Missing" names an id outside the request: counting it as deleted would send the same
+    // request again, and again, for as long as the layer answers so.
+    let missing = json!({"deleteResults": [{"objectId": 987_654, "success": false,
+        "error": {"code": 1019, "description": "Object is missing."}}]});
+    for _ in 0..3 {
+        fake.inject(
+            Fault::status(200)
+                .body(missing.to_string())
+                .on_path("/deleteFeatures"),
+        );
+    }
+    let err = table.delete_object_ids(&[ids[0]], true).await.unwrap_err();
+    assert!(err.to_string().contains("Object is missing"), "{err}");
+    assert_eq!(fake.requests_for("deleteFeatures").len(), 1);
+    assert_eq!(fake.features(1).len(), 2, "nothing deleted");
+}

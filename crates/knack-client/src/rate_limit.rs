@@ -48,7 +48,7 @@ impl Limiter {
     pub(crate) async fn acquire(&self) {
         loop {
             let wait = {
-                let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+                let mut sent = knack_services_core::lock(&self.sent);
                 let now = Instant::now();
                 while sent
                     .front()
@@ -81,10 +81,7 @@ impl Limiter {
 pub(crate) fn limiter_for(origin: &str, app_id: &str, per_second: NonZeroU32) -> Arc<Limiter> {
     type Registry = Mutex<HashMap<(String, String, u32), Arc<Limiter>>>;
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
-    let mut map = REGISTRY
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut map = knack_services_core::lock(REGISTRY.get_or_init(Default::default));
     map.entry((origin.to_string(), app_id.to_string(), per_second.get()))
         .or_insert_with(|| Arc::new(Limiter::new(per_second)))
         .clone()

@@ -268,9 +268,11 @@ impl Classify for Error {
     ///   refuses requests up front and says when to come back): rate limited, surely not applied;
     /// - 503 `PGRST000`/`PGRST002` (no database, no schema cache), 504 `PGRST003` (no pooled
     ///   connection), 500 `40001`/`40P01` (the transaction was rolled back): surely not applied;
-    /// - other 502/503/504, timeouts, connections dropped after sending: transient (may be applied);
+    /// - a 5xx whose SQLSTATE is a data error (class 22, 23, 42 or P0): permanent;
+    /// - any other 5xx (500 without a SQLSTATE included), timeouts, connections dropped after
+    ///   sending: transient (may be applied);
     /// - a connection that never opened: unreachable (surely not applied; a smaller budget);
-    /// - everything else (4xx, other 500s, bad bodies, configuration): permanent.
+    /// - everything else (4xx, bad bodies, configuration): permanent.
     ///
     /// Codes: <https://postgrest.org/en/stable/references/errors.html>.
     fn retry_class(&self) -> RetryClass {

@@ -136,11 +136,15 @@ impl AgolSink {
         let mut features = features.into_iter().peekable();
         while features.peek().is_some() {
             let (mut batch, mut bytes) = (Vec::new(), 0usize);
-            while let Some(feature) = features.next_if(|f| {
-                batch.is_empty()
-                    || (batch.len() < self.batch_size && bytes + f.weight() <= self.batch_bytes)
-            }) {
-                bytes += feature.weight();
+            while let Some(next) = features.peek() {
+                // Weighed once: it walks the feature's attributes.
+                let weight = next.weight();
+                let fits = batch.len() < self.batch_size && bytes + weight <= self.batch_bytes;
+                if !batch.is_empty() && !fits {
+                    break;
+                }
+                let feature = features.next().expect("peeked");
+                bytes += weight;
                 match key_of(feature.attributes.get(self.matching_field())) {
                     Some(key) => batch.push((key, feature)),
                     None => {

@@ -31,7 +31,7 @@ pub(super) fn outcome_unknown(e: &agol_client::Error) -> bool {
 }
 
 /// Reads the layer back for the adds of `part` and turns each one found into an update of its
-/// object id; returns how many were found. Logged once per batch.
+/// object id. Logged once per batch.
 ///
 /// # Errors
 /// The read-back's own failure.
@@ -39,7 +39,7 @@ pub(super) async fn read_back(
     sink: &AgolSink,
     part: &mut [Edit],
     cause: &agol_client::Error,
-) -> Result<usize, crate::Error> {
+) -> Result<(), crate::Error> {
     let wanted: Vec<String> = part
         .iter()
         .filter(|e| e.add)
@@ -70,5 +70,5 @@ pub(super) async fn read_back(
         sink.matching_field(),
         adds - there,
     );
-    Ok(there)
+    Ok(())
 }

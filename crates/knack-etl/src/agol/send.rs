@@ -194,7 +194,7 @@ fn reason_of(e: &agol_client::Error) -> (Option<i64>, String) {
         agol_client::Error::EditsFailed { failures, .. } => {
             let first = failures
                 .iter()
-                .find(|f| f.code != Some(ROLLED_BACK))
+                .find(|f| !f.only_rolled_back())
                 .or(failures.first());
             match first {
                 Some(f) => (f.code, f.description.clone()),
@@ -231,6 +231,3 @@ fn rejection(edit: &Edit, code: Option<i64>, reason: &str) -> Rejection {
         reason: reason.to_string(),
     }
 }
-
-/// ArcGIS's code for "Operation rolled back.": a feature that failed only because another did.
-const ROLLED_BACK: i64 = 1003;

@@ -64,6 +64,12 @@ pub async fn records_to_knack(
         let mut pages: BatchStream<Record> =
             source.batches().await.map_err(|e| fail(&report, e))?;
         let pk = dest.fields.primary_key().dest.clone();
+        let target = Target {
+            pgrest,
+            knack,
+            dest,
+            pk: &pk,
+        };
         while let Some(page) = pages.try_next().await.map_err(|e| fail(&report, e))? {
             for record in page {
                 report.run.read += 1;
@@ -98,12 +104,6 @@ pub async fn records_to_knack(
                 if let Some(error) = options.stop.error(&report.run) {
                     return Err(fail(&report, error));
                 }
-                let target = Target {
-                    pgrest,
-                    knack,
-                    dest,
-                    pk: &pk,
-                };
                 write(
                     &target,
                     record.id(),

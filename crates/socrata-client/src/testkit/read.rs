@@ -207,12 +207,17 @@ fn keyset_after(
 }
 
 /// The dataset's [`KeyOrder`], built on first use; `None` when a row's identifier is not text.
+/// A failed build is remembered too (until the next write), so a dataset without one is not
+/// parsed again for every page.
 fn key_order(ds: &mut StoredDataset) -> Option<&KeyOrder> {
     if ds.key_order.is_none() {
-        let id = ds.spec.row_identifier.clone()?;
-        ds.key_order = KeyOrder::build(ds.rows.iter().map(Stored::row), &id);
+        let built = match ds.spec.row_identifier.clone() {
+            Some(id) => KeyOrder::build(ds.rows.iter().map(Stored::row), &id),
+            None => None,
+        };
+        ds.key_order = Some(built);
     }
-    ds.key_order.as_ref()
+    ds.key_order.as_ref().and_then(Option::as_ref)
 }
 
 /// SODA's simple filters: every parameter not starting with `$` is `field = 'value'`

@@ -45,7 +45,8 @@ pub(crate) struct StoredDataset {
     /// Positions of `rows`, while no write moved them.
     pub(super) index: Option<RowIndex>,
     /// Positions of `rows` in row identifier order, for keyset reads; dropped by every write.
-    pub(super) key_order: Option<KeyOrder>,
+    /// `Some(None)`: built and failed (no row identifier, or one that is not text).
+    pub(super) key_order: Option<Option<KeyOrder>>,
 }
 
 impl State {
